@@ -1,0 +1,157 @@
+"""Load stage: safe YAML into plain data plus a map of source positions.
+
+PyYAML's SafeLoader already refuses ``!!python/...`` tags; on top of it this
+loader refuses anchors and aliases (the alias-expansion bomb needs them and SOP
+files have no use for them), refuses duplicate keys, keeps timestamps as the
+text written, bounds nesting depth and file size, and records the line and
+column of every node so later stages can point at the exact place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Code, Diagnostic, Location
+
+MAX_FILE_BYTES = 2_000_000
+MAX_DEPTH = 64
+
+_STD_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+Path_ = tuple[str | int, ...]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - PyYAML API
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (*name) are not allowed in sopengine files",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """One parsed file: its data and where each part of it was written."""
+
+    file: str
+    data: Any
+    positions: dict[Path_, tuple[int, int]]
+
+    def loc(self, path: Path_ = ()) -> Location:
+        """Location of ``path``, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while p and p not in self.positions:
+            p = p[:-1]
+        line, col = self.positions.get(p, (1, 1))
+        return Location(self.file, line, col, tuple(path))
+
+
+class _Builder:
+    def __init__(self, file: str, loader: _NoAliasLoader):
+        self.file = file
+        self.loader = loader
+        self.positions: dict[Path_, tuple[int, int]] = {}
+        self.problems: list[Diagnostic] = []
+
+    def _problem(self, code: Code, message: str, node: yaml.Node, path: Path_) -> None:
+        mark = node.start_mark
+        self.problems.append(Diagnostic(
+            code, message, Location(self.file, mark.line + 1, mark.column + 1, path)))
+
+    def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if depth > MAX_DEPTH:
+            self._problem(Code.YAML_FORBIDDEN, f"nesting deeper than {MAX_DEPTH} levels", node, path)
+            return None
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP_TAG:
+                self._problem(Code.YAML_FORBIDDEN, f"tag {node.tag!r} is not allowed", node, path)
+                return None
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    self._problem(Code.YAML_FORBIDDEN, "keys must be plain scalars (no merge keys)",
+                                  key_node, path)
+                    continue
+                key = str(key_node.value)
+                if key in result:
+                    self._problem(Code.YAML_SYNTAX, f"duplicate key '{key}'", key_node, path + (key,))
+                    continue
+                result[key] = self.build(value_node, path + (key,), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                self._problem(Code.YAML_FORBIDDEN, f"tag {node.tag!r} is not allowed", node, path)
+                return None
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag not in _STD_SCALAR_TAGS:
+            self._problem(Code.YAML_FORBIDDEN, f"tag {node.tag!r} is not allowed", node, path)
+            return None
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # times stay as written; the event reader parses them
+        try:
+            return self.loader.construct_object(node)
+        except yaml.YAMLError as exc:  # e.g. an out-of-range number
+            self._problem(Code.YAML_SYNTAX, str(exc).splitlines()[0], node, path)
+            return None
+
+
+def load_yaml_text(text: str, file: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
+    """Parse one YAML document. Returns the document (None when unusable) and its problems."""
+    loader = _NoAliasLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        code = Code.YAML_FORBIDDEN if "aliases" in message else Code.YAML_SYNTAX
+        return None, [Diagnostic(code, message, Location(file, line, col))]
+    except yaml.YAMLError as exc:
+        return None, [Diagnostic(Code.YAML_SYNTAX, str(exc), Location(file, 1, 1))]
+    finally:
+        loader.dispose()
+    if node is None:
+        return YamlDocument(file, None, {(): (1, 1)}), []
+    builder = _Builder(file, loader)
+    data = builder.build(node, (), 0)
+    return YamlDocument(file, data, builder.positions), builder.problems
+
+
+def load_yaml_file(path: Path, display: str | None = None) -> tuple[YamlDocument | None, list[Diagnostic]]:
+    """Read and parse a YAML file, refusing files too large or not UTF-8."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, [Diagnostic(Code.YAML_FORBIDDEN,
+                                     f"file is {size} bytes; the limit is {MAX_FILE_BYTES}",
+                                     Location(name, 1, 1))]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic(Code.FILE_UNREADABLE, exc.strerror or str(exc), Location(name))]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Diagnostic(Code.YAML_SYNTAX, f"not valid UTF-8 ({exc.reason})", Location(name, line, 1))]
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        return None, [Diagnostic(Code.YAML_SYNTAX, "NUL byte in file", Location(name, line, 1))]
+    return load_yaml_text(text, name)

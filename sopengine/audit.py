@@ -1,0 +1,262 @@
+"""The embedding API: sessions that take events and give findings.
+
+A :class:`Session` holds one audit's state; there is no global state, so any
+number can run side by side. Events of a case are evaluated as they arrive
+when they arrive in time order; an event older than one already evaluated for
+its case makes that case be replayed in order once, when results are asked for.
+Cross-case rules are answered at the end, by joining each rule's probes with
+the intervals during which other cases were members of the index it searches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any, Iterable, Iterator, Mapping
+
+from .errors import InputError, StrictModeError
+from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
+from .events import Event, Record, Rejected, read_jsonl
+from .findings import AuditResult, NextAction, Pending, Undecided, Violation
+from .model import Pack
+
+
+class _Case:
+    __slots__ = ("case_id", "run", "events", "dirty", "closed", "pending", "violations", "undecided", "intervals", "probes")
+
+    def __init__(self, case_id: str, run: CaseRun | None):
+        self.case_id = case_id
+        self.run = run
+        self.events: list[Event] = []
+        self.dirty = False
+        self.closed = False
+        self.pending: list[Pending] = []
+        self.violations: list[Violation] = []
+        self.undecided: list[Undecided] = []
+        self.intervals: list[Interval] = []
+        self.probes: list[Probe] = []
+
+
+class Session:
+    """One audit in progress.
+
+    >>> session = Session(pack, facts)
+    >>> for event in events: session.feed(event)
+    >>> result = session.result(as_of=None)   # as-of defaults to the latest event time
+    """
+
+    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True):
+        self.pack = pack
+        self._plan = Plan(pack)
+        self._eval = Evaluator(self._plan, Runtime(index_facts(facts or {})))
+        self._cases: dict[str, _Case] = {}
+        self._seq = 0
+        self._latest: float | None = None
+        self._events = 0
+        self._keep = keep_events
+        self.rejected: list[Rejected] = []
+
+    # -- input ---------------------------------------------------------------------
+    def feed(self, event: Event) -> None:
+        """Add one event. Its type must be declared by the pack."""
+        if event.type not in self._plan.types:
+            raise ValueError(f"unknown event type {event.type!r}")
+        if event.seq < 0:
+            event.seq = self._seq
+        self._seq = max(self._seq, event.seq) + 1
+        self._events += 1
+        if self._latest is None or event.time > self._latest:
+            self._latest = event.time
+        case = self._cases.get(event.case)
+        if case is None:
+            case = self._cases[event.case] = _Case(event.case, CaseRun(event.case, self._plan))
+        elif case.closed:
+            raise ValueError(f"case {event.case!r} was already closed; its events must come together")
+        if self._keep:
+            case.events.append(event)
+        run = case.run
+        assert run is not None
+        if case.dirty:
+            return
+        if (event.time, event.seq) < run.last:
+            if not self._keep:
+                raise ValueError(f"event {event.id!r} is older than one already evaluated for case "
+                                 f"{event.case!r}; keep_events=True allows replay")
+            case.dirty = True
+            return
+        self._eval.step(run, event)
+
+    def reject(self, rejected: Rejected) -> None:
+        self.rejected.append(rejected)
+
+    def close_case(self, case_id: str) -> None:
+        """Declare that a case has no more events: its state is freed, what is open is kept to judge."""
+        case = self._cases.get(case_id)
+        if case is None or case.closed:
+            return
+        self._settle(case)
+        run = case.run
+        assert run is not None
+        case.pending = self._eval.pending(run)
+        case.violations = run.violations
+        case.undecided = list(run.undecided.values())
+        case.intervals = run.intervals
+        case.probes = run.probes
+        case.run = None
+        case.events = []
+        case.closed = True
+
+    def _settle(self, case: _Case) -> None:
+        if case.dirty:
+            run = CaseRun(case.case_id, self._plan)
+            for e in sorted(case.events, key=lambda ev: (ev.time, ev.seq)):
+                self._eval.step(run, e)
+            case.run = run
+            case.dirty = False
+
+    # -- output ----------------------------------------------------------------------
+    @property
+    def latest_time(self) -> float | None:
+        return self._latest
+
+    def _views(self) -> Iterator[tuple[list[Violation], list[Pending], list[Undecided], list[Interval], list[Probe]]]:
+        for case in self._cases.values():
+            if case.closed:
+                yield case.violations, case.pending, case.undecided, case.intervals, case.probes
+            else:
+                self._settle(case)
+                run = case.run
+                assert run is not None
+                yield (run.violations, self._eval.pending(run), list(run.undecided.values()),
+                       run.intervals, run.probes)
+
+    def result(self, as_of: float | None = None) -> AuditResult:
+        """Findings as of ``as_of`` (default: the latest event time seen)."""
+        if as_of is None:
+            as_of = self._latest
+        violations: list[Violation] = []
+        actions: list[NextAction] = []
+        undecided: list[Undecided] = []
+        intervals: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
+        probes: list[Probe] = []
+        for case_violations, pending, case_undecided, case_intervals, case_probes in self._views():
+            violations.extend(case_violations)
+            undecided.extend(case_undecided)
+            for p in pending:
+                late, action = p.judge(as_of if as_of is not None else float("inf"))
+                violations.extend(late)
+                if action is not None:
+                    actions.append(action)
+            for iv in case_intervals:
+                intervals[(iv.index, iv.key)].append(iv)
+            probes.extend(case_probes)
+        cross, cross_undecided = self._join(probes, intervals)
+        violations.extend(cross)
+        undecided.extend(cross_undecided)
+        violations.sort(key=lambda v: (v.case, v.time, v.rule, v.events))
+        actions.sort(key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule))
+        undecided.sort(key=lambda u: (u.rule, u.case, u.reason))
+        return AuditResult(as_of, self._events, len(self._cases), violations, actions, undecided,
+                           list(self.rejected))
+
+    def next_actions(self, as_of: float | None = None) -> list[NextAction]:
+        """What the SOPs now require, as of ``as_of``."""
+        return self.result(as_of).next_actions
+
+    def _join(self, probes: list[Probe], intervals: Mapping[tuple[str, Any], list[Interval]]
+              ) -> tuple[list[Violation], list[Undecided]]:
+        out: list[Violation] = []
+        undecided: list[Undecided] = []
+        runtime = self._eval.runtime
+        for probe in probes:
+            rule = probe.rule
+            e = probe.event
+            pos = (e.time, e.seq)
+            members = intervals.get((rule.index, probe.key), ())
+            for iv in sorted(members, key=lambda i: i.start):
+                if iv.case == e.case or not iv.start < pos or (iv.end is not None and iv.end <= pos):
+                    continue
+                if rule.match is not None:
+                    try:
+                        hit = bool(rule.match.fn(e, probe.state, None, iv.attrs, runtime))
+                    except Exception as exc:  # noqa: BLE001
+                        undecided.append(Undecided(rule.id, e.case, e.id, f"match could not be evaluated: {exc}"))
+                        continue
+                    if not hit:
+                        continue
+                message = rule.message.render(e, probe.state, None, iv.attrs, runtime)
+                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, iv.event)))
+                break
+        return out, undecided
+
+
+def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """Facts as given (collection -> list of records with ``id``, or -> mapping id -> record) -> by id."""
+    out: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for name, records in facts.items():
+        if isinstance(records, Mapping):
+            out[name] = {str(k): v for k, v in records.items() if isinstance(v, Mapping)}
+        else:
+            out[name] = {str(r["id"]): r for r in records or [] if isinstance(r, Mapping) and "id" in r}
+    return out
+
+
+def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
+    """Events and rejected lines of JSON Lines logs, in input order."""
+    types = pack.events
+    names = lambda: list(types)  # noqa: E731
+    for path in paths:
+        yield from read_jsonl(path, types, display=os.fspath(path), type_names=names)
+
+
+def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
+          as_of: float | None = None, *, strict: bool = False, grouped: bool = False) -> AuditResult:
+    """Audit a stream of events (and rejected lines) against a pack.
+
+    ``grouped=True`` declares that each case's events come together: a case is
+    closed, and its state freed, as soon as the next case starts, so memory
+    grows with the largest case rather than with the log.
+    """
+    session = Session(pack, facts, keep_events=True)
+    current: str | None = None
+    for record in records:
+        if isinstance(record, Rejected):
+            if strict:
+                raise StrictModeError(f"{record.file}:{record.line}: {record.error}")
+            session.reject(record)
+            continue
+        if grouped and record.case != current:
+            if current is not None:
+                session.close_case(current)
+            current = record.case
+        try:
+            session.feed(record)
+        except ValueError as exc:
+            session.reject(Rejected("(input)", -1, f"event {record.id}: {exc}"))
+    return session.result(as_of)
+
+
+def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
+    """Merge facts files (YAML or JSON): collection name -> list of records with ``id``."""
+    from ._yaml import load_yaml_file
+    from pathlib import Path
+
+    merged: dict[str, list[Any]] = {}
+    for raw in paths:
+        doc, problems = load_yaml_file(Path(raw), os.fspath(raw))
+        if problems or doc is None:
+            raise InputError("\n".join(str(p) for p in problems) or f"{raw}: cannot read")
+        data = doc.data
+        if not isinstance(data, dict):
+            raise InputError(f"{raw}:1: facts must be a mapping of collection name to a list of records")
+        for name, records in data.items():
+            if isinstance(records, dict):
+                records = [dict(v, id=k) for k, v in records.items() if isinstance(v, dict)]
+            if not isinstance(records, list):
+                loc = doc.loc((name,))
+                raise InputError(f"{loc}: facts '{name}' must be a list of records with an 'id'")
+            for i, rec in enumerate(records):
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise InputError(f"{doc.loc((name, i))}: each record of '{name}' needs an 'id'")
+            merged.setdefault(name, []).extend(records)
+    return merged

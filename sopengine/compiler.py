@@ -1,0 +1,458 @@
+"""Compile stage: checked documents -> an immutable :class:`~sopengine.model.Pack`.
+
+The compiler runs as a tuple of small named stages that each add diagnostics
+to a shared sink (up to a limit) rather than stopping at the first problem:
+declarations are collected across files, parameters resolved, state and
+indexes compiled, then rules. Every name in a rule is resolved here, so the
+evaluator never meets an unknown event type, field, state variable or
+parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from ._yaml import YamlDocument
+from .errors import Code, DiagnosticSink, Location, did_you_mean
+from .expr import Expr, Scope, Template, compile_expr, compile_template
+from .model import (
+    AtMostRule, CrossCaseRule, EventType, FactCollection, FieldSpec, ForbidRule, GuardRule, Index,
+    InvariantRule, Match, Pack, Param, PrecedenceRule, RequireFieldsRule, ResponseRule, Rule, Sop,
+    Source, StateUpdate, StateVar,
+)
+from .timeutil import parse_duration
+
+
+@dataclass
+class _Work:
+    """Everything the stages share while compiling one pack."""
+
+    docs: list[YamlDocument]
+    overrides: Mapping[str, str]
+    sink: DiagnosticSink
+    name: str = "pack"
+    events: dict[str, EventType] = field(default_factory=dict)
+    param_specs: dict[str, Param] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, FactCollection] = field(default_factory=dict)
+    state_raw: dict[str, tuple[YamlDocument, dict[str, Any]]] = field(default_factory=dict)
+    state: list[StateVar] = field(default_factory=list)
+    indexes: dict[str, Index] = field(default_factory=dict)
+    sops: dict[str, Sop] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+
+    # -- helpers shared by the stages ------------------------------------------
+    def error(self, code: Code, message: str, location: Location) -> None:
+        self.sink.add(code, message, location)
+
+    def fields_of(self, types: Iterable[str]) -> frozenset[str]:
+        names: set[str] = set()
+        for t in types:
+            et = self.events.get(t)
+            if et:
+                names.update(et.fields)
+        return frozenset(names)
+
+    def scope(self, *, event: Iterable[str] | None = None, trigger: Iterable[str] | None = None,
+              other: Iterable[str] | None = None, state: bool = True,
+              extra: Iterable[str] = ()) -> Scope:
+        return Scope(
+            event_fields=None if event is None else self.fields_of(event),
+            trigger_fields=None if trigger is None else self.fields_of(trigger),
+            other_fields=None if other is None else frozenset(other),
+            state_vars=frozenset(self.state_raw) if state else None,
+            params=self.params,
+            facts={name: frozenset(c.fields) for name, c in self.facts.items()},
+            extra=frozenset(extra),
+        )
+
+    def expr(self, text: Any, scope: Scope, loc: Location) -> Expr | None:
+        compiled, problem = compile_expr(text, scope, loc)
+        if problem:
+            self.sink.extend([problem])
+        return compiled
+
+    def template(self, text: Any, scope: Scope, loc: Location) -> Template:
+        compiled, problems = compile_template(text, scope, loc)
+        self.sink.extend(problems)
+        return compiled or Template(str(text), (str(text),))
+
+    def event_types(self, value: Any, loc: Location) -> frozenset[str]:
+        names = [value] if isinstance(value, str) else list(value or [])
+        for n in names:
+            if n not in self.events:
+                self.error(Code.UNKNOWN_EVENT, f"unknown event type '{n}'{did_you_mean(n, self.events)}", loc)
+        return frozenset(names)
+
+    def duration(self, value: Any, loc: Location) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.startswith("params."):
+            name = value[len("params."):]
+            spec = self.param_specs.get(name)
+            if spec is None:
+                self.error(Code.UNKNOWN_PARAM, f"'{value}' is not a declared parameter"
+                           f"{did_you_mean(name, self.param_specs)}", loc)
+                return None
+            if spec.type != "duration":
+                self.error(Code.BAD_DURATION, f"parameter '{name}' is a {spec.type}, not a duration", loc)
+                return None
+            return float(self.params[name])
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.error(Code.BAD_DURATION, str(exc), loc)
+            return None
+
+    def match(self, raw: Mapping[str, Any], doc: YamlDocument, path: tuple[str | int, ...],
+              trigger: frozenset[str] | None = None) -> Match:
+        types = self.event_types(raw.get("on"), doc.loc(path + ("on",)))
+        when = None
+        if "when" in raw:
+            when = self.expr(raw["when"], self.scope(event=types, trigger=trigger), doc.loc(path + ("when",)))
+        return Match(types, when)
+
+
+def _declared(work: _Work, section: str) -> Iterable[tuple[YamlDocument, str, Any]]:
+    for doc in work.docs:
+        body = (doc.data or {}).get(section) or {}
+        for name, value in body.items():
+            yield doc, name, value
+
+
+def _field_specs(raw: Mapping[str, Any] | None) -> dict[str, FieldSpec]:
+    out = {}
+    for fname, spec in (raw or {}).items():
+        spec = spec or {}
+        enum = tuple(spec["enum"]) if "enum" in spec else None
+        out[fname] = FieldSpec(fname, spec.get("type", "any"), spec.get("description", ""), enum)
+    return out
+
+
+# ------------------------------------------------------------------ stage: declarations
+def collect_declarations(work: _Work) -> None:
+    seen: dict[tuple[str, str], Location] = {}
+
+    def once(section: str, name: str, loc: Location) -> bool:
+        first = seen.get((section, name))
+        if first:
+            work.error(Code.DUPLICATE_DECLARATION, f"{section} '{name}' is already declared at {first}", loc)
+            return False
+        seen[(section, name)] = loc
+        return True
+
+    for doc in work.docs:
+        pack = (doc.data or {}).get("pack")
+        if pack:
+            work.name = pack["name"]
+    for doc, name, raw in _declared(work, "events"):
+        loc = doc.loc(("events", name))
+        if once("event type", name, loc):
+            raw = raw or {}
+            work.events[name] = EventType(name, raw.get("description", ""), _field_specs(raw.get("data")), loc)
+    for doc, name, raw in _declared(work, "facts"):
+        loc = doc.loc(("facts", name))
+        if once("facts collection", name, loc):
+            work.facts[name] = FactCollection(name, raw.get("description", ""), _field_specs(raw.get("fields")), loc)
+    for doc, name, raw in _declared(work, "params"):
+        loc = doc.loc(("params", name))
+        if once("parameter", name, loc):
+            work.param_specs[name] = Param(name, raw["type"], raw["default"], raw.get("description", ""), loc)
+    for doc, name, raw in _declared(work, "state"):
+        if once("state", name, doc.loc(("state", name))):
+            work.state_raw[name] = (doc, raw)
+    for doc in work.docs:
+        sop = (doc.data or {}).get("sop")
+        if sop:
+            loc = doc.loc(("sop", "id"))
+            if once("sop", sop["id"], loc):
+                work.sops[sop["id"]] = Sop(sop["id"], sop["title"], sop.get("description", ""),
+                                           sop["source"]["document"], loc)
+
+
+# ------------------------------------------------------------------ stage: parameters
+def coerce_param(spec: Param, value: Any, loc: Location) -> Any:
+    """Check a parameter value against its type; strings from --set are parsed. Raises ValueError."""
+    if spec.type == "duration":
+        return parse_duration(value)
+    if spec.type == "number":
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else None
+            except ValueError:
+                raise ValueError(f"'{value}' is not a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{value!r} is not a number")
+        return value
+    if spec.type == "boolean":
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("true", "yes", "1", "on"):
+                return True
+            if low in ("false", "no", "0", "off"):
+                return False
+            raise ValueError(f"'{value}' is not true or false")
+        if not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not true or false")
+        return value
+    if spec.type == "list":
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError(f"'{value}' is not a JSON list") from None
+            else:
+                value = [v.strip() for v in text.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ValueError(f"{value!r} is not a list")
+        return tuple(value)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value
+
+
+def resolve_params(work: _Work) -> None:
+    for name, spec in work.param_specs.items():
+        try:
+            work.params[name] = coerce_param(spec, spec.default, spec.location)
+        except ValueError as exc:
+            work.error(Code.BAD_PARAM, f"default of parameter '{name}': {exc}", spec.location)
+    for name, text in work.overrides.items():
+        spec = work.param_specs.get(name)
+        where = Location("--set")
+        if spec is None:
+            work.error(Code.UNKNOWN_PARAM, f"--set {name}: no such parameter{did_you_mean(name, work.param_specs)}",
+                       where)
+            continue
+        try:
+            work.params[name] = coerce_param(spec, text, where)
+        except ValueError as exc:
+            work.error(Code.BAD_PARAM, f"--set {name}: {exc}", where)
+
+
+# ------------------------------------------------------------------ stage: state
+def compile_state(work: _Work) -> None:
+    for name, (doc, raw) in work.state_raw.items():
+        base = ("state", name)
+        kind = raw["type"]
+        updates = []
+        for i, up in enumerate(raw["updates"]):
+            path = base + ("updates", i)
+            types = work.event_types(up["on"], doc.loc(path + ("on",)))
+            scope = work.scope(event=types)
+            when = work.expr(up["when"], scope, doc.loc(path + ("when",))) if "when" in up else None
+            ops = [k for k in ("set", "add", "remove", "clear") if k in up]
+            if len(ops) != 1:
+                work.error(Code.BAD_STATE_OP, "an update has exactly one of set, add, remove, clear", doc.loc(path))
+                continue
+            op = ops[0]
+            if op in ("remove",) and kind != "set":
+                work.error(Code.BAD_STATE_OP, f"'{op}' needs a set; '{name}' is a {kind}", doc.loc(path + (op,)))
+            if op == "add" and kind == "value":
+                work.error(Code.BAD_STATE_OP, f"'add' needs a set or counter; '{name}' is a value",
+                           doc.loc(path + (op,)))
+            value = None if op == "clear" else work.expr(up[op], scope, doc.loc(path + (op,)))
+            updates.append(StateUpdate(types, op, value, when))
+        work.state.append(StateVar(name, kind, raw.get("initial"), raw.get("description", ""),
+                                   tuple(updates), doc.loc(base)))
+
+
+# ------------------------------------------------------------------ stage: indexes
+def compile_indexes(work: _Work) -> None:
+    for doc, name, raw in _declared(work, "indexes"):
+        base = ("indexes", name)
+        scope = work.scope()
+        member = work.expr(raw["member"], scope, doc.loc(base + ("member",)))
+        key = work.expr(raw["key"], scope, doc.loc(base + ("key",)))
+        attrs = []
+        for aname, text in (raw.get("attributes") or {}).items():
+            compiled = work.expr(text, scope, doc.loc(base + ("attributes", aname)))
+            if compiled:
+                attrs.append((aname, compiled))
+        if member and key:
+            work.indexes[name] = Index(name, raw.get("description", ""), member, key, tuple(attrs), doc.loc(base))
+
+
+# ------------------------------------------------------------------ stage: rules
+_RuleBuilder = Callable[[_Work, YamlDocument, tuple[str | int, ...], Mapping[str, Any], dict[str, Any]], Rule | None]
+
+
+def _guard(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+           common: dict[str, Any]) -> Rule | None:
+    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
+    scope = work.scope(event=on)
+    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
+    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
+    if raw["kind"] == "forbid":
+        return ForbidRule(**common, on=on, when=when)
+    require = work.expr(raw["require"], scope, doc.loc(p + ("require",)))
+    return GuardRule(**common, on=on, when=when, require=require)
+
+
+def _require_fields(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+                    common: dict[str, Any]) -> Rule | None:
+    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
+    scope = work.scope(event=on)
+    common["message"] = work.template(raw["message"], work.scope(event=on, extra=("missing",)),
+                                      doc.loc(p + ("message",)))
+    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
+    fields = []
+    for i, name in enumerate(raw["fields"]):
+        text = name if name.startswith("state.") else f"data.{name}"
+        compiled = work.expr(text, scope, doc.loc(p + ("fields", i)))
+        if compiled:
+            fields.append((name, compiled))
+    return RequireFieldsRule(**common, on=on, when=when, fields=tuple(fields))
+
+
+def _precedence(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+                common: dict[str, Any]) -> Rule | None:
+    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
+    scope = work.scope(event=on)
+    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
+    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
+    after = work.match(raw["after"], doc, p + ("after",))
+    within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
+    return PrecedenceRule(**common, on=on, when=when, after=after, within=within)
+
+
+def _at_most(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+             common: dict[str, Any]) -> Rule | None:
+    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
+    scope = work.scope(event=on, extra=("count",))
+    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
+    when = work.expr(raw["when"], work.scope(event=on), doc.loc(p + ("when",))) if "when" in raw else None
+    return AtMostRule(**common, on=on, when=when, max=int(raw["max"]))
+
+
+def _response(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+              common: dict[str, Any]) -> Rule | None:
+    after = work.match(raw["after"], doc, p + ("after",))
+    trig = after.on
+    expect = work.match(raw["expect"], doc, p + ("expect",), trigger=trig)
+    cancel = tuple(work.match(m, doc, p + ("cancel", i), trigger=trig) for i, m in enumerate(raw.get("cancel", [])))
+    fail_on = tuple(work.match(m, doc, p + ("fail_on", i), trigger=trig)
+                    for i, m in enumerate(raw.get("fail_on", [])))
+    text_scope = work.scope(trigger=trig)
+    common["message"] = work.template(raw["message"], text_scope, doc.loc(p + ("message",)))
+    action = work.template(raw["action"], text_scope, doc.loc(p + ("action",)))
+    key = work.expr(raw["key"], work.scope(event=trig), doc.loc(p + ("key",))) if "key" in raw else None
+    within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
+    start = work.duration(raw.get("start"), doc.loc(p + ("start",))) or 0.0
+    every = work.duration((raw.get("repeat") or {}).get("every"), doc.loc(p + ("repeat", "every")))
+    if every is not None and within is None:
+        within = every
+    if within is not None and start > within:
+        work.error(Code.BAD_DURATION, "start is later than the deadline (within)", doc.loc(p + ("start",)))
+    return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
+                        cancel=cancel, fail_on=fail_on, action=action)
+
+
+def _invariant(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+               common: dict[str, Any]) -> Rule | None:
+    explicit = work.event_types(raw["on"], doc.loc(p + ("on",))) if "on" in raw else frozenset()
+    scope = work.scope(event=explicit)
+    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
+    action = work.template(raw["action"], scope, doc.loc(p + ("action",)))
+    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
+    require = work.expr(raw["require"], scope, doc.loc(p + ("require",)))
+    refs = set()
+    for e in (when, require, common["applies"]):
+        if e is not None:
+            refs |= e.state_refs
+    # Checked after every event type that can change the state it reads.
+    on = set(explicit)
+    for var in work.state:
+        if var.name in refs:
+            for up in var.updates:
+                on |= up.on
+    grace = work.duration(raw["grace"], doc.loc(p + ("grace",))) or 0.0
+    return InvariantRule(**common, on=frozenset(on), when=when, require=require, grace=grace, action=action)
+
+
+def _cross_case(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
+                common: dict[str, Any]) -> Rule | None:
+    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
+    index = work.indexes.get(raw["index"])
+    if index is None:
+        work.error(Code.UNKNOWN_INDEX, f"unknown index '{raw['index']}'{did_you_mean(raw['index'], work.indexes)}",
+                   doc.loc(p + ("index",)))
+        return None
+    other = [name for name, _ in index.attributes] + ["case", "since"]
+    scope = work.scope(event=on)
+    other_scope = work.scope(event=on, other=other)
+    common["message"] = work.template(raw["message"], other_scope, doc.loc(p + ("message",)))
+    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
+    key = work.expr(raw["key"], scope, doc.loc(p + ("key",)))
+    match = work.expr(raw["match"], other_scope, doc.loc(p + ("match",))) if "match" in raw else None
+    return CrossCaseRule(**common, on=on, when=when, index=index.name, key=key, match=match)
+
+
+RULE_KINDS: dict[str, _RuleBuilder] = {
+    "guard": _guard,
+    "forbid": _guard,
+    "require_fields": _require_fields,
+    "precedence": _precedence,
+    "at_most": _at_most,
+    "response": _response,
+    "invariant": _invariant,
+    "cross_case": _cross_case,
+}
+
+
+def compile_rules(work: _Work) -> None:
+    ids: dict[str, Location] = {}
+    all_types = list(work.events)
+    for doc in work.docs:
+        data = doc.data or {}
+        sop = data.get("sop")
+        if not sop:
+            continue
+        applies = None
+        if "applies_when" in sop:
+            applies = work.expr(sop["applies_when"], work.scope(event=all_types), doc.loc(("sop", "applies_when")))
+        for i, raw in enumerate(data.get("rules") or []):
+            path: tuple[str | int, ...] = ("rules", i)
+            rule_id = f"{sop['id']}/{raw['id']}"
+            loc = doc.loc(path + ("id",))
+            if rule_id in ids:
+                work.error(Code.DUPLICATE_ID, f"rule id '{rule_id}' is already used at {ids[rule_id]}", loc)
+                continue
+            ids[rule_id] = loc
+            src = raw["source"]
+            common: dict[str, Any] = dict(
+                id=rule_id, sop=sop["id"], kind=raw["kind"], severity=raw["severity"],
+                description=raw["description"].strip(), source=Source(src["document"], src["step"], src.get("quote", "")),
+                message=None, location=loc, applies=applies)
+            rule = RULE_KINDS[raw["kind"]](work, doc, path, raw, common)
+            if rule is not None:
+                work.rules.append(rule)
+
+
+STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
+    ("declarations", collect_declarations),
+    ("parameters", resolve_params),
+    ("state", compile_state),
+    ("indexes", compile_indexes),
+    ("rules", compile_rules),
+)
+
+
+def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None = None,
+                 sink: DiagnosticSink | None = None) -> Pack:
+    """Compile checked documents into a :class:`Pack`; raises PackError with every problem found."""
+    sink = sink if sink is not None else DiagnosticSink()
+    work = _Work(docs, dict(overrides or {}), sink)
+    for _name, stage in STAGES:
+        stage(work)
+    if not work.rules and not sink.errors:
+        sink.add(Code.EMPTY_PACK, "the pack has no rules", Location(docs[0].file if docs else "(no files)"))
+    sink.raise_if_errors()
+    return Pack(
+        name=work.name, events=dict(work.events), params=dict(work.params), param_specs=dict(work.param_specs),
+        facts=dict(work.facts), state=tuple(work.state), indexes=dict(work.indexes), sops=dict(work.sops),
+        rules=tuple(work.rules), files=tuple(d.file for d in docs))

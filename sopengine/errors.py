@@ -1,0 +1,156 @@
+"""Diagnostics and the exception tree.
+
+Every problem a user can cause is a :class:`Diagnostic` with a stable code, a
+message and a location. Exceptions are for input that cannot be used at all;
+each knows its exit code, and only the CLI turns them into exits.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable, Sequence
+
+
+class Code(str, Enum):
+    """Closed set of diagnostic codes (stable: users filter and suppress by them)."""
+
+    YAML_SYNTAX = "yaml-syntax"
+    YAML_FORBIDDEN = "yaml-forbidden"
+    FILE_UNREADABLE = "file-unreadable"
+    SCHEMA = "schema"
+    DUPLICATE_ID = "duplicate-id"
+    DUPLICATE_DECLARATION = "duplicate-declaration"
+    UNKNOWN_EVENT = "unknown-event"
+    UNKNOWN_FIELD = "unknown-field"
+    UNKNOWN_STATE = "unknown-state"
+    UNKNOWN_PARAM = "unknown-param"
+    UNKNOWN_FACT = "unknown-fact"
+    UNKNOWN_INDEX = "unknown-index"
+    UNKNOWN_NAME = "unknown-name"
+    UNKNOWN_FUNCTION = "unknown-function"
+    EXPRESSION_SYNTAX = "expression-syntax"
+    EXPRESSION_FORBIDDEN = "expression-forbidden"
+    EXPRESSION_LIMIT = "expression-limit"
+    BAD_DURATION = "bad-duration"
+    BAD_PATTERN = "bad-pattern"
+    BAD_PARAM = "bad-param"
+    BAD_STATE_OP = "bad-state-op"
+    EMPTY_PACK = "empty-pack"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where something is: file, 1-based line and column, and the path inside the document."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+    path: tuple[str | int, ...] = ()
+
+    def __str__(self) -> str:
+        text = self.file
+        if self.line:
+            text += f":{self.line}"
+            if self.column:
+                text += f":{self.column}"
+        return text
+
+    def pointer(self) -> str:
+        """The JSON-pointer-like path inside the document, e.g. ``rules/2/when``."""
+        return "/".join(str(p) for p in self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: Code
+    message: str
+    location: Location
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        path = self.location.pointer()
+        suffix = f" (at {path})" if path else ""
+        return f"{where}: {self.severity.value} [{self.code.value}] {self.message}{suffix}"
+
+
+class SopengineError(Exception):
+    """Root of every exception sopengine raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(SopengineError):
+    """The command line or API call was used wrongly."""
+
+    exit_code = 2
+
+
+class PackError(SopengineError):
+    """A pack could not be loaded or compiled; carries every diagnostic found."""
+
+    exit_code = 2
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        lines = [str(d) for d in self.diagnostics[:20]]
+        more = len(self.diagnostics) - len(lines)
+        if more > 0:
+            lines.append(f"... and {more} more")
+        super().__init__("\n".join(lines))
+
+
+class InputError(SopengineError):
+    """An input file (log, facts) cannot be read at all."""
+
+    exit_code = 2
+
+
+class StrictModeError(SopengineError):
+    """A rejected line under ``--strict``."""
+
+    exit_code = 2
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects diagnostics up to a limit instead of stopping at the first."""
+
+    limit: int = 200
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, code: Code, message: str, location: Location,
+            severity: Severity = Severity.ERROR) -> None:
+        if len(self.items) < self.limit:
+            self.items.append(Diagnostic(code, message, location, severity))
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            if len(self.items) < self.limit:
+                self.items.append(d)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise PackError(sorted(self.items, key=_diag_order))
+
+
+def _diag_order(d: Diagnostic) -> tuple[str, int, int]:
+    return (d.location.file, d.location.line, d.location.column)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' suffix when a close match exists, else ''."""
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""

@@ -1,0 +1,498 @@
+"""Evaluate stage: one case's events, in time order, against a compiled pack.
+
+The evaluator only loops. Everything it needs is prepared once per pack in a
+:class:`Plan` that indexes rules, state updates and invariants by event type.
+For each event of a case, in order:
+
+1. obligations and broken invariants whose deadline passed before this event
+   become violations;
+2. open obligations are met, failed or cancelled by this event;
+3. the rules indexed under this event type are checked against the event and
+   the state *just before it* (guards, forbids, required fields, precedence,
+   counts, cross-case probes, triggers of new obligations);
+4. the state updates for this event type are applied;
+5. invariants that read the changed state are checked, and the case's place
+   in each cross-case index is brought up to date.
+
+What remains open at the end of a case is a :class:`~sopengine.findings.Pending`,
+judged against the as-of time once that is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from .events import Event
+from .expr import Expr, MissingFact
+from .findings import Pending, Undecided, Violation
+from .model import (
+    AtMostRule, CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Pack, PrecedenceRule,
+    RequireFieldsRule, ResponseRule, Rule, StateUpdate, StateVar,
+)
+
+
+class Runtime:
+    """What expressions may reach at run time besides the event and state: facts and extra variables."""
+
+    __slots__ = ("facts", "vars")
+
+    def __init__(self, facts: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None):
+        self.facts = facts or {}
+        self.vars: dict[str, Any] = {}
+
+    def fact(self, collection: str, record_id: Any, field_name: str) -> Any:
+        records = self.facts.get(collection)
+        if records is None:
+            raise MissingFact(f"no '{collection}' facts were given (--facts)")
+        if record_id is None:
+            raise MissingFact(f"no id to look up in '{collection}' facts")
+        record = records.get(record_id) if isinstance(record_id, str) else None
+        if record is None:
+            raise MissingFact(f"'{record_id}' is not in the '{collection}' facts")
+        if field_name not in record or record[field_name] is None:
+            raise MissingFact(f"'{collection}' fact '{record_id}' has no '{field_name}'")
+        return record[field_name]
+
+    def known(self, collection: str, record_id: Any) -> bool:
+        records = self.facts.get(collection)
+        return bool(records) and isinstance(record_id, str) and record_id in records  # type: ignore[operator]
+
+
+@dataclass
+class _TypePlan:
+    """What to do for one event type."""
+
+    obligation_rules: set[str] = field(default_factory=set)  # response rules this type can meet/fail/cancel
+    checks: list[tuple[Callable[..., None], Rule]] = field(default_factory=list)
+    recorders: list[PrecedenceRule] = field(default_factory=list)  # precedence 'after' events
+    updates: list[tuple[StateVar, StateUpdate]] = field(default_factory=list)
+    invariants: list[InvariantRule] = field(default_factory=list)
+
+
+class _Obligation:
+    __slots__ = ("rule", "trigger", "key", "due", "start", "since")
+
+    def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float):
+        self.rule = rule
+        self.trigger = trigger
+        self.key = key
+        self.due = due
+        self.start = start
+        self.since = trigger.time
+
+
+class _Breach:
+    __slots__ = ("rule", "since", "due", "events", "reported", "event")
+
+    def __init__(self, rule: InvariantRule, event: Event, evidence: tuple[str, ...]):
+        self.rule = rule
+        self.event = event
+        self.since = event.time
+        self.due = event.time + rule.grace
+        self.events = evidence
+        self.reported = False
+
+
+@dataclass(slots=True)
+class Interval:
+    """A case's membership of a cross-case index under one key with one set of attributes."""
+
+    index: str
+    key: Any
+    case: str
+    start: tuple[float, int]
+    end: tuple[float, int] | None
+    attrs: dict[str, Any]
+    event: str
+
+
+@dataclass(slots=True)
+class Probe:
+    """A cross-case rule's question, asked at an event, answered once every case is known."""
+
+    rule: CrossCaseRule
+    event: Event
+    state: dict[str, Any]
+    key: Any
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, set):
+        return frozenset(value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+class CaseRun:
+    """The evolving evaluation of one case."""
+
+    __slots__ = ("case", "state", "prov", "obligations", "breaches", "memory", "violations", "undecided",
+                 "intervals", "probes", "membership", "last")
+
+    def __init__(self, case: str, plan: "Plan"):
+        self.case = case
+        self.state: dict[str, Any] = {v.name: v.fresh() for v in plan.pack.state}
+        self.prov: dict[str, Any] = {}  # state var -> event id that set it (sets: value -> event id)
+        self.obligations: list[_Obligation] = []
+        self.breaches: dict[str, _Breach] = {}
+        self.memory: dict[str, Any] = {}
+        self.violations: list[Violation] = []
+        self.undecided: dict[tuple[str, str], Undecided] = {}
+        self.intervals: list[Interval] = []
+        self.probes: list[Probe] = []
+        self.membership: dict[str, tuple[Any, Any, Interval | None]] = {}
+        self.last: tuple[float, int] = (float("-inf"), -1)
+
+
+class Plan:
+    """A pack prepared for evaluation: rules, updates and invariants indexed by event type."""
+
+    def __init__(self, pack: Pack):
+        self.pack = pack
+        self.types: dict[str, _TypePlan] = {t: _TypePlan() for t in pack.events}
+        self.rules = {r.id: r for r in pack.rules}
+        handlers: dict[type, Callable[..., None]] = {
+            GuardRule: _check_guard, ForbidRule: _check_forbid, RequireFieldsRule: _check_fields,
+            PrecedenceRule: _check_precedence, AtMostRule: _check_at_most, CrossCaseRule: _probe,
+            ResponseRule: _trigger,
+        }
+        for rule in pack.rules:
+            if isinstance(rule, InvariantRule):
+                for t in rule.on:
+                    self.types[t].invariants.append(rule)
+                continue
+            if isinstance(rule, ResponseRule):
+                on = rule.after.on
+                for m in (rule.expect, *rule.cancel, *rule.fail_on):
+                    for t in m.on:
+                        self.types[t].obligation_rules.add(rule.id)
+            else:
+                on = rule.on  # type: ignore[attr-defined]
+            for t in on:
+                self.types[t].checks.append((handlers[type(rule)], rule))
+            if isinstance(rule, PrecedenceRule):
+                for t in rule.after.on:
+                    self.types[t].recorders.append(rule)
+        for var in pack.state:
+            for up in var.updates:
+                for t in up.on:
+                    self.types[t].updates.append((var, up))
+        self.indexes = tuple(pack.indexes.values())
+        # Updates keep their declared order across variables: sort by position in the pack.
+        order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
+        for tp in self.types.values():
+            tp.updates.sort(key=lambda vu: order[id(vu[1])])
+
+
+class Evaluator:
+    """Runs cases through a :class:`Plan` with one :class:`Runtime` (facts)."""
+
+    def __init__(self, plan: Plan, runtime: Runtime):
+        self.plan = plan
+        self.runtime = runtime
+
+    # -- condition helpers ----------------------------------------------------
+    def test(self, run: CaseRun, rule: Rule, expr: Expr | None, event: Event | None, trigger: Event | None = None,
+             other: Any = None) -> bool | None:
+        """True/False, or None when undecided (recorded once per rule, case and reason)."""
+        if expr is None:
+            return True
+        try:
+            return bool(expr.fn(event, run.state, trigger, other, self.runtime))
+        except MissingFact as exc:
+            self.undecided(run, rule, event, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - data of an unexpected shape must not stop an audit
+            self.undecided(run, rule, event, f"condition {expr.text!r} could not be evaluated: "
+                                              f"{type(exc).__name__}: {exc}")
+        return None
+
+    def undecided(self, run: CaseRun, rule: Rule, event: Event | None, reason: str) -> None:
+        key = (rule.id, reason)
+        if key not in run.undecided:
+            run.undecided[key] = Undecided(rule.id, run.case, event.id if event else None, reason)
+
+    def applies(self, run: CaseRun, rule: Rule, event: Event) -> bool:
+        return rule.applies is None or bool(self.test(run, rule, rule.applies, event))
+
+    def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str]) -> None:
+        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, tuple(dict.fromkeys(events))))
+
+    def evidence(self, run: CaseRun, expr: Expr | None) -> list[str]:
+        """Ids of the events that set the state an expression read."""
+        out: list[str] = []
+        if expr is None:
+            return out
+        for name in sorted(expr.state_refs):
+            p = run.prov.get(name)
+            if isinstance(p, dict):
+                out.extend(p.values())
+            elif p is not None:
+                out.append(p)
+        return out
+
+    # -- the loop -----------------------------------------------------------------
+    def step(self, run: CaseRun, e: Event) -> None:
+        tp = self.plan.types[e.type]
+        t = e.time
+        if run.obligations or run.breaches:
+            self._expire(run, t)
+            if run.obligations and tp.obligation_rules:
+                self._resolve(run, e, tp.obligation_rules)
+        for handler, rule in tp.checks:
+            handler(self, run, rule, e)
+        for rule in tp.recorders:
+            if self.applies(run, rule, e) and self.test(run, rule, rule.after.when, e):
+                run.memory[rule.id + "#after"] = e
+        if tp.updates:
+            self._update(run, e, tp.updates)
+            if self.plan.indexes:
+                self._index(run, e)
+        for inv in tp.invariants:
+            self._invariant(run, inv, e)
+        run.last = (t, e.seq)
+
+    def _expire(self, run: CaseRun, t: float) -> None:
+        run.obligations = [ob for ob in run.obligations if self._still_open(run, ob, t)]
+        for breach in run.breaches.values():
+            if not breach.reported and breach.due < t:
+                breach.reported = True
+                self.violate(run, breach.rule, breach.due,
+                             breach.rule.message.render(breach.event, run.state, None, None, self.runtime),
+                             breach.events)
+
+    def _still_open(self, run: CaseRun, ob: _Obligation, t: float) -> bool:
+        """Report the deadlines of ``ob`` that passed before ``t``; False when it is over."""
+        rule = ob.rule
+        while ob.due is not None and ob.due < t:
+            self.violate(run, rule, ob.due, rule.message.render(None, run.state, ob.trigger, None, self.runtime),
+                         (ob.trigger.id,))
+            if rule.every is None:
+                return False
+            ob.due += rule.every  # a missed period: the next one starts at the deadline
+        return True
+
+    def _resolve(self, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
+        keep = []
+        for ob in run.obligations:
+            rule = ob.rule
+            if rule.id not in rule_ids:
+                keep.append(ob)
+                continue
+            outcome = self._outcome(run, ob, e)
+            if outcome == "met":
+                if rule.every is not None:  # recurring: the next period starts now
+                    ob.due = e.time + rule.every
+                    keep.append(ob)
+            elif outcome == "failed":
+                self.violate(run, rule, e.time, rule.message.render(e, run.state, ob.trigger, None, self.runtime),
+                             (ob.trigger.id, e.id))
+            elif outcome == "open":
+                keep.append(ob)
+            # "cancelled" and "undecided" end the obligation without a finding
+        run.obligations = keep
+
+    def _outcome(self, run: CaseRun, ob: _Obligation, e: Event) -> str:
+        rule, et = ob.rule, e.type
+        if et in rule.expect.on:
+            met = self.test(run, rule, rule.expect.when, e, ob.trigger)
+            if met is None:
+                return "undecided"
+            if met:
+                return "met"
+        for m in rule.fail_on:
+            if et in m.on:
+                failed = self.test(run, rule, m.when, e, ob.trigger)
+                if failed is None:
+                    return "undecided"
+                if failed:
+                    return "failed"
+        for m in rule.cancel:
+            if et in m.on and self.test(run, rule, m.when, e, ob.trigger):
+                return "cancelled"
+        return "open"
+
+    def _update(self, run: CaseRun, e: Event, updates: list[tuple[StateVar, StateUpdate]]) -> None:
+        state = run.state
+        runtime = self.runtime
+        for var, up in updates:
+            if up.when is not None:
+                try:
+                    if not up.when.fn(e, state, None, None, runtime):
+                        continue
+                except Exception:  # noqa: BLE001 - an update that cannot be computed does not happen
+                    continue
+            name = var.name
+            if up.op == "clear":
+                state[name] = var.fresh()
+                run.prov.pop(name, None)
+                continue
+            try:
+                value = up.value.fn(e, state, None, None, runtime)  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001
+                continue
+            if up.op == "set":
+                state[name] = _freeze(value) if var.kind != "set" else set(value or ())
+                run.prov[name] = e.id
+            elif var.kind == "set":
+                bucket = state[name]
+                prov = run.prov.setdefault(name, {})
+                items = value if isinstance(value, (list, tuple, set, frozenset)) else (value,)
+                for item in items:
+                    if item is None:
+                        continue
+                    item = _freeze(item)
+                    if up.op == "add":
+                        bucket.add(item)
+                        prov[item] = e.id
+                    else:
+                        bucket.discard(item)
+                        prov.pop(item, None)
+            elif up.op == "add" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                state[name] = (state[name] or 0) + value
+                run.prov[name] = e.id
+
+    def _invariant(self, run: CaseRun, rule: InvariantRule, e: Event) -> None:
+        holds: bool | None = True
+        if self.applies(run, rule, e) and self.test(run, rule, rule.when, e):
+            holds = self.test(run, rule, rule.require, e)
+        if holds is False:
+            if rule.id not in run.breaches:
+                breach = _Breach(rule, e, (e.id, *self.evidence(run, rule.require)))
+                run.breaches[rule.id] = breach
+                if rule.grace == 0:  # no grace: broken at once
+                    breach.reported = True
+                    self.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, self.runtime),
+                                 breach.events)
+        elif holds is True:
+            run.breaches.pop(rule.id, None)
+
+    def _index(self, run: CaseRun, e: Event) -> None:
+        pos = (e.time, e.seq)
+        for index in self.plan.indexes:
+            try:
+                member = bool(index.member.fn(e, run.state, None, None, self.runtime))
+                key = _freeze(index.key.fn(e, run.state, None, None, self.runtime)) if member else None
+                attrs = {n: _freeze(x.fn(e, run.state, None, None, self.runtime)) for n, x in index.attributes} \
+                    if member else None
+            except Exception:  # noqa: BLE001 - a case whose key cannot be computed is not in the index
+                member, key, attrs = False, None, None
+            prev = run.membership.get(index.name)
+            if prev is not None and member and prev[0] == key and prev[1] == attrs:
+                continue
+            if prev is not None and prev[2] is not None:
+                prev[2].end = pos
+            if not member:
+                if prev is not None:
+                    del run.membership[index.name]
+                continue
+            since = prev[2].attrs["since"] if prev is not None and prev[2] is not None and prev[0] == key else e.time
+            full = dict(attrs or {}, case=run.case, since=since)
+            interval = Interval(index.name, key, run.case, pos, None, full, e.id)
+            run.intervals.append(interval)
+            run.membership[index.name] = (key, attrs, interval)
+
+    # -- end of a case --------------------------------------------------------------
+    def pending(self, run: CaseRun) -> list[Pending]:
+        """What is still open after the case's last event."""
+        out = []
+        for ob in run.obligations:
+            rule = ob.rule
+            out.append(Pending(
+                rule.id, run.case, rule.severity,
+                rule.action.render(None, run.state, ob.trigger, None, self.runtime) if rule.action else "",
+                rule.message.render(None, run.state, ob.trigger, None, self.runtime),
+                ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,)))
+        for breach in run.breaches.values():
+            if breach.reported:
+                continue
+            rule = breach.rule
+            out.append(Pending(
+                rule.id, run.case, rule.severity,
+                rule.action.render(breach.event, run.state, None, None, self.runtime) if rule.action else "",
+                rule.message.render(breach.event, run.state, None, None, self.runtime),
+                breach.since, breach.since, breach.due, None, breach.events))
+        return out
+
+
+# ------------------------------------------------------------------ rule handlers
+# Each checks one rule at one event, with the state just before the event.
+
+def _check_guard(ev: Evaluator, run: CaseRun, rule: GuardRule, e: Event) -> None:
+    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+        return
+    if ev.test(run, rule, rule.require, e) is False:
+        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
+                   (e.id, *ev.evidence(run, rule.require)))
+
+
+def _check_forbid(ev: Evaluator, run: CaseRun, rule: ForbidRule, e: Event) -> None:
+    if ev.applies(run, rule, e) and ev.test(run, rule, rule.when, e):
+        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), (e.id,))
+
+
+def _check_fields(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event) -> None:
+    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+        return
+    missing = []
+    for label, expr in rule.fields:
+        value = expr.fn(e, run.state, None, None, ev.runtime)
+        if value is None or value == "" or (isinstance(value, (list, tuple, set, frozenset)) and not value):
+            missing.append(label)
+    if missing:
+        ev.runtime.vars["missing"] = missing
+        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), (e.id,))
+
+
+def _check_precedence(ev: Evaluator, run: CaseRun, rule: PrecedenceRule, e: Event) -> None:
+    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+        return
+    before: Event | None = run.memory.get(rule.id + "#after")
+    if before is None or (rule.within is not None and e.time - before.time > rule.within):
+        evidence = (e.id,) if before is None else (e.id, before.id)
+        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), evidence)
+
+
+def _check_at_most(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> None:
+    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+        return
+    seen: list[str] = run.memory.setdefault(rule.id, [])
+    seen.append(e.id)
+    if len(seen) > rule.max:
+        ev.runtime.vars["count"] = len(seen)
+        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
+                   (e.id, *seen[:-1]))
+
+
+def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
+    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+        return
+    try:
+        key = _freeze(rule.key.fn(e, run.state, None, None, ev.runtime))  # type: ignore[union-attr]
+    except MissingFact as exc:
+        ev.undecided(run, rule, e, exc.reason)
+        return
+    except Exception as exc:  # noqa: BLE001
+        ev.undecided(run, rule, e, f"index key could not be computed: {exc}")
+        return
+    snapshot = {k: (frozenset(v) if isinstance(v, set) else v) for k, v in run.state.items()}
+    run.probes.append(Probe(rule, e, snapshot, key))
+
+
+def _trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
+    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.after.when, e):
+        return
+    key = None
+    if rule.key is not None:
+        try:
+            key = _freeze(rule.key.fn(e, run.state, None, None, ev.runtime))
+        except Exception:  # noqa: BLE001
+            key = e.id
+    for ob in run.obligations:
+        if ob.rule is rule and ob.key == key:
+            return  # already open: one obligation per rule, case and key
+    due = e.time + rule.within if rule.within is not None else None
+    run.obligations.append(_Obligation(rule, e, key, due, e.time + rule.start))

@@ -1,0 +1,163 @@
+"""Events and the JSON Lines reader (SPEC §2).
+
+A line that cannot become an event is a :class:`Rejected` with its file, line
+and reason; the reader never stops on one. The reader only checks the
+envelope; which event types exist comes from the pack.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, Container, Iterator, Union
+
+import orjson
+
+from .errors import InputError, did_you_mean
+from .timeutil import TimeFormatError, format_time, parse_time
+
+MAX_LINE_BYTES = 1_000_000
+
+
+class Event:
+    """One event of a case. ``time`` is epoch seconds; ``seq`` is the input order (ties keep it)."""
+
+    __slots__ = ("id", "case", "time", "type", "actor", "data", "seq")
+
+    def __init__(self, id: str, case: str, time: float, type: str, actor: str | None = None,
+                 data: dict[str, Any] | None = None, seq: int = -1):
+        self.id = id
+        self.case = case
+        self.time = time
+        self.type = type
+        self.actor = actor
+        self.data = data if data is not None else {}
+        self.seq = seq
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "case": self.case, "time": format_time(self.time), "type": self.type}
+        if self.actor is not None:
+            out["actor"] = self.actor
+        if self.data:
+            out["data"] = self.data
+        return out
+
+    def __repr__(self) -> str:
+        return f"Event({self.id!r}, {self.case!r}, {format_time(self.time)!r}, {self.type!r}, {self.actor!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A line that is not a usable event."""
+
+    file: str
+    line: int
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "error": self.error}
+
+
+Record = Union[Event, Rejected]
+
+
+def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
+    # SPEC §2: absent, null and "" all mean "not filled"; drop them once here.
+    for v in data.values():
+        if v is None or v == "":
+            return {k: v for k, v in data.items() if v is not None and v != ""}
+    return data
+
+
+def event_from_obj(obj: Any, fallback_id: str, known_types: Container[str] | None,
+                   seq: int, type_names: Callable[[], list[str]] | None = None) -> Event | str:
+    """Build an Event from a decoded JSON value, or return the reason it is rejected."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__ if obj is not None else 'null'}"
+    case = obj.get("case")
+    time_text = obj.get("time")
+    etype = obj.get("type")
+    missing = [k for k, v in (("case", case), ("time", time_text), ("type", etype)) if v is None or v == ""]
+    if missing:
+        return f"missing required key(s): {', '.join(missing)}"
+    if not isinstance(case, str):
+        return f"'case' must be a string, got {type(case).__name__}"
+    if not isinstance(etype, str):
+        return f"'type' must be a string, got {type(etype).__name__}"
+    if known_types is not None and etype not in known_types:
+        hint = did_you_mean(etype, type_names()) if type_names else ""
+        return f"unknown event type '{etype}'{hint}"
+    try:
+        t = parse_time(time_text)
+    except TimeFormatError as exc:
+        return str(exc)
+    actor = obj.get("actor")
+    if actor is not None and not isinstance(actor, str):
+        return f"'actor' must be a string, got {type(actor).__name__}"
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    elif not isinstance(data, dict):
+        return f"'data' must be an object, got {type(data).__name__}"
+    else:
+        data = _clean_data(data)
+    eid = obj.get("id")
+    if eid is None or eid == "":
+        eid = fallback_id
+    elif not isinstance(eid, str):
+        return f"'id' must be a string, got {type(eid).__name__}"
+    return Event(eid, case, t, etype, actor or None, data, seq)
+
+
+def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a log file for reading bytes; ``.gz`` is decompressed on the fly."""
+    p = os.fspath(path)
+    try:
+        if p == "-":
+            return sys.stdin.buffer
+        if p.endswith(".gz"):
+            return gzip.open(p, "rb")  # type: ignore[return-value]
+        return open(p, "rb")
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None = None,
+               seq_start: int = 0, display: str | None = None,
+               type_names: Callable[[], list[str]] | None = None,
+               max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record]:
+    """Yield an Event or a Rejected for every non-blank line of a JSON Lines file."""
+    name = display or os.fspath(path)
+    base = os.path.basename(name)
+    loads = orjson.loads
+    seq = seq_start
+    fh = open_binary(path)
+    try:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if len(raw) > max_line_bytes:
+                yield Rejected(name, lineno, f"line is {len(raw)} bytes; the limit is {max_line_bytes}")
+                continue
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                reason = "truncated JSON" if not line.endswith((b"}", b"]")) else "not valid JSON"
+                yield Rejected(name, lineno, f"{reason}: {exc}")
+                continue
+            result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names)
+            if isinstance(result, str):
+                yield Rejected(name, lineno, result)
+            else:
+                seq += 1
+                yield result
+    except OSError as exc:  # e.g. a corrupt gzip stream
+        raise InputError(f"{name}: read failed ({exc})") from None
+    finally:
+        if os.fspath(path) != "-":
+            fh.close()

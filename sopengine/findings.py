@@ -1,0 +1,117 @@
+"""Findings: values the evaluator yields and reporters read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Rejected
+from .timeutil import format_time
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """The SOP was broken: which rule, where, when, and the events that show it."""
+
+    rule: str
+    case: str
+    time: float
+    severity: str
+    message: str
+    events: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "case": self.case, "time": format_time(self.time), "severity": self.severity,
+                "message": self.message, "events": list(self.events)}
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    """What the SOP now requires of a case, and by when (``due`` None: no deadline)."""
+
+    rule: str
+    case: str
+    action: str
+    due: float | None
+    since: float
+    events: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
+                "since": format_time(self.since), "events": list(self.events)}
+
+
+@dataclass(frozen=True, slots=True)
+class Undecided:
+    """A check that could not be decided (a missing fact, a condition that failed on the data)."""
+
+    rule: str
+    case: str
+    event: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "case": self.case, "event": self.event, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An obligation or a broken invariant still open at the end of a case's events; judged at as-of."""
+
+    rule: str
+    case: str
+    severity: str
+    action: str
+    message: str
+    since: float
+    start: float
+    due: float | None
+    every: float | None
+    events: tuple[str, ...]
+
+    def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
+        """Violations for deadlines before ``as_of`` and the next action still open at it."""
+        violations = []
+        due = self.due
+        while due is not None and due < as_of:
+            violations.append(Violation(self.rule, self.case, due, self.severity, self.message, self.events))
+            if self.every is None:
+                return violations, None
+            due += self.every
+        if self.start > as_of:
+            return violations, None
+        return violations, NextAction(self.rule, self.case, self.action, due, self.since, self.events)
+
+
+@dataclass
+class AuditResult:
+    """Everything an audit found, plus the counts that must reconcile."""
+
+    as_of: float | None
+    events: int
+    cases: int
+    violations: list[Violation] = field(default_factory=list)
+    next_actions: list[NextAction] = field(default_factory=list)
+    undecided: list[Undecided] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def read(self) -> int:
+        """Lines read: every one is evaluated or rejected."""
+        return self.events + len(self.rejected)
+
+    def summary(self) -> dict[str, Any]:
+        return {"events": self.events, "cases": self.cases, "rejected": len(self.rejected),
+                "violations": len(self.violations), "next_actions": len(self.next_actions),
+                "undecided": len(self.undecided), "read": self.read}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "as_of": format_time(self.as_of),
+            "violations": [v.to_json() for v in self.violations],
+            "next_actions": [n.to_json() for n in self.next_actions],
+            "undecided": [u.to_json() for u in self.undecided],
+            "rejected": [r.to_json() for r in self.rejected],
+        }

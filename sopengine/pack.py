@@ -1,0 +1,78 @@
+"""Load a pack: find its files, parse them (load), validate them (check), compile."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from ._resources import bundled_pack_dir
+from ._yaml import YamlDocument, load_yaml_file
+from .compiler import compile_pack
+from .errors import Code, DiagnosticSink, Location, PackError
+from .model import Pack
+from .schema import SOP_FILE, check
+
+SCENARIO_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+def is_scenario_file(path: Path) -> bool:
+    return path.name.endswith(SCENARIO_SUFFIXES)
+
+
+def pack_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The SOP files under the given files and directories (scenario files excluded), in a stable order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            files.extend(p for p in found if not is_scenario_file(p))
+        else:
+            files.append(path)
+    return files
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def load_documents(paths: Iterable[str | os.PathLike[str]], sink: DiagnosticSink) -> list[YamlDocument]:
+    """Load and schema-check every SOP file, collecting all problems in ``sink``."""
+    docs = []
+    files = pack_files(paths)
+    if not files:
+        sink.add(Code.EMPTY_PACK, "no SOP files (*.yaml) found", Location(", ".join(map(str, paths)) or "."))
+    for path in files:
+        if not path.exists():
+            sink.add(Code.FILE_UNREADABLE, "no such file or directory", Location(str(path)))
+            continue
+        doc, problems = load_yaml_file(path, _display(path))
+        sink.extend(problems)
+        if doc is None or problems:
+            continue
+        if doc.data is None:
+            continue
+        schema_problems = check(doc, SOP_FILE)
+        sink.extend(schema_problems)
+        if not schema_problems:
+            docs.append(doc)
+    return docs
+
+
+def load_pack(paths: Iterable[str | os.PathLike[str]] | None = None,
+              params: Mapping[str, str] | None = None) -> Pack:
+    """Load, check and compile a pack (the bundled one when ``paths`` is None or empty).
+
+    ``params`` overrides parameter defaults (values as text, as given to ``--set``).
+    Raises :class:`~sopengine.errors.PackError` listing every problem found.
+    """
+    paths = list(paths or []) or [bundled_pack_dir()]
+    sink = DiagnosticSink()
+    docs = load_documents(paths, sink)
+    if sink.errors:
+        raise PackError(sorted(sink.items, key=lambda d: (d.location.file, d.location.line)))
+    return compile_pack(docs, params, sink)

@@ -1,0 +1,82 @@
+"""Check stage: JSON Schema validation of loaded documents, with source positions."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ._resources import schema_dir
+from ._yaml import YamlDocument
+from .errors import Code, Diagnostic, did_you_mean
+
+SOP_FILE = "sop-file.schema.json"
+SCENARIO_FILE = "scenario-file.schema.json"
+EVENT = "event.schema.json"
+AUDIT_OUTPUT = "audit-output.schema.json"
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema of ``schemas/`` by file name (read once per process; schemas are immutable)."""
+    with open(schema_dir() / name, encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> Draft202012Validator:
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _leaf_errors(error: ValidationError) -> list[ValidationError]:
+    """For if/then and oneOf, report the specific inner errors rather than the wrapper."""
+    if error.context:
+        leaves: list[ValidationError] = []
+        for sub in error.context:
+            leaves.extend(_leaf_errors(sub))
+        return leaves
+    return [error]
+
+
+def _message(error: ValidationError, doc: YamlDocument) -> tuple[str, tuple[str | int, ...]]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list((error.schema.get("properties") or {}).keys())
+        extra = [k for k in error.instance if k not in allowed]
+        if extra:
+            key = extra[0]
+            return f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}", path + (key,)
+    if error.validator == "enum" and len(error.relative_schema_path) >= 2 and \
+            list(error.relative_schema_path)[-2] == "propertyNames":
+        key = error.instance
+        allowed = error.validator_value
+        return f"key '{key}' is not allowed here{did_you_mean(str(key), allowed)}; allowed: {', '.join(allowed)}", \
+            path + (key,)
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}" \
+               f"{did_you_mean(str(error.instance), map(str, error.validator_value))}", path
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required here"), path
+    return error.message, path
+
+
+def check(doc: YamlDocument, schema_name: str = SOP_FILE) -> list[Diagnostic]:
+    """Every schema violation in ``doc``, each located at the offending line."""
+    out: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for error in validator(schema_name).iter_errors(doc.data):
+        for leaf in _leaf_errors(error):
+            message, path = _message(leaf, doc)
+            ident = (path, message)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            out.append(Diagnostic(Code.SCHEMA, message, doc.loc(path)))
+    out.sort(key=lambda d: (d.location.line, d.location.column))
+    return out
