@@ -1,0 +1,50 @@
+"""sopengine: declarative SOP rules engine and validator.
+
+Typical embedding::
+
+    import sopengine
+    pack = sopengine.load_pack(["sops/"])              # load, check, compile once
+    result = sopengine.audit_files(pack, ["log.jsonl"], facts=sopengine.load_facts(["facts.yaml"]))
+    for v in result.violations: ...
+
+or, event by event::
+
+    session = sopengine.Session(pack, facts)
+    session.feed(event)
+    session.next_actions(as_of=time)
+"""
+
+from .audit import Session as Session
+from .audit import audit as audit
+from .audit import load_facts as load_facts
+from .audit import read_records as read_records
+from .errors import Diagnostic as Diagnostic
+from .errors import InputError as InputError
+from .errors import PackError as PackError
+from .errors import SopengineError as SopengineError
+from .errors import UsageError as UsageError
+from .events import Event as Event
+from .events import Rejected as Rejected
+from .findings import AuditResult as AuditResult
+from .findings import NextAction as NextAction
+from .findings import Undecided as Undecided
+from .findings import Violation as Violation
+from .model import Pack as Pack
+from .model import Rule as Rule
+from .pack import load_pack as load_pack
+from .timeutil import parse_time as parse_time
+
+__version__ = "0.1.0"
+
+
+def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = None,
+                as_of: float | None = None, *, strict: bool = False, grouped: bool = False) -> AuditResult:
+    """Audit JSON Lines log files against a pack (see :func:`audit`)."""
+    return audit(pack, read_records(pack, paths), facts, as_of, strict=strict, grouped=grouped)
+
+
+__all__ = [
+    "AuditResult", "Diagnostic", "Event", "InputError", "NextAction", "Pack", "PackError", "Rejected", "Rule",
+    "Session", "SopengineError", "Undecided", "UsageError", "Violation", "audit", "audit_files", "load_facts",
+    "load_pack", "parse_time", "read_records",
+]

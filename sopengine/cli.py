@@ -1,0 +1,196 @@
+"""Command line: a thin adapter over the library. ``main`` is the only place that exits."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import click
+import orjson
+
+from . import __version__
+from .audit import audit, load_facts, read_records
+from .errors import PackError, SopengineError, UsageError
+from .model import Pack
+from .pack import load_pack
+from .reporters import AUDIT_REPORTERS, JsonReporter, TextReporter
+from .timeutil import TimeFormatError, format_duration, parse_time
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+def _errors_to_exits(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SopengineError as exc:
+            click.echo(f"sopengine: {exc}" if not isinstance(exc, PackError) else str(exc), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("sopengine: interrupted", err=True)
+            sys.exit(130)
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_sets(values: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value
+    return out
+
+
+def _write(text: str, output: str | None) -> None:
+    """Write to stdout, or to a file atomically (a temporary file renamed into place)."""
+    if not output or output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _load(sops: Sequence[str], sets: Sequence[str]) -> Pack:
+    return load_pack(list(sops) or None, _parse_sets(sets))
+
+
+_sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
+                            help="SOP pack file or directory (repeatable). Default: the bundled pack.")
+_set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                           help="Override a pack parameter (repeatable), e.g. --set reopen_window=12h.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sopengine")
+def cli() -> None:
+    """Check support cases against SOPs written as YAML rule packs.
+
+    \b
+    sopengine validate sops/            check SOP files (schema, names, expressions)
+    sopengine rules                     list the rules of the bundled pack
+    sopengine audit log.jsonl           audit an event log against the bundled pack
+
+    Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
+    files), 2 bad usage or unreadable input.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_set_option
+@_errors_to_exits
+def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
+    """Check SOP files: YAML syntax, the JSON Schema, and every name and expression.
+
+    PATHS are files or directories (default: the bundled pack). Every problem is
+    listed with file:line:column; exit 1 when there is any.
+    """
+    try:
+        pack = _load(paths, sets)
+    except PackError as exc:
+        for d in exc.diagnostics:
+            click.echo(str(d))
+        click.echo(f"{len(exc.diagnostics)} problem(s) found", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(pack.files)} file(s), {len(pack.sops)} SOP(s), {len(pack.rules)} rule(s), "
+               f"{len(pack.events)} event type(s)")
+
+
+@cli.command()
+@_sops_option
+@_set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_errors_to_exits
+def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
+    """List the rules of a pack with their ids, severities and sources."""
+    pack = _load(sops, sets)
+    if fmt == "json":
+        items = []
+        for r in pack.rules:
+            item: dict[str, Any] = {
+                "id": r.id, "sop": r.sop, "kind": r.kind, "severity": r.severity, "description": r.description,
+                "source": {"document": r.source.document, "step": r.source.step},
+                "location": str(r.location),
+            }
+            if r.source.quote:
+                item["source"]["quote"] = r.source.quote
+            items.append(item)
+        click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
+        return
+    current = None
+    for r in pack.rules:
+        if r.sop != current:
+            current = r.sop
+            sop = pack.sops[r.sop]
+            click.echo(f"\n{sop.id}: {sop.title}  ({sop.document})")
+        click.echo(f"  {r.id:<50} {r.severity:<8} {r.kind}")
+        click.echo(f"      {r.source.document}, {r.source.step}")
+    click.echo(f"\n{len(pack.rules)} rule(s) in {len(pack.sops)} SOP(s)")
+
+
+@cli.command(name="audit")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(),
+              help="Facts file, YAML or JSON: collection -> list of records with 'id' (repeatable).")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Judge deadlines as of this RFC 3339 time. Default: the latest event time in the input.")
+@click.option("--format", "fmt", type=click.Choice(sorted(AUDIT_REPORTERS)), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
+              show_default=True, help="Exit 1 when there is a violation of this severity or higher.")
+@click.option("--strict", is_flag=True, help="Stop with exit 2 at the first rejected line.")
+@click.option("--grouped", is_flag=True,
+              help="The log keeps each case's events together: free each case as soon as the next starts.")
+@click.option("--limit", default=10, show_default=True, help="Examples per rule in the text report.")
+@_errors_to_exits
+def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[str, ...], sets: tuple[str, ...],
+              as_of: str | None, fmt: str, output: str | None, fail_on: str, strict: bool, grouped: bool,
+              limit: int) -> None:
+    """Audit event logs (JSON Lines, optionally .gz; - for stdin) against a pack.
+
+    Prints violations (with the ids of the events that show them), next actions
+    (what each SOP now requires, by when), checks that could not be decided
+    (a fact was missing), and every rejected line with its file and line.
+    """
+    as_of_time = None
+    if as_of:
+        try:
+            as_of_time = parse_time(as_of)
+        except TimeFormatError as exc:
+            raise UsageError(f"--as-of: {exc}") from None
+    pack = _load(sops, sets)
+    facts = load_facts(facts_files)
+    result = audit(pack, read_records(pack, logs), facts, as_of_time, strict=strict, grouped=grouped)
+    if fmt == "json":
+        text = JsonReporter().render(result)
+    else:
+        text = TextReporter(per_rule=limit, descriptions=None).render(result)
+    _write(text, output)
+    if fail_on != "never":
+        threshold = _SEVERITY_RANK[fail_on]
+        if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
+            sys.exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="sopengine")
+
+
+__all__ = ["cli", "main", "format_duration"]
