@@ -1,7 +1,8 @@
 """Load stage: safe YAML into plain data plus a map of source positions.
 
-PyYAML's SafeLoader already refuses ``!!python/...`` tags; on top of it this
-loader refuses anchors and aliases (the alias-expansion bomb needs them and SOP
+Parsing is PyYAML's (libyaml when present). Only the standard scalar,
+mapping and sequence tags are accepted, so ``!!python/...`` never constructs
+anything; on top of that the loader refuses anchors and aliases (the alias-expansion bomb needs them and SOP
 files have no use for them), refuses duplicate keys, keeps timestamps as the
 text written, bounds nesting depth and file size, and records the line and
 column of every node so later stages can point at the exact place.
@@ -34,14 +35,15 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 Path_ = tuple[str | int, ...]
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - PyYAML API
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases (*name) are not allowed in sopengine files",
-                event.start_mark)
-        return super().compose_node(parent, index)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~20x faster
+
+
+def _first_alias(text: str) -> yaml.Event | None:
+    """The first alias event, if any (aliases are refused before anything is built)."""
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            return event
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class YamlDocument:
 
 
 class _Builder:
-    def __init__(self, file: str, loader: _NoAliasLoader):
+    def __init__(self, file: str, loader: Any):
         self.file = file
         self.loader = loader
         self.positions: dict[Path_, tuple[int, int]] = {}
@@ -114,15 +116,19 @@ class _Builder:
 
 def load_yaml_text(text: str, file: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Parse one YAML document. Returns the document (None when unusable) and its problems."""
-    loader = _NoAliasLoader(text)
+    loader = _Loader(text)
     try:
+        alias = _first_alias(text)
+        if alias is not None:
+            mark = alias.start_mark
+            return None, [Diagnostic(Code.YAML_FORBIDDEN, "anchors and aliases (*name) are not allowed",
+                                     Location(file, mark.line + 1, mark.column + 1))]
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        code = Code.YAML_FORBIDDEN if "aliases" in message else Code.YAML_SYNTAX
-        return None, [Diagnostic(code, message, Location(file, line, col))]
+        return None, [Diagnostic(Code.YAML_SYNTAX, message, Location(file, line, col))]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(Code.YAML_SYNTAX, str(exc), Location(file, 1, 1))]
     finally:

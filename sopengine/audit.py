@@ -58,12 +58,15 @@ class Session:
 
     # -- input ---------------------------------------------------------------------
     def feed(self, event: Event) -> None:
-        """Add one event. Its type must be declared by the pack."""
+        """Add one event. Its type must be declared by the pack.
+
+        The session numbers events in the order they are fed (``event.seq``): events of a case
+        with equal times are evaluated in that order.
+        """
         if event.type not in self._plan.types:
             raise ValueError(f"unknown event type {event.type!r}")
-        if event.seq < 0:
-            event.seq = self._seq
-        self._seq = max(self._seq, event.seq) + 1
+        event.seq = self._seq  # input order: equal times keep it
+        self._seq += 1
         self._events += 1
         if self._latest is None or event.time > self._latest:
             self._latest = event.time

@@ -53,7 +53,7 @@ def format_duration(seconds: float) -> str:
 def parse_time(text: object) -> float:
     """RFC 3339 timestamp with an offset -> epoch seconds.
 
-    Accepts ``Z``, ``+00:00`` and Salesforce's ``+0000``; refuses naive times,
+    Accepts ``Z``, ``+00:00`` and ``+0000`` (common in CRM exports); refuses naive times,
     dates without a time, and impossible dates.
     """
     if not isinstance(text, str):
@@ -63,7 +63,7 @@ def parse_time(text: object) -> float:
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise TimeFormatError(f"time {text!r} is not a valid date and time ({exc})") from None
+        raise TimeFormatError(f"time {text!r} is not a valid RFC 3339 date and time ({exc})") from None
     if value.tzinfo is None:
         raise TimeFormatError(f"time {text!r} has no UTC offset (add Z or +00:00)")
     return value.timestamp()

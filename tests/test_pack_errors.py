@@ -1,0 +1,150 @@
+"""Bad SOP files: the user sees the file, the line and what is wrong, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sopengine import PackError, load_pack
+from sopengine.cli import cli
+
+from .conftest import SOPS
+
+RULE = """\
+sop: {id: demo, title: Demo, source: {document: demo.txt}}
+rules:
+  - id: only-owner-reviews
+    kind: guard
+    severity: error
+    description: Only the owner logs a review.
+    source: {document: demo.txt, step: "1"}
+    on: %(on)s
+    require: %(require)s
+    message: not the owner
+"""
+
+
+def _pack_with(tmp_path: Path, text: str) -> Path:
+    shutil.copy(SOPS / "pack.yaml", tmp_path / "pack.yaml")
+    (tmp_path / "demo.yaml").write_text(text)
+    return tmp_path
+
+
+def _validate(runner: CliRunner, path: Path) -> str:
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path, runner: CliRunner) -> None:
+    path = _pack_with(tmp_path, RULE % {"on": "review.logged", "require": "event.actor == state.owner"}
+                      + "  - id: [broken\n")
+    out = _validate(runner, path)
+    assert "demo.yaml:12" in out and "yaml-syntax" in out
+
+
+def test_an_unknown_top_level_key_is_reported_with_a_suggestion(tmp_path: Path, runner: CliRunner) -> None:
+    path = _pack_with(tmp_path, RULE % {"on": "review.logged", "require": "true"} + "rulez: []\n")
+    out = _validate(runner, path)
+    assert "demo.yaml:11" in out
+    assert "unknown key 'rulez'" in out and "did you mean 'rules'" in out
+
+
+def test_an_unknown_event_type_in_a_rule_is_reported(tmp_path: Path, runner: CliRunner) -> None:
+    path = _pack_with(tmp_path, RULE % {"on": "review.loged", "require": "true"})
+    out = _validate(runner, path)
+    assert "demo.yaml:8" in out
+    assert "unknown event type 'review.loged'" in out and "did you mean 'review.logged'" in out
+
+
+def test_a_misspelled_field_in_a_condition_is_reported(tmp_path: Path, runner: CliRunner) -> None:
+    path = _pack_with(tmp_path, RULE % {"on": "review.logged", "require": "data.coments != null"})
+    out = _validate(runner, path)
+    assert "demo.yaml:9" in out
+    assert "data.coments" in out and "did you mean 'comments'" in out
+
+
+def test_a_misspelled_state_variable_is_reported(tmp_path: Path) -> None:
+    path = _pack_with(tmp_path, RULE % {"on": "review.logged", "require": "event.actor == state.ownr"})
+    with pytest.raises(PackError) as info:
+        load_pack([path])
+    (diag,) = info.value.diagnostics
+    assert diag.code.value == "unknown-state" and "did you mean 'owner'" in diag.message
+    assert (diag.location.line, diag.location.path) == (9, ("rules", 0, "require"))
+
+
+def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    text = RULE % {"on": "review.loged", "require": "data.coments"} + RULE.split("rules:\n")[1].replace(
+        "only-owner-reviews", "second").replace("%(on)s", "case.closd").replace("%(require)s", "state.x")
+    path = _pack_with(tmp_path, text)
+    with pytest.raises(PackError) as info:
+        load_pack([path])
+    codes = sorted(d.code.value for d in info.value.diagnostics)
+    assert codes == ["unknown-event", "unknown-event", "unknown-field", "unknown-state"]
+
+
+def test_aliases_and_python_tags_are_refused(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    (tmp_path / "tag.yaml").write_text("sop: !!python/object/apply:os.system ['echo owned']\n")
+    with pytest.raises(PackError) as info:
+        load_pack([tmp_path])
+    messages = {d.location.file.rsplit("/", 1)[-1]: d.message for d in info.value.diagnostics}
+    assert "aliases" in messages["bomb.yaml"]
+    assert "python/object/apply" in messages["tag.yaml"]
+
+
+def test_a_bad_duration_and_an_unknown_param_are_reported(tmp_path: Path) -> None:
+    text = """\
+sop: {id: demo, title: Demo, source: {document: demo.txt}}
+rules:
+  - id: late-review
+    kind: response
+    severity: warning
+    description: d
+    source: {document: demo.txt, step: "1"}
+    after: {on: case.created}
+    expect: {on: review.logged}
+    within: 2 days
+    start: params.no_such_thing
+    action: review
+    message: late
+"""
+    with pytest.raises(PackError) as info:
+        load_pack([_pack_with(tmp_path, text)])
+    found = {(d.code.value, d.location.line) for d in info.value.diagnostics}
+    assert found == {("bad-duration", 10), ("unknown-param", 11)}
+
+
+def test_the_bundled_pack_validates(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok:")
+
+
+def test_audit_with_a_broken_pack_exits_2_without_a_traceback(tmp_path: Path, runner: CliRunner) -> None:
+    path = _pack_with(tmp_path, RULE % {"on": "review.loged", "require": "true"})
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    result = runner.invoke(cli, ["audit", str(log), "--sops", str(path)])
+    assert result.exit_code == 2
+    assert "demo.yaml:8" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_set_parameter_and_bad_value_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    r1 = runner.invoke(cli, ["audit", str(log), "--set", "reopen_windw=3h"])
+    assert r1.exit_code == 2 and "did you mean 'reopen_window'" in r1.output
+    r2 = runner.invoke(cli, ["audit", str(log), "--set", "reopen_window=soon"])
+    assert r2.exit_code == 2 and "not a duration" in r2.output
+
+
+def test_a_missing_log_file_exits_2_with_its_name(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["audit", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code == 2
+    assert "nope.jsonl" in result.output and "Traceback" not in result.output
