@@ -108,6 +108,9 @@ def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
         sys.exit(1)
     click.echo(f"ok: {len(pack.files)} file(s), {len(pack.sops)} SOP(s), {len(pack.rules)} rule(s), "
                f"{len(pack.events)} event type(s)")
+    for c in pack.conflicts:
+        how = f"parameter {c.param} = {pack.params.get(c.param)!r}" if c.param else "the pack"
+        click.echo(f"note: conflict '{c.id}' between {', '.join(c.rules)} is resolved by {how}")
 
 
 @cli.command()
@@ -128,6 +131,9 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             }
             if r.source.quote:
                 item["source"]["quote"] = r.source.quote
+            conflicts = [c.id for c in pack.conflicts if r.id in c.rules]
+            if conflicts:
+                item["conflicts"] = conflicts
             items.append(item)
         click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
         return
@@ -139,6 +145,11 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             click.echo(f"\n{sop.id}: {sop.title}  ({sop.document})")
         click.echo(f"  {r.id:<50} {r.severity:<8} {r.kind}")
         click.echo(f"      {r.source.document}, {r.source.step}")
+    for c in pack.conflicts:
+        click.echo(f"\nconflict {c.id}: {', '.join(c.rules)}")
+        if c.param:
+            click.echo(f"  resolved by parameter {c.param} = {pack.params.get(c.param)!r} (pack default {c.choice!r})")
+        click.echo(f"  {c.reason}")
     click.echo(f"\n{len(pack.rules)} rule(s) in {len(pack.sops)} SOP(s)")
 
 

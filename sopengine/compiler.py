@@ -18,7 +18,7 @@ from ._yaml import YamlDocument
 from .errors import Code, DiagnosticSink, Location, did_you_mean
 from .expr import Expr, Scope, Template, compile_expr, compile_template
 from .model import (
-    AtMostRule, CrossCaseRule, EventType, FactCollection, FieldSpec, ForbidRule, GuardRule, Index,
+    AtMostRule, Conflict, CrossCaseRule, EventType, FactCollection, FieldSpec, ForbidRule, GuardRule, Index,
     InvariantRule, Match, Pack, Param, PrecedenceRule, RequireFieldsRule, ResponseRule, Rule, Sop,
     Source, StateUpdate, StateVar,
 )
@@ -42,6 +42,7 @@ class _Work:
     indexes: dict[str, Index] = field(default_factory=dict)
     sops: dict[str, Sop] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
 
     # -- helpers shared by the stages ------------------------------------------
     def error(self, code: Code, message: str, location: Location) -> None:
@@ -433,12 +434,30 @@ def compile_rules(work: _Work) -> None:
                 work.rules.append(rule)
 
 
+def compile_conflicts(work: _Work) -> None:
+    known = {r.id for r in work.rules}
+    for doc, name, raw in _declared(work, "conflicts"):
+        base = ("conflicts", name)
+        for i, rule_id in enumerate(raw["rules"]):
+            if rule_id not in known:
+                work.error(Code.UNKNOWN_NAME, f"conflict '{name}' names unknown rule '{rule_id}'"
+                           f"{did_you_mean(rule_id, known)}", doc.loc(base + ("rules", i)))
+        res = raw["resolution"]
+        param = res.get("param")
+        if param is not None and param not in work.param_specs:
+            work.error(Code.UNKNOWN_PARAM, f"conflict '{name}' is resolved by unknown parameter '{param}'"
+                       f"{did_you_mean(param, work.param_specs)}", doc.loc(base + ("resolution", "param")))
+        work.conflicts.append(Conflict(name, raw["description"].strip(), tuple(raw["rules"]), param,
+                                       res.get("choice"), res["reason"].strip(), doc.loc(base)))
+
+
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("declarations", collect_declarations),
     ("parameters", resolve_params),
     ("state", compile_state),
     ("indexes", compile_indexes),
     ("rules", compile_rules),
+    ("conflicts", compile_conflicts),
 )
 
 
@@ -455,4 +474,4 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
     return Pack(
         name=work.name, events=dict(work.events), params=dict(work.params), param_specs=dict(work.param_specs),
         facts=dict(work.facts), state=tuple(work.state), indexes=dict(work.indexes), sops=dict(work.sops),
-        rules=tuple(work.rules), files=tuple(d.file for d in docs))
+        rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts))

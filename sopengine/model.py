@@ -187,6 +187,19 @@ class Sop:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A declared disagreement between SOPs and its resolution."""
+
+    id: str
+    description: str
+    rules: tuple[str, ...]
+    param: str | None
+    choice: Any
+    reason: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class Pack:
     """A compiled, immutable pack. Compile once (:func:`sopengine.load_pack`), audit many times."""
 
@@ -200,6 +213,7 @@ class Pack:
     sops: Mapping[str, Sop]
     rules: tuple[Rule, ...]
     files: tuple[str, ...]
+    conflicts: tuple[Conflict, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
