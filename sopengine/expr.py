@@ -23,6 +23,7 @@ import io
 import keyword
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -559,7 +560,9 @@ def compile_expr(text: object, scope: Scope, location: Location) -> tuple[Expr |
                                 f"expression is {len(text)} characters; the limit is {MAX_LENGTH}", location)
     source = text.strip()
     try:
-        tree = ast.parse(_escape_keywords(source.replace("\n", " ")), mode="eval")
+        with warnings.catch_warnings():  # '\d' in a regex literal is meant as written
+            warnings.simplefilter("ignore")
+            tree = ast.parse(_escape_keywords(source.replace("\n", " ")), mode="eval")
     except (SyntaxError, tokenize.TokenError) as exc:
         offset = getattr(exc, "offset", None)
         col = f" at column {offset}" if offset else ""

@@ -28,23 +28,31 @@ def _audit_json(runner: CliRunner, *args: str) -> tuple[int, dict]:  # type: ign
 
 def test_closing_with_open_assignment_and_non_owner_review_are_exactly_two_violations(
         tmp_path: Path, runner: CliRunner) -> None:
+    case = "00001001"
     log = write_jsonl(tmp_path / "log.jsonl", [
-        {"id": "c1", "case": "00001001", "time": "2024-05-06T09:00:00Z", "type": "case.created", "actor": "fl.ana"},
-        {"id": "a1", "case": "00001001", "time": "2024-05-06T09:30:00Z", "type": "assignment.created",
-         "actor": "fl.ana", "data": {"assignment": "CA-1", "team": "Sales"}},
-        {"id": "s1", "case": "00001001", "time": "2024-05-06T09:31:00Z", "type": "case.status_changed",
-         "actor": "fl.ana", "data": {"from": "New", "to": "In Progress - Internal Referral"}},
-        {"id": "r1", "case": "00001001", "time": "2024-05-06T10:00:00Z", "type": "review.logged",
-         "actor": "bo.ben", "data": {"comments": "called the installer"}},
-        {"id": "x1", "case": "00001001", "time": "2024-05-06T11:00:00Z", "type": "case.status_changed",
-         "actor": "fl.ana", "data": {"from": "In Progress - Internal Referral", "to": "Closed"}},
+        {"id": "c1", "case": case, "time": "2024-05-06T09:00:00Z", "type": "case.created", "actor": "fl.ana",
+         "data": {"record": "contact", "account_type": "installer", "contact": "CT-1", "request_type": "Billing",
+                  "request_subtype": "Invoice Question", "description": "Invoice is wrong",
+                  "associated_installer": "SunBright Solar", "origin": "email"}},
+        {"id": "q1", "case": case, "time": "2024-05-06T09:05:00Z", "type": "case.owner_changed", "actor": "fl.ana",
+         "data": {"to": "Back Office Task Queue Installer", "to_kind": "queue", "from": "fl.ana"}},
+        {"id": "t1", "case": case, "time": "2024-05-06T09:20:00Z", "type": "case.owner_changed", "actor": "bo.ben",
+         "data": {"to": "bo.ben", "to_kind": "user", "from": "Back Office Task Queue Installer"}},
+        {"id": "a1", "case": case, "time": "2024-05-06T09:30:00Z", "type": "assignment.created",
+         "actor": "bo.ben", "data": {"assignment": "CA-1", "team": "Sales"}},
+        {"id": "s1", "case": case, "time": "2024-05-06T09:31:00Z", "type": "case.status_changed",
+         "actor": "bo.ben", "data": {"from": "New", "to": "In Progress - Internal Referral"}},
+        {"id": "r1", "case": case, "time": "2024-05-06T10:00:00Z", "type": "review.logged",
+         "actor": "fl.ana", "data": {"comments": "customer called again"}},
+        {"id": "x1", "case": case, "time": "2024-05-06T11:00:00Z", "type": "case.status_changed",
+         "actor": "bo.ben", "data": {"from": "In Progress - Internal Referral", "to": "Closed"}},
     ])
     facts = tmp_path / "facts.json"
     facts.write_text(json.dumps(FACTS))
     code, data = _audit_json(runner, str(log), "--facts", str(facts))
     found = sorted((v["rule"], tuple(v["events"])) for v in data["violations"])
     assert found == [
-        ("case-assignment/review-by-owner-only", ("r1", "c1")),
+        ("case-assignment/review-by-owner-only", ("r1", "t1")),
         ("working-a-case/close-with-open-assignments", ("x1", "a1")),
     ]
     assert code == 1  # error-severity violations fail the run by default

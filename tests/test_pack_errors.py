@@ -28,7 +28,10 @@ rules:
 
 
 def _pack_with(tmp_path: Path, text: str) -> Path:
-    shutil.copy(SOPS / "pack.yaml", tmp_path / "pack.yaml")
+    """The bundled pack plus one extra SOP file, in a temporary directory."""
+    for path in SOPS.glob("*.yaml"):
+        if not path.name.endswith(".test.yaml"):
+            shutil.copy(path, tmp_path / path.name)
     (tmp_path / "demo.yaml").write_text(text)
     return tmp_path
 
