@@ -309,6 +309,211 @@ def waiting_in_queue(s: Story) -> None:
     to_queue(s, agent, s.rng.choice([Q_HOME, Q_INST]))
 
 
+# ---------------------------------------------------------------- case creation (seed 000)
+def duplicate_request(first: Story, second: Story) -> None:
+    agent = first.rng.choice(FRONTLINE)
+    created(first, agent, request_type="Billing", request_subtype="Refund")
+    second.t = first.t + timedelta(hours=3)
+    created(second, first.rng.choice(FRONTLINE), request_type="Billing", request_subtype="Refund",
+            contact=f"CT-{first.case[-4:]}", account=f"ACC-{first.case[-4:]}")
+    for st in (first, second):
+        st.wait(600)
+        status(st, agent, "Closed")
+
+
+def account_level_case(s: Story) -> None:
+    created(s, s.rng.choice(FRONTLINE), "installer", record="account", contact=None)
+    s.wait(120)
+    status(s, "fl.ana", "Closed")
+
+
+def sales_rep_case(s: Story, with_email: bool) -> None:
+    text = "Sales rep Dana Li (dana.li@sunbright.example) asks about a commission." if with_email \
+        else "Sales rep Dana Li asks about a commission."
+    created(s, s.rng.choice(FRONTLINE), "installer", record="account", contact=None,
+            sales_rep_without_contact=True, description=text)
+    s.wait(180)
+    status(s, "fl.omar", "Closed")
+
+
+def missing_fields(s: Story) -> None:
+    created(s, s.rng.choice(FRONTLINE), request_subtype=None, associated_installer=None)
+    s.wait(200)
+    status(s, "fl.june", "Closed")
+
+
+def jira_related(s: Story, linked: bool) -> None:
+    keys = [f"SS-{s.rng.randint(2000, 2999)}", f"SS-{s.rng.randint(3000, 3999)}"]
+    text = f"Installer reports a monitoring outage; see {keys[0]}" + (f" and {keys[1]}" if linked else "")
+    created(s, s.rng.choice(FRONTLINE), "installer", jira_tickets=keys, description=text)
+    s.wait(300)
+    status(s, "fl.raj", "Closed")
+
+
+def engine_job(s: Story, outcome: str) -> None:
+    agent = s.rng.choice(FRONTLINE)
+    job = f"JOB-{s.case[-4:]}"
+    created(s, agent, "installer", engine_job=job)
+    if outcome == "commented":
+        s.wait(20).add("engine.comment_posted", agent, job=job, visibility="private", text=f"Related Case {s.case}")
+    if outcome != "open":
+        s.wait(400)
+        status(s, agent, "Closed")
+
+
+def assignment_to_back_office(s: Story) -> None:
+    agent = s.rng.choice(FRONTLINE)
+    created(s, agent)
+    s.wait(15).add("assignment.created", agent, assignment=f"{s.case}-A1", team="Back Office")
+    s.wait(5)
+    status(s, agent, "In Progress - Internal Referral")
+    s.wait(10)
+    to_queue(s, agent, Q_HOME)
+    s.wait(120).add("assignment.closed", "bo.ben", assignment=f"{s.case}-A1")
+    s.wait(10)
+    status(s, "fl.ana", "Closed")
+
+
+def frontline_referral(s: Story, reassigned: bool) -> None:
+    agent, member = s.rng.choice(FRONTLINE), s.rng.choice(BACK_OFFICE)
+    created(s, agent)
+    s.wait(15)
+    referral(s, agent, f"{s.case}-A1", close_after=None)
+    if reassigned:
+        s.wait(5)
+        to_queue(s, agent, Q_HOME)
+        s.wait(10)
+        take(s, member, Q_HOME)
+    s.wait(500).add("assignment.closed", "sales.tia", assignment=f"{s.case}-A1")
+    s.wait(15)
+    status(s, member if reassigned else agent, "In Progress - Awaiting Customer Support")
+    s.wait(100)
+    status(s, member if reassigned else agent, "Closed")
+
+
+# ---------------------------------------------------------------- unresponsive installer (seed 002)
+def unresponsive(s: Story, slip: str = "", program: str = "standard", end: str = "closed") -> None:
+    agent, member = s.rng.choice(FRONTLINE), s.rng.choice(BACK_OFFICE)
+    n = s.case[-4:]
+    ho_mail, inst_mail = f"homeowner{n}@mail.example", "ops@sunbright.example"
+    data: dict[str, Any] = dict(request_type="Installer Complaints", request_subtype="Unresponsive Installer",
+                                description="Installer has not returned calls about PTO for three weeks.",
+                                homeowner=f"Homeowner {n}", homeowner_email=ho_mail, installer_email=inst_mail,
+                                origin=s.rng.choice(["phone", "chat"]), program=program)
+    if slip == "misclassified":
+        data["request_type"] = "System Performance"
+    if slip == "no_homeowner":
+        data["homeowner"] = None
+    created(s, agent, **data)
+    s.wait(10)
+    if slip == "not_reassigned":
+        s.wait(600)
+        status(s, agent, "Closed")
+        return
+    to_queue(s, agent, Q_HOME)
+    s.wait(s.rng.randint(5, 15))
+    take(s, member, Q_HOME)
+    s.wait(30)
+    beam = program in ("beam", "concert")
+    if beam:
+        to = [inst_mail] if slip == "beam_to_installer" else ["Risk@greentechrenewables.com"]
+        cc = [ho_mail] if slip == "beam_cc" else []
+        s.add("email.sent", member, email=f"{s.case}-M1", to=to, cc=cc, quick_reply="Unresponsive Beam",
+              channel="salesforce")
+        weeks = 1 if slip == "missed_week" else 3
+        gap = 60 * 24 * 6
+        for w in range(weeks):
+            s.wait(60 if w == 0 else gap)
+            s.add("email.sent", member, email=f"{s.case}-C{w}", to=[ho_mail], quick_reply="Unresponsive Beam HO",
+                  channel="cxone")
+        if end == "open":
+            return
+        s.wait(gap * (2 if slip == "missed_week" else 1))
+    else:
+        cc = [] if slip == "no_cc" else [ho_mail]
+        s.add("email.sent", member, email=f"{s.case}-M1", to=[inst_mail], cc=cc, quick_reply="Unresponsive Install",
+              channel="salesforce")
+        if end == "open":
+            return
+        if slip == "no_sales":
+            s.wait(60 * 24 * 3)
+        elif slip == "quick_fix":
+            s.wait(60 * 20)
+        else:
+            s.wait(60 * 24 * 2 - 120).add(
+                "assignment.created", member, assignment=f"{s.case}-A1", team="Sales",
+                referral_reason="Unresponsive Installer", referral_comments="No contact for 2 days after our email.",
+                account_manager="am.alex", sales_manager="sm.sue")
+            s.wait(3)
+            status(s, member, "In Progress - Internal Referral")
+            s.wait(60 * 8).add("assignment.closed", "sales.sam", assignment=f"{s.case}-A1")
+            s.wait(15)
+            status(s, member, "In Progress - Awaiting Customer Support", "In Progress - Internal Referral")
+            s.wait(60)
+    if slip != "no_closure_comments":
+        s.add("case.field_changed", member, field="closure_comments", to="Installer contacted the homeowner.")
+        s.wait(2)
+    status(s, member, "Closed")
+
+
+# ---------------------------------------------------------------- service desk (seed 004)
+ORGS = ["Helio Homes", "SunBright Solar", "Bright Roofs", "Newco Solar"]
+DESK = ["sd.kim", "sd.lou"]
+
+
+def ticket(s: Story, slip: str = "") -> None:
+    n = s.case[-4:]
+    reporter = f"customer{n}@mail.example"
+    org = "SunBright Solar" if slip in ("priority_org", "priority_org_ok") else s.rng.choice(["Helio Homes", "Bright Roofs"])
+    if slip == "unknown_org":
+        org = "Newco Solar"
+    agent = s.rng.choice(DESK)
+    data: dict[str, Any] = {"reporter": reporter, "organization": org, "channel": ["email"], "labels": [],
+                            "priority": "High" if org == "SunBright Solar" and slip != "priority_org" else "Medium",
+                            "request_type": s.rng.choice(["billing", "status", "training"])}
+    if slip in ("phone", "phone_no_comment", "public_phone"):
+        data["channel"] = ["phone"]
+    if slip in ("eb", "eb_no_label"):
+        data["financing"] = "EverBright"
+        data["labels"] = ["EB"] if slip == "eb" else ["billing"]
+    if slip in ("forwarded", "forwarded_fixed"):
+        data["reporter"] = "staff.member@goeverbright.com"
+    if slip in ("cancel", "cancel_no_am"):
+        data["request_type"] = "cancellation"
+    if slip == "missing_fields":
+        data["organization"] = None
+        data["channel"] = []
+    s.add("ticket.created", data["reporter"], **data)
+    if slip != "unassigned" and slip != "missing_fields":
+        s.wait(s.rng.randint(2, 12)).add("ticket.assigned", agent, assignee=agent)
+    elif slip == "unassigned":
+        s.wait(50).add("ticket.assigned", agent, assignee=agent)
+    if slip == "forwarded_fixed":
+        s.wait(10).add("ticket.field_changed", agent, field="reporter", to=reporter, **{"from": data["reporter"]})
+    if slip in ("linked_config", "linked_config_ok"):
+        s.wait(5).add("ticket.linked", agent, linked=f"SS-{int(n) + 5000}", link_type="config", via="manual")
+        if slip == "linked_config_ok":
+            s.add("ticket.field_changed", agent, field="priority", to="High", **{"from": "Medium"})
+    if slip in ("phone", "public_phone"):
+        s.wait(3).add("ticket.commented", agent, visibility="internal", body=f"HO Phone: 555-01{n[:2]}-{n}")
+    if slip in ("cancel",):
+        am = {"Helio Homes": "am.bea", "Bright Roofs": "am.cy"}[org]
+        s.wait(20).add("notification.sent", agent, channel="slack", to=am)
+    reply = "We are looking into it and will update you today."
+    if slip == "public_phone":
+        reply = "I will call you back at 555-014-" + n + " this afternoon."
+    s.wait(190 if slip == "slow_response" else s.rng.randint(15, 100))
+    s.add("ticket.commented", agent, visibility="public", body=reply)
+    s.wait(s.rng.randint(60, 600))
+    s.add("ticket.status_changed", agent, to="Resolved", **{"from": "In Progress"})
+
+
+def ticket_open(s: Story) -> None:
+    n = s.case[-4:]
+    s.add("ticket.created", f"customer{n}@mail.example", reporter=f"customer{n}@mail.example",
+          organization="Helio Homes", channel=["phone"], priority="Medium", request_type="status")
+
+
 STORIES: list[tuple[Callable[[Story], None], int]] = [
     (by_the_book, 150),
     (close_with_open_assignment, 6), (review_by_non_owner, 6), (reopen_late, 4), (reopen_in_time, 6),
@@ -318,6 +523,26 @@ STORIES: list[tuple[Callable[[Story], None], int]] = [
     (owner_update_only_in_chatter, 4), (owner_update_with_review, 5),
     (lambda s: follow_up(s, "replied"), 5), (lambda s: follow_up(s, "escalated"), 4),
     (lambda s: follow_up(s, "ignored"), 4),
+    (account_level_case, 3), (lambda s: sales_rep_case(s, True), 3), (lambda s: sales_rep_case(s, False), 3),
+    (missing_fields, 3), (lambda s: jira_related(s, True), 4), (lambda s: jira_related(s, False), 3),
+    (lambda s: engine_job(s, "commented"), 5), (lambda s: engine_job(s, "forgotten"), 3),
+    (assignment_to_back_office, 3), (lambda s: frontline_referral(s, True), 5),
+    (lambda s: frontline_referral(s, False), 3),
+    (unresponsive, 8), (lambda s: unresponsive(s, "misclassified"), 2), (lambda s: unresponsive(s, "no_homeowner"), 2),
+    (lambda s: unresponsive(s, "not_reassigned"), 2), (lambda s: unresponsive(s, "no_cc"), 3),
+    (lambda s: unresponsive(s, "no_sales"), 3), (lambda s: unresponsive(s, "quick_fix"), 3),
+    (lambda s: unresponsive(s, "no_closure_comments"), 2),
+    (lambda s: unresponsive(s, program="beam"), 3), (lambda s: unresponsive(s, program="concert"), 2),
+    (lambda s: unresponsive(s, "beam_to_installer", program="beam"), 2),
+    (lambda s: unresponsive(s, "beam_cc", program="concert"), 2),
+    (lambda s: unresponsive(s, "missed_week", program="beam"), 2),
+]
+
+TICKETS: list[tuple[str, int]] = [
+    ("", 50), ("phone", 8), ("slow_response", 4), ("unassigned", 4), ("priority_org", 3), ("priority_org_ok", 4),
+    ("unknown_org", 2), ("linked_config", 3), ("linked_config_ok", 3), ("missing_fields", 3), ("forwarded", 3),
+    ("forwarded_fixed", 3), ("eb", 4), ("eb_no_label", 3), ("phone_no_comment", 3), ("cancel", 3),
+    ("cancel_no_am", 3), ("public_phone", 3),
 ]
 
 
@@ -325,10 +550,16 @@ def facts() -> dict[str, Any]:
     users = [{"id": u, "team": "Support", "role": "frontline"} for u in FRONTLINE]
     users += [{"id": u, "team": "Support", "role": "back_office"} for u in BACK_OFFICE]
     users += [{"id": u, "team": "Sales", "role": "sales"} for u in SALES]
+    users += [{"id": u, "team": "Support", "role": "service_desk"} for u in DESK]
     users += [{"id": "legal.lee", "team": "Legal", "role": "counsel"},
               {"id": "risk.rob", "team": "Risk", "role": "analyst"},
               {"id": "comp.cat", "team": "Compliance", "role": "analyst"}]
-    return {"users": users}
+    organizations = [
+        {"id": "SunBright Solar", "priority_service": True, "account_manager": "am.alex"},
+        {"id": "Helio Homes", "priority_service": False, "account_manager": "am.bea"},
+        {"id": "Bright Roofs", "priority_service": False, "account_manager": "am.cy"},
+    ]  # Newco Solar is missing on purpose: its checks are undecided, not violations
+    return {"users": users, "organizations": organizations}
 
 
 def generate() -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -353,6 +584,16 @@ def generate() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         older, newer = story(rng.uniform(0, span)), story(0)
         oldest_first_pair(older, newer, in_order)
         events.extend(older.events + newer.events)
+    for _ in range(3):
+        first, second = story(rng.uniform(0, span)), story(0)
+        duplicate_request(first, second)
+        events.extend(first.events + second.events)
+    tickets = [slip for slip, n in TICKETS for _ in range(n)]
+    rng.shuffle(tickets)
+    for i, slip in enumerate(tickets):
+        t = Story(f"SS-{4000 + i}", START + timedelta(days=span * i / len(tickets), minutes=rng.randint(0, 600)), rng)
+        ticket(t, slip)
+        events.extend(t.events)
     # what is still open at the end of the export: next actions
     for _ in range(3):
         s = story(DAYS - 0.5)
@@ -364,6 +605,16 @@ def generate() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     s = story(DAYS - 0.2)
     owner_update_only_in_chatter(s)
     events.extend(s.events[:2])
+    for end in ("engine", "unresponsive", "beam"):
+        s = story(DAYS - 12 if end == "beam" else DAYS - 0.6)
+        if end == "engine":
+            engine_job(s, "open")
+        else:
+            unresponsive(s, program="beam" if end == "beam" else "standard", end="open")
+        events.extend(s.events)
+    t = Story("SS-4999", START + timedelta(days=DAYS - 0.3), rng)
+    ticket_open(t)
+    events.extend(t.events)
     events.sort(key=lambda e: e["time"])  # stable: a case's equal-time events keep their order
     return events, facts()
 

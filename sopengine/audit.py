@@ -22,7 +22,8 @@ from .model import Pack
 
 
 class _Case:
-    __slots__ = ("case_id", "run", "events", "dirty", "closed", "pending", "violations", "undecided", "intervals", "probes")
+    __slots__ = ("case_id", "run", "events", "dirty", "closed", "pending", "violations", "undecided", "intervals",
+                 "probes", "passed")
 
     def __init__(self, case_id: str, run: CaseRun | None):
         self.case_id = case_id
@@ -35,6 +36,7 @@ class _Case:
         self.undecided: list[Undecided] = []
         self.intervals: list[Interval] = []
         self.probes: list[Probe] = []
+        self.passed: dict[str, int] = {}
 
 
 class Session:
@@ -105,6 +107,7 @@ class Session:
         case.undecided = list(run.undecided.values())
         case.intervals = run.intervals
         case.probes = run.probes
+        case.passed = run.passed
         case.run = None
         case.events = []
         case.closed = True
@@ -122,16 +125,20 @@ class Session:
     def latest_time(self) -> float | None:
         return self._latest
 
-    def _views(self) -> Iterator[tuple[list[Violation], list[Pending], list[Undecided], list[Interval], list[Probe]]]:
+    def _views(self) -> Iterator[_Case]:
+        """Every case, closed or settled now, as its findings so far."""
         for case in self._cases.values():
             if case.closed:
-                yield case.violations, case.pending, case.undecided, case.intervals, case.probes
-            else:
-                self._settle(case)
-                run = case.run
-                assert run is not None
-                yield (run.violations, self._eval.pending(run), list(run.undecided.values()),
-                       run.intervals, run.probes)
+                yield case
+                continue
+            self._settle(case)
+            run = case.run
+            assert run is not None
+            view = _Case(case.case_id, None)
+            view.violations, view.pending, view.undecided = run.violations, self._eval.pending(run), \
+                list(run.undecided.values())
+            view.intervals, view.probes, view.passed = run.intervals, run.probes, run.passed
+            yield view
 
     def result(self, as_of: float | None = None) -> AuditResult:
         """Findings as of ``as_of`` (default: the latest event time seen)."""
@@ -142,34 +149,40 @@ class Session:
         undecided: list[Undecided] = []
         intervals: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
         probes: list[Probe] = []
-        for case_violations, pending, case_undecided, case_intervals, case_probes in self._views():
-            violations.extend(case_violations)
-            undecided.extend(case_undecided)
-            for p in pending:
+        passed: dict[str, int] = defaultdict(int)
+        for view in self._views():
+            violations.extend(view.violations)
+            undecided.extend(view.undecided)
+            for p in view.pending:
                 late, action = p.judge(as_of if as_of is not None else float("inf"))
                 violations.extend(late)
                 if action is not None:
                     actions.append(action)
-            for iv in case_intervals:
+            for iv in view.intervals:
                 intervals[(iv.index, iv.key)].append(iv)
-            probes.extend(case_probes)
-        cross, cross_undecided = self._join(probes, intervals)
+            probes.extend(view.probes)
+            for rule_id, n in view.passed.items():
+                passed[rule_id] += n
+        cross, cross_undecided, cross_passed = self._join(probes, intervals)
         violations.extend(cross)
         undecided.extend(cross_undecided)
+        for rule_id, n in cross_passed.items():
+            passed[rule_id] += n
         violations.sort(key=lambda v: (v.case, v.time, v.rule, v.events))
         actions.sort(key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule))
         undecided.sort(key=lambda u: (u.rule, u.case, u.reason))
         return AuditResult(as_of, self._events, len(self._cases), violations, actions, undecided,
-                           list(self.rejected))
+                           list(self.rejected), passed=dict(sorted(passed.items())))
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         """What the SOPs now require, as of ``as_of``."""
         return self.result(as_of).next_actions
 
     def _join(self, probes: list[Probe], intervals: Mapping[tuple[str, Any], list[Interval]]
-              ) -> tuple[list[Violation], list[Undecided]]:
+              ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
         out: list[Violation] = []
         undecided: list[Undecided] = []
+        passed: dict[str, int] = defaultdict(int)
         runtime = self._eval.runtime
         for probe in probes:
             rule = probe.rule
@@ -190,7 +203,9 @@ class Session:
                 message = rule.message.render(e, probe.state, None, iv.attrs, runtime)
                 out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, iv.event)))
                 break
-        return out, undecided
+            else:
+                passed[rule.id] += 1
+        return out, undecided, passed
 
 
 def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:

@@ -131,7 +131,7 @@ class CaseRun:
     """The evolving evaluation of one case."""
 
     __slots__ = ("case", "state", "prov", "obligations", "breaches", "memory", "violations", "undecided",
-                 "intervals", "probes", "membership", "last")
+                 "intervals", "probes", "membership", "last", "passed")
 
     def __init__(self, case: str, plan: "Plan"):
         self.case = case
@@ -146,6 +146,7 @@ class CaseRun:
         self.probes: list[Probe] = []
         self.membership: dict[str, tuple[Any, Any, Interval | None]] = {}
         self.last: tuple[float, int] = (float("-inf"), -1)
+        self.passed: dict[str, int] = {}  # rule id -> times the rule was checked and held (or was met)
 
 
 class Plan:
@@ -218,6 +219,10 @@ class Evaluator:
     def applies(self, run: CaseRun, rule: Rule, event: Event) -> bool:
         return rule.applies is None or bool(self.test(run, rule, rule.applies, event))
 
+    @staticmethod
+    def held(run: CaseRun, rule: Rule) -> None:
+        run.passed[rule.id] = run.passed.get(rule.id, 0) + 1
+
     def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str]) -> None:
         run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, tuple(dict.fromkeys(events))))
 
@@ -284,6 +289,7 @@ class Evaluator:
                 continue
             outcome = self._outcome(run, ob, e)
             if outcome == "met":
+                self.held(run, rule)
                 if rule.every is not None:  # recurring: the next period starts now
                     ob.due = e.time + rule.every
                     keep.append(ob)
@@ -356,9 +362,10 @@ class Evaluator:
                 run.prov[name] = e.id
 
     def _invariant(self, run: CaseRun, rule: InvariantRule, e: Event) -> None:
-        holds: bool | None = True
-        if self.applies(run, rule, e) and self.test(run, rule, rule.when, e):
-            holds = self.test(run, rule, rule.require, e)
+        if not (self.applies(run, rule, e) and self.test(run, rule, rule.when, e)):
+            run.breaches.pop(rule.id, None)  # not applicable (any more): nothing is broken
+            return
+        holds = self.test(run, rule, rule.require, e)
         if holds is False:
             if rule.id not in run.breaches:
                 breach = _Breach(rule, e, (e.id, *self.evidence(run, rule.require)))
@@ -369,6 +376,7 @@ class Evaluator:
                                  breach.events)
         elif holds is True:
             run.breaches.pop(rule.id, None)
+            self.held(run, rule)
 
     def _index(self, run: CaseRun, e: Event) -> None:
         pos = (e.time, e.seq)
@@ -424,14 +432,22 @@ class Evaluator:
 def _check_guard(ev: Evaluator, run: CaseRun, rule: GuardRule, e: Event) -> None:
     if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
         return
-    if ev.test(run, rule, rule.require, e) is False:
+    holds = ev.test(run, rule, rule.require, e)
+    if holds is False:
         ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
                    (e.id, *ev.evidence(run, rule.require)))
+    elif holds:
+        ev.held(run, rule)
 
 
 def _check_forbid(ev: Evaluator, run: CaseRun, rule: ForbidRule, e: Event) -> None:
-    if ev.applies(run, rule, e) and ev.test(run, rule, rule.when, e):
+    if not ev.applies(run, rule, e):
+        return
+    hit = ev.test(run, rule, rule.when, e)
+    if hit:
         ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), (e.id,))
+    elif hit is False:
+        ev.held(run, rule)
 
 
 def _check_fields(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event) -> None:
@@ -445,6 +461,8 @@ def _check_fields(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event
     if missing:
         ev.runtime.vars["missing"] = missing
         ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), (e.id,))
+    else:
+        ev.held(run, rule)
 
 
 def _check_precedence(ev: Evaluator, run: CaseRun, rule: PrecedenceRule, e: Event) -> None:
@@ -454,6 +472,8 @@ def _check_precedence(ev: Evaluator, run: CaseRun, rule: PrecedenceRule, e: Even
     if before is None or (rule.within is not None and e.time - before.time > rule.within):
         evidence = (e.id,) if before is None else (e.id, before.id)
         ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), evidence)
+    else:
+        ev.held(run, rule)
 
 
 def _check_at_most(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> None:
@@ -465,6 +485,8 @@ def _check_at_most(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> N
         ev.runtime.vars["count"] = len(seen)
         ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
                    (e.id, *seen[:-1]))
+    else:
+        ev.held(run, rule)
 
 
 def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:

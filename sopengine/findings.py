@@ -94,7 +94,7 @@ class AuditResult:
     next_actions: list[NextAction] = field(default_factory=list)
     undecided: list[Undecided] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    duplicates: int = 0
+    passed: dict[str, int] = field(default_factory=dict)  # rule id -> checks that held or obligations met
 
     @property
     def read(self) -> int:
@@ -106,6 +106,24 @@ class AuditResult:
                 "violations": len(self.violations), "next_actions": len(self.next_actions),
                 "undecided": len(self.undecided), "read": self.read}
 
+    def rule_counts(self) -> dict[str, dict[str, int]]:
+        """Per rule: checks that held (or obligations met), violations, next actions, undecided."""
+        counts: dict[str, dict[str, int]] = {}
+
+        def bump(rule: str, key: str, n: int = 1) -> None:
+            entry = counts.setdefault(rule, {"passed": 0, "violations": 0, "next_actions": 0, "undecided": 0})
+            entry[key] += n
+
+        for rule, n in self.passed.items():
+            bump(rule, "passed", n)
+        for v in self.violations:
+            bump(v.rule, "violations")
+        for a in self.next_actions:
+            bump(a.rule, "next_actions")
+        for u in self.undecided:
+            bump(u.rule, "undecided")
+        return dict(sorted(counts.items()))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),
@@ -114,4 +132,5 @@ class AuditResult:
             "next_actions": [n.to_json() for n in self.next_actions],
             "undecided": [u.to_json() for u in self.undecided],
             "rejected": [r.to_json() for r in self.rejected],
+            "rules": self.rule_counts(),
         }
