@@ -4,7 +4,7 @@ Deterministic (fixed seed), so the committed files can be regenerated exactly:
 
     python examples/generate.py
 
-The log tells a few hundred short case stories over four weeks of May 2024.
+The log tells a few hundred short case and ticket stories from May to mid-June 2024.
 Most are worked by the book; each kind of slip the pack's rules look for
 appears in some of them, so that every rule both fires and is met somewhere.
 Events are written in time order, as a CRM export would list them.
@@ -392,7 +392,7 @@ def frontline_referral(s: Story, reassigned: bool) -> None:
 
 
 # ---------------------------------------------------------------- unresponsive installer (seed 002)
-def unresponsive(s: Story, slip: str = "", program: str = "standard", end: str = "closed") -> None:
+def unresponsive(s: Story, slip: str = "", program: str = "standard", end: str = "closed", weeks: int = 3) -> None:
     agent, member = s.rng.choice(FRONTLINE), s.rng.choice(BACK_OFFICE)
     n = s.case[-4:]
     ho_mail, inst_mail = f"homeowner{n}@mail.example", "ops@sunbright.example"
@@ -420,7 +420,7 @@ def unresponsive(s: Story, slip: str = "", program: str = "standard", end: str =
         cc = [ho_mail] if slip == "beam_cc" else []
         s.add("email.sent", member, email=f"{s.case}-M1", to=to, cc=cc, quick_reply="Unresponsive Beam",
               channel="salesforce")
-        weeks = 1 if slip == "missed_week" else 3
+        weeks = 1 if slip == "missed_week" else weeks
         gap = 60 * 24 * 6
         for w in range(weeks):
             s.wait(60 if w == 0 else gap)
@@ -594,25 +594,35 @@ def generate() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         t = Story(f"SS-{4000 + i}", START + timedelta(days=span * i / len(tickets), minutes=rng.randint(0, 600)), rng)
         ticket(t, slip)
         events.extend(t.events)
-    # what is still open at the end of the export: next actions
+    # What is still open when the export was taken ("now", just after the last closed story):
+    # these become next actions.
+    now = max(datetime.fromisoformat(e["time"].replace("Z", "+00:00")) for e in events) + timedelta(hours=1)
+
+    def open_story(before: timedelta) -> Story:
+        nonlocal number
+        number += 1
+        return Story(f"0000{number}", now - before, rng)
+
     for _ in range(3):
-        s = story(DAYS - 0.5)
+        s = open_story(timedelta(hours=2))
         waiting_in_queue(s)
         events.extend(s.events)
-    s = story(DAYS - 3.6)
+    s = open_story(timedelta(days=3.3))
     follow_up(s, "open")
     events.extend(s.events)
-    s = story(DAYS - 0.2)
+    s = open_story(timedelta(minutes=70))
     owner_update_only_in_chatter(s)
     events.extend(s.events[:2])
-    for end in ("engine", "unresponsive", "beam"):
-        s = story(DAYS - 12 if end == "beam" else DAYS - 0.6)
-        if end == "engine":
-            engine_job(s, "open")
-        else:
-            unresponsive(s, program="beam" if end == "beam" else "standard", end="open")
-        events.extend(s.events)
-    t = Story("SS-4999", START + timedelta(days=DAYS - 0.3), rng)
+    s = open_story(timedelta(hours=3))
+    engine_job(s, "open")
+    events.extend(s.events)
+    s = open_story(timedelta(hours=5))
+    unresponsive(s, end="open")
+    events.extend(s.events)
+    s = open_story(timedelta(days=8))
+    unresponsive(s, program="beam", end="open", weeks=2)
+    events.extend(s.events)
+    t = Story("SS-4999", now - timedelta(minutes=30), rng)
     ticket_open(t)
     events.extend(t.events)
     events.sort(key=lambda e: e["time"])  # stable: a case's equal-time events keep their order

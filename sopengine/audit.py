@@ -10,6 +10,7 @@ the intervals during which other cases were members of the index it searches.
 
 from __future__ import annotations
 
+import heapq
 import os
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping
@@ -180,32 +181,61 @@ class Session:
 
     def _join(self, probes: list[Probe], intervals: Mapping[tuple[str, Any], list[Interval]]
               ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
+        """Answer cross-case probes: a sweep over each key's intervals in time order.
+
+        For one (index, key), probes and interval starts are walked together in
+        position order; the intervals open at a probe's position are the members
+        just before its event. Cost: sorting plus the members open at each probe.
+        """
         out: list[Violation] = []
         undecided: list[Undecided] = []
         passed: dict[str, int] = defaultdict(int)
         runtime = self._eval.runtime
+        by_key: dict[tuple[str, Any], list[Probe]] = defaultdict(list)
         for probe in probes:
-            rule = probe.rule
-            e = probe.event
-            pos = (e.time, e.seq)
-            members = intervals.get((rule.index, probe.key), ())
-            for iv in sorted(members, key=lambda i: i.start):
-                if iv.case == e.case or not iv.start < pos or (iv.end is not None and iv.end <= pos):
-                    continue
-                if rule.match is not None:
-                    try:
-                        hit = bool(rule.match.fn(e, probe.state, None, iv.attrs, runtime))
-                    except Exception as exc:  # noqa: BLE001
-                        undecided.append(Undecided(rule.id, e.case, e.id, f"match could not be evaluated: {exc}"))
-                        continue
-                    if not hit:
-                        continue
-                message = rule.message.render(e, probe.state, None, iv.attrs, runtime)
-                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, iv.event)))
-                break
-            else:
-                passed[rule.id] += 1
+            by_key[(probe.rule.index, probe.key)].append(probe)
+        for group_key, group in by_key.items():
+            members = sorted(intervals.get(group_key, ()), key=lambda i: i.start)
+            group.sort(key=lambda p: (p.event.time, p.event.seq))
+            active: dict[int, Interval] = {}  # in start order
+            ends: list[tuple[tuple[float, int], int]] = []
+            nxt = 0
+            for probe in group:
+                e = probe.event
+                pos = (e.time, e.seq)
+                while nxt < len(members) and members[nxt].start < pos:
+                    iv = members[nxt]
+                    active[nxt] = iv
+                    if iv.end is not None:
+                        heapq.heappush(ends, (iv.end, nxt))
+                    nxt += 1
+                while ends and ends[0][0] <= pos:
+                    active.pop(heapq.heappop(ends)[1], None)
+                hit = self._first_match(probe, active.values(), runtime, undecided)
+                if hit is None:
+                    passed[probe.rule.id] += 1
+                else:
+                    rule = probe.rule
+                    message = rule.message.render(e, probe.state, None, hit.attrs, runtime)
+                    out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event)))
         return out, undecided, passed
+
+    @staticmethod
+    def _first_match(probe: Probe, candidates: Iterable[Interval], runtime: Runtime,
+                     undecided: list[Undecided]) -> Interval | None:
+        rule, e = probe.rule, probe.event
+        for iv in candidates:
+            if iv.case == e.case:
+                continue
+            if rule.match is None:
+                return iv
+            try:
+                if rule.match.fn(e, probe.state, None, iv.attrs, runtime):
+                    return iv
+            except Exception as exc:  # noqa: BLE001 - data of an unexpected shape must not stop an audit
+                undecided.append(Undecided(rule.id, e.case, e.id, f"match could not be evaluated: {exc}"))
+                return None
+        return None
 
 
 def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:

@@ -306,7 +306,7 @@ def _require_fields(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], ra
         text = name if name.startswith("state.") else f"data.{name}"
         compiled = work.expr(text, scope, doc.loc(p + ("fields", i)))
         if compiled:
-            fields.append((name, compiled))
+            fields.append((name.removeprefix("state."), compiled))
     return RequireFieldsRule(**common, on=on, when=when, fields=tuple(fields))
 
 
@@ -372,7 +372,8 @@ def _invariant(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Ma
             for up in var.updates:
                 on |= up.on
     grace = work.duration(raw["grace"], doc.loc(p + ("grace",))) or 0.0
-    return InvariantRule(**common, on=frozenset(on), when=when, require=require, grace=grace, action=action)
+    return InvariantRule(**common, on=frozenset(on), explicit_on=explicit, when=when, require=require, grace=grace,
+                         action=action)
 
 
 def _cross_case(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],

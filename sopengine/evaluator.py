@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from .events import Event
-from .expr import Expr, MissingFact
+from .expr import Expr, MissingFact, state_refs
 from .findings import Pending, Undecided, Violation
 from .model import (
     AtMostRule, CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Pack, PrecedenceRule,
@@ -117,6 +117,9 @@ class Probe:
     key: Any
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
@@ -127,6 +130,14 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _as_items(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(v for v in value if v is not None)
+    return (value,)
+
+
 class CaseRun:
     """The evolving evaluation of one case."""
 
@@ -135,7 +146,9 @@ class CaseRun:
 
     def __init__(self, case: str, plan: "Plan"):
         self.case = case
-        self.state: dict[str, Any] = {v.name: v.fresh() for v in plan.pack.state}
+        self.state: dict[str, Any] = dict(plan.initial_state)
+        for name in plan.set_vars:
+            self.state[name] = set(plan.initial_state[name])
         self.prov: dict[str, Any] = {}  # state var -> event id that set it (sets: value -> event id)
         self.obligations: list[_Obligation] = []
         self.breaches: dict[str, _Breach] = {}
@@ -156,6 +169,8 @@ class Plan:
         self.pack = pack
         self.types: dict[str, _TypePlan] = {t: _TypePlan() for t in pack.events}
         self.rules = {r.id: r for r in pack.rules}
+        # An invariant is re-checked only when an event changed state it reads (or on its explicit types).
+        self.invariant_refs: dict[str, frozenset[str]] = {}
         handlers: dict[type, Callable[..., None]] = {
             GuardRule: _check_guard, ForbidRule: _check_forbid, RequireFieldsRule: _check_fields,
             PrecedenceRule: _check_precedence, AtMostRule: _check_at_most, CrossCaseRule: _probe,
@@ -165,6 +180,7 @@ class Plan:
             if isinstance(rule, InvariantRule):
                 for t in rule.on:
                     self.types[t].invariants.append(rule)
+                self.invariant_refs[rule.id] = state_refs((rule.when, rule.require, rule.applies))
                 continue
             if isinstance(rule, ResponseRule):
                 on = rule.after.on
@@ -182,7 +198,10 @@ class Plan:
             for up in var.updates:
                 for t in up.on:
                     self.types[t].updates.append((var, up))
+        self.initial_state = {v.name: v.fresh() for v in pack.state}
+        self.set_vars = tuple(v.name for v in pack.state if v.kind == "set")
         self.indexes = tuple(pack.indexes.values())
+        self.index_refs = state_refs(e for ix in self.indexes for e in (ix.member, ix.key, *(a for _, a in ix.attributes)))
         # Updates keep their declared order across variables: sort by position in the pack.
         order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
         for tp in self.types.values():
@@ -195,6 +214,7 @@ class Evaluator:
     def __init__(self, plan: Plan, runtime: Runtime):
         self.plan = plan
         self.runtime = runtime
+        self._applies: dict[int, bool] = {}
 
     # -- condition helpers ----------------------------------------------------
     def test(self, run: CaseRun, rule: Rule, expr: Expr | None, event: Event | None, trigger: Event | None = None,
@@ -217,7 +237,15 @@ class Evaluator:
             run.undecided[key] = Undecided(rule.id, run.case, event.id if event else None, reason)
 
     def applies(self, run: CaseRun, rule: Rule, event: Event) -> bool:
-        return rule.applies is None or bool(self.test(run, rule, rule.applies, event))
+        """The rule's SOP applies to this case at this event (cached per event: rules of a SOP share it)."""
+        expr = rule.applies
+        if expr is None:
+            return True
+        key = id(expr)
+        cached = self._applies.get(key)
+        if cached is None:
+            cached = self._applies[key] = bool(self.test(run, rule, expr, event))
+        return cached
 
     @staticmethod
     def held(run: CaseRun, rule: Rule) -> None:
@@ -241,8 +269,11 @@ class Evaluator:
 
     # -- the loop -----------------------------------------------------------------
     def step(self, run: CaseRun, e: Event) -> None:
-        tp = self.plan.types[e.type]
+        """Evaluate one event of a case (events of a case must come in (time, seq) order)."""
+        plan = self.plan
+        tp = plan.types[e.type]
         t = e.time
+        self._applies.clear()
         if run.obligations or run.breaches:
             self._expire(run, t)
             if run.obligations and tp.obligation_rules:
@@ -252,12 +283,15 @@ class Evaluator:
         for rule in tp.recorders:
             if self.applies(run, rule, e) and self.test(run, rule, rule.after.when, e):
                 run.memory[rule.id + "#after"] = e
-        if tp.updates:
-            self._update(run, e, tp.updates)
-            if self.plan.indexes:
-                self._index(run, e)
-        for inv in tp.invariants:
-            self._invariant(run, inv, e)
+        changed = self._update(run, e, tp.updates) if tp.updates else _NOTHING
+        if changed and plan.indexes and not changed.isdisjoint(plan.index_refs):
+            self._index(run, e)
+        if tp.invariants:
+            self._applies.clear()  # invariants see the state after the event
+            refs = plan.invariant_refs
+            for inv in tp.invariants:
+                if not changed.isdisjoint(refs[inv.id]) or e.type in inv.explicit_on:
+                    self._invariant(run, inv, e)
         run.last = (t, e.seq)
 
     def _expire(self, run: CaseRun, t: float) -> None:
@@ -321,9 +355,11 @@ class Evaluator:
                 return "cancelled"
         return "open"
 
-    def _update(self, run: CaseRun, e: Event, updates: list[tuple[StateVar, StateUpdate]]) -> None:
+    def _update(self, run: CaseRun, e: Event, updates: list[tuple[StateVar, StateUpdate]]) -> set[str]:
+        """Apply the event's state updates; return the names of the variables whose value changed."""
         state = run.state
         runtime = self.runtime
+        changed: set[str] = set()
         for var, up in updates:
             if up.when is not None:
                 try:
@@ -333,7 +369,10 @@ class Evaluator:
                     continue
             name = var.name
             if up.op == "clear":
-                state[name] = var.fresh()
+                fresh = var.fresh()
+                if state[name] != fresh:
+                    state[name] = fresh
+                    changed.add(name)
                 run.prov.pop(name, None)
                 continue
             try:
@@ -341,25 +380,32 @@ class Evaluator:
             except Exception:  # noqa: BLE001
                 continue
             if up.op == "set":
-                state[name] = _freeze(value) if var.kind != "set" else set(value or ())
+                new = set(_as_items(value)) if var.kind == "set" else _freeze(value)
+                if state[name] != new:
+                    state[name] = new
+                    changed.add(name)
                 run.prov[name] = e.id
             elif var.kind == "set":
                 bucket = state[name]
                 prov = run.prov.setdefault(name, {})
-                items = value if isinstance(value, (list, tuple, set, frozenset)) else (value,)
-                for item in items:
-                    if item is None:
-                        continue
+                adding = up.op == "add"
+                for item in _as_items(value):
                     item = _freeze(item)
-                    if up.op == "add":
-                        bucket.add(item)
+                    if adding:
+                        if item not in bucket:
+                            bucket.add(item)
+                            changed.add(name)
                         prov[item] = e.id
-                    else:
+                    elif item in bucket:
                         bucket.discard(item)
                         prov.pop(item, None)
+                        changed.add(name)
             elif up.op == "add" and isinstance(value, (int, float)) and not isinstance(value, bool):
-                state[name] = (state[name] or 0) + value
+                if value:
+                    state[name] = (state[name] or 0) + value
+                    changed.add(name)
                 run.prov[name] = e.id
+        return changed
 
     def _invariant(self, run: CaseRun, rule: InvariantRule, e: Event) -> None:
         if not (self.applies(run, rule, e) and self.test(run, rule, rule.when, e)):

@@ -161,7 +161,8 @@ class ResponseRule(Rule):
 
 @dataclass(frozen=True)
 class InvariantRule(Rule):
-    on: frozenset[str] = frozenset()  # event types after which the condition is checked
+    on: frozenset[str] = frozenset()  # event types after which the condition may need checking
+    explicit_on: frozenset[str] = frozenset()  # types named in the rule: checked after them always
     when: Expr | None = None
     require: Expr | None = None
     grace: float = 0.0
