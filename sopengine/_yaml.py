@@ -120,9 +120,10 @@ def load_yaml_text(text: str, file: str) -> tuple[YamlDocument | None, list[Diag
     try:
         alias = _first_alias(text)
         if alias is not None:
-            mark = alias.start_mark
+            at = alias.start_mark
+            line, col = (at.line + 1, at.column + 1) if at is not None else (1, 1)
             return None, [Diagnostic(Code.YAML_FORBIDDEN, "anchors and aliases (*name) are not allowed",
-                                     Location(file, mark.line + 1, mark.column + 1))]
+                                     Location(file, line, col))]
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

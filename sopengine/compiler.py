@@ -223,14 +223,14 @@ def resolve_params(work: _Work) -> None:
         except ValueError as exc:
             work.error(Code.BAD_PARAM, f"default of parameter '{name}': {exc}", spec.location)
     for name, text in work.overrides.items():
-        spec = work.param_specs.get(name)
+        override = work.param_specs.get(name)
         where = Location("--set")
-        if spec is None:
+        if override is None:
             work.error(Code.UNKNOWN_PARAM, f"--set {name}: no such parameter{did_you_mean(name, work.param_specs)}",
                        where)
             continue
         try:
-            work.params[name] = coerce_param(spec, text, where)
+            work.params[name] = coerce_param(override, text, where)
         except ValueError as exc:
             work.error(Code.BAD_PARAM, f"--set {name}: {exc}", where)
 
@@ -361,7 +361,7 @@ def _invariant(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Ma
     action = work.template(raw["action"], scope, doc.loc(p + ("action",)))
     when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
     require = work.expr(raw["require"], scope, doc.loc(p + ("require",)))
-    refs = set()
+    refs: set[str] = set()
     for e in (when, require, common["applies"]):
         if e is not None:
             refs |= e.state_refs

@@ -463,11 +463,11 @@ class Evaluator:
         for breach in run.breaches.values():
             if breach.reported:
                 continue
-            rule = breach.rule
+            inv = breach.rule
             out.append(Pending(
-                rule.id, run.case, rule.severity,
-                rule.action.render(breach.event, run.state, None, None, self.runtime) if rule.action else "",
-                rule.message.render(breach.event, run.state, None, None, self.runtime),
+                inv.id, run.case, inv.severity,
+                inv.action.render(breach.event, run.state, None, None, self.runtime) if inv.action else "",
+                inv.message.render(breach.event, run.state, None, None, self.runtime),
                 breach.since, breach.since, breach.due, None, breach.events))
         return out
 

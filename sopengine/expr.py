@@ -161,7 +161,8 @@ def _iso(value: Any) -> Any:
 def _num(value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"arithmetic needs numbers, got {type(value).__name__}")
-    return value
+    number: float | int = value
+    return number
 
 
 def _mul(a: Any, b: Any) -> float | int:
@@ -176,7 +177,8 @@ def _div(a: Any, b: Any) -> float:
 
 
 def _mod(a: Any, b: Any) -> float | int:
-    return _num(a) % _num(b)
+    result: float | int = _num(a) % _num(b)
+    return result
 
 
 def _seconds(n: Any) -> float:

@@ -44,23 +44,25 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
-def _message(error: ValidationError, doc: YamlDocument) -> tuple[str, tuple[str | int, ...]]:
+def _message(error: ValidationError) -> tuple[str, tuple[str | int, ...]]:
+    """A readable message for one schema error, and the document path it is about."""
     path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = list((error.schema.get("properties") or {}).keys())
-        extra = [k for k in error.instance if k not in allowed]
+    schema: Any = error.schema
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    if error.validator == "additionalProperties" and isinstance(instance, dict) and isinstance(schema, dict):
+        allowed = list((schema.get("properties") or {}).keys())
+        extra = [k for k in instance if k not in allowed]
         if extra:
             key = extra[0]
             return f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}", path + (key,)
-    if error.validator == "enum" and len(error.relative_schema_path) >= 2 and \
-            list(error.relative_schema_path)[-2] == "propertyNames":
-        key = error.instance
-        allowed = error.validator_value
-        return f"key '{key}' is not allowed here{did_you_mean(str(key), allowed)}; allowed: {', '.join(allowed)}", \
-            path + (key,)
     if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}" \
-               f"{did_you_mean(str(error.instance), map(str, error.validator_value))}", path
+        choices = [str(v) for v in expected]
+        schema_path = list(error.relative_schema_path)
+        if len(schema_path) >= 2 and schema_path[-2] == "propertyNames":
+            return (f"key '{instance}' is not allowed here{did_you_mean(str(instance), choices)}; "
+                    f"allowed: {', '.join(choices)}", path + (str(instance),))
+        return f"{instance!r} is not one of {', '.join(choices)}{did_you_mean(str(instance), choices)}", path
     if error.validator == "required":
         return error.message.replace("is a required property", "is required here"), path
     return error.message, path
@@ -72,7 +74,7 @@ def check(doc: YamlDocument, schema_name: str = SOP_FILE) -> list[Diagnostic]:
     seen: set[tuple[Any, ...]] = set()
     for error in validator(schema_name).iter_errors(doc.data):
         for leaf in _leaf_errors(error):
-            message, path = _message(leaf, doc)
+            message, path = _message(leaf)
             ident = (path, message)
             if ident in seen:
                 continue
