@@ -267,21 +267,25 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     """
     session = Session(pack, facts, keep_events=True)
     current: str | None = None
+    runs = 0  # stretches of consecutive events of one case: runs == cases means the log was grouped
     for record in records:
         if isinstance(record, Rejected):
             if strict:
                 raise StrictModeError(f"{record.file}:{record.line}: {record.error}")
             session.reject(record)
             continue
-        if grouped and record.case != current:
-            if current is not None:
+        if record.case != current:
+            runs += 1
+            if grouped and current is not None:
                 session.close_case(current)
             current = record.case
         try:
             session.feed(record)
         except ValueError as exc:
-            session.reject(Rejected("(input)", -1, f"event {record.id}: {exc}"))
-    return session.result(as_of)
+            session.reject(Rejected("(input)", 0, f"event {record.id}: {exc}"))
+    result = session.result(as_of)
+    result.grouped_input = runs == result.cases
+    return result
 
 
 def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:

@@ -193,6 +193,9 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[s
     else:
         text = TextReporter(per_rule=limit, descriptions=None).render(result)
     _write(text, output)
+    if result.grouped_input and not grouped and result.events >= 100_000:
+        click.echo("sopengine: tip: this log keeps each case's events together; --grouped frees each case "
+                   "as soon as the next starts, so memory stays flat", err=True)
     if fail_on != "never":
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):

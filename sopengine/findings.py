@@ -95,6 +95,7 @@ class AuditResult:
     undecided: list[Undecided] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)  # rule id -> checks that held or obligations met
+    grouped_input: bool | None = None  # whether each case's events came together in the input
 
     @property
     def read(self) -> int:
