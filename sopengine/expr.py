@@ -611,7 +611,7 @@ class Template:
                 value = "(unknown)"
             except Exception:  # noqa: BLE001 - a message must render whatever the data
                 value = "(?)"
-            out.append(_iso(value) if isinstance(value, float) and value > 10**8 else _show(value))
+            out.append(_show(value))
         return "".join(out)
 
 

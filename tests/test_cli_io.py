@@ -1,0 +1,74 @@
+"""Inputs and outputs of the audit command: stdin, gzip, report files, facts files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from sopengine.cli import cli
+
+LINE = json.dumps({"id": "e1", "case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged",
+                   "actor": "someone"}) + "\n"
+
+
+def test_a_gzipped_log_and_stdin_are_read(tmp_path: Path, runner: CliRunner) -> None:
+    gz = tmp_path / "log.jsonl.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(LINE)
+    from_gz = runner.invoke(cli, ["audit", str(gz), "--format", "json", "--fail-on", "never"])
+    from_stdin = runner.invoke(cli, ["audit", "-", "--format", "json", "--fail-on", "never"], input=LINE)
+    assert from_gz.exit_code == from_stdin.exit_code == 0
+    assert json.loads(from_gz.stdout)["summary"]["events"] == 1
+    assert json.loads(from_stdin.stdout)["summary"]["events"] == 1
+
+
+def test_the_report_is_written_to_the_output_file(tmp_path: Path, runner: CliRunner) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(LINE)
+    out = tmp_path / "reports" / "audit.json"
+    result = runner.invoke(cli, ["audit", str(log), "--format", "json", "-o", str(out)])
+    assert result.exit_code == 1  # the review by a non-owner is an error
+    assert json.loads(out.read_text())["violations"][0]["rule"] == "case-assignment/review-by-owner-only"
+    assert [p.name for p in out.parent.iterdir()] == ["audit.json"]  # no temporary file left behind
+
+
+def test_fail_on_sets_the_exit_code_by_severity(tmp_path: Path, runner: CliRunner) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "case.created",
+                               "actor": "fl.ana", "data": {"record": "account", "associated_installer": "X",
+                                                           "request_type": "A", "request_subtype": "B",
+                                                           "description": "d"}}) + "\n")
+    facts = tmp_path / "facts.yaml"
+    facts.write_text("users:\n  - {id: fl.ana, team: Support, role: frontline}\n")
+    args = ["audit", str(log), "--facts", str(facts)]
+    assert runner.invoke(cli, args).exit_code == 0  # only a warning (create-from-contact)
+    assert runner.invoke(cli, [*args, "--fail-on", "warning"]).exit_code == 1
+
+
+def test_a_bad_facts_file_is_reported_with_its_line(tmp_path: Path, runner: CliRunner) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(LINE)
+    facts = tmp_path / "facts.yaml"
+    facts.write_text("users:\n  - {team: Support}\n")
+    result = runner.invoke(cli, ["audit", str(log), "--facts", str(facts)])
+    assert result.exit_code == 2
+    assert "facts.yaml:2" in result.output and "needs an 'id'" in result.output
+    missing = runner.invoke(cli, ["audit", str(log), "--facts", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 2 and "nope.yaml" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_bad_as_of_is_a_usage_error(tmp_path: Path, runner: CliRunner) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(LINE)
+    result = runner.invoke(cli, ["audit", str(log), "--as-of", "yesterday"])
+    assert result.exit_code == 2 and "--as-of" in result.output
+
+
+def test_help_lists_the_commands_and_exit_codes(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for word in ("validate", "rules", "audit", "Exit codes"):
+        assert word in result.output
