@@ -20,7 +20,7 @@ from .expr import Expr, Scope, Template, compile_expr, compile_template
 from .model import (
     AtMostRule, Conflict, CrossCaseRule, EventType, FactCollection, FieldSpec, ForbidRule, GuardRule, Index,
     InvariantRule, Match, Pack, Param, PrecedenceRule, RequireFieldsRule, ResponseRule, Rule, Sop,
-    Source, StateUpdate, StateVar,
+    Source, StateUpdate, StateVar, Suppression,
 )
 from .timeutil import parse_duration
 
@@ -42,7 +42,10 @@ class _Work:
     indexes: dict[str, Index] = field(default_factory=dict)
     sops: dict[str, Sop] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
+    disabled: list[Rule] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
+    duration_params: set[str] = field(default_factory=set)
 
     # -- helpers shared by the stages ------------------------------------------
     def error(self, code: Code, message: str, location: Location) -> None:
@@ -100,6 +103,7 @@ class _Work:
             if spec.type != "duration":
                 self.error(Code.BAD_DURATION, f"parameter '{name}' is a {spec.type}, not a duration", loc)
                 return None
+            self.duration_params.add(name)
             return float(self.params[name])
         try:
             return parse_duration(value)
@@ -429,14 +433,21 @@ def compile_rules(work: _Work) -> None:
             common: dict[str, Any] = dict(
                 id=rule_id, sop=sop["id"], kind=raw["kind"], severity=raw["severity"],
                 description=raw["description"].strip(), source=Source(src["document"], src["step"], src.get("quote", "")),
-                message=None, location=loc, applies=applies)
+                message=None, location=loc, applies=applies, disabled=raw.get("disabled"))
+            for j, sup in enumerate(raw.get("suppress", [])):
+                work.suppressions.append(Suppression(sup["code"], rule_id, sup["reason"],
+                                                     doc.loc(path + ("suppress", j))))
             rule = RULE_KINDS[raw["kind"]](work, doc, path, raw, common)
             if rule is not None:
-                work.rules.append(rule)
+                (work.disabled if rule.disabled else work.rules).append(rule)
+    for doc in work.docs:
+        for j, sup in enumerate((doc.data or {}).get("suppress", [])):
+            work.suppressions.append(Suppression(sup["code"], sup.get("target"), sup["reason"],
+                                                 doc.loc(("suppress", j))))
 
 
 def compile_conflicts(work: _Work) -> None:
-    known = {r.id for r in work.rules}
+    known = {r.id for r in (*work.rules, *work.disabled)}
     for doc, name, raw in _declared(work, "conflicts"):
         base = ("conflicts", name)
         for i, rule_id in enumerate(raw["rules"]):
@@ -469,10 +480,12 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
     work = _Work(docs, dict(overrides or {}), sink)
     for _name, stage in STAGES:
         stage(work)
-    if not work.rules and not sink.errors:
+    if not work.rules and not work.disabled and not sink.errors:
         sink.add(Code.EMPTY_PACK, "the pack has no rules", Location(docs[0].file if docs else "(no files)"))
     sink.raise_if_errors()
     return Pack(
         name=work.name, events=dict(work.events), params=dict(work.params), param_specs=dict(work.param_specs),
         facts=dict(work.facts), state=tuple(work.state), indexes=dict(work.indexes), sops=dict(work.sops),
-        rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts))
+        rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
+        disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
+        duration_params=frozenset(work.duration_params))

@@ -38,6 +38,20 @@ class Code(str, Enum):
     BAD_PARAM = "bad-param"
     BAD_STATE_OP = "bad-state-op"
     EMPTY_PACK = "empty-pack"
+    # lint: semantic checks on a pack that compiles
+    MISSING_SOURCE = "missing-source"
+    ALWAYS_HOLDS = "always-holds"
+    NEVER_HOLDS = "never-holds"
+    UNUSED_STATE = "unused-state"
+    UNUSED_PARAM = "unused-param"
+    UNUSED_FACTS = "unused-facts"
+    UNUSED_INDEX = "unused-index"
+    UNUSED_EVENT = "unused-event"
+    REQUIRED_AND_FORBIDDEN = "required-and-forbidden"
+    SOP_CONFLICT = "sop-conflict"
+    SOP_CONFLICT_RESOLVED = "sop-conflict-resolved"
+    RULE_DISABLED = "rule-disabled"
+    UNUSED_SUPPRESSION = "unused-suppression"
 
 
 class Severity(str, Enum):
@@ -70,16 +84,34 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """A problem found in a pack: stable code, message, location; ``subject`` names what it is about
+    (a rule id or a declaration), ``suppressed`` holds the reason when the YAML suppresses it."""
+
     code: Code
     message: str
     location: Location
     severity: Severity = Severity.ERROR
+    subject: str = ""
+    suppressed: str | None = None
 
     def __str__(self) -> str:
         where = str(self.location)
         path = self.location.pointer()
         suffix = f" (at {path})" if path else ""
-        return f"{where}: {self.severity.value} [{self.code.value}] {self.message}{suffix}"
+        text = f"{where}: {self.severity.value} [{self.code.value}] {self.message}{suffix}"
+        if self.suppressed is not None:
+            text += f" [suppressed: {self.suppressed}]"
+        return text
+
+    def to_json(self) -> dict[str, object]:
+        loc = self.location
+        out: dict[str, object] = {"code": self.code.value, "severity": self.severity.value, "message": self.message,
+                                  "file": loc.file, "line": loc.line, "column": loc.column, "path": loc.pointer()}
+        if self.subject:
+            out["subject"] = self.subject
+        if self.suppressed is not None:
+            out["suppressed"] = self.suppressed
+        return out
 
 
 class SopengineError(Exception):

@@ -71,6 +71,10 @@ class Expr:
     fn: Fn = field(repr=False, compare=False)
     state_refs: frozenset[str] = frozenset()
     uses_event: bool = False
+    param_refs: frozenset[str] = frozenset()
+    fact_refs: frozenset[str] = frozenset()
+    constant: bool = False  # reads nothing that varies at run time (no event, state, trigger, other, facts)
+    tree: ast.expr | None = field(default=None, repr=False, compare=False)  # the user's syntax tree, for lint
 
 
 # --------------------------------------------------------------------------- helpers
@@ -258,6 +262,9 @@ class _Translator:
     def __init__(self, scope: Scope):
         self.scope = scope
         self.state_refs: set[str] = set()
+        self.param_refs: set[str] = set()
+        self.fact_refs: set[str] = set()
+        self.runtime_refs = 0  # references to anything known only at run time
         self.uses_event = False
         self.extra_globals: dict[str, Any] = {}
         self.nodes = 0
@@ -312,6 +319,11 @@ class _Translator:
         return self._get_call(base, name)
 
     def _name(self, parts: list[str]) -> ast.expr:
+        if parts[0] == "params":
+            if len(parts) == 2:
+                self.param_refs.add(parts[1])
+        else:
+            self.runtime_refs += 1
         root, rest = parts[0], parts[1:]
         s = self.scope
         if root in ("event", "data", "case") and s.event_fields is not None:
@@ -481,6 +493,8 @@ class _Translator:
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
         if name in ("fact", "known"):
             coll = self._const_str_arg(node, 0, name, "collection")
+            self.fact_refs.add(coll)
+            self.runtime_refs += 1
             if coll not in self.scope.facts:
                 raise _fail(Code.UNKNOWN_FACT, f"'{coll}' is not a declared facts collection"
                             f"{did_you_mean(coll, self.scope.facts)}")
@@ -589,7 +603,9 @@ def compile_expr(text: object, scope: Scope, location: Location) -> tuple[Expr |
     namespace["frozenset"] = frozenset
     namespace.update(translator.extra_globals)
     fn = eval(code, namespace)  # noqa: S307 - code built from a whitelisted, rewritten AST
-    return Expr(source, location, fn, frozenset(translator.state_refs), translator.uses_event), None
+    return Expr(source, location, fn, frozenset(translator.state_refs), translator.uses_event,
+                frozenset(translator.param_refs), frozenset(translator.fact_refs),
+                translator.runtime_refs == 0, tree.body), None
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ class Rule:
     message: Template
     location: Location
     applies: Expr | None  # the SOP's applies_when
+    disabled: str | None = None  # the reason, when the rule is turned off in the YAML
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,16 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """A lint finding suppressed on purpose in the YAML; ``target`` None means any subject in scope."""
+
+    code: str
+    target: str | None
+    reason: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class Pack:
     """A compiled, immutable pack. Compile once (:func:`sopengine.load_pack`), audit many times."""
 
@@ -215,6 +226,9 @@ class Pack:
     rules: tuple[Rule, ...]
     files: tuple[str, ...]
     conflicts: tuple[Conflict, ...] = ()
+    disabled: tuple[Rule, ...] = ()  # compiled (so checked) but not evaluated
+    suppressions: tuple[Suppression, ...] = ()
+    duration_params: frozenset[str] = frozenset()  # parameters used as durations (within: params.X)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
