@@ -15,10 +15,14 @@ import orjson
 from . import __version__
 from .audit import audit, load_facts, read_records
 from .errors import PackError, SopengineError, UsageError
+from .impact import compare
+from .lint import lint as run_lint
 from .model import Pack
+from ._resources import bundled_pack_dir
 from .pack import load_pack
-from .reporters import AUDIT_REPORTERS, JsonReporter, TextReporter
-from .timeutil import TimeFormatError, format_duration, parse_time
+from .reporters import REPORTERS, Reporter, TextReporter
+from .scenarios import run_tests
+from .timeutil import TimeFormatError, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -62,6 +66,39 @@ def _write(text: str, output: str | None) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+FORMATS = tuple(REPORTERS)
+
+
+def _output_options(func: F) -> F:
+    """--format (repeatable) with --output, and --output-FMT per format, as Spectral does."""
+    for fmt in reversed(FORMATS):
+        func = click.option(f"--output-{fmt}", f"output_{fmt}", metavar="FILE",
+                            help=f"Write the {fmt} output to FILE.")(func)
+    func = click.option("--output", "-o", metavar="FILE",
+                        help="Write the output to FILE (atomically) instead of stdout (one --format).")(func)
+    func = click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
+                        help="Output format, repeatable: text (default), json, junit, sarif, github.")(func)
+    return func
+
+
+def _emit(formats: Sequence[str], output: str | None, per_format: dict[str, str | None],
+          render: Callable[[Reporter], str], text_reporter: TextReporter | None = None) -> None:
+    """Render each requested format and write it to its file, or to stdout (at most one)."""
+    chosen = list(dict.fromkeys(formats or [f for f in FORMATS if per_format.get(f)] or ["text"]))
+    if output and len(chosen) > 1:
+        raise UsageError("--output takes one format; use --output-FMT for each of several formats")
+    to_stdout = [f for f in chosen if not (per_format.get(f) or output)]
+    if len(to_stdout) > 1:
+        raise UsageError(f"only one format can go to stdout; give --output-FMT for: {', '.join(to_stdout[1:])}")
+    for fmt in chosen:
+        reporter = text_reporter if fmt == "text" and text_reporter is not None else REPORTERS[fmt]()
+        _write(render(reporter), per_format.get(fmt) or output)
+
+
+def _per_format(kwargs: dict[str, Any]) -> dict[str, str | None]:
+    return {fmt: kwargs.pop(f"output_{fmt}") for fmt in FORMATS}
 
 
 def _load(sops: Sequence[str], sets: Sequence[str]) -> Pack:
@@ -161,8 +198,7 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="Judge deadlines as of this RFC 3339 time. Default: the latest event time in the input.")
-@click.option("--format", "fmt", type=click.Choice(sorted(AUDIT_REPORTERS)), default="text", show_default=True)
-@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
+@_output_options
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when there is a violation of this severity or higher.")
 @click.option("--strict", is_flag=True, help="Stop with exit 2 at the first rejected line.")
@@ -171,28 +207,20 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--limit", default=10, show_default=True, help="Examples per rule in the text report.")
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[str, ...], sets: tuple[str, ...],
-              as_of: str | None, fmt: str, output: str | None, fail_on: str, strict: bool, grouped: bool,
-              limit: int) -> None:
+              as_of: str | None, formats: tuple[str, ...], output: str | None, fail_on: str, strict: bool,
+              grouped: bool, limit: int, **kwargs: Any) -> None:
     """Audit event logs (JSON Lines, optionally .gz; - for stdin) against a pack.
 
     Prints violations (with the ids of the events that show them), next actions
     (what each SOP now requires, by when), checks that could not be decided
     (a fact was missing), and every rejected line with its file and line.
     """
-    as_of_time = None
-    if as_of:
-        try:
-            as_of_time = parse_time(as_of)
-        except TimeFormatError as exc:
-            raise UsageError(f"--as-of: {exc}") from None
+    per_format = _per_format(kwargs)
+    as_of_time = _parse_as_of(as_of)
     pack = _load(sops, sets)
     facts = load_facts(facts_files)
     result = audit(pack, read_records(pack, logs), facts, as_of_time, strict=strict, grouped=grouped)
-    if fmt == "json":
-        text = JsonReporter().render(result)
-    else:
-        text = TextReporter(per_rule=limit, descriptions=None).render(result)
-    _write(text, output)
+    _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit))
     if result.grouped_input and not grouped and result.events >= 100_000:
         click.echo("sopengine: tip: this log keeps each case's events together; --grouped frees each case "
                    "as soon as the next starts, so memory stays flat", err=True)
@@ -202,9 +230,99 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[s
             sys.exit(1)
 
 
+def _parse_as_of(as_of: str | None) -> float | None:
+    if not as_of:
+        return None
+    try:
+        return parse_time(as_of)
+    except TimeFormatError as exc:
+        raise UsageError(f"--as-of: {exc}") from None
+
+
+@cli.command(name="lint")
+@click.argument("paths", nargs=-1, type=click.Path())
+@_set_option
+@_output_options
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
+              show_default=True, help="Exit 1 when there is an unsuppressed finding of this severity or higher.")
+@_errors_to_exits
+def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, ...], output: str | None,
+             fail_on: str, **kwargs: Any) -> None:
+    """Check SOP files: YAML, schema, names and expressions, and semantic checks.
+
+    Semantic checks: unused declarations, conditions that never or always hold,
+    an event both required and forbidden, conflicts between SOPs, disabled rules.
+    Every finding has a stable code, file:line:column and a suggested fix.
+    Suppress one only in the YAML, with a reason:
+    suppress: [{code: unused-param, target: my_param, reason: "kept for ..."}].
+    """
+    per_format = _per_format(kwargs)
+    report = run_lint(list(paths) or [bundled_pack_dir()], _parse_sets(sets))
+    _emit(formats, output, per_format, lambda r: r.lint(report))
+    if report.failed(fail_on):
+        sys.exit(1)
+
+
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@_output_options
+@click.option("--coverage", is_flag=True, help="Show which rules the scenarios show firing and staying silent.")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
+              help="Fail when fewer than PERCENT of the rules are shown both firing and silent.")
+@_errors_to_exits
+def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | None, coverage: bool,
+             threshold: float | None, **kwargs: Any) -> None:
+    """Run the SOPs' scenario tests (*.test.yaml beside SOP files, or tests: inside them).
+
+    Each scenario gives events and the findings it expects; a failing scenario
+    shows the difference. Exit 1 when a scenario fails or coverage is below
+    --threshold.
+    """
+    per_format = _per_format(kwargs)
+    report = run_tests(list(paths) or [bundled_pack_dir()])
+    _emit(formats, output, per_format, lambda r: r.test(report),
+          TextReporter(coverage=coverage or threshold is not None))
+    if report.failed or (threshold is not None and report.percent < threshold):
+        if threshold is not None and report.percent < threshold:
+            click.echo(f"sopengine: coverage {report.percent:.1f}% is below the threshold {threshold:g}%", err=True)
+        sys.exit(1)
+
+
+@cli.command(name="diff")
+@click.argument("old_path", type=click.Path())
+@click.argument("new_path", type=click.Path())
+@click.option("--log", "logs", multiple=True, required=True, type=click.Path(),
+              help="Historical event log to replay (repeatable).")
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), help="Facts file (repeatable).")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME", help="As-of time for both runs (default: latest event time).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@_errors_to_exits
+def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], facts_files: tuple[str, ...],
+             sets: tuple[str, ...], as_of: str | None, fmt: str, output: str | None) -> None:
+    """What an SOP edit would have changed: audit LOG with OLD_PATH and NEW_PATH packs and compare.
+
+    Lists, per rule and case, the findings that appear, disappear, or change
+    (time, deadline or text). Exit 1 when anything changes, 0 when nothing does.
+    """
+    params = _parse_sets(sets)
+    old_pack, new_pack = load_pack([old_path], params), load_pack([new_path], params)
+    facts = load_facts(facts_files)
+    as_of_time = _parse_as_of(as_of)
+    old = audit(old_pack, read_records(old_pack, logs), facts, as_of_time)
+    new = audit(new_pack, read_records(new_pack, logs), facts, as_of_time if as_of_time is not None else old.as_of)
+    impact = compare(old, new)
+    text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
+        else impact.text()
+    _write(text, output)
+    if not impact.empty:
+        sys.exit(1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="sopengine")
 
 
-__all__ = ["cli", "main", "format_duration"]
+__all__ = ["cli", "main"]

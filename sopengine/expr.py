@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Code, Diagnostic, Location, did_you_mean
-from .timeutil import format_time, parse_duration
+from .timeutil import format_duration, format_time, parse_duration
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -158,6 +158,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _duration_text(value: Any) -> Any:
+    return format_duration(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
 def _iso(value: Any) -> Any:
     return format_time(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
@@ -223,6 +227,7 @@ FUNCTIONS: dict[str, _Fn] = {
     "coalesce": _Fn(_coalesce, 1, 8, "the first filled value"),
     "text": _Fn(_text, 1, 1, "value as text (lists joined with commas)"),
     "iso": _Fn(_iso, 1, 1, "a time as RFC 3339 text"),
+    "duration_text": _Fn(_duration_text, 1, 1, "a duration as text, e.g. 2d4h"),
     "seconds": _Fn(_seconds, 1, 1, "a duration of n seconds"),
     "minutes": _Fn(_minutes, 1, 1, "a duration of n minutes"),
     "hours": _Fn(_hours, 1, 1, "a duration of n hours"),

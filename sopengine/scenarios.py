@@ -71,6 +71,21 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+@dataclass
+class ScenarioSet:
+    """The scenarios of one file: a ``*.test.yaml`` file, or the ``tests:`` of a SOP file."""
+
+    doc: YamlDocument  # data shaped as a scenario file: sop, scenarios, and optional start, case, facts
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    @property
+    def count(self) -> int:
+        return len(self.doc.data["scenarios"])
+
+
 def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
@@ -83,11 +98,49 @@ def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def load_scenario_file(path: Path) -> tuple[YamlDocument | None, list[Diagnostic]]:
-    doc, problems = load_yaml_file(path, os.path.relpath(path) if path.is_absolute() else str(path))
+    doc, problems = load_yaml_file(path, _display(path))
     if doc is None or problems:
         return None, problems
     schema_problems = check(doc, SCENARIO_FILE)
     return (None if schema_problems else doc), schema_problems
+
+
+def _display(path: Path) -> str:
+    return os.path.relpath(path) if path.is_absolute() else str(path)
+
+
+def inline_scenarios(doc: YamlDocument) -> tuple[ScenarioSet | None, list[Diagnostic]]:
+    """The ``tests:`` of a SOP file as a scenario set (positions kept, so errors point into the SOP file)."""
+    data = doc.data or {}
+    if not data.get("tests") or "sop" not in data:
+        return None, []
+    shaped = {"sop": data["sop"]["id"], "scenarios": data["tests"]}
+    positions = {("scenarios",) + k[1:] if k[:1] == ("tests",) else k: v for k, v in doc.positions.items()}
+    view = YamlDocument(doc.file, shaped, positions)
+    problems = check(view, SCENARIO_FILE)
+    return (None if problems else ScenarioSet(view)), problems
+
+
+def collect(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[ScenarioSet], list[Diagnostic]]:
+    """Every scenario set under the paths: ``*.test.yaml`` files and ``tests:`` inside SOP files."""
+    from .pack import pack_files
+    sets: list[ScenarioSet] = []
+    problems: list[Diagnostic] = []
+    paths = list(paths)
+    for path in scenario_files(paths):
+        doc, found = load_scenario_file(path)
+        problems.extend(found)
+        if doc is not None:
+            sets.append(ScenarioSet(doc))
+    for path in pack_files(paths):
+        doc, found = load_yaml_file(path, _display(path))
+        if doc is None or found or not isinstance(doc.data, dict):
+            continue  # the pack loader reports these
+        inline, found = inline_scenarios(doc)
+        problems.extend(found)
+        if inline is not None:
+            sets.append(inline)
+    return sets, problems
 
 
 def _time(text: Any, start: float, where: str) -> float:
@@ -210,10 +263,85 @@ def run_files(pack_paths: Iterable[str | os.PathLike[str]], files: Iterable[Path
     for path in files:
         doc, problems = load_scenario_file(path)
         if doc is None:
-            o = ScenarioOutcome(str(path), "(file)", "", Location(str(path)))
-            o.problems.extend(str(p) for p in problems)
-            outcomes.append(o)
+            outcomes.append(_broken(str(path), problems))
             continue
         for i in range(len(doc.data["scenarios"])):
             outcomes.append(run_scenario(source, doc, i))
     return outcomes
+
+
+def _broken(file: str, problems: list[Diagnostic]) -> ScenarioOutcome:
+    first = problems[0].location if problems else Location(file)
+    outcome = ScenarioOutcome(first.file, "(file cannot be read)", "", first)
+    outcome.problems.extend(str(p) for p in problems)
+    return outcome
+
+
+@dataclass
+class RuleCoverage:
+    rule: str
+    fired: int = 0
+    silent: int = 0
+
+    @property
+    def covered(self) -> bool:
+        return self.fired > 0 and self.silent > 0
+
+
+@dataclass
+class TestReport:
+    """Outcomes of every scenario, and which rules they showed firing and staying silent."""
+
+    outcomes: list[ScenarioOutcome]
+    coverage: list[RuleCoverage]
+
+    @property
+    def failed(self) -> list[ScenarioOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+    @property
+    def percent(self) -> float:
+        if not self.coverage:
+            return 100.0
+        return 100.0 * sum(c.covered for c in self.coverage) / len(self.coverage)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": {"scenarios": len(self.outcomes), "passed": len(self.outcomes) - len(self.failed),
+                        "failed": len(self.failed), "coverage_percent": round(self.percent, 1)},
+            "scenarios": [{"file": o.file, "line": o.location.line, "name": o.name, "sop": o.sop,
+                           "passed": o.passed, "problems": o.problems} for o in self.outcomes],
+            "coverage": [{"rule": c.rule, "fired": c.fired, "silent": c.silent, "covered": c.covered}
+                         for c in self.coverage],
+        }
+
+
+def run_tests(paths: Iterable[str | os.PathLike[str]]) -> TestReport:
+    """Run every scenario under ``paths`` against the pack made of the SOP files under them.
+
+    Raises PackError when the pack itself does not load (lint says why).
+    """
+    paths = list(paths)
+    source = PackSource(paths)
+    sets, problems = collect(paths)
+    outcomes: list[ScenarioOutcome] = []
+    by_file: dict[str, list[Diagnostic]] = {}
+    for p in problems:
+        by_file.setdefault(p.location.file, []).append(p)
+    for file, found in by_file.items():
+        outcomes.append(_broken(file, found))
+    for scenario_set in sets:
+        for i in range(scenario_set.count):
+            outcomes.append(run_scenario(source, scenario_set.doc, i))
+    rules = [r.id for r in source.pack().rules]
+    coverage = {r: RuleCoverage(r) for r in rules}
+    for o in outcomes:
+        if not o.passed:
+            continue  # a failing scenario shows nothing about a rule
+        for r in o.fired:
+            if r in coverage:
+                coverage[r].fired += 1
+        for r in o.silent:
+            if r in coverage:
+                coverage[r].silent += 1
+    return TestReport(outcomes, list(coverage.values()))

@@ -1,20 +1,39 @@
-"""Report stage: one reporter per output format, separate from running."""
+"""Report stage: one reporter per output format, separate from running.
+
+Every reporter renders the three kinds of result: an audit, a lint run and a
+scenario test run. Formats: text (people), json, junit (XML), sarif (2.1.0)
+and github (workflow annotations).
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from ..findings import AuditResult
+from ..lint import LintReport
+from ..model import Pack
+from ..scenarios import TestReport
+from .github import GithubReporter
 from .jsonfmt import JsonReporter
+from .junit import JunitReporter
+from .sarif import SarifReporter
 from .text import TextReporter
 
 
 class Reporter(Protocol):
-    """Turns an audit result into the text of one output format."""
+    """Turns a result into the text of one output format."""
 
-    def render(self, result: AuditResult) -> str: ...
+    def audit(self, result: AuditResult, pack: Pack) -> str: ...
+
+    def lint(self, report: LintReport) -> str: ...
+
+    def test(self, report: TestReport) -> str: ...
 
 
-AUDIT_REPORTERS: dict[str, type[Reporter]] = {"text": TextReporter, "json": JsonReporter}
+REPORTERS: dict[str, type[Reporter]] = {
+    "text": TextReporter, "json": JsonReporter, "junit": JunitReporter, "sarif": SarifReporter,
+    "github": GithubReporter,
+}
 
-__all__ = ["AUDIT_REPORTERS", "JsonReporter", "Reporter", "TextReporter"]
+__all__ = ["REPORTERS", "GithubReporter", "JsonReporter", "JunitReporter", "Reporter", "SarifReporter",
+           "TextReporter"]

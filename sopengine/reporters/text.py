@@ -1,4 +1,4 @@
-"""The audit report for people: summary, violations by rule, next actions by due time."""
+"""Text for people: lint findings by file, scenario results, and the audit report."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..findings import AuditResult, NextAction, Violation
+from ..lint import LintReport
+from ..model import Pack
+from ..scenarios import TestReport
 from ..timeutil import format_time
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -16,8 +19,48 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 class TextReporter:
     per_rule: int = 10  # examples shown per rule; JSON has them all
     descriptions: Mapping[str, str] | None = None
+    coverage: bool = False  # test: show the per-rule coverage table
 
-    def render(self, result: AuditResult) -> str:
+    def lint(self, report: LintReport) -> str:
+        lines: list[str] = []
+        current = None
+        for d in report.diagnostics:
+            if d.location.file != current:
+                current = d.location.file
+                if lines:
+                    lines.append("")
+                lines.append(current)
+            where = f"{d.location.line}:{d.location.column}" if d.location.line else "-"
+            suffix = f"  (suppressed: {d.suppressed})" if d.suppressed is not None else ""
+            lines.append(f"  {where:<8} {d.severity.value:<8} {d.code.value:<24} {d.message}{suffix}")
+        c = report.counts()
+        if lines:
+            lines.append("")
+        lines.append(f"{len(report.files)} file(s) checked: {c['error']} error(s), {c['warning']} warning(s), "
+                     f"{c['info']} note(s), {c['suppressed']} suppressed")
+        return "\n".join(lines) + "\n"
+
+    def test(self, report: TestReport) -> str:
+        lines: list[str] = []
+        for o in report.outcomes:
+            mark = "PASS" if o.passed else "FAIL"
+            lines.append(f"{mark}  {o.location}  {o.name}")
+            for problem in o.problems:
+                lines.append(f"        {problem}")
+        if self.coverage:
+            lines.append("")
+            lines.append(f"{'rule':<55} {'fired':>6} {'silent':>6}")
+            for c in report.coverage:
+                flag = "" if c.covered else "  <- not covered"
+                lines.append(f"{c.rule:<55} {c.fired:>6} {c.silent:>6}{flag}")
+            covered = sum(c.covered for c in report.coverage)
+            lines.append(f"coverage: {covered}/{len(report.coverage)} rules shown firing and silent "
+                         f"({report.percent:.1f}%)")
+        failed = len(report.failed)
+        lines.append(f"{len(report.outcomes)} scenario(s): {len(report.outcomes) - failed} passed, {failed} failed")
+        return "\n".join(lines) + "\n"
+
+    def audit(self, result: AuditResult, pack: Pack | None = None) -> str:
         lines: list[str] = []
         s = result.summary()
         lines.append(f"sopengine audit as of {format_time(result.as_of) or '(no events)'}")

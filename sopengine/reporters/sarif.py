@@ -1,0 +1,96 @@
+"""SARIF 2.1.0 (OASIS), the format code-scanning tools read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .. import __version__
+from ..errors import Code, Diagnostic, Location, Severity
+from ..findings import AuditResult
+from ..lint import LintReport
+from ..model import Pack
+from ..scenarios import TestReport
+from ..timeutil import format_time
+
+SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+_AUDIT_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _location(loc: Location) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": loc.file.replace("\\", "/")}}
+    if loc.line > 0:
+        region: dict[str, Any] = {"startLine": loc.line}
+        if loc.column > 0:
+            region["startColumn"] = loc.column
+        physical["region"] = region
+    return {"physicalLocation": physical}
+
+
+def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "sopengine", "version": __version__, "semanticVersion": __version__,
+                                "rules": rules}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _result(d: Diagnostic, index: dict[str, int]) -> dict[str, Any]:
+    result: dict[str, Any] = {"ruleId": d.code.value, "ruleIndex": index[d.code.value], "level": _LEVEL[d.severity],
+                              "message": {"text": d.message}, "locations": [_location(d.location)]}
+    if d.location.path:
+        result["properties"] = {"documentPath": d.location.pointer()}
+    if d.suppressed is not None:
+        result["suppressions"] = [{"kind": "inSource", "justification": d.suppressed}]
+    return result
+
+
+@dataclass
+class SarifReporter:
+    def lint(self, report: LintReport) -> str:
+        codes = sorted({d.code.value for d in report.diagnostics})
+        index = {c: i for i, c in enumerate(codes)}
+        rules = [{"id": c, "name": Code(c).name.title().replace("_", ""),
+                  "shortDescription": {"text": f"sopengine lint: {c}"}} for c in codes]
+        return _log(rules, [_result(d, index) for d in report.diagnostics])
+
+    def test(self, report: TestReport) -> str:
+        rules = [{"id": "scenario-failed", "name": "ScenarioFailed",
+                  "shortDescription": {"text": "A scenario of an SOP did not give the expected findings"}}]
+        results = [{"ruleId": "scenario-failed", "ruleIndex": 0, "level": "error",
+                    "message": {"text": f"{o.name}: " + "; ".join(o.problems)},
+                    "locations": [_location(o.location)]} for o in report.failed]
+        return _log(rules, results)
+
+    def audit(self, result: AuditResult, pack: Pack) -> str:
+        index = {r.id: i for i, r in enumerate(pack.rules)}
+        rules = [{
+            "id": r.id, "name": r.id.replace("/", ".").replace("-", "_"),
+            "shortDescription": {"text": r.description.split(". ")[0][:200]},
+            "fullDescription": {"text": r.description},
+            "help": {"text": f"Source: {r.source.document}, {r.source.step}. {r.source.quote}".strip()},
+            "defaultConfiguration": {"level": _AUDIT_LEVEL.get(r.severity, "warning")},
+            "properties": {"sop": r.sop, "kind": r.kind},
+        } for r in pack.rules]
+        results = []
+        for v in result.violations:
+            item: dict[str, Any] = {
+                "ruleId": v.rule, "level": _AUDIT_LEVEL.get(v.severity, "warning"),
+                "message": {"text": f"Case {v.case}: {v.message}"},
+                "locations": [{"logicalLocations": [{"name": v.case, "kind": "object"}]}],
+                "properties": {"case": v.case, "time": format_time(v.time), "events": list(v.events)},
+            }
+            if v.rule in index:
+                item["ruleIndex"] = index[v.rule]
+                item["locations"][0].update(_location(pack.rules[index[v.rule]].location))
+            results.append(item)
+        return _log(rules, results)
