@@ -10,7 +10,7 @@ column of every node so later stages can point at the exact place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ class YamlDocument:
 
     file: str
     data: Any
-    positions: dict[Path_, tuple[int, int]]
+    positions: dict[Path_, tuple[int, int]]  # where each value starts
+    key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # where each mapping key is
 
     def loc(self, path: Path_ = ()) -> Location:
         """Location of ``path``, or of its nearest ancestor that has one."""
@@ -62,12 +63,20 @@ class YamlDocument:
         line, col = self.positions.get(p, (1, 1))
         return Location(self.file, line, col, tuple(path))
 
+    def key_loc(self, path: Path_) -> Location:
+        """Location of the key that introduces ``path`` (falls back to its value)."""
+        if tuple(path) in self.key_positions:
+            line, col = self.key_positions[tuple(path)]
+            return Location(self.file, line, col, tuple(path))
+        return self.loc(path)
+
 
 class _Builder:
     def __init__(self, file: str, loader: Any):
         self.file = file
         self.loader = loader
         self.positions: dict[Path_, tuple[int, int]] = {}
+        self.key_positions: dict[Path_, tuple[int, int]] = {}
         self.problems: list[Diagnostic] = []
 
     def _problem(self, code: Code, message: str, node: yaml.Node, path: Path_) -> None:
@@ -94,6 +103,7 @@ class _Builder:
                 if key in result:
                     self._problem(Code.YAML_SYNTAX, f"duplicate key '{key}'", key_node, path + (key,))
                     continue
+                self.key_positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key] = self.build(value_node, path + (key,), depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
@@ -138,7 +148,7 @@ def load_yaml_text(text: str, file: str) -> tuple[YamlDocument | None, list[Diag
         return YamlDocument(file, None, {(): (1, 1)}), []
     builder = _Builder(file, loader)
     data = builder.build(node, (), 0)
-    return YamlDocument(file, data, builder.positions), builder.problems
+    return YamlDocument(file, data, builder.positions, builder.key_positions), builder.problems
 
 
 def load_yaml_file(path: Path, display: str | None = None) -> tuple[YamlDocument | None, list[Diagnostic]]:

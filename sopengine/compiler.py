@@ -104,7 +104,8 @@ class _Work:
                 self.error(Code.BAD_DURATION, f"parameter '{name}' is a {spec.type}, not a duration", loc)
                 return None
             self.duration_params.add(name)
-            return float(self.params[name])
+            value = self.params.get(name)
+            return float(value) if value is not None else None  # a bad default is reported once, elsewhere
         try:
             return parse_duration(value)
         except ValueError as exc:

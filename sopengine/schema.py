@@ -44,8 +44,8 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
-def _message(error: ValidationError) -> tuple[str, tuple[str | int, ...]]:
-    """A readable message for one schema error, and the document path it is about."""
+def _message(error: ValidationError) -> tuple[str, tuple[str | int, ...], bool]:
+    """A readable message for one schema error, the document path it is about, and whether it is about a key."""
     path = tuple(error.absolute_path)
     schema: Any = error.schema
     instance: Any = error.instance
@@ -55,17 +55,18 @@ def _message(error: ValidationError) -> tuple[str, tuple[str | int, ...]]:
         extra = [k for k in instance if k not in allowed]
         if extra:
             key = extra[0]
-            return f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}", path + (key,)
+            return f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}", path + (key,), \
+                True
     if error.validator == "enum":
         choices = [str(v) for v in expected]
         schema_path = list(error.relative_schema_path)
         if len(schema_path) >= 2 and schema_path[-2] == "propertyNames":
             return (f"key '{instance}' is not allowed here{did_you_mean(str(instance), choices)}; "
-                    f"allowed: {', '.join(choices)}", path + (str(instance),))
-        return f"{instance!r} is not one of {', '.join(choices)}{did_you_mean(str(instance), choices)}", path
+                    f"allowed: {', '.join(choices)}", path + (str(instance),), True)
+        return f"{instance!r} is not one of {', '.join(choices)}{did_you_mean(str(instance), choices)}", path, False
     if error.validator == "required":
-        return error.message.replace("is a required property", "is required here"), path
-    return error.message, path
+        return error.message.replace("is a required property", "is required here"), path, False
+    return error.message, path, False
 
 
 def check(doc: YamlDocument, schema_name: str = SOP_FILE) -> list[Diagnostic]:
@@ -74,11 +75,16 @@ def check(doc: YamlDocument, schema_name: str = SOP_FILE) -> list[Diagnostic]:
     seen: set[tuple[Any, ...]] = set()
     for error in validator(schema_name).iter_errors(doc.data):
         for leaf in _leaf_errors(error):
-            message, path = _message(leaf)
+            message, path, about_key = _message(leaf)
             ident = (path, message)
             if ident in seen:
                 continue
             seen.add(ident)
-            out.append(Diagnostic(Code.SCHEMA, message, doc.loc(path)))
+            code = Code.SCHEMA
+            if leaf.validator == "required" and "'source'" in leaf.message and "rules" in path:
+                code = Code.MISSING_SOURCE
+                message = "the rule has no source: cite the seed document and step it encodes " \
+                          "(source: {document: ..., step: ...})"
+            out.append(Diagnostic(code, message, doc.key_loc(path) if about_key else doc.loc(path)))
     out.sort(key=lambda d: (d.location.line, d.location.column))
     return out
