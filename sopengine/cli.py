@@ -160,7 +160,7 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     pack = _load(sops, sets)
     if fmt == "json":
         items = []
-        for r in pack.rules:
+        for r in (*pack.rules, *pack.disabled):
             item: dict[str, Any] = {
                 "id": r.id, "sop": r.sop, "kind": r.kind, "severity": r.severity, "description": r.description,
                 "source": {"document": r.source.document, "step": r.source.step},
@@ -171,6 +171,8 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             conflicts = [c.id for c in pack.conflicts if r.id in c.rules]
             if conflicts:
                 item["conflicts"] = conflicts
+            if r.disabled:
+                item["disabled"] = r.disabled
             items.append(item)
         click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
         return
@@ -182,6 +184,8 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             click.echo(f"\n{sop.id}: {sop.title}  ({sop.document})")
         click.echo(f"  {r.id:<50} {r.severity:<8} {r.kind}")
         click.echo(f"      {r.source.document}, {r.source.step}")
+    for r in pack.disabled:
+        click.echo(f"\ndisabled: {r.id}: {r.disabled}")
     for c in pack.conflicts:
         click.echo(f"\nconflict {c.id}: {', '.join(c.rules)}")
         if c.param:

@@ -71,8 +71,8 @@ def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def event_from_obj(obj: Any, fallback_id: str, known_types: Container[str] | None,
-                   seq: int, type_names: Callable[[], list[str]] | None = None) -> Event | str:
+def event_from_obj(obj: Any, fallback_id: str, known_types: Container[str] | None, seq: int = -1,
+                   type_names: Callable[[], list[str]] | None = None) -> Event | str:
     """Build an Event from a decoded JSON value, or return the reason it is rejected."""
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__ if obj is not None else 'null'}"
@@ -125,14 +125,12 @@ def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
 
 
 def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None = None,
-               seq_start: int = 0, display: str | None = None,
-               type_names: Callable[[], list[str]] | None = None,
+               display: str | None = None, type_names: Callable[[], list[str]] | None = None,
                max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record]:
-    """Yield an Event or a Rejected for every non-blank line of a JSON Lines file."""
+    """Yield an Event or a Rejected for every non-blank line of a JSON Lines file, in file order."""
     name = display or os.fspath(path)
     base = os.path.basename(name)
     loads = orjson.loads
-    seq = seq_start
     fh = open_binary(path)
     try:
         for lineno, raw in enumerate(fh, 1):
@@ -150,12 +148,8 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
                 reason = "truncated JSON" if not line.endswith((b"}", b"]")) else "not valid JSON"
                 yield Rejected(name, lineno, f"{reason}: {exc}")
                 continue
-            result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names)
-            if isinstance(result, str):
-                yield Rejected(name, lineno, result)
-            else:
-                seq += 1
-                yield result
+            result = event_from_obj(obj, f"{base}:{lineno}", known_types, type_names=type_names)
+            yield Rejected(name, lineno, result) if isinstance(result, str) else result
     except OSError as exc:  # e.g. a corrupt gzip stream
         raise InputError(f"{name}: read failed ({exc})") from None
     finally:
