@@ -13,18 +13,18 @@ from __future__ import annotations
 import heapq
 import os
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import InputError, StrictModeError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
-from .events import Event, Record, Rejected, read_jsonl
+from .events import Event, LineCounter, Record, Rejected, Select, read_jsonl
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation
-from .model import Pack
+from .model import CrossCaseRule, Pack
 
 
 class _Case:
-    __slots__ = ("case_id", "run", "events", "dirty", "closed", "pending", "violations", "undecided", "intervals",
-                 "probes", "passed")
+    __slots__ = ("case_id", "run", "events", "dirty", "closed", "found")
 
     def __init__(self, case_id: str, run: CaseRun | None):
         self.case_id = case_id
@@ -32,12 +32,41 @@ class _Case:
         self.events: list[Event] = []
         self.dirty = False
         self.closed = False
-        self.pending: list[Pending] = []
-        self.violations: list[Violation] = []
-        self.undecided: list[Undecided] = []
-        self.intervals: list[Interval] = []
-        self.probes: list[Probe] = []
-        self.passed: dict[str, int] = {}
+        self.found: Partial | None = None  # what a closed case left behind
+
+
+@dataclass
+class Partial:
+    """What a session found before the as-of judgement and the cross-case join.
+
+    Picklable, so that worker processes can each audit a share of the cases and
+    a parent session can combine their partials (:meth:`Session.result`).
+    """
+
+    events: int = 0
+    cases: int = 0
+    latest: float | None = None
+    violations: list[Violation] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    undecided: list[Undecided] = field(default_factory=list)
+    intervals: list[Interval] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+    passed: dict[str, int] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def absorb(self, other: "Partial") -> None:
+        self.events += other.events
+        self.cases += other.cases
+        if other.latest is not None and (self.latest is None or other.latest > self.latest):
+            self.latest = other.latest
+        self.violations.extend(other.violations)
+        self.pending.extend(other.pending)
+        self.undecided.extend(other.undecided)
+        self.intervals.extend(other.intervals)
+        self.probes.extend(other.probes)
+        for rule, n in other.passed.items():
+            self.passed[rule] = self.passed.get(rule, 0) + n
+        self.rejected.extend(other.rejected)
 
 
 class Session:
@@ -60,16 +89,17 @@ class Session:
         self.rejected: list[Rejected] = []
 
     # -- input ---------------------------------------------------------------------
-    def feed(self, event: Event) -> None:
+    def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event. Its type must be declared by the pack.
 
-        The session numbers events in the order they are fed (``event.seq``): events of a case
-        with equal times are evaluated in that order.
+        Events are numbered in the order they are fed (``event.seq``), or by ``seq``
+        when given (it must grow with input order): a case's events with equal times
+        are evaluated in that order.
         """
         if event.type not in self._plan.types:
             raise ValueError(f"unknown event type {event.type!r}")
-        event.seq = self._seq  # input order: equal times keep it
-        self._seq += 1
+        event.seq = self._seq if seq is None else seq
+        self._seq = event.seq + 1
         self._events += 1
         if self._latest is None or event.time > self._latest:
             self._latest = event.time
@@ -100,85 +130,79 @@ class Session:
         case = self._cases.get(case_id)
         if case is None or case.closed:
             return
-        self._settle(case)
-        run = case.run
-        assert run is not None
-        case.pending = self._eval.pending(run)
-        case.violations = run.violations
-        case.undecided = list(run.undecided.values())
-        case.intervals = run.intervals
-        case.probes = run.probes
-        case.passed = run.passed
+        case.found = self._found(case)
         case.run = None
         case.events = []
         case.closed = True
 
-    def _settle(self, case: _Case) -> None:
+    def _settle(self, case: _Case) -> CaseRun:
         if case.dirty:
             run = CaseRun(case.case_id, self._plan)
             for e in sorted(case.events, key=lambda ev: (ev.time, ev.seq)):
                 self._eval.step(run, e)
             case.run = run
             case.dirty = False
+        assert case.run is not None
+        return case.run
+
+    def _found(self, case: _Case) -> Partial:
+        if case.found is not None:
+            return case.found
+        run = self._settle(case)
+        return Partial(violations=run.violations, pending=self._eval.pending(run),
+                       undecided=list(run.undecided.values()), intervals=run.intervals, probes=run.probes,
+                       passed=run.passed)
 
     # -- output ----------------------------------------------------------------------
     @property
     def latest_time(self) -> float | None:
         return self._latest
 
-    def _views(self) -> Iterator[_Case]:
-        """Every case, closed or settled now, as its findings so far."""
+    def partial(self) -> Partial:
+        """Everything found so far, before the as-of judgement and the cross-case join."""
+        out = Partial(events=self._events, cases=len(self._cases), latest=self._latest,
+                      rejected=list(self.rejected))
         for case in self._cases.values():
-            if case.closed:
-                yield case
-                continue
-            self._settle(case)
-            run = case.run
-            assert run is not None
-            view = _Case(case.case_id, None)
-            view.violations, view.pending, view.undecided = run.violations, self._eval.pending(run), \
-                list(run.undecided.values())
-            view.intervals, view.probes, view.passed = run.intervals, run.probes, run.passed
-            yield view
+            out.absorb(self._found(case))
+        return out
 
-    def result(self, as_of: float | None = None) -> AuditResult:
-        """Findings as of ``as_of`` (default: the latest event time seen)."""
+    def result(self, as_of: float | None = None, others: Iterable[Partial] = ()) -> AuditResult:
+        """Findings as of ``as_of`` (default: the latest event time seen).
+
+        ``others`` are partials of other sessions over other cases of the same log
+        (worker processes); they are judged and joined together with this one.
+        """
+        total = self.partial()
+        for other in others:
+            total.absorb(other)
         if as_of is None:
-            as_of = self._latest
-        violations: list[Violation] = []
+            as_of = total.latest
+        violations = list(total.violations)
         actions: list[NextAction] = []
-        undecided: list[Undecided] = []
+        for p in total.pending:
+            late, action = p.judge(as_of if as_of is not None else float("inf"))
+            violations.extend(late)
+            if action is not None:
+                actions.append(action)
         intervals: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
-        probes: list[Probe] = []
-        passed: dict[str, int] = defaultdict(int)
-        for view in self._views():
-            violations.extend(view.violations)
-            undecided.extend(view.undecided)
-            for p in view.pending:
-                late, action = p.judge(as_of if as_of is not None else float("inf"))
-                violations.extend(late)
-                if action is not None:
-                    actions.append(action)
-            for iv in view.intervals:
-                intervals[(iv.index, iv.key)].append(iv)
-            probes.extend(view.probes)
-            for rule_id, n in view.passed.items():
-                passed[rule_id] += n
-        cross, cross_undecided, cross_passed = self._join(probes, intervals)
+        for iv in total.intervals:
+            intervals[(iv.index, iv.key)].append(iv)
+        cross, cross_undecided, cross_passed = self._join(total.probes, intervals)
         violations.extend(cross)
-        undecided.extend(cross_undecided)
+        undecided = total.undecided + cross_undecided
+        passed = dict(total.passed)
         for rule_id, n in cross_passed.items():
-            passed[rule_id] += n
-        violations.sort(key=lambda v: (v.case, v.time, v.rule, v.events))
-        actions.sort(key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule))
-        undecided.sort(key=lambda u: (u.rule, u.case, u.reason))
-        return AuditResult(as_of, self._events, len(self._cases), violations, actions, undecided,
-                           list(self.rejected), passed=dict(sorted(passed.items())))
+            passed[rule_id] = passed.get(rule_id, 0) + n
+        violations.sort(key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
+        actions.sort(key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
+        undecided.sort(key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
+        rejected = sorted(total.rejected, key=lambda r: (r.file, r.line))
+        return AuditResult(as_of, total.events, total.cases, violations, actions, undecided, rejected,
+                           passed=dict(sorted(passed.items())))
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         """What the SOPs now require, as of ``as_of``."""
         return self.result(as_of).next_actions
-
     def _join(self, probes: list[Probe], intervals: Mapping[tuple[str, Any], list[Interval]]
               ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
         """Answer cross-case probes: a sweep over each key's intervals in time order.
@@ -193,7 +217,7 @@ class Session:
         runtime = self._eval.runtime
         by_key: dict[tuple[str, Any], list[Probe]] = defaultdict(list)
         for probe in probes:
-            by_key[(probe.rule.index, probe.key)].append(probe)
+            by_key[(probe.index, probe.key)].append(probe)
         for group_key, group in by_key.items():
             members = sorted(intervals.get(group_key, ()), key=lambda i: i.start)
             group.sort(key=lambda p: (p.event.time, p.event.seq))
@@ -211,19 +235,20 @@ class Session:
                     nxt += 1
                 while ends and ends[0][0] <= pos:
                     active.pop(heapq.heappop(ends)[1], None)
-                hit = self._first_match(probe, active.values(), runtime, undecided)
+                rule = self._plan.rules[probe.rule]
+                assert isinstance(rule, CrossCaseRule)
+                hit = self._first_match(rule, probe, active.values(), runtime, undecided)
                 if hit is None:
-                    passed[probe.rule.id] += 1
+                    passed[rule.id] += 1
                 else:
-                    rule = probe.rule
                     message = rule.message.render(e, probe.state, None, hit.attrs, runtime)
                     out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event)))
         return out, undecided, passed
 
     @staticmethod
-    def _first_match(probe: Probe, candidates: Iterable[Interval], runtime: Runtime,
+    def _first_match(rule: CrossCaseRule, probe: Probe, candidates: Iterable[Interval], runtime: Runtime,
                      undecided: list[Undecided]) -> Interval | None:
-        rule, e = probe.rule, probe.event
+        e = probe.event
         for iv in candidates:
             if iv.case == e.case:
                 continue
@@ -238,6 +263,7 @@ class Session:
         return None
 
 
+
 def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:
     """Facts as given (collection -> list of records with ``id``, or -> mapping id -> record) -> by id."""
     out: dict[str, dict[str, Mapping[str, Any]]] = {}
@@ -249,25 +275,24 @@ def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, An
     return out
 
 
-def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
-    """Events and rejected lines of JSON Lines logs, in input order."""
+def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]], counter: LineCounter | None = None,
+                 select: Select | None = None) -> Iterator[Record]:
+    """Events and rejected lines of JSON Lines logs, in input order (see :func:`read_jsonl`)."""
     types = pack.events
-    names = lambda: list(types)  # noqa: E731
+    counter = counter if counter is not None else LineCounter()
     for path in paths:
-        yield from read_jsonl(path, types, display=os.fspath(path), type_names=names)
+        yield from read_jsonl(path, types, display=os.fspath(path), type_names=lambda: list(types),
+                              counter=counter, select=select)
 
 
-def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
-          as_of: float | None = None, *, strict: bool = False, grouped: bool = False) -> AuditResult:
-    """Audit a stream of events (and rejected lines) against a pack.
+def feed_all(session: Session, records: Iterable[Record], *, strict: bool = False, grouped: bool = False,
+             keep_seq: bool = False) -> int:
+    """Feed records to a session; returns the number of runs (stretches of one case's events).
 
-    ``grouped=True`` declares that each case's events come together: a case is
-    closed, and its state freed, as soon as the next case starts, so memory
-    grows with the largest case rather than with the log.
+    ``keep_seq`` keeps the readers' input numbering (workers that read a share of a log).
     """
-    session = Session(pack, facts, keep_events=True)
     current: str | None = None
-    runs = 0  # stretches of consecutive events of one case: runs == cases means the log was grouped
+    runs = 0
     for record in records:
         if isinstance(record, Rejected):
             if strict:
@@ -280,9 +305,22 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
                 session.close_case(current)
             current = record.case
         try:
-            session.feed(record)
+            session.feed(record, record.seq if keep_seq else None)
         except ValueError as exc:
             session.reject(Rejected("(input)", 0, f"event {record.id}: {exc}"))
+    return runs
+
+
+def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
+          as_of: float | None = None, *, strict: bool = False, grouped: bool = False) -> AuditResult:
+    """Audit a stream of events (and rejected lines) against a pack.
+
+    ``grouped=True`` declares that each case's events come together: a case is
+    closed, and its state freed, as soon as the next case starts, so memory
+    grows with the largest case rather than with the log.
+    """
+    session = Session(pack, facts, keep_events=True)
+    runs = feed_all(session, records, strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
     return result

@@ -15,7 +15,10 @@ import orjson
 from . import __version__
 from .audit import audit, load_facts, read_records
 from .errors import PackError, SopengineError, UsageError
+from .events import LineCounter
 from .impact import compare
+from .parallel import audit_parallel, tune_gc
+from .progress import Progress, total_bytes, wanted
 from .lint import lint as run_lint
 from .model import Pack
 from ._resources import bundled_pack_dir
@@ -209,10 +212,14 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--grouped", is_flag=True,
               help="The log keeps each case's events together: free each case as soon as the next starts.")
 @click.option("--limit", default=10, show_default=True, help="Examples per rule in the text report.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes; cases are shared out among them and the findings are the same.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: only on a terminal, never in CI).")
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[str, ...], sets: tuple[str, ...],
               as_of: str | None, formats: tuple[str, ...], output: str | None, fail_on: str, strict: bool,
-              grouped: bool, limit: int, **kwargs: Any) -> None:
+              grouped: bool, limit: int, jobs: int, progress: bool | None, **kwargs: Any) -> None:
     """Audit event logs (JSON Lines, optionally .gz; - for stdin) against a pack.
 
     Prints violations (with the ids of the events that show them), next actions
@@ -223,7 +230,14 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[s
     as_of_time = _parse_as_of(as_of)
     pack = _load(sops, sets)
     facts = load_facts(facts_files)
-    result = audit(pack, read_records(pack, logs), facts, as_of_time, strict=strict, grouped=grouped)
+    tune_gc()
+    with Progress(wanted(progress), total_bytes(logs)) as bar:
+        if jobs > 1 and "-" not in logs:
+            result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
+                                    strict=strict, grouped=grouped, on_progress=bar.advance)
+        else:
+            records = read_records(pack, logs, LineCounter(bar.advance))
+            result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped)
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit))
     if result.grouped_input and not grouped and result.events >= 100_000:
         click.echo("sopengine: tip: this log keeps each case's events together; --grouped frees each case "

@@ -111,7 +111,8 @@ class Interval:
 class Probe:
     """A cross-case rule's question, asked at an event, answered once every case is known."""
 
-    rule: CrossCaseRule
+    rule: str  # rule id (probes travel between processes; compiled rules do not)
+    index: str
     event: Event
     state: dict[str, Any]
     key: Any
@@ -547,7 +548,7 @@ def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
         ev.undecided(run, rule, e, f"index key could not be computed: {exc}")
         return
     snapshot = {k: (frozenset(v) if isinstance(v, set) else v) for k, v in run.state.items()}
-    run.probes.append(Probe(rule, e, snapshot, key))
+    run.probes.append(Probe(rule.id, rule.index, e, snapshot, key))
 
 
 def _trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:

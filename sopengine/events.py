@@ -124,32 +124,68 @@ def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
         raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
 
 
+Select = Callable[[Any, int], bool]  # (decoded line or None, global line number) -> this reader's share?
+
+
+class LineCounter:
+    """Numbers non-blank lines across the files of one input (the input order), and counts bytes read."""
+
+    __slots__ = ("lines", "bytes", "on_progress", "_reported")
+
+    def __init__(self, on_progress: Callable[[int], None] | None = None):
+        self.lines = 0
+        self.bytes = 0
+        self.on_progress = on_progress
+        self._reported = 0
+
+    def report(self) -> None:
+        if self.on_progress is not None and self.bytes != self._reported:
+            self.on_progress(self.bytes - self._reported)
+            self._reported = self.bytes
+
+
 def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None = None,
                display: str | None = None, type_names: Callable[[], list[str]] | None = None,
-               max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record]:
-    """Yield an Event or a Rejected for every non-blank line of a JSON Lines file, in file order."""
+               max_line_bytes: int = MAX_LINE_BYTES, counter: LineCounter | None = None,
+               select: Select | None = None) -> Iterator[Record]:
+    """Yield an Event or a Rejected for every non-blank line of a JSON Lines file, in file order.
+
+    Each event's ``seq`` is its line's number in the whole input (``counter`` carries it
+    across files). ``select`` keeps only a share of the lines (a worker's cases).
+    """
     name = display or os.fspath(path)
     base = os.path.basename(name)
     loads = orjson.loads
+    counter = counter if counter is not None else LineCounter()
     fh = open_binary(path)
     try:
         for lineno, raw in enumerate(fh, 1):
+            counter.bytes += len(raw)
+            if not lineno & 4095:
+                counter.report()
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-            if len(raw) > max_line_bytes:
-                yield Rejected(name, lineno, f"line is {len(raw)} bytes; the limit is {max_line_bytes}")
-                continue
             line = raw.strip()
             if not line:
+                continue
+            counter.lines += 1
+            seq = counter.lines
+            if len(raw) > max_line_bytes:
+                if select is None or select(None, seq):
+                    yield Rejected(name, lineno, f"line is {len(raw)} bytes; the limit is {max_line_bytes}")
                 continue
             try:
                 obj = loads(line)
             except orjson.JSONDecodeError as exc:
-                reason = "truncated JSON" if not line.endswith((b"}", b"]")) else "not valid JSON"
-                yield Rejected(name, lineno, f"{reason}: {exc}")
+                if select is None or select(None, seq):
+                    reason = "truncated JSON" if not line.endswith((b"}", b"]")) else "not valid JSON"
+                    yield Rejected(name, lineno, f"{reason}: {exc}")
                 continue
-            result = event_from_obj(obj, f"{base}:{lineno}", known_types, type_names=type_names)
+            if select is not None and not select(obj, seq):
+                continue
+            result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names)
             yield Rejected(name, lineno, result) if isinstance(result, str) else result
+        counter.report()
     except OSError as exc:  # e.g. a corrupt gzip stream
         raise InputError(f"{name}: read failed ({exc})") from None
     finally:

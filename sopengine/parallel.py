@@ -1,0 +1,119 @@
+"""``--jobs N``: one audit in N worker processes, partitioned by case.
+
+Every worker reads the whole input (so every line keeps its place in the input
+order), but evaluates only the cases whose id hashes to its share (crc32, the
+same in every process); lines that are not a usable object are shared out by
+line number. Each worker returns a :class:`~sopengine.audit.Partial`; the parent
+judges them against the as-of time and runs the cross-case join over all of
+them, so cross-case rules see every case whichever worker evaluated it. The
+findings are the same as with one process.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+import queue as queue_module
+import traceback
+import zlib
+from typing import Any, Callable, Mapping, Sequence
+
+from .audit import Partial, Session, feed_all, read_records
+from .errors import SopengineError
+from .events import LineCounter
+from .findings import AuditResult
+from .model import Pack
+from .pack import load_pack
+
+
+def _share(jobs: int, mine: int) -> Callable[[Any, int], bool]:
+    def select(obj: Any, seq: int) -> bool:
+        case = obj.get("case") if isinstance(obj, dict) else None
+        if isinstance(case, str):
+            return zlib.crc32(case.encode("utf-8", "surrogatepass")) % jobs == mine
+        return seq % jobs == mine
+
+    return select
+
+
+def tune_gc() -> None:
+    """Fewer collections while millions of small, acyclic objects are made (a measured ~20% of run time)."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
+            logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool,
+            progress: Any, results: Any) -> None:
+    try:
+        tune_gc()
+        if pack is None:  # not forked: compile here
+            pack = load_pack(pack_source[0] or None, pack_source[1])
+        session = Session(pack, facts)
+        report = None
+        if mine == 0 and progress is not None:
+            def report(n: int) -> None:
+                with progress.get_lock():
+                    progress.value += n
+        counter = LineCounter(report)
+        runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine)), strict=strict,
+                        grouped=grouped, keep_seq=True)
+        results.put((mine, "ok", session.partial(), runs))
+    except SopengineError as exc:
+        results.put((mine, "error", exc, 0))
+    except BaseException:  # noqa: BLE001 - an engine fault in a worker is reported by the parent
+        results.put((mine, "fault", traceback.format_exc(), 0))
+
+
+def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
+                   facts: Mapping[str, Any], as_of: float | None, jobs: int, *, strict: bool = False,
+                   grouped: bool = False, on_progress: Callable[[int], None] | None = None) -> AuditResult:
+    """Audit ``logs`` with ``jobs`` worker processes; the result equals a one-process audit.
+
+    ``pack_source`` (SOP paths and --set values) lets workers compile the pack where
+    processes are not forked.
+    """
+    forking = "fork" in mp.get_all_start_methods()
+    ctx: Any = mp.get_context("fork" if forking else "spawn")
+    progress = ctx.Value("q", 0) if on_progress is not None else None
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_worker, daemon=True,
+                         args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
+                               grouped, progress, results)) for i in range(jobs)]
+    for p in procs:
+        p.start()
+    partials: dict[int, tuple[Partial, int]] = {}
+    shown = 0
+    try:
+        while len(partials) < jobs:
+            try:
+                mine, status, payload, runs = results.get(timeout=0.2)
+            except queue_module.Empty:
+                if progress is not None and on_progress is not None:
+                    value = int(progress.value)
+                    if value > shown:
+                        on_progress(value - shown)
+                        shown = value
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise SopengineError(f"a worker process died (exit code {dead[0].exitcode})")
+                continue
+            if status == "error":
+                raise payload
+            if status == "fault":
+                raise RuntimeError(f"worker {mine} failed:\n{payload}")
+            partials[mine] = (payload, runs)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+    session = Session(pack, facts)
+    result = session.result(as_of, [partials[i][0] for i in range(jobs)])
+    result.grouped_input = sum(r for _, r in partials.values()) == result.cases
+    return result
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))

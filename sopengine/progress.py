@@ -1,0 +1,51 @@
+"""A progress bar on stderr for long audits: only on a terminal, never on a pipe or in CI (tqdm draws it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import TracebackType
+from typing import Any, Sequence
+
+
+def wanted(setting: bool | None) -> bool:
+    """Show progress? Explicit --progress/--no-progress wins; by default only on an interactive stderr outside CI."""
+    if setting is not None:
+        return setting
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def total_bytes(paths: Sequence[str]) -> int | None:
+    """Size of the input when known (plain files); None for stdin or compressed files."""
+    total = 0
+    for p in paths:
+        if p == "-" or p.endswith(".gz"):
+            return None
+        try:
+            total += os.path.getsize(p)
+        except OSError:
+            return None
+    return total
+
+
+class Progress:
+    """Bytes read so far, with rate and time left; a no-op when disabled."""
+
+    def __init__(self, enabled: bool, total: int | None, description: str = "audit"):
+        self._bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+            self._bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=description,
+                             file=sys.stderr, dynamic_ncols=True, mininterval=0.5, leave=False)
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.close()
