@@ -14,9 +14,9 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-import queue as queue_module
 import traceback
 import zlib
+from multiprocessing.connection import wait
 from typing import Any, Callable, Mapping, Sequence
 
 from .audit import Partial, Session, feed_all, read_records
@@ -46,6 +46,7 @@ def tune_gc() -> None:
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
             logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool,
             progress: Any, results: Any) -> None:
+    """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
     try:
         tune_gc()
         if pack is None:  # not forked: compile here
@@ -59,11 +60,13 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         counter = LineCounter(report)
         runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine)), strict=strict,
                         grouped=grouped, keep_seq=True)
-        results.put((mine, "ok", session.partial(), runs))
+        results.send((mine, "ok", session.partial(), runs))
     except SopengineError as exc:
-        results.put((mine, "error", exc, 0))
+        results.send((mine, "error", exc, 0))
     except BaseException:  # noqa: BLE001 - an engine fault in a worker is reported by the parent
-        results.put((mine, "fault", traceback.format_exc(), 0))
+        results.send((mine, "fault", traceback.format_exc(), 0))
+    finally:
+        results.close()
 
 
 def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
@@ -77,33 +80,37 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     forking = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if forking else "spawn")
     progress = ctx.Value("q", 0) if on_progress is not None else None
-    results = ctx.Queue()
+    pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     procs = [ctx.Process(target=_worker, daemon=True,
                          args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
-                               grouped, progress, results)) for i in range(jobs)]
+                               grouped, progress, pipes[i][1])) for i in range(jobs)]
     for p in procs:
         p.start()
+    for _, sender in pipes:
+        sender.close()  # the parent only receives
+    waiting: dict[Any, int] = {pipes[i][0]: i for i in range(jobs)}
     partials: dict[int, tuple[Partial, int]] = {}
     shown = 0
     try:
-        while len(partials) < jobs:
-            try:
-                mine, status, payload, runs = results.get(timeout=0.2)
-            except queue_module.Empty:
-                if progress is not None and on_progress is not None:
-                    value = int(progress.value)
-                    if value > shown:
-                        on_progress(value - shown)
-                        shown = value
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    raise SopengineError(f"a worker process died (exit code {dead[0].exitcode})")
-                continue
-            if status == "error":
-                raise payload
-            if status == "fault":
-                raise RuntimeError(f"worker {mine} failed:\n{payload}")
-            partials[mine] = (payload, runs)
+        while waiting:
+            ready = wait(list(waiting), timeout=0.2)
+            if progress is not None and on_progress is not None and int(progress.value) > shown:
+                on_progress(int(progress.value) - shown)
+                shown = int(progress.value)
+            for conn in ready:
+                i = waiting.pop(conn)
+                receiver: Any = conn
+                try:
+                    message: tuple[int, str, Any, int] = receiver.recv()
+                except EOFError:
+                    raise SopengineError(f"worker {i} ended without a result (exit code {procs[i].exitcode})") \
+                        from None
+                mine, status, payload, runs = message
+                if status == "error":
+                    raise payload
+                if status == "fault":
+                    raise RuntimeError(f"worker {mine} failed:\n{payload}")
+                partials[mine] = (payload, runs)
     finally:
         for p in procs:
             if p.is_alive():

@@ -136,3 +136,27 @@ def test_equal_times_within_a_case_keep_input_order(bundled: Pack) -> None:
     swapped = [base[0], base[2], base[1]]
     closed_before = audit(bundled, swapped, FACTS)
     assert [v for v in closed_before.violations if v.rule == rule] == []
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(_case, min_size=1, max_size=6), st.integers(2, 3), st.randoms(use_true_random=False))
+def test_jobs_n_gives_the_same_findings_as_one_process(bundled: Pack, tmp_path_factory: Any, cases: Any,
+                                                       jobs: int, rnd: random.Random) -> None:
+    import json
+
+    from sopengine.audit import read_records
+    from sopengine.parallel import audit_parallel
+    from sopengine.timeutil import format_time
+
+    events = _events(cases)
+    rnd.shuffle(events)
+    path = tmp_path_factory.mktemp("jobs") / "log.jsonl"
+    with path.open("w") as fh:
+        for e in events:
+            fh.write(json.dumps({"id": e.id, "case": e.case, "time": format_time(e.time), "type": e.type,
+                                 "actor": e.actor, "data": e.data}) + "\n")
+        fh.write('{"case": "broken\n')  # a rejected line is reported once, by one worker
+    one = audit(bundled, read_records(bundled, [str(path)]), FACTS)
+    many = audit_parallel(bundled, ([str(SOPS)], {}), [str(path)], FACTS, None, jobs)
+    assert many.to_json() == one.to_json()
