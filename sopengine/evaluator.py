@@ -119,6 +119,7 @@ class Probe:
 
 
 _NOTHING: frozenset[str] = frozenset()
+_CONTAINERS = (list, set, dict)
 
 
 def _freeze(value: Any) -> Any:
@@ -202,7 +203,13 @@ class Plan:
         self.initial_state = {v.name: v.fresh() for v in pack.state}
         self.set_vars = tuple(v.name for v in pack.state if v.kind == "set")
         self.indexes = tuple(pack.indexes.values())
-        self.index_refs = state_refs(e for ix in self.indexes for e in (ix.member, ix.key, *(a for _, a in ix.attributes)))
+        self.index_refs = {ix.name: state_refs((ix.member, ix.key, *(a for _, a in ix.attributes)))
+                           for ix in self.indexes}
+        self.any_index_refs = frozenset().union(*self.index_refs.values()) if self.indexes else frozenset()
+        # What a cross-case probe must keep of the state: what its match and message read.
+        self.probe_refs = {r.id: tuple(sorted(state_refs((r.match, *(p for p in r.message.parts
+                                                                       if not isinstance(p, str))))))
+                           for r in pack.rules if isinstance(r, CrossCaseRule)}
         # Updates keep their declared order across variables: sort by position in the pack.
         order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
         for tp in self.types.values():
@@ -285,8 +292,8 @@ class Evaluator:
             if self.applies(run, rule, e) and self.test(run, rule, rule.after.when, e):
                 run.memory[rule.id + "#after"] = e
         changed = self._update(run, e, tp.updates) if tp.updates else _NOTHING
-        if changed and plan.indexes and not changed.isdisjoint(plan.index_refs):
-            self._index(run, e)
+        if changed and plan.indexes and not changed.isdisjoint(plan.any_index_refs):
+            self._index(run, e, changed)
         if tp.invariants:
             self._applies.clear()  # invariants see the state after the event
             refs = plan.invariant_refs
@@ -361,6 +368,7 @@ class Evaluator:
         state = run.state
         runtime = self.runtime
         changed: set[str] = set()
+        prov_all = run.prov
         for var, up in updates:
             if up.when is not None:
                 try:
@@ -369,6 +377,18 @@ class Evaluator:
                 except Exception:  # noqa: BLE001 - an update that cannot be computed does not happen
                     continue
             name = var.name
+            if up.op == "set" and var.kind != "set":  # the common case, kept short
+                try:
+                    value = up.value.fn(e, state, None, None, runtime)  # type: ignore[union-attr]
+                except Exception:  # noqa: BLE001
+                    continue
+                if type(value) in _CONTAINERS:
+                    value = _freeze(value)
+                if state[name] != value:
+                    state[name] = value
+                    changed.add(name)
+                prov_all[name] = e.id
+                continue
             if up.op == "clear":
                 fresh = var.fresh()
                 if state[name] != fresh:
@@ -425,9 +445,12 @@ class Evaluator:
             run.breaches.pop(rule.id, None)
             self.held(run, rule)
 
-    def _index(self, run: CaseRun, e: Event) -> None:
+    def _index(self, run: CaseRun, e: Event, changed: set[str] | frozenset[str]) -> None:
         pos = (e.time, e.seq)
+        refs = self.plan.index_refs
         for index in self.plan.indexes:
+            if changed.isdisjoint(refs[index.name]):
+                continue
             try:
                 member = bool(index.member.fn(e, run.state, None, None, self.runtime))
                 key = _freeze(index.key.fn(e, run.state, None, None, self.runtime)) if member else None
@@ -547,7 +570,8 @@ def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
     except Exception as exc:  # noqa: BLE001
         ev.undecided(run, rule, e, f"index key could not be computed: {exc}")
         return
-    snapshot = {k: (frozenset(v) if isinstance(v, set) else v) for k, v in run.state.items()}
+    state = run.state
+    snapshot = {k: (frozenset(state[k]) if isinstance(state[k], set) else state[k]) for k in ev.plan.probe_refs[rule.id]}
     run.probes.append(Probe(rule.id, rule.index, e, snapshot, key))
 
 

@@ -1,0 +1,265 @@
+"""Audit speed and memory, side by side with a parse-only floor, pm4py and durable-rules.
+
+    python benchmarks/bench_audit.py                      # 200k events, all rows
+    python benchmarks/bench_audit.py --events 1000000     # the 1M-event figures of docs/benchmarks.md
+    python benchmarks/bench_audit.py --scaling 100000,1000000,5000000 --only audit
+
+The peers need `pip install -e '.[bench]'` (pm4py, durable-rules); a missing peer
+prints a row saying so. Every row runs in its own process, so that peak RSS is
+that row's alone. The log is generated: the example stories of
+examples/generate.py (a share of them break rules), repeated with new case ids
+until the size is reached, written twice: grouped by case, and interleaved in
+time order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FACTS = ROOT / "examples" / "facts.yaml"
+
+
+# ------------------------------------------------------------------ the logs
+def make_logs(n_events: int, out: Path) -> tuple[Path, Path]:
+    """Write grouped.jsonl and interleaved.jsonl of about ``n_events`` events; reuse them if present."""
+    import orjson
+
+    grouped, interleaved = out / f"grouped-{n_events}.jsonl", out / f"interleaved-{n_events}.jsonl"
+    if grouped.exists() and interleaved.exists():
+        return grouped, interleaved
+    sys.path.insert(0, str(ROOT / "examples"))
+    import generate  # type: ignore[import-not-found]
+
+    base, _facts = generate.generate()
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for e in base:
+        by_case.setdefault(e["case"], []).append(e)
+    rows: list[tuple[str, str, bytes]] = []  # (case, time, line)
+    k = 0
+    while len(rows) < n_events:
+        for case, events in by_case.items():
+            for e in events:
+                copy = dict(e, case=f"{case}-{k}", id=f"{e['id']}-{k}")
+                rows.append((copy["case"], copy["time"], orjson.dumps(copy)))
+                if len(rows) >= n_events:
+                    break
+            if len(rows) >= n_events:
+                break
+        k += 1
+    with grouped.open("wb") as fh:  # each case's events together, in time order
+        for _, _, line in sorted(rows, key=lambda r: (r[0], r[1])):
+            fh.write(line + b"\n")
+    with interleaved.open("wb") as fh:  # the whole log in time order, cases interleaved
+        for _, _, line in sorted(rows, key=lambda r: (r[1], r[0])):
+            fh.write(line + b"\n")
+    return grouped, interleaved
+
+
+# ------------------------------------------------------------------ the rows (each in its own process)
+def row_parse(log: str) -> dict[str, Any]:
+    import orjson
+
+    loads, n = orjson.loads, 0
+    with open(log, "rb") as fh:
+        for line in fh:
+            loads(line)
+            n += 1
+    return {"events": n}
+
+
+def row_audit(log: str, jobs: int, grouped: bool) -> dict[str, Any]:
+    from sopengine.cli import main
+
+    args = ["audit", log, "--facts", str(FACTS), "--format", "json", "-o", os.devnull, "--fail-on", "never",
+            "--no-progress", "--jobs", str(jobs)]
+    if grouped:
+        args.append("--grouped")
+    try:
+        main(args)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    with open(log, "rb") as fh:
+        return {"events": sum(1 for _ in fh)}
+
+
+DECLARE_MODEL = {
+    # what Declare can say about these SOPs, on activity order only
+    "response": {("assignment.created", "assignment.closed"): 1, ("ticket.created", "ticket.commented"): 1},
+    "precedence": {("assignment.created", "assignment.closed"): 1,
+                   ("case.field_changed", "case.status_changed"): 1},
+    "absence": {"document.uploaded": 1},
+}
+
+
+def row_pm4py(log: str) -> dict[str, Any]:
+    import orjson
+    import pandas as pd
+    import pm4py
+
+    cases, types, times = [], [], []
+    with open(log, "rb") as fh:
+        for line in fh:
+            e = orjson.loads(line)
+            cases.append(e["case"])
+            types.append(e["type"])
+            times.append(e["time"])
+    df = pd.DataFrame({"case:concept:name": cases, "concept:name": types,
+                       "time:timestamp": pd.to_datetime(times, utc=True, format="ISO8601")})
+    model = {t: {k: {"support": 1.0, "confidence": 1.0} for k in v} for t, v in DECLARE_MODEL.items()}
+    start = time.perf_counter()
+    diagnostics = pm4py.conformance_declare(df, model, return_diagnostics_dataframe=True)
+    return {"events": len(df), "conformance_only_s": time.perf_counter() - start,
+            "deviating_cases": int((diagnostics["dev_fitness"] < 1.0).sum())}
+
+
+def row_durable(log: str) -> dict[str, Any]:
+    import orjson
+    from durable.engine import MessageNotHandledException
+    from durable.lang import assert_fact, c, delete_state, m, post, ruleset, when_all
+
+    found = {"review-by-owner-only": 0, "no-assignment-to-back-office": 0, "valid-status": 0}
+    statuses = ["New", "In Progress - Awaiting Customer Support", "In Progress - Awaiting Customer Response",
+                "In Progress - Internal Referral", "Closed"]
+    with ruleset("sopengine_bench"):
+        @when_all(c.o << (m.kind == "owner"), c.r << ((m.type == "review.logged") & (m.actor != c.o.user)))
+        def review(c: Any) -> None:
+            found["review-by-owner-only"] += 1
+
+        @when_all((m.type == "assignment.created") & (m.team == "Back Office"))
+        def back_office(c: Any) -> None:
+            found["no-assignment-to-back-office"] += 1
+
+        condition = m.type == "case.status_changed"
+        for s in statuses:
+            condition = condition & (m.to != s)
+
+        @when_all(condition)
+        def status(c: Any) -> None:
+            found["valid-status"] += 1
+
+    n = 0
+    open_sessions: set[str] = set()
+    with open(log, "rb") as fh:
+        for line in fh:
+            e = orjson.loads(line)
+            n += 1
+            sid = e["case"]
+            open_sessions.add(sid)
+            data = e.get("data") or {}
+            if e["type"] in ("case.created", "case.owner_changed"):
+                owner = data.get("owner") or e.get("actor") if e["type"] == "case.created" else data.get("to")
+                assert_fact("sopengine_bench", {"sid": sid, "kind": "owner", "user": owner or ""})
+                continue
+            message = {"sid": sid, "type": e["type"], "actor": e.get("actor") or "", "team": data.get("team", ""),
+                       "to": data.get("to", "") if isinstance(data.get("to"), str) else ""}
+            try:
+                post("sopengine_bench", message)
+            except MessageNotHandledException:
+                pass
+            if e["type"] in ("case.status_changed",) and data.get("to") == "Closed":
+                delete_state("sopengine_bench", sid)  # sessions are capped: free a closed case's
+                open_sessions.discard(sid)
+    return {"events": n, "found": found}
+
+
+ROWS = {"parse": row_parse, "pm4py": row_pm4py, "durable": row_durable}
+
+
+def run_row(name: str, log: Path, jobs: int = 1, grouped: bool = False) -> dict[str, Any]:
+    """Run one row in a fresh process and return its figures (or its error)."""
+    cmd = [sys.executable, __file__, "--row", name, "--log", str(log), "--jobs", str(jobs)]
+    if grouped:
+        cmd.append("--grouped")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": last[:160], "seconds": wall}
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["seconds"] = wall
+    return figures
+
+
+def child_main(args: argparse.Namespace) -> None:
+    if args.row == "audit":
+        figures = row_audit(args.log, args.jobs, args.grouped)
+    else:
+        figures = ROWS[args.row](args.log)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    figures["rss_mb"] = round((own + children * max(args.jobs, 1) if args.jobs > 1 else own) / 1024, 1)
+    print(json.dumps(figures))
+
+
+# ------------------------------------------------------------------ the table
+def table(rows: list[tuple[str, dict[str, Any]]], floor: float) -> str:
+    head = f"{'row':<42} {'events':>9} {'wall s':>8} {'events/s':>10} {'peak RSS MB':>12} {'x parse':>8}"
+    out = [head, "-" * len(head)]
+    for label, f in rows:
+        if "error" in f:
+            out.append(f"{label:<42} {'':>9} {f['seconds']:>8.1f}  refused/failed: {f['error']}")
+            continue
+        eps = f["events"] / f["seconds"] if f["seconds"] else 0
+        out.append(f"{label:<42} {f['events']:>9} {f['seconds']:>8.2f} {eps:>10,.0f} {f['rss_mb']:>12.1f} "
+                   f"{f['seconds'] / floor:>8.2f}")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000, help="events in the generated log")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "sopengine-bench")
+    parser.add_argument("--only", choices=["all", "audit"], default="all", help="audit rows only (no peers)")
+    parser.add_argument("--scaling", default="", help="comma-separated sizes: audit cost per event at each")
+    parser.add_argument("--row", help=argparse.SUPPRESS)
+    parser.add_argument("--log", help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--grouped", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.row:
+        child_main(args)
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    if args.scaling:
+        print("\nscaling (one process, grouped log, --grouped):")
+        for size in [int(x) for x in args.scaling.split(",")]:
+            grouped, _ = make_logs(size, args.out)
+            f = run_row("audit", grouped, 1, True)
+            print(f"  {size:>9} events: {f['seconds']:8.2f} s  {f['seconds'] / size * 1e6:6.2f} us/event  "
+                  f"peak RSS {f.get('rss_mb', 0):7.1f} MB")
+        return
+    grouped, interleaved = make_logs(args.events, args.out)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    parse = run_row("parse", interleaved)
+    rows.append(("parse only (orjson, the floor)", parse))
+    rows.append(("sopengine audit, grouped log, --grouped", run_row("audit", grouped, 1, True)))
+    rows.append(("sopengine audit, interleaved log", run_row("audit", interleaved, 1, False)))
+    rows.append(("sopengine audit --jobs 2, grouped, --grouped", run_row("audit", grouped, 2, True)))
+    rows.append(("sopengine audit --jobs 2, interleaved", run_row("audit", interleaved, 2, False)))
+    if args.only == "all":
+        rows.append(("pm4py conformance_declare (5 constraints)", run_row("pm4py", interleaved)))
+        rows.append(("durable-rules, 3 rules, grouped log", run_row("durable", grouped)))
+        rows.append(("durable-rules, 3 rules, interleaved log", run_row("durable", interleaved)))
+    print(f"\nlog: {args.events} events ({grouped.name}, {interleaved.name} in {args.out})\n")
+    print(table(rows, parse["seconds"]))
+    for label, f in rows:
+        if "conformance_only_s" in f:
+            print(f"\npm4py conformance alone (after loading): {f['conformance_only_s']:.2f} s, "
+                  f"{f['events'] / f['conformance_only_s']:,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
