@@ -24,15 +24,13 @@ from .model import CrossCaseRule, Pack
 
 
 class _Case:
-    __slots__ = ("case_id", "run", "events", "dirty", "closed", "found")
+    __slots__ = ("case_id", "run", "events", "dirty")
 
-    def __init__(self, case_id: str, run: CaseRun | None):
+    def __init__(self, case_id: str, run: CaseRun):
         self.case_id = case_id
         self.run = run
         self.events: list[Event] = []
         self.dirty = False
-        self.closed = False
-        self.found: Partial | None = None  # what a closed case left behind
 
 
 @dataclass
@@ -82,6 +80,8 @@ class Session:
         self._plan = Plan(pack)
         self._eval = Evaluator(self._plan, Runtime(index_facts(facts or {})))
         self._cases: dict[str, _Case] = {}
+        self._closed_ids: set[str] = set()
+        self._closed = Partial()  # what closed cases left behind: findings, index intervals, probes
         self._seq = 0
         self._latest: float | None = None
         self._events = 0
@@ -105,13 +105,12 @@ class Session:
             self._latest = event.time
         case = self._cases.get(event.case)
         if case is None:
+            if event.case in self._closed_ids:
+                raise ValueError(f"case {event.case!r} was already closed; its events must come together")
             case = self._cases[event.case] = _Case(event.case, CaseRun(event.case, self._plan))
-        elif case.closed:
-            raise ValueError(f"case {event.case!r} was already closed; its events must come together")
         if self._keep:
             case.events.append(event)
         run = case.run
-        assert run is not None
         if case.dirty:
             return
         if (event.time, event.seq) < run.last:
@@ -127,13 +126,12 @@ class Session:
 
     def close_case(self, case_id: str) -> None:
         """Declare that a case has no more events: its state is freed, what is open is kept to judge."""
-        case = self._cases.get(case_id)
-        if case is None or case.closed:
+        case = self._cases.pop(case_id, None)
+        if case is None:
             return
-        case.found = self._found(case)
-        case.run = None
-        case.events = []
-        case.closed = True
+        self._closed.absorb(self._found(case))
+        self._closed.cases += 1
+        self._closed_ids.add(case_id)
 
     def _settle(self, case: _Case) -> CaseRun:
         if case.dirty:
@@ -142,12 +140,9 @@ class Session:
                 self._eval.step(run, e)
             case.run = run
             case.dirty = False
-        assert case.run is not None
         return case.run
 
     def _found(self, case: _Case) -> Partial:
-        if case.found is not None:
-            return case.found
         run = self._settle(case)
         return Partial(violations=run.violations, pending=self._eval.pending(run),
                        undecided=list(run.undecided.values()), intervals=run.intervals, probes=run.probes,
@@ -162,6 +157,7 @@ class Session:
         """Everything found so far, before the as-of judgement and the cross-case join."""
         out = Partial(events=self._events, cases=len(self._cases), latest=self._latest,
                       rejected=list(self.rejected))
+        out.absorb(self._closed)  # cases counts there; events are all counted in self._events
         for case in self._cases.values():
             out.absorb(self._found(case))
         return out

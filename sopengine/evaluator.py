@@ -207,9 +207,13 @@ class Plan:
                            for ix in self.indexes}
         self.any_index_refs = frozenset().union(*self.index_refs.values()) if self.indexes else frozenset()
         # What a cross-case probe must keep of the state: what its match and message read.
-        self.probe_refs = {r.id: tuple(sorted(state_refs((r.match, *(p for p in r.message.parts
-                                                                       if not isinstance(p, str))))))
-                           for r in pack.rules if isinstance(r, CrossCaseRule)}
+        self.probe_refs: dict[str, tuple[str, ...]] = {}
+        self.probe_data: dict[str, tuple[str, ...]] = {}
+        for r in pack.rules:
+            if isinstance(r, CrossCaseRule):
+                exprs = [x for x in (r.match, *r.message.parts) if isinstance(x, Expr)]
+                self.probe_refs[r.id] = tuple(sorted(state_refs(exprs)))
+                self.probe_data[r.id] = tuple(sorted({f for x in exprs for f in x.data_refs}))
         # Updates keep their declared order across variables: sort by position in the pack.
         order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
         for tp in self.types.values():
@@ -570,9 +574,13 @@ def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
     except Exception as exc:  # noqa: BLE001
         ev.undecided(run, rule, e, f"index key could not be computed: {exc}")
         return
+    # Keep only what the answer will read: probes wait for every case to be known.
     state = run.state
     snapshot = {k: (frozenset(state[k]) if isinstance(state[k], set) else state[k]) for k in ev.plan.probe_refs[rule.id]}
-    run.probes.append(Probe(rule.id, rule.index, e, snapshot, key))
+    data = e.data
+    slim = Event(e.id, e.case, e.time, e.type, e.actor, {k: data[k] for k in ev.plan.probe_data[rule.id] if k in data},
+                 e.seq)
+    run.probes.append(Probe(rule.id, rule.index, slim, snapshot, key))
 
 
 def _trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:

@@ -73,6 +73,7 @@ class Expr:
     uses_event: bool = False
     param_refs: frozenset[str] = frozenset()
     fact_refs: frozenset[str] = frozenset()
+    data_refs: frozenset[str] = frozenset()  # data fields of `event` it reads
     constant: bool = False  # reads nothing that varies at run time (no event, state, trigger, other, facts)
     tree: ast.expr | None = field(default=None, repr=False, compare=False)  # the user's syntax tree, for lint
 
@@ -269,6 +270,7 @@ class _Translator:
         self.state_refs: set[str] = set()
         self.param_refs: set[str] = set()
         self.fact_refs: set[str] = set()
+        self.data_refs: set[str] = set()
         self.runtime_refs = 0  # references to anything known only at run time
         self.uses_event = False
         self.extra_globals: dict[str, Any] = {}
@@ -321,6 +323,8 @@ class _Translator:
         if name not in fields:
             raise _fail(Code.UNKNOWN_FIELD, f"'{label}.{name}' is not a declared data field of the event "
                         f"type(s) here{did_you_mean(name, fields)}")
+        if label in ("data", "event.data"):
+            self.data_refs.add(name)
         return self._get_call(base, name)
 
     def _name(self, parts: list[str]) -> ast.expr:
@@ -610,7 +614,7 @@ def compile_expr(text: object, scope: Scope, location: Location) -> tuple[Expr |
     fn = eval(code, namespace)  # noqa: S307 - code built from a whitelisted, rewritten AST
     return Expr(source, location, fn, frozenset(translator.state_refs), translator.uses_event,
                 frozenset(translator.param_refs), frozenset(translator.fact_refs),
-                translator.runtime_refs == 0, tree.body), None
+                frozenset(translator.data_refs), translator.runtime_refs == 0, tree.body), None
 
 
 @dataclass(frozen=True)
