@@ -23,20 +23,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "examples" / "facts.yaml"
 
 
 # ------------------------------------------------------------------ the logs
-def make_logs(n_events: int, out: Path) -> tuple[Path, Path]:
-    """Write grouped.jsonl and interleaved.jsonl of about ``n_events`` events; reuse them if present."""
-    import orjson
-
-    grouped, interleaved = out / f"grouped-{n_events}.jsonl", out / f"interleaved-{n_events}.jsonl"
-    if grouped.exists() and interleaved.exists():
-        return grouped, interleaved
+def _stories() -> dict[str, list[dict[str, Any]]]:
     sys.path.insert(0, str(ROOT / "examples"))
     import generate  # type: ignore[import-not-found]
 
@@ -44,25 +38,47 @@ def make_logs(n_events: int, out: Path) -> tuple[Path, Path]:
     by_case: dict[str, list[dict[str, Any]]] = {}
     for e in base:
         by_case.setdefault(e["case"], []).append(e)
-    rows: list[tuple[str, str, bytes]] = []  # (case, time, line)
-    k = 0
-    while len(rows) < n_events:
-        for case, events in by_case.items():
+    return by_case
+
+
+def _replicas(n_events: int) -> Iterator[dict[str, Any]]:
+    """The example stories over and over under new case ids, case by case, until ``n_events``."""
+    stories = _stories()
+    n, k = 0, 0
+    while True:
+        for case, events in stories.items():
             for e in events:
-                copy = dict(e, case=f"{case}-{k}", id=f"{e['id']}-{k}")
-                rows.append((copy["case"], copy["time"], orjson.dumps(copy)))
-                if len(rows) >= n_events:
-                    break
-            if len(rows) >= n_events:
-                break
+                yield dict(e, case=f"{case}-{k}", id=f"{e['id']}-{k}")
+                n += 1
+                if n >= n_events:
+                    return
         k += 1
-    with grouped.open("wb") as fh:  # each case's events together, in time order
-        for _, _, line in sorted(rows, key=lambda r: (r[0], r[1])):
-            fh.write(line + b"\n")
-    with interleaved.open("wb") as fh:  # the whole log in time order, cases interleaved
-        for _, _, line in sorted(rows, key=lambda r: (r[1], r[0])):
-            fh.write(line + b"\n")
-    return grouped, interleaved
+
+
+def make_grouped(n_events: int, out: Path) -> Path:
+    """Each case's events together, in time order (written as generated: memory stays small)."""
+    import orjson
+
+    path = out / f"grouped-{n_events}.jsonl"
+    if not path.exists():
+        with path.open("wb") as fh:
+            for e in _replicas(n_events):
+                fh.write(orjson.dumps(e) + b"\n")
+    return path
+
+
+def make_interleaved(n_events: int, out: Path) -> Path:
+    """The whole log in time order, cases interleaved (sorted in memory: about 250 bytes an event)."""
+    import orjson
+
+    path = out / f"interleaved-{n_events}.jsonl"
+    if not path.exists():
+        rows = sorted(((e["time"], e["case"], orjson.dumps(e)) for e in _replicas(n_events)),
+                      key=lambda r: (r[0], r[1]))
+        with path.open("wb") as fh:
+            for _, _, line in rows:
+                fh.write(line + b"\n")
+    return path
 
 
 # ------------------------------------------------------------------ the rows (each in its own process)
@@ -255,12 +271,12 @@ def main() -> None:
     if args.scaling:
         print("\nscaling (one process, grouped log, --grouped):")
         for size in [int(x) for x in args.scaling.split(",")]:
-            grouped, _ = make_logs(size, args.out)
+            grouped = make_grouped(size, args.out)
             f = run_row("audit", grouped, 1, True)
             print(f"  {size:>9} events: {f['seconds']:8.2f} s  {f['seconds'] / size * 1e6:6.2f} us/event  "
                   f"peak RSS {f.get('rss_mb', 0):7.1f} MB")
         return
-    grouped, interleaved = make_logs(args.events, args.out)
+    grouped, interleaved = make_grouped(args.events, args.out), make_interleaved(args.events, args.out)
     rows: list[tuple[str, dict[str, Any]]] = []
     parse = run_row("parse", interleaved)
     rows.append(("parse only (orjson, the floor)", parse))

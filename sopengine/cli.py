@@ -15,14 +15,14 @@ import orjson
 from . import __version__
 from .audit import audit, load_facts, read_records
 from .errors import PackError, SopengineError, UsageError
+from ._resources import bundled_pack_dir
 from .events import LineCounter
 from .impact import compare
-from .parallel import audit_parallel, tune_gc
-from .progress import Progress, total_bytes, wanted
 from .lint import lint as run_lint
 from .model import Pack
-from ._resources import bundled_pack_dir
 from .pack import load_pack
+from .parallel import audit_parallel, tune_gc
+from .progress import Progress, total_bytes, wanted
 from .reporters import REPORTERS, Reporter, TextReporter
 from .scenarios import run_tests
 from .timeutil import TimeFormatError, parse_time
@@ -56,12 +56,20 @@ def _parse_sets(values: Sequence[str]) -> dict[str, str]:
 
 
 def _write(text: str, output: str | None) -> None:
-    """Write to stdout, or to a file atomically (a temporary file renamed into place)."""
+    """Write to stdout, or to a file atomically (a temporary file renamed into place).
+
+    Only a regular file (or a new one) is replaced that way; a device or a pipe
+    (/dev/null, /dev/stdout, a FIFO) is written in place, never replaced.
+    """
     if not output or output == "-":
         click.echo(text, nl=False)
         return
     target = Path(output)
     try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

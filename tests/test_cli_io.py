@@ -72,3 +72,21 @@ def test_help_lists_the_commands_and_exit_codes(runner: CliRunner) -> None:
     assert result.exit_code == 0
     for word in ("validate", "rules", "audit", "Exit codes"):
         assert word in result.output
+
+
+def test_writing_to_a_device_writes_in_place_and_never_replaces_it(tmp_path: Path, runner: CliRunner) -> None:
+    import os
+    import stat
+    log = tmp_path / "log.jsonl"
+    log.write_text(LINE)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = runner.invoke(cli, ["audit", str(log), "--format", "json", "-o", str(fifo), "--fail-on", "never"])
+    reader.join(timeout=10)
+    assert result.exit_code == 0
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe, not a file renamed over it
+    assert b'"violations"' in received[0]

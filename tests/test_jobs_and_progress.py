@@ -1,0 +1,58 @@
+"""--jobs N gives the same JSON as one process; the progress bar shows only when asked or on a terminal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+from sopengine.cli import cli
+
+from .conftest import ROOT
+
+EXAMPLE_LOG = str(ROOT / "examples" / "events.jsonl")
+FACTS = str(ROOT / "examples" / "facts.yaml")
+
+
+def _json(runner: CliRunner, *args: str) -> dict:  # type: ignore[type-arg]
+    result = runner.invoke(cli, ["audit", *args, "--facts", FACTS, "--format", "json", "--fail-on", "never"])
+    assert result.exit_code == 0, result.output[-500:]
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _bigger_log(path: Path, events: int) -> Path:
+    """The example stories repeated under new case ids, shuffled into time order."""
+    base = [orjson.loads(line) for line in Path(EXAMPLE_LOG).read_bytes().splitlines()]
+    rows = []
+    k = 0
+    while len(rows) < events:
+        for e in base:
+            rows.append(dict(e, case=f"{e['case']}-{k}", id=f"{e['id']}-{k}"))
+            if len(rows) >= events:
+                break
+        k += 1
+    rows.sort(key=lambda e: (e["time"], e["case"]))
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def test_jobs_2_equals_jobs_1_on_the_example_log(runner: CliRunner) -> None:
+    assert _json(runner, EXAMPLE_LOG, "--jobs", "2") == _json(runner, EXAMPLE_LOG, "--jobs", "1")
+
+
+def test_jobs_2_equals_jobs_1_on_a_generated_100k_event_log(runner: CliRunner, tmp_path: Path) -> None:
+    log = str(_bigger_log(tmp_path / "big.jsonl", 100_000))
+    one = _json(runner, log, "--jobs", "1")
+    two = _json(runner, log, "--jobs", "2")
+    assert one["summary"]["events"] == 100_000 and one["summary"]["violations"] > 1000
+    assert two == one
+
+
+def test_progress_goes_to_stderr_only_when_wanted(runner: CliRunner) -> None:
+    quiet = runner.invoke(cli, ["audit", EXAMPLE_LOG, "--facts", FACTS, "--fail-on", "never", "-o", "/dev/null"])
+    assert quiet.stderr == ""  # not a terminal: nothing
+    shown = runner.invoke(cli, ["audit", EXAMPLE_LOG, "--facts", FACTS, "--fail-on", "never", "-o", "/dev/null",
+                                "--progress"])
+    assert "audit" in shown.stderr and "B/s" in shown.stderr
