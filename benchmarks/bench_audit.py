@@ -42,13 +42,29 @@ def _stories() -> dict[str, list[dict[str, Any]]]:
 
 
 def _replicas(n_events: int) -> Iterator[dict[str, Any]]:
-    """The example stories over and over under new case ids, case by case, until ``n_events``."""
+    """The example stories over and over under new case ids, case by case, until ``n_events``.
+
+    Copy k is shifted by k days, so that the log spreads over time as a real
+    export does (about 40 copies' cases are open at any moment), and the cases
+    the example leaves open at its end stay open only in the last copy.
+    """
+    from datetime import datetime, timedelta
+
     stories = _stories()
+    open_at_end = {case for case, events in stories.items() if not any(
+        ev["type"] in ("case.status_changed", "ticket.status_changed")
+        and (ev.get("data") or {}).get("to") in ("Closed", "Resolved") for ev in events)}
+    per_copy = sum(len(v) for v in stories.values())
+    copies = -(-n_events // per_copy)
     n, k = 0, 0
     while True:
+        shift = timedelta(days=k)
         for case, events in stories.items():
+            if case in open_at_end and k < copies - 1:
+                continue
             for e in events:
-                yield dict(e, case=f"{case}-{k}", id=f"{e['id']}-{k}")
+                t = datetime.fromisoformat(e["time"].replace("Z", "+00:00")) + shift
+                yield dict(e, case=f"{case}-{k}", id=f"{e['id']}-{k}", time=t.strftime("%Y-%m-%dT%H:%M:%SZ"))
                 n += 1
                 if n >= n_events:
                     return

@@ -29,9 +29,15 @@ from .findings import AuditResult as AuditResult
 from .findings import NextAction as NextAction
 from .findings import Undecided as Undecided
 from .findings import Violation as Violation
+from .impact import Impact as Impact
+from .impact import compare as compare
+from .lint import LintReport as LintReport
+from .lint import lint as lint
 from .model import Pack as Pack
 from .model import Rule as Rule
 from .pack import load_pack as load_pack
+from .scenarios import TestReport as TestReport
+from .scenarios import run_tests as run_tests
 from .timeutil import parse_time as parse_time
 
 __version__ = "0.1.0"
@@ -44,7 +50,7 @@ def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = 
 
 
 __all__ = [
-    "AuditResult", "Diagnostic", "Event", "InputError", "NextAction", "Pack", "PackError", "Rejected", "Rule",
-    "Session", "SopengineError", "Undecided", "UsageError", "Violation", "audit", "audit_files", "load_facts",
-    "load_pack", "parse_time", "read_records",
+    "AuditResult", "Diagnostic", "Event", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
+    "Rejected", "Rule", "Session", "SopengineError", "TestReport", "Undecided", "UsageError", "Violation", "audit",
+    "audit_files", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
 ]
