@@ -132,7 +132,7 @@ class LineCounter:
 
     __slots__ = ("lines", "bytes", "on_progress", "_reported")
 
-    def __init__(self, on_progress: Callable[[int], None] | None = None):
+    def __init__(self, on_progress: Callable[[int, int], None] | None = None):
         self.lines = 0
         self.bytes = 0
         self.on_progress = on_progress
@@ -140,7 +140,7 @@ class LineCounter:
 
     def report(self) -> None:
         if self.on_progress is not None and self.bytes != self._reported:
-            self.on_progress(self.bytes - self._reported)
+            self.on_progress(self.bytes - self._reported, self.lines)
             self._reported = self.bytes
 
 

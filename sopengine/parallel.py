@@ -54,7 +54,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         session = Session(pack, facts)
         report = None
         if mine == 0 and progress is not None:
-            def report(n: int) -> None:
+            def report(n: int, _lines: int) -> None:
                 with progress.get_lock():
                     progress.value += n
         counter = LineCounter(report)
@@ -71,7 +71,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
 
 def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
                    facts: Mapping[str, Any], as_of: float | None, jobs: int, *, strict: bool = False,
-                   grouped: bool = False, on_progress: Callable[[int], None] | None = None) -> AuditResult:
+                   grouped: bool = False, on_progress: Callable[..., None] | None = None) -> AuditResult:
     """Audit ``logs`` with ``jobs`` worker processes; the result equals a one-process audit.
 
     ``pack_source`` (SOP paths and --set values) lets workers compile the pack where

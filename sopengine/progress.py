@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from types import TracebackType
 from typing import Any, Sequence
 
@@ -29,18 +30,23 @@ def total_bytes(paths: Sequence[str]) -> int | None:
 
 
 class Progress:
-    """Bytes read so far, with rate and time left; a no-op when disabled."""
+    """Bytes read so far with rate and time left (when the size is known), and events read; a no-op when off."""
 
     def __init__(self, enabled: bool, total: int | None, description: str = "audit"):
         self._bar: Any = None
+        self._started = time.monotonic()
         if enabled:
             from tqdm import tqdm
             self._bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=description,
                              file=sys.stderr, dynamic_ncols=True, mininterval=0.5, leave=False)
 
-    def advance(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
+    def advance(self, n: int, lines: int | None = None) -> None:
+        if self._bar is None:
+            return
+        if lines:
+            rate = lines / max(time.monotonic() - self._started, 1e-6)
+            self._bar.set_postfix_str(f"{lines:,} events, {rate:,.0f} events/s", refresh=False)
+        self._bar.update(n)
 
     def __enter__(self) -> "Progress":
         return self
