@@ -222,6 +222,9 @@ def run_row(name: str, log: Path, jobs: int = 1, grouped: bool = False) -> dict[
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
+        if proc.returncode < 0 or proc.returncode > 128:
+            signal_number = -proc.returncode if proc.returncode < 0 else proc.returncode - 128
+            return {"error": f"the process crashed (signal {signal_number})", "seconds": wall}
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last[:160], "seconds": wall}
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
