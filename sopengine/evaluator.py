@@ -398,21 +398,21 @@ class Evaluator:
                 if state[name] != fresh:
                     state[name] = fresh
                     changed.add(name)
-                run.prov.pop(name, None)
+                prov_all.pop(name, None)
                 continue
             try:
                 value = up.value.fn(e, state, None, None, runtime)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001
                 continue
-            if up.op == "set":
-                new = set(_as_items(value)) if var.kind == "set" else _freeze(value)
+            if up.op == "set":  # of a set (values were handled above)
+                new = set(_as_items(value))
                 if state[name] != new:
                     state[name] = new
                     changed.add(name)
-                run.prov[name] = e.id
+                prov_all[name] = e.id
             elif var.kind == "set":
                 bucket = state[name]
-                prov = run.prov.setdefault(name, {})
+                prov = prov_all.setdefault(name, {})
                 adding = up.op == "add"
                 for item in _as_items(value):
                     item = _freeze(item)
@@ -429,7 +429,7 @@ class Evaluator:
                 if value:
                     state[name] = (state[name] or 0) + value
                     changed.add(name)
-                run.prov[name] = e.id
+                prov_all[name] = e.id
         return changed
 
     def _invariant(self, run: CaseRun, rule: InvariantRule, e: Event) -> None:
