@@ -123,11 +123,14 @@ _CONTAINERS = (list, set, dict)
 
 
 def _freeze(value: Any) -> Any:
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is str or value is None:  # the common case first
+        return value
+    if kind is list:
         return tuple(_freeze(v) for v in value)
-    if isinstance(value, set):
+    if kind is set:
         return frozenset(value)
-    if isinstance(value, dict):
+    if kind is dict:
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     return value
 
@@ -261,7 +264,8 @@ class Evaluator:
 
     @staticmethod
     def held(run: CaseRun, rule: Rule) -> None:
-        run.passed[rule.id] = run.passed.get(rule.id, 0) + 1
+        passed = run.passed
+        passed[rule.id] = passed.get(rule.id, 0) + 1
 
     def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str]) -> None:
         run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, tuple(dict.fromkeys(events))))
@@ -293,7 +297,8 @@ class Evaluator:
         for handler, rule in tp.checks:
             handler(self, run, rule, e)
         for rule in tp.recorders:
-            if self.applies(run, rule, e) and self.test(run, rule, rule.after.when, e):
+            if (rule.applies is None or self.applies(run, rule, e)) and (
+                    rule.after.when is None or self.test(run, rule, rule.after.when, e)):
                 run.memory[rule.id + "#after"] = e
         changed = self._update(run, e, tp.updates) if tp.updates else _NOTHING
         if changed and plan.indexes and not changed.isdisjoint(plan.any_index_refs):
@@ -433,7 +438,8 @@ class Evaluator:
         return changed
 
     def _invariant(self, run: CaseRun, rule: InvariantRule, e: Event) -> None:
-        if not (self.applies(run, rule, e) and self.test(run, rule, rule.when, e)):
+        if not ((rule.applies is None or self.applies(run, rule, e))
+                and (rule.when is None or self.test(run, rule, rule.when, e))):
             run.breaches.pop(rule.id, None)  # not applicable (any more): nothing is broken
             return
         holds = self.test(run, rule, rule.require, e)
@@ -504,7 +510,8 @@ class Evaluator:
 # Each checks one rule at one event, with the state just before the event.
 
 def _check_guard(ev: Evaluator, run: CaseRun, rule: GuardRule, e: Event) -> None:
-    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
+            rule.when is not None and not ev.test(run, rule, rule.when, e)):
         return
     holds = ev.test(run, rule, rule.require, e)
     if holds is False:
@@ -515,7 +522,7 @@ def _check_guard(ev: Evaluator, run: CaseRun, rule: GuardRule, e: Event) -> None
 
 
 def _check_forbid(ev: Evaluator, run: CaseRun, rule: ForbidRule, e: Event) -> None:
-    if not ev.applies(run, rule, e):
+    if rule.applies is not None and not ev.applies(run, rule, e):
         return
     hit = ev.test(run, rule, rule.when, e)
     if hit:
@@ -525,7 +532,8 @@ def _check_forbid(ev: Evaluator, run: CaseRun, rule: ForbidRule, e: Event) -> No
 
 
 def _check_fields(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event) -> None:
-    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
+            rule.when is not None and not ev.test(run, rule, rule.when, e)):
         return
     missing = []
     for label, expr in rule.fields:
@@ -540,7 +548,8 @@ def _check_fields(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event
 
 
 def _check_precedence(ev: Evaluator, run: CaseRun, rule: PrecedenceRule, e: Event) -> None:
-    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
+            rule.when is not None and not ev.test(run, rule, rule.when, e)):
         return
     before: Event | None = run.memory.get(rule.id + "#after")
     if before is None or (rule.within is not None and e.time - before.time > rule.within):
@@ -551,7 +560,8 @@ def _check_precedence(ev: Evaluator, run: CaseRun, rule: PrecedenceRule, e: Even
 
 
 def _check_at_most(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> None:
-    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
+            rule.when is not None and not ev.test(run, rule, rule.when, e)):
         return
     seen: list[str] = run.memory.setdefault(rule.id, [])
     seen.append(e.id)
@@ -564,7 +574,8 @@ def _check_at_most(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> N
 
 
 def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
-    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.when, e):
+    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
+            rule.when is not None and not ev.test(run, rule, rule.when, e)):
         return
     try:
         key = _freeze(rule.key.fn(e, run.state, None, None, ev.runtime))  # type: ignore[union-attr]
@@ -584,7 +595,8 @@ def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
 
 
 def _trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
-    if not ev.applies(run, rule, e) or not ev.test(run, rule, rule.after.when, e):
+    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
+            rule.after.when is not None and not ev.test(run, rule, rule.after.when, e)):
         return
     key = None
     if rule.key is not None:
