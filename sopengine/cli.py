@@ -157,8 +157,7 @@ def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
     click.echo(f"ok: {len(pack.files)} file(s), {len(pack.sops)} SOP(s), {len(pack.rules)} rule(s), "
                f"{len(pack.events)} event type(s)")
     for c in pack.conflicts:
-        how = f"parameter {c.param} = {pack.params.get(c.param)!r}" if c.param else "the pack"
-        click.echo(f"note: conflict '{c.id}' between {', '.join(c.rules)} is resolved by {how}")
+        click.echo(f"note: conflict '{c.id}' between {', '.join(c.rules)} is resolved by {c.resolved_by(pack.params)}")
 
 
 @cli.command()
@@ -200,7 +199,7 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     for c in pack.conflicts:
         click.echo(f"\nconflict {c.id}: {', '.join(c.rules)}")
         if c.param:
-            click.echo(f"  resolved by parameter {c.param} = {pack.params.get(c.param)!r} (pack default {c.choice!r})")
+            click.echo(f"  resolved by {c.resolved_by(pack.params)} (pack default {c.choice!r})")
         click.echo(f"  {c.reason}")
     click.echo(f"\n{len(pack.rules)} rule(s) in {len(pack.sops)} SOP(s)")
 

@@ -356,9 +356,8 @@ def check_sop_conflicts(pack: Pack) -> Iterator[Diagnostic]:
                                  "resolve it (for example a parameter both rules read) and declare it under "
                                  "'conflicts:'", b.location, Severity.ERROR, b.id)
     for c in pack.conflicts:
-        how = f"parameter {c.param} = {pack.params.get(c.param)!r}" if c.param else "the pack"
         yield Diagnostic(Code.SOP_CONFLICT_RESOLVED, f"conflict '{c.id}' between {', '.join(c.rules)} is resolved "
-                         f"by {how}: {c.reason}", c.location, Severity.INFO, c.id)
+                         f"by {c.resolved_by(pack.params)}: {c.reason}", c.location, Severity.INFO, c.id)
 
 
 def check_disabled(pack: Pack) -> Iterator[Diagnostic]:

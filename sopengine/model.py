@@ -200,6 +200,10 @@ class Conflict:
     reason: str
     location: Location
 
+    def resolved_by(self, params: Mapping[str, Any]) -> str:
+        """How the conflict is settled, with the value in force: "parameter X = 'v'" or "the pack"."""
+        return f"parameter {self.param} = {params.get(self.param)!r}" if self.param else "the pack"
+
 
 @dataclass(frozen=True)
 class Suppression:

@@ -8,6 +8,7 @@ the keys it gives).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from .errors import Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
 from .findings import AuditResult
 from .model import Pack
-from .pack import SCENARIO_SUFFIXES, load_documents
+from .pack import SCENARIO_SUFFIXES, load_documents, pack_files
 from .schema import SCENARIO_FILE, check
 from .timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
@@ -66,7 +67,6 @@ def _param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        import json
         return json.dumps(value)
     return str(value)
 
@@ -123,7 +123,6 @@ def inline_scenarios(doc: YamlDocument) -> tuple[ScenarioSet | None, list[Diagno
 
 def collect(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[ScenarioSet], list[Diagnostic]]:
     """Every scenario set under the paths: ``*.test.yaml`` files and ``tests:`` inside SOP files."""
-    from .pack import pack_files
     sets: list[ScenarioSet] = []
     problems: list[Diagnostic] = []
     paths = list(paths)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from sopengine import audit, load_pack
 from sopengine.events import Event
