@@ -14,13 +14,16 @@ import heapq
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from .errors import InputError, StrictModeError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
-from .events import Event, LineCounter, Record, Rejected, Select, read_jsonl
+from .events import Event, LineCounter, Record, Rejected, Select, Skipped
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation
 from .model import CrossCaseRule, Pack
+
+if TYPE_CHECKING:
+    from .adapters import InputSpec
 
 
 class _Case:
@@ -51,6 +54,7 @@ class Partial:
     probes: list[Probe] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
 
     def absorb(self, other: "Partial") -> None:
         self.events += other.events
@@ -65,6 +69,8 @@ class Partial:
         for rule, n in other.passed.items():
             self.passed[rule] = self.passed.get(rule, 0) + n
         self.rejected.extend(other.rejected)
+        for reason, n in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
 
 
 class Session:
@@ -87,6 +93,7 @@ class Session:
         self._events = 0
         self._keep = keep_events
         self.rejected: list[Rejected] = []
+        self.skipped: dict[str, int] = {}
 
     # -- input ---------------------------------------------------------------------
     def feed(self, event: Event, seq: int | None = None) -> None:
@@ -124,6 +131,10 @@ class Session:
     def reject(self, rejected: Rejected) -> None:
         self.rejected.append(rejected)
 
+    def skip(self, skipped: Skipped) -> None:
+        """Count an input record that an input mapping deliberately leaves out (by its reason)."""
+        self.skipped[skipped.reason] = self.skipped.get(skipped.reason, 0) + 1
+
     def close_case(self, case_id: str) -> None:
         """Declare that a case has no more events: its state is freed, what is open is kept to judge."""
         case = self._cases.pop(case_id, None)
@@ -156,7 +167,7 @@ class Session:
     def partial(self) -> Partial:
         """Everything found so far, before the as-of judgement and the cross-case join."""
         out = Partial(events=self._events, cases=len(self._cases), latest=self._latest,
-                      rejected=list(self.rejected))
+                      rejected=list(self.rejected), skipped=dict(self.skipped))
         out.absorb(self._closed)  # cases counts there; events are all counted in self._events
         for case in self._cases.values():
             out.absorb(self._found(case))
@@ -194,7 +205,7 @@ class Session:
         undecided.sort(key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
         rejected = sorted(total.rejected, key=lambda r: (r.file, r.line))
         return AuditResult(as_of, total.events, total.cases, violations, actions, undecided, rejected,
-                           passed=dict(sorted(passed.items())))
+                           passed=dict(sorted(passed.items())), skipped=dict(sorted(total.skipped.items())))
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         """What the SOPs now require, as of ``as_of``."""
@@ -272,13 +283,15 @@ def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, An
 
 
 def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]], counter: LineCounter | None = None,
-                 select: Select | None = None) -> Iterator[Record]:
-    """Events and rejected lines of JSON Lines logs, in input order (see :func:`read_jsonl`)."""
-    types = pack.events
-    counter = counter if counter is not None else LineCounter()
-    for path in paths:
-        yield from read_jsonl(path, types, display=os.fspath(path), type_names=lambda: list(types),
-                              counter=counter, select=select)
+                 select: Select | None = None, inputs: "InputSpec | None" = None) -> Iterator[Record]:
+    """Events, rejected lines and skipped records of the logs, in input order.
+
+    JSON Lines by default; ``inputs`` chooses other formats and input mappings
+    (see :mod:`sopengine.adapters`).
+    """
+    from .adapters import InputSpec, read_inputs
+
+    return read_inputs(pack, paths, inputs or InputSpec(), counter, select)
 
 
 def feed_all(session: Session, records: Iterable[Record], *, strict: bool = False, grouped: bool = False,
@@ -290,6 +303,9 @@ def feed_all(session: Session, records: Iterable[Record], *, strict: bool = Fals
     current: str | None = None
     runs = 0
     for record in records:
+        if isinstance(record, Skipped):
+            session.skip(record)
+            continue
         if isinstance(record, Rejected):
             if strict:
                 raise StrictModeError(f"{record.file}:{record.line}: {record.error}")

@@ -60,7 +60,16 @@ class Rejected:
         return {"file": self.file, "line": self.line, "error": self.error}
 
 
-Record = Union[Event, Rejected]
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input record an input mapping deliberately does not turn into an event (counted by reason)."""
+
+    file: str
+    line: int
+    reason: str
+
+
+Record = Union[Event, Rejected, Skipped]
 
 
 def _clean_data(data: dict[str, Any]) -> dict[str, Any]:

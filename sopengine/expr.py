@@ -60,6 +60,8 @@ class Scope:
     params: Mapping[str, Any] = field(default_factory=dict)
     facts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     extra: frozenset[str] = frozenset()  # bare names supplied at run time (e.g. `missing`)
+    record: bool = False  # an input mapping: `row.FIELD` and field('path') read the input record `E`
+    tables: frozenset[str] = frozenset()  # lookup tables an input mapping may name in lookup()
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,27 @@ def _mod(a: Any, b: Any) -> float | int:
     return result
 
 
+def _split(value: Any, sep: Any) -> list[str]:
+    if not isinstance(value, str) or not isinstance(sep, str) or not sep:
+        return _as_list(value)
+    return [part.strip() for part in value.split(sep) if part.strip()]
+
+
+def get_path(record: Any, path: str) -> Any:
+    """``record[path]``, else the dotted path walked through nested objects (``fields.priority.name``)."""
+    if not isinstance(record, dict):
+        return None
+    if path in record:
+        return record[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        if head in record:
+            return get_path(record[head], rest)
+        more, dot, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return None
+
+
 def _seconds(n: Any) -> float:
     return float(_num(n))
 
@@ -233,11 +256,15 @@ FUNCTIONS: dict[str, _Fn] = {
     "minutes": _Fn(_minutes, 1, 1, "a duration of n minutes"),
     "hours": _Fn(_hours, 1, 1, "a duration of n hours"),
     "days": _Fn(_days, 1, 1, "a duration of n days"),
+    "split": _Fn(_split, 2, 2, "split(text, separator): the non-empty, trimmed parts of a text"),
     # Compiled specially (arguments checked at compile time):
     "matches": _Fn(_filled, 2, 2, "text matches a regular expression (search)"),
     "duration": _Fn(_filled, 1, 1, "a duration literal such as '6h'"),
     "fact": _Fn(_filled, 3, 3, "fact(collection, id, field): a fact; undecided when missing"),
     "known": _Fn(_filled, 2, 2, "known(collection, id): whether a fact record exists"),
+    "findall": _Fn(_filled, 2, 2, "findall(text, pattern): every match (its first group, if any) of a regex"),
+    "field": _Fn(get_path, 1, 1, "field('name or dotted.path'): a field of the input record (input mappings)"),
+    "lookup": _Fn(_filled, 2, 3, "lookup(table, key[, field]): a value from a lookup table (input mappings)"),
 }
 
 _BASE_GLOBALS: dict[str, Any] = {"__builtins__": {}, "_in": _in, "_mul": _mul, "_div": _div, "_mod": _mod}
@@ -288,6 +315,8 @@ class _Translator:
             roots.append("other")
         if s.state_vars is not None:
             roots.append("state")
+        if s.record:
+            roots.append("row")
         roots += sorted(s.extra)
         return roots
 
@@ -335,6 +364,10 @@ class _Translator:
             self.runtime_refs += 1
         root, rest = parts[0], parts[1:]
         s = self.scope
+        if root == "row" and s.record:
+            if len(rest) != 1:
+                raise _fail(Code.EXPRESSION_FORBIDDEN, "write row.FIELD (one field name); field('a.b') for a path")
+            return self._get_call(ast.Name("E", ast.Load()), rest[0])
         if root in ("event", "data", "case") and s.event_fields is not None:
             self.uses_event = True
             if root == "case":
@@ -500,6 +533,27 @@ class _Translator:
             slot = f"_re{len(self.extra_globals)}"
             self.extra_globals[slot] = _matcher(compiled)
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
+        if name in ("field", "lookup") and not self.scope.record:
+            raise _fail(Code.UNKNOWN_FUNCTION, f"{name}() is only available in input mappings")
+        if name == "field":
+            path = self._const_str_arg(node, 0, name, "field name")
+            return ast.Call(ast.Name("_f_field", ast.Load()), [ast.Name("E", ast.Load()), ast.Constant(path)], [])
+        if name == "lookup":
+            table = self._const_str_arg(node, 0, name, "table")
+            if table not in self.scope.tables:
+                raise _fail(Code.UNKNOWN_NAME, f"'{table}' is not a lookup table of this mapping"
+                            f"{did_you_mean(table, self.scope.tables)}")
+            args = [ast.Constant(table)] + [self.visit(a, d) for a in node.args[1:]]
+            return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), "lookup", ast.Load()), args, [])
+        if name == "findall":
+            pattern = self._const_str_arg(node, 1, name, "pattern")
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise _fail(Code.BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
+            slot = f"_re{len(self.extra_globals)}"
+            self.extra_globals[slot] = _finder(compiled)
+            return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
         if name in ("fact", "known"):
             coll = self._const_str_arg(node, 0, name, "collection")
             self.fact_refs.add(coll)
@@ -529,6 +583,17 @@ def _matcher(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
         return search(value) is not None
 
     return match
+
+
+def _finder(pattern: re.Pattern[str]) -> Callable[[Any], list[Any]]:
+    findall = pattern.findall
+
+    def find(value: Any) -> list[Any]:
+        if value is None:
+            return []
+        return list(dict.fromkeys(findall(value if isinstance(value, str) else _text(value))))
+
+    return find
 
 
 def _constant(value: Any) -> ast.expr:

@@ -96,16 +96,17 @@ class AuditResult:
     rejected: list[Rejected] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)  # rule id -> checks that held or obligations met
     grouped_input: bool | None = None  # whether each case's events came together in the input
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
 
     @property
     def read(self) -> int:
-        """Lines read: every one is evaluated or rejected."""
-        return self.events + len(self.rejected)
+        """Records read (lines, rows): every one is evaluated, rejected, or skipped by an input mapping."""
+        return self.events + len(self.rejected) + sum(self.skipped.values())
 
     def summary(self) -> dict[str, Any]:
         return {"events": self.events, "cases": self.cases, "rejected": len(self.rejected),
                 "violations": len(self.violations), "next_actions": len(self.next_actions),
-                "undecided": len(self.undecided), "read": self.read}
+                "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read}
 
     def rule_counts(self) -> dict[str, dict[str, int]]:
         """Per rule: checks that held (or obligations met), violations, next actions, undecided."""
@@ -133,5 +134,6 @@ class AuditResult:
             "next_actions": [n.to_json() for n in self.next_actions],
             "undecided": [u.to_json() for u in self.undecided],
             "rejected": [r.to_json() for r in self.rejected],
+            "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "rules": self.rule_counts(),
         }

@@ -14,10 +14,15 @@ from .model import Pack
 from .schema import SOP_FILE, check
 
 SCENARIO_SUFFIXES = (".test.yaml", ".test.yml")
+MAPPING_SUFFIXES = (".input.yaml", ".input.yml")  # input mappings shipped beside a pack (sopengine.adapters)
 
 
 def is_scenario_file(path: Path) -> bool:
     return path.name.endswith(SCENARIO_SUFFIXES)
+
+
+def is_mapping_file(path: Path) -> bool:
+    return path.name.endswith(MAPPING_SUFFIXES)
 
 
 def pack_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -27,7 +32,7 @@ def pack_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            files.extend(p for p in found if not is_scenario_file(p))
+            files.extend(p for p in found if not is_scenario_file(p) and not is_mapping_file(p))
         else:
             files.append(path)
     return files

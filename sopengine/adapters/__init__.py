@@ -1,0 +1,256 @@
+"""Input formats: every export becomes canonical events (SPEC §2) with the same rejected accounting.
+
+``jsonl`` (the canonical format) and ``json`` (canonical events in an array)
+need no mapping. Every other input goes through an input mapping
+(:mod:`.mapping`): ``csv`` and ``parquet`` use a column mapping (by default
+columns named case, time, type, actor, id; the rest become data), ``xes`` the
+XES standard attributes, and a named format such as ``salesforce`` or ``jira``
+is a ``NAME.input.yaml`` mapping shipped beside the pack. ``--mapping FILE``
+replaces the default mapping of any of them.
+
+Every record read is an event, a rejected record (file, line, reason) or a
+record the mapping skipped on purpose (counted by reason): nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .._resources import bundled_pack_dir
+from ..errors import UsageError, did_you_mean
+from ..events import (Event, LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
+from ..model import Pack
+from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
+from .readers import RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
+
+_HERE = Path(__file__).resolve().parent
+BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes")
+_DEFAULT_MAPPINGS = {"csv": "columns", "parquet": "columns", "xes": "xes"}
+
+Reader = Callable[[str, str], Iterator[RawRecord]]
+_CONTAINERS: dict[str, Reader] = {"csv": read_csv, "parquet": read_parquet, "json": read_json,
+                                  "jsonl": read_json, "xes": read_xes}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read the logs: ``format`` (auto by extension, a built-in format or a pack mapping's name)
+    and an optional mapping file that replaces the format's default mapping."""
+
+    format: str = "auto"
+    mapping: str | None = None
+    pack_dirs: tuple[str, ...] = ()  # where NAME.input.yaml mappings are looked for (default: the bundled pack)
+
+
+def mapping_files(dirs: Iterable[str | os.PathLike[str]]) -> dict[str, Path]:
+    """Input mappings shipped beside a pack: name -> file (``NAME.input.yaml``)."""
+    found: dict[str, Path] = {}
+    for raw in dirs:
+        path = Path(raw)
+        candidates = [path] if path.is_file() else sorted(path.rglob("*")) if path.is_dir() else []
+        for p in candidates:
+            for suffix in MAPPING_SUFFIXES:
+                if p.name.endswith(suffix):
+                    found.setdefault(p.name[: -len(suffix)], p)
+    return found
+
+
+def available_formats(spec: InputSpec) -> list[str]:
+    return list(BUILTIN_FORMATS) + sorted(mapping_files(_pack_dirs(spec)))
+
+
+def _pack_dirs(spec: InputSpec) -> list[str | os.PathLike[str]]:
+    dirs: list[str | os.PathLike[str]] = []
+    for d in spec.pack_dirs:
+        dirs.append(d if Path(d).is_dir() else Path(d).parent)
+    return dirs or [bundled_pack_dir()]
+
+
+class _Plan:
+    """What each file is: its container, and the mapping (None: canonical events)."""
+
+    def __init__(self, spec: InputSpec):
+        self.spec = spec
+        self._mappings: dict[str, Mapping] = {}
+        self._named = mapping_files(_pack_dirs(spec))
+        fmt = spec.format
+        if fmt not in BUILTIN_FORMATS and fmt not in self._named:
+            raise UsageError(f"--input-format: unknown format {fmt!r}{did_you_mean(fmt, available_formats(spec))}; "
+                             f"choose from {', '.join(available_formats(spec))}")
+        self.override = self._load(spec.mapping) if spec.mapping else None
+
+    def _load(self, path: str | os.PathLike[str]) -> Mapping:
+        key = os.fspath(path)
+        if key not in self._mappings:
+            if not Path(key).is_file():
+                raise UsageError(f"mapping file {key} not found")
+            self._mappings[key] = load_mapping(key, _display(key))
+        return self._mappings[key]
+
+    def for_file(self, path: str) -> tuple[str, Mapping | None]:
+        fmt = self.spec.format
+        container = container_of(path) if path != "-" else "jsonl"
+        if fmt in self._named:
+            mapping = self.override or self._load(self._named[fmt])
+            if mapping.reader == "xes":
+                container = "xes"
+            return container, mapping
+        if fmt not in ("auto",):
+            container = fmt
+        if self.override is not None:
+            return ("xes" if self.override.reader == "xes" else container), self.override
+        if container in _DEFAULT_MAPPINGS:
+            return container, self._load(_HERE / f"{_DEFAULT_MAPPINGS[container]}.input.yaml")
+        return container, None
+
+
+def _display(path: str | os.PathLike[str]) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return os.fspath(path)
+
+
+def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: InputSpec,
+                counter: LineCounter | None = None, select: Select | None = None) -> Iterator[Record]:
+    """Events, rejected and skipped records of every input, in input order.
+
+    ``counter`` numbers the records across files (an event's ``seq``); ``select``
+    keeps only a worker's share (see :mod:`sopengine.parallel`).
+    """
+    plan = _Plan(spec)
+    types = pack.events
+    counter = counter if counter is not None else LineCounter()
+    lookups: dict[int, Lookups] = {}
+    deferred: list[tuple[Mapping, Source, dict[str, Any], str, int, int]] = []
+    for raw in paths:
+        path = os.fspath(raw)
+        container, mapping = plan.for_file(path)
+        if container == "jsonl" and mapping is None:
+            yield from read_jsonl(path, types, display=path, type_names=lambda: list(types), counter=counter,
+                                  select=select)
+            continue
+        if mapping is None:
+            yield from _canonical(path, types, counter, select)
+        else:
+            runtime = lookups.setdefault(id(mapping), mapping.lookups())
+            yield from _mapped(mapping, runtime, container, path, types, counter, select, deferred)
+        _account_bytes(path, counter)
+    for mapping, source, record, display, line, _ in deferred:
+        counter.lines += 1  # a new place in the input order: after everything read
+        seq = counter.lines
+        yield from _finish(mapping, source, record, lookups[id(mapping)], display, line, seq, types, select,
+                           final=True)
+
+
+def _account_bytes(path: str, counter: LineCounter) -> None:
+    try:
+        counter.bytes += os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        pass
+    counter.report()
+
+
+def _canonical(path: str, types: Any, counter: LineCounter, select: Select | None) -> Iterator[Record]:
+    base = os.path.basename(path)
+    for rec, line, _kind in read_json(path, path):
+        counter.lines += 1
+        seq = counter.lines
+        if isinstance(rec, str):
+            if select is None or select(None, seq):
+                yield Rejected(path, line, rec)
+            continue
+        if select is not None and not select(rec, seq):
+            continue
+        result = event_from_obj(rec, f"{base}:{line}", types, seq, lambda: list(types))
+        yield Rejected(path, line, result) if isinstance(result, str) else result
+
+
+def _mapped(mapping: Mapping, runtime: Lookups, container: str, path: str, types: Any, counter: LineCounter,
+            select: Select | None, deferred: list[Any]) -> Iterator[Record]:
+    read = _jira_or(container, mapping)
+    mergers: dict[str, Merger] = {}
+
+    def mine(seq: int) -> bool:
+        return select is None or select(None, seq)
+
+    def ready(source: Source, record: dict[str, Any], line: int, folded: list[int], seq: int) -> Iterator[Record]:
+        for n in folded:
+            counter.lines += 1
+            if mine(counter.lines):
+                yield Skipped(path, n, f"{source.name}: merged into the event of its other row(s)")
+        yield from _finish(mapping, source, record, runtime, path, line, seq, types, select, deferred=deferred)
+
+    for rec, line, kind in read(path, path):
+        if isinstance(rec, str):
+            counter.lines += 1
+            if mine(counter.lines):
+                yield Rejected(path, line, rec)
+            continue
+        source = mapping.source_for(rec, kind)
+        if source is None:
+            counter.lines += 1
+            if mine(counter.lines):
+                names = ", ".join(s.name for s in mapping.sources)
+                yield Rejected(path, line, f"the record matches no source of the mapping '{mapping.name}' "
+                                           f"({names}); its fields: {', '.join(sorted(rec)[:12])}")
+            continue
+        runtime.remember(source, rec)
+        if source.merge is None:
+            counter.lines += 1
+            yield from ready(source, rec, line, [], counter.lines)
+            continue
+        merger = mergers.setdefault(source.name, Merger(source.merge))
+        for merged, first, folded in merger.push(rec, line):
+            counter.lines += 1
+            yield from ready(source, merged, first, folded, counter.lines)
+    for name, merger in mergers.items():
+        source = next(s for s in mapping.sources if s.name == name)
+        for merged, first, folded in merger.flush():
+            counter.lines += 1
+            yield from ready(source, merged, first, folded, counter.lines)
+
+
+def _jira_or(container: str, mapping: Mapping) -> Reader:
+    if mapping.reader == "jira":
+        return read_jira
+    if mapping.reader == "xes":
+        return read_xes
+    reader = _CONTAINERS.get(container)
+    if reader is None:
+        raise UsageError(f"the mapping '{mapping.name}' reads records; {container} is not a record format")
+    return reader
+
+
+def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: Lookups, display: str, line: int,
+            seq: int, types: Any, select: Select | None, deferred: list[Any] | None = None,
+            final: bool = False) -> Iterator[Record]:
+    """Map one record and check the result as any event is checked."""
+    try:
+        obj = mapping.apply(source, record, runtime)
+    except Deferred as exc:
+        if not final and deferred is not None:
+            deferred.append((mapping, source, record, display, line, seq))
+            return
+        obj = f"{source.name}: {exc}"
+    if isinstance(obj, Skip):
+        if select is None or select(None, seq):
+            yield Skipped(display, line, obj.reason)
+        return
+    if isinstance(obj, str):
+        if select is None or select(None, seq):
+            yield Rejected(display, line, obj)
+        return
+    if select is not None and not select(obj, seq):
+        return
+    result = event_from_obj(obj, f"{os.path.basename(display)}:{line}", types, seq, lambda: list(types))
+    if isinstance(result, Event):
+        yield result
+    else:
+        yield Rejected(display, line, f"{source.name}: {result}")
+
+
+__all__ = ["InputSpec", "available_formats", "load_mapping", "mapping_files", "read_inputs", "Mapping"]

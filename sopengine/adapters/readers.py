@@ -1,0 +1,377 @@
+"""Readers: split an export into records, streaming, each with its line (or record number).
+
+A reader yields ``(record, line, kind)`` where ``record`` is a dict, or the text
+of why that part of the file is not a usable record (it is then rejected with
+its line). Which events the records become is the mapping's business.
+
+Libraries: :mod:`csv` (stdlib), pyarrow for Parquet (batches, never the whole
+file), ijson for JSON (a multi-gigabyte REST export is never loaded whole),
+defusedxml's expat reader for XES (entity-expansion and external-entity
+attacks refused; SAX keeps memory to one trace's attributes).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from typing import Any, BinaryIO, Iterator
+
+from ..errors import InputError
+from ..events import open_binary
+
+RawRecord = tuple[dict[str, Any] | str, int, str | None]
+
+CSV_FIELD_LIMIT = 1_000_000
+
+
+# --------------------------------------------------------------------------- CSV
+
+class _Lines(io.TextIOBase):
+    """Decode a byte stream line by line, remembering which lines were not valid UTF-8."""
+
+    def __init__(self, fh: BinaryIO):
+        self._fh = fh
+        self.number = 0
+        self.bad: set[int] = set()
+        self.bytes = 0
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        raw = self._fh.readline()
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        self.bytes += len(raw)
+        if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[3:]
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad.add(self.number)
+            return raw.decode("utf-8", "replace")
+
+
+def read_csv(path: str, display: str) -> Iterator[RawRecord]:
+    """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines)."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    fh = open_binary(path)
+    try:
+        lines = _Lines(fh)
+        reader = csv.reader(lines, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(f"{display}:1: cannot read the CSV header: {exc}") from None
+        width = len(header)
+        header = [h.strip() for h in header]
+        start = lines.number + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                yield f"malformed CSV: {exc}", start, None
+                start = lines.number + 1
+                continue
+            line, start = start, lines.number + 1
+            if not row or row == [""]:
+                continue
+            if any(n in lines.bad for n in range(line, start)):
+                yield "not valid UTF-8", line, None
+                continue
+            if len(row) != width:
+                yield f"row has {len(row)} fields; the header has {width}", line, None
+                continue
+            yield {k: v for k, v in zip(header, row) if v != ""}, line, None
+    except OSError as exc:
+        raise InputError(f"{display}: read failed ({exc})") from None
+    finally:
+        if path != "-":
+            fh.close()
+
+
+# --------------------------------------------------------------------------- Parquet
+
+def read_parquet(path: str, display: str) -> Iterator[RawRecord]:
+    """Rows of a Parquet file, a batch at a time; the 'line' is the row number (1-based)."""
+    try:
+        import pyarrow.parquet as pq  # optional extra: pip install 'sopengine[parquet]'
+    except ImportError:
+        raise InputError(f"{display}: reading Parquet needs pyarrow: pip install 'sopengine[parquet]'") from None
+    try:
+        pf = pq.ParquetFile(path)
+        number = 0
+        for batch in pf.iter_batches(batch_size=8192):
+            for row in batch.to_pylist():
+                number += 1
+                yield {k: v for k, v in row.items() if v is not None}, number, None
+    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+        raise InputError(f"{display}: not a readable Parquet file ({exc})") from None
+
+
+# --------------------------------------------------------------------------- JSON
+
+def _json_prefix(path: str, containers: tuple[str, ...]) -> str:
+    """Where the records are: 'item' (a top-level array), 'KEY.item' (e.g. a REST response's records),
+    or '' (one object, or JSON Lines of objects)."""
+    import ijson
+
+    fh = open_binary(path)
+    try:
+        depth = 0
+        for prefix, event, value in ijson.parse(fh, multiple_values=True):
+            if depth == 0 and event == "start_array":
+                return "item"
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth == 0:
+                    return ""
+            elif depth == 1 and event == "map_key" and value in containers:
+                return f"{value}.item"
+        return ""
+    except ijson.JSONError:
+        return ""  # reported with its position by the reader
+    finally:
+        if path != "-":
+            fh.close()
+
+
+def _json_values(path: str, display: str, containers: tuple[str, ...]) -> Iterator[tuple[Any, int, str | None]]:
+    """(value, record number, None), then (None, n, why) if the file breaks off: the rest cannot be read."""
+    import ijson
+
+    prefix = _json_prefix(path, containers) if path != "-" else ""
+    fh = open_binary(path)
+    number = 0
+    try:
+        for value in ijson.items(fh, prefix, multiple_values=True, use_float=True):
+            number += 1
+            yield value, number, None
+    except ijson.JSONError as exc:
+        yield None, number + 1, f"not valid JSON after record {number}; the rest of the file cannot be read ({exc})"
+    except OSError as exc:
+        raise InputError(f"{display}: read failed ({exc})") from None
+    finally:
+        if path != "-":
+            fh.close()
+
+
+def read_json(path: str, display: str) -> Iterator[RawRecord]:
+    """Objects of a JSON array, of a REST response's ``records``, or JSON Lines; the 'line' is the record number."""
+    for value, number, error in _json_values(path, display, ("records", "events", "items", "data")):
+        if error is not None:
+            yield error, number, None
+        elif isinstance(value, dict):
+            kind = value.get("attributes", {}).get("type") if isinstance(value.get("attributes"), dict) else None
+            yield value, number, kind
+        else:
+            yield f"expected a JSON object, got {type(value).__name__}", number, None
+
+
+def read_jira(path: str, display: str) -> Iterator[RawRecord]:
+    """Records of Jira issues (a search response's ``issues``, an array, one issue, or JSON Lines).
+
+    Per issue: one record of kind ``issue`` (the issue as exported), one of kind
+    ``change`` per changelog item (the item's fields plus ``key``, ``history``,
+    ``created`` and ``author`` of its history), one of kind ``comment`` per comment
+    (the comment plus ``key``). The 'line' is the issue's number in the file.
+    """
+    for value, number, error in _json_values(path, display, ("issues",)):
+        if error is not None:
+            yield error, number, None
+            continue
+        if not isinstance(value, dict):
+            yield f"expected a Jira issue object, got {type(value).__name__}", number, None
+            continue
+        key = value.get("key")
+        if not isinstance(key, str) or not key:
+            yield "a Jira issue needs a 'key'", number, None
+            continue
+        yield value, number, "issue"
+        changelog = value.get("changelog") or {}
+        histories = changelog.get("histories") if isinstance(changelog, dict) else None
+        for h in histories if isinstance(histories, list) else []:
+            if not isinstance(h, dict) or not isinstance(h.get("items"), list):
+                yield f"issue {key}: a changelog history without items", number, None
+                continue
+            head = {"key": key, "history": h.get("id"), "created": h.get("created"), "author": h.get("author")}
+            for i, item in enumerate(h["items"]):
+                if isinstance(item, dict):
+                    yield {**item, **head, "item": i}, number, "change"
+                else:
+                    yield f"issue {key}: changelog item {i} of history {h.get('id')} is not an object", number, None
+        fields = value.get("fields") if isinstance(value.get("fields"), dict) else {}
+        comments = fields.get("comment")
+        if isinstance(comments, dict):
+            comments = comments.get("comments")
+        for c in comments if isinstance(comments, list) else []:
+            if isinstance(c, dict):
+                yield {**c, "key": key}, number, "comment"
+            else:
+                yield f"issue {key}: a comment is not an object", number, None
+
+
+# --------------------------------------------------------------------------- XES
+
+_XES_TYPES = {"string", "date", "int", "float", "boolean", "id", "list", "container"}
+
+
+def _xes_value(tag: str, raw: str | None) -> Any:
+    if raw is None:
+        return None
+    if tag == "int":
+        return int(raw)
+    if tag == "float":
+        return float(raw)
+    if tag == "boolean":
+        return raw.strip().lower() == "true"
+    return raw
+
+
+def read_xes(path: str, display: str) -> Iterator[RawRecord]:
+    """One record per XES event: its attributes, plus the trace's attributes under ``trace``.
+
+    Streaming (SAX, fed in 64 KB chunks): memory holds one trace's attributes and
+    the events of the chunk being parsed. Lists become lists of their values;
+    event-scope ``<global>`` values fill attributes an event lacks. The 'line'
+    is where the event starts.
+    """
+    from xml.sax import SAXParseException
+    from xml.sax.handler import ContentHandler
+
+    import defusedxml.sax
+    from defusedxml import DefusedXmlException
+
+    out: list[RawRecord] = []
+
+    class Handler(ContentHandler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []  # element local names
+            self.trace: dict[str, Any] | None = None
+            self.event: dict[str, Any] | None = None
+            self.event_line = 0
+            self.lists: list[tuple[str, list[Any]]] = []  # open <list> attributes
+            self.globals_event: dict[str, Any] = {}
+            self.in_global: str | None = None
+            self.attr_depth = 0  # depth inside a (non-list) attribute: nested meta-attributes are ignored
+
+        def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 - SAX API
+            local = name.rsplit(":", 1)[-1] if name.startswith("xes:") else name
+            parent = self.stack[-1] if self.stack else None
+            self.stack.append(local)
+            if local == "trace":
+                self.trace = {}
+                return
+            if local == "event":
+                self.event = {}
+                self.event_line = self._locator.getLineNumber() if self._locator else 0
+                return
+            if local == "global":
+                self.in_global = attrs.get("scope", "event")
+                return
+            if local not in _XES_TYPES or local == "container":
+                return
+            key = attrs.get("key")
+            if self.attr_depth and not (self.lists and parent == "values"):
+                self.attr_depth += 1
+                return
+            try:
+                value = [] if local == "list" else _xes_value(local, attrs.get("value"))
+            except ValueError:
+                value = attrs.get("value")
+                if self.event is not None:
+                    self.event.setdefault("__bad__", f"attribute {key!r}: {value!r} is not a valid {local}")
+            if self.lists and parent == "values":
+                self.lists[-1][1].append(value)
+                if local == "list":
+                    self.lists.append((key, value))  # type: ignore[arg-type]
+                else:
+                    self.attr_depth += 1
+                return
+            if local == "list":
+                self.lists.append((key, value))  # type: ignore[arg-type]
+            else:
+                self.attr_depth += 1
+            if key is None:
+                return
+            if self.in_global is not None:
+                if self.in_global == "event":
+                    self.globals_event[key] = value
+            elif self.event is not None:
+                self.event[key] = value
+            elif self.trace is not None:
+                self.trace[key] = value
+
+        def endElement(self, name: str) -> None:  # noqa: N802 - SAX API
+            local = self.stack.pop() if self.stack else name
+            if local == "list" and self.lists:
+                self.lists.pop()
+                return
+            if local in _XES_TYPES and self.attr_depth:
+                self.attr_depth -= 1
+                return
+            if local == "global":
+                self.in_global = None
+            elif local == "event" and self.event is not None:
+                event = self.event
+                self.event = None
+                bad = event.pop("__bad__", None)
+                if bad:
+                    out.append((str(bad), self.event_line, None))
+                    return
+                for k, v in self.globals_event.items():
+                    event.setdefault(k, v)
+                if self.trace is not None:
+                    event["trace"] = dict(self.trace)
+                out.append((event, self.event_line, "event"))
+            elif local == "trace":
+                self.trace = None
+
+    handler = Handler()
+    parser = defusedxml.sax.make_parser()
+    parser.setContentHandler(handler)
+    fh = open_binary(path)
+    try:
+        while True:
+            chunk = fh.read(65536)
+            if not chunk:
+                parser.close()  # type: ignore[attr-defined]
+                yield from out
+                break
+            parser.feed(chunk)  # type: ignore[attr-defined]
+            yield from out
+            out.clear()
+    except SAXParseException as exc:
+        yield from out
+        yield (f"not well-formed XES ({exc.getMessage()}); the rest of the file cannot be read",
+               exc.getLineNumber(), None)
+    except DefusedXmlException as exc:
+        yield from out
+        yield f"refused: {exc}; XES input may not declare entities or DTDs", 1, None
+    except OSError as exc:
+        raise InputError(f"{display}: read failed ({exc})") from None
+    finally:
+        if path != "-":
+            fh.close()
+
+
+def container_of(path: str) -> str:
+    """The container format by file extension (``.gz`` looked through): csv, parquet, json, xes or jsonl."""
+    name = os.path.basename(path).lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for ext, fmt in ((".csv", "csv"), (".parquet", "parquet"), (".pq", "parquet"), (".json", "json"),
+                     (".xes", "xes")):
+        if name.endswith(ext):
+            return fmt
+    return "jsonl"
