@@ -13,6 +13,7 @@ import click
 import orjson
 
 from . import __version__
+from .adapters import InputSpec
 from .audit import audit, load_facts, read_records
 from .errors import PackError, SopengineError, UsageError
 from ._resources import bundled_pack_dir
@@ -116,6 +117,20 @@ def _load(sops: Sequence[str], sets: Sequence[str]) -> Pack:
     return load_pack(list(sops) or None, _parse_sets(sets))
 
 
+def _input_options(func: F) -> F:
+    func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
+                        help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
+    func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
+                        help="jsonl, json, csv, parquet, xes, or the name of an input mapping shipped beside "
+                             "the pack (NAME.input.yaml; the bundled pack has two CRM exports). auto: by file "
+                             "extension (.jsonl, .json, .csv, .parquet, .xes; .gz too).")(func)
+    return func
+
+
+def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> InputSpec:
+    return InputSpec(input_format, mapping, tuple(sops))
+
+
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
                             help="SOP pack file or directory (repeatable). Default: the bundled pack.")
 _set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
@@ -207,6 +222,7 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @cli.command(name="audit")
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @_sops_option
+@_input_options
 @click.option("--facts", "facts_files", multiple=True, type=click.Path(),
               help="Facts file, YAML or JSON: collection -> list of records with 'id' (repeatable).")
 @_set_option
@@ -224,10 +240,11 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal, never in CI).")
 @_errors_to_exits
-def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[str, ...], sets: tuple[str, ...],
-              as_of: str | None, formats: tuple[str, ...], output: str | None, fail_on: str, strict: bool,
+def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+              facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...], output: str | None, fail_on: str, strict: bool,
               grouped: bool, limit: int, jobs: int, progress: bool | None, **kwargs: Any) -> None:
-    """Audit event logs (JSON Lines, optionally .gz; - for stdin) against a pack.
+    """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
+    through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
     Prints violations (with the ids of the events that show them), next actions
     (what each SOP now requires, by when), checks that could not be decided
@@ -237,13 +254,14 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], facts_files: tuple[s
     as_of_time = _parse_as_of(as_of)
     pack = _load(sops, sets)
     facts = load_facts(facts_files)
+    inputs = _inputs(input_format, mapping, sops)
     tune_gc()
     with Progress(wanted(progress), total_bytes(logs)) as bar:
         if jobs > 1 and "-" not in logs:
             result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
-                                    strict=strict, grouped=grouped, on_progress=bar.advance)
+                                    strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
         else:
-            records = read_records(pack, logs, LineCounter(bar.advance))
+            records = read_records(pack, logs, LineCounter(bar.advance), inputs=inputs)
             result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped)
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit))
     if result.grouped_input and not grouped and result.events >= 100_000:
@@ -318,13 +336,15 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.argument("new_path", type=click.Path())
 @click.option("--log", "logs", multiple=True, required=True, type=click.Path(),
               help="Historical event log to replay (repeatable).")
+@_input_options
 @click.option("--facts", "facts_files", multiple=True, type=click.Path(), help="Facts file (repeatable).")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME", help="As-of time for both runs (default: latest event time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @_errors_to_exits
-def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], facts_files: tuple[str, ...],
+def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: str, mapping: str | None,
+             facts_files: tuple[str, ...],
              sets: tuple[str, ...], as_of: str | None, fmt: str, output: str | None) -> None:
     """What an SOP edit would have changed: audit LOG with OLD_PATH and NEW_PATH packs and compare.
 
@@ -335,8 +355,10 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], facts_files: t
     old_pack, new_pack = load_pack([old_path], params), load_pack([new_path], params)
     facts = load_facts(facts_files)
     as_of_time = _parse_as_of(as_of)
-    old = audit(old_pack, read_records(old_pack, logs), facts, as_of_time)
-    new = audit(new_pack, read_records(new_pack, logs), facts, as_of_time if as_of_time is not None else old.as_of)
+    inputs = _inputs(input_format, mapping, [old_path])
+    old = audit(old_pack, read_records(old_pack, logs, inputs=inputs), facts, as_of_time)
+    new = audit(new_pack, read_records(new_pack, logs, inputs=_inputs(input_format, mapping, [new_path])), facts,
+                as_of_time if as_of_time is not None else old.as_of)
     impact = compare(old, new)
     text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else impact.text()

@@ -192,14 +192,27 @@ def _mod(a: Any, b: Any) -> float | int:
     return result
 
 
-def _split(value: Any, sep: Any) -> list[str]:
+def _split(value: Any, sep: Any) -> list[str] | None:
+    if value is None or value == "":
+        return None  # not filled stays not filled
     if not isinstance(value, str) or not isinstance(sep, str) or not sep:
         return _as_list(value)
     return [part.strip() for part in value.split(sep) if part.strip()]
 
 
+def _replace(value: Any, old: Any, new: Any) -> Any:
+    if isinstance(value, str) and isinstance(old, str) and isinstance(new, str) and old:
+        return value.replace(old, new)
+    return value
+
+
 def get_path(record: Any, path: str) -> Any:
     """``record[path]``, else the dotted path walked through nested objects (``fields.priority.name``)."""
+    if isinstance(record, list):  # a numeric segment indexes a list: fields.customfield_10002.0.name
+        head, _, rest = path.partition(".")
+        if not head.isdigit() or int(head) >= len(record):
+            return None
+        return get_path(record[int(head)], rest) if rest else record[int(head)]
     if not isinstance(record, dict):
         return None
     if path in record:
@@ -256,6 +269,7 @@ FUNCTIONS: dict[str, _Fn] = {
     "minutes": _Fn(_minutes, 1, 1, "a duration of n minutes"),
     "hours": _Fn(_hours, 1, 1, "a duration of n hours"),
     "days": _Fn(_days, 1, 1, "a duration of n days"),
+    "replace": _Fn(_replace, 3, 3, "replace(text, old, new): the text with every old part replaced by new"),
     "split": _Fn(_split, 2, 2, "split(text, separator): the non-empty, trimmed parts of a text"),
     # Compiled specially (arguments checked at compile time):
     "matches": _Fn(_filled, 2, 2, "text matches a regular expression (search)"),
@@ -543,8 +557,8 @@ class _Translator:
             if table not in self.scope.tables:
                 raise _fail(Code.UNKNOWN_NAME, f"'{table}' is not a lookup table of this mapping"
                             f"{did_you_mean(table, self.scope.tables)}")
-            args = [ast.Constant(table)] + [self.visit(a, d) for a in node.args[1:]]
-            return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), "lookup", ast.Load()), args, [])
+            lookup_args = [ast.Constant(table)] + [self.visit(a, d) for a in node.args[1:]]
+            return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), "lookup", ast.Load()), lookup_args, [])
         if name == "findall":
             pattern = self._const_str_arg(node, 1, name, "pattern")
             try:

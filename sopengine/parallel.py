@@ -19,6 +19,7 @@ import zlib
 from multiprocessing.connection import wait
 from typing import Any, Callable, Mapping, Sequence
 
+from .adapters import InputSpec
 from .audit import Partial, Session, feed_all, read_records
 from .errors import SopengineError
 from .events import LineCounter
@@ -45,7 +46,7 @@ def tune_gc() -> None:
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
             logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool,
-            progress: Any, results: Any) -> None:
+            progress: Any, results: Any, inputs: InputSpec | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
     try:
         tune_gc()
@@ -58,7 +59,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
                 with progress.get_lock():
                     progress.value += n
         counter = LineCounter(report)
-        runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine)), strict=strict,
+        runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
                         grouped=grouped, keep_seq=True)
         results.send((mine, "ok", session.partial(), runs))
     except SopengineError as exc:
@@ -71,7 +72,8 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
 
 def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
                    facts: Mapping[str, Any], as_of: float | None, jobs: int, *, strict: bool = False,
-                   grouped: bool = False, on_progress: Callable[..., None] | None = None) -> AuditResult:
+                   grouped: bool = False, on_progress: Callable[..., None] | None = None,
+                   inputs: InputSpec | None = None) -> AuditResult:
     """Audit ``logs`` with ``jobs`` worker processes; the result equals a one-process audit.
 
     ``pack_source`` (SOP paths and --set values) lets workers compile the pack where
@@ -83,7 +85,7 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     procs = [ctx.Process(target=_worker, daemon=True,
                          args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
-                               grouped, progress, pipes[i][1])) for i in range(jobs)]
+                               grouped, progress, pipes[i][1], inputs)) for i in range(jobs)]
     for p in procs:
         p.start()
     for _, sender in pipes:

@@ -177,7 +177,7 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int) -> ScenarioO
         return out
     try:
         start = parse_time(sc.get("start") or data.get("start") or DEFAULT_START)
-        events = _events(sc, data, pack, start)
+        events = scenario_events(sc, data, pack, start)
         as_of = _time(sc["as_of"], start, "as_of") if "as_of" in sc else None
     except (ValueError, TimeFormatError) as exc:
         out.problems.append(str(exc))
@@ -201,7 +201,8 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int) -> ScenarioO
     return out
 
 
-def _events(sc: Mapping[str, Any], data: Mapping[str, Any], pack: Pack, start: float) -> list[Event]:
+def scenario_events(sc: Mapping[str, Any], data: Mapping[str, Any], pack: Pack, start: float) -> list[Event]:
+    """The events of one scenario (sc) of a scenario file (data), as the engine reads them."""
     default_case = sc.get("case") or data.get("case") or "C1"
     events = []
     for i, raw in enumerate(sc["events"], 1):

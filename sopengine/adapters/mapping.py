@@ -79,6 +79,7 @@ class MergeSpec:
     key: tuple[str, ...]
     by: str
     parts: tuple[str, ...]
+    window: int = 1000
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,8 @@ class _Compiler:
         merge = raw.get("merge")
         return Source(raw["name"], tuple(match.get("columns") or ()), match.get("kind"), raw.get("key"),
                       tuple(raw["keep"]) if raw.get("keep") else None,
-                      MergeSpec(tuple(merge["key"]), merge["by"], tuple(merge["parts"])) if merge else None, rules)
+                      MergeSpec(tuple(merge["key"]), merge["by"], tuple(merge["parts"]), merge.get("window", 1000))
+                      if merge else None, rules)
 
 
 def load_mapping(path: str | Path, display: str | None = None) -> Mapping:
@@ -289,23 +291,28 @@ def load_mapping(path: str | Path, display: str | None = None) -> Mapping:
 class Merger:
     """Merges the rows of one change written as several parts (see the schema's ``merge``).
 
-    Only rows still waiting for their other parts are held, so memory stays small
-    when the parts of a change are near each other in the file (as exports write them).
+    Only rows still waiting for their other parts are held, and none longer than
+    ``window`` further rows (the parts of one change are written together, so
+    exports keep them close): memory stays bounded whatever the file's size.
     """
 
     def __init__(self, spec: MergeSpec):
         self.spec = spec
         self._waiting: dict[tuple[Any, ...], tuple[dict[str, dict[str, Any]], int, list[int]]] = {}
+        self._born: dict[tuple[Any, ...], int] = {}
+        self._n = 0
 
     def push(self, record: dict[str, Any], line: int) -> list[tuple[dict[str, Any], int, list[int]]]:
         """Records ready to map: (record, line of its first row, lines folded into it)."""
         spec = self.spec
+        self._n += 1
+        ready = self._expire()
         part = record.get(spec.by)
         if part not in spec.parts:
-            return [(record, line, [])]
+            return ready + [(record, line, [])]
         key = tuple(get_path(record, k) for k in spec.key)
-        ready = []
-        parts, first, folded = self._waiting.pop(key, None) or ({}, line, [])
+        parts, first, folded = self._waiting.pop(key) if key in self._waiting else ({}, line, [])
+        self._born.pop(key, None)
         if part in parts:  # the same part again: the earlier group is complete as it is
             ready.append((self._merged(parts), first, folded))
             parts, first, folded = {}, line, []
@@ -316,11 +323,24 @@ class Merger:
             ready.append((self._merged(parts), first, folded))
         else:
             self._waiting[key] = (parts, first, folded)
+            self._born[key] = self._n
         return ready
+
+    def _expire(self) -> list[tuple[dict[str, Any], int, list[int]]]:
+        out = []
+        while self._born:
+            key, born = next(iter(self._born.items()))
+            if self._n - born <= self.spec.window:
+                break
+            del self._born[key]
+            parts, first, folded = self._waiting.pop(key)
+            out.append((self._merged(parts), first, folded))
+        return out
 
     def flush(self) -> list[tuple[dict[str, Any], int, list[int]]]:
         out = [(self._merged(parts), first, folded) for parts, first, folded in self._waiting.values()]
         self._waiting.clear()
+        self._born.clear()
         return out
 
     def _merged(self, parts: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import os
 from typing import Any, BinaryIO, Iterator
 
@@ -28,7 +27,7 @@ CSV_FIELD_LIMIT = 1_000_000
 
 # --------------------------------------------------------------------------- CSV
 
-class _Lines(io.TextIOBase):
+class _Lines:
     """Decode a byte stream line by line, remembering which lines were not valid UTF-8."""
 
     def __init__(self, fh: BinaryIO):
@@ -171,8 +170,8 @@ def read_json(path: str, display: str) -> Iterator[RawRecord]:
         if error is not None:
             yield error, number, None
         elif isinstance(value, dict):
-            kind = value.get("attributes", {}).get("type") if isinstance(value.get("attributes"), dict) else None
-            yield value, number, kind
+            attributes = value.get("attributes")
+            yield value, number, attributes.get("type") if isinstance(attributes, dict) else None
         else:
             yield f"expected a JSON object, got {type(value).__name__}", number, None
 
@@ -209,8 +208,8 @@ def read_jira(path: str, display: str) -> Iterator[RawRecord]:
                     yield {**item, **head, "item": i}, number, "change"
                 else:
                     yield f"issue {key}: changelog item {i} of history {h.get('id')} is not an object", number, None
-        fields = value.get("fields") if isinstance(value.get("fields"), dict) else {}
-        comments = fields.get("comment")
+        fields = value.get("fields")
+        comments = fields.get("comment") if isinstance(fields, dict) else None
         if isinstance(comments, dict):
             comments = comments.get("comments")
         for c in comments if isinstance(comments, list) else []:
@@ -246,6 +245,7 @@ def read_xes(path: str, display: str) -> Iterator[RawRecord]:
     is where the event starts.
     """
     from xml.sax import SAXParseException
+    from xml.sax.expatreader import ExpatLocator
     from xml.sax.handler import ContentHandler
 
     import defusedxml.sax
@@ -264,6 +264,7 @@ def read_xes(path: str, display: str) -> Iterator[RawRecord]:
             self.globals_event: dict[str, Any] = {}
             self.in_global: str | None = None
             self.attr_depth = 0  # depth inside a (non-list) attribute: nested meta-attributes are ignored
+            self.locator: Any = None
 
         def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 - SAX API
             local = name.rsplit(":", 1)[-1] if name.startswith("xes:") else name
@@ -274,7 +275,7 @@ def read_xes(path: str, display: str) -> Iterator[RawRecord]:
                 return
             if local == "event":
                 self.event = {}
-                self.event_line = self._locator.getLineNumber() if self._locator else 0
+                self.event_line = self.locator.getLineNumber() if self.locator is not None else 0
                 return
             if local == "global":
                 self.in_global = attrs.get("scope", "event")
@@ -294,12 +295,12 @@ def read_xes(path: str, display: str) -> Iterator[RawRecord]:
             if self.lists and parent == "values":
                 self.lists[-1][1].append(value)
                 if local == "list":
-                    self.lists.append((key, value))  # type: ignore[arg-type]
+                    self.lists.append((key, value))
                 else:
                     self.attr_depth += 1
                 return
             if local == "list":
-                self.lists.append((key, value))  # type: ignore[arg-type]
+                self.lists.append((key, value))
             else:
                 self.attr_depth += 1
             if key is None:
@@ -340,21 +341,22 @@ def read_xes(path: str, display: str) -> Iterator[RawRecord]:
     handler = Handler()
     parser = defusedxml.sax.make_parser()
     parser.setContentHandler(handler)
+    handler.locator = ExpatLocator(parser)  # feed() (unlike parse()) sets no document locator
     fh = open_binary(path)
     try:
         while True:
             chunk = fh.read(65536)
             if not chunk:
-                parser.close()  # type: ignore[attr-defined]
+                parser.close()
                 yield from out
                 break
-            parser.feed(chunk)  # type: ignore[attr-defined]
+            parser.feed(chunk)
             yield from out
             out.clear()
     except SAXParseException as exc:
         yield from out
         yield (f"not well-formed XES ({exc.getMessage()}); the rest of the file cannot be read",
-               exc.getLineNumber(), None)
+               exc.getLineNumber() or 0, None)
     except DefusedXmlException as exc:
         yield from out
         yield f"refused: {exc}; XES input may not declare entities or DTDs", 1, None
