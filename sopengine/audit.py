@@ -207,9 +207,22 @@ class Session:
         return AuditResult(as_of, total.events, total.cases, violations, actions, undecided, rejected,
                            passed=dict(sorted(passed.items())), skipped=dict(sorted(total.skipped.items())))
 
+    def add_timelines(self, result: AuditResult, limit: int) -> None:
+        """Attach the events of up to ``limit`` cases with findings (violations first) and evidence actors."""
+        wanted = list(dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions]))
+        for case_id in wanted:
+            case = self._cases.get(case_id)
+            if case is None:
+                continue
+            events = sorted(case.events, key=lambda ev: (ev.time, ev.seq))
+            if len(result.timelines) < limit:
+                result.timelines[case_id] = events
+            result.actors.update((e.id, e.actor) for e in events)
+
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         """What the SOPs now require, as of ``as_of``."""
         return self.result(as_of).next_actions
+
     def _join(self, probes: list[Probe], intervals: Mapping[tuple[str, Any], list[Interval]]
               ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
         """Answer cross-case probes: a sweep over each key's intervals in time order.
@@ -324,17 +337,22 @@ def feed_all(session: Session, records: Iterable[Record], *, strict: bool = Fals
 
 
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
-          as_of: float | None = None, *, strict: bool = False, grouped: bool = False) -> AuditResult:
+          as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
+          timelines: int = 0) -> AuditResult:
     """Audit a stream of events (and rejected lines) against a pack.
 
     ``grouped=True`` declares that each case's events come together: a case is
     closed, and its state freed, as soon as the next case starts, so memory
     grows with the largest case rather than with the log.
+    ``timelines`` keeps the events of up to that many cases with findings, for
+    reports that show them (cases freed by ``grouped`` have none).
     """
     session = Session(pack, facts, keep_events=True)
     runs = feed_all(session, records, strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
+    if timelines:
+        session.add_timelines(result, timelines)
     return result
 
 

@@ -24,12 +24,13 @@ from .model import Pack
 from .pack import load_pack
 from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
-from .reporters import REPORTERS, Reporter, TextReporter
+from .reporters import REPORTERS, HtmlReporter, Reporter, TextReporter
 from .scenarios import run_tests
 from .timeutil import TimeFormatError, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+HTML_CASES = 200  # cases with findings whose timelines the HTML report shows
 
 
 def _errors_to_exits(func: F) -> F:
@@ -73,6 +74,9 @@ def _write(text: str, output: str | None) -> None:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, target)
@@ -91,12 +95,14 @@ def _output_options(func: F) -> F:
     func = click.option("--output", "-o", metavar="FILE",
                         help="Write the output to FILE (atomically) instead of stdout (one --format).")(func)
     func = click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
-                        help="Output format, repeatable: text (default), json, junit, sarif, github.")(func)
+                        help="Output format, repeatable: text (default), json, junit, sarif, github; "
+                             "html (audit only: a self-contained report with charts and case timelines).")(func)
     return func
 
 
 def _emit(formats: Sequence[str], output: str | None, per_format: dict[str, str | None],
-          render: Callable[[Reporter], str], text_reporter: TextReporter | None = None) -> None:
+          render: Callable[[Reporter], str], text_reporter: TextReporter | None = None,
+          reporters: dict[str, Reporter] | None = None) -> None:
     """Render each requested format and write it to its file, or to stdout (at most one)."""
     chosen = list(dict.fromkeys(formats or [f for f in FORMATS if per_format.get(f)] or ["text"]))
     if output and len(chosen) > 1:
@@ -105,7 +111,8 @@ def _emit(formats: Sequence[str], output: str | None, per_format: dict[str, str 
     if len(to_stdout) > 1:
         raise UsageError(f"only one format can go to stdout; give --output-FMT for: {', '.join(to_stdout[1:])}")
     for fmt in chosen:
-        reporter = text_reporter if fmt == "text" and text_reporter is not None else REPORTERS[fmt]()
+        reporter = text_reporter if fmt == "text" and text_reporter is not None else \
+            (reporters or {}).get(fmt) or REPORTERS[fmt]()
         _write(render(reporter), per_format.get(fmt) or output)
 
 
@@ -255,6 +262,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     pack = _load(sops, sets)
     facts = load_facts(facts_files)
     inputs = _inputs(input_format, mapping, sops)
+    html = "html" in formats or bool(per_format.get("html"))
     tune_gc()
     with Progress(wanted(progress), total_bytes(logs)) as bar:
         if jobs > 1 and "-" not in logs:
@@ -262,8 +270,10 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
                                     strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
         else:
             records = read_records(pack, logs, LineCounter(bar.advance), inputs=inputs)
-            result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped)
-    _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit))
+            result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped,
+                           timelines=HTML_CASES if html else 0)
+    _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
+          {"html": HtmlReporter(facts, HTML_CASES)})
     if result.grouped_input and not grouped and result.events >= 100_000:
         click.echo("sopengine: tip: this log keeps each case's events together; --grouped frees each case "
                    "as soon as the next starts, so memory stays flat", err=True)

@@ -33,6 +33,7 @@ class _Work:
     overrides: Mapping[str, str]
     sink: DiagnosticSink
     name: str = "pack"
+    report: dict[str, Any] = field(default_factory=dict)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -153,6 +154,7 @@ def collect_declarations(work: _Work) -> None:
         pack = (doc.data or {}).get("pack")
         if pack:
             work.name = pack["name"]
+            work.report.update(pack.get("report") or {})
     for doc, name, raw in _declared(work, "events"):
         loc = doc.key_loc(("events", name))
         if once("event type", name, loc):
@@ -489,4 +491,4 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         facts=dict(work.facts), state=tuple(work.state), indexes=dict(work.indexes), sops=dict(work.sops),
         rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
-        duration_params=frozenset(work.duration_params))
+        duration_params=frozenset(work.duration_params), report=dict(work.report))

@@ -97,6 +97,9 @@ class AuditResult:
     passed: dict[str, int] = field(default_factory=dict)  # rule id -> checks that held or obligations met
     grouped_input: bool | None = None  # whether each case's events came together in the input
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
+    # For reports that show cases (HTML): events of cases with findings, and the actor of each evidence event.
+    timelines: dict[str, list[Any]] = field(default_factory=dict)
+    actors: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def read(self) -> int:

@@ -233,6 +233,7 @@ class Pack:
     disabled: tuple[Rule, ...] = ()  # compiled (so checked) but not evaluated
     suppressions: tuple[Suppression, ...] = ()
     duration_params: frozenset[str] = frozenset()  # parameters used as durations (within: params.X)
+    report: Mapping[str, Any] = field(default_factory=dict)  # how reports group findings (pack.report)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -2,7 +2,7 @@
 
 Every reporter renders the three kinds of result: an audit, a lint run and a
 scenario test run. Formats: text (people), json, junit (XML), sarif (2.1.0)
-and github (workflow annotations).
+and github (workflow annotations); html renders audits only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
 from .github import GithubReporter
+from .html import HtmlReporter
 from .jsonfmt import JsonReporter
 from .junit import JunitReporter
 from .sarif import SarifReporter
@@ -32,8 +33,8 @@ class Reporter(Protocol):
 
 REPORTERS: dict[str, type[Reporter]] = {
     "text": TextReporter, "json": JsonReporter, "junit": JunitReporter, "sarif": SarifReporter,
-    "github": GithubReporter,
+    "github": GithubReporter, "html": HtmlReporter,
 }
 
-__all__ = ["REPORTERS", "GithubReporter", "JsonReporter", "JunitReporter", "Reporter", "SarifReporter",
+__all__ = ["REPORTERS", "GithubReporter", "HtmlReporter", "JsonReporter", "JunitReporter", "Reporter", "SarifReporter",
            "TextReporter"]

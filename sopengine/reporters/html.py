@@ -1,0 +1,165 @@
+"""The HTML audit report: one self-contained file that works offline.
+
+Jinja2 renders the page (autoescaped); plotly draws the charts, with plotly.js
+inlined once, so the file needs no network: its Content-Security-Policy forbids
+every request to another host. Sections: summary, charts (violations by SOP,
+rule, severity, actor group and actor; over time; obligations met, late and
+pending), then each case with findings as a timeline of its events, the
+evidence of each finding highlighted and the SOP's source text beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from ..errors import UsageError
+from ..findings import AuditResult
+from ..lint import LintReport
+from ..model import Pack
+from ..scenarios import TestReport
+from ..timeutil import format_time
+
+_SEVERITIES = ("error", "warning", "info")
+_COLOURS = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1", "met": "#27ae60", "late": "#c0392b",
+            "pending": "#d68910"}
+
+
+def _bar(labels: list[str], values: list[int], colour: str = "#34495e", horizontal: bool = False) -> dict[str, Any]:
+    trace: dict[str, Any] = {"type": "bar", "marker": {"color": colour}}
+    if horizontal:
+        trace.update(x=values[::-1], y=labels[::-1], orientation="h")
+    else:
+        trace.update(x=labels, y=values)
+    return {"data": [trace], "layout": {"margin": {"l": 320 if horizontal else 50, "r": 20, "t": 10, "b": 80},
+                                        "height": max(260, 24 * len(labels) + 60) if horizontal else 300}}
+
+
+@dataclass
+class HtmlReporter:
+    """Renders an audit as HTML. ``facts`` lets it group actors (the pack's ``report.actor_groups``)."""
+
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    cases_shown: int = 200
+
+    def audit(self, result: AuditResult, pack: Pack) -> str:
+        try:
+            import jinja2
+            import plotly.offline
+        except ImportError:
+            raise UsageError("the HTML report needs Jinja2 and plotly: pip install 'sopengine[report]'") from None
+        env = jinja2.Environment(loader=jinja2.PackageLoader("sopengine.reporters", "templates"),
+                                 autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        env.filters["time"] = lambda t: format_time(t) if isinstance(t, (int, float)) else (t or "")
+        charts = self._charts(result, pack)
+        page = env.get_template("report.html.j2").render(
+            pack=pack, result=result, summary=result.summary(), charts=charts,
+            charts_json=json.dumps(charts).replace("</", "<\\/"),
+            plotly_js=plotly.offline.get_plotlyjs().replace("</script", "<\\/script"),
+            by_rule=self._by_rule(result, pack), cases=self._cases(result, pack),
+            generated=format_time(datetime.now(timezone.utc).timestamp()),
+            timelines_missing=bool(result.violations) and not result.timelines)
+        return page
+
+    # -- data for the charts ------------------------------------------------------
+    def _group_of(self, pack: Pack) -> tuple[str, Mapping[str, Any]]:
+        spec = pack.report.get("actor_groups") or {}
+        records = self.facts.get(spec.get("facts", ""), []) if spec else []
+        if isinstance(records, Mapping):
+            records = [dict(v, id=k) for k, v in records.items() if isinstance(v, Mapping)]
+        groups = {str(r["id"]): r.get(spec["field"]) for r in records if isinstance(r, Mapping) and "id" in r}
+        return spec.get("label") or spec.get("field") or "Group", groups
+
+    def _charts(self, result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
+        vs = result.violations
+        charts: list[dict[str, Any]] = []
+
+        def add(cid: str, title: str, figure: dict[str, Any]) -> None:
+            charts.append({"id": cid, "title": title, "figure": figure})
+
+        by_sop = Counter(v.rule.split("/")[0] for v in vs)
+        add("by-sop", "Violations by SOP", _bar(list(by_sop), list(by_sop.values())))
+        by_rule = Counter(v.rule for v in vs).most_common(25)
+        add("by-rule", "Violations by rule (top 25)",
+            _bar([r for r, _ in by_rule], [n for _, n in by_rule], horizontal=True))
+        sev = Counter(v.severity for v in vs)
+        add("by-severity", "Violations by severity", {
+            "data": [{"type": "bar", "x": list(_SEVERITIES), "y": [sev.get(s, 0) for s in _SEVERITIES],
+                      "marker": {"color": [_COLOURS[s] for s in _SEVERITIES]}}],
+            "layout": {"margin": {"l": 50, "r": 20, "t": 10, "b": 40}, "height": 300}})
+        label, groups = self._group_of(pack)
+        actors = Counter(result.actors.get(v.events[0]) or "(none)" for v in vs if v.events)
+        if groups:
+            by_group: Counter[str] = Counter()
+            for actor, n in actors.items():
+                by_group[str(groups.get(actor) or "(unknown)")] += n
+            add("by-group", f"Violations by {label.lower()} of the actor", _bar(list(by_group), list(by_group.values())))
+        top = actors.most_common(15)
+        add("by-actor", "Violations by actor (top 15; the actor of the first evidence event)",
+            _bar([a for a, _ in top], [n for _, n in top], horizontal=True))
+        days: dict[str, Counter[str]] = defaultdict(Counter)
+        for v in vs:
+            days[(format_time(v.time) or "")[:10]][v.severity] += 1
+        ordered = sorted(days)
+        add("over-time", "Violations over time (by day)", {
+            "data": [{"type": "bar", "name": s, "x": ordered, "y": [days[d].get(s, 0) for d in ordered],
+                      "marker": {"color": _COLOURS[s]}} for s in _SEVERITIES],
+            "layout": {"barmode": "stack", "margin": {"l": 50, "r": 20, "t": 30, "b": 60}, "height": 320,
+                       "legend": {"orientation": "h", "y": 1.12}}})
+        obligations = [r for r in pack.rules if r.kind == "response"]
+        counts = result.rule_counts()
+        names = [r.id for r in obligations]
+        add("obligations", "Obligations: met, late and pending", {
+            "data": [{"type": "bar", "name": name, "orientation": "h", "y": names[::-1],
+                      "x": [counts.get(r, {}).get(key, 0) for r in names][::-1], "marker": {"color": _COLOURS[name]}}
+                     for name, key in (("met", "passed"), ("late", "violations"), ("pending", "next_actions"))],
+            "layout": {"barmode": "stack", "margin": {"l": 320, "r": 20, "t": 30, "b": 40},
+                       "height": max(260, 26 * len(names) + 60), "legend": {"orientation": "h", "y": 1.1}}})
+        return charts
+
+    # -- tables ----------------------------------------------------------------------
+    @staticmethod
+    def _by_rule(result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
+        counts = result.rule_counts()
+        rows = []
+        for r in pack.rules:
+            c = counts.get(r.id, {})
+            rows.append({"rule": r, "violations": c.get("violations", 0), "next_actions": c.get("next_actions", 0),
+                         "passed": c.get("passed", 0), "undecided": c.get("undecided", 0)})
+        rows.sort(key=lambda row: (-row["violations"], row["rule"].id))
+        return rows
+
+    def _cases(self, result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
+        rules = {r.id: r for r in pack.rules}
+        findings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for v in result.violations:
+            findings[v.case].append({"kind": "violation", "rule": rules.get(v.rule), "rule_id": v.rule,
+                                     "severity": v.severity, "text": v.message, "time": v.time,
+                                     "events": list(v.events)})
+        for a in result.next_actions:
+            findings[a.case].append({"kind": "next action", "rule": rules.get(a.rule), "rule_id": a.rule,
+                                     "severity": "pending", "text": a.action, "time": a.due,
+                                     "events": list(a.events)})
+        out = []
+        for case_id, events in result.timelines.items():
+            items = findings.get(case_id, [])
+            marks: dict[str, list[str]] = defaultdict(list)
+            for n, f in enumerate(items, 1):
+                f["n"] = n
+                for eid in f["events"]:
+                    marks[eid].append(str(n))
+            out.append({"case": case_id, "findings": items, "violations": sum(f["kind"] == "violation" for f in items),
+                        "events": [{"event": e, "time": format_time(e.time), "marks": marks.get(e.id, []),
+                                    "data": json.dumps(e.data, ensure_ascii=False, default=str)[:400]}
+                                   for e in events]})
+        out.sort(key=lambda c: (-c["violations"], c["case"]))
+        return out[: self.cases_shown]
+
+    def lint(self, report: LintReport) -> str:
+        raise UsageError("the html format is for audits; use text, json, junit, sarif or github for lint")
+
+    def test(self, report: TestReport) -> str:
+        raise UsageError("the html format is for audits; use text, json, junit, sarif or github for test")
