@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from .errors import InputError, StrictModeError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
 from .events import Event, LineCounter, Record, Rejected, Select, Skipped
-from .findings import AuditResult, NextAction, Pending, Undecided, Violation
+from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
 from .model import CrossCaseRule, Pack
 
 if TYPE_CHECKING:
@@ -186,11 +186,15 @@ class Session:
             as_of = total.latest
         violations = list(total.violations)
         actions: list[NextAction] = []
+        work: list[WorkItem] = []
         for p in total.pending:
             late, action = p.judge(as_of if as_of is not None else float("inf"))
             violations.extend(late)
             if action is not None:
                 actions.append(action)
+            if as_of is None or p.start <= as_of:
+                work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
+                                     p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events))
         intervals: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
         for iv in total.intervals:
             intervals[(iv.index, iv.key)].append(iv)
@@ -204,8 +208,10 @@ class Session:
         actions.sort(key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
         undecided.sort(key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
         rejected = sorted(total.rejected, key=lambda r: (r.file, r.line))
+        work.sort(key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
         return AuditResult(as_of, total.events, total.cases, violations, actions, undecided, rejected,
-                           passed=dict(sorted(passed.items())), skipped=dict(sorted(total.skipped.items())))
+                           passed=dict(sorted(passed.items())), skipped=dict(sorted(total.skipped.items())),
+                           work=work)
 
     def add_timelines(self, result: AuditResult, limit: int) -> None:
         """Attach the events of up to ``limit`` cases with findings (violations first) and evidence actors."""

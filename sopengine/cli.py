@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import sys
 import tempfile
+from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import click
 import orjson
@@ -15,7 +18,9 @@ import orjson
 from . import __version__
 from .adapters import InputSpec
 from .audit import audit, load_facts, read_records
-from .errors import PackError, SopengineError, UsageError
+from .errors import PackError, SopengineError, UsageError, did_you_mean
+from .events import Event, Record, Skipped
+from .findings import AuditResult, WorkItem
 from ._resources import bundled_pack_dir
 from .events import LineCounter
 from .impact import compare
@@ -26,7 +31,7 @@ from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
 from .reporters import REPORTERS, HtmlReporter, Reporter, TextReporter
 from .scenarios import run_tests
-from .timeutil import TimeFormatError, parse_time
+from .timeutil import TimeFormatError, format_time, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -153,6 +158,7 @@ def cli() -> None:
     sopengine validate sops/            check SOP files (schema, names, expressions)
     sopengine rules                     list the rules of the bundled pack
     sopengine audit log.jsonl           audit an event log against the bundled pack
+    sopengine next log.jsonl            what the SOPs require now (the worklist)
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
     files), 2 bad usage or unreadable input.
@@ -281,6 +287,105 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+@cli.command(name="next")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@_input_options
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), help="Facts file (repeatable).")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="The moment to list for (RFC 3339). Default: now. Events after it are not counted.")
+@click.option("--sop", "sop_ids", multiple=True, help="Only these SOPs (repeatable).")
+@click.option("--rule", "rule_ids", multiple=True, help="Only these rules, by id or short id (repeatable).")
+@click.option("--where", "wheres", multiple=True, metavar="COLUMN=VALUE",
+              help="Only items whose column has this value (repeatable); the pack names its columns.")
+@click.option("--overdue", is_flag=True, help="Only overdue items.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@_errors_to_exits
+def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+             facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, sop_ids: tuple[str, ...],
+             rule_ids: tuple[str, ...], wheres: tuple[str, ...], overdue: bool, fmt: str, output: str | None) -> None:
+    """The worklist: what the SOPs require now, overdue first, then by due time.
+
+    Every action still open at the as-of time (default: now, for live use; the
+    output says which time it used), with its case, rule, due time and the
+    pack's columns (the bundled pack: owner, queue, status). Exit 0.
+    """
+    pack = _load(sops, sets)
+    facts = load_facts(facts_files)
+    when = _parse_as_of(as_of)
+    if when is None:
+        when = datetime.now(timezone.utc).timestamp()
+    columns = list(pack.columns)
+    filters = _parse_sets(wheres)
+    unknown = [k for k in filters if k not in columns]
+    if unknown:
+        raise UsageError(f"--where: unknown column {unknown[0]!r}{did_you_mean(unknown[0], columns)}; "
+                         f"columns: {', '.join(columns) or '(the pack declares none)'}")
+    known_rules = {r.id for r in pack.rules}
+    wanted_rules = {r if "/" in r else next((k for k in known_rules if k.endswith("/" + r)), r) for r in rule_ids}
+    for r in wanted_rules:
+        if r not in known_rules:
+            raise UsageError(f"--rule: unknown rule {r!r}{did_you_mean(r, known_rules)}")
+    for sop in sop_ids:
+        if sop not in pack.sops:
+            raise UsageError(f"--sop: unknown SOP {sop!r}{did_you_mean(sop, pack.sops)}")
+    records = read_records(pack, logs, inputs=_inputs(input_format, mapping, sops))
+    result = audit(pack, _until(records, when), facts, when)
+    items = [w for w in result.work
+             if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
+             and (not overdue or w.overdue)
+             and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
+    _write(_render_work(items, columns, result, fmt), output)
+
+
+def _until(records: Iterable[Record], when: float) -> Iterator[Record]:
+    for r in records:
+        if isinstance(r, Event) and r.time > when:
+            yield Skipped("(input)", r.seq, "after the as-of time")
+        else:
+            yield r
+
+
+def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
+    if fmt == "json":
+        doc = {"as_of": format_time(result.as_of), "summary": {**result.summary(), "items": len(items),
+                                                               "overdue": sum(w.overdue for w in items)},
+               "items": [w.to_json() for w in items],
+               "rejected": [r.to_json() for r in result.rejected]}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["overdue", "due", "case", "rule", "action", *columns, "since", "events"])
+        for w in items:
+            cols = dict(w.columns)
+            writer.writerow([str(w.overdue).lower(), format_time(w.due) or "", w.case, w.rule, w.action,
+                             *[_cell(cols.get(c)) for c in columns], format_time(w.since), " ".join(w.events)])
+        return buf.getvalue()
+    lines = [f"Worklist as of {format_time(result.as_of)}: {len(items)} item(s), "
+             f"{sum(w.overdue for w in items)} overdue"]
+    for w in items:
+        shown = "  ".join(f"{k}={_cell(v)}" for k, v in w.columns if v not in (None, ""))
+        flag = "OVERDUE " if w.overdue else ""
+        lines.append(f"\n{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}")
+        lines.append(f"    {w.action}")
+        if shown:
+            lines.append(f"    {shown}")
+    if result.rejected:
+        lines.append(f"\n{len(result.rejected)} rejected record(s); see --format json")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ";".join(map(str, value))
+    return str(value)
 
 
 def _parse_as_of(as_of: str | None) -> float | None:

@@ -34,6 +34,8 @@ class _Work:
     sink: DiagnosticSink
     name: str = "pack"
     report: dict[str, Any] = field(default_factory=dict)
+    report_doc: YamlDocument | None = None
+    columns: dict[str, Expr] = field(default_factory=dict)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -155,6 +157,8 @@ def collect_declarations(work: _Work) -> None:
         if pack:
             work.name = pack["name"]
             work.report.update(pack.get("report") or {})
+            if pack.get("report"):
+                work.report_doc = doc
     for doc, name, raw in _declared(work, "events"):
         loc = doc.key_loc(("events", name))
         if once("event type", name, loc):
@@ -466,6 +470,21 @@ def compile_conflicts(work: _Work) -> None:
                                        res.get("choice"), res["reason"].strip(), doc.key_loc(base)))
 
 
+def compile_report(work: _Work) -> None:
+    """worklist columns (expressions over a case's state) and the facts that group actors."""
+    doc = work.report_doc
+    if doc is None:
+        return
+    for name, text in (work.report.get("columns") or {}).items():
+        expr = work.expr(text, work.scope(), doc.loc(("pack", "report", "columns", name)))
+        if expr is not None:
+            work.columns[name] = expr
+    groups = work.report.get("actor_groups")
+    if groups and groups["facts"] not in work.facts:
+        work.sink.add(Code.UNKNOWN_FACT, f"'{groups['facts']}' is not a declared facts collection"
+                      f"{did_you_mean(groups['facts'], work.facts)}", doc.loc(("pack", "report", "actor_groups")))
+
+
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("declarations", collect_declarations),
     ("parameters", resolve_params),
@@ -473,6 +492,7 @@ STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("indexes", compile_indexes),
     ("rules", compile_rules),
     ("conflicts", compile_conflicts),
+    ("report", compile_report),
 )
 
 
@@ -491,4 +511,4 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         facts=dict(work.facts), state=tuple(work.state), indexes=dict(work.indexes), sops=dict(work.sops),
         rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
-        duration_params=frozenset(work.duration_params), report=dict(work.report))
+        duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns))

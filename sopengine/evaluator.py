@@ -484,16 +484,27 @@ class Evaluator:
             run.membership[index.name] = (key, attrs, interval)
 
     # -- end of a case --------------------------------------------------------------
+    def _columns(self, run: CaseRun) -> tuple[tuple[str, Any], ...]:
+        out = []
+        for name, expr in self.plan.pack.columns.items():
+            try:
+                value = expr.fn(None, run.state, None, None, self.runtime)
+            except Exception:  # noqa: BLE001 - a column is informative; a failure leaves it empty
+                value = None
+            out.append((name, sorted(value) if isinstance(value, (set, frozenset)) else value))
+        return tuple(out)
+
     def pending(self, run: CaseRun) -> list[Pending]:
         """What is still open after the case's last event."""
         out = []
+        columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches) else ()
         for ob in run.obligations:
             rule = ob.rule
             out.append(Pending(
                 rule.id, run.case, rule.severity,
                 rule.action.render(None, run.state, ob.trigger, None, self.runtime) if rule.action else "",
                 rule.message.render(None, run.state, ob.trigger, None, self.runtime),
-                ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,)))
+                ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns))
         for breach in run.breaches.values():
             if breach.reported:
                 continue
@@ -502,7 +513,7 @@ class Evaluator:
                 inv.id, run.case, inv.severity,
                 inv.action.render(breach.event, run.state, None, None, self.runtime) if inv.action else "",
                 inv.message.render(breach.event, run.state, None, None, self.runtime),
-                breach.since, breach.since, breach.due, None, breach.events))
+                breach.since, breach.since, breach.due, None, breach.events, columns))
         return out
 
 

@@ -68,6 +68,7 @@ class Pending:
     due: float | None
     every: float | None
     events: tuple[str, ...]
+    columns: tuple[tuple[str, Any], ...] = ()  # the pack's worklist columns, from the case's last state
 
     def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
         """Violations for deadlines before ``as_of`` and the next action still open at it."""
@@ -81,6 +82,25 @@ class Pending:
         if self.start > as_of:
             return violations, None
         return violations, NextAction(self.rule, self.case, self.action, due, self.since, self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One entry of the worklist: an action still required at as-of, overdue or not."""
+
+    rule: str
+    case: str
+    action: str
+    due: float | None
+    since: float
+    overdue: bool
+    columns: tuple[tuple[str, Any], ...]
+    events: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
+                "overdue": self.overdue, "since": format_time(self.since),
+                **{k: v for k, v in self.columns}, "events": list(self.events)}
 
 
 @dataclass
@@ -99,6 +119,7 @@ class AuditResult:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
     # For reports that show cases (HTML): events of cases with findings, and the actor of each evidence event.
     timelines: dict[str, list[Any]] = field(default_factory=dict)
+    work: list[WorkItem] = field(default_factory=list)  # every open action at as-of, overdue ones included
     actors: dict[str, str | None] = field(default_factory=dict)
 
     @property

@@ -234,6 +234,7 @@ class Pack:
     suppressions: tuple[Suppression, ...] = ()
     duration_params: frozenset[str] = frozenset()  # parameters used as durations (within: params.X)
     report: Mapping[str, Any] = field(default_factory=dict)  # how reports group findings (pack.report)
+    columns: Mapping[str, Expr] = field(default_factory=dict)  # worklist columns over a case's state
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -124,12 +124,12 @@ class HtmlReporter:
     @staticmethod
     def _by_rule(result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
         counts = result.rule_counts()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for r in pack.rules:
             c = counts.get(r.id, {})
             rows.append({"rule": r, "violations": c.get("violations", 0), "next_actions": c.get("next_actions", 0),
                          "passed": c.get("passed", 0), "undecided": c.get("undecided", 0)})
-        rows.sort(key=lambda row: (-row["violations"], row["rule"].id))
+        rows.sort(key=lambda row: (-int(row["violations"]), str(row["rule"].id)))
         return rows
 
     def _cases(self, result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
