@@ -14,6 +14,7 @@ or, event by event::
     session.next_actions(as_of=time)
 """
 
+from .adapters import InputSpec as InputSpec
 from .audit import Session as Session
 from .audit import audit as audit
 from .audit import load_facts as load_facts
@@ -44,13 +45,14 @@ __version__ = "0.1.0"
 
 
 def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = None,
-                as_of: float | None = None, *, strict: bool = False, grouped: bool = False) -> AuditResult:
-    """Audit JSON Lines log files against a pack (see :func:`audit`)."""
-    return audit(pack, read_records(pack, paths), facts, as_of, strict=strict, grouped=grouped)
+                as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
+                inputs: InputSpec | None = None) -> AuditResult:
+    """Audit log files against a pack (see :func:`audit`): JSON Lines, or ``inputs`` (format, mapping)."""
+    return audit(pack, read_records(pack, paths, inputs=inputs), facts, as_of, strict=strict, grouped=grouped)
 
 
 __all__ = [
-    "AuditResult", "Diagnostic", "Event", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
+    "AuditResult", "Diagnostic", "InputSpec", "Event", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
     "Rejected", "Rule", "Session", "SopengineError", "TestReport", "Undecided", "UsageError", "Violation", "audit",
     "audit_files", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
 ]
