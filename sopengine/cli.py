@@ -312,7 +312,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
 
     Every action still open at the as-of time (default: now, for live use; the
     output says which time it used), with its case, rule, due time and the
-    pack's columns (the bundled pack: owner, queue, status). Exit 0.
+    columns the pack declares (pack.report.columns). Exit 0.
     """
     pack = _load(sops, sets)
     facts = load_facts(facts_files)
