@@ -538,14 +538,14 @@ class _Translator:
                 return ast.Constant(parse_duration(text))
             except ValueError as exc:
                 raise _fail(Code.BAD_DURATION, str(exc)) from None
-        if name == "matches":
+        if name in ("matches", "findall"):  # the pattern is compiled once, here
             pattern = self._const_str_arg(node, 1, name, "pattern")
             try:
                 compiled = re.compile(pattern)
             except re.error as exc:
                 raise _fail(Code.BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
             slot = f"_re{len(self.extra_globals)}"
-            self.extra_globals[slot] = _matcher(compiled)
+            self.extra_globals[slot] = (_matcher if name == "matches" else _finder)(compiled)
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
         if name in ("field", "lookup") and not self.scope.record:
             raise _fail(Code.UNKNOWN_FUNCTION, f"{name}() is only available in input mappings")
@@ -559,15 +559,6 @@ class _Translator:
                             f"{did_you_mean(table, self.scope.tables)}")
             lookup_args = [ast.Constant(table)] + [self.visit(a, d) for a in node.args[1:]]
             return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), "lookup", ast.Load()), lookup_args, [])
-        if name == "findall":
-            pattern = self._const_str_arg(node, 1, name, "pattern")
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise _fail(Code.BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
-            slot = f"_re{len(self.extra_globals)}"
-            self.extra_globals[slot] = _finder(compiled)
-            return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
         if name in ("fact", "known"):
             coll = self._const_str_arg(node, 0, name, "collection")
             self.fact_refs.add(coll)

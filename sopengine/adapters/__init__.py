@@ -171,7 +171,7 @@ def _canonical(path: str, types: Any, counter: LineCounter, select: Select | Non
 
 def _mapped(mapping: Mapping, runtime: Lookups, container: str, path: str, types: Any, counter: LineCounter,
             select: Select | None, deferred: list[Any]) -> Iterator[Record]:
-    read = _jira_or(container, mapping)
+    read = _reader_for(container, mapping)
     mergers: dict[str, Merger] = {}
 
     def mine(seq: int) -> bool:
@@ -214,7 +214,7 @@ def _mapped(mapping: Mapping, runtime: Lookups, container: str, path: str, types
             yield from ready(source, merged, first, folded, counter.lines)
 
 
-def _jira_or(container: str, mapping: Mapping) -> Reader:
+def _reader_for(container: str, mapping: Mapping) -> Reader:
     if mapping.reader == "jira":
         return read_jira
     if mapping.reader == "xes":
