@@ -155,7 +155,6 @@ def _account_bytes(path: str, counter: LineCounter) -> None:
 
 
 def _canonical(path: str, types: Any, counter: LineCounter, select: Select | None) -> Iterator[Record]:
-    base = os.path.basename(path)
     for rec, line, _kind in read_json(path, path):
         counter.lines += 1
         seq = counter.lines
@@ -163,10 +162,7 @@ def _canonical(path: str, types: Any, counter: LineCounter, select: Select | Non
             if select is None or select(None, seq):
                 yield Rejected(path, line, rec)
             continue
-        if select is not None and not select(rec, seq):
-            continue
-        result = event_from_obj(rec, f"{base}:{line}", types, seq, lambda: list(types))
-        yield Rejected(path, line, result) if isinstance(result, str) else result
+        yield from _checked(rec, path, line, seq, types, select)
 
 
 def _mapped(mapping: Mapping, runtime: Lookups, container: str, path: str, types: Any, counter: LineCounter,
@@ -244,13 +240,16 @@ def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: L
         if select is None or select(None, seq):
             yield Rejected(display, line, obj)
         return
+    yield from _checked(obj, display, line, seq, types, select, f"{source.name}: ")
+
+
+def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any, select: Select | None,
+             prefix: str = "") -> Iterator[Record]:
+    """This worker's share of one event object, checked as any event is (SPEC §2)."""
     if select is not None and not select(obj, seq):
         return
     result = event_from_obj(obj, f"{os.path.basename(display)}:{line}", types, seq, lambda: list(types))
-    if isinstance(result, Event):
-        yield result
-    else:
-        yield Rejected(display, line, f"{source.name}: {result}")
+    yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
 
 
 __all__ = ["InputSpec", "available_formats", "load_mapping", "mapping_files", "read_inputs", "Mapping"]
