@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .._resources import bundled_pack_dir
 from ..errors import UsageError, did_you_mean
-from ..events import (Event, LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
+from ..events import (LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
 from ..model import Pack
 from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
 from .readers import RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
