@@ -17,9 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import Code, Diagnostic, Location
-
-MAX_FILE_BYTES = 2_000_000
-MAX_DEPTH = 64
+from .limits import DEFAULT, Limits
 
 _STD_SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -72,9 +70,10 @@ class YamlDocument:
 
 
 class _Builder:
-    def __init__(self, file: str, loader: Any):
+    def __init__(self, file: str, loader: Any, max_depth: int):
         self.file = file
         self.loader = loader
+        self.max_depth = max_depth
         self.positions: dict[Path_, tuple[int, int]] = {}
         self.key_positions: dict[Path_, tuple[int, int]] = {}
         self.problems: list[Diagnostic] = []
@@ -86,8 +85,9 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if depth > MAX_DEPTH:
-            self._problem(Code.YAML_FORBIDDEN, f"nesting deeper than {MAX_DEPTH} levels", node, path)
+        if depth > self.max_depth:
+            self._problem(Code.YAML_FORBIDDEN, f"nesting deeper than {self.max_depth} levels "
+                          "(limit yaml-depth)", node, path)
             return None
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
@@ -124,7 +124,7 @@ class _Builder:
             return None
 
 
-def load_yaml_text(text: str, file: str) -> tuple[YamlDocument | None, list[Diagnostic]]:
+def load_yaml_text(text: str, file: str, limits: Limits = DEFAULT) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Parse one YAML document. Returns the document (None when unusable) and its problems."""
     loader = _Loader(text)
     try:
@@ -142,25 +142,28 @@ def load_yaml_text(text: str, file: str) -> tuple[YamlDocument | None, list[Diag
         return None, [Diagnostic(Code.YAML_SYNTAX, message, Location(file, line, col))]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(Code.YAML_SYNTAX, str(exc), Location(file, 1, 1))]
+    except RecursionError:  # the parser itself recurses on nesting (thousands of '[' in a row)
+        return None, [Diagnostic(Code.YAML_FORBIDDEN, f"nesting deeper than {limits.yaml_depth} levels "
+                                 "(limit yaml-depth)", Location(file, 1, 1))]
     finally:
         loader.dispose()
     if node is None:
         return YamlDocument(file, None, {(): (1, 1)}), []
-    builder = _Builder(file, loader)
+    builder = _Builder(file, loader, limits.yaml_depth)
     data = builder.build(node, (), 0)
     return YamlDocument(file, data, builder.positions, builder.key_positions), builder.problems
 
 
-def load_yaml_file(path: Path, display: str | None = None) -> tuple[YamlDocument | None, list[Diagnostic]]:
+def load_yaml_file(path: Path, display: str | None = None,
+                   limits: Limits = DEFAULT) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Read and parse a YAML file, refusing files too large or not UTF-8."""
     name = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [Diagnostic(Code.YAML_FORBIDDEN,
-                                     f"file is {size} bytes; the limit is {MAX_FILE_BYTES}",
-                                     Location(name, 1, 1))]
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(limits.sop_file_bytes + 1)  # never more than the limit, whatever stat says
+        if len(raw) > limits.sop_file_bytes:
+            return None, [Diagnostic(Code.YAML_FORBIDDEN, f"file is larger than {limits.sop_file_bytes} bytes "
+                                     "(limit sop-file-bytes)", Location(name, 1, 1))]
     except OSError as exc:
         return None, [Diagnostic(Code.FILE_UNREADABLE, exc.strerror or str(exc), Location(name))]
     try:
@@ -171,4 +174,4 @@ def load_yaml_file(path: Path, display: str | None = None) -> tuple[YamlDocument
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         return None, [Diagnostic(Code.YAML_SYNTAX, "NUL byte in file", Location(name, line, 1))]
-    return load_yaml_text(text, name)
+    return load_yaml_text(text, name, limits)

@@ -27,13 +27,18 @@ if TYPE_CHECKING:
 
 
 class _Case:
-    __slots__ = ("case_id", "run", "events", "dirty")
+    __slots__ = ("case_id", "run", "events", "dirty", "ids")
 
     def __init__(self, case_id: str, run: CaseRun):
         self.case_id = case_id
         self.run = run
         self.events: list[Event] = []
         self.dirty = False
+        self.ids: set[str] = set()
+
+
+class DuplicateEvent(ValueError):
+    """An event whose id its case already has: it is not evaluated (the first one is)."""
 
 
 @dataclass
@@ -105,28 +110,34 @@ class Session:
         """
         if event.type not in self._plan.types:
             raise ValueError(f"unknown event type {event.type!r}")
-        event.seq = self._seq if seq is None else seq
-        self._seq = event.seq + 1
-        self._events += 1
-        if self._latest is None or event.time > self._latest:
-            self._latest = event.time
+        # every refusal comes before anything is counted: a refused event is rejected, never also evaluated
         case = self._cases.get(event.case)
         if case is None:
             if event.case in self._closed_ids:
                 raise ValueError(f"case {event.case!r} was already closed; its events must come together")
+        elif event.id in case.ids:
+            raise DuplicateEvent(f"duplicate event id {event.id!r} in case {event.case!r}; the first is kept")
+        number = self._seq if seq is None else seq
+        late = case is not None and not case.dirty and (event.time, number) < case.run.last
+        if late and not self._keep:
+            raise ValueError(f"event {event.id!r} is older than one already evaluated for case "
+                             f"{event.case!r}; keep_events=True allows replay")
+        event.seq = number
+        self._seq = number + 1
+        self._events += 1
+        if self._latest is None or event.time > self._latest:
+            self._latest = event.time
+        if case is None:
             case = self._cases[event.case] = _Case(event.case, CaseRun(event.case, self._plan))
+        case.ids.add(event.id)
         if self._keep:
             case.events.append(event)
-        run = case.run
         if case.dirty:
             return
-        if (event.time, event.seq) < run.last:
-            if not self._keep:
-                raise ValueError(f"event {event.id!r} is older than one already evaluated for case "
-                                 f"{event.case!r}; keep_events=True allows replay")
+        if late:
             case.dirty = True
             return
-        self._eval.step(run, event)
+        self._eval.step(case.run, event)
 
     def reject(self, rejected: Rejected) -> None:
         self.rejected.append(rejected)
@@ -338,7 +349,9 @@ def feed_all(session: Session, records: Iterable[Record], *, strict: bool = Fals
         try:
             session.feed(record, record.seq if keep_seq else None)
         except ValueError as exc:
-            session.reject(Rejected("(input)", 0, f"event {record.id}: {exc}"))
+            file, line = record.origin or ("(input)", record.seq)
+            session.reject(Rejected(file, line, str(exc) if isinstance(exc, DuplicateEvent)
+                                    else f"event {record.id}: {exc}"))
     return runs
 
 

@@ -24,6 +24,7 @@ from .findings import AuditResult, WorkItem
 from ._resources import bundled_pack_dir
 from .events import LineCounter
 from .impact import compare
+from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 from .lint import lint as run_lint
 from .model import Pack
 from .pack import load_pack
@@ -126,7 +127,30 @@ def _per_format(kwargs: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _load(sops: Sequence[str], sets: Sequence[str]) -> Pack:
-    return load_pack(list(sops) or None, _parse_sets(sets))
+    return load_pack(list(sops) or None, _parse_sets(sets), _limits())
+
+
+_LIMITS_KEY = "sopengine.limits"
+
+
+def _set_limits(ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> None:
+    try:
+        ctx.meta[_LIMITS_KEY] = DEFAULT_LIMITS.with_settings(values)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--max "), ctx, _param) from None
+
+
+def _limits() -> Limits:
+    """The limits given with --max to the running command (the defaults otherwise)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(_LIMITS_KEY) if ctx is not None else None
+    return found if isinstance(found, Limits) else DEFAULT_LIMITS
+
+
+def _max_option(func: F) -> F:
+    defaults = ", ".join(f"{n}={getattr(DEFAULT_LIMITS, n.replace('-', '_')):_}" for n in Limits.names())
+    return click.option("--max", multiple=True, metavar="NAME=N", expose_value=False, callback=_set_limits,
+                        help=f"Raise or lower a size limit (repeatable). Defaults: {defaults}.")(func)
 
 
 def _input_options(func: F) -> F:
@@ -140,7 +164,7 @@ def _input_options(func: F) -> F:
 
 
 def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> InputSpec:
-    return InputSpec(input_format, mapping, tuple(sops))
+    return InputSpec(input_format, mapping, tuple(sops), _limits())
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
@@ -168,6 +192,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @_set_option
+@_max_option
 @_errors_to_exits
 def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
     """Check SOP files: YAML syntax, the JSON Schema, and every name and expression.
@@ -192,6 +217,7 @@ def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
 @_sops_option
 @_set_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_max_option
 @_errors_to_exits
 def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     """List the rules of a pack with their ids, severities and sources."""
@@ -252,6 +278,7 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
               help="Worker processes; cases are shared out among them and the findings are the same.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal, never in CI).")
+@_max_option
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...], output: str | None, fail_on: str, strict: bool,
@@ -304,6 +331,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
 @click.option("--overdue", is_flag=True, help="Only overdue items.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@_max_option
 @_errors_to_exits
 def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
              facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, sop_ids: tuple[str, ...],
@@ -403,6 +431,7 @@ def _parse_as_of(as_of: str | None) -> float | None:
 @_output_options
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when there is an unsuppressed finding of this severity or higher.")
+@_max_option
 @_errors_to_exits
 def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, ...], output: str | None,
              fail_on: str, **kwargs: Any) -> None:
@@ -415,7 +444,7 @@ def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, 
     suppress: [{code: unused-param, target: my_param, reason: "kept for ..."}].
     """
     per_format = _per_format(kwargs)
-    report = run_lint(list(paths) or [bundled_pack_dir()], _parse_sets(sets))
+    report = run_lint(list(paths) or [bundled_pack_dir()], _parse_sets(sets), _limits())
     _emit(formats, output, per_format, lambda r: r.lint(report))
     if report.failed(fail_on):
         sys.exit(1)
@@ -427,6 +456,7 @@ def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, 
 @click.option("--coverage", is_flag=True, help="Show which rules the scenarios show firing and staying silent.")
 @click.option("--threshold", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
               help="Fail when fewer than PERCENT of the rules are shown both firing and silent.")
+@_max_option
 @_errors_to_exits
 def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | None, coverage: bool,
              threshold: float | None, **kwargs: Any) -> None:
@@ -437,7 +467,7 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
     --threshold.
     """
     per_format = _per_format(kwargs)
-    report = run_tests(list(paths) or [bundled_pack_dir()])
+    report = run_tests(list(paths) or [bundled_pack_dir()], _limits())
     _emit(formats, output, per_format, lambda r: r.test(report),
           TextReporter(coverage=coverage or threshold is not None))
     if report.failed or (threshold is not None and report.percent < threshold):
@@ -457,6 +487,7 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.option("--as-of", "as_of", metavar="TIME", help="As-of time for both runs (default: latest event time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@_max_option
 @_errors_to_exits
 def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: str, mapping: str | None,
              facts_files: tuple[str, ...],
@@ -467,7 +498,7 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     (time, deadline or text). Exit 1 when anything changes, 0 when nothing does.
     """
     params = _parse_sets(sets)
-    old_pack, new_pack = load_pack([old_path], params), load_pack([new_path], params)
+    old_pack, new_pack = load_pack([old_path], params, _limits()), load_pack([new_path], params, _limits())
     facts = load_facts(facts_files)
     as_of_time = _parse_as_of(as_of)
     inputs = _inputs(input_format, mapping, [old_path])

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ._yaml import YamlDocument
 from .errors import Code, DiagnosticSink, Location, did_you_mean
 from .expr import Expr, Scope, Template, compile_expr, compile_template
+from .limits import DEFAULT, Limits
 from .model import (
     AtMostRule, Conflict, CrossCaseRule, EventType, FactCollection, FieldSpec, ForbidRule, GuardRule, Index,
     InvariantRule, Match, Pack, Param, PrecedenceRule, RequireFieldsRule, ResponseRule, Rule, Sop,
@@ -32,6 +33,7 @@ class _Work:
     docs: list[YamlDocument]
     overrides: Mapping[str, str]
     sink: DiagnosticSink
+    limits: Limits = DEFAULT
     name: str = "pack"
     report: dict[str, Any] = field(default_factory=dict)
     report_doc: YamlDocument | None = None
@@ -76,13 +78,13 @@ class _Work:
         )
 
     def expr(self, text: Any, scope: Scope, loc: Location) -> Expr | None:
-        compiled, problem = compile_expr(text, scope, loc)
+        compiled, problem = compile_expr(text, scope, loc, self.limits)
         if problem:
             self.sink.extend([problem])
         return compiled
 
     def template(self, text: Any, scope: Scope, loc: Location) -> Template:
-        compiled, problems = compile_template(text, scope, loc)
+        compiled, problems = compile_template(text, scope, loc, self.limits)
         self.sink.extend(problems)
         return compiled or Template(str(text), (str(text),))
 
@@ -497,10 +499,10 @@ STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
 
 
 def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None = None,
-                 sink: DiagnosticSink | None = None) -> Pack:
+                 sink: DiagnosticSink | None = None, limits: Limits = DEFAULT) -> Pack:
     """Compile checked documents into a :class:`Pack`; raises PackError with every problem found."""
     sink = sink if sink is not None else DiagnosticSink()
-    work = _Work(docs, dict(overrides or {}), sink)
+    work = _Work(docs, dict(overrides or {}), sink, limits)
     for _name, stage in STAGES:
         stage(work)
     if not work.rules and not work.disabled and not sink.errors:

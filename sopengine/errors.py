@@ -33,6 +33,7 @@ class Code(str, Enum):
     EXPRESSION_SYNTAX = "expression-syntax"
     EXPRESSION_FORBIDDEN = "expression-forbidden"
     EXPRESSION_LIMIT = "expression-limit"
+    PACK_LIMIT = "pack-limit"
     BAD_DURATION = "bad-duration"
     BAD_PATTERN = "bad-pattern"
     BAD_PARAM = "bad-param"

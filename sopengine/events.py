@@ -16,18 +16,19 @@ from typing import Any, BinaryIO, Callable, Container, Iterator, Union
 import orjson
 
 from .errors import InputError, did_you_mean
+from .limits import DEFAULT
 from .timeutil import TimeFormatError, format_time, parse_time
 
-MAX_LINE_BYTES = 1_000_000
 
 
 class Event:
-    """One event of a case. ``time`` is epoch seconds; ``seq`` is the input order (ties keep it)."""
+    """One event of a case. ``time`` is epoch seconds; ``seq`` is the input order (ties keep it);
+    ``origin`` is the file and line it was read from, when it was read from one."""
 
-    __slots__ = ("id", "case", "time", "type", "actor", "data", "seq")
+    __slots__ = ("id", "case", "time", "type", "actor", "data", "seq", "origin")
 
     def __init__(self, id: str, case: str, time: float, type: str, actor: str | None = None,
-                 data: dict[str, Any] | None = None, seq: int = -1):
+                 data: dict[str, Any] | None = None, seq: int = -1, origin: tuple[str, int] | None = None):
         self.id = id
         self.case = case
         self.time = time
@@ -35,6 +36,7 @@ class Event:
         self.actor = actor
         self.data = data if data is not None else {}
         self.seq = seq
+        self.origin = origin
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "case": self.case, "time": format_time(self.time), "type": self.type}
@@ -81,7 +83,8 @@ def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_from_obj(obj: Any, fallback_id: str, known_types: Container[str] | None, seq: int = -1,
-                   type_names: Callable[[], list[str]] | None = None) -> Event | str:
+                   type_names: Callable[[], list[str]] | None = None,
+                   origin: tuple[str, int] | None = None) -> Event | str:
     """Build an Event from a decoded JSON value, or return the reason it is rejected."""
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__ if obj is not None else 'null'}"
@@ -117,7 +120,7 @@ def event_from_obj(obj: Any, fallback_id: str, known_types: Container[str] | Non
         eid = fallback_id
     elif not isinstance(eid, str):
         return f"'id' must be a string, got {type(eid).__name__}"
-    return Event(eid, case, t, etype, actor or None, data, seq)
+    return Event(eid, case, t, etype, actor or None, data, seq, origin)
 
 
 def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
@@ -153,9 +156,18 @@ class LineCounter:
             self._reported = self.bytes
 
 
+def _skip_rest_of_line(readline: Callable[[int], bytes], counter: LineCounter) -> None:
+    """Read past the end of an over-long line a chunk at a time, so it is never held whole."""
+    while True:
+        chunk = readline(1 << 20)
+        counter.bytes += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+
+
 def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None = None,
                display: str | None = None, type_names: Callable[[], list[str]] | None = None,
-               max_line_bytes: int = MAX_LINE_BYTES, counter: LineCounter | None = None,
+               max_line_bytes: int = DEFAULT.line_bytes, counter: LineCounter | None = None,
                select: Select | None = None) -> Iterator[Record]:
     """Yield an Event or a Rejected for every non-blank line of a JSON Lines file, in file order.
 
@@ -167,21 +179,30 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
     loads = orjson.loads
     counter = counter if counter is not None else LineCounter()
     fh = open_binary(path)
+    readline = fh.readline
+    lineno = 0
     try:
-        for lineno, raw in enumerate(fh, 1):
+        while True:
+            raw = readline(max_line_bytes + 2)  # a longer line is never held whole
+            if not raw:
+                break
+            lineno += 1
             counter.bytes += len(raw)
+            too_long = len(raw) == max_line_bytes + 2 and not raw.endswith(b"\n")
+            if too_long:
+                _skip_rest_of_line(readline, counter)
             if not lineno & 4095:
                 counter.report()
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             line = raw.strip()
-            if not line:
+            if not line and not too_long:
                 continue
             counter.lines += 1
             seq = counter.lines
-            if len(raw) > max_line_bytes:
+            if too_long or len(raw.rstrip(b"\r\n")) > max_line_bytes:
                 if select is None or select(None, seq):
-                    yield Rejected(name, lineno, f"line is {len(raw)} bytes; the limit is {max_line_bytes}")
+                    yield Rejected(name, lineno, f"line is longer than {max_line_bytes} bytes (limit line-bytes)")
                 continue
             try:
                 obj = loads(line)
@@ -192,7 +213,7 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
                 continue
             if select is not None and not select(obj, seq):
                 continue
-            result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names)
+            result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names, (name, lineno))
             yield Rejected(name, lineno, result) if isinstance(result, str) else result
         counter.report()
     except OSError as exc:  # e.g. a corrupt gzip stream

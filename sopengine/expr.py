@@ -28,12 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Code, Diagnostic, Location, did_you_mean
+from .limits import DEFAULT, Limits
 from .timeutil import format_duration, format_time, parse_duration
 
-MAX_LENGTH = 2000
-MAX_DEPTH = 32
-MAX_NODES = 400
-MAX_INT = 10**15
+MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
 
 EVENT_ATTRS = frozenset({"id", "case", "time", "type", "actor"})
 
@@ -306,8 +304,9 @@ def _fail(code: Code, message: str) -> ExprError:
 class _Translator:
     """Checks user AST and builds the rewritten AST in one walk."""
 
-    def __init__(self, scope: Scope):
+    def __init__(self, scope: Scope, limits: Limits):
         self.scope = scope
+        self.limits = limits
         self.state_refs: set[str] = set()
         self.param_refs: set[str] = set()
         self.fact_refs: set[str] = set()
@@ -430,10 +429,12 @@ class _Translator:
     # -- nodes --------------------------------------------------------------
     def visit(self, node: ast.AST, depth: int = 0) -> ast.expr:
         self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _fail(Code.EXPRESSION_LIMIT, f"expression has more than {MAX_NODES} parts")
-        if depth > MAX_DEPTH:
-            raise _fail(Code.EXPRESSION_LIMIT, f"expression nested deeper than {MAX_DEPTH} levels")
+        if self.nodes > self.limits.expression_nodes:
+            raise _fail(Code.EXPRESSION_LIMIT, f"expression has more than {self.limits.expression_nodes} parts "
+                        "(limit expression-nodes)")
+        if depth > self.limits.expression_depth:
+            raise _fail(Code.EXPRESSION_LIMIT, f"expression nested deeper than {self.limits.expression_depth} "
+                        "levels (limit expression-depth)")
         if not isinstance(node, _ALLOWED_NODES):
             raise _fail(Code.EXPRESSION_FORBIDDEN, f"{_describe(node)} is not allowed in conditions")
         d = depth + 1
@@ -642,7 +643,8 @@ def _escape_keywords(source: str) -> str:
     return tokenize.untokenize(out).strip()
 
 
-def compile_expr(text: object, scope: Scope, location: Location) -> tuple[Expr | None, Diagnostic | None]:
+def compile_expr(text: object, scope: Scope, location: Location,
+                 limits: Limits = DEFAULT) -> tuple[Expr | None, Diagnostic | None]:
     """Compile one expression. Returns (expr, None) or (None, diagnostic)."""
     if isinstance(text, bool):
         text = "true" if text else "false"
@@ -650,9 +652,9 @@ def compile_expr(text: object, scope: Scope, location: Location) -> tuple[Expr |
         text = repr(text)
     if not isinstance(text, str):
         return None, Diagnostic(Code.EXPRESSION_SYNTAX, f"expected an expression, got {text!r}", location)
-    if len(text) > MAX_LENGTH:
-        return None, Diagnostic(Code.EXPRESSION_LIMIT,
-                                f"expression is {len(text)} characters; the limit is {MAX_LENGTH}", location)
+    if len(text) > limits.expression_length:
+        return None, Diagnostic(Code.EXPRESSION_LIMIT, f"expression is {len(text)} characters; the limit is "
+                                f"{limits.expression_length} (limit expression-length)", location)
     source = text.strip()
     try:
         with warnings.catch_warnings():  # '\d' in a regex literal is meant as written
@@ -665,7 +667,7 @@ def compile_expr(text: object, scope: Scope, location: Location) -> tuple[Expr |
         return None, Diagnostic(Code.EXPRESSION_SYNTAX, f"cannot parse {source!r}{col}: {msg}", location)
     except (ValueError, RecursionError, MemoryError) as exc:
         return None, Diagnostic(Code.EXPRESSION_LIMIT, f"cannot parse expression: {exc}", location)
-    translator = _Translator(scope)
+    translator = _Translator(scope, limits)
     try:
         body = translator.visit(tree.body)
     except ExprError as exc:
@@ -718,7 +720,8 @@ def _show(value: Any) -> str:
     return _text(value)
 
 
-def compile_template(text: object, scope: Scope, location: Location) -> tuple[Template | None, list[Diagnostic]]:
+def compile_template(text: object, scope: Scope, location: Location,
+                     limits: Limits = DEFAULT) -> tuple[Template | None, list[Diagnostic]]:
     """Compile a message template."""
     if not isinstance(text, str):
         return None, [Diagnostic(Code.SCHEMA, "a message must be text", location)]
@@ -741,7 +744,7 @@ def compile_template(text: object, scope: Scope, location: Location) -> tuple[Te
             if buf:
                 parts.append("".join(buf))
                 buf = []
-            expr, problem = compile_expr(text[i + 1:end], scope, location)
+            expr, problem = compile_expr(text[i + 1:end], scope, location, limits)
             if problem:
                 problems.append(problem)
             elif expr:

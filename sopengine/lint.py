@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from .compiler import compile_pack
 from .errors import Code, Diagnostic, DiagnosticSink, PackError, Severity
 from .expr import Expr, Template
+from .limits import DEFAULT, Limits
 from .model import (
     CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Match, Pack, PrecedenceRule, RequireFieldsRule,
     ResponseRule, Rule,
@@ -393,16 +394,17 @@ def _suppress(pack: Pack, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def lint(paths: Iterable[str | os.PathLike[str]], params: Mapping[str, str] | None = None) -> LintReport:
+def lint(paths: Iterable[str | os.PathLike[str]], params: Mapping[str, str] | None = None,
+         limits: Limits = DEFAULT) -> LintReport:
     """Lint SOP files: load, schema, compile, then the semantic checks. Never raises for bad files."""
     paths = list(paths)
     sink = DiagnosticSink(limit=2000)
-    docs = load_documents(paths, sink)
+    docs = load_documents(paths, sink, limits)
     report = LintReport(files=[d.file for d in docs])
     pack = None
     if not sink.errors:
         try:
-            pack = compile_pack(docs, params, sink)
+            pack = compile_pack(docs, params, sink, limits)
         except PackError:
             pack = None
     diagnostics = list(sink.items)

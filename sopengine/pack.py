@@ -10,6 +10,7 @@ from ._resources import bundled_pack_dir
 from ._yaml import YamlDocument, load_yaml_file
 from .compiler import compile_pack
 from .errors import Code, DiagnosticSink, Location, PackError
+from .limits import DEFAULT, Limits
 from .model import Pack
 from .schema import SOP_FILE, check
 
@@ -45,22 +46,31 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_documents(paths: Iterable[str | os.PathLike[str]], sink: DiagnosticSink) -> list[YamlDocument]:
+def load_documents(paths: Iterable[str | os.PathLike[str]], sink: DiagnosticSink,
+                   limits: Limits = DEFAULT) -> list[YamlDocument]:
     """Load and schema-check every SOP file, collecting all problems in ``sink``."""
     docs = []
     files = pack_files(paths)
     if not files:
         sink.add(Code.EMPTY_PACK, "no SOP files (*.yaml) found", Location(", ".join(map(str, paths)) or "."))
+    seen_rules = 0
     for path in files:
         if not path.exists():
             sink.add(Code.FILE_UNREADABLE, "no such file or directory", Location(str(path)))
             continue
-        doc, problems = load_yaml_file(path, _display(path))
+        doc, problems = load_yaml_file(path, _display(path), limits)
         sink.extend(problems)
         if doc is None or problems:
             continue
         if doc.data is None:
             continue
+        rules = doc.data.get("rules") if isinstance(doc.data, dict) else None
+        if isinstance(rules, list):  # counted before the (slower) schema check
+            if seen_rules + len(rules) > limits.rules:
+                sink.add(Code.PACK_LIMIT, f"the pack has more than {limits.rules} rules (limit rules)",
+                         doc.loc(("rules", limits.rules - seen_rules)))
+                break
+            seen_rules += len(rules)
         schema_problems = check(doc, SOP_FILE)
         sink.extend(schema_problems)
         if not schema_problems:
@@ -69,15 +79,16 @@ def load_documents(paths: Iterable[str | os.PathLike[str]], sink: DiagnosticSink
 
 
 def load_pack(paths: Iterable[str | os.PathLike[str]] | None = None,
-              params: Mapping[str, str] | None = None) -> Pack:
+              params: Mapping[str, str] | None = None, limits: Limits = DEFAULT) -> Pack:
     """Load, check and compile a pack (the bundled one when ``paths`` is None or empty).
 
-    ``params`` overrides parameter defaults (values as text, as given to ``--set``).
+    ``params`` overrides parameter defaults (values as text, as given to ``--set``);
+    ``limits`` bounds file size, nesting, rule count and expressions (:class:`~sopengine.Limits`).
     Raises :class:`~sopengine.errors.PackError` listing every problem found.
     """
     paths = list(paths or []) or [bundled_pack_dir()]
     sink = DiagnosticSink()
-    docs = load_documents(paths, sink)
+    docs = load_documents(paths, sink, limits)
     if sink.errors:
         raise PackError(sorted(sink.items, key=lambda d: (d.location.file, d.location.line)))
-    return compile_pack(docs, params, sink)
+    return compile_pack(docs, params, sink, limits)

@@ -51,7 +51,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
     try:
         tune_gc()
         if pack is None:  # not forked: compile here
-            pack = load_pack(pack_source[0] or None, pack_source[1])
+            pack = load_pack(pack_source[0] or None, pack_source[1], (inputs or InputSpec()).limits)
         session = Session(pack, facts)
         report = None
         if mine == 0 and progress is not None:

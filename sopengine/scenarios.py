@@ -20,6 +20,7 @@ from .compiler import compile_pack
 from .errors import Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
 from .findings import AuditResult
+from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import SCENARIO_SUFFIXES, load_documents, pack_files
 from .schema import SCENARIO_FILE, check
@@ -49,17 +50,18 @@ class ScenarioOutcome:
 class PackSource:
     """A pack's documents, loaded once and compiled once per set of parameter overrides."""
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]]):
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], limits: Limits = DEFAULT):
         self.paths = list(paths)
+        self.limits = limits
         sink = DiagnosticSink()
-        self.docs = load_documents(self.paths, sink)
+        self.docs = load_documents(self.paths, sink, limits)
         sink.raise_if_errors()
         self._packs: dict[tuple[tuple[str, str], ...], Pack] = {}
 
     def pack(self, params: Mapping[str, Any] | None = None) -> Pack:
         key = tuple(sorted((k, _param_text(v)) for k, v in (params or {}).items()))
         if key not in self._packs:
-            self._packs[key] = compile_pack(self.docs, dict(key))
+            self._packs[key] = compile_pack(self.docs, dict(key), limits=self.limits)
         return self._packs[key]
 
 
@@ -97,8 +99,8 @@ def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return files
 
 
-def load_scenario_file(path: Path) -> tuple[YamlDocument | None, list[Diagnostic]]:
-    doc, problems = load_yaml_file(path, _display(path))
+def load_scenario_file(path: Path, limits: Limits = DEFAULT) -> tuple[YamlDocument | None, list[Diagnostic]]:
+    doc, problems = load_yaml_file(path, _display(path), limits)
     if doc is None or problems:
         return None, problems
     schema_problems = check(doc, SCENARIO_FILE)
@@ -121,18 +123,19 @@ def inline_scenarios(doc: YamlDocument) -> tuple[ScenarioSet | None, list[Diagno
     return (None if problems else ScenarioSet(view)), problems
 
 
-def collect(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[ScenarioSet], list[Diagnostic]]:
+def collect(paths: Iterable[str | os.PathLike[str]],
+            limits: Limits = DEFAULT) -> tuple[list[ScenarioSet], list[Diagnostic]]:
     """Every scenario set under the paths: ``*.test.yaml`` files and ``tests:`` inside SOP files."""
     sets: list[ScenarioSet] = []
     problems: list[Diagnostic] = []
     paths = list(paths)
     for path in scenario_files(paths):
-        doc, found = load_scenario_file(path)
+        doc, found = load_scenario_file(path, limits)
         problems.extend(found)
         if doc is not None:
             sets.append(ScenarioSet(doc))
     for path in pack_files(paths):
-        doc, found = load_yaml_file(path, _display(path))
+        doc, found = load_yaml_file(path, _display(path), limits)
         if doc is None or found or not isinstance(doc.data, dict):
             continue  # the pack loader reports these
         inline, found = inline_scenarios(doc)
@@ -316,14 +319,14 @@ class TestReport:
         }
 
 
-def run_tests(paths: Iterable[str | os.PathLike[str]]) -> TestReport:
+def run_tests(paths: Iterable[str | os.PathLike[str]], limits: Limits = DEFAULT) -> TestReport:
     """Run every scenario under ``paths`` against the pack made of the SOP files under them.
 
     Raises PackError when the pack itself does not load (lint says why).
     """
     paths = list(paths)
-    source = PackSource(paths)
-    sets, problems = collect(paths)
+    source = PackSource(paths, limits)
+    sets, problems = collect(paths, limits)
     outcomes: list[ScenarioOutcome] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for p in problems:

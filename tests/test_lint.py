@@ -129,6 +129,7 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
         {"other.yaml": OTHER_SOP}),
     "rule-disabled": (BASE.replace("    kind: cross_case\n", "    kind: cross_case\n    disabled: retired in 2024\n"),
                       {}),
+    "pack-limit": (BASE + "".join(rule(f"never-close-{i}", "forbid", "    on: thing.closed") for i in range(5000)), {}),
     "unused-suppression": (BASE + "suppress:\n  - {code: unused-param, target: nothing, reason: kept for later}\n", {}),
 }
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .._resources import bundled_pack_dir
 from ..errors import UsageError, did_you_mean
+from ..limits import DEFAULT, Limits
 from ..events import (LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
 from ..model import Pack
 from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
@@ -43,6 +45,7 @@ class InputSpec:
     format: str = "auto"
     mapping: str | None = None
     pack_dirs: tuple[str, ...] = ()  # where NAME.input.yaml mappings are looked for (default: the bundled pack)
+    limits: Limits = DEFAULT  # line-bytes bounds a JSON Lines line and a CSV field; sop-file-bytes a mapping file
 
 
 def mapping_files(dirs: Iterable[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -87,7 +90,7 @@ class _Plan:
         if key not in self._mappings:
             if not Path(key).is_file():
                 raise UsageError(f"mapping file {key} not found")
-            self._mappings[key] = load_mapping(key, _display(key))
+            self._mappings[key] = load_mapping(key, _display(key), self.spec.limits)
         return self._mappings[key]
 
     def for_file(self, path: str) -> tuple[str, Mapping | None]:
@@ -130,14 +133,15 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
         path = os.fspath(raw)
         container, mapping = plan.for_file(path)
         if container == "jsonl" and mapping is None:
-            yield from read_jsonl(path, types, display=path, type_names=lambda: list(types), counter=counter,
-                                  select=select)
+            yield from read_jsonl(path, types, display=path, type_names=lambda: list(types),
+                                  max_line_bytes=spec.limits.line_bytes, counter=counter, select=select)
             continue
         if mapping is None:
             yield from _canonical(path, types, counter, select)
         else:
             runtime = lookups.setdefault(id(mapping), mapping.lookups())
-            yield from _mapped(mapping, runtime, container, path, types, counter, select, deferred)
+            read = _reader_for(container, mapping, spec.limits)
+            yield from _mapped(mapping, runtime, read, path, types, counter, select, deferred)
         _account_bytes(path, counter)
     for mapping, source, record, display, line, _ in deferred:
         counter.lines += 1  # a new place in the input order: after everything read
@@ -165,9 +169,8 @@ def _canonical(path: str, types: Any, counter: LineCounter, select: Select | Non
         yield from _checked(rec, path, line, seq, types, select)
 
 
-def _mapped(mapping: Mapping, runtime: Lookups, container: str, path: str, types: Any, counter: LineCounter,
+def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: Any, counter: LineCounter,
             select: Select | None, deferred: list[Any]) -> Iterator[Record]:
-    read = _reader_for(container, mapping)
     mergers: dict[str, Merger] = {}
 
     def mine(seq: int) -> bool:
@@ -210,11 +213,13 @@ def _mapped(mapping: Mapping, runtime: Lookups, container: str, path: str, types
             yield from ready(source, merged, first, folded, counter.lines)
 
 
-def _reader_for(container: str, mapping: Mapping) -> Reader:
+def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
     if mapping.reader == "jira":
         return read_jira
     if mapping.reader == "xes":
         return read_xes
+    if container == "csv":
+        return partial(read_csv, max_field=limits.line_bytes)
     reader = _CONTAINERS.get(container)
     if reader is None:
         raise UsageError(f"the mapping '{mapping.name}' reads records; {container} is not a record format")
@@ -248,7 +253,8 @@ def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any,
     """This worker's share of one event object, checked as any event is (SPEC §2)."""
     if select is not None and not select(obj, seq):
         return
-    result = event_from_obj(obj, f"{os.path.basename(display)}:{line}", types, seq, lambda: list(types))
+    result = event_from_obj(obj, f"{os.path.basename(display)}:{line}", types, seq, lambda: list(types),
+                            (display, line))
     yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
 
 

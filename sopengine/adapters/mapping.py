@@ -19,6 +19,7 @@ from typing import Any, Mapping as MappingT
 from .._yaml import YamlDocument, load_yaml_file
 from ..errors import Code, Diagnostic, Location, PackError
 from ..expr import Expr, Scope, compile_expr, get_path
+from ..limits import DEFAULT, Limits
 from ..pack import MAPPING_SUFFIXES
 from ..schema import check
 
@@ -199,8 +200,9 @@ class Mapping:
 # --------------------------------------------------------------------------- loading
 
 class _Compiler:
-    def __init__(self, doc: YamlDocument, tables: frozenset[str]):
+    def __init__(self, doc: YamlDocument, tables: frozenset[str], limits: Limits):
         self.doc = doc
+        self.limits = limits
         self.scope = Scope(record=True, tables=tables)
         self.problems: list[Diagnostic] = []
 
@@ -209,7 +211,7 @@ class _Compiler:
             return Value(path=raw)
         if "value" in raw:
             return Value(const=raw["value"])
-        expr, problem = compile_expr(raw["expr"], self.scope, self.doc.loc(path + ("expr",)))
+        expr, problem = compile_expr(raw["expr"], self.scope, self.doc.loc(path + ("expr",)), self.limits)
         if problem:
             self.problems.append(problem)
             return None
@@ -235,7 +237,7 @@ class _Compiler:
     def rule(self, raw: MappingT[str, Any], base: Fields, path: tuple[str | int, ...]) -> Rule:
         when = None
         if "when" in raw and raw["when"] is not True:
-            when, problem = compile_expr(raw["when"], self.scope, self.doc.loc(path + ("when",)))
+            when, problem = compile_expr(raw["when"], self.scope, self.doc.loc(path + ("when",)), self.limits)
             if problem:
                 self.problems.append(problem)
         event_raw = dict(raw.get("event") or {})
@@ -261,10 +263,10 @@ class _Compiler:
                       if merge else None, rules)
 
 
-def load_mapping(path: str | Path, display: str | None = None) -> Mapping:
+def load_mapping(path: str | Path, display: str | None = None, limits: Limits = DEFAULT) -> Mapping:
     """Load, check and compile a mapping file; raises PackError listing every problem with file:line."""
     shown = display or str(path)
-    doc, problems = load_yaml_file(Path(path), shown)
+    doc, problems = load_yaml_file(Path(path), shown, limits)
     if doc is None or problems:
         raise PackError(problems or [Diagnostic(Code.FILE_UNREADABLE, "cannot read", Location(shown))])
     problems = check(doc, INPUT_MAPPING)
@@ -280,7 +282,7 @@ def load_mapping(path: str | Path, display: str | None = None) -> Mapping:
     if clash:
         raise PackError([Diagnostic(Code.DUPLICATE_ID, f"'{sorted(clash)[0]}' is both a table and a keyed source",
                                     doc.loc(("tables",)))])
-    comp = _Compiler(doc, frozenset(tables) | frozenset(s["name"] for s in data["sources"] if s.get("key")))
+    comp = _Compiler(doc, frozenset(tables) | frozenset(s["name"] for s in data["sources"] if s.get("key")), limits)
     sources = tuple(comp.source(s, ("sources", i)) for i, s in enumerate(data["sources"]))
     if comp.problems:
         raise PackError(comp.problems)

@@ -19,10 +19,9 @@ from typing import Any, BinaryIO, Iterator
 
 from ..errors import InputError
 from ..events import open_binary
+from ..limits import DEFAULT
 
 RawRecord = tuple[dict[str, Any] | str, int, str | None]
-
-CSV_FIELD_LIMIT = 1_000_000
 
 
 # --------------------------------------------------------------------------- CSV
@@ -54,9 +53,9 @@ class _Lines:
             return raw.decode("utf-8", "replace")
 
 
-def read_csv(path: str, display: str) -> Iterator[RawRecord]:
+def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> Iterator[RawRecord]:
     """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines)."""
-    csv.field_size_limit(CSV_FIELD_LIMIT)
+    csv.field_size_limit(max_field)  # the csv module's own setting (process-wide); set before each file
     fh = open_binary(path)
     try:
         lines = _Lines(fh)
