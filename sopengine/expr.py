@@ -32,6 +32,7 @@ from .limits import DEFAULT, Limits
 from .timeutil import format_duration, format_time, parse_duration
 
 MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
+MAX_JOINED = 100_000  # the longest text or list '+' may build (20 joins of a 1 MB field would copy 200 MB)
 
 EVENT_ATTRS = frozenset({"id", "case", "time", "type", "actor"})
 
@@ -181,6 +182,12 @@ def _mul(a: Any, b: Any) -> float | int:
     return result
 
 
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, (str, list, tuple)) and isinstance(b, (str, list, tuple)) and len(a) + len(b) > MAX_JOINED:
+        raise OverflowError(f"'+' would build a value of {len(a) + len(b)} items; the limit is {MAX_JOINED}")
+    return a + b
+
+
 def _div(a: Any, b: Any) -> float:
     return _num(a) / _num(b)
 
@@ -279,7 +286,7 @@ FUNCTIONS: dict[str, _Fn] = {
     "lookup": _Fn(_filled, 2, 3, "lookup(table, key[, field]): a value from a lookup table (input mappings)"),
 }
 
-_BASE_GLOBALS: dict[str, Any] = {"__builtins__": {}, "_in": _in, "_mul": _mul, "_div": _div, "_mod": _mod}
+_BASE_GLOBALS: dict[str, Any] = {"__builtins__": {}, "_in": _in, "_add": _add, "_mul": _mul, "_div": _div, "_mod": _mod}
 _BASE_GLOBALS.update({f"_f_{name}": f.impl for name, f in FUNCTIONS.items()})
 
 _ALLOWED_NODES = (
@@ -463,10 +470,16 @@ class _Translator:
         if isinstance(node, ast.BinOp):
             if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod)):
                 raise _fail(Code.EXPRESSION_FORBIDDEN, f"{_describe(node.op)} is not allowed in conditions")
+            if not isinstance(node.op, (ast.Add, ast.Sub)) and any(
+                    isinstance(side, (ast.List, ast.Tuple, ast.Set, ast.JoinedStr))
+                    or (isinstance(side, ast.Constant) and isinstance(side.value, str))
+                    for side in (node.left, node.right)):
+                raise _fail(Code.EXPRESSION_FORBIDDEN, f"{_describe(node.op)} works on numbers only "
+                            "(no repeating or %-formatting text or lists)")
             left, right = self.visit(node.left, d), self.visit(node.right, d)
-            if isinstance(node.op, (ast.Add, ast.Sub)):
+            if isinstance(node.op, ast.Sub):
                 return ast.BinOp(left, node.op, right)
-            helper = {ast.Mult: "_mul", ast.Div: "_div", ast.Mod: "_mod"}[type(node.op)]
+            helper = {ast.Add: "_add", ast.Mult: "_mul", ast.Div: "_div", ast.Mod: "_mod"}[type(node.op)]
             return ast.Call(ast.Name(helper, ast.Load()), [left, right], [])
         if isinstance(node, ast.Compare):
             return self._compare(node, d)
@@ -545,6 +558,9 @@ class _Translator:
                 compiled = re.compile(pattern)
             except re.error as exc:
                 raise _fail(Code.BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
+            if _nested_repeat(pattern):
+                raise _fail(Code.BAD_PATTERN, f"{pattern!r} repeats a repetition (like (a+)+): matching can "
+                            "take exponential time; repeat once, e.g. (a+) or (ab|cd)*")
             slot = f"_re{len(self.extra_globals)}"
             self.extra_globals[slot] = (_matcher if name == "matches" else _finder)(compiled)
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
@@ -576,6 +592,41 @@ class _Translator:
                 args.append(ast.Constant(fld))
             return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), name, ast.Load()), args, [])
         return ast.Call(ast.Name(f"_f_{name}", ast.Load()), [self.visit(a, d) for a in node.args], [])
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """Does a repeated part of the pattern itself contain a repetition? (the usual catastrophic backtracking)
+
+    Walks the stdlib's own parse of the pattern (``re._parser``; no public API gives the tree).
+    """
+    try:
+        from re import _constants as constants, _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - an interpreter without them: the check is skipped
+        return False
+    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT}
+
+    def items(value: Any) -> Iterable[Any]:
+        if isinstance(value, parser.SubPattern):
+            yield from value
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from items(v)
+
+    def has_repeat(value: Any, inside: bool) -> bool:
+        for op, av in items(value):
+            if op in repeats and av[1] > 1:
+                if inside:
+                    return True
+                if av[1] > 16 and has_repeat(av[2], True):  # a small bounded outer repeat stays cheap
+                    return True
+            elif has_repeat(av, inside):
+                return True
+        return False
+
+    try:
+        return has_repeat(parser.parse(pattern), False)
+    except Exception:  # noqa: BLE001 - re.compile has already accepted it; never fail on the check itself
+        return False
 
 
 def _matcher(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
@@ -614,6 +665,7 @@ def _describe(node: ast.AST) -> str:
     names = {
         "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
         "GeneratorExp": "a generator", "Lambda": "lambda", "Subscript": "indexing ([...])",
+        "Mult": "'*'", "Div": "'/'", "Mod": "'%'",
         "Pow": "'**'", "FloorDiv": "'//'", "JoinedStr": "an f-string", "Dict": "a dict literal",
         "NamedExpr": "':='", "Starred": "'*'", "Await": "await", "Yield": "yield",
         "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'",

@@ -87,38 +87,6 @@ def test_unknown_names_are_refused_with_a_suggestion(text: str, hint: str) -> No
     assert hint in _refused(text)
 
 
-@pytest.mark.parametrize("payload", [
-    "__import__('os').system('id')",
-    "().__class__.__bases__[0].__subclasses__()",
-    "event.__class__.__init__.__globals__",
-    "data.to.__class__",
-    "getattr(event, '__class__')",
-    "eval('1')",
-    "open('/etc/passwd')",
-    "(lambda: 1)()",
-    "[x for x in data.mentions]",
-    "f'{event}'",
-    "'{0.__class__}'.format(event)",
-    "2 ** 100000",
-    "1 << 100000",
-    "data.mentions[0]",
-    "{'a': 1}",
-    "x := 1",
-    "99999999999999999999999",
-    "len(" * 40 + "1" + ")" * 40,
-    "a" * 3000,
-])
-def test_sandbox_escapes_and_costly_constructs_are_refused_at_compile_time(payload: str) -> None:
-    message = _refused(payload)
-    assert message.split(":")[0] in {"expression-forbidden", "expression-limit", "expression-syntax",
-                                     "unknown-function", "unknown-name", "unknown-field"}
-
-
-def test_repetition_of_text_is_refused_at_run_time() -> None:
-    with pytest.raises(TypeError, match="numbers"):
-        _eval("data.text * 1000000", {"text": "abc"})
-
-
 def test_templates_render_values_and_braces() -> None:
     template, problems = compile_template("owner {state.owner}, open {state.open} {{literal}}", SCOPE, LOC)
     assert problems == [] and template is not None
