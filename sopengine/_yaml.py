@@ -122,6 +122,9 @@ class _Builder:
         except yaml.YAMLError as exc:  # e.g. an out-of-range number
             self._problem(Code.YAML_SYNTAX, str(exc).splitlines()[0], node, path)
             return None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            self._problem(Code.YAML_SYNTAX, f"cannot read {node.value[:20]!r}...: {exc}", node, path)
+            return None
 
 
 def load_yaml_text(text: str, file: str, limits: Limits = DEFAULT) -> tuple[YamlDocument | None, list[Diagnostic]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from .errors import InputError, StrictModeError
-from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
+from .evaluator import CaseRun, Evaluator, Interval, Plan, Position, Probe, Runtime, position
 from .events import Event, LineCounter, Record, Rejected, Select, Skipped
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
 from .model import CrossCaseRule, Pack
@@ -257,13 +257,13 @@ class Session:
             by_key[(probe.index, probe.key)].append(probe)
         for group_key, group in by_key.items():
             members = sorted(intervals.get(group_key, ()), key=lambda i: i.start)
-            group.sort(key=lambda p: (p.event.time, p.event.seq))
+            group.sort(key=lambda p: position(p.event))
             active: dict[int, Interval] = {}  # in start order
-            ends: list[tuple[tuple[float, int], int]] = []
+            ends: list[tuple[Position, int]] = []
             nxt = 0
             for probe in group:
                 e = probe.event
-                pos = (e.time, e.seq)
+                pos = position(e)
                 while nxt < len(members) and members[nxt].start < pos:
                     iv = members[nxt]
                     active[nxt] = iv

@@ -94,6 +94,18 @@ class _Breach:
         self.reported = False
 
 
+Position = tuple[float, str, int]
+
+
+def position(e: Event) -> Position:
+    """Where an event stands among all cases' events: by time; at one time by case, then input order.
+
+    Ordering equal times by case (not by where each case's lines fall in the input) keeps
+    cross-case answers the same however the cases' lines are interleaved.
+    """
+    return (e.time, e.case, e.seq)
+
+
 @dataclass(slots=True)
 class Interval:
     """A case's membership of a cross-case index under one key with one set of attributes."""
@@ -101,8 +113,8 @@ class Interval:
     index: str
     key: Any
     case: str
-    start: tuple[float, int]
-    end: tuple[float, int] | None
+    start: Position
+    end: Position | None
     attrs: dict[str, Any]
     event: str
 
@@ -456,7 +468,7 @@ class Evaluator:
             self.held(run, rule)
 
     def _index(self, run: CaseRun, e: Event, changed: set[str] | frozenset[str]) -> None:
-        pos = (e.time, e.seq)
+        pos = position(e)
         refs = self.plan.index_refs
         for index in self.plan.indexes:
             if changed.isdisjoint(refs[index.name]):

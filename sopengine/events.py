@@ -156,6 +156,17 @@ class LineCounter:
             self._reported = self.bytes
 
 
+def _json_reason(exc: orjson.JSONDecodeError) -> str:
+    text = str(exc)
+    if "UTF-8" in text:
+        return f"not valid UTF-8: {text}"
+    if text.startswith("unexpected end of data"):
+        return f"truncated JSON: {text}"
+    if "depth limit" in text:
+        return f"not valid JSON: nested too deeply ({text})"
+    return f"not valid JSON: {text}"
+
+
 def _skip_rest_of_line(readline: Callable[[int], bytes], counter: LineCounter) -> None:
     """Read past the end of an over-long line a chunk at a time, so it is never held whole."""
     while True:
@@ -208,8 +219,7 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
                 obj = loads(line)
             except orjson.JSONDecodeError as exc:
                 if select is None or select(None, seq):
-                    reason = "truncated JSON" if not line.endswith((b"}", b"]")) else "not valid JSON"
-                    yield Rejected(name, lineno, f"{reason}: {exc}")
+                    yield Rejected(name, lineno, _json_reason(exc))
                 continue
             if select is not None and not select(obj, seq):
                 continue

@@ -58,6 +58,8 @@ def parse_time(text: object) -> float:
     """
     if not isinstance(text, str):
         raise TimeFormatError(f"time must be a string, got {type(text).__name__}")
+    if len(text) == 19 and text[4] == "-" and text[7] == "-" and text[10] in "Tt ":
+        raise TimeFormatError(f"time {text!r} has no UTC offset (add Z or +00:00)")
     if len(text) < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt ":
         raise TimeFormatError(f"time {text!r} is not RFC 3339 (e.g. 2024-05-01T09:00:00Z)")
     try:

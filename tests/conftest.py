@@ -37,3 +37,14 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
             fh.write(row if isinstance(row, str) else json.dumps(row))
             fh.write("\n")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long-fuzz", action="store_true",
+                     help="Run the property and fuzz tests with many more examples (see tests/fuzzing.py).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--long-fuzz"):
+        from . import fuzzing
+        fuzzing.scale = fuzzing.LONG_FACTOR

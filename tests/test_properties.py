@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from sopengine import Session, audit
@@ -13,6 +13,7 @@ from sopengine.events import Event
 from sopengine.model import Pack
 
 from .conftest import SOPS, START
+from .fuzzing import budget
 
 USERS = ["fl.ana", "bo.ben", "sales.sam", "ghost"]
 QUEUES = ["Back Office Task Queue Homeowner", "Back Office Task Queue Installer", "Sales Escalations"]
@@ -74,7 +75,7 @@ def _fingerprint(pack: Pack, events: list[Event], as_of: float | None = None, gr
     return result.to_json()
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = budget(60)
 
 
 @SETTINGS
@@ -138,8 +139,7 @@ def test_equal_times_within_a_case_keep_input_order(bundled: Pack) -> None:
     assert [v for v in closed_before.violations if v.rule == rule] == []
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@budget(12)
 @given(st.lists(_case, min_size=1, max_size=6), st.integers(2, 3), st.randoms(use_true_random=False))
 def test_jobs_n_gives_the_same_findings_as_one_process(bundled: Pack, tmp_path_factory: Any, cases: Any,
                                                        jobs: int, rnd: random.Random) -> None:

@@ -1,0 +1,240 @@
+"""Engine invariants over generated packs and generated logs (hypothesis).
+
+The packs are made from every rule kind of the language over a small made-up
+vocabulary; the logs have ties in time on purpose. Whatever the pack and the
+log, the audit is deterministic, independent of the order of the input (but
+for the order of a case's events at the same time), the same with worker
+processes, never counts a duplicated event twice, monotone in the as-of time,
+and reconciles its counts.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sopengine import Session, audit, load_pack, read_records
+from sopengine.cli import cli
+from sopengine.events import Event
+from sopengine.model import Pack
+from sopengine.parallel import audit_parallel
+from sopengine.timeutil import format_time
+
+from .conftest import START
+from .fuzzing import budget
+
+TYPES = ["a.x", "b.x", "c.x"]
+HEADER = """\
+events:
+  a.x: {data: {v: {type: string}, n: {type: number}}}
+  b.x: {data: {v: {type: string}, n: {type: number}}}
+  c.x: {data: {v: {type: string}, n: {type: number}}}
+state:
+  last_v:
+    type: value
+    updates:
+      - {on: [a.x, b.x, c.x], set: data.v}
+  count:
+    type: counter
+    updates:
+      - {on: a.x, add: 1}
+indexes:
+  by_v:
+    member: filled(state.last_v)
+    key: state.last_v
+sop: {id: gen, title: Generated, source: {document: gen.txt}}
+rules:
+"""
+EVENT_CONDS = ["data.v == 'p'", "filled(data.n)", "data.n > 5", "state.last_v != data.v", "state.count < 2", "true"]
+STATE_CONDS = ["state.count < 2", "state.last_v != 'q'", "filled(state.last_v)", "state.count == 0 or true"]
+DURATIONS = ["30m", "1h", "2h", "1d"]
+
+_types = st.sampled_from(TYPES)
+_rule = st.one_of(
+    st.builds(lambda t, c: f"on: {t}\nrequire: \"{c}\"", _types, st.sampled_from(EVENT_CONDS)).map(
+        lambda body: ("guard", body)),
+    st.builds(lambda t, c: f"on: {t}\nwhen: \"{c}\"", _types, st.sampled_from(EVENT_CONDS)).map(
+        lambda body: ("forbid", body)),
+    st.builds(lambda t, f: f"on: {t}\nfields: [{f}]", _types, st.sampled_from(["v", "n", "v, n"])).map(
+        lambda body: ("require_fields", body)),
+    st.builds(lambda t, u, d: f"on: {t}\nafter: {{on: {u}}}" + (f"\nwithin: {d}" if d else ""),
+              _types, _types, st.sampled_from(DURATIONS + [""])).map(lambda body: ("precedence", body)),
+    st.builds(lambda t, k: f"on: {t}\nmax: {k}", _types, st.integers(0, 2)).map(lambda body: ("at_most", body)),
+    st.builds(lambda t, u, d, c: f"after: {{on: {t}, when: \"{c}\"}}\nexpect: {{on: {u}}}\nwithin: {d}\n"
+                                 "action: do it", _types, _types, st.sampled_from(DURATIONS),
+              st.sampled_from(EVENT_CONDS)).map(lambda body: ("response", body)),
+    st.builds(lambda c, d: f"require: \"{c}\"\ngrace: {d}\naction: fix it", st.sampled_from(STATE_CONDS),
+              st.sampled_from(DURATIONS)).map(lambda body: ("invariant", body)),
+    st.builds(lambda t: f"on: {t}\nindex: by_v\nkey: data.v", _types).map(lambda body: ("cross_case", body)),
+)
+_packs = st.lists(_rule, min_size=1, max_size=6)
+
+# one event: case, minutes after the start (small, so that times tie), type, data
+_event = st.tuples(st.sampled_from(["C0", "C1", "C2", "C3"]), st.integers(0, 300).map(lambda m: m - m % 15),
+                   _types, st.sampled_from([None, "p", "q", "r"]), st.sampled_from([None, 1, 7]))
+_logs = st.lists(_event, min_size=1, max_size=25)
+
+
+def _pack_text(rules: list[tuple[str, str]]) -> str:
+    out = [HEADER]
+    for i, (kind, body) in enumerate(rules):
+        out.append(f"  - id: r{i}\n    kind: {kind}\n    severity: error\n    description: rule {i}\n"
+                   f"    source: {{document: gen.txt, step: \"{i}\"}}\n    message: \"rule {i}\"\n")
+        out.append("".join(f"    {line}\n" for line in body.splitlines()))
+    return "".join(out)
+
+
+def _make_pack(root: Path, rules: list[tuple[str, str]]) -> tuple[Pack, Path]:
+    folder = root / "pack"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "gen.yaml").write_text(_pack_text(rules))
+    return load_pack([folder]), folder
+
+
+def _events(log: list[tuple[str, int, str, str | None, int | None]]) -> list[Event]:
+    events = []
+    for i, (case, minutes, etype, v, n) in enumerate(log):
+        data = {k: val for k, val in (("v", v), ("n", n)) if val is not None}
+        events.append(Event(f"e{i}", case, START + minutes * 60.0, etype, "ann", data))
+    return events
+
+
+def _copy(events: list[Event]) -> list[Event]:
+    return [Event(e.id, e.case, e.time, e.type, e.actor, dict(e.data)) for e in events]
+
+
+def _findings(pack: Pack, events: list[Event], as_of: float | None = None) -> Any:
+    result = audit(pack, _copy(events), as_of=as_of)
+    out = result.to_json()
+    out.pop("rejected")
+    out["summary"].pop("rejected")
+    out["summary"].pop("read")
+    return out
+
+
+def _shuffle_keeping_ties(events: list[Event], rnd: random.Random) -> list[Event]:
+    """A random order of the events in which each case's events at one time keep their order."""
+    order = list(events)
+    rnd.shuffle(order)
+    groups: dict[tuple[str, float], list[Event]] = {}
+    for e in events:
+        groups.setdefault((e.case, e.time), []).append(e)
+    taken: dict[tuple[str, float], int] = {}
+    out = []
+    for e in order:
+        key = (e.case, e.time)
+        out.append(groups[key][taken.get(key, 0)])
+        taken[key] = taken.get(key, 0) + 1
+    return out
+
+
+def _write_log(path: Path, events: list[Event]) -> Path:
+    with path.open("w") as fh:
+        for e in events:
+            fh.write(json.dumps({"id": e.id, "case": e.case, "time": format_time(e.time), "type": e.type,
+                                 "actor": e.actor, "data": e.data}) + "\n")
+    return path
+
+
+@budget(40)
+@given(_packs, _logs, st.randoms(use_true_random=False))
+def test_shuffling_the_lines_but_not_a_cases_ties_changes_nothing(tmp_path_factory: pytest.TempPathFactory,
+                                                                  rules: Any, log: Any, rnd: random.Random) -> None:
+    pack, _ = _make_pack(tmp_path_factory.mktemp("gen"), rules)
+    events = _events(log)
+    assert _findings(pack, _shuffle_keeping_ties(events, rnd)) == _findings(pack, events)
+
+
+@budget(25)
+@given(_packs, _logs)
+def test_the_same_input_gives_the_same_output_byte_for_byte(tmp_path_factory: pytest.TempPathFactory,
+                                                            rules: Any, log: Any) -> None:
+    root = tmp_path_factory.mktemp("gen")
+    _, folder = _make_pack(root, rules)
+    path = _write_log(root / "log.jsonl", _events(log))
+    outputs = []
+    for fmt in ("json", "sarif", "junit", "text"):
+        runs = [CliRunner().invoke(cli, ["audit", str(path), "--sops", str(folder), "--format", fmt,
+                                         "--fail-on", "never"]) for _ in range(2)]
+        assert runs[0].exit_code == 0, runs[0].output
+        assert runs[0].stdout_bytes == runs[1].stdout_bytes
+        outputs.append(runs[0].stdout_bytes)
+    assert all(outputs)
+
+
+@budget(40)
+@given(_packs, _logs, st.lists(st.integers(0, 10**6), min_size=1, max_size=5), st.randoms(use_true_random=False))
+def test_a_duplicated_event_is_rejected_once_and_never_counted_twice(tmp_path_factory: pytest.TempPathFactory,
+                                                                     rules: Any, log: Any, picks: list[int],
+                                                                     rnd: random.Random) -> None:
+    root = tmp_path_factory.mktemp("gen")
+    pack, _ = _make_pack(root, rules)
+    events = _events(log)
+    lines = _write_log(root / "clean.jsonl", events).read_text().splitlines()
+    copies = sorted({p % len(lines) for p in picks})
+    dirty = list(lines)
+    for n in copies:  # each copy goes after its original (the first one read is the one kept)
+        dirty.insert(rnd.randint(dirty.index(lines[n]) + 1, len(dirty)), lines[n])
+    (root / "dirty.jsonl").write_text("\n".join(dirty) + "\n")
+    clean = audit(pack, read_records(pack, [str(root / "clean.jsonl")]))
+    result = audit(pack, read_records(pack, [str(root / "dirty.jsonl")]))
+    second = {dirty.index(lines[n], dirty.index(lines[n]) + 1) + 1: json.loads(lines[n]) for n in copies}
+    assert {r.line: r.error for r in result.rejected} == {
+        line: f"duplicate event id {obj['id']!r} in case {obj['case']!r}; the first is kept"
+        for line, obj in second.items()}
+    assert result.events == len(lines) and result.read == len(dirty) == result.events + len(result.rejected)
+    assert [v.to_json() for v in result.violations] == [v.to_json() for v in clean.violations]
+    assert [a.to_json() for a in result.next_actions] == [a.to_json() for a in clean.next_actions]
+
+
+@budget(40)
+@given(_packs, _logs, st.integers(0, 400), st.integers(0, 400))
+def test_a_later_as_of_keeps_every_violation_and_settles_or_keeps_every_next_action(
+        tmp_path_factory: pytest.TempPathFactory, rules: Any, log: Any, a: int, b: int) -> None:
+    pack, _ = _make_pack(tmp_path_factory.mktemp("gen"), rules)
+    session = Session(pack)
+    for e in _events(log):
+        session.feed(e)
+    early, late = session.result(START + min(a, b) * 60.0), session.result(START + max(a, b) * 60.0)
+
+    def key(f: Any) -> Any:
+        return (f.rule, f.case, f.events)
+
+    later = {(key(v), v.time) for v in late.violations}
+    assert {(key(v), v.time) for v in early.violations} <= later
+    for n in early.next_actions:
+        assert key(n) in {key(x) for x in late.next_actions} | {k for k, _ in later}, n
+
+
+@budget(30)
+@given(_packs, _logs)
+def test_grouped_streaming_and_buffered_evaluation_agree_and_counts_reconcile(
+        tmp_path_factory: pytest.TempPathFactory, rules: Any, log: Any) -> None:
+    pack, _ = _make_pack(tmp_path_factory.mktemp("gen"), rules)
+    events = _events(log)
+    by_case = sorted(_copy(events), key=lambda e: e.case)  # stable: each case's input order is kept
+    as_of = max(e.time for e in events)
+    grouped = audit(pack, by_case, as_of=as_of, grouped=True)
+    assert grouped.to_json() == audit(pack, _copy(events), as_of=as_of).to_json()
+    assert grouped.read == grouped.events == len(events)
+
+
+@budget(8)
+@given(_packs, _logs, st.integers(2, 3))
+def test_jobs_n_equals_one_process_on_generated_packs(tmp_path_factory: pytest.TempPathFactory, rules: Any,
+                                                      log: Any, jobs: int) -> None:
+    root = tmp_path_factory.mktemp("gen")
+    pack, folder = _make_pack(root, rules)
+    path = _write_log(root / "log.jsonl", _events(log))
+    with path.open("a") as fh:
+        fh.write('{"case": "C1", "time": "2024-05-06T09:00:00Z"\n')  # one rejected line, reported once
+    one = audit(pack, read_records(pack, [str(path)]))
+    many = audit_parallel(pack, ([str(folder)], {}), [str(path)], {}, None, jobs)
+    assert many.to_json() == one.to_json()
