@@ -18,7 +18,7 @@ import orjson
 from . import __version__
 from .adapters import InputSpec
 from .audit import audit, load_facts, read_records
-from .errors import PackError, SopengineError, UsageError, did_you_mean
+from .errors import Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem
 from ._resources import bundled_pack_dir
@@ -298,13 +298,16 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     html = "html" in formats or bool(per_format.get("html"))
     tune_gc()
     with Progress(wanted(progress), total_bytes(logs)) as bar:
-        if jobs > 1 and "-" not in logs:
-            result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
-                                    strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
-        else:
-            records = read_records(pack, logs, LineCounter(bar.advance), inputs=inputs)
-            result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped,
-                           timelines=HTML_CASES if html else 0)
+        try:
+            if jobs > 1 and "-" not in logs:
+                result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
+                                        strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
+            else:
+                records = read_records(pack, logs, LineCounter(bar.advance), inputs=inputs)
+                result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped,
+                               timelines=HTML_CASES if html else 0)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
           {"html": HtmlReporter(facts, HTML_CASES)})
     if result.grouped_input and not grouped and result.events >= 100_000:

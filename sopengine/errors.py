@@ -127,6 +127,12 @@ class UsageError(SopengineError):
     exit_code = 2
 
 
+class Interrupted(SopengineError):
+    """The user stopped the run (Ctrl-C); the message says how far it got."""
+
+    exit_code = 130
+
+
 class PackError(SopengineError):
     """A pack could not be loaded or compiled; carries every diagnostic found."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import signal
 import traceback
 import zlib
 from multiprocessing.connection import wait
@@ -48,6 +49,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
             logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool,
             progress: Any, results: Any, inputs: InputSpec | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     try:
         tune_gc()
         if pack is None:  # not forked: compile here
