@@ -195,34 +195,21 @@ class Session:
             total.absorb(other)
         if as_of is None:
             as_of = total.latest
-        violations = list(total.violations)
-        actions: list[NextAction] = []
-        work: list[WorkItem] = []
-        for p in total.pending:
-            late, action = p.judge(as_of if as_of is not None else float("inf"))
-            violations.extend(late)
-            if action is not None:
-                actions.append(action)
-            if as_of is None or p.start <= as_of:
-                work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
-                                     p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events))
-        intervals: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
-        for iv in total.intervals:
-            intervals[(iv.index, iv.key)].append(iv)
-        cross, cross_undecided, cross_passed = self._join(total.probes, intervals)
-        violations.extend(cross)
-        undecided = total.undecided + cross_undecided
+        violations, actions, work = judge(total.pending, as_of)
+        cross, cross_undecided, cross_passed = self.cross_case(total.probes, total.intervals)
         passed = dict(total.passed)
         for rule_id, n in cross_passed.items():
             passed[rule_id] = passed.get(rule_id, 0) + n
-        violations.sort(key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
-        actions.sort(key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
-        undecided.sort(key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
-        rejected = sorted(total.rejected, key=lambda r: (r.file, r.line))
-        work.sort(key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
-        return AuditResult(as_of, total.events, total.cases, violations, actions, undecided, rejected,
-                           passed=dict(sorted(passed.items())), skipped=dict(sorted(total.skipped.items())),
-                           work=work)
+        return assemble(as_of, total.events, total.cases, total.violations + violations + cross, actions,
+                        total.undecided + cross_undecided, total.rejected, passed, total.skipped, work)
+
+    def cross_case(self, probes: list[Probe], intervals: Iterable[Interval]
+                   ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
+        """Answer cross-case probes against index intervals (all of one key, or of many)."""
+        by_key: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
+        for iv in intervals:
+            by_key[(iv.index, iv.key)].append(iv)
+        return self._join(probes, by_key)
 
     def add_timelines(self, result: AuditResult, limit: int) -> None:
         """Attach the events of up to ``limit`` cases with findings (violations first) and evidence actors."""
@@ -322,6 +309,37 @@ def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]], counter: L
     from .adapters import InputSpec, read_inputs
 
     return read_inputs(pack, paths, inputs or InputSpec(), counter, select)
+
+
+def judge(pending: Iterable[Pending], as_of: float | None
+          ) -> tuple[list[Violation], list[NextAction], list[WorkItem]]:
+    """Open obligations as of ``as_of``: the late ones become violations, the others next actions;
+    every one open at as-of (late or not) is a worklist item."""
+    violations: list[Violation] = []
+    actions: list[NextAction] = []
+    work: list[WorkItem] = []
+    for p in pending:
+        late, action = p.judge(as_of if as_of is not None else float("inf"))
+        violations.extend(late)
+        if action is not None:
+            actions.append(action)
+        if as_of is None or p.start <= as_of:
+            work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
+                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events))
+    return violations, actions, work
+
+
+def assemble(as_of: float | None, events: int, cases: int, violations: list[Violation], actions: list[NextAction],
+             undecided: list[Undecided], rejected: list[Rejected], passed: Mapping[str, int],
+             skipped: Mapping[str, int], work: list[WorkItem]) -> AuditResult:
+    """The result in its one order, whichever way (one process, workers, Spark) the findings were made."""
+    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
+    actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
+    undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
+    rejected = sorted(rejected, key=lambda r: (r.file, r.line))
+    work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
+    return AuditResult(as_of, events, cases, violations, actions, undecided, rejected,
+                       passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work)
 
 
 def feed_all(session: Session, records: Iterable[Record], *, strict: bool = False, grouped: bool = False,

@@ -213,6 +213,19 @@ def test_a_later_as_of_keeps_every_violation_and_settles_or_keeps_every_next_act
         assert key(n) in {key(x) for x in late.next_actions} | {k for k, _ in later}, n
 
 
+@budget(40)
+@given(_packs, _logs, st.integers(0, 400), st.integers(0, 400))
+def test_what_is_found_from_the_events_up_to_t_is_still_found_when_later_events_come(
+        tmp_path_factory: pytest.TempPathFactory, rules: Any, log: Any, a: int, b: int) -> None:
+    pack, _ = _make_pack(tmp_path_factory.mktemp("gen"), rules)
+    events = _events(log)
+    t, later = START + min(a, b) * 60.0, START + max(a, b) * 60.0
+    early = audit(pack, [e for e in _copy(events) if e.time <= t], as_of=t)
+    full = audit(pack, _copy(events), as_of=max(later, max(e.time for e in events)))
+    found = {(v.rule, v.case, v.events, v.time) for v in full.violations}
+    assert {(v.rule, v.case, v.events, v.time) for v in early.violations} <= found
+
+
 @budget(30)
 @given(_packs, _logs)
 def test_grouped_streaming_and_buffered_evaluation_agree_and_counts_reconcile(
