@@ -278,11 +278,18 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
               help="Worker processes; cases are shared out among them and the findings are the same.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal, never in CI).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this machine (--jobs processes). spark: Apache Spark (pip install 'sopengine[spark]'; "
+                   "JSON Lines or Parquet paths Spark can read); the findings are the same.")
+@click.option("--master", default="local[2]", show_default=True, metavar="URL",
+              help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, ...). "
+                   "Under spark-submit the session it made is used instead.")
 @_max_option
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
-              facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...], output: str | None, fail_on: str, strict: bool,
-              grouped: bool, limit: int, jobs: int, progress: bool | None, **kwargs: Any) -> None:
+              facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
+              output: str | None, fail_on: str, strict: bool, grouped: bool, limit: int, jobs: int,
+              progress: bool | None, engine: str, master: str, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
@@ -297,9 +304,11 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     inputs = _inputs(input_format, mapping, sops)
     html = "html" in formats or bool(per_format.get("html"))
     tune_gc()
-    with Progress(wanted(progress), total_bytes(logs)) as bar:
+    with Progress(wanted(progress) and engine == "local", total_bytes(logs)) as bar:
         try:
-            if jobs > 1 and "-" not in logs:
+            if engine == "spark":
+                result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
+            elif jobs > 1 and "-" not in logs:
                 result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
                                         strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
             else:
@@ -317,6 +326,22 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str], input_format: str,
+                    mapping: str | None, facts: dict[str, Any], as_of: float | None, strict: bool,
+                    master: str) -> AuditResult:
+    if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs:
+        raise UsageError("--engine spark reads JSON Lines and Parquet files by path (no stdin, --mapping, other "
+                         "--input-format or --strict); convert other exports with the local engine first")
+    from .spark import audit_spark, local_session
+
+    spark = local_session(master)
+    try:
+        return audit_spark(spark, list(logs), sops=list(sops), params=_parse_sets(sets), facts=facts, as_of=as_of,
+                           limits=_limits()).result()
+    finally:
+        spark.stop()
 
 
 @cli.command(name="next")

@@ -156,7 +156,12 @@ class LineCounter:
             self._reported = self.bytes
 
 
-def _json_reason(exc: orjson.JSONDecodeError) -> str:
+def too_long_line(name: str, lineno: int, limit: int) -> Rejected:
+    return Rejected(name, lineno, f"line is longer than {limit} bytes (limit line-bytes)")
+
+
+def json_reason(exc: orjson.JSONDecodeError) -> str:
+    """Why a line is not a JSON value, said plainly (UTF-8, truncated, too deep, or else)."""
     text = str(exc)
     if "UTF-8" in text:
         return f"not valid UTF-8: {text}"
@@ -213,13 +218,13 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
             seq = counter.lines
             if too_long or len(raw.rstrip(b"\r\n")) > max_line_bytes:
                 if select is None or select(None, seq):
-                    yield Rejected(name, lineno, f"line is longer than {max_line_bytes} bytes (limit line-bytes)")
+                    yield too_long_line(name, lineno, max_line_bytes)
                 continue
             try:
                 obj = loads(line)
             except orjson.JSONDecodeError as exc:
                 if select is None or select(None, seq):
-                    yield Rejected(name, lineno, _json_reason(exc))
+                    yield Rejected(name, lineno, json_reason(exc))
                 continue
             if select is not None and not select(obj, seq):
                 continue

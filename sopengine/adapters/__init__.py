@@ -193,9 +193,7 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
         if source is None:
             counter.lines += 1
             if mine(counter.lines):
-                names = ", ".join(s.name for s in mapping.sources)
-                yield Rejected(path, line, f"the record matches no source of the mapping '{mapping.name}' "
-                                           f"({names}); its fields: {', '.join(sorted(rec)[:12])}")
+                yield _unmatched(mapping, rec, path, line)
             continue
         runtime.remember(source, rec)
         if source.merge is None:
@@ -211,6 +209,28 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
         for merged, first, folded in merger.flush():
             counter.lines += 1
             yield from ready(source, merged, first, folded, counter.lines)
+
+
+def _unmatched(mapping: Mapping, record: dict[str, Any], display: str, line: int) -> Rejected:
+    names = ", ".join(s.name for s in mapping.sources)
+    return Rejected(display, line, f"the record matches no source of the mapping '{mapping.name}' "
+                                   f"({names}); its fields: {', '.join(sorted(record)[:12])}")
+
+
+def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int, seq: int,
+               types: Any) -> Iterator[Record]:
+    """One record through a mapping whose records stand alone (no keyed sources to look up, no merging),
+    as the default ``columns`` mapping: for engines that read the records themselves (Spark)."""
+    source = mapping.source_for(record, None)
+    if source is None:
+        yield _unmatched(mapping, record, display, line)
+        return
+    yield from _finish(mapping, source, record, mapping.lookups(), display, line, seq, types, None, final=True)
+
+
+def default_mapping(container: str) -> Mapping:
+    """The mapping a container format is read with when none is given (csv, parquet: columns; xes)."""
+    return load_mapping(_HERE / f"{_DEFAULT_MAPPINGS[container]}.input.yaml")
 
 
 def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
@@ -258,4 +278,5 @@ def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any,
     yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
 
 
-__all__ = ["InputSpec", "available_formats", "load_mapping", "mapping_files", "read_inputs", "Mapping"]
+__all__ = ["InputSpec", "available_formats", "default_mapping", "load_mapping", "map_record", "mapping_files",
+           "read_inputs", "Mapping"]
