@@ -46,7 +46,6 @@ from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import load_pack, pack_files
 from ._resources import bundled_pack_dir
-from .timeutil import format_time
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -80,9 +79,9 @@ class PackShipment:
            limits: Limits = DEFAULT) -> "PackShipment":
         chosen = list(paths or []) or [bundled_pack_dir()]
         files = []
-        for path in pack_files(chosen):
+        for number, path in enumerate(pack_files(chosen)):  # numbered: two folders may hold the same name
             try:
-                files.append((path.name, path.read_bytes()))
+                files.append((f"{number:04d}-{path.name}", path.read_bytes()))
             except OSError as exc:
                 raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
         digest = hashlib.sha256(pickle.dumps((files, sorted((params or {}).items()), limits))).hexdigest()

@@ -23,7 +23,7 @@ from sopengine.adapters.mapping import Merger, MergeSpec
 from sopengine.audit import load_facts, read_records
 from sopengine.cli import cli
 from sopengine.errors import PackError, UsageError
-from sopengine.events import Event, Rejected, Skipped
+from sopengine.events import Event, Skipped
 from sopengine.model import Pack
 from sopengine.scenarios import DEFAULT_START, PackSource, collect, scenario_events
 from sopengine.timeutil import parse_time

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from sopengine import audit, load_facts, load_pack, read_records
+from sopengine import audit, load_facts, read_records
 from sopengine.findings import AuditResult
 from sopengine.model import Pack
 
