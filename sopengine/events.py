@@ -181,6 +181,22 @@ def _skip_rest_of_line(readline: Callable[[int], bytes], counter: LineCounter) -
             return
 
 
+def line_record(line: bytes, name: str, base: str, lineno: int, seq: int, known_types: Container[str] | None,
+                type_names: Callable[[], list[str]] | None = None, select: Select | None = None) -> Record | None:
+    """One stripped, non-blank line of a log within the length limit: an Event or a Rejected.
+
+    ``base`` is the file's base name (derived ids); None when ``select`` leaves the line to another worker.
+    """
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Rejected(name, lineno, json_reason(exc)) if select is None or select(None, seq) else None
+    if select is not None and not select(obj, seq):
+        return None
+    result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names, (name, lineno))
+    return Rejected(name, lineno, result) if isinstance(result, str) else result
+
+
 def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None = None,
                display: str | None = None, type_names: Callable[[], list[str]] | None = None,
                max_line_bytes: int = DEFAULT.line_bytes, counter: LineCounter | None = None,
@@ -192,7 +208,6 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
     """
     name = display or os.fspath(path)
     base = os.path.basename(name)
-    loads = orjson.loads
     counter = counter if counter is not None else LineCounter()
     fh = open_binary(path)
     readline = fh.readline
@@ -220,16 +235,9 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
                 if select is None or select(None, seq):
                     yield too_long_line(name, lineno, max_line_bytes)
                 continue
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError as exc:
-                if select is None or select(None, seq):
-                    yield Rejected(name, lineno, json_reason(exc))
-                continue
-            if select is not None and not select(obj, seq):
-                continue
-            result = event_from_obj(obj, f"{base}:{lineno}", known_types, seq, type_names, (name, lineno))
-            yield Rejected(name, lineno, result) if isinstance(result, str) else result
+            record = line_record(line, name, base, lineno, seq, known_types, type_names, select)
+            if record is not None:
+                yield record
         counter.report()
     except OSError as exc:  # e.g. a corrupt gzip stream
         raise InputError(f"{name}: read failed ({exc})") from None

@@ -35,12 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-import orjson
 
 from .adapters.readers import container_of
 from .audit import Session, assemble, feed_all, judge
 from .errors import UsageError
-from .events import Event, Rejected, Skipped, event_from_obj, json_reason, too_long_line
+from .events import Event, Record, Rejected, Skipped, line_record, too_long_line
 from .findings import AuditResult, NextAction, Undecided, Violation
 from .limits import DEFAULT, Limits
 from .model import Pack
@@ -141,20 +140,14 @@ def _parse_lines(types: frozenset[str], max_line_bytes: int) -> Callable[[Iterab
                 line = raw.strip()
                 if not line:
                     continue
-                record: Event | Rejected
+                record: Record | None
                 if len(raw.rstrip(b"\r\n")) > max_line_bytes:
                     record = too_long_line(file, lineno, max_line_bytes)
                 elif _REPLACEMENT in line:  # Hadoop's reader decodes lines: invalid bytes arrive as U+FFFD
                     record = Rejected(file, lineno, "not valid UTF-8 (the text reader replaced bytes with U+FFFD)")
                 else:
-                    try:
-                        obj = orjson.loads(line)
-                    except orjson.JSONDecodeError as exc:
-                        record = Rejected(file, lineno, json_reason(exc))
-                    else:
-                        made = event_from_obj(obj, f"{os.path.basename(file)}:{lineno}", types, seq,
-                                              lambda: names, (file, lineno))
-                        record = Rejected(file, lineno, made) if isinstance(made, str) else made
+                    record = line_record(line, file, os.path.basename(file), lineno, seq, types, lambda: names)
+                assert record is not None  # no select: every line is an event or rejected
                 _event_row(out, record)
             yield pa.RecordBatch.from_pydict(out, schema=_arrow(PARSED))
 
