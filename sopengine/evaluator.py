@@ -457,7 +457,7 @@ class Evaluator:
         holds = self.test(run, rule, rule.require, e)
         if holds is False:
             if rule.id not in run.breaches:
-                breach = _Breach(rule, e, (e.id, *self.evidence(run, rule.require)))
+                breach = _Breach(rule, e, tuple(dict.fromkeys((e.id, *self.evidence(run, rule.require)))))
                 run.breaches[rule.id] = breach
                 if rule.grace == 0:  # no grace: broken at once
                     breach.reported = True

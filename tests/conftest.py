@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--long-fuzz"):
-        from . import fuzzing
-        fuzzing.scale = fuzzing.LONG_FACTOR
+    from hypothesis import core, settings
+
+    from . import fuzzing
+
+    if not config.getoption("--long-fuzz"):
+        return
+    fuzzing.scale = fuzzing.LONG_FACTOR
+    settings.load_profile("explore")
+    seed = config.getoption("--hypothesis-seed")
+    if seed is None:  # an exploratory run draws at random, from a seed it prints so a failure can be replayed
+        seed = random.SystemRandom().randrange(2**32)
+        core.global_force_seed = seed
+    config.stash[_SEED] = int(seed)
+
+
+_SEED = pytest.StashKey[int]()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.stash.get(_SEED, None)
+    if seed is None:
+        return "hypothesis: derandomized (profile ci); --long-fuzz explores at random"
+    return f"hypothesis: exploring (profile explore), seed {seed}: replay with --long-fuzz --hypothesis-seed={seed}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    seed = item.config.stash.get(_SEED, None)
+    if report.failed and seed is not None:
+        report.sections.append(("hypothesis seed", f"replay with --long-fuzz --hypothesis-seed={seed}"))

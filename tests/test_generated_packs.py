@@ -251,3 +251,14 @@ def test_jobs_n_equals_one_process_on_generated_packs(tmp_path_factory: pytest.T
     one = audit(pack, read_records(pack, [str(path)]))
     many = audit_parallel(pack, ([str(folder)], {}), [str(path)], {}, None, jobs)
     assert many.to_json() == one.to_json()
+
+
+def test_a_breach_judged_after_its_grace_lists_each_evidence_event_once(tmp_path: Path) -> None:
+    # The breaking event also set the state the condition read: it is the trigger and the evidence both.
+    pack, _ = _make_pack(tmp_path, [("invariant", "require: \"state.last_v != 'q'\"\ngrace: 30m\naction: fix it")])
+    events = _events([("C2", 0, "a.x", "q", None)])
+    judged_at_as_of = audit(pack, _copy(events), as_of=START + 31 * 60.0)
+    later = Event("e9", "C2", START + 45 * 60.0, "b.x", "ann", {})  # its deadline passes before this event
+    expired_by_an_event = audit(pack, _copy(events) + [later])
+    assert [v.events for v in judged_at_as_of.violations] == [("e0",)]
+    assert [v.events for v in expired_by_an_event.violations] == [("e0",)]
