@@ -8,7 +8,8 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def _find(name: str) -> Path:
-    for candidate in (_PACKAGE / "_bundled" / name, _PACKAGE.parent / name):
+    # In a source tree the top-level link (sops/, schemas/) is preferred, so paths read as they do in the repository.
+    for candidate in (_PACKAGE.parent / name, _PACKAGE / "_bundled" / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"bundled '{name}' directory not found next to {_PACKAGE}")

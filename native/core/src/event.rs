@@ -1,0 +1,37 @@
+//! One event of a case, decoded from a log line into the compact form the evaluator reads.
+
+use crate::value::{Str, Value};
+
+/// Where an event came from: the index of its input file in the session and its 1-based line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub file: u32,
+    pub line: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub id: Str,
+    pub case: Str,
+    /// Epoch seconds (UTC), as the reference engine computes them.
+    pub time: f64,
+    /// Index into the plan's event types.
+    pub etype: u32,
+    pub actor: Option<Str>,
+    /// The data fields some expression reads, by index into the plan's `data_fields`, sorted by index;
+    /// absent, null and "" fields are left out ("not filled").
+    pub data: Vec<(u32, Value)>,
+    /// Input order across all files of an audit: a case's events with equal times keep it.
+    pub seq: u64,
+    pub origin: Origin,
+}
+
+impl Event {
+    /// `event.data.get(field)`: None when absent.
+    pub fn get(&self, field: u32) -> Option<&Value> {
+        self.data
+            .binary_search_by_key(&field, |(f, _)| *f)
+            .ok()
+            .map(|i| &self.data[i].1)
+    }
+}
