@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from .errors import InputError, StrictModeError
+from .errors import InputError, StrictModeError, UsageError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Position, Probe, Runtime, position
 from .events import Event, LineCounter, Record, Rejected, Select, Skipped
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
@@ -24,6 +24,7 @@ from .model import CrossCaseRule, Pack
 
 if TYPE_CHECKING:
     from .adapters import InputSpec
+    from .native import NativeSession
 
 
 class _Case:
@@ -342,7 +343,7 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
                        passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work)
 
 
-def feed_all(session: Session, records: Iterable[Record], *, strict: bool = False, grouped: bool = False,
+def feed_all(session: "Session | NativeSession", records: Iterable[Record], *, strict: bool = False, grouped: bool = False,
              keep_seq: bool = False) -> int:
     """Feed records to a session; returns the number of runs (stretches of one case's events).
 
@@ -373,9 +374,35 @@ def feed_all(session: Session, records: Iterable[Record], *, strict: bool = Fals
     return runs
 
 
+ENGINES = ("auto", "native", "python")
+
+
+def engine_name(engine: str | None = None) -> str:
+    """The evaluator an audit runs on: ``native`` (the Rust core) where it is built, else ``python``."""
+    from . import native
+
+    if engine in (None, "auto", "local"):
+        return "native" if native.available() else "python"
+    if engine == "native" and not native.available():
+        raise UsageError("--engine native: the native core is not built here (pip install . builds it)")
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return engine
+
+
+def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
+                *, keep_events: bool = True) -> "Session | NativeSession":
+    """A session on the chosen engine (see :func:`engine_name`); both give the same findings."""
+    if engine_name(engine) == "native":
+        from .native import NativeSession
+
+        return NativeSession(pack, facts, keep_events=keep_events)
+    return Session(pack, facts, keep_events=keep_events)
+
+
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
           as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
-          timelines: int = 0) -> AuditResult:
+          timelines: int = 0, engine: str | None = None) -> AuditResult:
     """Audit a stream of events (and rejected lines) against a pack.
 
     ``grouped=True`` declares that each case's events come together: a case is
@@ -383,8 +410,9 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     grows with the largest case rather than with the log.
     ``timelines`` keeps the events of up to that many cases with findings, for
     reports that show them (cases freed by ``grouped`` have none).
+    ``engine`` is ``native``, ``python`` or ``auto`` (the default: native where it is built).
     """
-    session = Session(pack, facts, keep_events=True)
+    session = new_session(pack, facts, engine)
     runs = feed_all(session, records, strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases

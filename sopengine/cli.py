@@ -278,9 +278,12 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
               help="Worker processes; cases are shared out among them and the findings are the same.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal, never in CI).")
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="local: this machine (--jobs processes). spark: Apache Spark (pip install 'sopengine[spark]'; "
-                   "JSON Lines or Parquet paths Spark can read); the findings are the same.")
+@click.option("--engine", type=click.Choice(["auto", "native", "python", "local", "spark"]), default="auto",
+              show_default=True,
+              help="auto: the native core where it is built, else the Python reference evaluator (said on "
+                   "stderr). native, python: that evaluator on this machine (local is auto). spark: Apache Spark "
+                   "(pip install 'sopengine[spark]'; JSON Lines or Parquet paths Spark can read). "
+                   "The findings are the same on every engine.")
 @click.option("--master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, ...). "
                    "Under spark-submit the session it made is used instead.")
@@ -304,7 +307,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     inputs = _inputs(input_format, mapping, sops)
     html = "html" in formats or bool(per_format.get("html"))
     tune_gc()
-    with Progress(wanted(progress) and engine == "local", total_bytes(logs)) as bar:
+    with Progress(wanted(progress) and engine != "spark", total_bytes(logs)) as bar:
         try:
             if engine == "spark":
                 result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
@@ -314,7 +317,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
             else:
                 records = read_records(pack, logs, LineCounter(bar.advance), inputs=inputs)
                 result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped,
-                               timelines=HTML_CASES if html else 0)
+                               timelines=HTML_CASES if html else 0, engine=_engine(engine))
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
@@ -326,6 +329,17 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _engine(engine: str) -> str:
+    """The local evaluator to use; says so on stderr when the native core is missing and none was named."""
+    from .audit import engine_name
+
+    chosen = engine_name(engine)
+    if chosen == "python" and engine in ("auto", "local"):
+        click.echo("sopengine: the native core is not built here; using the Python reference evaluator "
+                   "(slower, same findings)", err=True)
+    return chosen
 
 
 def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str], input_format: str,

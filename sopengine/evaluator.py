@@ -421,12 +421,12 @@ class Evaluator:
                 value = up.value.fn(e, state, None, None, runtime)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001
                 continue
-            if up.op == "set":  # of a set (values were handled above)
-                new = set(_as_items(value))
+            if up.op == "set":  # of a set (values were handled above); items frozen, as 'add' freezes them
+                new = {_freeze(item) for item in _as_items(value)}
                 if state[name] != new:
                     state[name] = new
                     changed.add(name)
-                prov_all[name] = e.id
+                prov_all[name] = dict.fromkeys(new, e.id)  # a set's provenance is always per item
             elif var.kind == "set":
                 bucket = state[name]
                 prov = prov_all.setdefault(name, {})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ._yaml import YamlDocument, load_yaml_file
-from .audit import Session
+from .audit import new_session
 from .compiler import compile_pack
 from .errors import Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
@@ -158,8 +158,8 @@ def _full(rule: str, sop: str) -> str:
     return rule if "/" in rule else f"{sop}/{rule}"
 
 
-def run_scenario(source: PackSource, doc: YamlDocument, index: int) -> ScenarioOutcome:
-    """Run one scenario of a loaded scenario file."""
+def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str | None = None) -> ScenarioOutcome:
+    """Run one scenario of a loaded scenario file (on ``engine``: see :func:`sopengine.audit.engine_name`)."""
     data = doc.data
     sc = data["scenarios"][index]
     sop = data["sop"]
@@ -186,7 +186,7 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int) -> ScenarioO
         out.problems.append(str(exc))
         return out
     facts = sc.get("facts", data.get("facts"))
-    session = Session(pack, facts)
+    session = new_session(pack, facts, engine)
     for e in events:
         session.feed(e)
     result = session.result(as_of)

@@ -29,3 +29,26 @@ pub trait Env {
     fn fact(&self, collection: &str, id: &Value, field: &str) -> Result<Value, Raise>;
     fn known(&self, collection: &str, id: &Value) -> bool;
 }
+
+// ---- STUB: replaced by the native-expr branch (Expr, Template, BuildCtx) ----
+pub struct BuildCtx<'a> {
+    pub data_field: &'a dyn Fn(&str) -> Option<u32>,
+}
+pub struct Expr;
+impl Expr {
+    pub fn build(_json: &serde_json::Value, _ctx: &BuildCtx) -> Result<Expr, String> {
+        Err("stub".into())
+    }
+    pub fn eval(&self, _env: &dyn Env) -> Result<Value, Raise> {
+        Ok(Value::None)
+    }
+}
+pub struct Template;
+impl Template {
+    pub fn build(_json: &serde_json::Value, _ctx: &BuildCtx) -> Result<Template, String> {
+        Err("stub".into())
+    }
+    pub fn render(&self, _env: &dyn Env) -> String {
+        String::new()
+    }
+}

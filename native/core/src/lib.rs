@@ -5,8 +5,16 @@
 //! per-case state, every rule kind, deadlines, the cross-case join, and the
 //! findings. It knows no domain: every name comes from the plan.
 
+pub mod engine;
 pub mod event;
 pub mod expr;
+pub mod findings;
+pub mod json;
+pub mod join;
+pub mod kinds;
+pub mod plan;
+pub mod run;
+pub mod session;
 pub mod value;
 
 /// The version of the plan format this core executes; a plan of another version is refused.

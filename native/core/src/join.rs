@@ -1,0 +1,204 @@
+//! Cross-case rules answered once every case is known: for each (index, key), probes and the
+//! intervals during which cases were members are swept together in position order; the members
+//! open at a probe's position are those just before its event.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
+
+use crate::engine::Engine;
+use crate::expr::Raise;
+use crate::findings::{Interval, Position, Probe, Undecided, Violation};
+use crate::kinds::Kind;
+use crate::run::{Facts, Scope, StateView};
+use crate::value::Value;
+
+struct End<'a>(&'a Position, usize);
+
+impl PartialEq for End<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for End<'_> {}
+impl PartialOrd for End<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for End<'_> {
+    // reversed: BinaryHeap is a max-heap, the sweep wants the earliest end first
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.cmp(self.0).then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+/// What the join found: violations, undecided checks, and per rule the probes that found no match.
+pub struct Answers {
+    pub violations: Vec<Violation>,
+    pub undecided: Vec<Undecided>,
+    pub passed: Vec<(u32, u64)>,
+}
+
+pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Interval]) -> Answers {
+    let mut out = Answers { violations: Vec::new(), undecided: Vec::new(), passed: Vec::new() };
+    let mut members: FxHashMap<(u32, Vec<u8>), Vec<&Interval>> = FxHashMap::default();
+    for iv in intervals {
+        members.entry((iv.index, key_bytes(&iv.key))).or_default().push(iv);
+    }
+    let mut groups: FxHashMap<(u32, Vec<u8>), Vec<&Probe>> = FxHashMap::default();
+    let mut order: Vec<(u32, Vec<u8>)> = Vec::new();
+    for p in probes {
+        let k = (p.index, key_bytes(&p.key));
+        let group = groups.entry(k.clone()).or_default();
+        if group.is_empty() {
+            order.push(k);
+        }
+        group.push(p);
+    }
+    let empty: Vec<&Interval> = Vec::new();
+    let vars = Vec::new();
+    for k in order {
+        let mut group = groups.remove(&k).unwrap_or_default();
+        let mut ivs = members.get(&k).unwrap_or(&empty).clone();
+        ivs.sort_by(|a, b| a.start.cmp(&b.start)); // stable, as Python's sort
+        let pos = |p: &Probe| Position { time: p.event.time, case: p.event.case.clone(), seq: p.event.seq };
+        group.sort_by(|a, b| pos(a).cmp(&pos(b)));
+        let mut active: Vec<usize> = Vec::new(); // indexes into ivs, in start order
+        let mut ends: BinaryHeap<End> = BinaryHeap::new();
+        let mut next = 0;
+        for probe in group {
+            let e = &probe.event;
+            let at = pos(probe);
+            while next < ivs.len() && ivs[next].start.cmp(&at) == Ordering::Less {
+                active.push(next);
+                if let Some(end) = &ivs[next].end {
+                    ends.push(End(end, next));
+                }
+                next += 1;
+            }
+            while let Some(End(end, i)) = ends.peek() {
+                if end.cmp(&at) == Ordering::Greater {
+                    break;
+                }
+                let i = *i;
+                ends.pop();
+                active.retain(|&a| a != i);
+            }
+            let rule = &engine.rules[probe.rule as usize];
+            let Kind::CrossCase(cc) = &rule.kind else { continue };
+            let scope = |other| Scope {
+                engine,
+                facts,
+                vars: &vars,
+                event: Some(&**e),
+                trigger: None,
+                state: StateView::Kept(&probe.state),
+                other,
+            };
+            let mut hit = None;
+            for &i in &active {
+                let iv = ivs[i];
+                if iv.case == e.case {
+                    continue;
+                }
+                let Some(m) = &cc.matcher else {
+                    hit = Some(iv);
+                    break;
+                };
+                match m.expr.eval(&scope(Some(&iv.attrs))) {
+                    Ok(v) if v.truthy() => {
+                        hit = Some(iv);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(raise) => {
+                        let message = match raise {
+                            Raise::MissingFact(reason) => reason,
+                            Raise::Error { message, .. } => message,
+                        };
+                        out.undecided.push(Undecided {
+                            rule: probe.rule,
+                            case: e.case.clone(),
+                            event: Some(e.id.clone()),
+                            reason: format!("match could not be evaluated: {message}"),
+                        });
+                        break;
+                    }
+                }
+            }
+            match hit {
+                None => match out.passed.iter_mut().find(|(r, _)| *r == probe.rule) {
+                    Some(slot) => slot.1 += 1,
+                    None => out.passed.push((probe.rule, 1)),
+                },
+                Some(iv) => {
+                    let message = rule.message.render(&scope(Some(&iv.attrs)));
+                    out.violations.push(Violation {
+                        rule: probe.rule,
+                        case: e.case.clone(),
+                        time: e.time,
+                        message,
+                        events: vec![e.id.clone(), iv.event.clone()],
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Bytes equal for keys Python treats as the same dict key (1, 1.0 and True; a tuple and its items).
+pub fn key_bytes(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_key(v, &mut out);
+    out
+}
+
+fn put_key(v: &Value, out: &mut Vec<u8>) {
+    let int = |out: &mut Vec<u8>, i: i128| {
+        out.push(b'I');
+        out.extend_from_slice(&i.to_le_bytes());
+    };
+    match v {
+        Value::None => out.push(b'N'),
+        Value::Bool(b) => int(out, *b as i128),
+        Value::Int(i) => int(out, *i as i128),
+        Value::Big(i) => int(out, **i),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e38 => int(out, *f as i128),
+        Value::Float(f) => {
+            out.push(b'F');
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::Str(s) => {
+            out.push(b'S');
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::List(items) | Value::Tuple(items) => {
+            out.push(if matches!(v, Value::List(_)) { b'L' } else { b'T' });
+            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+            for item in items.iter() {
+                put_key(item, out);
+            }
+        }
+        Value::Set(items) | Value::FrozenSet(items) => {
+            let mut keys: Vec<Vec<u8>> = items.iter().map(key_bytes).collect();
+            keys.sort();
+            out.push(b'E');
+            out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+            for k in keys {
+                out.extend_from_slice(&k);
+            }
+        }
+        Value::Dict(pairs) => {
+            out.push(b'D');
+            out.extend_from_slice(&(pairs.len() as u64).to_le_bytes());
+            for (k, x) in pairs.iter() {
+                put_key(&Value::Str(k.clone()), out);
+                put_key(x, out);
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `invariant`: a condition on the case state must hold after every event that changes what it
+//! reads, and may be false at most `grace`.
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::Rule;
+use crate::engine::{field, Builder, CExpr};
+use crate::event::Event;
+use crate::expr::Template;
+use crate::run::{Breach, CaseRun, Runner};
+
+pub struct Invariant {
+    /// Types after which the condition may need checking.
+    pub on: Vec<u32>,
+    /// Types named in the rule: checked after them always.
+    pub explicit_on: Vec<u32>,
+    pub when: Option<CExpr>,
+    pub require: Option<CExpr>,
+    pub grace: f64,
+    pub action: Option<Template>,
+    /// State variables the condition (and the SOP's applicability) read.
+    pub reads: Vec<usize>,
+}
+
+pub fn build(b: &Builder, raw: &Json) -> Result<Invariant, String> {
+    let mut explicit_on: Vec<u32> = field(raw, "explicit_on")?;
+    explicit_on.sort_unstable();
+    let action = match raw.get("action") {
+        Some(Json::Null) | None => None,
+        Some(t) => Some(b.template(t)?),
+    };
+    Ok(Invariant {
+        on: field(raw, "on")?,
+        explicit_on,
+        when: b.opt_expr(&field(raw, "when")?)?,
+        require: b.opt_expr(&field(raw, "require")?)?,
+        grace: field(raw, "grace")?,
+        action,
+        reads: field(raw, "reads")?,
+    })
+}
+
+pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Invariant, e: &Arc<Event>) {
+    if !r.gate(run, idx, rule, k.when.as_ref(), e) {
+        run.breaches.retain(|b| b.rule != idx); // not applicable (any more): nothing is broken
+        return;
+    }
+    match r.test(run, idx, k.require.as_ref(), Some(e), None) {
+        Some(false) => {
+            if run.breaches.iter().any(|b| b.rule == idx) {
+                return;
+            }
+            let mut events = vec![e.id.clone()];
+            events.extend(Runner::evidence(run, k.require.as_ref()));
+            let events = crate::run::dedup(events);
+            let mut breach =
+                Breach { rule: idx, since: e.time, due: e.time + k.grace, events, reported: false, event: e.clone() };
+            if k.grace == 0.0 {
+                breach.reported = true;
+                let message = r.render(run, &rule.message, Some(e), None);
+                r.violate(run, idx, e.time, message, breach.events.clone());
+            }
+            run.breaches.push(breach);
+        }
+        Some(true) => {
+            run.breaches.retain(|b| b.rule != idx);
+            Runner::held(run, idx);
+        }
+        None => {}
+    }
+}

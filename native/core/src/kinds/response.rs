@@ -1,0 +1,109 @@
+//! `response`: after a trigger, an expected event `within` a duration; `start` delays when it shows,
+//! `repeat: {every}` makes it recur, `cancel` ends it, `fail_on` makes an event a violation while it
+//! is open, `key` separates parallel obligations.
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::Rule;
+use crate::engine::{field, Builder, CExpr, CMatch};
+use crate::event::Event;
+use crate::expr::Template;
+use crate::plan::MatchSlot;
+use crate::run::{CaseRun, Obligation, Runner};
+use crate::value::{self, Value};
+
+pub struct Response {
+    pub after: CMatch,
+    pub expect: CMatch,
+    pub cancel: Vec<CMatch>,
+    pub fail_on: Vec<CMatch>,
+    pub within: Option<f64>,
+    pub start: f64,
+    pub every: Option<f64>,
+    pub key: Option<CExpr>,
+    pub action: Option<Template>,
+}
+
+pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
+    let matches = |name: &str| -> Result<Vec<CMatch>, String> {
+        let slots: Vec<MatchSlot> = field(raw, name)?;
+        slots.iter().map(|m| b.matcher(m)).collect()
+    };
+    let action = match raw.get("action") {
+        Some(Json::Null) | None => None,
+        Some(t) => Some(b.template(t)?),
+    };
+    Ok(Response {
+        after: b.matcher(&field(raw, "after")?)?,
+        expect: b.matcher(&field(raw, "expect")?)?,
+        cancel: matches("cancel")?,
+        fail_on: matches("fail_on")?,
+        within: field(raw, "within")?,
+        start: field(raw, "start")?,
+        every: field(raw, "every")?,
+        key: b.opt_expr(&field(raw, "key")?)?,
+        action,
+    })
+}
+
+/// A trigger opens an obligation (one per rule, case and key).
+pub fn trigger(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Response, e: &Arc<Event>) {
+    if !r.gate(run, idx, rule, k.after.when.as_ref(), e) {
+        return;
+    }
+    let key = match &k.key {
+        None => Value::None,
+        Some(expr) => match r.value(run, expr, Some(e), None) {
+            Ok(v) => value::freeze(&v),
+            Err(_) => Value::Str(e.id.clone()),
+        },
+    };
+    if run.obligations.iter().any(|ob| ob.rule == idx && ob.key.py_eq(&key)) {
+        return;
+    }
+    run.obligations.push(Obligation {
+        rule: idx,
+        trigger: e.clone(),
+        key,
+        due: k.within.map(|w| e.time + w),
+        start: e.time + k.start,
+        since: e.time,
+    });
+}
+
+pub enum Outcome {
+    Met,
+    Failed,
+    Cancelled,
+    Undecided,
+    Open,
+}
+
+/// What an event does to an open obligation of this rule.
+pub fn outcome(r: &mut Runner, run: &mut CaseRun, idx: u32, k: &Response, trigger: &Event, e: &Arc<Event>) -> Outcome {
+    let et = e.etype;
+    if k.expect.covers(et) {
+        match r.test(run, idx, k.expect.when.as_ref(), Some(e), Some(trigger)) {
+            None => return Outcome::Undecided,
+            Some(true) => return Outcome::Met,
+            Some(false) => {}
+        }
+    }
+    for m in &k.fail_on {
+        if m.covers(et) {
+            match r.test(run, idx, m.when.as_ref(), Some(e), Some(trigger)) {
+                None => return Outcome::Undecided,
+                Some(true) => return Outcome::Failed,
+                Some(false) => {}
+            }
+        }
+    }
+    for m in &k.cancel {
+        if m.covers(et) && r.test(run, idx, m.when.as_ref(), Some(e), Some(trigger)) == Some(true) {
+            return Outcome::Cancelled;
+        }
+    }
+    Outcome::Open
+}

@@ -1,0 +1,65 @@
+//! The plan as the compiler emits it (docs/plan-format.md): plain data, deserialised once.
+//! Expressions and templates stay JSON here; `engine` builds them into evaluable steps.
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+#[derive(Deserialize)]
+pub struct Plan {
+    pub version: u32,
+    pub event_types: Vec<String>,
+    pub data_fields: Vec<String>,
+    pub state: Vec<StateVar>,
+    pub updates: Vec<Update>,
+    pub indexes: Vec<Index>,
+    pub sops: Vec<SopSlot>,
+    pub rules: Vec<Json>,
+    pub columns: Vec<(String, Option<ExprSlot>)>,
+}
+
+#[derive(Deserialize)]
+pub struct StateVar {
+    pub name: String,
+    pub kind: String,
+    pub initial: Json,
+}
+
+#[derive(Deserialize)]
+pub struct Update {
+    pub var: usize,
+    pub on: Vec<u32>,
+    pub op: String,
+    pub value: Option<ExprSlot>,
+    pub when: Option<ExprSlot>,
+}
+
+#[derive(Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub member: ExprSlot,
+    pub key: ExprSlot,
+    pub attributes: Vec<(String, ExprSlot)>,
+    pub reads: Vec<usize>,
+}
+
+#[derive(Deserialize)]
+pub struct SopSlot {
+    pub sop: String,
+    pub applies: ExprSlot,
+}
+
+/// An expression with what the evaluator needs around it.
+#[derive(Deserialize, Clone)]
+pub struct ExprSlot {
+    pub node: Json,
+    /// Python's repr() of the expression text, for undecided reasons.
+    pub repr: String,
+    /// State variables it reads, sorted by name (the order evidence is listed in).
+    pub refs: Vec<usize>,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct MatchSlot {
+    pub on: Vec<u32>,
+    pub when: Option<ExprSlot>,
+}

@@ -1,0 +1,662 @@
+//! One case's evaluation, event by event, in (time, input order); the loop the reference
+//! evaluator (`sopengine/evaluator.py`) runs, step for step:
+//!
+//! 1. obligations and broken invariants whose deadline passed before the event become violations;
+//! 2. open obligations are met, failed or cancelled by it;
+//! 3. the rules indexed under its type are checked against the state just before it;
+//! 4. precedence rules remember it as an 'after' event;
+//! 5. the state updates for its type are applied;
+//! 6. the case's place in each cross-case index is brought up to date;
+//! 7. invariants that read the changed state are checked.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::engine::{CExpr, Engine, Op, VarKind};
+use crate::event::Event;
+use crate::expr::{Env, Raise, Template};
+use crate::findings::{Interval, Pending, Position, Probe, Undecided, Violation};
+use crate::kinds::{invariant, precedence, response, Kind, Rule};
+use crate::value::{self, Str, Value};
+
+/// Facts by collection, then record id: each record's fields.
+pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
+
+/// Which event set a state variable: one id, or one per item of a set.
+#[derive(Clone, Debug)]
+pub enum Prov {
+    None,
+    One(Str),
+    Items(Vec<(Value, Str)>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Memory {
+    After(Arc<Event>),
+    Seen(Vec<Str>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Obligation {
+    pub rule: u32,
+    pub trigger: Arc<Event>,
+    pub key: Value,
+    pub due: Option<f64>,
+    pub start: f64,
+    pub since: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Breach {
+    pub rule: u32,
+    pub since: f64,
+    pub due: f64,
+    pub events: Vec<Str>,
+    pub reported: bool,
+    pub event: Arc<Event>,
+}
+
+/// The evolving evaluation of one case.
+pub struct CaseRun {
+    pub case: Str,
+    pub state: Vec<Value>,
+    pub prov: Vec<Prov>,
+    pub obligations: Vec<Obligation>,
+    pub breaches: Vec<Breach>,
+    memory: Vec<(u32, Memory)>,
+    pub violations: Vec<Violation>,
+    pub undecided: Vec<Undecided>,
+    pub intervals: Vec<Interval>,
+    pub probes: Vec<Probe>,
+    /// Per index: (key, attributes, the open interval's place in `intervals`).
+    pub membership: Vec<Option<(Value, Vec<Value>, usize)>>,
+    pub last: (f64, u64),
+    /// Per rule that was checked: times it held (or was met).
+    pub passed: Vec<(u32, u64)>,
+}
+
+impl CaseRun {
+    pub fn new(case: Str, engine: &Engine) -> CaseRun {
+        CaseRun {
+            case,
+            state: engine.state.iter().map(|v| v.initial.clone()).collect(),
+            prov: vec![Prov::None; engine.state.len()],
+            obligations: Vec::new(),
+            breaches: Vec::new(),
+            memory: Vec::new(),
+            violations: Vec::new(),
+            undecided: Vec::new(),
+            intervals: Vec::new(),
+            probes: Vec::new(),
+            membership: vec![None; engine.indexes.len()],
+            last: (f64::NEG_INFINITY, 0),
+            passed: Vec::new(),
+        }
+    }
+
+    pub fn memory(&self, rule: u32) -> Option<&Memory> {
+        self.memory.iter().find(|(r, _)| *r == rule).map(|(_, m)| m)
+    }
+
+    pub fn memory_mut(&mut self, rule: u32) -> Option<&mut Memory> {
+        self.memory.iter_mut().find(|(r, _)| *r == rule).map(|(_, m)| m)
+    }
+
+    pub fn set_memory(&mut self, rule: u32, memory: Memory) {
+        match self.memory_mut(rule) {
+            Some(slot) => *slot = memory,
+            None => self.memory.push((rule, memory)),
+        }
+    }
+}
+
+/// Ids in first-seen order, each once.
+pub fn dedup(events: Vec<Str>) -> Vec<Str> {
+    let mut out: Vec<Str> = Vec::with_capacity(events.len());
+    for e in events {
+        if !out.iter().any(|o| *o == e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// A state value as a probe keeps it (a set is frozen).
+pub fn snapshot(v: &Value) -> Value {
+    match v {
+        Value::Set(items) => Value::FrozenSet(items.clone()),
+        other => other.clone(),
+    }
+}
+
+/// The state an expression sees: a case's whole state, or a probe's kept part of it.
+#[derive(Clone, Copy)]
+pub enum StateView<'a> {
+    Full(&'a [Value]),
+    Kept(&'a [(usize, Value)]),
+}
+
+static NONE: Value = Value::None;
+
+/// Everything an expression may read at one evaluation.
+pub struct Scope<'a> {
+    pub engine: &'a Engine,
+    pub facts: &'a Facts,
+    pub vars: &'a [(Str, Value)],
+    pub event: Option<&'a Event>,
+    pub trigger: Option<&'a Event>,
+    pub state: StateView<'a>,
+    pub other: Option<&'a [(Str, Value)]>,
+}
+
+impl Env for Scope<'_> {
+    fn event(&self) -> Option<&Event> {
+        self.event
+    }
+    fn trigger(&self) -> Option<&Event> {
+        self.trigger
+    }
+    fn type_name(&self, etype: u32) -> &str {
+        &self.engine.types[etype as usize]
+    }
+    fn state(&self, var: usize) -> &Value {
+        match self.state {
+            StateView::Full(s) => &s[var],
+            StateView::Kept(kept) => kept.iter().find(|(v, _)| *v == var).map(|(_, x)| x).unwrap_or(&NONE),
+        }
+    }
+    fn other(&self, attr: &str) -> Option<&Value> {
+        self.other.and_then(|o| o.iter().find(|(k, _)| &**k == attr).map(|(_, v)| v))
+    }
+    fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+    }
+    fn fact(&self, collection: &str, id: &Value, field: &str) -> Result<Value, Raise> {
+        let Some(records) = self.facts.get(collection) else {
+            return Err(Raise::MissingFact(format!("no '{collection}' facts were given (--facts)")));
+        };
+        if matches!(id, Value::None) {
+            return Err(Raise::MissingFact(format!("no id to look up in '{collection}' facts")));
+        }
+        let record = match id {
+            Value::Str(s) => records.get(&**s),
+            _ => None,
+        };
+        let Some(record) = record else {
+            return Err(Raise::MissingFact(format!("'{}' is not in the '{collection}' facts", id.py_str())));
+        };
+        match record.iter().find(|(k, _)| k == field) {
+            Some((_, v)) if !matches!(v, Value::None) => Ok(v.clone()),
+            _ => Err(Raise::MissingFact(format!("'{collection}' fact '{}' has no '{field}'", id.py_str()))),
+        }
+    }
+    fn known(&self, collection: &str, id: &Value) -> bool {
+        match (self.facts.get(collection), id) {
+            (Some(records), Value::Str(s)) => !records.is_empty() && records.contains_key(&**s),
+            _ => false,
+        }
+    }
+}
+
+/// Runs cases through an engine with one set of facts.
+pub struct Runner<'e> {
+    pub engine: &'e Engine,
+    pub facts: &'e Facts,
+    vars: Vec<(Str, Value)>,
+    /// Per SOP slot: its applicability at the current event, once asked.
+    applies: Vec<Option<bool>>,
+}
+
+impl<'e> Runner<'e> {
+    pub fn new(engine: &'e Engine, facts: &'e Facts) -> Runner<'e> {
+        Runner::with_vars(engine, facts, Vec::new())
+    }
+
+    /// A runner that goes on with the run-time variables of an earlier one.
+    pub fn with_vars(engine: &'e Engine, facts: &'e Facts, vars: Vec<(Str, Value)>) -> Runner<'e> {
+        Runner { engine, facts, vars, applies: vec![None; engine.sops.len()] }
+    }
+
+    pub fn into_vars(self) -> Vec<(Str, Value)> {
+        self.vars
+    }
+
+    pub fn set_var(&mut self, name: &str, value: Value) {
+        match self.vars.iter_mut().find(|(k, _)| &**k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((Str::from(name), value)),
+        }
+    }
+
+    fn scope<'a>(&'a self, run: &'a CaseRun, event: Option<&'a Event>, trigger: Option<&'a Event>) -> Scope<'a> {
+        Scope {
+            engine: self.engine,
+            facts: self.facts,
+            vars: &self.vars,
+            event,
+            trigger,
+            state: StateView::Full(&run.state),
+            other: None,
+        }
+    }
+
+    pub fn value(&self, run: &CaseRun, expr: &CExpr, event: Option<&Event>, trigger: Option<&Event>) -> Result<Value, Raise> {
+        expr.expr.eval(&self.scope(run, event, trigger))
+    }
+
+    pub fn render(&self, run: &CaseRun, t: &Template, event: Option<&Event>, trigger: Option<&Event>) -> String {
+        t.render(&self.scope(run, event, trigger))
+    }
+
+    /// True/False, or None when undecided (recorded once per rule, case and reason).
+    pub fn test(&mut self, run: &mut CaseRun, rule: u32, expr: Option<&CExpr>, event: Option<&Arc<Event>>, trigger: Option<&Event>) -> Option<bool> {
+        let Some(expr) = expr else { return Some(true) };
+        let ev = event.map(|e| &**e);
+        match self.value(run, expr, ev, trigger) {
+            Ok(v) => Some(v.truthy()),
+            Err(Raise::MissingFact(reason)) => {
+                self.undecided(run, rule, event, reason);
+                None
+            }
+            Err(Raise::Error { class, message }) => {
+                let reason = format!("condition {} could not be evaluated: {class}: {message}", expr.repr);
+                self.undecided(run, rule, event, reason);
+                None
+            }
+        }
+    }
+
+    pub fn undecided(&self, run: &mut CaseRun, rule: u32, event: Option<&Arc<Event>>, reason: String) {
+        if run.undecided.iter().any(|u| u.rule == rule && u.reason == reason) {
+            return;
+        }
+        run.undecided.push(Undecided { rule, case: run.case.clone(), event: event.map(|e| e.id.clone()), reason });
+    }
+
+    /// The rule's SOP applies to this case at this event (one answer per SOP and event).
+    pub fn applies(&mut self, run: &mut CaseRun, idx: u32, rule: &Rule, e: &Arc<Event>) -> bool {
+        let Some(slot) = rule.applies else { return true };
+        if let Some(cached) = self.applies[slot] {
+            return cached;
+        }
+        let engine = self.engine;
+        let answer = self.test(run, idx, Some(&engine.sops[slot]), Some(e), None) == Some(true);
+        self.applies[slot] = Some(answer);
+        answer
+    }
+
+    /// The SOP applies and the rule's `when` holds.
+    pub fn gate(&mut self, run: &mut CaseRun, idx: u32, rule: &Rule, when: Option<&CExpr>, e: &Arc<Event>) -> bool {
+        (rule.applies.is_none() || self.applies(run, idx, rule, e))
+            && (when.is_none() || self.test(run, idx, when, Some(e), None) == Some(true))
+    }
+
+    pub fn held(run: &mut CaseRun, rule: u32) {
+        match run.passed.iter_mut().find(|(r, _)| *r == rule) {
+            Some(slot) => slot.1 += 1,
+            None => run.passed.push((rule, 1)),
+        }
+    }
+
+    pub fn violate(&self, run: &mut CaseRun, rule: u32, time: f64, message: String, events: Vec<Str>) {
+        run.violations.push(Violation { rule, case: run.case.clone(), time, message, events: dedup(events) });
+    }
+
+    /// Ids of the events that set the state an expression read.
+    pub fn evidence(run: &CaseRun, expr: Option<&CExpr>) -> Vec<Str> {
+        let mut out = Vec::new();
+        for &var in expr.map(|e| e.refs.as_slice()).unwrap_or(&[]) {
+            match &run.prov[var] {
+                Prov::None => {}
+                Prov::One(id) => out.push(id.clone()),
+                Prov::Items(items) => out.extend(items.iter().map(|(_, id)| id.clone())),
+            }
+        }
+        out
+    }
+
+    /// Evaluate one event of a case (a case's events must come in (time, seq) order).
+    pub fn step(&mut self, run: &mut CaseRun, e: &Arc<Event>) {
+        let engine = self.engine;
+        let steps = &engine.steps[e.etype as usize];
+        let t = e.time;
+        self.applies.iter_mut().for_each(|a| *a = None);
+        if !run.obligations.is_empty() || !run.breaches.is_empty() {
+            self.expire(run, t);
+            if !run.obligations.is_empty() && !steps.obligation_rules.is_empty() {
+                self.resolve(run, e, &steps.obligation_rules);
+            }
+        }
+        for &idx in &steps.checks {
+            engine.rules[idx as usize].check(self, run, idx, e);
+        }
+        for &idx in &steps.recorders {
+            let rule = &engine.rules[idx as usize];
+            if let Kind::Precedence(k) = &rule.kind {
+                precedence::record(self, run, idx, rule, k, e);
+            }
+        }
+        let changed = if steps.updates.is_empty() { Vec::new() } else { self.update(run, e, &steps.updates) };
+        if !changed.is_empty() && changed.iter().any(|&v| engine.index_reads[v]) {
+            self.index(run, e, &changed);
+        }
+        if !steps.invariants.is_empty() {
+            self.applies.iter_mut().for_each(|a| *a = None); // invariants see the state after the event
+            for &idx in &steps.invariants {
+                let rule = &engine.rules[idx as usize];
+                if let Kind::Invariant(k) = &rule.kind {
+                    if changed.iter().any(|v| k.reads.contains(v)) || k.explicit_on.binary_search(&e.etype).is_ok() {
+                        invariant::check(self, run, idx, rule, k, e);
+                    }
+                }
+            }
+        }
+        run.last = (t, e.seq);
+    }
+
+    fn expire(&mut self, run: &mut CaseRun, t: f64) {
+        let engine = self.engine;
+        let obligations = std::mem::take(&mut run.obligations);
+        for mut ob in obligations {
+            let rule = &engine.rules[ob.rule as usize];
+            let Kind::Response(k) = &rule.kind else { continue };
+            let mut open = true;
+            while let Some(due) = ob.due {
+                if due >= t {
+                    break;
+                }
+                let message = self.render(run, &rule.message, None, Some(&ob.trigger));
+                self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()]);
+                match k.every {
+                    None => {
+                        open = false;
+                        break;
+                    }
+                    Some(every) => ob.due = Some(due + every), // a missed period: the next starts at the deadline
+                }
+            }
+            if open {
+                run.obligations.push(ob);
+            }
+        }
+        for i in 0..run.breaches.len() {
+            let b = &run.breaches[i];
+            if b.reported || b.due >= t {
+                continue;
+            }
+            let rule = &engine.rules[b.rule as usize];
+            let (event, due, events, idx) = (b.event.clone(), b.due, b.events.clone(), b.rule);
+            let message = self.render(run, &rule.message, Some(&event), None);
+            self.violate(run, idx, due, message, events);
+            run.breaches[i].reported = true;
+        }
+    }
+
+    fn resolve(&mut self, run: &mut CaseRun, e: &Arc<Event>, rules: &[u32]) {
+        let engine = self.engine;
+        let obligations = std::mem::take(&mut run.obligations);
+        let mut keep = Vec::with_capacity(obligations.len());
+        for mut ob in obligations {
+            if rules.binary_search(&ob.rule).is_err() {
+                keep.push(ob);
+                continue;
+            }
+            let rule = &engine.rules[ob.rule as usize];
+            let Kind::Response(k) = &rule.kind else { continue };
+            // The obligations list is taken out while this runs: conditions never read it.
+            match response::outcome(self, run, ob.rule, k, &ob.trigger, e) {
+                response::Outcome::Met => {
+                    Runner::held(run, ob.rule);
+                    if let Some(every) = k.every {
+                        ob.due = Some(e.time + every); // recurring: the next period starts now
+                        keep.push(ob);
+                    }
+                }
+                response::Outcome::Failed => {
+                    let message = self.render(run, &rule.message, Some(e), Some(&ob.trigger));
+                    self.violate(run, ob.rule, e.time, message, vec![ob.trigger.id.clone(), e.id.clone()]);
+                }
+                response::Outcome::Open => keep.push(ob),
+                response::Outcome::Cancelled | response::Outcome::Undecided => {}
+            }
+        }
+        run.obligations = keep;
+    }
+
+    /// Apply the event's state updates; the variables whose value changed.
+    fn update(&mut self, run: &mut CaseRun, e: &Arc<Event>, updates: &[usize]) -> Vec<usize> {
+        let engine = self.engine;
+        let mut changed: Vec<usize> = Vec::new();
+        let mark = |changed: &mut Vec<usize>, v: usize| {
+            if !changed.contains(&v) {
+                changed.push(v);
+            }
+        };
+        for &u in updates {
+            let up = &engine.updates[u];
+            if let Some(when) = &up.when {
+                match self.value(run, when, Some(e), None) {
+                    Ok(v) if v.truthy() => {}
+                    _ => continue, // an update that cannot be computed does not happen
+                }
+            }
+            let var = up.var;
+            let kind = engine.state[var].kind;
+            if up.op == Op::Clear {
+                let fresh = engine.state[var].initial.clone();
+                if !run.state[var].py_eq(&fresh) {
+                    run.state[var] = fresh;
+                    mark(&mut changed, var);
+                }
+                run.prov[var] = Prov::None;
+                continue;
+            }
+            let Some(expr) = &up.value else { continue };
+            let Ok(value) = self.value(run, expr, Some(e), None) else { continue };
+            match (up.op, kind) {
+                (Op::Set, VarKind::Set) => {
+                    let mut items: Vec<Value> = Vec::new();
+                    for item in value::as_items(&value) {
+                        let item = value::freeze(&item);
+                        if !items.iter().any(|x| x.py_eq(&item)) {
+                            items.push(item);
+                        }
+                    }
+                    let new = Value::Set(Arc::new(items.clone()));
+                    if !run.state[var].py_eq(&new) {
+                        run.state[var] = new;
+                        mark(&mut changed, var);
+                    }
+                    run.prov[var] = Prov::Items(items.into_iter().map(|i| (i, e.id.clone())).collect());
+                }
+                (Op::Set, _) => {
+                    let value = match value {
+                        Value::List(_) | Value::Set(_) | Value::Dict(_) => value::freeze(&value),
+                        other => other,
+                    };
+                    if !run.state[var].py_eq(&value) {
+                        run.state[var] = value;
+                        mark(&mut changed, var);
+                    }
+                    run.prov[var] = Prov::One(e.id.clone());
+                }
+                (op @ (Op::Add | Op::Remove), VarKind::Set) => {
+                    let mut items: Vec<Value> = match &run.state[var] {
+                        Value::Set(items) => (**items).clone(),
+                        _ => Vec::new(),
+                    };
+                    let mut prov = match std::mem::replace(&mut run.prov[var], Prov::None) {
+                        Prov::Items(p) => p,
+                        _ => Vec::new(),
+                    };
+                    let mut touched = false;
+                    for item in value::as_items(&value) {
+                        let item = value::freeze(&item);
+                        let at = items.iter().position(|x| x.py_eq(&item));
+                        if op == Op::Add {
+                            if at.is_none() {
+                                items.push(item.clone());
+                                touched = true;
+                            }
+                            match prov.iter_mut().find(|(k, _)| k.py_eq(&item)) {
+                                Some(slot) => slot.1 = e.id.clone(),
+                                None => prov.push((item, e.id.clone())),
+                            }
+                        } else if let Some(i) = at {
+                            items.remove(i);
+                            prov.retain(|(k, _)| !k.py_eq(&item));
+                            touched = true;
+                        }
+                    }
+                    if touched {
+                        run.state[var] = Value::Set(Arc::new(items));
+                        mark(&mut changed, var);
+                    }
+                    run.prov[var] = Prov::Items(prov);
+                }
+                (Op::Add, _) => {
+                    let number = matches!(value, Value::Int(_) | Value::Big(_) | Value::Float(_));
+                    if number {
+                        if value.truthy() {
+                            let current = if run.state[var].truthy() { run.state[var].clone() } else { Value::Int(0) };
+                            if let Ok(sum) = value::py_add(&current, &value) {
+                                run.state[var] = sum;
+                                mark(&mut changed, var);
+                            }
+                        }
+                        run.prov[var] = Prov::One(e.id.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        changed
+    }
+
+    /// Bring the case's membership of each index that reads changed state up to date.
+    fn index(&mut self, run: &mut CaseRun, e: &Arc<Event>, changed: &[usize]) {
+        let engine = self.engine;
+        let pos = Position { time: e.time, case: run.case.clone(), seq: e.seq };
+        for (i, ix) in engine.indexes.iter().enumerate() {
+            if !ix.reads.iter().any(|v| changed.contains(v)) {
+                continue;
+            }
+            let computed: Result<Option<(Value, Vec<Value>)>, Raise> = (|| {
+                if !self.value(run, &ix.member, Some(e), None)?.truthy() {
+                    return Ok(None);
+                }
+                let key = value::freeze(&self.value(run, &ix.key, Some(e), None)?);
+                let mut attrs = Vec::with_capacity(ix.attributes.len());
+                for (_, x) in &ix.attributes {
+                    attrs.push(value::freeze(&self.value(run, x, Some(e), None)?));
+                }
+                Ok(Some((key, attrs)))
+            })();
+            let member = computed.unwrap_or(None); // a case whose key cannot be computed is not in the index
+            let prev = run.membership[i].take();
+            if let (Some((pk, pa, _)), Some((k, a))) = (&prev, &member) {
+                if pk.py_eq(k) && pa.len() == a.len() && pa.iter().zip(a).all(|(x, y)| x.py_eq(y)) {
+                    run.membership[i] = prev;
+                    continue;
+                }
+            }
+            if let Some((_, _, at)) = &prev {
+                run.intervals[*at].end = Some(pos.clone());
+            }
+            let Some((key, attrs)) = member else { continue };
+            let since = match &prev {
+                Some((pk, _, at)) if pk.py_eq(&key) => run.intervals[*at]
+                    .attrs
+                    .iter()
+                    .find(|(n, _)| &**n == "since")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(Value::Float(e.time)),
+                _ => Value::Float(e.time),
+            };
+            let mut full: Vec<(Str, Value)> =
+                ix.attributes.iter().map(|(n, _)| n.clone()).zip(attrs.iter().cloned()).collect();
+            set_attr(&mut full, "case", Value::Str(run.case.clone()));
+            set_attr(&mut full, "since", since);
+            run.intervals.push(Interval {
+                index: i as u32,
+                key: key.clone(),
+                case: run.case.clone(),
+                start: pos.clone(),
+                end: None,
+                attrs: Arc::new(full),
+                event: e.id.clone(),
+            });
+            run.membership[i] = Some((key, attrs, run.intervals.len() - 1));
+        }
+    }
+
+    fn columns(&self, run: &CaseRun) -> Vec<Value> {
+        self.engine
+            .columns
+            .iter()
+            .map(|(_, expr)| match expr {
+                Some(x) => match self.value(run, x, None, None) {
+                    Ok(Value::Set(items)) | Ok(Value::FrozenSet(items)) => value::sorted_list(&items),
+                    Ok(v) => v,
+                    Err(_) => Value::None, // a column is informative; a failure leaves it empty
+                },
+                None => Value::None,
+            })
+            .collect()
+    }
+
+    /// What is still open after the case's last event.
+    pub fn pending(&self, run: &CaseRun) -> Vec<Pending> {
+        let engine = self.engine;
+        let mut out = Vec::new();
+        let columns = Arc::new(
+            if !engine.columns.is_empty() && (!run.obligations.is_empty() || !run.breaches.is_empty()) {
+                self.columns(run)
+            } else {
+                Vec::new()
+            },
+        );
+        for ob in &run.obligations {
+            let rule = &engine.rules[ob.rule as usize];
+            let Kind::Response(k) = &rule.kind else { continue };
+            out.push(Pending {
+                rule: ob.rule,
+                case: run.case.clone(),
+                action: k.action.as_ref().map(|a| self.render(run, a, None, Some(&ob.trigger))).unwrap_or_default(),
+                message: self.render(run, &rule.message, None, Some(&ob.trigger)),
+                since: ob.since,
+                start: ob.start,
+                due: ob.due,
+                every: k.every,
+                events: vec![ob.trigger.id.clone()],
+                columns: columns.clone(),
+            });
+        }
+        for b in run.breaches.iter().filter(|b| !b.reported) {
+            let rule = &engine.rules[b.rule as usize];
+            let Kind::Invariant(k) = &rule.kind else { continue };
+            out.push(Pending {
+                rule: b.rule,
+                case: run.case.clone(),
+                action: k.action.as_ref().map(|a| self.render(run, a, Some(&b.event), None)).unwrap_or_default(),
+                message: self.render(run, &rule.message, Some(&b.event), None),
+                since: b.since,
+                start: b.since,
+                due: Some(b.due),
+                every: None,
+                events: b.events.clone(),
+                columns: columns.clone(),
+            });
+        }
+        out
+    }
+}
+
+/// Python's `dict(attrs, name=value)`: an existing key keeps its place and takes the new value.
+fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &str, value: Value) {
+    match attrs.iter_mut().find(|(n, _)| &**n == name) {
+        Some(slot) => slot.1 = value,
+        None => attrs.push((Str::from(name), value)),
+    }
+}

@@ -1,0 +1,242 @@
+//! One audit in progress: events in, partial results out, judged at an as-of time.
+//!
+//! Events of a case are evaluated as they arrive when they arrive in time order; an event older
+//! than one already evaluated for its case makes that case be replayed in order once, when results
+//! are asked for (its events are kept for that).
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::findings::{Partial, Pending, Undecided, Violation};
+use crate::join;
+use crate::run::{CaseRun, Facts, Runner};
+use crate::value::Str;
+
+struct CaseSlot {
+    run: CaseRun,
+    events: Vec<Arc<Event>>,
+    dirty: bool,
+    ids: FxHashSet<Str>,
+}
+
+/// Why an event was refused (it is then a rejected record, with the reference engine's wording).
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// The case was closed (`close_case`) and cannot take more events.
+    Closed,
+    /// Its case already has an event with this id; the first is kept.
+    Duplicate,
+}
+
+pub struct Session {
+    pub engine: Arc<Engine>,
+    pub facts: Arc<Facts>,
+    cases: FxHashMap<Str, CaseSlot>,
+    closed_ids: FxHashSet<Str>,
+    closed: Partial,
+    events: u64,
+    latest: Option<f64>,
+    vars: Vec<(Str, crate::value::Value)>,
+}
+
+/// A judged result: what the reference `Session.result` assembles (sorting happens at output).
+pub struct Judged {
+    pub as_of: Option<f64>,
+    pub events: u64,
+    pub cases: u64,
+    pub violations: Vec<Violation>,
+    pub next_actions: Vec<NextAction>,
+    pub work: Vec<WorkItem>,
+    pub undecided: Vec<Undecided>,
+    pub passed: Vec<u64>,
+}
+
+pub struct NextAction {
+    pub pending: Arc<Pending>,
+    pub due: Option<f64>,
+}
+
+pub struct WorkItem {
+    pub pending: Arc<Pending>,
+    pub overdue: bool,
+}
+
+impl Session {
+    pub fn new(engine: Arc<Engine>, facts: Arc<Facts>) -> Session {
+        Session {
+            engine,
+            facts,
+            cases: FxHashMap::default(),
+            closed_ids: FxHashSet::default(),
+            closed: Partial::default(),
+            events: 0,
+            latest: None,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Add one event (its `seq` must grow with input order).
+    pub fn feed(&mut self, event: Event) -> Result<(), Refused> {
+        let slot = self.cases.get(&event.case);
+        match slot {
+            None if self.closed_ids.contains(&event.case) => return Err(Refused::Closed),
+            Some(s) if s.ids.contains(&event.id) => return Err(Refused::Duplicate),
+            _ => {}
+        }
+        self.events += 1;
+        if self.latest.is_none_or(|l| event.time > l) {
+            self.latest = Some(event.time);
+        }
+        let engine = self.engine.clone();
+        let slot = self.cases.entry(event.case.clone()).or_insert_with(|| CaseSlot {
+            run: CaseRun::new(event.case.clone(), &engine),
+            events: Vec::new(),
+            dirty: false,
+            ids: FxHashSet::default(),
+        });
+        slot.ids.insert(event.id.clone());
+        let event = Arc::new(event);
+        slot.events.push(event.clone());
+        if slot.dirty {
+            return Ok(());
+        }
+        if (event.time, event.seq) < slot.run.last {
+            slot.dirty = true;
+            return Ok(());
+        }
+        let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
+        runner.step(&mut slot.run, &event);
+        self.vars = runner.into_vars();
+        Ok(())
+    }
+
+    /// Declare that a case has no more events: its state is freed, what is open is kept to judge.
+    pub fn close_case(&mut self, case: &str) {
+        let Some(mut slot) = self.cases.remove(case) else { return };
+        let found = found(&self.engine, &self.facts, &mut self.vars, &mut slot);
+        self.closed.absorb(found);
+        self.closed.cases += 1;
+        self.closed_ids.insert(Str::from(case));
+    }
+
+    /// Everything found so far, before the as-of judgement and the cross-case join.
+    pub fn partial(&mut self) -> Partial {
+        let mut out = Partial {
+            events: self.events,
+            cases: self.cases.len() as u64 + self.closed.cases,
+            latest: self.latest,
+            passed: vec![0; self.engine.rules.len()],
+            ..Partial::default()
+        };
+        out.absorb(Partial { events: 0, cases: 0, latest: None, ..clone_partial(&self.closed) });
+        let mut ids: Vec<Str> = self.cases.keys().cloned().collect();
+        ids.sort();
+        for id in ids {
+            let slot = self.cases.get_mut(&id).expect("listed");
+            out.absorb(found(&self.engine, &self.facts, &mut self.vars, slot));
+        }
+        out
+    }
+
+    /// Findings as of `as_of` (default: the latest event time), with the partials of other sessions
+    /// over other cases of the same log.
+    pub fn result(&mut self, as_of: Option<f64>, others: Vec<Partial>) -> Judged {
+        let mut total = self.partial();
+        for o in others {
+            total.absorb(o);
+        }
+        let as_of = as_of.or(total.latest);
+        let limit = as_of.unwrap_or(f64::INFINITY);
+        let mut violations = total.violations;
+        let mut next_actions = Vec::new();
+        let mut work = Vec::new();
+        for p in total.pending {
+            let p = Arc::new(p);
+            let mut due = p.due;
+            let mut open = true;
+            while let Some(d) = due {
+                if d >= limit {
+                    break;
+                }
+                violations.push(Violation {
+                    rule: p.rule,
+                    case: p.case.clone(),
+                    time: d,
+                    message: p.message.clone(),
+                    events: p.events.clone(),
+                });
+                match p.every {
+                    None => {
+                        open = false;
+                        break;
+                    }
+                    Some(every) => due = Some(d + every),
+                }
+            }
+            if open && p.start <= limit {
+                next_actions.push(NextAction { pending: p.clone(), due });
+            }
+            if as_of.is_none_or(|a| p.start <= a) {
+                let overdue = matches!((p.due, as_of), (Some(d), Some(a)) if d < a);
+                work.push(WorkItem { pending: p.clone(), overdue });
+            }
+        }
+        let answers = join::join(&self.engine, &self.facts, &total.probes, &total.intervals);
+        violations.extend(answers.violations);
+        let mut undecided = total.undecided;
+        undecided.extend(answers.undecided);
+        let mut passed = total.passed;
+        for (r, n) in answers.passed {
+            passed[r as usize] += n;
+        }
+        Judged { as_of, events: total.events, cases: total.cases, violations, next_actions, work, undecided, passed }
+    }
+}
+
+fn clone_partial(p: &Partial) -> Partial {
+    Partial {
+        events: p.events,
+        cases: p.cases,
+        latest: p.latest,
+        violations: p.violations.clone(),
+        pending: p.pending.clone(),
+        undecided: p.undecided.clone(),
+        intervals: p.intervals.clone(),
+        probes: p.probes.clone(),
+        passed: p.passed.clone(),
+    }
+}
+
+/// What a case found so far (replayed in order first when an event came late); the case stays.
+fn found(engine: &Arc<Engine>, facts: &Arc<Facts>, vars: &mut Vec<(Str, crate::value::Value)>, slot: &mut CaseSlot) -> Partial {
+    let mut runner = Runner::with_vars(engine, facts, std::mem::take(vars));
+    if slot.dirty {
+        let mut run = CaseRun::new(slot.run.case.clone(), engine);
+        let mut events = slot.events.clone();
+        events.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.seq.cmp(&b.seq)));
+        for e in &events {
+            runner.step(&mut run, e);
+        }
+        slot.run = run;
+        slot.dirty = false;
+    }
+    let pending = runner.pending(&slot.run);
+    *vars = runner.into_vars();
+    let run = &slot.run;
+    let mut passed = vec![0; engine.rules.len()];
+    for &(r, n) in &run.passed {
+        passed[r as usize] += n;
+    }
+    Partial {
+        violations: run.violations.clone(),
+        pending,
+        undecided: run.undecided.clone(),
+        intervals: run.intervals.clone(),
+        probes: run.probes.clone(),
+        passed,
+        ..Partial::default()
+    }
+}

@@ -1,0 +1,232 @@
+"""The native engine: the compiled pack as a plan for the Rust core, and sessions that run on it.
+
+The plan is plain JSON data (docs/plan-format.md), emitted once per pack and
+cached on it; the core (``sopengine._native``) builds its steps from it and
+refuses a plan of another version. Expressions and templates are emitted by
+:mod:`sopengine.plan`; this module emits everything around them: the event
+vocabulary, state and its updates, indexes, SOP applicability, the rules of
+every kind, and the worklist columns.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import Any, Iterable, Mapping
+
+import orjson
+
+from . import plan as ir
+from .events import Event, Rejected, Skipped
+from .expr import Expr, Template, state_refs
+from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
+from .model import (
+    AtMostRule, CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Match, Pack, PrecedenceRule,
+    RequireFieldsRule, ResponseRule, Rule,
+)
+
+PLAN_VERSION = 1
+
+try:  # the extension is built by `pip install .`; without it the Python engine runs (sopengine.engines)
+    from . import _native
+except ImportError:  # pragma: no cover - exercised only where the extension is missing
+    _native = None  # type: ignore[assignment]
+
+
+def available() -> bool:
+    """Whether the native core can be imported here."""
+    return _native is not None
+
+
+class _Emitter:
+    def __init__(self, pack: Pack):
+        self.pack = pack
+        self.types = {name: i for i, name in enumerate(pack.events)}
+        self.state = {var.name: i for i, var in enumerate(pack.state)}
+        self.indexes = {name: i for i, name in enumerate(pack.indexes)}
+        self.sops: dict[int, int] = {}  # id(applies expr) -> SOP slot: rules of a SOP share one answer per event
+        self.sop_slots: list[dict[str, Any]] = []
+
+    def on(self, types: Iterable[str]) -> list[int]:
+        return sorted(self.types[t] for t in types)
+
+    def expr(self, e: Expr | None) -> dict[str, Any] | None:
+        if e is None:
+            return None
+        return {"node": ir.expression(e, self.state, self.pack.params), "repr": repr(e.text),
+                "refs": [self.state[name] for name in sorted(e.state_refs)]}
+
+    def template(self, t: Template | None) -> dict[str, Any] | None:
+        return None if t is None else ir.template(t, self.state, self.pack.params)
+
+    def match(self, m: Match) -> dict[str, Any]:
+        return {"on": self.on(m.on), "when": self.expr(m.when)}
+
+    def applies(self, rule: Rule) -> int | None:
+        if rule.applies is None:
+            return None
+        slot = self.sops.get(id(rule.applies))
+        if slot is None:
+            slot = self.sops[id(rule.applies)] = len(self.sop_slots)
+            self.sop_slots.append({"sop": rule.sop, "applies": self.expr(rule.applies)})
+        return slot
+
+    def rule(self, rule: Rule) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": rule.id, "kind": rule.kind, "severity": rule.severity,
+                               "applies": self.applies(rule), "message": self.template(rule.message)}
+        if isinstance(rule, (GuardRule, ForbidRule, RequireFieldsRule, PrecedenceRule, AtMostRule, CrossCaseRule)):
+            out["on"] = self.on(rule.on)
+            out["when"] = self.expr(rule.when)
+        if isinstance(rule, GuardRule):
+            out["require"] = self.expr(rule.require)
+        elif isinstance(rule, RequireFieldsRule):
+            out["fields"] = [[label, self.expr(e)] for label, e in rule.fields]
+        elif isinstance(rule, PrecedenceRule):
+            out["after"] = self.match(rule.after)
+            out["within"] = rule.within
+        elif isinstance(rule, AtMostRule):
+            out["max"] = rule.max
+        elif isinstance(rule, ResponseRule):
+            out.update(after=self.match(rule.after), expect=self.match(rule.expect),
+                       cancel=[self.match(m) for m in rule.cancel], fail_on=[self.match(m) for m in rule.fail_on],
+                       within=rule.within, start=rule.start, every=rule.every, key=self.expr(rule.key),
+                       action=self.template(rule.action))
+        elif isinstance(rule, InvariantRule):
+            refs = state_refs((rule.when, rule.require, rule.applies))
+            out.update(on=self.on(rule.on), explicit_on=self.on(rule.explicit_on), when=self.expr(rule.when),
+                       require=self.expr(rule.require), grace=rule.grace, action=self.template(rule.action),
+                       reads=sorted(self.state[n] for n in refs))
+        elif isinstance(rule, CrossCaseRule):
+            exprs = [x for x in (rule.match, *rule.message.parts) if isinstance(x, Expr)]
+            out.update(index=self.indexes[rule.index], key=self.expr(rule.key), match=self.expr(rule.match),
+                       probe_state=[self.state[n] for n in sorted(state_refs(exprs))],
+                       probe_data=sorted({f for x in exprs for f in x.data_refs}))
+        return out
+
+    def plan(self) -> dict[str, Any]:
+        pack = self.pack
+        fields = sorted({f for et in pack.events.values() for f in et.fields})
+        updates = [{"var": self.state[var.name], "on": self.on(up.on), "op": up.op, "value": self.expr(up.value),
+                    "when": self.expr(up.when)} for var in pack.state for up in var.updates]
+        indexes = [{"name": ix.name, "member": self.expr(ix.member), "key": self.expr(ix.key),
+                    "attributes": [[n, self.expr(x)] for n, x in ix.attributes],
+                    "reads": sorted(self.state[n] for n in state_refs((ix.member, ix.key,
+                                                                       *(a for _, a in ix.attributes))))}
+                   for ix in pack.indexes.values()]
+        rules = [self.rule(r) for r in pack.rules]
+        return {
+            "version": PLAN_VERSION,
+            "event_types": list(pack.events),
+            "data_fields": fields,
+            "state": [{"name": v.name, "kind": v.kind, "initial": ir.tv(v.fresh())} for v in pack.state],
+            "updates": updates,
+            "indexes": indexes,
+            "sops": self.sop_slots,
+            "rules": rules,
+            "columns": [[name, self.expr(e)] for name, e in pack.columns.items()],
+        }
+
+
+def emit(pack: Pack) -> str:
+    """The plan of a pack as JSON text (made once per pack: a Pack is immutable)."""
+    cached = _CACHE.get(id(pack))
+    if cached is not None:
+        return cached
+    text = json.dumps(_Emitter(pack).plan(), ensure_ascii=False, allow_nan=False)
+    _CACHE[id(pack)] = text
+    weakref.finalize(pack, _CACHE.pop, id(pack), None)
+    return text
+
+
+_CACHE: dict[int, str] = {}
+
+
+def facts_json(facts: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """Facts indexed by id (``index_facts``) as JSON text with typed values, for the core."""
+    return json.dumps({coll: {rid: {k: ir.tv(v) for k, v in rec.items()} for rid, rec in records.items()}
+                       for coll, records in facts.items()}, ensure_ascii=False, allow_nan=False)
+
+
+class NativeSession:
+    """:class:`sopengine.Session`'s API on the native core: the same findings, made in Rust.
+
+    >>> session = NativeSession(pack, facts)
+    >>> for event in events: session.feed(event)
+    >>> result = session.result(as_of=None)
+    """
+
+    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True):
+        from .audit import index_facts
+
+        if _native is None:
+            raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
+        self.pack = pack
+        self._core = _native.NativeSession(emit(pack), facts_json(index_facts(facts or {})))
+        self._seq = 0
+        self._latest: float | None = None
+        self._keep = keep_events
+        self._events: dict[str, list[Event]] = {}
+        self.rejected: list[Rejected] = []
+        self.skipped: dict[str, int] = {}
+
+    def feed(self, event: Event, seq: int | None = None) -> None:
+        """Add one event (see :meth:`sopengine.Session.feed`)."""
+        from .audit import DuplicateEvent
+
+        if event.type not in self.pack.events:
+            raise ValueError(f"unknown event type {event.type!r}")
+        number = self._seq if seq is None else seq
+        refused = self._core.feed(event.id, event.case, event.time, event.type, event.actor,
+                                  orjson.dumps(event.data, default=str).decode(), number)
+        if refused == "closed":
+            raise ValueError(f"case {event.case!r} was already closed; its events must come together")
+        if refused == "duplicate":
+            raise DuplicateEvent(f"duplicate event id {event.id!r} in case {event.case!r}; the first is kept")
+        event.seq = number
+        self._seq = number + 1
+        if self._latest is None or event.time > self._latest:
+            self._latest = event.time
+        if self._keep:
+            self._events.setdefault(event.case, []).append(event)
+
+    def reject(self, rejected: Rejected) -> None:
+        self.rejected.append(rejected)
+
+    def skip(self, skipped: Skipped) -> None:
+        self.skipped[skipped.reason] = self.skipped.get(skipped.reason, 0) + 1
+
+    def close_case(self, case_id: str) -> None:
+        self._core.close_case(case_id)
+        self._events.pop(case_id, None)
+
+    @property
+    def latest_time(self) -> float | None:
+        return self._latest
+
+    def result(self, as_of: float | None = None, others: Iterable[Any] = ()) -> AuditResult:
+        """Findings as of ``as_of`` (default: the latest event time seen)."""
+        from .audit import assemble
+
+        if list(others):
+            raise NotImplementedError("the native session joins no partials of other sessions yet")
+        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of)
+        return assemble(
+            as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
+            [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,
+            [WorkItem(rule, case, action, due, since, overdue, columns, ids)
+             for rule, case, action, due, since, overdue, columns, ids in work])
+
+    def next_actions(self, as_of: float | None = None) -> list[NextAction]:
+        return self.result(as_of).next_actions
+
+    def add_timelines(self, result: AuditResult, limit: int) -> None:
+        """Attach the events of up to ``limit`` cases with findings (see :meth:`sopengine.Session.add_timelines`)."""
+        wanted = list(dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions]))
+        for case_id in wanted:
+            kept = self._events.get(case_id)
+            if kept is None:
+                continue
+            events = sorted(kept, key=lambda ev: (ev.time, ev.seq))
+            if len(result.timelines) < limit:
+                result.timelines[case_id] = events
+            result.actors.update((e.id, e.actor) for e in events)
