@@ -7,6 +7,7 @@
 
 pub mod event;
 pub mod expr;
+pub mod time;
 pub mod value;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
