@@ -7,6 +7,7 @@
 
 pub mod event;
 pub mod expr;
+pub mod reader;
 pub mod time;
 pub mod value;
 

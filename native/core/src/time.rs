@@ -17,7 +17,12 @@ pub fn parse_time(text: &str) -> Parsed<f64> {
     let b = text.as_bytes();
     // parse_time's prechecks index characters; a non-ASCII character among the first eleven
     // fails them or, failing that, the date parser (whose fields are ASCII digits and '-').
-    if b.len() < 20 || !b[..11].is_ascii() || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if b.len() < 20
+        || !b[..11].is_ascii()
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+    {
         return Err(TimeError);
     }
     if !text.is_ascii() && text.chars().count() < 20 {
@@ -35,14 +40,19 @@ pub fn parse_time(text: &str) -> Parsed<f64> {
     let day = digits(b, &mut p, 2)?;
     let (clock, offset_us) = parse_isoformat_time(b, 11)?;
     let offset_us = offset_us.ok_or(TimeError)?; // naive: parse_time refuses it
-    if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+    if !(1..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+    {
         return Err(TimeError);
     }
     let [hour, minute, second, micro] = clock;
     if hour > 23 || minute > 59 || second > 59 {
         return Err(TimeError);
     }
-    let day_us = (i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000 + i64::from(micro);
+    let day_us = (i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
+        + i64::from(micro);
     let micros = days_from_epoch(year, month, day) * 86_400_000_000 + day_us - offset_us;
     Ok(micros_to_seconds(micros))
 }
@@ -119,10 +129,18 @@ fn parse_isoformat_time(b: &[u8], start: usize) -> Parsed<([i32; 4], Option<i64>
     }
     let (clock, trailing) = parse_hh_mm_ss_ff(b, start, tz)?;
     if tz == end {
-        return if trailing { Err(TimeError) } else { Ok((clock, None)) };
+        return if trailing {
+            Err(TimeError)
+        } else {
+            Ok((clock, None))
+        };
     }
     if b[tz] == b'Z' {
-        return if at(b, tz + 1) != 0 { Err(TimeError) } else { Ok((clock, Some(0))) };
+        return if at(b, tz + 1) != 0 {
+            Err(TimeError)
+        } else {
+            Ok((clock, Some(0)))
+        };
     }
     let sign: i64 = if b[tz] == b'-' { -1 } else { 1 };
     let ([h, m, s, us], trailing) = parse_hh_mm_ss_ff(b, tz + 1, end)?;
@@ -169,7 +187,11 @@ fn days_from_epoch(year: i32, month: i32, day: i32) -> i64 {
 pub(crate) fn micros_to_seconds(micros: i64) -> f64 {
     let n = micros.unsigned_abs();
     // Both operands exact: one IEEE division rounds correctly.
-    let magnitude = if n <= 1 << 53 { n as f64 / 1e6 } else { nearest_quotient(n) };
+    let magnitude = if n <= 1 << 53 {
+        n as f64 / 1e6
+    } else {
+        nearest_quotient(n)
+    };
     if micros < 0 {
         -magnitude
     } else {
@@ -180,7 +202,11 @@ pub(crate) fn micros_to_seconds(micros: i64) -> f64 {
 /// The f64 nearest n / 10**6 (ties to even), for n beyond 2**53 where `n as f64` is rounded.
 fn nearest_quotient(n: u64) -> f64 {
     let approx = n as f64 / 1e6;
-    let candidates = [f64::from_bits(approx.to_bits() - 1), approx, f64::from_bits(approx.to_bits() + 1)];
+    let candidates = [
+        f64::from_bits(approx.to_bits() - 1),
+        approx,
+        f64::from_bits(approx.to_bits() + 1),
+    ];
     let parts = candidates.map(|x| {
         let bits = x.to_bits();
         let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
@@ -189,7 +215,9 @@ fn nearest_quotient(n: u64) -> f64 {
     });
     let low = parts.iter().map(|&(_, e)| e).min().unwrap_or(0);
     // |x * 10**6 - n| scaled by 2**-low, exact in i128 (quotients here are below 2**40).
-    let error = |&(m, e): &(i128, i32)| (m * 1_000_000 * (1i128 << (e - low)) - i128::from(n) * (1i128 << -low)).abs();
+    let error = |&(m, e): &(i128, i32)| {
+        (m * 1_000_000 * (1i128 << (e - low)) - i128::from(n) * (1i128 << -low)).abs()
+    };
     let mut best = 0;
     for i in 1..3 {
         let (a, b) = (error(&parts[i]), error(&parts[best]));
@@ -258,7 +286,12 @@ mod tests {
     #[test]
     fn large_microsecond_counts_round_like_python_int_division() {
         // Python: (2**53 + 1) / 10**6 and neighbours, all correctly rounded.
-        for n in [(1i64 << 53) + 1, 253402300799999999, -253402300799999999, 9007199254740993123] {
+        for n in [
+            (1i64 << 53) + 1,
+            253402300799999999,
+            -253402300799999999,
+            9007199254740993123,
+        ] {
             let exact = n as f64 / 1e6;
             let got = micros_to_seconds(n);
             assert!((got - exact).abs() <= exact.abs() * 1e-15, "{n}");
