@@ -341,6 +341,15 @@ enum Field<'de> {
 }
 
 impl Field<'_> {
+    fn into_owned(self) -> Field<'static> {
+        match self {
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Null,
+            Field::Str(s) => Field::Str(Cow::Owned(s.into_owned())),
+            Field::Other(name) => Field::Other(name),
+        }
+    }
+
     /// `v is None or v == ""`.
     fn is_unset(&self) -> bool {
         match self {
@@ -393,17 +402,80 @@ enum Top<'de> {
     Other(&'static str),
 }
 
+impl Top<'_> {
+    fn into_owned(self) -> Top<'static> {
+        match self {
+            Top::Other(name) => Top::Other(name),
+            Top::Object(o) => Top::Object(Object {
+                id: o.id.into_owned(),
+                case: o.case.into_owned(),
+                time: o.time.into_owned(),
+                etype: o.etype.into_owned(),
+                actor: o.actor.into_owned(),
+                data: o.data,
+            }),
+        }
+    }
+}
+
 /// Parse a line as orjson would, or None where orjson refuses it.
 fn decode<'de>(line: &'de [u8], fields: &HashMap<String, u32>) -> Option<Top<'de>> {
     // Validated once here, so serde_json may skip its own UTF-8 checks (orjson refuses invalid
     // UTF-8 anywhere, in skipped fields too).
     let text = std::str::from_utf8(line).ok()?;
+    match negative_zero_ints(line) {
+        None => parse(text, fields),
+        Some(fixed) => parse(&fixed, fields).map(Top::into_owned),
+    }
+}
+
+fn parse<'de>(text: &'de str, fields: &HashMap<String, u32>) -> Option<Top<'de>> {
     let mut de = serde_json::Deserializer::from_str(text);
     // The depth is counted (and limited as orjson does) by the seeds below.
     de.disable_recursion_limit();
     let top = TopSeed { fields }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(top)
+}
+
+/// serde_json reads the integer `-0` as the float -0.0; orjson (and Python) as the int 0.
+/// When a line holds one (rare: dates hold `-0` before a digit), it is parsed as `0`.
+fn negative_zero_ints(line: &[u8]) -> Option<String> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'"' => {
+                i += 1;
+                while i < line.len() && line[i] != b'"' {
+                    i += if line[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'-' if line.get(i + 1) == Some(&b'0')
+                && !matches!(line.get(i + 2), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
+                && (i == 0
+                    || matches!(
+                        line[i - 1],
+                        b' ' | b'\t' | b'\n' | b'\r' | b'[' | b':' | b','
+                    )) =>
+            {
+                found.push(i)
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(line.len());
+    let mut from = 0;
+    for at in found {
+        out.extend_from_slice(&line[from..at]);
+        from = at + 1;
+    }
+    out.extend_from_slice(&line[from..]);
+    String::from_utf8(out).ok()
 }
 
 const NOT_OBJECT: &str = "an orjson value";
@@ -798,6 +870,19 @@ mod tests {
         );
         assert!(matches!(e.get(1), Some(Value::Int(2))));
         assert_eq!(&*e.id, "f:1");
+    }
+
+    #[test]
+    fn negative_zero_integers_are_ints_as_in_python() {
+        assert_eq!(
+            negative_zero_ints(br#"[-0, -0.0, -0e1, "-0", 1e-0, -01]"#).as_deref(),
+            Some(r#"[0, -0.0, -0e1, "-0", 1e-0, -01]"#)
+        );
+        assert_eq!(negative_zero_ints(br#""2024-05-06""#), None);
+        assert!(matches!(
+            decode(b"-0", &HashMap::new()),
+            Some(Top::Other("int"))
+        ));
     }
 
     #[test]
