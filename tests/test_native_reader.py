@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,13 @@ def native_records(path: Path, limit: int) -> list[tuple[Any, ...]]:
 def assert_same(path: Path, limit: int = LIMIT) -> None:
     want, got = python_records(path, limit), native_records(path, limit)
     assert len(got) == len(want), (got, want)
-    for g, w in zip(got, want):
-        assert g[0] == w[0] and same_value(list(g), list(w)), (g, w)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10_000))  # data nested 1024 deep
+    try:
+        for g, w in zip(got, want):
+            assert g[0] == w[0] and same_value(list(g), list(w)), (g, w)
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def write(tmp_path: Path, lines: list[bytes], name: str = "log.jsonl", sep: bytes = b"\n") -> Path:
