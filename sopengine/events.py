@@ -17,7 +17,7 @@ import orjson
 
 from .errors import InputError, did_you_mean
 from .limits import DEFAULT
-from .timeutil import TimeFormatError, format_time, parse_time
+from .timeutil import TimeFormatError, format_time, parse_time, time_type_message
 
 
 
@@ -82,44 +82,72 @@ def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+# Why a line is refused, one small function per reason: the Python reader and the native
+# reader's structured reasons (render_native_reason) word them with the same code.
+
+def not_object_reason(type_name: str) -> str:
+    return f"expected a JSON object, got {type_name}"
+
+
+def missing_reason(keys: list[str]) -> str:
+    return f"missing required key(s): {', '.join(keys)}"
+
+
+def wrong_type_reason(key: str, type_name: str, expected: str = "a string") -> str:
+    return f"'{key}' must be {expected}, got {type_name}"
+
+
+def unknown_type_reason(name: str, type_names: Callable[[], list[str]] | None) -> str:
+    hint = did_you_mean(name, type_names()) if type_names else ""
+    return f"unknown event type '{name}'{hint}"
+
+
+def time_reason(value: object) -> str:
+    """parse_time's own words for a time it refuses."""
+    try:
+        parse_time(value)
+    except TimeFormatError as exc:
+        return str(exc)
+    raise ValueError(f"time {value!r} is accepted by parse_time")
+
+
 def event_from_obj(obj: Any, fallback_id: str, known_types: Container[str] | None, seq: int = -1,
                    type_names: Callable[[], list[str]] | None = None,
                    origin: tuple[str, int] | None = None) -> Event | str:
     """Build an Event from a decoded JSON value, or return the reason it is rejected."""
     if not isinstance(obj, dict):
-        return f"expected a JSON object, got {type(obj).__name__ if obj is not None else 'null'}"
+        return not_object_reason(type(obj).__name__ if obj is not None else 'null')
     case = obj.get("case")
     time_text = obj.get("time")
     etype = obj.get("type")
     missing = [k for k, v in (("case", case), ("time", time_text), ("type", etype)) if v is None or v == ""]
     if missing:
-        return f"missing required key(s): {', '.join(missing)}"
+        return missing_reason(missing)
     if not isinstance(case, str):
-        return f"'case' must be a string, got {type(case).__name__}"
+        return wrong_type_reason("case", type(case).__name__)
     if not isinstance(etype, str):
-        return f"'type' must be a string, got {type(etype).__name__}"
+        return wrong_type_reason("type", type(etype).__name__)
     if known_types is not None and etype not in known_types:
-        hint = did_you_mean(etype, type_names()) if type_names else ""
-        return f"unknown event type '{etype}'{hint}"
+        return unknown_type_reason(etype, type_names)
     try:
         t = parse_time(time_text)
     except TimeFormatError as exc:
         return str(exc)
     actor = obj.get("actor")
     if actor is not None and not isinstance(actor, str):
-        return f"'actor' must be a string, got {type(actor).__name__}"
+        return wrong_type_reason("actor", type(actor).__name__)
     data = obj.get("data")
     if data is None:
         data = {}
     elif not isinstance(data, dict):
-        return f"'data' must be an object, got {type(data).__name__}"
+        return wrong_type_reason("data", type(data).__name__, "an object")
     else:
         data = _clean_data(data)
     eid = obj.get("id")
     if eid is None or eid == "":
         eid = fallback_id
     elif not isinstance(eid, str):
-        return f"'id' must be a string, got {type(eid).__name__}"
+        return wrong_type_reason("id", type(eid).__name__)
     return Event(eid, case, t, etype, actor or None, data, seq, origin)
 
 
@@ -156,8 +184,12 @@ class LineCounter:
             self._reported = self.bytes
 
 
+def too_long_reason(limit: int) -> str:
+    return f"line is longer than {limit} bytes (limit line-bytes)"
+
+
 def too_long_line(name: str, lineno: int, limit: int) -> Rejected:
-    return Rejected(name, lineno, f"line is longer than {limit} bytes (limit line-bytes)")
+    return Rejected(name, lineno, too_long_reason(limit))
 
 
 def json_reason(exc: orjson.JSONDecodeError) -> str:
@@ -170,6 +202,40 @@ def json_reason(exc: orjson.JSONDecodeError) -> str:
     if "depth limit" in text:
         return f"not valid JSON: nested too deeply ({text})"
     return f"not valid JSON: {text}"
+
+
+def json_line_reason(line: bytes) -> str:
+    """json_reason for a line orjson refuses."""
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return json_reason(exc)
+    raise ValueError(f"line {line[:80]!r} is valid JSON")
+
+
+def render_native_reason(reason: tuple[Any, ...], max_line_bytes: int,
+                         type_names: Callable[[], list[str]] | None = None) -> str:
+    """The text of a native reader's structured reason ``(kind, *args)``, in this reader's words."""
+    kind, *args = reason
+    if kind == "too_long":
+        return too_long_reason(max_line_bytes)
+    if kind == "json":
+        return json_line_reason(args[0])
+    if kind == "not_object":
+        return not_object_reason(args[0])
+    if kind == "missing":
+        return missing_reason(list(args[0]))
+    if kind == "not_string":
+        return wrong_type_reason(args[0], args[1])
+    if kind == "unknown_type":
+        return unknown_type_reason(args[0], type_names)
+    if kind == "time_not_string":
+        return time_type_message(args[0])
+    if kind == "time":
+        return time_reason(args[0])
+    if kind == "data_not_object":
+        return wrong_type_reason("data", args[0], "an object")
+    raise ValueError(f"unknown native reason {kind!r}")
 
 
 def _skip_rest_of_line(readline: Callable[[int], bytes], counter: LineCounter) -> None:

@@ -50,6 +50,11 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or f"{seconds}s"
 
 
+def time_type_message(type_name: str) -> str:
+    """Why a time that is not a string is refused (also worded for the native reader)."""
+    return f"time must be a string, got {type_name}"
+
+
 def parse_time(text: object) -> float:
     """RFC 3339 timestamp with an offset -> epoch seconds.
 
@@ -57,7 +62,7 @@ def parse_time(text: object) -> float:
     dates without a time, and impossible dates.
     """
     if not isinstance(text, str):
-        raise TimeFormatError(f"time must be a string, got {type(text).__name__}")
+        raise TimeFormatError(time_type_message(type(text).__name__))
     if len(text) == 19 and text[4] == "-" and text[7] == "-" and text[10] in "Tt ":
         raise TimeFormatError(f"time {text!r} has no UTC offset (add Z or +00:00)")
     if len(text) < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt ":

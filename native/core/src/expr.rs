@@ -10,7 +10,10 @@ pub enum Raise {
     /// A fact a condition needs is missing: the check is undecided with this reason.
     MissingFact(String),
     /// Any other failure: the Python exception class name and its message.
-    Error { class: &'static str, message: String },
+    Error {
+        class: &'static str,
+        message: String,
+    },
 }
 
 /// What an expression may read besides constants.

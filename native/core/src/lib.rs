@@ -9,12 +9,14 @@ pub mod engine;
 pub mod event;
 pub mod expr;
 pub mod findings;
-pub mod json;
 pub mod join;
+pub mod json;
 pub mod kinds;
 pub mod plan;
+pub mod reader;
 pub mod run;
 pub mod session;
+pub mod time;
 pub mod value;
 
 /// The version of the plan format this core executes; a plan of another version is refused.

@@ -1,0 +1,894 @@
+//! The JSON Lines reader: the same lines, events and rejections as `sopengine.events.read_jsonl`.
+//!
+//! A rejection carries what Python needs to say why in the reference reader's own words
+//! ([`Reason`]); the message text is never built here.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::event::{Event, Origin};
+use crate::time::parse_time;
+use crate::value::{Str, Value};
+
+/// orjson refuses arrays and objects nested deeper than this.
+pub const MAX_DEPTH: u32 = 1024;
+
+/// What the reader is told by the plan.
+#[derive(Clone, Debug, Default)]
+pub struct ReaderConfig {
+    /// Event type name -> index; any other type is rejected.
+    pub types: HashMap<String, u32>,
+    /// The data fields some expression reads -> index; other fields are skipped unbuilt.
+    pub fields: HashMap<String, u32>,
+    /// The line-bytes limit (`Limits.line_bytes`).
+    pub max_line_bytes: usize,
+}
+
+/// Why a line is not an event; Python renders each with the reference reader's message code.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    /// Longer than `max_line_bytes`.
+    TooLong,
+    /// Not one JSON value orjson accepts; Python re-parses `line` to say why.
+    Json {
+        line: Vec<u8>,
+    },
+    NotObject {
+        type_name: &'static str,
+    },
+    /// Of case, time, type (in that order): absent, null or "".
+    Missing(Vec<&'static str>),
+    /// `case`, `type`, `actor` or `id` is not a string.
+    NotString {
+        key: &'static str,
+        type_name: &'static str,
+    },
+    UnknownType {
+        name: String,
+    },
+    TimeNotString {
+        type_name: &'static str,
+    },
+    /// A string `parse_time` refuses.
+    Time {
+        text: String,
+    },
+    DataNotObject {
+        type_name: &'static str,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum Record {
+    Event(Event),
+    Rejected { origin: Origin, reason: Reason },
+}
+
+/// Open a log for reading; `.gz` is decompressed (all members, as Python's gzip does).
+pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+    let file = File::open(path)?;
+    if path.to_string_lossy().ends_with(".gz") {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(file),
+        )))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+    }
+}
+
+/// Python's `os.path.basename` on POSIX, for derived ids.
+pub fn basename(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Yields a [`Record`] for every non-blank line of one file, in file order.
+pub struct JsonlReader<'c, R> {
+    src: R,
+    cfg: &'c ReaderConfig,
+    file: u32,
+    base: String,
+    lineno: u64,
+    seq: u64,
+    raw: Vec<u8>,
+}
+
+impl<'c, R: BufRead> JsonlReader<'c, R> {
+    /// `file` is the input's index (for [`Origin`]), `base` its base name (derived ids are
+    /// `"{base}:{line}"`), `seq` the number of non-blank lines read before it in the same input.
+    pub fn new(src: R, cfg: &'c ReaderConfig, file: u32, base: &str, seq: u64) -> Self {
+        JsonlReader {
+            src,
+            cfg,
+            file,
+            base: base.to_owned(),
+            lineno: 0,
+            seq,
+            raw: Vec::new(),
+        }
+    }
+
+    /// The non-blank lines read so far in the input: the next file starts from here.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// As `readline(max + 2)`: the next line (with its `\n`) or its first `max + 2` bytes.
+    /// True when the line is longer, its rest then skipped unread.
+    fn read_raw(&mut self) -> io::Result<Option<bool>> {
+        self.raw.clear();
+        let cap = self.cfg.max_line_bytes + 2;
+        loop {
+            let chunk = self.src.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let room = cap - self.raw.len();
+            let (take, done) = match memchr::memchr(b'\n', &chunk[..chunk.len().min(room)]) {
+                Some(i) => (i + 1, true),
+                None => (chunk.len().min(room), self.raw.len() + chunk.len() >= cap),
+            };
+            self.raw.extend_from_slice(&chunk[..take]);
+            self.src.consume(take);
+            if done {
+                break;
+            }
+        }
+        if self.raw.is_empty() {
+            return Ok(None);
+        }
+        let too_long = self.raw.len() == cap && self.raw.last() != Some(&b'\n');
+        if too_long {
+            self.skip_rest()?;
+        }
+        Ok(Some(too_long))
+    }
+
+    fn skip_rest(&mut self) -> io::Result<()> {
+        loop {
+            let chunk = self.src.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            match memchr::memchr(b'\n', chunk) {
+                Some(i) => {
+                    self.src.consume(i + 1);
+                    return Ok(());
+                }
+                None => {
+                    let n = chunk.len();
+                    self.src.consume(n);
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for JsonlReader<'_, R> {
+    type Item = io::Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let too_long = match self.read_raw() {
+                Ok(Some(t)) => t,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            self.lineno += 1;
+            let start = if self.lineno == 1 && self.raw.starts_with(b"\xef\xbb\xbf") {
+                3
+            } else {
+                0
+            };
+            let raw = &self.raw[start..];
+            let line = strip(raw);
+            if line.is_empty() && !too_long {
+                continue;
+            }
+            self.seq += 1;
+            let origin = Origin {
+                file: self.file,
+                line: self.lineno,
+            };
+            let content = raw.len()
+                - raw
+                    .iter()
+                    .rev()
+                    .take_while(|&&c| c == b'\r' || c == b'\n')
+                    .count();
+            if too_long || content > self.cfg.max_line_bytes {
+                return Some(Ok(Record::Rejected {
+                    origin,
+                    reason: Reason::TooLong,
+                }));
+            }
+            return Some(Ok(line_record(
+                line, self.cfg, &self.base, origin, self.seq,
+            )));
+        }
+    }
+}
+
+/// `bytes.strip()`: ASCII whitespace off both ends.
+pub fn strip(line: &[u8]) -> &[u8] {
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let start = line.iter().position(|c| !ws(c)).unwrap_or(line.len());
+    let end = line.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    &line[start..end]
+}
+
+/// One stripped, non-blank line within the limit: an event or why not (`line_record`).
+pub fn line_record(
+    line: &[u8],
+    cfg: &ReaderConfig,
+    base: &str,
+    origin: Origin,
+    seq: u64,
+) -> Record {
+    let reject = |reason| Record::Rejected { origin, reason };
+    let Some(top) = decode(line, &cfg.fields) else {
+        return reject(Reason::Json {
+            line: line.to_vec(),
+        });
+    };
+    match envelope(top, cfg) {
+        Ok(env) => Record::Event(Event {
+            id: env
+                .id
+                .unwrap_or_else(|| format!("{base}:{}", origin.line).into()),
+            case: env.case,
+            time: env.time,
+            etype: env.etype,
+            actor: env.actor,
+            data: env.data,
+            seq,
+            origin,
+        }),
+        Err(reason) => reject(reason),
+    }
+}
+
+struct Envelope {
+    id: Option<Str>,
+    case: Str,
+    time: f64,
+    etype: u32,
+    actor: Option<Str>,
+    data: Vec<(u32, Value)>,
+}
+
+/// The checks of `event_from_obj`, in its order.
+fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
+    let obj = match top {
+        Top::Object(obj) => obj,
+        Top::Other(type_name) => return Err(Reason::NotObject { type_name }),
+    };
+    let missing: Vec<&'static str> = [
+        ("case", &obj.case),
+        ("time", &obj.time),
+        ("type", &obj.etype),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_unset())
+    .map(|(k, _)| k)
+    .collect();
+    if !missing.is_empty() {
+        return Err(Reason::Missing(missing));
+    }
+    let case = obj.case.text("case")?;
+    let etype = obj.etype.text("type")?;
+    let Some(&etype_index) = cfg.types.get(etype) else {
+        return Err(Reason::UnknownType {
+            name: etype.to_owned(),
+        });
+    };
+    let time = match &obj.time {
+        Field::Str(text) => parse_time(text).map_err(|_| Reason::Time {
+            text: text.to_string(),
+        })?,
+        other => {
+            return Err(Reason::TimeNotString {
+                type_name: other.type_name(),
+            })
+        }
+    };
+    let actor = match &obj.actor {
+        Field::Absent | Field::Null => None,
+        Field::Str(s) if s.is_empty() => None,
+        other => Some(other.text("actor")?.into()),
+    };
+    let data = match obj.data {
+        Data::Absent => Vec::new(),
+        Data::Object(mut fields) => {
+            fields.retain(|(_, v)| {
+                !matches!(v, Value::None) && !matches!(v, Value::Str(s) if s.is_empty())
+            });
+            fields.sort_unstable_by_key(|(i, _)| *i);
+            fields
+        }
+        Data::Other(type_name) => return Err(Reason::DataNotObject { type_name }),
+    };
+    let id = if obj.id.is_unset() {
+        None
+    } else {
+        Some(obj.id.text("id")?.into())
+    };
+    Ok(Envelope {
+        id,
+        case: case.into(),
+        time,
+        etype: etype_index,
+        actor,
+        data,
+    })
+}
+
+/// An envelope key's value: only strings are kept; of the rest, their Python type name.
+#[derive(Default)]
+enum Field<'de> {
+    #[default]
+    Absent,
+    Null,
+    Str(Cow<'de, str>),
+    Other(&'static str),
+}
+
+impl Field<'_> {
+    fn into_owned(self) -> Field<'static> {
+        match self {
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Null,
+            Field::Str(s) => Field::Str(Cow::Owned(s.into_owned())),
+            Field::Other(name) => Field::Other(name),
+        }
+    }
+
+    /// `v is None or v == ""`.
+    fn is_unset(&self) -> bool {
+        match self {
+            Field::Absent | Field::Null => true,
+            Field::Str(s) => s.is_empty(),
+            Field::Other(_) => false,
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            Field::Absent | Field::Null => "NoneType",
+            Field::Str(_) => "str",
+            Field::Other(name) => name,
+        }
+    }
+
+    fn text(&self, key: &'static str) -> Result<&str, Reason> {
+        match self {
+            Field::Str(s) => Ok(s),
+            other => Err(Reason::NotString {
+                key,
+                type_name: other.type_name(),
+            }),
+        }
+    }
+}
+
+#[derive(Default)]
+enum Data {
+    #[default]
+    Absent,
+    /// The fields read, last value of a repeated key, not yet cleaned or sorted.
+    Object(Vec<(u32, Value)>),
+    Other(&'static str),
+}
+
+#[derive(Default)]
+struct Object<'de> {
+    id: Field<'de>,
+    case: Field<'de>,
+    time: Field<'de>,
+    etype: Field<'de>,
+    actor: Field<'de>,
+    data: Data,
+}
+
+enum Top<'de> {
+    Object(Object<'de>),
+    Other(&'static str),
+}
+
+impl Top<'_> {
+    fn into_owned(self) -> Top<'static> {
+        match self {
+            Top::Other(name) => Top::Other(name),
+            Top::Object(o) => Top::Object(Object {
+                id: o.id.into_owned(),
+                case: o.case.into_owned(),
+                time: o.time.into_owned(),
+                etype: o.etype.into_owned(),
+                actor: o.actor.into_owned(),
+                data: o.data,
+            }),
+        }
+    }
+}
+
+/// Parse a line as orjson would, or None where orjson refuses it.
+fn decode<'de>(line: &'de [u8], fields: &HashMap<String, u32>) -> Option<Top<'de>> {
+    // Validated once here, so serde_json may skip its own UTF-8 checks (orjson refuses invalid
+    // UTF-8 anywhere, in skipped fields too).
+    let text = std::str::from_utf8(line).ok()?;
+    match negative_zero_ints(line) {
+        None => parse(text, fields),
+        Some(fixed) => parse(&fixed, fields).map(Top::into_owned),
+    }
+}
+
+fn parse<'de>(text: &'de str, fields: &HashMap<String, u32>) -> Option<Top<'de>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    // The depth is counted (and limited as orjson does) by the seeds below.
+    de.disable_recursion_limit();
+    let top = TopSeed { fields }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(top)
+}
+
+/// serde_json reads the integer `-0` as the float -0.0; orjson (and Python) as the int 0.
+/// When a line holds one (rare: dates hold `-0` before a digit), it is parsed as `0`.
+fn negative_zero_ints(line: &[u8]) -> Option<String> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'"' => {
+                i += 1;
+                while i < line.len() && line[i] != b'"' {
+                    i += if line[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'-' if line.get(i + 1) == Some(&b'0')
+                && !matches!(line.get(i + 2), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
+                && (i == 0
+                    || matches!(
+                        line[i - 1],
+                        b' ' | b'\t' | b'\n' | b'\r' | b'[' | b':' | b','
+                    )) =>
+            {
+                found.push(i)
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(line.len());
+    let mut from = 0;
+    for at in found {
+        out.extend_from_slice(&line[from..at]);
+        from = at + 1;
+    }
+    out.extend_from_slice(&line[from..]);
+    String::from_utf8(out).ok()
+}
+
+const NOT_OBJECT: &str = "an orjson value";
+
+/// The Python type name of a JSON scalar or container that is not an object.
+macro_rules! scalar_names {
+    ($ty:ty) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$ty, E> {
+            Ok(Self::other("bool"))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$ty, E> {
+            Ok(Self::other("int"))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<$ty, E> {
+            Ok(Self::other("int"))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$ty, E> {
+            Ok(Self::other("float"))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<$ty, E> {
+            Ok(Self::null())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$ty, A::Error> {
+            skip_seq(seq, self.depth())?;
+            Ok(Self::other("list"))
+        }
+    };
+}
+
+struct TopSeed<'f> {
+    fields: &'f HashMap<String, u32>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Top<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl TopSeed<'_> {
+    fn other(name: &'static str) -> Top<'static> {
+        Top::Other(name)
+    }
+    fn null() -> Top<'static> {
+        Top::Other("null")
+    }
+    fn depth(&self) -> u32 {
+        1
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = Top<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(NOT_OBJECT)
+    }
+    scalar_names!(Top<'de>);
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Top<'de>, E> {
+        Ok(Top::Other("str"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+        let mut obj = Object::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "id" => obj.id = map.next_value_seed(FieldSeed)?,
+                "case" => obj.case = map.next_value_seed(FieldSeed)?,
+                "time" => obj.time = map.next_value_seed(FieldSeed)?,
+                "type" => obj.etype = map.next_value_seed(FieldSeed)?,
+                "actor" => obj.actor = map.next_value_seed(FieldSeed)?,
+                "data" => {
+                    obj.data = map.next_value_seed(DataSeed {
+                        fields: self.fields,
+                    })?
+                }
+                _ => map.next_value_seed(Skip { depth: 2 })?,
+            }
+        }
+        Ok(Top::Object(obj))
+    }
+}
+
+struct FieldSeed;
+
+impl FieldSeed {
+    fn other(name: &'static str) -> Field<'static> {
+        Field::Other(name)
+    }
+    fn null() -> Field<'static> {
+        Field::Null
+    }
+    fn depth(&self) -> u32 {
+        2
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed {
+    type Value = Field<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(NOT_OBJECT)
+    }
+    scalar_names!(Field<'de>);
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field<'de>, A::Error> {
+        skip_map(map, 2)?;
+        Ok(Field::Other("dict"))
+    }
+}
+
+struct DataSeed<'f> {
+    fields: &'f HashMap<String, u32>,
+}
+
+impl DataSeed<'_> {
+    fn other(name: &'static str) -> Data {
+        Data::Other(name)
+    }
+    fn null() -> Data {
+        Data::Absent
+    }
+    fn depth(&self) -> u32 {
+        2
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = Data;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Data, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = Data;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(NOT_OBJECT)
+    }
+    scalar_names!(Data);
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Data, E> {
+        Ok(Data::Other("str"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
+        let mut out: Vec<(u32, Value)> = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match self.fields.get(&*key) {
+                Some(&index) => {
+                    let value = map.next_value_seed(ValueSeed { depth: 3 })?;
+                    match out.iter_mut().find(|(i, _)| *i == index) {
+                        Some(slot) => slot.1 = value,
+                        None => out.push((index, value)),
+                    }
+                }
+                None => map.next_value_seed(Skip { depth: 3 })?,
+            }
+        }
+        Ok(Data::Object(out))
+    }
+}
+
+fn too_deep<E: de::Error>(depth: u32) -> Result<(), E> {
+    if depth > MAX_DEPTH {
+        Err(E::custom("nested too deeply"))
+    } else {
+        Ok(())
+    }
+}
+
+fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A, depth: u32) -> Result<(), A::Error> {
+    too_deep(depth)?;
+    while seq.next_element_seed(Skip { depth: depth + 1 })?.is_some() {}
+    Ok(())
+}
+
+fn skip_map<'de, A: MapAccess<'de>>(mut map: A, depth: u32) -> Result<(), A::Error> {
+    too_deep(depth)?;
+    while map.next_key::<IgnoredAny>()?.is_some() {
+        map.next_value_seed(Skip { depth: depth + 1 })?;
+    }
+    Ok(())
+}
+
+/// Checks a value as orjson would without building it. Not `IgnoredAny` alone: that neither
+/// counts depth nor checks numbers (`1e400`) and string escapes as orjson does.
+#[derive(Clone, Copy)]
+struct Skip {
+    /// The depth a container here would have (the top-level value is at 1).
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(NOT_OBJECT)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        skip_seq(seq, self.depth)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        skip_map(map, self.depth)
+    }
+}
+
+/// Builds a data value as Python holds it (orjson's types).
+struct ValueSeed {
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(NOT_OBJECT)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| Value::Big(Arc::new(i128::from(v))), Value::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.into()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        too_deep(self.depth)?;
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(v) = seq.next_element_seed(ValueSeed {
+            depth: self.depth + 1,
+        })? {
+            items.push(v);
+        }
+        Ok(Value::List(Arc::new(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        too_deep(self.depth)?;
+        let mut items: Vec<(Str, Value)> = Vec::new();
+        // A repeated key keeps its first place and takes the last value, as a Python dict does.
+        let mut index: HashMap<Str, usize> = HashMap::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let value = map.next_value_seed(ValueSeed {
+                depth: self.depth + 1,
+            })?;
+            let found = if items.len() < 16 {
+                items.iter().position(|(k, _)| **k == *key)
+            } else {
+                if index.is_empty() {
+                    index.extend(items.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)));
+                }
+                index.get(&*key).copied()
+            };
+            match found {
+                Some(i) => items[i].1 = value,
+                None => {
+                    let key: Str = key.as_ref().into();
+                    if !index.is_empty() {
+                        index.insert(key.clone(), items.len());
+                    }
+                    items.push((key, value));
+                }
+            }
+        }
+        Ok(Value::Dict(Arc::new(items)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(limit: usize) -> ReaderConfig {
+        ReaderConfig {
+            types: [("a.b".to_owned(), 0)].into_iter().collect(),
+            fields: [("x".to_owned(), 1), ("y".to_owned(), 0)]
+                .into_iter()
+                .collect(),
+            max_line_bytes: limit,
+        }
+    }
+
+    fn lines(input: &[u8], limit: usize) -> Vec<(u64, Result<u64, Reason>)> {
+        let cfg = config(limit);
+        JsonlReader::new(input, &cfg, 0, "f.jsonl", 0)
+            .map(|r| match r.unwrap() {
+                Record::Event(e) => (e.origin.line, Ok(e.seq)),
+                Record::Rejected { origin, reason } => (origin.line, Err(reason)),
+            })
+            .collect()
+    }
+
+    const GOOD: &[u8] = br#"{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b"}"#;
+
+    #[test]
+    fn only_newline_ends_a_line_and_blank_lines_count_but_are_skipped() {
+        let input = [
+            b"\xef\xbb\xbf".as_slice(),
+            GOOD,
+            b"\r\n \x0b\x0c\t\r\n\n",
+            GOOD,
+            b"\r\r\x0c",
+        ]
+        .concat();
+        assert_eq!(lines(&input, 1000), vec![(1, Ok(1)), (4, Ok(2))]);
+    }
+
+    #[test]
+    fn line_length_is_measured_as_python_readline_does() {
+        let limit = GOOD.len();
+        let fits = [GOOD, b"\r\n"].concat();
+        assert_eq!(lines(&fits, limit), vec![(1, Ok(1))]);
+        // Two carriage returns push the newline past readline(limit + 2): too long there too.
+        let cr = [GOOD, b"\r\r\n", GOOD].concat();
+        assert_eq!(
+            lines(&cr, limit),
+            vec![(1, Err(Reason::TooLong)), (2, Ok(2))]
+        );
+        let long = [GOOD, b" x\n", GOOD].concat();
+        assert_eq!(
+            lines(&long, limit),
+            vec![(1, Err(Reason::TooLong)), (2, Ok(2))]
+        );
+        // A BOM counts toward readline's cut but not toward the stripped length.
+        let bom = [b"\xef\xbb\xbf".as_slice(), GOOD, b"\n"].concat();
+        assert_eq!(lines(&bom, limit + 1), vec![(1, Err(Reason::TooLong))]);
+        assert_eq!(lines(&bom, limit + 2), vec![(1, Ok(1))]);
+    }
+
+    #[test]
+    fn data_keeps_read_fields_sorted_and_drops_unfilled_ones() {
+        let line = br#"{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b","data":{"x":1,"z":[[1e400]],"y":"","x":2,"y":null}}"#;
+        // 1e400 in a skipped field is still refused, as orjson refuses it.
+        assert!(matches!(&lines(line, 1000)[0].1, Err(Reason::Json { .. })));
+        let line = br#"{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b","data":{"x":1,"z":[[1]],"y":"q","x":2}}"#;
+        let cfg = config(1000);
+        let Some(Ok(Record::Event(e))) = JsonlReader::new(line.as_slice(), &cfg, 0, "f", 0).next()
+        else {
+            panic!("not an event")
+        };
+        assert_eq!(
+            e.data.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert!(matches!(e.get(1), Some(Value::Int(2))));
+        assert_eq!(&*e.id, "f:1");
+    }
+
+    #[test]
+    fn negative_zero_integers_are_ints_as_in_python() {
+        assert_eq!(
+            negative_zero_ints(br#"[-0, -0.0, -0e1, "-0", 1e-0, -01]"#).as_deref(),
+            Some(r#"[0, -0.0, -0e1, "-0", 1e-0, -01]"#)
+        );
+        assert_eq!(negative_zero_ints(br#""2024-05-06""#), None);
+        assert!(matches!(
+            decode(b"-0", &HashMap::new()),
+            Some(Top::Other("int"))
+        ));
+    }
+
+    #[test]
+    fn nesting_deeper_than_orjson_allows_is_refused() {
+        let nest = |n: usize| [b"[".repeat(n), b"]".repeat(n)].concat();
+        assert!(decode(&nest(1024), &HashMap::new()).is_some());
+        assert!(decode(&nest(1025), &HashMap::new()).is_none());
+    }
+}

@@ -1,0 +1,92 @@
+//! The native reader's test hooks: records and timestamps as Python sees them, to compare with the
+//! reference reader.
+
+use std::path::Path;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use sopengine_core::reader::{self, JsonlReader, ReaderConfig, Reason, Record};
+
+use crate::convert::value_to_py;
+
+/// `(kind, *args)`, rendered by `sopengine.events.render_native_reason`.
+pub fn reason_to_py<'py>(py: Python<'py>, reason: &Reason) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match reason {
+        Reason::TooLong => ("too_long",).into_pyobject(py)?.into_any(),
+        Reason::Json { line } => ("json", PyBytes::new(py, line))
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::NotObject { type_name } => ("not_object", *type_name).into_pyobject(py)?.into_any(),
+        Reason::Missing(keys) => ("missing", keys.clone()).into_pyobject(py)?.into_any(),
+        Reason::NotString { key, type_name } => ("not_string", *key, *type_name)
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::UnknownType { name } => ("unknown_type", name.as_str())
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::TimeNotString { type_name } => ("time_not_string", *type_name)
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::Time { text } => ("time", text.as_str()).into_pyobject(py)?.into_any(),
+        Reason::DataNotObject { type_name } => ("data_not_object", *type_name)
+            .into_pyobject(py)?
+            .into_any(),
+    })
+}
+
+/// Test hook: every record of one JSON Lines file, read by the native reader.
+///
+/// An event is `("event", id, case, time, type, actor, data, seq, line)` (data: only `fields`);
+/// a rejection is `("rejected", line, reason)` with `reason` as `render_native_reason` takes it.
+#[pyfunction]
+pub fn read_jsonl_records<'py>(
+    py: Python<'py>,
+    path: &str,
+    types: Vec<String>,
+    fields: Vec<String>,
+    max_line_bytes: usize,
+) -> PyResult<Bound<'py, PyList>> {
+    let cfg = ReaderConfig {
+        types: types.iter().cloned().zip(0..).collect(),
+        fields: fields.iter().cloned().zip(0..).collect(),
+        max_line_bytes,
+    };
+    let out = PyList::empty(py);
+    let src = reader::open(Path::new(path))?;
+    for record in JsonlReader::new(src, &cfg, 0, reader::basename(path), 0) {
+        let item = match record? {
+            Record::Event(e) => {
+                let data = PyDict::new(py);
+                for (field, value) in &e.data {
+                    data.set_item(&fields[*field as usize], value_to_py(py, value)?)?;
+                }
+                let head = (
+                    "event",
+                    &*e.id,
+                    &*e.case,
+                    e.time,
+                    &types[e.etype as usize],
+                    e.actor.as_deref(),
+                );
+                let tail = (data, e.seq, e.origin.line);
+                let head = head.into_pyobject(py)?;
+                let tail = tail.into_pyobject(py)?;
+                head.as_sequence().concat(tail.as_sequence())?.into_any()
+            }
+            Record::Rejected { origin, reason } => {
+                ("rejected", origin.line, reason_to_py(py, &reason)?)
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+        };
+        out.append(item)?;
+    }
+    Ok(out)
+}
+
+
+/// Test hook: the native `parse_time`, None where it refuses the text.
+#[pyfunction]
+pub fn parse_time(text: &str) -> Option<f64> {
+    sopengine_core::time::parse_time(text).ok()
+}
