@@ -42,6 +42,10 @@ class DuplicateEvent(ValueError):
     """An event whose id its case already has: it is not evaluated (the first one is)."""
 
 
+def duplicate_reason(event_id: str, case: str) -> str:
+    return f"duplicate event id {event_id!r} in case {case!r}; the first is kept"
+
+
 @dataclass
 class Partial:
     """What a session found before the as-of judgement and the cross-case join.
@@ -117,7 +121,7 @@ class Session:
             if event.case in self._closed_ids:
                 raise ValueError(f"case {event.case!r} was already closed; its events must come together")
         elif event.id in case.ids:
-            raise DuplicateEvent(f"duplicate event id {event.id!r} in case {event.case!r}; the first is kept")
+            raise DuplicateEvent(duplicate_reason(event.id, event.case))
         number = self._seq if seq is None else seq
         late = case is not None and not case.dirty and (event.time, number) < case.run.last
         if late and not self._keep:
@@ -419,6 +423,29 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     if timelines:
         session.add_timelines(result, timelines)
     return result
+
+
+def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = None, as_of: float | None = None,
+                *, strict: bool = False, grouped: bool = False, inputs: "InputSpec | None" = None,
+                counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None) -> AuditResult:
+    """Audit log files: on the native engine, JSON Lines files are read by the core itself (no Python
+    object per event); every other input, and the Python engine, go through :func:`read_records`."""
+    from .adapters import InputSpec, plain_jsonl
+
+    spec = inputs or InputSpec()
+    if engine_name(engine) == "native" and not timelines and plain_jsonl(paths, spec):
+        from .native import NativeSession
+
+        session = NativeSession(pack, facts, keep_events=False)
+        for path in paths:
+            session.feed_file(path, spec.limits.line_bytes, counter)
+            if strict and session.rejected:
+                first = min(session.rejected, key=lambda r: (r.file, r.line))
+                raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
+        result = session.result(as_of)
+        return result
+    return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
+                 timelines=timelines, engine=engine)
 
 
 def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:

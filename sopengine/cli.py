@@ -17,7 +17,7 @@ import orjson
 
 from . import __version__
 from .adapters import InputSpec
-from .audit import audit, load_facts, read_records
+from .audit import audit, audit_paths, load_facts, read_records
 from .errors import Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem
@@ -315,9 +315,9 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
                 result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
                                         strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
             else:
-                records = read_records(pack, logs, LineCounter(bar.advance), inputs=inputs)
-                result = audit(pack, records, facts, as_of_time, strict=strict, grouped=grouped,
-                               timelines=HTML_CASES if html else 0, engine=_engine(engine))
+                result = audit_paths(pack, list(logs), facts, as_of_time, strict=strict, grouped=grouped,
+                                     inputs=inputs, counter=LineCounter(bar.advance),
+                                     timelines=HTML_CASES if html else 0, engine=_engine(engine))
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),

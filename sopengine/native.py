@@ -11,13 +11,15 @@ every kind, and the worklist columns.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from typing import Any, Iterable, Mapping
 
 import orjson
 
 from . import plan as ir
-from .events import Event, Rejected, Skipped
+from .errors import InputError
+from .events import Event, LineCounter, Rejected, Skipped, render_native_reason
 from .expr import Expr, Template, state_refs
 from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
 from .model import (
@@ -171,7 +173,7 @@ class NativeSession:
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
-        from .audit import DuplicateEvent
+        from .audit import DuplicateEvent, duplicate_reason
 
         if event.type not in self.pack.events:
             raise ValueError(f"unknown event type {event.type!r}")
@@ -181,13 +183,42 @@ class NativeSession:
         if refused == "closed":
             raise ValueError(f"case {event.case!r} was already closed; its events must come together")
         if refused == "duplicate":
-            raise DuplicateEvent(f"duplicate event id {event.id!r} in case {event.case!r}; the first is kept")
+            raise DuplicateEvent(duplicate_reason(event.id, event.case))
         event.seq = number
         self._seq = number + 1
         if self._latest is None or event.time > self._latest:
             self._latest = event.time
         if self._keep:
             self._events.setdefault(event.case, []).append(event)
+
+    def feed_file(self, path: str, max_line_bytes: int, counter: LineCounter | None = None) -> None:
+        """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core.
+
+        The same events, rejections (worded by :mod:`sopengine.events`) and refusals as feeding the
+        records of :func:`sopengine.events.read_jsonl` one by one.
+        """
+        from .audit import duplicate_reason
+
+        def progress(n: int, _lines: int) -> None:
+            if counter is not None:
+                counter.bytes += n
+                counter.report()
+
+        try:
+            next_seq, rejected, refused = self._core.feed_file(os.fspath(path), path, self._seq, max_line_bytes,
+                                                               progress)
+        except OSError as exc:
+            raise InputError(str(exc)) from None
+        names = list(self.pack.events)
+        for line, reason in rejected:
+            self.rejected.append(Rejected(path, line, render_native_reason(reason, max_line_bytes, lambda: names)))
+        for line, kind, event_id, case in refused:
+            text = duplicate_reason(event_id, case) if kind == "duplicate" else \
+                f"event {event_id}: case {case!r} was already closed; its events must come together"
+            self.rejected.append(Rejected(path, line, text))
+        if counter is not None:
+            counter.lines += next_seq - self._seq
+        self._seq = next_seq
 
     def reject(self, rejected: Rejected) -> None:
         self.rejected.append(rejected)

@@ -110,6 +110,12 @@ class _Plan:
         return container, None
 
 
+def plain_jsonl(paths: Iterable[str | os.PathLike[str]], spec: InputSpec) -> bool:
+    """Every input is a JSON Lines file (plain or .gz) read as canonical events, none of them stdin."""
+    plan = _Plan(spec)
+    return all(os.fspath(p) != "-" and plan.for_file(os.fspath(p)) == ("jsonl", None) for p in paths)
+
+
 def _display(path: str | os.PathLike[str]) -> str:
     try:
         return os.path.relpath(path)

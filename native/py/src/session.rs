@@ -84,6 +84,59 @@ impl NativeSession {
         self.inner.close_case(case);
     }
 
+    /// Read and evaluate one JSON Lines file (plain or .gz) in the core.
+    ///
+    /// Returns (next_seq, rejected, refused): `rejected` lists (line, reason) with reasons as
+    /// `sopengine.events.render_native_reason` takes them; `refused` lists (line, kind, event id, case)
+    /// for events the session refused ("duplicate", "closed"). `on_progress(bytes, lines)` is called
+    /// now and then; Ctrl-C is honoured between lines.
+    #[pyo3(signature = (path, display, first_seq, max_line_bytes, on_progress=None))]
+    fn feed_file<'py>(&mut self, py: Python<'py>, path: &str, display: &str, first_seq: u64, max_line_bytes: usize,
+                      on_progress: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyTuple>> {
+        use sopengine_core::reader::{basename, JsonlReader, ReaderConfig, Record};
+        let engine = self.inner.engine.clone();
+        let cfg = ReaderConfig {
+            types: engine.type_index.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            fields: engine.field_index.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            max_line_bytes,
+        };
+        let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let src = open_counted(path, counter.clone())
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})")))?;
+        let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), first_seq);
+        let rejected = PyList::empty(py);
+        let refused = PyList::empty(py);
+        let (mut reported, mut lines) = (0u64, 0u64);
+        for record in reader.by_ref() {
+            let record = record.map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")))?;
+            lines += 1;
+            if lines % 65_536 == 0 {
+                py.check_signals()?;
+                if let Some(cb) = &on_progress {
+                    cb.call1((counter.get() - reported, lines))?;
+                    reported = counter.get();
+                }
+            }
+            match record {
+                Record::Rejected { origin, reason } => {
+                    rejected.append((origin.line, crate::reader_hooks::reason_to_py(py, &reason)?))?;
+                }
+                Record::Event(event) => {
+                    let (line, id, case) = (event.origin.line, event.id.clone(), event.case.clone());
+                    match self.inner.feed(event) {
+                        Ok(()) => {}
+                        Err(Refused::Closed) => refused.append((line, "closed", id.as_ref(), case.as_ref()))?,
+                        Err(Refused::Duplicate) => refused.append((line, "duplicate", id.as_ref(), case.as_ref()))?,
+                    }
+                }
+            }
+        }
+        if let Some(cb) = &on_progress {
+            cb.call1((counter.get() - reported, lines))?;
+        }
+        PyTuple::new(py, [reader.seq().into_pyobject(py)?.into_any(), rejected.into_any(), refused.into_any()])
+    }
+
     /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
     /// undecided, passed); the caller sorts and renders.
     #[pyo3(signature = (as_of=None))]
@@ -129,5 +182,30 @@ impl NativeSession {
                           judged.cases.into_pyobject(py)?.into_any(), violations.into_any(), actions.into_any(),
                           work.into_any(), undecided.into_any(), passed.into_any()])
     }
+}
+
+
+/// Counts the bytes a reader has taken from its file (compressed bytes for .gz), for progress.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+fn open_counted(path: &str, read: std::rc::Rc<std::cell::Cell<u64>>) -> std::io::Result<Box<dyn std::io::BufRead>> {
+    use std::io::BufReader;
+    let file = Counted { inner: std::fs::File::open(path)?, read };
+    Ok(if path.ends_with(".gz") {
+        Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    })
 }
 
