@@ -7,6 +7,10 @@
 
 pub mod event;
 pub mod expr;
+pub mod funcs;
+pub mod ops;
+pub mod pyfmt;
+pub mod tv;
 pub mod value;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
