@@ -17,12 +17,18 @@ pub enum Raise {
     /// A fact a condition needs is missing: the check is undecided with this reason.
     MissingFact(String),
     /// Any other failure: the Python exception class name and its message.
-    Error { class: &'static str, message: String },
+    Error {
+        class: &'static str,
+        message: String,
+    },
 }
 
 impl Raise {
     pub fn error(class: &'static str, message: impl Into<String>) -> Raise {
-        Raise::Error { class, message: message.into() }
+        Raise::Error {
+            class,
+            message: message.into(),
+        }
     }
 
     pub fn type_error(message: impl Into<String>) -> Raise {
@@ -120,24 +126,45 @@ pub enum Expr {
     Pos(Box<Expr>),
     Bin(BinOp, Box<Expr>, Box<Expr>),
     Cmp(Cmp, Box<Expr>, Box<Expr>),
-    IsNone { arg: Box<Expr>, negate: bool },
-    In { item: Box<Expr>, container: Box<Expr>, negate: bool },
-    If { test: Box<Expr>, then: Box<Expr>, orelse: Box<Expr> },
+    IsNone {
+        arg: Box<Expr>,
+        negate: bool,
+    },
+    In {
+        item: Box<Expr>,
+        container: Box<Expr>,
+        negate: bool,
+    },
+    If {
+        test: Box<Expr>,
+        then: Box<Expr>,
+        orelse: Box<Expr>,
+    },
     Tuple(Vec<Expr>),
     Set(Vec<Expr>),
     Call(Func, Vec<Expr>),
     Matches(Box<Pattern>, Box<Expr>),
     FindAll(Box<Pattern>, Box<Expr>),
-    Fact { collection: Str, id: Box<Expr>, field: Str },
-    Known { collection: Str, id: Box<Expr> },
+    Fact {
+        collection: Str,
+        id: Box<Expr>,
+        field: Str,
+    },
+    Known {
+        collection: Str,
+        id: Box<Expr>,
+    },
 }
 
 fn field<'j>(j: &'j Json, name: &str) -> Result<&'j Json, String> {
-    j.get(name).ok_or_else(|| format!("expression {j}: no {name:?}"))
+    j.get(name)
+        .ok_or_else(|| format!("expression {j}: no {name:?}"))
 }
 
 fn text_field<'j>(j: &'j Json, name: &str) -> Result<&'j str, String> {
-    field(j, name)?.as_str().ok_or_else(|| format!("expression {j}: {name:?} is not text"))
+    field(j, name)?
+        .as_str()
+        .ok_or_else(|| format!("expression {j}: {name:?} is not text"))
 }
 
 fn flag(j: &Json, name: &str) -> bool {
@@ -145,13 +172,18 @@ fn flag(j: &Json, name: &str) -> bool {
 }
 
 fn no_event(attr: &str) -> Raise {
-    Raise::error("AttributeError", format!("'NoneType' object has no attribute '{attr}'"))
+    Raise::error(
+        "AttributeError",
+        format!("'NoneType' object has no attribute '{attr}'"),
+    )
 }
 
 impl Expr {
     /// Builds an expression from its plan JSON.
     pub fn build(j: &Json, ctx: &BuildCtx) -> Result<Expr, String> {
-        let sub = |name: &str| -> Result<Box<Expr>, String> { Ok(Box::new(Expr::build(field(j, name)?, ctx)?)) };
+        let sub = |name: &str| -> Result<Box<Expr>, String> {
+            Ok(Box::new(Expr::build(field(j, name)?, ctx)?))
+        };
         let list = |name: &str| -> Result<Vec<Expr>, String> {
             field(j, name)?
                 .as_array()
@@ -168,7 +200,10 @@ impl Expr {
             "data" => Expr::Data((ctx.data_field)(text_field(j, "field")?)),
             "trigger_data" => Expr::TriggerData((ctx.data_field)(text_field(j, "field")?)),
             "state" => Expr::State(
-                field(j, "var")?.as_u64().ok_or_else(|| format!("expression {j}: bad state index"))? as usize,
+                field(j, "var")?
+                    .as_u64()
+                    .ok_or_else(|| format!("expression {j}: bad state index"))?
+                    as usize,
             ),
             "other" => Expr::Other(Arc::from(text_field(j, "attr")?)),
             "var" => Expr::Var(Arc::from(text_field(j, "name")?)),
@@ -199,17 +234,32 @@ impl Expr {
                 };
                 Expr::Cmp(cmp, sub("left")?, sub("right")?)
             }
-            "is_none" => Expr::IsNone { arg: sub("arg")?, negate: flag(j, "negate") },
-            "in" => Expr::In { item: sub("item")?, container: sub("container")?, negate: flag(j, "negate") },
-            "if" => Expr::If { test: sub("test")?, then: sub("then")?, orelse: sub("else")? },
+            "is_none" => Expr::IsNone {
+                arg: sub("arg")?,
+                negate: flag(j, "negate"),
+            },
+            "in" => Expr::In {
+                item: sub("item")?,
+                container: sub("container")?,
+                negate: flag(j, "negate"),
+            },
+            "if" => Expr::If {
+                test: sub("test")?,
+                then: sub("then")?,
+                orelse: sub("else")?,
+            },
             "tuple" => Expr::Tuple(list("items")?),
             "set" => Expr::Set(list("items")?),
             "call" => {
                 let name = text_field(j, "fn")?;
-                let (func, min, max) = Func::lookup(name).ok_or_else(|| format!("unknown function {name:?}"))?;
+                let (func, min, max) =
+                    Func::lookup(name).ok_or_else(|| format!("unknown function {name:?}"))?;
                 let args = list("args")?;
                 if args.len() < min || args.len() > max {
-                    return Err(format!("{name}() takes {min}-{max} arguments, got {}", args.len()));
+                    return Err(format!(
+                        "{name}() takes {min}-{max} arguments, got {}",
+                        args.len()
+                    ));
                 }
                 Expr::Call(func, args)
             }
@@ -226,7 +276,10 @@ impl Expr {
                 id: sub("id")?,
                 field: Arc::from(text_field(j, "field")?),
             },
-            "known" => Expr::Known { collection: Arc::from(text_field(j, "collection")?), id: sub("id")? },
+            "known" => Expr::Known {
+                collection: Arc::from(text_field(j, "collection")?),
+                id: sub("id")?,
+            },
             other => return Err(format!("unknown expression op {other:?}")),
         })
     }
@@ -287,7 +340,11 @@ impl Expr {
                 })
             }
             Expr::IsNone { arg, negate } => Value::Bool(arg.eval(env)?.is_none() != *negate),
-            Expr::In { item, container, negate } => {
+            Expr::In {
+                item,
+                container,
+                negate,
+            } => {
                 let (i, c) = (item.eval(env)?, container.eval(env)?);
                 Value::Bool(ops::in_(&i, &c) != *negate)
             }
@@ -303,7 +360,11 @@ impl Expr {
             Expr::Call(func, args) => func.call(&eval_all(args, env)?)?,
             Expr::Matches(p, arg) => Value::Bool(p.matches(&arg.eval(env)?)),
             Expr::FindAll(p, arg) => p.findall(&arg.eval(env)?),
-            Expr::Fact { collection, id, field } => env.fact(collection, &id.eval(env)?, field)?,
+            Expr::Fact {
+                collection,
+                id,
+                field,
+            } => env.fact(collection, &id.eval(env)?, field)?,
             Expr::Known { collection, id } => Value::Bool(env.known(collection, &id.eval(env)?)),
         })
     }
@@ -354,7 +415,10 @@ impl Template {
                 _ => Expr::build(p, ctx).map(Part::Expr),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Template { text: text_field(j, "text")?.to_string(), parts })
+        Ok(Template {
+            text: text_field(j, "text")?.to_string(),
+            parts,
+        })
     }
 
     /// The message: `(unknown)` where a fact is missing, `(?)` where an expression raised.

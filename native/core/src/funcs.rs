@@ -92,15 +92,26 @@ impl Func {
                 Value::Str(s) => Value::Str(Arc::from(s.to_uppercase())),
                 _ => a.clone(),
             },
-            Func::StartsWith => Value::Bool(str_pair(a, &args[1]).is_some_and(|(s, p)| s.starts_with(&*p))),
-            Func::EndsWith => Value::Bool(str_pair(a, &args[1]).is_some_and(|(s, p)| s.ends_with(&*p))),
+            Func::StartsWith => {
+                Value::Bool(str_pair(a, &args[1]).is_some_and(|(s, p)| s.starts_with(&*p)))
+            }
+            Func::EndsWith => {
+                Value::Bool(str_pair(a, &args[1]).is_some_and(|(s, p)| s.ends_with(&*p)))
+            }
             Func::Contains => Value::Bool(in_(&args[1], a)),
             Func::AnyIn => Value::Bool(as_list(a).iter().any(|i| in_(i, &args[1]))),
             Func::AllIn => Value::Bool(as_list(a).iter().all(|i| in_(i, &args[1]))),
-            Func::MissingIn => {
-                Value::List(Arc::new(as_list(a).into_iter().filter(|i| !in_(i, &args[1])).collect()))
-            }
-            Func::Coalesce => args.iter().find(|v| v.filled()).cloned().unwrap_or(Value::None),
+            Func::MissingIn => Value::List(Arc::new(
+                as_list(a)
+                    .into_iter()
+                    .filter(|i| !in_(i, &args[1]))
+                    .collect(),
+            )),
+            Func::Coalesce => args
+                .iter()
+                .find(|v| v.filled())
+                .cloned()
+                .unwrap_or(Value::None),
             Func::Text => Value::Str(Arc::from(text(a))),
             Func::Iso => match plain_number(a) {
                 Some(n) => Value::Str(Arc::from(format_time(n)?)),
@@ -147,7 +158,9 @@ pub fn as_list(v: &Value) -> Vec<Value> {
         Value::None => Vec::new(),
         Value::Str(s) if s.is_empty() => Vec::new(),
         Value::List(items) | Value::Tuple(items) => items.to_vec(),
-        Value::Set(items) | Value::FrozenSet(items) => sorted_by_str(items).into_iter().cloned().collect(),
+        Value::Set(items) | Value::FrozenSet(items) => {
+            sorted_by_str(items).into_iter().cloned().collect()
+        }
         _ => vec![v.clone()],
     }
 }
@@ -161,7 +174,13 @@ fn sorted_by_str(items: &[Value]) -> Vec<&Value> {
 
 /// `_text`: a value as text; lists joined with `", "`, sets sorted by `str` first.
 pub fn text(v: &Value) -> String {
-    let join = |items: Vec<&Value>| items.iter().map(|v| v.py_str()).collect::<Vec<_>>().join(", ");
+    let join = |items: Vec<&Value>| {
+        items
+            .iter()
+            .map(|v| v.py_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match v {
         Value::None => String::new(),
         Value::List(items) | Value::Tuple(items) => join(items.iter().collect()),
@@ -200,12 +219,28 @@ fn split(value: &Value, sep: &Value) -> Value {
 pub struct Pattern {
     pub source: String,
     re: Regex,
+    /// The pattern with `$` as `(?m:$)`: Python's `$` also matches before a final newline, which this
+    /// finds exactly when the text has no other newline. None when the pattern has no `$`.
+    re_final_newline: Option<Regex>,
 }
 
 impl Pattern {
     pub fn new(source: &str) -> Result<Pattern, String> {
-        let re = Regex::new(&translate(source)).map_err(|e| format!("pattern {source:?}: {e}"))?;
-        Ok(Pattern { source: source.to_string(), re })
+        let compile = |multiline_end: bool| {
+            Regex::new(&translate(source, multiline_end))
+                .map_err(|e| format!("pattern {source:?}: {e}"))
+        };
+        let re = compile(false)?;
+        let re_final_newline = if source.contains('$') {
+            Some(compile(true)?)
+        } else {
+            None
+        };
+        Ok(Pattern {
+            source: source.to_string(),
+            re,
+            re_final_newline,
+        })
     }
 
     fn subject(v: &Value) -> String {
@@ -215,9 +250,20 @@ impl Pattern {
         }
     }
 
+    fn regex_for(&self, subject: &str) -> &Regex {
+        match &self.re_final_newline {
+            Some(re) if subject.ends_with('\n') => re,
+            _ => &self.re,
+        }
+    }
+
     /// `matches(value, pattern)`: a search anywhere in the text (non-text values as `text()`).
     pub fn matches(&self, v: &Value) -> bool {
-        !v.is_none() && self.re.is_match(&Pattern::subject(v))
+        if v.is_none() {
+            return false;
+        }
+        let subject = Pattern::subject(v);
+        self.regex_for(&subject).is_match(&subject)
     }
 
     /// `findall(value, pattern)`: `re.findall` without repeats, in first-seen order.
@@ -226,9 +272,22 @@ impl Pattern {
             return Value::List(Arc::new(Vec::new()));
         }
         let subject = Pattern::subject(v);
-        let groups = self.re.captures_len() - 1;
+        let re = self.regex_for(&subject);
+        let groups = re.captures_len() - 1;
         let mut out: Vec<Value> = Vec::new();
-        for caps in self.re.captures_iter(&subject) {
+        // Python's scan, not the crate's iterator: an empty match right after a non-empty one counts;
+        // after an empty match the next one may not be empty at the same place.
+        let mut pos = 0;
+        let mut empty_at: Option<usize> = None;
+        while pos <= subject.len() {
+            let Some(caps) = re.captures_at(&subject, pos) else {
+                break;
+            };
+            let whole = caps.get(0).map_or(pos..pos, |m| m.range());
+            if whole.is_empty() && empty_at == Some(whole.start) {
+                pos = next_boundary(&subject, whole.start);
+                continue;
+            }
             let group = |i: usize| Value::str(caps.get(i).map_or("", |m| m.as_str()));
             let found = match groups {
                 0 => group(0),
@@ -238,27 +297,61 @@ impl Pattern {
             if !out.iter().any(|v| v.py_eq(&found)) {
                 out.push(found);
             }
+            empty_at = whole.is_empty().then_some(whole.end);
+            pos = whole.end;
         }
         Value::List(Arc::new(out))
     }
 }
 
-/// Python's `\Z` (the very end) is `\z` in the `regex` crate; the rest of the shared syntax is the same.
-fn translate(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
-    let mut chars = source.chars();
+fn next_boundary(s: &str, at: usize) -> usize {
+    s[at..]
+        .chars()
+        .next()
+        .map_or(s.len() + 1, |c| at + c.len_utf8())
+}
+
+/// Python's syntax in the `regex` crate's: `\Z` is `\z`; `\s` also matches 0x1c-0x1f (as
+/// `str.isspace`); inside a class `[`, `&` and `~` are literal (the crate nests and combines classes);
+/// with `multiline_end`, `$` is `(?m:$)`.
+fn translate(source: &str, multiline_end: bool) -> String {
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut chars = source.chars().peekable();
+    let mut in_class = false;
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
+        match c {
+            '\\' => match chars.next() {
                 Some('Z') => out.push_str("\\z"),
+                Some('s') if in_class => out.push_str("\\s\\x1c-\\x1f"),
+                Some('s') => out.push_str("[\\s\\x1c-\\x1f]"),
+                Some('S') if !in_class => out.push_str("[^\\s\\x1c-\\x1f]"),
                 Some(e) => {
                     out.push('\\');
                     out.push(e);
                 }
                 None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
+                }
             }
-        } else {
-            out.push(c);
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '$' if !in_class && multiline_end => out.push_str("(?m:$)"),
+            _ => out.push(c),
         }
     }
     out

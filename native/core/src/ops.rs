@@ -58,8 +58,12 @@ pub fn add(a: &Value, b: &Value) -> Result<Value, Raise> {
     };
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Ok(Value::Str(Arc::from(format!("{x}{y}")))),
-        (Value::List(x), Value::List(y)) => Ok(Value::List(Arc::new(x.iter().chain(y.iter()).cloned().collect()))),
-        (Value::Tuple(x), Value::Tuple(y)) => Ok(Value::Tuple(Arc::new(x.iter().chain(y.iter()).cloned().collect()))),
+        (Value::List(x), Value::List(y)) => Ok(Value::List(Arc::new(
+            x.iter().chain(y.iter()).cloned().collect(),
+        ))),
+        (Value::Tuple(x), Value::Tuple(y)) => Ok(Value::Tuple(Arc::new(
+            x.iter().chain(y.iter()).cloned().collect(),
+        ))),
         (Value::Str(_), _) => Err(concat("str")),
         (Value::List(_), _) => Err(concat("list")),
         (Value::Tuple(_), _) => Err(concat("tuple")),
@@ -77,7 +81,11 @@ pub fn sub(a: &Value, b: &Value) -> Result<Value, Raise> {
     }
     match (a, b) {
         (Value::Set(x) | Value::FrozenSet(x), Value::Set(y) | Value::FrozenSet(y)) => {
-            let rest: Vec<Value> = x.iter().filter(|v| !y.iter().any(|w| w.py_eq(v))).cloned().collect();
+            let rest: Vec<Value> = x
+                .iter()
+                .filter(|v| !y.iter().any(|w| w.py_eq(v)))
+                .cloned()
+                .collect();
             Ok(match a {
                 Value::Set(_) => Value::Set(Arc::new(rest)),
                 _ => Value::FrozenSet(Arc::new(rest)),
@@ -91,14 +99,20 @@ pub fn neg(a: &Value) -> Result<Value, Raise> {
     match a.num() {
         Some(Num::Int(i)) => int_result(i.checked_neg()),
         Some(Num::Float(f)) => Ok(Value::Float(-f)),
-        None => Err(Raise::type_error(format!("bad operand type for unary -: '{}'", a.type_name()))),
+        None => Err(Raise::type_error(format!(
+            "bad operand type for unary -: '{}'",
+            a.type_name()
+        ))),
     }
 }
 
 pub fn pos(a: &Value) -> Result<Value, Raise> {
     match a.num() {
         Some(n) => Ok(Value::from_num(n)),
-        None => Err(Raise::type_error(format!("bad operand type for unary +: '{}'", a.type_name()))),
+        None => Err(Raise::type_error(format!(
+            "bad operand type for unary +: '{}'",
+            a.type_name()
+        ))),
     }
 }
 
@@ -140,10 +154,16 @@ pub fn div(a: &Value, b: &Value) -> Result<Value, Raise> {
 pub fn modulo(a: &Value, b: &Value) -> Result<Value, Raise> {
     let (x, y) = (number(a)?, number(b)?);
     match (x, y) {
-        (Num::Int(_), Num::Int(0)) => Err(Raise::error("ZeroDivisionError", "integer modulo by zero")),
+        (Num::Int(_), Num::Int(0)) => {
+            Err(Raise::error("ZeroDivisionError", "integer modulo by zero"))
+        }
         (Num::Int(i), Num::Int(j)) => {
             let r = i % j;
-            Ok(Value::int(if r != 0 && ((r < 0) != (j < 0)) { r + j } else { r }))
+            Ok(Value::int(if r != 0 && ((r < 0) != (j < 0)) {
+                r + j
+            } else {
+                r
+            }))
         }
         _ if float_of(y) == 0.0 => Err(Raise::error("ZeroDivisionError", "float modulo")),
         _ => Ok(Value::Float(float_mod(float_of(x), float_of(y)))),

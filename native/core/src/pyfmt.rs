@@ -35,12 +35,20 @@ pub fn float_repr(x: f64) -> String {
         } else if point >= n {
             format!("{}{}.0", digits, "0".repeat((point - n) as usize))
         } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
         };
         format!("{sign}{body}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let dot = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{dot}e{esign}{:02}", exp.abs())
     }
@@ -54,7 +62,11 @@ fn unprintable() -> &'static Regex {
 
 /// `repr(str)`: single quotes unless the text holds `'` and no `"`; escapes as CPython writes them.
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     let mut buf = [0u8; 4];
@@ -68,7 +80,9 @@ pub fn str_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if (c as u32) < 0x7f => out.push(c),
             c if !unprintable().is_match(c.encode_utf8(&mut buf)) => out.push(c),
             c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02x}", c as u32)),
@@ -197,10 +211,16 @@ pub fn integral_float_text(f: f64) -> String {
 
 fn float_to_int_text(f: f64) -> Result<String, Raise> {
     if f.is_nan() {
-        return Err(Raise::error("ValueError", "cannot convert float NaN to integer"));
+        return Err(Raise::error(
+            "ValueError",
+            "cannot convert float NaN to integer",
+        ));
     }
     if f.is_infinite() {
-        return Err(Raise::error("OverflowError", "cannot convert float infinity to integer"));
+        return Err(Raise::error(
+            "OverflowError",
+            "cannot convert float infinity to integer",
+        ));
     }
     Ok(integral_float_text(f.trunc()))
 }
@@ -238,12 +258,20 @@ pub fn format_duration(seconds: Num) -> Result<String, Raise> {
 /// microseconds (rounded half to even, as `datetime.fromtimestamp` rounds) are not zero; CPython's
 /// errors for times it cannot represent.
 pub fn format_time(epoch: Num) -> Result<String, Raise> {
-    let out_of_range = || Raise::error("OverflowError", "timestamp out of range for platform time_t");
+    let out_of_range = || {
+        Raise::error(
+            "OverflowError",
+            "timestamp out of range for platform time_t",
+        )
+    };
     let (secs, micros) = match epoch {
         Num::Int(i) => (i64::try_from(i).map_err(|_| out_of_range())?, 0i64),
         Num::Float(f) => {
             if f.is_nan() {
-                return Err(Raise::error("ValueError", "Invalid value NaN (not a number)"));
+                return Err(Raise::error(
+                    "ValueError",
+                    "Invalid value NaN (not a number)",
+                ));
             }
             let mut whole = f.trunc();
             let mut frac = ((f - whole) * 1e6).round_ties_even();
@@ -265,13 +293,23 @@ pub fn format_time(epoch: Num) -> Result<String, Raise> {
     let sod = secs.rem_euclid(86400);
     let (year, month, day) = civil_from_days(i128::from(days));
     if year - 1900 > i128::from(i32::MAX) || year - 1900 < i128::from(i32::MIN) {
-        return Err(Raise::error("OSError", "[Errno 75] Value too large for defined data type"));
+        return Err(Raise::error(
+            "OSError",
+            "[Errno 75] Value too large for defined data type",
+        ));
     }
     if !(1..=9999).contains(&year) {
-        return Err(Raise::error("ValueError", format!("year {year} is out of range")));
+        return Err(Raise::error(
+            "ValueError",
+            format!("year {year} is out of range"),
+        ));
     }
     let clock = format!("{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60);
-    let millis = if micros != 0 { format!(".{:03}", micros / 1000) } else { String::new() };
+    let millis = if micros != 0 {
+        format!(".{:03}", micros / 1000)
+    } else {
+        String::new()
+    };
     Ok(format!("{year:04}-{month:02}-{day:02}T{clock}{millis}Z"))
 }
 
@@ -341,10 +379,22 @@ mod tests {
             Err(Raise::Error { class, message }) => format!("{class}: {message}"),
             other => panic!("{other:?}"),
         };
-        assert_eq!(err(f64::NAN), "ValueError: Invalid value NaN (not a number)");
-        assert_eq!(err(1e20), "OverflowError: timestamp out of range for platform time_t");
-        assert_eq!(err(1e18), "OSError: [Errno 75] Value too large for defined data type");
-        assert_eq!(err(253402300800.0), "ValueError: year 10000 is out of range");
+        assert_eq!(
+            err(f64::NAN),
+            "ValueError: Invalid value NaN (not a number)"
+        );
+        assert_eq!(
+            err(1e20),
+            "OverflowError: timestamp out of range for platform time_t"
+        );
+        assert_eq!(
+            err(1e18),
+            "OSError: [Errno 75] Value too large for defined data type"
+        );
+        assert_eq!(
+            err(253402300800.0),
+            "ValueError: year 10000 is out of range"
+        );
         assert_eq!(err(-62135596801.0), "ValueError: year 0 is out of range");
     }
 
@@ -370,6 +420,9 @@ mod tests {
         assert_eq!(int_true_div(-7, 2), -3.5);
         // 2**64 + 1 over 3: float(a)/float(b) would round twice
         assert_eq!(int_true_div(18446744073709551617, 3), 6.148914691236517e18);
-        assert_eq!(int_true_div(18446744073709551615, 9007199254740993), 2047.9999999999998);
+        assert_eq!(
+            int_true_div(18446744073709551615, 9007199254740993),
+            2047.9999999999998
+        );
     }
 }

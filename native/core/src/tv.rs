@@ -29,7 +29,12 @@ pub fn decode(j: &Json) -> Result<Value, String> {
 fn decode_tagged(m: &Map<String, Json>) -> Result<Value, String> {
     let (tag, body) = match m.iter().next() {
         Some(pair) if m.len() == 1 => pair,
-        _ => return Err(format!("a typed value has one key: {}", Json::Object(m.clone()))),
+        _ => {
+            return Err(format!(
+                "a typed value has one key: {}",
+                Json::Object(m.clone())
+            ))
+        }
     };
     let items = || -> Result<Vec<Value>, String> {
         body.as_array()
@@ -80,7 +85,9 @@ pub fn encode(v: &Value) -> Json {
             _ => json!({ "int": i.to_string() }),
         },
         Value::Float(f) if f.is_finite() => json!(f),
-        Value::Float(f) => json!({ "float": if f.is_nan() { "nan" } else if *f > 0.0 { "inf" } else { "-inf" } }),
+        Value::Float(f) => {
+            json!({ "float": if f.is_nan() { "nan" } else if *f > 0.0 { "inf" } else { "-inf" } })
+        }
         Value::Str(s) => json!(&**s),
         Value::List(items) => json!({ "list": seq(items) }),
         Value::Tuple(items) => json!({ "tuple": seq(items) }),

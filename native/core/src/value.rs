@@ -81,7 +81,10 @@ pub fn int_float_cmp(i: i128, f: f64) -> Option<Ordering> {
         return Some(Ordering::Greater);
     }
     let t = f.trunc();
-    Some(i.cmp(&(t as i128)).then_with(|| 0.0_f64.partial_cmp(&(f - t)).unwrap_or(Ordering::Equal)))
+    Some(
+        i.cmp(&(t as i128))
+            .then_with(|| 0.0_f64.partial_cmp(&(f - t)).unwrap_or(Ordering::Equal)),
+    )
 }
 
 pub fn num_cmp(a: Num, b: Num) -> Option<Ordering> {
@@ -196,7 +199,8 @@ impl Value {
             }
             (Value::Dict(a), Value::Dict(b)) => {
                 a.len() == b.len()
-                    && a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v.py_eq(v2)))
+                    && a.iter()
+                        .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v.py_eq(v2)))
             }
             _ => match (self.set_items(), other.set_items()) {
                 (Some(a), Some(b)) => a.len() == b.len() && subset(a, b),
@@ -276,7 +280,9 @@ impl Value {
             Value::Set(v) if v.is_empty() => out.push_str("set()"),
             Value::Set(v) => write_items(out, "{", display_order(v).into_iter(), "}"),
             Value::FrozenSet(v) if v.is_empty() => out.push_str("frozenset()"),
-            Value::FrozenSet(v) => write_items(out, "frozenset({", display_order(v).into_iter(), "})"),
+            Value::FrozenSet(v) => {
+                write_items(out, "frozenset({", display_order(v).into_iter(), "})")
+            }
             Value::Dict(d) => {
                 out.push('{');
                 for (i, (k, v)) in d.iter().enumerate() {
@@ -304,7 +310,9 @@ impl Value {
                 Value::Tuple(Arc::new(
                     pairs
                         .into_iter()
-                        .map(|(k, v)| Value::Tuple(Arc::new(vec![Value::Str(k.clone()), v.freeze()])))
+                        .map(|(k, v)| {
+                            Value::Tuple(Arc::new(vec![Value::Str(k.clone()), v.freeze()]))
+                        })
                         .collect(),
                 ))
             }
@@ -397,7 +405,12 @@ pub fn display_order(items: &[Value]) -> Vec<&Value> {
     out
 }
 
-fn write_items<'a>(out: &mut String, open: &str, items: impl Iterator<Item = &'a Value>, close: &str) {
+fn write_items<'a>(
+    out: &mut String,
+    open: &str,
+    items: impl Iterator<Item = &'a Value>,
+    close: &str,
+) {
     out.push_str(open);
     for (i, v) in items.enumerate() {
         if i > 0 {

@@ -30,7 +30,9 @@ fn tv_map(j: Option<&Json>) -> Result<HashMap<String, Value>, String> {
         Some(Json::Object(m)) => m,
         Some(other) => return Err(format!("expected an object, got {other}")),
     };
-    m.iter().map(|(k, v)| Ok((k.clone(), tv::decode(v)?))).collect()
+    m.iter()
+        .map(|(k, v)| Ok((k.clone(), tv::decode(v)?)))
+        .collect()
 }
 
 impl JsonEnv {
@@ -40,9 +42,12 @@ impl JsonEnv {
             event: None,
             trigger: None,
             types: Vec::new(),
-            state: j.get("state").and_then(Json::as_array).map_or(Ok(Vec::new()), |a| {
-                a.iter().map(tv::decode).collect::<Result<Vec<_>, _>>()
-            })?,
+            state: j
+                .get("state")
+                .and_then(Json::as_array)
+                .map_or(Ok(Vec::new()), |a| {
+                    a.iter().map(tv::decode).collect::<Result<Vec<_>, _>>()
+                })?,
             other: tv_map(j.get("other"))?,
             vars: tv_map(j.get("vars"))?,
             facts: HashMap::new(),
@@ -51,7 +56,10 @@ impl JsonEnv {
         if let Some(Json::Object(colls)) = j.get("facts") {
             for (coll, records) in colls {
                 let mut by_id = HashMap::new();
-                for (id, record) in records.as_object().ok_or("facts: records must be an object")? {
+                for (id, record) in records
+                    .as_object()
+                    .ok_or("facts: records must be an object")?
+                {
                     by_id.insert(id.clone(), tv_map(Some(record))?);
                 }
                 env.facts.insert(coll.clone(), by_id);
@@ -68,7 +76,10 @@ impl JsonEnv {
             Some(j) => j,
         };
         let text = |k: &str| -> Result<Arc<str>, String> {
-            j.get(k).and_then(Json::as_str).map(Arc::from).ok_or_else(|| format!("event: no {k}"))
+            j.get(k)
+                .and_then(Json::as_str)
+                .map(Arc::from)
+                .ok_or_else(|| format!("event: no {k}"))
         };
         let type_name = text("type")?.to_string();
         let etype = match self.types.iter().position(|t| *t == type_name) {
@@ -91,7 +102,10 @@ impl JsonEnv {
         Ok(Some(Event {
             id: text("id")?,
             case: text("case")?,
-            time: j.get("time").and_then(Json::as_f64).ok_or("event: no time")?,
+            time: j
+                .get("time")
+                .and_then(Json::as_f64)
+                .ok_or("event: no time")?,
             etype,
             actor: j.get("actor").and_then(Json::as_str).map(Arc::from),
             data,
@@ -126,22 +140,27 @@ impl Env for JsonEnv {
     }
     /// `Runtime.fact` of sopengine.evaluator, reasons and all.
     fn fact(&self, collection: &str, id: &Value, field: &str) -> Result<Value, Raise> {
-        let records = self
-            .facts
-            .get(collection)
-            .ok_or_else(|| Raise::MissingFact(format!("no '{collection}' facts were given (--facts)")))?;
+        let records = self.facts.get(collection).ok_or_else(|| {
+            Raise::MissingFact(format!("no '{collection}' facts were given (--facts)"))
+        })?;
         if id.is_none() {
-            return Err(Raise::MissingFact(format!("no id to look up in '{collection}' facts")));
+            return Err(Raise::MissingFact(format!(
+                "no id to look up in '{collection}' facts"
+            )));
         }
         let shown = id.py_str();
         let record = match id {
             Value::Str(s) => records.get(&**s),
             _ => None,
         }
-        .ok_or_else(|| Raise::MissingFact(format!("'{shown}' is not in the '{collection}' facts")))?;
+        .ok_or_else(|| {
+            Raise::MissingFact(format!("'{shown}' is not in the '{collection}' facts"))
+        })?;
         match record.get(field) {
             Some(v) if !v.is_none() => Ok(v.clone()),
-            _ => Err(Raise::MissingFact(format!("'{collection}' fact '{shown}' has no '{field}'"))),
+            _ => Err(Raise::MissingFact(format!(
+                "'{collection}' fact '{shown}' has no '{field}'"
+            ))),
         }
     }
     fn known(&self, collection: &str, id: &Value) -> bool {
@@ -164,7 +183,12 @@ pub fn eval_expression(plan: &str, env: &str) -> Result<(bool, String), String> 
     let env = JsonEnv::parse(env)?;
     let plan: Json = serde_json::from_str(plan).map_err(|e| e.to_string())?;
     let lookup = |name: &str| env.build_ctx_field(name);
-    let expr = Expr::build(&plan, &BuildCtx { data_field: &lookup })?;
+    let expr = Expr::build(
+        &plan,
+        &BuildCtx {
+            data_field: &lookup,
+        },
+    )?;
     Ok(match expr.eval(&env) {
         Ok(v) => (true, tv::encode(&v).to_string()),
         Err(r) => (false, raise_text(&r)),
@@ -176,5 +200,11 @@ pub fn render_template(plan: &str, env: &str) -> Result<String, String> {
     let env = JsonEnv::parse(env)?;
     let plan: Json = serde_json::from_str(plan).map_err(|e| e.to_string())?;
     let lookup = |name: &str| env.build_ctx_field(name);
-    Ok(Template::build(&plan, &BuildCtx { data_field: &lookup })?.render(&env))
+    Ok(Template::build(
+        &plan,
+        &BuildCtx {
+            data_field: &lookup,
+        },
+    )?
+    .render(&env))
 }
