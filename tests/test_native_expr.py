@@ -340,3 +340,26 @@ def test_set_items_are_taken_in_text_order_by_any_in_and_missing_in() -> None:
     assert expr is not None
     state = {"s0": {"zeta", "alpha", "mid"}, "s1": set(), "s2": 0}
     assert expr.fn(Event("e", "C", 0.0, "t"), state, None, None, Runtime()) == ["alpha", "mid", "zeta"]
+
+
+@budget(300)
+@given(st.lists(st.floats() | st.integers(-(2 ** 63), 2 ** 64 - 1), min_size=1, max_size=8))
+def test_any_number_is_shown_as_python_shows_it(numbers: list[Any]) -> None:
+    numbers = [n for n in numbers if not (isinstance(n, float) and math.isnan(n))]  # no NaN in event data
+    env = _env({"a": numbers}, [None, set(), 0])
+    shown("data.a", env)
+    for n in numbers:
+        one = _env({"a": n, "big": 2 ** 53 + 1, "c": 2.0 ** 53}, [None, set(), 0])
+        agree("duration_text(data.a)", one)
+        agree("iso(data.a)", one)
+        agree("[data.a / 7, data.a % 7, data.a - 0.5, -data.a, data.a + data.big, data.a / data.big]", one)
+        agree("[data.a > data.big, data.a == data.big, data.a <= data.c, data.a * 3, data.a % -2.5]", one)
+
+
+# Characters assigned after Unicode 14 (Python 3.11's) are left out: see the report on str repr.
+@budget(300)
+@given(st.lists(st.text(st.characters(exclude_categories=("Cn", "Cs"))), min_size=1, max_size=4))
+def test_any_text_is_quoted_as_python_repr(texts: list[str]) -> None:
+    env = _env({"a": texts}, [None, set(), 0])
+    shown("data.a", env)
+    shown("[lower(data.a), upper(text(data.a))]", env)

@@ -144,6 +144,9 @@ pub fn int_true_div(a: i128, b: i128) -> f64 {
         return a as f64 / b as f64;
     }
     let negative = (a < 0) != (b < 0);
+    if n == 0 {
+        return if b < 0 { -0.0 } else { 0.0 };
+    }
     let mut bits = n / d;
     let mut rem = n % d;
     let mut exp: i32 = 0;
@@ -418,6 +421,7 @@ mod tests {
     fn int_division_is_correctly_rounded() {
         assert_eq!(int_true_div(1, 3), 1.0 / 3.0);
         assert_eq!(int_true_div(-7, 2), -3.5);
+        assert!(int_true_div(0, -(1 << 60)).is_sign_negative());
         // 2**64 + 1 over 3: float(a)/float(b) would round twice
         assert_eq!(int_true_div(18446744073709551617, 3), 6.148914691236517e18);
         assert_eq!(
