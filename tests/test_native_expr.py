@@ -363,3 +363,18 @@ def test_any_text_is_quoted_as_python_repr(texts: list[str]) -> None:
     env = _env({"a": texts}, [None, set(), 0])
     shown("data.a", env)
     shown("[lower(data.a), upper(text(data.a))]", env)
+
+
+@budget(300)
+@given(st.lists(EXPRESSIONS, min_size=1, max_size=3), environments())
+def test_native_core_renders_generated_templates_as_python(placeholders: list[str], env: dict[str, Any]) -> None:
+    text = " | ".join(f"{{{p}}}" for p in placeholders if "{" not in p and "}" not in p) + " {{done}}"
+    tmpl, problems = compile_template(text, SCOPE, LOC)
+    if tmpl is None or problems:
+        return
+    event = Event("e1", "C1", env["time"], "close", env["actor"], dict(env["data"]))
+    trigger = Event("e0", "C1", 1000.0, "open", None, {"a": "Q1", "b": 7}) if env["trigger"] else None
+    runtime = Runtime(FACTS)
+    runtime.vars.update(env["vars"])
+    want = tmpl.render(event, dict(zip(STATE, env["state"])), trigger, dict(env["other"]), runtime)
+    assert native.render_template(json.dumps(plan.template(tmpl, STATE_INDEX, PARAMS)), _env_json(env)) == want

@@ -420,3 +420,92 @@ fn write_items<'a>(
     }
     out.push_str(close);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+    fn tuple(items: Vec<Value>) -> Value {
+        Value::Tuple(Arc::new(items))
+    }
+    fn set(items: Vec<Value>) -> Value {
+        Value::Set(Arc::new(items))
+    }
+
+    #[test]
+    fn equality_is_pythons() {
+        assert!(Value::Int(1).py_eq(&Value::Float(1.0)));
+        assert!(Value::Bool(true).py_eq(&Value::Int(1)));
+        assert!(!tuple(vec![Value::Int(1)]).py_eq(&list(vec![Value::Int(1)])));
+        assert!(
+            set(vec![Value::Int(1)]).py_eq(&Value::FrozenSet(Arc::new(vec![Value::Float(1.0)])))
+        );
+        assert!(!Value::int(9007199254740993).py_eq(&Value::Float(9007199254740992.0)));
+        assert!(!Value::Float(f64::NAN).py_eq(&Value::Float(f64::NAN)));
+    }
+
+    #[test]
+    fn ordering_is_pythons() {
+        let lt = |a: &Value, b: &Value| a.py_cmp(CmpOp::Lt, b);
+        assert_eq!(lt(&Value::Int(1), &Value::Float(1.5)), Ok(true));
+        assert_eq!(lt(&Value::str("a"), &Value::str("é")), Ok(true));
+        assert_eq!(
+            lt(
+                &list(vec![Value::Int(1)]),
+                &list(vec![Value::Int(1), Value::Int(0)])
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            lt(
+                &set(vec![Value::Int(1)]),
+                &set(vec![Value::Int(1), Value::Int(2)])
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            lt(&Value::None, &Value::Int(1)),
+            Err(Raise::type_error(
+                "'<' not supported between instances of 'NoneType' and 'int'"
+            ))
+        );
+        assert_eq!(
+            lt(&list(vec![Value::str("a")]), &list(vec![Value::Int(1)])),
+            Err(Raise::type_error(
+                "'<' not supported between instances of 'str' and 'int'"
+            ))
+        );
+    }
+
+    #[test]
+    fn repr_is_pythons() {
+        assert_eq!(
+            list(vec![Value::Int(1), Value::str("a")]).py_repr(),
+            "[1, 'a']"
+        );
+        assert_eq!(tuple(vec![Value::Int(1)]).py_repr(), "(1,)");
+        assert_eq!(set(vec![]).py_repr(), "set()");
+        assert_eq!(set(vec![Value::Int(3), Value::Int(1)]).py_repr(), "{1, 3}");
+        let dict = Value::Dict(Arc::new(vec![(Arc::from("a"), Value::Int(1))]));
+        assert_eq!(dict.py_repr(), "{'a': 1}");
+        assert_eq!(Value::str("x").py_str(), "x");
+        assert_eq!(Value::None.py_str(), "None");
+    }
+
+    #[test]
+    fn freeze_and_items_are_the_evaluators() {
+        let dict = Value::Dict(Arc::new(vec![
+            (Arc::from("b"), list(vec![Value::Int(2)])),
+            (Arc::from("a"), Value::None),
+        ]));
+        assert_eq!(dict.freeze().py_repr(), "(('a', None), ('b', (2,)))");
+        assert_eq!(set(vec![Value::Int(1)]).freeze().type_name(), "frozenset");
+        assert_eq!(list(vec![Value::None, Value::Int(1)]).as_items().len(), 1);
+        assert_eq!(Value::None.as_items().len(), 0);
+        assert!(!Value::str("").filled() && Value::Int(0).filled() && !list(vec![]).filled());
+        assert_eq!(tuple(vec![list(vec![])]).unhashable(), Some("list"));
+    }
+}
