@@ -378,3 +378,11 @@ def test_native_core_renders_generated_templates_as_python(placeholders: list[st
     runtime.vars.update(env["vars"])
     want = tmpl.render(event, dict(zip(STATE, env["state"])), trigger, dict(env["other"]), runtime)
     assert native.render_template(json.dumps(plan.template(tmpl, STATE_INDEX, PARAMS)), _env_json(env)) == want
+
+
+def test_joining_beyond_the_limit_is_refused_alike() -> None:
+    env = _env({"a": "x" * 60_000, "b": list(range(60_000))}, [None, set(), 0])
+    assert agree("data.a + data.a", env) == (False, "OverflowError: '+' would build a value of 120000 items; "
+                                                    "the limit is 100000")
+    for text in ["data.a + data.a", "data.b + data.b", "data.a + data.b", "data.b + (1, 2)", "len(data.a + 'y')"]:
+        agree(text, env)
