@@ -127,7 +127,9 @@ def _contains(container: Any, item: Any) -> bool:
 def _as_list(value: Any) -> list[Any]:
     if value is None or value == "":
         return []
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (set, frozenset)):  # in a fixed order: a set of text iterates in per-process hash order
+        return sorted(value, key=str)
+    if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
 

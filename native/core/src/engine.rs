@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use crate::expr::{BuildCtx, Expr, Template};
 use crate::kinds::{self, Rule};
 use crate::plan::{self, ExprSlot, MatchSlot, Plan};
-use crate::value::{self, Str, Value};
+use crate::value::{Str, Value};
 
 /// An expression with its text (for undecided reasons) and the state it reads (for evidence).
 pub struct CExpr {
@@ -162,7 +162,7 @@ impl Engine {
                     "counter" => VarKind::Counter,
                     _ => VarKind::Value,
                 };
-                Ok(StateVar { name: Str::from(v.name.as_str()), kind, initial: value::from_tv(&v.initial)? })
+                Ok(StateVar { name: Str::from(v.name.as_str()), kind, initial: crate::tv::decode(&v.initial)? })
             })
             .collect::<Result<Vec<_>, String>>()?;
         let mut steps: Vec<TypeSteps> = (0..types.len()).map(|_| TypeSteps::default()).collect();

@@ -1,8 +1,15 @@
 //! The expression language: expressions of the plan, built once, evaluated per event.
 //! See docs/plan-format.md for the operations and the Python semantics they follow.
 
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
 use crate::event::Event;
-use crate::value::Value;
+use crate::funcs::{show, Func, Pattern};
+use crate::ops;
+use crate::tv;
+use crate::value::{unique, CmpOp, Str, Value};
 
 /// What an evaluation raised, as the reference engine would report it.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +21,19 @@ pub enum Raise {
         class: &'static str,
         message: String,
     },
+}
+
+impl Raise {
+    pub fn error(class: &'static str, message: impl Into<String>) -> Raise {
+        Raise::Error {
+            class,
+            message: message.into(),
+        }
+    }
+
+    pub fn type_error(message: impl Into<String>) -> Raise {
+        Raise::error("TypeError", message)
+    }
 }
 
 /// What an expression may read besides constants.
@@ -33,25 +53,387 @@ pub trait Env {
     fn known(&self, collection: &str, id: &Value) -> bool;
 }
 
-// ---- STUB: replaced by the native-expr branch (Expr, Template, BuildCtx) ----
+/// How the plan's names are resolved when an expression is built.
 pub struct BuildCtx<'a> {
+    /// The index of an event data field; a field it does not know reads as None.
     pub data_field: &'a dyn Fn(&str) -> Option<u32>,
 }
-pub struct Expr;
-impl Expr {
-    pub fn build(_json: &serde_json::Value, _ctx: &BuildCtx) -> Result<Expr, String> {
-        Err("stub".into())
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventAttr {
+    Id,
+    Case,
+    Time,
+    Type,
+    Actor,
+}
+
+impl EventAttr {
+    fn parse(name: &str) -> Result<EventAttr, String> {
+        Ok(match name {
+            "id" => EventAttr::Id,
+            "case" => EventAttr::Case,
+            "time" => EventAttr::Time,
+            "type" => EventAttr::Type,
+            "actor" => EventAttr::Actor,
+            _ => return Err(format!("unknown event attribute {name:?}")),
+        })
     }
-    pub fn eval(&self, _env: &dyn Env) -> Result<Value, Raise> {
-        Ok(Value::None)
+
+    fn name(self) -> &'static str {
+        match self {
+            EventAttr::Id => "id",
+            EventAttr::Case => "case",
+            EventAttr::Time => "time",
+            EventAttr::Type => "type",
+            EventAttr::Actor => "actor",
+        }
     }
 }
-pub struct Template;
-impl Template {
-    pub fn build(_json: &serde_json::Value, _ctx: &BuildCtx) -> Result<Template, String> {
-        Err("stub".into())
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Ord(CmpOp),
+}
+
+/// One expression of the plan, built once.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Const(Value),
+    Event(EventAttr),
+    /// `event.data.get(field)`; None: a field no event has.
+    Data(Option<u32>),
+    Trigger(EventAttr),
+    TriggerData(Option<u32>),
+    State(usize),
+    Other(Str),
+    Var(Str),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    Pos(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    Cmp(Cmp, Box<Expr>, Box<Expr>),
+    IsNone {
+        arg: Box<Expr>,
+        negate: bool,
+    },
+    In {
+        item: Box<Expr>,
+        container: Box<Expr>,
+        negate: bool,
+    },
+    If {
+        test: Box<Expr>,
+        then: Box<Expr>,
+        orelse: Box<Expr>,
+    },
+    Tuple(Vec<Expr>),
+    Set(Vec<Expr>),
+    Call(Func, Vec<Expr>),
+    Matches(Box<Pattern>, Box<Expr>),
+    FindAll(Box<Pattern>, Box<Expr>),
+    Fact {
+        collection: Str,
+        id: Box<Expr>,
+        field: Str,
+    },
+    Known {
+        collection: Str,
+        id: Box<Expr>,
+    },
+}
+
+fn field<'j>(j: &'j Json, name: &str) -> Result<&'j Json, String> {
+    j.get(name)
+        .ok_or_else(|| format!("expression {j}: no {name:?}"))
+}
+
+fn text_field<'j>(j: &'j Json, name: &str) -> Result<&'j str, String> {
+    field(j, name)?
+        .as_str()
+        .ok_or_else(|| format!("expression {j}: {name:?} is not text"))
+}
+
+fn flag(j: &Json, name: &str) -> bool {
+    j.get(name).and_then(Json::as_bool).unwrap_or(false)
+}
+
+fn no_event(attr: &str) -> Raise {
+    Raise::error(
+        "AttributeError",
+        format!("'NoneType' object has no attribute '{attr}'"),
+    )
+}
+
+impl Expr {
+    /// Builds an expression from its plan JSON.
+    pub fn build(j: &Json, ctx: &BuildCtx) -> Result<Expr, String> {
+        let sub = |name: &str| -> Result<Box<Expr>, String> {
+            Ok(Box::new(Expr::build(field(j, name)?, ctx)?))
+        };
+        let list = |name: &str| -> Result<Vec<Expr>, String> {
+            field(j, name)?
+                .as_array()
+                .ok_or_else(|| format!("expression {j}: {name:?} is not a list"))?
+                .iter()
+                .map(|e| Expr::build(e, ctx))
+                .collect()
+        };
+        let op = text_field(j, "op")?;
+        Ok(match op {
+            "const" => Expr::Const(tv::decode(field(j, "value")?)?),
+            "event" => Expr::Event(EventAttr::parse(text_field(j, "attr")?)?),
+            "trigger" => Expr::Trigger(EventAttr::parse(text_field(j, "attr")?)?),
+            "data" => Expr::Data((ctx.data_field)(text_field(j, "field")?)),
+            "trigger_data" => Expr::TriggerData((ctx.data_field)(text_field(j, "field")?)),
+            "state" => Expr::State(
+                field(j, "var")?
+                    .as_u64()
+                    .ok_or_else(|| format!("expression {j}: bad state index"))?
+                    as usize,
+            ),
+            "other" => Expr::Other(Arc::from(text_field(j, "attr")?)),
+            "var" => Expr::Var(Arc::from(text_field(j, "name")?)),
+            "and" => Expr::And(list("args")?),
+            "or" => Expr::Or(list("args")?),
+            "not" => Expr::Not(sub("arg")?),
+            "neg" => Expr::Neg(sub("arg")?),
+            "pos" => Expr::Pos(sub("arg")?),
+            "add" | "sub" | "mul" | "div" | "mod" => {
+                let bin = match op {
+                    "add" => BinOp::Add,
+                    "sub" => BinOp::Sub,
+                    "mul" => BinOp::Mul,
+                    "div" => BinOp::Div,
+                    _ => BinOp::Mod,
+                };
+                Expr::Bin(bin, sub("left")?, sub("right")?)
+            }
+            "cmp" => {
+                let cmp = match text_field(j, "cmp")? {
+                    "eq" => Cmp::Eq,
+                    "ne" => Cmp::Ne,
+                    "lt" => Cmp::Ord(CmpOp::Lt),
+                    "le" => Cmp::Ord(CmpOp::Le),
+                    "gt" => Cmp::Ord(CmpOp::Gt),
+                    "ge" => Cmp::Ord(CmpOp::Ge),
+                    other => return Err(format!("unknown comparison {other:?}")),
+                };
+                Expr::Cmp(cmp, sub("left")?, sub("right")?)
+            }
+            "is_none" => Expr::IsNone {
+                arg: sub("arg")?,
+                negate: flag(j, "negate"),
+            },
+            "in" => Expr::In {
+                item: sub("item")?,
+                container: sub("container")?,
+                negate: flag(j, "negate"),
+            },
+            "if" => Expr::If {
+                test: sub("test")?,
+                then: sub("then")?,
+                orelse: sub("else")?,
+            },
+            "tuple" => Expr::Tuple(list("items")?),
+            "set" => Expr::Set(list("items")?),
+            "call" => {
+                let name = text_field(j, "fn")?;
+                let (func, min, max) =
+                    Func::lookup(name).ok_or_else(|| format!("unknown function {name:?}"))?;
+                let args = list("args")?;
+                if args.len() < min || args.len() > max {
+                    return Err(format!(
+                        "{name}() takes {min}-{max} arguments, got {}",
+                        args.len()
+                    ));
+                }
+                Expr::Call(func, args)
+            }
+            "matches" | "findall" => {
+                let pattern = Box::new(Pattern::new(text_field(j, "pattern")?)?);
+                if op == "matches" {
+                    Expr::Matches(pattern, sub("arg")?)
+                } else {
+                    Expr::FindAll(pattern, sub("arg")?)
+                }
+            }
+            "fact" => Expr::Fact {
+                collection: Arc::from(text_field(j, "collection")?),
+                id: sub("id")?,
+                field: Arc::from(text_field(j, "field")?),
+            },
+            "known" => Expr::Known {
+                collection: Arc::from(text_field(j, "collection")?),
+                id: sub("id")?,
+            },
+            other => return Err(format!("unknown expression op {other:?}")),
+        })
     }
-    pub fn render(&self, _env: &dyn Env) -> String {
-        String::new()
+
+    /// Evaluates the expression as the reference engine's compiled lambda would.
+    pub fn eval(&self, env: &dyn Env) -> Result<Value, Raise> {
+        Ok(match self {
+            Expr::Const(v) => v.clone(),
+            Expr::Event(attr) => event_attr(env, env.event(), *attr)?,
+            Expr::Trigger(attr) => event_attr(env, env.trigger(), *attr)?,
+            Expr::Data(f) => data(env.event(), *f)?,
+            Expr::TriggerData(f) => data(env.trigger(), *f)?,
+            Expr::State(i) => env.state(*i).clone(),
+            Expr::Other(attr) => env.other(attr).cloned().unwrap_or(Value::None),
+            Expr::Var(name) => env
+                .var(name)
+                .cloned()
+                .ok_or_else(|| Raise::error("KeyError", format!("'{name}'")))?,
+            Expr::And(args) => {
+                let mut last = Value::None;
+                for a in args {
+                    last = a.eval(env)?;
+                    if !last.truthy() {
+                        break;
+                    }
+                }
+                last
+            }
+            Expr::Or(args) => {
+                let mut last = Value::None;
+                for a in args {
+                    last = a.eval(env)?;
+                    if last.truthy() {
+                        break;
+                    }
+                }
+                last
+            }
+            Expr::Not(a) => Value::Bool(!a.eval(env)?.truthy()),
+            Expr::Neg(a) => ops::neg(&a.eval(env)?)?,
+            Expr::Pos(a) => ops::pos(&a.eval(env)?)?,
+            Expr::Bin(op, l, r) => {
+                let (a, b) = (l.eval(env)?, r.eval(env)?);
+                match op {
+                    BinOp::Add => ops::add(&a, &b)?,
+                    BinOp::Sub => ops::sub(&a, &b)?,
+                    BinOp::Mul => ops::mul(&a, &b)?,
+                    BinOp::Div => ops::div(&a, &b)?,
+                    BinOp::Mod => ops::modulo(&a, &b)?,
+                }
+            }
+            Expr::Cmp(cmp, l, r) => {
+                let (a, b) = (l.eval(env)?, r.eval(env)?);
+                Value::Bool(match cmp {
+                    Cmp::Eq => a.py_eq(&b),
+                    Cmp::Ne => !a.py_eq(&b),
+                    Cmp::Ord(op) => a.py_cmp(*op, &b)?,
+                })
+            }
+            Expr::IsNone { arg, negate } => Value::Bool(arg.eval(env)?.is_none() != *negate),
+            Expr::In {
+                item,
+                container,
+                negate,
+            } => {
+                let (i, c) = (item.eval(env)?, container.eval(env)?);
+                Value::Bool(ops::in_(&i, &c) != *negate)
+            }
+            Expr::If { test, then, orelse } => {
+                if test.eval(env)?.truthy() {
+                    then.eval(env)?
+                } else {
+                    orelse.eval(env)?
+                }
+            }
+            Expr::Tuple(items) => Value::Tuple(Arc::new(eval_all(items, env)?)),
+            Expr::Set(items) => Value::Set(Arc::new(unique(eval_all(items, env)?)?)),
+            Expr::Call(func, args) => func.call(&eval_all(args, env)?)?,
+            Expr::Matches(p, arg) => Value::Bool(p.matches(&arg.eval(env)?)),
+            Expr::FindAll(p, arg) => p.findall(&arg.eval(env)?),
+            Expr::Fact {
+                collection,
+                id,
+                field,
+            } => env.fact(collection, &id.eval(env)?, field)?,
+            Expr::Known { collection, id } => Value::Bool(env.known(collection, &id.eval(env)?)),
+        })
+    }
+}
+
+fn eval_all(items: &[Expr], env: &dyn Env) -> Result<Vec<Value>, Raise> {
+    items.iter().map(|e| e.eval(env)).collect()
+}
+
+fn event_attr(env: &dyn Env, event: Option<&Event>, attr: EventAttr) -> Result<Value, Raise> {
+    let e = event.ok_or_else(|| no_event(attr.name()))?;
+    Ok(match attr {
+        EventAttr::Id => Value::Str(e.id.clone()),
+        EventAttr::Case => Value::Str(e.case.clone()),
+        EventAttr::Time => Value::Float(e.time),
+        EventAttr::Type => Value::str(env.type_name(e.etype)),
+        EventAttr::Actor => e.actor.clone().map_or(Value::None, Value::Str),
+    })
+}
+
+fn data(event: Option<&Event>, f: Option<u32>) -> Result<Value, Raise> {
+    let e = event.ok_or_else(|| no_event("data"))?;
+    Ok(f.and_then(|f| e.get(f)).cloned().unwrap_or(Value::None))
+}
+
+/// A message template: literal text and expressions shown as `_show` shows them.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub text: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Text(String),
+    Expr(Expr),
+}
+
+impl Template {
+    /// Builds a template from its plan JSON `{"text": ..., "parts": [string | expression, ...]}`.
+    pub fn build(j: &Json, ctx: &BuildCtx) -> Result<Template, String> {
+        let parts = field(j, "parts")?
+            .as_array()
+            .ok_or("template: parts is not a list")?
+            .iter()
+            .map(|p| match p {
+                Json::String(s) => Ok(Part::Text(s.clone())),
+                _ => Expr::build(p, ctx).map(Part::Expr),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Template {
+            text: text_field(j, "text")?.to_string(),
+            parts,
+        })
+    }
+
+    /// The message: `(unknown)` where a fact is missing, `(?)` where an expression raised.
+    pub fn render(&self, env: &dyn Env) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(s) => out.push_str(s),
+                Part::Expr(e) => out.push_str(&match e.eval(env) {
+                    Ok(v) => show(&v),
+                    Err(Raise::MissingFact(_)) => "(unknown)".into(),
+                    Err(Raise::Error { .. }) => "(?)".into(),
+                }),
+            }
+        }
+        out
     }
 }

@@ -9,14 +9,18 @@ pub mod engine;
 pub mod event;
 pub mod expr;
 pub mod findings;
+pub mod funcs;
 pub mod join;
 pub mod json;
 pub mod kinds;
+pub mod ops;
 pub mod plan;
+pub mod pyfmt;
 pub mod reader;
 pub mod run;
 pub mod session;
 pub mod time;
+pub mod tv;
 pub mod value;
 
 /// The version of the plan format this core executes; a plan of another version is refused.

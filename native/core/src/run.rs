@@ -18,7 +18,7 @@ use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
 use crate::findings::{Interval, Pending, Position, Probe, Undecided, Violation};
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
-use crate::value::{self, Str, Value};
+use crate::value::{CmpOp, Str, Value};
 
 /// Facts by collection, then record id: each record's fields.
 pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
@@ -457,8 +457,8 @@ impl<'e> Runner<'e> {
             match (up.op, kind) {
                 (Op::Set, VarKind::Set) => {
                     let mut items: Vec<Value> = Vec::new();
-                    for item in value::as_items(&value) {
-                        let item = value::freeze(&item);
+                    for item in value.as_items() {
+                        let item = item.freeze();
                         if !items.iter().any(|x| x.py_eq(&item)) {
                             items.push(item);
                         }
@@ -472,7 +472,7 @@ impl<'e> Runner<'e> {
                 }
                 (Op::Set, _) => {
                     let value = match value {
-                        Value::List(_) | Value::Set(_) | Value::Dict(_) => value::freeze(&value),
+                        Value::List(_) | Value::Set(_) | Value::Dict(_) => value.freeze(),
                         other => other,
                     };
                     if !run.state[var].py_eq(&value) {
@@ -491,8 +491,8 @@ impl<'e> Runner<'e> {
                         _ => Vec::new(),
                     };
                     let mut touched = false;
-                    for item in value::as_items(&value) {
-                        let item = value::freeze(&item);
+                    for item in value.as_items() {
+                        let item = item.freeze();
                         let at = items.iter().position(|x| x.py_eq(&item));
                         if op == Op::Add {
                             if at.is_none() {
@@ -520,7 +520,7 @@ impl<'e> Runner<'e> {
                     if number {
                         if value.truthy() {
                             let current = if run.state[var].truthy() { run.state[var].clone() } else { Value::Int(0) };
-                            if let Ok(sum) = value::py_add(&current, &value) {
+                            if let Ok(sum) = crate::ops::add(&current, &value) {
                                 run.state[var] = sum;
                                 mark(&mut changed, var);
                             }
@@ -546,10 +546,10 @@ impl<'e> Runner<'e> {
                 if !self.value(run, &ix.member, Some(e), None)?.truthy() {
                     return Ok(None);
                 }
-                let key = value::freeze(&self.value(run, &ix.key, Some(e), None)?);
+                let key = self.value(run, &ix.key, Some(e), None)?.freeze();
                 let mut attrs = Vec::with_capacity(ix.attributes.len());
                 for (_, x) in &ix.attributes {
-                    attrs.push(value::freeze(&self.value(run, x, Some(e), None)?));
+                    attrs.push(self.value(run, x, Some(e), None)?.freeze());
                 }
                 Ok(Some((key, attrs)))
             })();
@@ -597,7 +597,7 @@ impl<'e> Runner<'e> {
             .iter()
             .map(|(_, expr)| match expr {
                 Some(x) => match self.value(run, x, None, None) {
-                    Ok(Value::Set(items)) | Ok(Value::FrozenSet(items)) => value::sorted_list(&items),
+                    Ok(Value::Set(items)) | Ok(Value::FrozenSet(items)) => sorted_list(&items),
                     Ok(v) => v,
                     Err(_) => Value::None, // a column is informative; a failure leaves it empty
                 },
@@ -659,4 +659,19 @@ fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &str, value: Value) {
         Some(slot) => slot.1 = value,
         None => attrs.push((Str::from(name), value)),
     }
+}
+
+/// Python's `sorted(a_set)` as a list (items compared with `<`; the rare incomparable pair keeps its order).
+fn sorted_list(items: &[Value]) -> Value {
+    let mut out = items.to_vec();
+    out.sort_by(|a, b| {
+        if a.py_cmp(CmpOp::Lt, b) == Ok(true) {
+            std::cmp::Ordering::Less
+        } else if b.py_cmp(CmpOp::Lt, a) == Ok(true) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    Value::List(Arc::new(out))
 }

@@ -1,11 +1,26 @@
 //! `sopengine._native`: the Python face of the evaluation core. The boundary is
 //! crossed once per call (a file, a batch, a result), never inside the evaluation.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 mod convert;
 mod reader_hooks;
 mod session;
+mod testhook;
+
+/// Test hook: evaluates one plan expression in an environment given as JSON (see `testhook`);
+/// returns `(True, typed-value JSON)` or `(False, "Class: message")`.
+#[pyfunction]
+fn eval_expression(plan_json: &str, env_json: &str) -> PyResult<(bool, String)> {
+    testhook::eval_expression(plan_json, env_json).map_err(PyValueError::new_err)
+}
+
+/// Test hook: renders one plan template in an environment given as JSON.
+#[pyfunction]
+fn render_template(plan_json: &str, env_json: &str) -> PyResult<String> {
+    testhook::render_template(plan_json, env_json).map_err(PyValueError::new_err)
+}
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -13,5 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::NativeSession>()?;
     m.add_function(wrap_pyfunction!(reader_hooks::read_jsonl_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader_hooks::parse_time, m)?)?;
+    m.add_function(wrap_pyfunction!(eval_expression, m)?)?;
+    m.add_function(wrap_pyfunction!(render_template, m)?)?;
     Ok(())
 }

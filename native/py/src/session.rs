@@ -25,7 +25,7 @@ fn facts_from_json(text: &str) -> PyResult<Facts> {
                     let mut rec = Vec::new();
                     if let serde_json::Value::Object(fields) = fields {
                         for (k, tv) in fields {
-                            let v = sopengine_core::value::from_tv(&tv).map_err(PyValueError::new_err)?;
+                            let v = sopengine_core::tv::decode(&tv).map_err(PyValueError::new_err)?;
                             rec.push((k, v));
                         }
                     }

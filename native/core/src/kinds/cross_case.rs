@@ -11,7 +11,6 @@ use crate::event::Event;
 use crate::expr::Raise;
 use crate::findings::Probe;
 use crate::run::{CaseRun, Runner};
-use crate::value;
 
 pub struct CrossCase {
     pub on: Vec<u32>,
@@ -45,7 +44,7 @@ pub fn probe(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Cross
         return;
     }
     let key = match r.value(run, &k.key, Some(e), None) {
-        Ok(v) => value::freeze(&v),
+        Ok(v) => v.freeze(),
         Err(Raise::MissingFact(reason)) => return r.undecided(run, idx, Some(e), reason),
         Err(Raise::Error { message, .. }) => {
             return r.undecided(run, idx, Some(e), format!("index key could not be computed: {message}"))

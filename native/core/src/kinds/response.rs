@@ -12,7 +12,7 @@ use crate::event::Event;
 use crate::expr::Template;
 use crate::plan::MatchSlot;
 use crate::run::{CaseRun, Obligation, Runner};
-use crate::value::{self, Value};
+use crate::value::Value;
 
 pub struct Response {
     pub after: CMatch,
@@ -56,7 +56,7 @@ pub fn trigger(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Res
     let key = match &k.key {
         None => Value::None,
         Some(expr) => match r.value(run, expr, Some(e), None) {
-            Ok(v) => value::freeze(&v),
+            Ok(v) => v.freeze(),
             Err(_) => Value::Str(e.id.clone()),
         },
     };

@@ -1,0 +1,358 @@
+//! The functions of `sopengine.expr.FUNCTIONS`, and `matches`/`findall` over the `regex` crate.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::expr::Raise;
+use crate::ops::{in_, number};
+use crate::pyfmt::{format_duration, format_time, py_strip};
+use crate::value::{Num, Value};
+
+/// A callable function of the language (`matches`, `findall`, `fact`, `known` and `duration` are
+/// compiled specially).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Filled,
+    Len,
+    Lower,
+    Upper,
+    StartsWith,
+    EndsWith,
+    Contains,
+    AnyIn,
+    AllIn,
+    MissingIn,
+    Coalesce,
+    Text,
+    Iso,
+    DurationText,
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+    Replace,
+    Split,
+}
+
+impl Func {
+    /// The function of this name and its (min, max) number of arguments.
+    pub fn lookup(name: &str) -> Option<(Func, usize, usize)> {
+        Some(match name {
+            "filled" => (Func::Filled, 1, 1),
+            "len" => (Func::Len, 1, 1),
+            "lower" => (Func::Lower, 1, 1),
+            "upper" => (Func::Upper, 1, 1),
+            "startswith" => (Func::StartsWith, 2, 2),
+            "endswith" => (Func::EndsWith, 2, 2),
+            "contains" => (Func::Contains, 2, 2),
+            "any_in" => (Func::AnyIn, 2, 2),
+            "all_in" => (Func::AllIn, 2, 2),
+            "missing_in" => (Func::MissingIn, 2, 2),
+            "coalesce" => (Func::Coalesce, 1, 8),
+            "text" => (Func::Text, 1, 1),
+            "iso" => (Func::Iso, 1, 1),
+            "duration_text" => (Func::DurationText, 1, 1),
+            "seconds" => (Func::Seconds, 1, 1),
+            "minutes" => (Func::Minutes, 1, 1),
+            "hours" => (Func::Hours, 1, 1),
+            "days" => (Func::Days, 1, 1),
+            "replace" => (Func::Replace, 3, 3),
+            "split" => (Func::Split, 2, 2),
+            _ => return None,
+        })
+    }
+
+    /// Applies the function to its evaluated arguments (their number was checked at build).
+    pub fn call(self, args: &[Value]) -> Result<Value, Raise> {
+        let a = &args[0];
+        let str_pair = |x: &Value, y: &Value| match (x, y) {
+            (Value::Str(s), Value::Str(t)) => Some((s.clone(), t.clone())),
+            _ => None,
+        };
+        Ok(match self {
+            Func::Filled => Value::Bool(a.filled()),
+            Func::Len => match a {
+                Value::None => Value::Int(0),
+                _ => match a.py_len() {
+                    Some(n) => Value::int(n as i128),
+                    None => {
+                        return Err(Raise::type_error(format!(
+                            "object of type '{}' has no len()",
+                            a.type_name()
+                        )))
+                    }
+                },
+            },
+            Func::Lower => match a {
+                Value::Str(s) => Value::Str(Arc::from(s.to_lowercase())),
+                _ => a.clone(),
+            },
+            Func::Upper => match a {
+                Value::Str(s) => Value::Str(Arc::from(s.to_uppercase())),
+                _ => a.clone(),
+            },
+            Func::StartsWith => {
+                Value::Bool(str_pair(a, &args[1]).is_some_and(|(s, p)| s.starts_with(&*p)))
+            }
+            Func::EndsWith => {
+                Value::Bool(str_pair(a, &args[1]).is_some_and(|(s, p)| s.ends_with(&*p)))
+            }
+            Func::Contains => Value::Bool(in_(&args[1], a)),
+            Func::AnyIn => Value::Bool(as_list(a).iter().any(|i| in_(i, &args[1]))),
+            Func::AllIn => Value::Bool(as_list(a).iter().all(|i| in_(i, &args[1]))),
+            Func::MissingIn => Value::List(Arc::new(
+                as_list(a)
+                    .into_iter()
+                    .filter(|i| !in_(i, &args[1]))
+                    .collect(),
+            )),
+            Func::Coalesce => args
+                .iter()
+                .find(|v| v.filled())
+                .cloned()
+                .unwrap_or(Value::None),
+            Func::Text => Value::Str(Arc::from(text(a))),
+            Func::Iso => match plain_number(a) {
+                Some(n) => Value::Str(Arc::from(format_time(n)?)),
+                None => a.clone(),
+            },
+            Func::DurationText => match plain_number(a) {
+                Some(n) => Value::Str(Arc::from(format_duration(n)?)),
+                None => a.clone(),
+            },
+            Func::Seconds => Value::Float(as_float(number(a)?)),
+            Func::Minutes => Value::Float(as_float(number(a)?) * 60.0),
+            Func::Hours => Value::Float(as_float(number(a)?) * 3600.0),
+            Func::Days => Value::Float(as_float(number(a)?) * 86400.0),
+            Func::Replace => match (a, &args[1], &args[2]) {
+                (Value::Str(s), Value::Str(old), Value::Str(new)) if !old.is_empty() => {
+                    Value::Str(Arc::from(s.replace(&**old, new)))
+                }
+                _ => a.clone(),
+            },
+            Func::Split => split(a, &args[1]),
+        })
+    }
+}
+
+fn as_float(n: Num) -> f64 {
+    match n {
+        Num::Int(i) => i as f64,
+        Num::Float(f) => f,
+    }
+}
+
+/// An int or float that is not a bool.
+fn plain_number(v: &Value) -> Option<Num> {
+    match v {
+        Value::Bool(_) => None,
+        _ => v.num(),
+    }
+}
+
+/// `_as_list`: `[]` for None and `""`, the items of a list or tuple, a set's items sorted by `str`
+/// (Python's set order is per process; the reference sorts them too), else `[value]`.
+pub fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::None => Vec::new(),
+        Value::Str(s) if s.is_empty() => Vec::new(),
+        Value::List(items) | Value::Tuple(items) => items.to_vec(),
+        Value::Set(items) | Value::FrozenSet(items) => {
+            sorted_by_str(items).into_iter().cloned().collect()
+        }
+        _ => vec![v.clone()],
+    }
+}
+
+/// `sorted(items, key=str)`: stable, so equal texts keep their order.
+fn sorted_by_str(items: &[Value]) -> Vec<&Value> {
+    let mut keyed: Vec<(String, &Value)> = items.iter().map(|v| (v.py_str(), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, v)| v).collect()
+}
+
+/// `_text`: a value as text; lists joined with `", "`, sets sorted by `str` first.
+pub fn text(v: &Value) -> String {
+    let join = |items: Vec<&Value>| {
+        items
+            .iter()
+            .map(|v| v.py_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match v {
+        Value::None => String::new(),
+        Value::List(items) | Value::Tuple(items) => join(items.iter().collect()),
+        Value::Set(items) | Value::FrozenSet(items) => join(sorted_by_str(items)),
+        _ => v.py_str(),
+    }
+}
+
+/// `_show`: how a template shows a value.
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::None => "(none)".into(),
+        Value::Str(s) if s.is_empty() => "(none)".into(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        _ => text(v),
+    }
+}
+
+fn split(value: &Value, sep: &Value) -> Value {
+    match (value, sep) {
+        (Value::None, _) => Value::None,
+        (Value::Str(s), _) if s.is_empty() => Value::None,
+        (Value::Str(s), Value::Str(sep)) if !sep.is_empty() => Value::List(Arc::new(
+            s.split(&**sep)
+                .map(py_strip)
+                .filter(|p| !p.is_empty())
+                .map(Value::str)
+                .collect(),
+        )),
+        _ => Value::List(Arc::new(as_list(value))),
+    }
+}
+
+/// A regular expression of `matches`/`findall`, translated from Python's syntax where the two differ.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    pub source: String,
+    re: Regex,
+    /// The pattern with `$` as `(?m:$)`: Python's `$` also matches before a final newline, which this
+    /// finds exactly when the text has no other newline. None when the pattern has no `$`.
+    re_final_newline: Option<Regex>,
+}
+
+impl Pattern {
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        let compile = |multiline_end: bool| {
+            Regex::new(&translate(source, multiline_end))
+                .map_err(|e| format!("pattern {source:?}: {e}"))
+        };
+        let re = compile(false)?;
+        let re_final_newline = if source.contains('$') {
+            Some(compile(true)?)
+        } else {
+            None
+        };
+        Ok(Pattern {
+            source: source.to_string(),
+            re,
+            re_final_newline,
+        })
+    }
+
+    fn subject(v: &Value) -> String {
+        match v {
+            Value::Str(s) => s.to_string(),
+            _ => text(v),
+        }
+    }
+
+    fn regex_for(&self, subject: &str) -> &Regex {
+        match &self.re_final_newline {
+            Some(re) if subject.ends_with('\n') => re,
+            _ => &self.re,
+        }
+    }
+
+    /// `matches(value, pattern)`: a search anywhere in the text (non-text values as `text()`).
+    pub fn matches(&self, v: &Value) -> bool {
+        if v.is_none() {
+            return false;
+        }
+        let subject = Pattern::subject(v);
+        self.regex_for(&subject).is_match(&subject)
+    }
+
+    /// `findall(value, pattern)`: `re.findall` without repeats, in first-seen order.
+    pub fn findall(&self, v: &Value) -> Value {
+        if v.is_none() {
+            return Value::List(Arc::new(Vec::new()));
+        }
+        let subject = Pattern::subject(v);
+        let re = self.regex_for(&subject);
+        let groups = re.captures_len() - 1;
+        let mut out: Vec<Value> = Vec::new();
+        // Python's scan, not the crate's iterator: an empty match right after a non-empty one counts;
+        // after an empty match the next one may not be empty at the same place.
+        let mut pos = 0;
+        let mut empty_at: Option<usize> = None;
+        while pos <= subject.len() {
+            let Some(caps) = re.captures_at(&subject, pos) else {
+                break;
+            };
+            let whole = caps.get(0).map_or(pos..pos, |m| m.range());
+            if whole.is_empty() && empty_at == Some(whole.start) {
+                pos = next_boundary(&subject, whole.start);
+                continue;
+            }
+            let group = |i: usize| Value::str(caps.get(i).map_or("", |m| m.as_str()));
+            let found = match groups {
+                0 => group(0),
+                1 => group(1),
+                n => Value::Tuple(Arc::new((1..=n).map(group).collect())),
+            };
+            if !out.iter().any(|v| v.py_eq(&found)) {
+                out.push(found);
+            }
+            empty_at = whole.is_empty().then_some(whole.end);
+            pos = whole.end;
+        }
+        Value::List(Arc::new(out))
+    }
+}
+
+fn next_boundary(s: &str, at: usize) -> usize {
+    s[at..]
+        .chars()
+        .next()
+        .map_or(s.len() + 1, |c| at + c.len_utf8())
+}
+
+/// Python's syntax in the `regex` crate's: `\Z` is `\z`; `\s` also matches 0x1c-0x1f (as
+/// `str.isspace`); inside a class `[`, `&` and `~` are literal (the crate nests and combines classes);
+/// with `multiline_end`, `$` is `(?m:$)`.
+fn translate(source: &str, multiline_end: bool) -> String {
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut chars = source.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') => out.push_str("\\z"),
+                Some('s') if in_class => out.push_str("\\s\\x1c-\\x1f"),
+                Some('s') => out.push_str("[\\s\\x1c-\\x1f]"),
+                Some('S') if !in_class => out.push_str("[^\\s\\x1c-\\x1f]"),
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '$' if !in_class && multiline_end => out.push_str("(?m:$)"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
