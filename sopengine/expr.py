@@ -560,6 +560,10 @@ class _Translator:
                 compiled = re.compile(pattern)
             except re.error as exc:
                 raise _fail(Code.BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
+            if _backtracking_only(pattern):
+                raise _fail(Code.BAD_PATTERN, f"{pattern!r} uses look-around or a back-reference, which need a "
+                            "backtracking engine; patterns here run in linear time (write the context as a "
+                            "class instead, e.g. (?:^|[^0-9]) for a look-behind)")
             if _nested_repeat(pattern):
                 raise _fail(Code.BAD_PATTERN, f"{pattern!r} repeats a repetition (like (a+)+): matching can "
                             "take exponential time; repeat once, e.g. (a+) or (ab|cd)*")
@@ -594,6 +598,31 @@ class _Translator:
                 args.append(ast.Constant(fld))
             return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), name, ast.Load()), args, [])
         return ast.Call(ast.Name(f"_f_{name}", ast.Load()), [self.visit(a, d) for a in node.args], [])
+
+
+def _backtracking_only(pattern: str) -> bool:
+    """Does the pattern use what only a backtracking engine offers (look-around, back-references)?
+
+    The native core runs patterns on the ``regex`` crate (linear time), which has none of these.
+    """
+    try:
+        from re import _constants as constants, _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - an interpreter without them: the check is skipped
+        return False
+    refused = {constants.ASSERT, constants.ASSERT_NOT, constants.GROUPREF, constants.GROUPREF_EXISTS}
+    refused |= {getattr(constants, n) for n in ("ATOMIC_GROUP", "POSSESSIVE_REPEAT") if hasattr(constants, n)}
+
+    def walk(value: Any) -> bool:
+        if isinstance(value, parser.SubPattern):
+            return any(op in refused or walk(av) for op, av in value)
+        if isinstance(value, (list, tuple)):
+            return any(walk(v) for v in value)
+        return False
+
+    try:
+        return walk(parser.parse(pattern))
+    except Exception:  # noqa: BLE001 - re.compile has already accepted it; never fail on the check itself
+        return False
 
 
 def _nested_repeat(pattern: str) -> bool:
