@@ -10,6 +10,7 @@ every kind, and the worklist columns.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import weakref
@@ -29,10 +30,15 @@ from .model import (
 
 PLAN_VERSION = 1
 
-try:  # the extension is built by `pip install .`; without it the Python engine runs (sopengine.engines)
-    from . import _native
-except ImportError:  # pragma: no cover - exercised only where the extension is missing
-    _native = None  # type: ignore[assignment]
+def _load_core() -> Any:
+    """The extension module, built by `pip install .`; None where it is missing (the Python engine runs)."""
+    try:
+        return importlib.import_module("sopengine._native")
+    except ImportError:  # pragma: no cover - exercised only where the extension is missing
+        return None
+
+
+_native: Any = _load_core()
 
 
 def available() -> bool:

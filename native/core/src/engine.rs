@@ -106,8 +106,14 @@ impl Builder<'_> {
 
     pub fn expr(&self, slot: &ExprSlot) -> Result<CExpr, String> {
         let lookup = self.ctx();
-        let ctx = BuildCtx { data_field: &lookup };
-        Ok(CExpr { expr: Expr::build(&slot.node, &ctx)?, repr: slot.repr.clone(), refs: slot.refs.clone() })
+        let ctx = BuildCtx {
+            data_field: &lookup,
+        };
+        Ok(CExpr {
+            expr: Expr::build(&slot.node, &ctx)?,
+            repr: slot.repr.clone(),
+            refs: slot.refs.clone(),
+        })
     }
 
     pub fn opt_expr(&self, slot: &Option<ExprSlot>) -> Result<Option<CExpr>, String> {
@@ -116,14 +122,19 @@ impl Builder<'_> {
 
     pub fn template(&self, json: &Json) -> Result<Template, String> {
         let lookup = self.ctx();
-        let ctx = BuildCtx { data_field: &lookup };
+        let ctx = BuildCtx {
+            data_field: &lookup,
+        };
         Template::build(json, &ctx)
     }
 
     pub fn matcher(&self, slot: &MatchSlot) -> Result<CMatch, String> {
         let mut on = slot.on.clone();
         on.sort_unstable();
-        Ok(CMatch { on, when: self.opt_expr(&slot.when)? })
+        Ok(CMatch {
+            on,
+            when: self.opt_expr(&slot.when)?,
+        })
     }
 }
 
@@ -135,7 +146,8 @@ pub fn field<T: serde::de::DeserializeOwned>(rule: &Json, name: &str) -> Result<
 
 impl Engine {
     pub fn from_json(text: &str) -> Result<Engine, String> {
-        let plan: Plan = serde_json::from_str(text).map_err(|e| format!("the plan cannot be read: {e}"))?;
+        let plan: Plan =
+            serde_json::from_str(text).map_err(|e| format!("the plan cannot be read: {e}"))?;
         if plan.version != crate::PLAN_VERSION {
             return Err(format!(
                 "the plan has version {}, this core executes version {}; reinstall sopengine so that both match",
@@ -147,12 +159,29 @@ impl Engine {
     }
 
     fn build(plan: Plan) -> Result<Engine, String> {
-        let types: Vec<Str> = plan.event_types.iter().map(|t| Str::from(t.as_str())).collect();
-        let type_index = types.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let fields: Vec<Str> = plan.data_fields.iter().map(|t| Str::from(t.as_str())).collect();
-        let field_index: FxHashMap<Str, u32> =
-            fields.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let b = Builder { field_index: &field_index };
+        let types: Vec<Str> = plan
+            .event_types
+            .iter()
+            .map(|t| Str::from(t.as_str()))
+            .collect();
+        let type_index = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        let fields: Vec<Str> = plan
+            .data_fields
+            .iter()
+            .map(|t| Str::from(t.as_str()))
+            .collect();
+        let field_index: FxHashMap<Str, u32> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        let b = Builder {
+            field_index: &field_index,
+        };
         let state = plan
             .state
             .iter()
@@ -162,7 +191,11 @@ impl Engine {
                     "counter" => VarKind::Counter,
                     _ => VarKind::Value,
                 };
-                Ok(StateVar { name: Str::from(v.name.as_str()), kind, initial: crate::tv::decode(&v.initial)? })
+                Ok(StateVar {
+                    name: Str::from(v.name.as_str()),
+                    kind,
+                    initial: crate::tv::decode(&v.initial)?,
+                })
             })
             .collect::<Result<Vec<_>, String>>()?;
         let mut steps: Vec<TypeSteps> = (0..types.len()).map(|_| TypeSteps::default()).collect();
@@ -174,19 +207,32 @@ impl Engine {
                 "remove" => Op::Remove,
                 _ => Op::Clear,
             };
-            updates.push(UpdateStep { var: up.var, op, value: b.opt_expr(&up.value)?, when: b.opt_expr(&up.when)? });
+            updates.push(UpdateStep {
+                var: up.var,
+                op,
+                value: b.opt_expr(&up.value)?,
+                when: b.opt_expr(&up.when)?,
+            });
             for &t in &up.on {
                 steps[t as usize].updates.push(i);
             }
         }
-        let indexes = plan.indexes.iter().map(|ix| build_index(&b, ix)).collect::<Result<Vec<_>, String>>()?;
+        let indexes = plan
+            .indexes
+            .iter()
+            .map(|ix| build_index(&b, ix))
+            .collect::<Result<Vec<_>, String>>()?;
         let mut index_reads = vec![false; state.len()];
         for ix in &indexes {
             for &v in &ix.reads {
                 index_reads[v] = true;
             }
         }
-        let sops = plan.sops.iter().map(|s| b.expr(&s.applies)).collect::<Result<Vec<_>, String>>()?;
+        let sops = plan
+            .sops
+            .iter()
+            .map(|s| b.expr(&s.applies))
+            .collect::<Result<Vec<_>, String>>()?;
         let mut rules = Vec::with_capacity(plan.rules.len());
         for (i, raw) in plan.rules.iter().enumerate() {
             let rule = kinds::build(&b, raw)?;
@@ -202,7 +248,20 @@ impl Engine {
             .iter()
             .map(|(n, e)| Ok((Str::from(n.as_str()), b.opt_expr(e)?)))
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Engine { types, type_index, fields, field_index, state, updates, indexes, index_reads, sops, rules, steps, columns })
+        Ok(Engine {
+            types,
+            type_index,
+            fields,
+            field_index,
+            state,
+            updates,
+            indexes,
+            index_reads,
+            sops,
+            rules,
+            steps,
+            columns,
+        })
     }
 }
 

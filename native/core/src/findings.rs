@@ -38,21 +38,35 @@ pub struct Pending {
 }
 
 /// Where an event stands among all cases' events: time, then case, then input order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Position {
     pub time: f64,
     pub case: Str,
     pub seq: u64,
 }
 
-impl Position {
-    pub fn cmp(&self, other: &Position) -> std::cmp::Ordering {
+impl Ord for Position {
+    fn cmp(&self, other: &Position) -> std::cmp::Ordering {
         self.time
             .total_cmp(&other.time)
             .then_with(|| self.case.cmp(&other.case))
             .then_with(|| self.seq.cmp(&other.seq))
     }
 }
+
+impl PartialOrd for Position {
+    fn partial_cmp(&self, other: &Position) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Position {
+    fn eq(&self, other: &Position) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Position {}
 
 /// A case's membership of a cross-case index under one key with one set of attributes.
 #[derive(Clone, Debug)]

@@ -42,10 +42,17 @@ pub struct Answers {
 }
 
 pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Interval]) -> Answers {
-    let mut out = Answers { violations: Vec::new(), undecided: Vec::new(), passed: Vec::new() };
+    let mut out = Answers {
+        violations: Vec::new(),
+        undecided: Vec::new(),
+        passed: Vec::new(),
+    };
     let mut members: FxHashMap<(u32, Vec<u8>), Vec<&Interval>> = FxHashMap::default();
     for iv in intervals {
-        members.entry((iv.index, key_bytes(&iv.key))).or_default().push(iv);
+        members
+            .entry((iv.index, key_bytes(&iv.key)))
+            .or_default()
+            .push(iv);
     }
     let mut groups: FxHashMap<(u32, Vec<u8>), Vec<&Probe>> = FxHashMap::default();
     let mut order: Vec<(u32, Vec<u8>)> = Vec::new();
@@ -63,8 +70,12 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
         let mut group = groups.remove(&k).unwrap_or_default();
         let mut ivs = members.get(&k).unwrap_or(&empty).clone();
         ivs.sort_by(|a, b| a.start.cmp(&b.start)); // stable, as Python's sort
-        let pos = |p: &Probe| Position { time: p.event.time, case: p.event.case.clone(), seq: p.event.seq };
-        group.sort_by(|a, b| pos(a).cmp(&pos(b)));
+        let pos = |p: &Probe| Position {
+            time: p.event.time,
+            case: p.event.case.clone(),
+            seq: p.event.seq,
+        };
+        group.sort_by_key(|p| pos(p));
         let mut active: Vec<usize> = Vec::new(); // indexes into ivs, in start order
         let mut ends: BinaryHeap<End> = BinaryHeap::new();
         let mut next = 0;
@@ -79,7 +90,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                 next += 1;
             }
             while let Some(End(end, i)) = ends.peek() {
-                if end.cmp(&at) == Ordering::Greater {
+                if (*end).cmp(&at) == Ordering::Greater {
                     break;
                 }
                 let i = *i;
@@ -87,7 +98,9 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                 active.retain(|&a| a != i);
             }
             let rule = &engine.rules[probe.rule as usize];
-            let Kind::CrossCase(cc) = &rule.kind else { continue };
+            let Kind::CrossCase(cc) = &rule.kind else {
+                continue;
+            };
             let scope = |other| Scope {
                 engine,
                 facts,
@@ -177,7 +190,11 @@ fn put_key(v: &Value, out: &mut Vec<u8>) {
             out.extend_from_slice(s.as_bytes());
         }
         Value::List(items) | Value::Tuple(items) => {
-            out.push(if matches!(v, Value::List(_)) { b'L' } else { b'T' });
+            out.push(if matches!(v, Value::List(_)) {
+                b'L'
+            } else {
+                b'T'
+            });
             out.extend_from_slice(&(items.len() as u64).to_le_bytes());
             for item in items.iter() {
                 put_key(item, out);

@@ -22,9 +22,11 @@ pub fn to_value(json: &Json) -> Value {
         }
         Json::String(s) => Value::Str(Str::from(s.as_str())),
         Json::Array(items) => Value::List(Arc::new(items.iter().map(to_value).collect())),
-        Json::Object(map) => {
-            Value::Dict(Arc::new(map.iter().map(|(k, v)| (Str::from(k.as_str()), to_value(v))).collect()))
-        }
+        Json::Object(map) => Value::Dict(Arc::new(
+            map.iter()
+                .map(|(k, v)| (Str::from(k.as_str()), to_value(v)))
+                .collect(),
+        )),
     }
 }
 

@@ -100,7 +100,10 @@ impl CaseRun {
     }
 
     pub fn memory_mut(&mut self, rule: u32) -> Option<&mut Memory> {
-        self.memory.iter_mut().find(|(r, _)| *r == rule).map(|(_, m)| m)
+        self.memory
+            .iter_mut()
+            .find(|(r, _)| *r == rule)
+            .map(|(_, m)| m)
     }
 
     pub fn set_memory(&mut self, rule: u32, memory: Memory) {
@@ -115,7 +118,7 @@ impl CaseRun {
 pub fn dedup(events: Vec<Str>) -> Vec<Str> {
     let mut out: Vec<Str> = Vec::with_capacity(events.len());
     for e in events {
-        if !out.iter().any(|o| *o == e) {
+        if !out.contains(&e) {
             out.push(e);
         }
     }
@@ -163,32 +166,47 @@ impl Env for Scope<'_> {
     fn state(&self, var: usize) -> &Value {
         match self.state {
             StateView::Full(s) => &s[var],
-            StateView::Kept(kept) => kept.iter().find(|(v, _)| *v == var).map(|(_, x)| x).unwrap_or(&NONE),
+            StateView::Kept(kept) => kept
+                .iter()
+                .find(|(v, _)| *v == var)
+                .map(|(_, x)| x)
+                .unwrap_or(&NONE),
         }
     }
     fn other(&self, attr: &str) -> Option<&Value> {
-        self.other.and_then(|o| o.iter().find(|(k, _)| &**k == attr).map(|(_, v)| v))
+        self.other
+            .and_then(|o| o.iter().find(|(k, _)| &**k == attr).map(|(_, v)| v))
     }
     fn var(&self, name: &str) -> Option<&Value> {
         self.vars.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
     }
     fn fact(&self, collection: &str, id: &Value, field: &str) -> Result<Value, Raise> {
         let Some(records) = self.facts.get(collection) else {
-            return Err(Raise::MissingFact(format!("no '{collection}' facts were given (--facts)")));
+            return Err(Raise::MissingFact(format!(
+                "no '{collection}' facts were given (--facts)"
+            )));
         };
         if matches!(id, Value::None) {
-            return Err(Raise::MissingFact(format!("no id to look up in '{collection}' facts")));
+            return Err(Raise::MissingFact(format!(
+                "no id to look up in '{collection}' facts"
+            )));
         }
         let record = match id {
             Value::Str(s) => records.get(&**s),
             _ => None,
         };
         let Some(record) = record else {
-            return Err(Raise::MissingFact(format!("'{}' is not in the '{collection}' facts", id.py_str())));
+            return Err(Raise::MissingFact(format!(
+                "'{}' is not in the '{collection}' facts",
+                id.py_str()
+            )));
         };
         match record.iter().find(|(k, _)| k == field) {
             Some((_, v)) if !matches!(v, Value::None) => Ok(v.clone()),
-            _ => Err(Raise::MissingFact(format!("'{collection}' fact '{}' has no '{field}'", id.py_str()))),
+            _ => Err(Raise::MissingFact(format!(
+                "'{collection}' fact '{}' has no '{field}'",
+                id.py_str()
+            ))),
         }
     }
     fn known(&self, collection: &str, id: &Value) -> bool {
@@ -215,7 +233,12 @@ impl<'e> Runner<'e> {
 
     /// A runner that goes on with the run-time variables of an earlier one.
     pub fn with_vars(engine: &'e Engine, facts: &'e Facts, vars: Vec<(Str, Value)>) -> Runner<'e> {
-        Runner { engine, facts, vars, applies: vec![None; engine.sops.len()] }
+        Runner {
+            engine,
+            facts,
+            vars,
+            applies: vec![None; engine.sops.len()],
+        }
     }
 
     pub fn into_vars(self) -> Vec<(Str, Value)> {
@@ -229,7 +252,12 @@ impl<'e> Runner<'e> {
         }
     }
 
-    fn scope<'a>(&'a self, run: &'a CaseRun, event: Option<&'a Event>, trigger: Option<&'a Event>) -> Scope<'a> {
+    fn scope<'a>(
+        &'a self,
+        run: &'a CaseRun,
+        event: Option<&'a Event>,
+        trigger: Option<&'a Event>,
+    ) -> Scope<'a> {
         Scope {
             engine: self.engine,
             facts: self.facts,
@@ -241,16 +269,35 @@ impl<'e> Runner<'e> {
         }
     }
 
-    pub fn value(&self, run: &CaseRun, expr: &CExpr, event: Option<&Event>, trigger: Option<&Event>) -> Result<Value, Raise> {
+    pub fn value(
+        &self,
+        run: &CaseRun,
+        expr: &CExpr,
+        event: Option<&Event>,
+        trigger: Option<&Event>,
+    ) -> Result<Value, Raise> {
         expr.expr.eval(&self.scope(run, event, trigger))
     }
 
-    pub fn render(&self, run: &CaseRun, t: &Template, event: Option<&Event>, trigger: Option<&Event>) -> String {
+    pub fn render(
+        &self,
+        run: &CaseRun,
+        t: &Template,
+        event: Option<&Event>,
+        trigger: Option<&Event>,
+    ) -> String {
         t.render(&self.scope(run, event, trigger))
     }
 
     /// True/False, or None when undecided (recorded once per rule, case and reason).
-    pub fn test(&mut self, run: &mut CaseRun, rule: u32, expr: Option<&CExpr>, event: Option<&Arc<Event>>, trigger: Option<&Event>) -> Option<bool> {
+    pub fn test(
+        &mut self,
+        run: &mut CaseRun,
+        rule: u32,
+        expr: Option<&CExpr>,
+        event: Option<&Arc<Event>>,
+        trigger: Option<&Event>,
+    ) -> Option<bool> {
         let Some(expr) = expr else { return Some(true) };
         let ev = event.map(|e| &**e);
         match self.value(run, expr, ev, trigger) {
@@ -260,23 +307,43 @@ impl<'e> Runner<'e> {
                 None
             }
             Err(Raise::Error { class, message }) => {
-                let reason = format!("condition {} could not be evaluated: {class}: {message}", expr.repr);
+                let reason = format!(
+                    "condition {} could not be evaluated: {class}: {message}",
+                    expr.repr
+                );
                 self.undecided(run, rule, event, reason);
                 None
             }
         }
     }
 
-    pub fn undecided(&self, run: &mut CaseRun, rule: u32, event: Option<&Arc<Event>>, reason: String) {
-        if run.undecided.iter().any(|u| u.rule == rule && u.reason == reason) {
+    pub fn undecided(
+        &self,
+        run: &mut CaseRun,
+        rule: u32,
+        event: Option<&Arc<Event>>,
+        reason: String,
+    ) {
+        if run
+            .undecided
+            .iter()
+            .any(|u| u.rule == rule && u.reason == reason)
+        {
             return;
         }
-        run.undecided.push(Undecided { rule, case: run.case.clone(), event: event.map(|e| e.id.clone()), reason });
+        run.undecided.push(Undecided {
+            rule,
+            case: run.case.clone(),
+            event: event.map(|e| e.id.clone()),
+            reason,
+        });
     }
 
     /// The rule's SOP applies to this case at this event (one answer per SOP and event).
     pub fn applies(&mut self, run: &mut CaseRun, idx: u32, rule: &Rule, e: &Arc<Event>) -> bool {
-        let Some(slot) = rule.applies else { return true };
+        let Some(slot) = rule.applies else {
+            return true;
+        };
         if let Some(cached) = self.applies[slot] {
             return cached;
         }
@@ -287,7 +354,14 @@ impl<'e> Runner<'e> {
     }
 
     /// The SOP applies and the rule's `when` holds.
-    pub fn gate(&mut self, run: &mut CaseRun, idx: u32, rule: &Rule, when: Option<&CExpr>, e: &Arc<Event>) -> bool {
+    pub fn gate(
+        &mut self,
+        run: &mut CaseRun,
+        idx: u32,
+        rule: &Rule,
+        when: Option<&CExpr>,
+        e: &Arc<Event>,
+    ) -> bool {
         (rule.applies.is_none() || self.applies(run, idx, rule, e))
             && (when.is_none() || self.test(run, idx, when, Some(e), None) == Some(true))
     }
@@ -299,8 +373,21 @@ impl<'e> Runner<'e> {
         }
     }
 
-    pub fn violate(&self, run: &mut CaseRun, rule: u32, time: f64, message: String, events: Vec<Str>) {
-        run.violations.push(Violation { rule, case: run.case.clone(), time, message, events: dedup(events) });
+    pub fn violate(
+        &self,
+        run: &mut CaseRun,
+        rule: u32,
+        time: f64,
+        message: String,
+        events: Vec<Str>,
+    ) {
+        run.violations.push(Violation {
+            rule,
+            case: run.case.clone(),
+            time,
+            message,
+            events: dedup(events),
+        });
     }
 
     /// Ids of the events that set the state an expression read.
@@ -337,7 +424,11 @@ impl<'e> Runner<'e> {
                 precedence::record(self, run, idx, rule, k, e);
             }
         }
-        let changed = if steps.updates.is_empty() { Vec::new() } else { self.update(run, e, &steps.updates) };
+        let changed = if steps.updates.is_empty() {
+            Vec::new()
+        } else {
+            self.update(run, e, &steps.updates)
+        };
         if !changed.is_empty() && changed.iter().any(|&v| engine.index_reads[v]) {
             self.index(run, e, &changed);
         }
@@ -346,7 +437,9 @@ impl<'e> Runner<'e> {
             for &idx in &steps.invariants {
                 let rule = &engine.rules[idx as usize];
                 if let Kind::Invariant(k) = &rule.kind {
-                    if changed.iter().any(|v| k.reads.contains(v)) || k.explicit_on.binary_search(&e.etype).is_ok() {
+                    if changed.iter().any(|v| k.reads.contains(v))
+                        || k.explicit_on.binary_search(&e.etype).is_ok()
+                    {
                         invariant::check(self, run, idx, rule, k, e);
                     }
                 }
@@ -360,7 +453,9 @@ impl<'e> Runner<'e> {
         let obligations = std::mem::take(&mut run.obligations);
         for mut ob in obligations {
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else { continue };
+            let Kind::Response(k) = &rule.kind else {
+                continue;
+            };
             let mut open = true;
             while let Some(due) = ob.due {
                 if due >= t {
@@ -403,7 +498,9 @@ impl<'e> Runner<'e> {
                 continue;
             }
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else { continue };
+            let Kind::Response(k) = &rule.kind else {
+                continue;
+            };
             // The obligations list is taken out while this runs: conditions never read it.
             match response::outcome(self, run, ob.rule, k, &ob.trigger, e) {
                 response::Outcome::Met => {
@@ -415,7 +512,13 @@ impl<'e> Runner<'e> {
                 }
                 response::Outcome::Failed => {
                     let message = self.render(run, &rule.message, Some(e), Some(&ob.trigger));
-                    self.violate(run, ob.rule, e.time, message, vec![ob.trigger.id.clone(), e.id.clone()]);
+                    self.violate(
+                        run,
+                        ob.rule,
+                        e.time,
+                        message,
+                        vec![ob.trigger.id.clone(), e.id.clone()],
+                    );
                 }
                 response::Outcome::Open => keep.push(ob),
                 response::Outcome::Cancelled | response::Outcome::Undecided => {}
@@ -453,7 +556,9 @@ impl<'e> Runner<'e> {
                 continue;
             }
             let Some(expr) = &up.value else { continue };
-            let Ok(value) = self.value(run, expr, Some(e), None) else { continue };
+            let Ok(value) = self.value(run, expr, Some(e), None) else {
+                continue;
+            };
             match (up.op, kind) {
                 (Op::Set, VarKind::Set) => {
                     let mut items: Vec<Value> = Vec::new();
@@ -468,7 +573,8 @@ impl<'e> Runner<'e> {
                         run.state[var] = new;
                         mark(&mut changed, var);
                     }
-                    run.prov[var] = Prov::Items(items.into_iter().map(|i| (i, e.id.clone())).collect());
+                    run.prov[var] =
+                        Prov::Items(items.into_iter().map(|i| (i, e.id.clone())).collect());
                 }
                 (Op::Set, _) => {
                     let value = match value {
@@ -519,7 +625,11 @@ impl<'e> Runner<'e> {
                     let number = matches!(value, Value::Int(_) | Value::Big(_) | Value::Float(_));
                     if number {
                         if value.truthy() {
-                            let current = if run.state[var].truthy() { run.state[var].clone() } else { Value::Int(0) };
+                            let current = if run.state[var].truthy() {
+                                run.state[var].clone()
+                            } else {
+                                Value::Int(0)
+                            };
                             if let Ok(sum) = crate::ops::add(&current, &value) {
                                 run.state[var] = sum;
                                 mark(&mut changed, var);
@@ -537,7 +647,11 @@ impl<'e> Runner<'e> {
     /// Bring the case's membership of each index that reads changed state up to date.
     fn index(&mut self, run: &mut CaseRun, e: &Arc<Event>, changed: &[usize]) {
         let engine = self.engine;
-        let pos = Position { time: e.time, case: run.case.clone(), seq: e.seq };
+        let pos = Position {
+            time: e.time,
+            case: run.case.clone(),
+            seq: e.seq,
+        };
         for (i, ix) in engine.indexes.iter().enumerate() {
             if !ix.reads.iter().any(|v| changed.contains(v)) {
                 continue;
@@ -574,8 +688,12 @@ impl<'e> Runner<'e> {
                     .unwrap_or(Value::Float(e.time)),
                 _ => Value::Float(e.time),
             };
-            let mut full: Vec<(Str, Value)> =
-                ix.attributes.iter().map(|(n, _)| n.clone()).zip(attrs.iter().cloned()).collect();
+            let mut full: Vec<(Str, Value)> = ix
+                .attributes
+                .iter()
+                .map(|(n, _)| n.clone())
+                .zip(attrs.iter().cloned())
+                .collect();
             set_attr(&mut full, "case", Value::Str(run.case.clone()));
             set_attr(&mut full, "since", since);
             run.intervals.push(Interval {
@@ -611,7 +729,9 @@ impl<'e> Runner<'e> {
         let engine = self.engine;
         let mut out = Vec::new();
         let columns = Arc::new(
-            if !engine.columns.is_empty() && (!run.obligations.is_empty() || !run.breaches.is_empty()) {
+            if !engine.columns.is_empty()
+                && (!run.obligations.is_empty() || !run.breaches.is_empty())
+            {
                 self.columns(run)
             } else {
                 Vec::new()
@@ -619,11 +739,17 @@ impl<'e> Runner<'e> {
         );
         for ob in &run.obligations {
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else { continue };
+            let Kind::Response(k) = &rule.kind else {
+                continue;
+            };
             out.push(Pending {
                 rule: ob.rule,
                 case: run.case.clone(),
-                action: k.action.as_ref().map(|a| self.render(run, a, None, Some(&ob.trigger))).unwrap_or_default(),
+                action: k
+                    .action
+                    .as_ref()
+                    .map(|a| self.render(run, a, None, Some(&ob.trigger)))
+                    .unwrap_or_default(),
                 message: self.render(run, &rule.message, None, Some(&ob.trigger)),
                 since: ob.since,
                 start: ob.start,
@@ -635,11 +761,17 @@ impl<'e> Runner<'e> {
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
             let rule = &engine.rules[b.rule as usize];
-            let Kind::Invariant(k) = &rule.kind else { continue };
+            let Kind::Invariant(k) = &rule.kind else {
+                continue;
+            };
             out.push(Pending {
                 rule: b.rule,
                 case: run.case.clone(),
-                action: k.action.as_ref().map(|a| self.render(run, a, Some(&b.event), None)).unwrap_or_default(),
+                action: k
+                    .action
+                    .as_ref()
+                    .map(|a| self.render(run, a, Some(&b.event), None))
+                    .unwrap_or_default(),
                 message: self.render(run, &rule.message, Some(&b.event), None),
                 since: b.since,
                 start: b.since,

@@ -91,12 +91,15 @@ impl Session {
             self.latest = Some(event.time);
         }
         let engine = self.engine.clone();
-        let slot = self.cases.entry(event.case.clone()).or_insert_with(|| CaseSlot {
-            run: CaseRun::new(event.case.clone(), &engine),
-            events: Vec::new(),
-            dirty: false,
-            ids: FxHashSet::default(),
-        });
+        let slot = self
+            .cases
+            .entry(event.case.clone())
+            .or_insert_with(|| CaseSlot {
+                run: CaseRun::new(event.case.clone(), &engine),
+                events: Vec::new(),
+                dirty: false,
+                ids: FxHashSet::default(),
+            });
         slot.ids.insert(event.id.clone());
         let event = Arc::new(event);
         slot.events.push(event.clone());
@@ -115,7 +118,9 @@ impl Session {
 
     /// Declare that a case has no more events: its state is freed, what is open is kept to judge.
     pub fn close_case(&mut self, case: &str) {
-        let Some(mut slot) = self.cases.remove(case) else { return };
+        let Some(mut slot) = self.cases.remove(case) else {
+            return;
+        };
         let found = found(&self.engine, &self.facts, &mut self.vars, &mut slot);
         self.closed.absorb(found);
         self.closed.cases += 1;
@@ -131,7 +136,12 @@ impl Session {
             passed: vec![0; self.engine.rules.len()],
             ..Partial::default()
         };
-        out.absorb(Partial { events: 0, cases: 0, latest: None, ..clone_partial(&self.closed) });
+        out.absorb(Partial {
+            events: 0,
+            cases: 0,
+            latest: None,
+            ..clone_partial(&self.closed)
+        });
         let mut ids: Vec<Str> = self.cases.keys().cloned().collect();
         ids.sort();
         for id in ids {
@@ -177,11 +187,17 @@ impl Session {
                 }
             }
             if open && p.start <= limit {
-                next_actions.push(NextAction { pending: p.clone(), due });
+                next_actions.push(NextAction {
+                    pending: p.clone(),
+                    due,
+                });
             }
             if as_of.is_none_or(|a| p.start <= a) {
                 let overdue = matches!((p.due, as_of), (Some(d), Some(a)) if d < a);
-                work.push(WorkItem { pending: p.clone(), overdue });
+                work.push(WorkItem {
+                    pending: p.clone(),
+                    overdue,
+                });
             }
         }
         let answers = join::join(&self.engine, &self.facts, &total.probes, &total.intervals);
@@ -192,7 +208,16 @@ impl Session {
         for (r, n) in answers.passed {
             passed[r as usize] += n;
         }
-        Judged { as_of, events: total.events, cases: total.cases, violations, next_actions, work, undecided, passed }
+        Judged {
+            as_of,
+            events: total.events,
+            cases: total.cases,
+            violations,
+            next_actions,
+            work,
+            undecided,
+            passed,
+        }
     }
 }
 
@@ -211,7 +236,12 @@ fn clone_partial(p: &Partial) -> Partial {
 }
 
 /// What a case found so far (replayed in order first when an event came late); the case stays.
-fn found(engine: &Arc<Engine>, facts: &Arc<Facts>, vars: &mut Vec<(Str, crate::value::Value)>, slot: &mut CaseSlot) -> Partial {
+fn found(
+    engine: &Arc<Engine>,
+    facts: &Arc<Facts>,
+    vars: &mut Vec<(Str, crate::value::Value)>,
+    slot: &mut CaseSlot,
+) -> Partial {
     let mut runner = Runner::with_vars(engine, facts, std::mem::take(vars));
     if slot.dirty {
         let mut run = CaseRun::new(slot.run.case.clone(), engine);

@@ -84,7 +84,6 @@ pub fn read_jsonl_records<'py>(
     Ok(out)
 }
 
-
 /// Test hook: the native `parse_time`, None where it refuses the text.
 #[pyfunction]
 pub fn parse_time(text: &str) -> Option<f64> {

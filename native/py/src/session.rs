@@ -15,7 +15,8 @@ use sopengine_core::value::Str;
 use crate::convert::value_to_py as to_py;
 
 fn facts_from_json(text: &str) -> PyResult<Facts> {
-    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut facts = Facts::default();
     if let serde_json::Value::Object(colls) = raw {
         for (name, records) in colls {
@@ -25,7 +26,8 @@ fn facts_from_json(text: &str) -> PyResult<Facts> {
                     let mut rec = Vec::new();
                     if let serde_json::Value::Object(fields) = fields {
                         for (k, tv) in fields {
-                            let v = sopengine_core::tv::decode(&tv).map_err(PyValueError::new_err)?;
+                            let v =
+                                sopengine_core::tv::decode(&tv).map_err(PyValueError::new_err)?;
                             rec.push((k, v));
                         }
                     }
@@ -49,19 +51,33 @@ impl NativeSession {
     #[new]
     fn new(plan: &str, facts: &str) -> PyResult<Self> {
         let engine = Engine::from_json(plan).map_err(PyValueError::new_err)?;
-        Ok(NativeSession { inner: Session::new(Arc::new(engine), Arc::new(facts_from_json(facts)?)) })
+        Ok(NativeSession {
+            inner: Session::new(Arc::new(engine), Arc::new(facts_from_json(facts)?)),
+        })
     }
 
     /// Feed one event; returns None, or why it was refused: "closed" or "duplicate".
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (id, case, time, etype, actor, data, seq, line=0))]
-    fn feed(&mut self, id: &str, case: &str, time: f64, etype: &str, actor: Option<&str>, data: &str, seq: u64,
-            line: u64) -> PyResult<Option<&'static str>> {
+    fn feed(
+        &mut self,
+        id: &str,
+        case: &str,
+        time: f64,
+        etype: &str,
+        actor: Option<&str>,
+        data: &str,
+        seq: u64,
+        line: u64,
+    ) -> PyResult<Option<&'static str>> {
         let engine = self.inner.engine.clone();
         let Some(&t) = engine.type_index.get(etype) else {
-            return Err(PyValueError::new_err(format!("unknown event type {etype:?}")));
+            return Err(PyValueError::new_err(format!(
+                "unknown event type {etype:?}"
+            )));
         };
-        let json: serde_json::Value = serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let lookup = |name: &str| engine.field_index.get(name).copied();
         let event = Event {
             id: Str::from(id),
@@ -91,24 +107,42 @@ impl NativeSession {
     /// for events the session refused ("duplicate", "closed"). `on_progress(bytes, lines)` is called
     /// now and then; Ctrl-C is honoured between lines.
     #[pyo3(signature = (path, display, first_seq, max_line_bytes, on_progress=None))]
-    fn feed_file<'py>(&mut self, py: Python<'py>, path: &str, display: &str, first_seq: u64, max_line_bytes: usize,
-                      on_progress: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyTuple>> {
+    fn feed_file<'py>(
+        &mut self,
+        py: Python<'py>,
+        path: &str,
+        display: &str,
+        first_seq: u64,
+        max_line_bytes: usize,
+        on_progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         use sopengine_core::reader::{basename, JsonlReader, ReaderConfig, Record};
         let engine = self.inner.engine.clone();
         let cfg = ReaderConfig {
-            types: engine.type_index.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            fields: engine.field_index.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            types: engine
+                .type_index
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            fields: engine
+                .field_index
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             max_line_bytes,
         };
         let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let src = open_counted(path, counter.clone())
-            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})")))?;
+        let src = open_counted(path, counter.clone()).map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
+        })?;
         let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), first_seq);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
         let (mut reported, mut lines) = (0u64, 0u64);
         for record in reader.by_ref() {
-            let record = record.map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")))?;
+            let record = record.map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})"))
+            })?;
             lines += 1;
             if lines % 65_536 == 0 {
                 py.check_signals()?;
@@ -119,14 +153,20 @@ impl NativeSession {
             }
             match record {
                 Record::Rejected { origin, reason } => {
-                    rejected.append((origin.line, crate::reader_hooks::reason_to_py(py, &reason)?))?;
+                    rejected
+                        .append((origin.line, crate::reader_hooks::reason_to_py(py, &reason)?))?;
                 }
                 Record::Event(event) => {
-                    let (line, id, case) = (event.origin.line, event.id.clone(), event.case.clone());
+                    let (line, id, case) =
+                        (event.origin.line, event.id.clone(), event.case.clone());
                     match self.inner.feed(event) {
                         Ok(()) => {}
-                        Err(Refused::Closed) => refused.append((line, "closed", id.as_ref(), case.as_ref()))?,
-                        Err(Refused::Duplicate) => refused.append((line, "duplicate", id.as_ref(), case.as_ref()))?,
+                        Err(Refused::Closed) => {
+                            refused.append((line, "closed", id.as_ref(), case.as_ref()))?
+                        }
+                        Err(Refused::Duplicate) => {
+                            refused.append((line, "duplicate", id.as_ref(), case.as_ref()))?
+                        }
                     }
                 }
             }
@@ -134,13 +174,24 @@ impl NativeSession {
         if let Some(cb) = &on_progress {
             cb.call1((counter.get() - reported, lines))?;
         }
-        PyTuple::new(py, [reader.seq().into_pyobject(py)?.into_any(), rejected.into_any(), refused.into_any()])
+        PyTuple::new(
+            py,
+            [
+                reader.seq().into_pyobject(py)?.into_any(),
+                rejected.into_any(),
+                refused.into_any(),
+            ],
+        )
     }
 
     /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
     /// undecided, passed); the caller sorts and renders.
     #[pyo3(signature = (as_of=None))]
-    fn result<'py>(&mut self, py: Python<'py>, as_of: Option<f64>) -> PyResult<Bound<'py, PyTuple>> {
+    fn result<'py>(
+        &mut self,
+        py: Python<'py>,
+        as_of: Option<f64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let judged = self.inner.result(as_of, Vec::new());
         let engine = self.inner.engine.clone();
         let rule = |i: u32| engine.rules[i as usize].id.as_ref();
@@ -148,14 +199,26 @@ impl NativeSession {
         let ids = |v: &[Str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
         let violations = PyList::empty(py);
         for v in &judged.violations {
-            violations.append((rule(v.rule), v.case.as_ref(), v.time, severity(v.rule), v.message.as_str(),
-                               PyTuple::new(py, ids(&v.events))?))?;
+            violations.append((
+                rule(v.rule),
+                v.case.as_ref(),
+                v.time,
+                severity(v.rule),
+                v.message.as_str(),
+                PyTuple::new(py, ids(&v.events))?,
+            ))?;
         }
         let actions = PyList::empty(py);
         for a in &judged.next_actions {
             let p = &a.pending;
-            actions.append((rule(p.rule), p.case.as_ref(), p.action.as_str(), a.due, p.since,
-                            PyTuple::new(py, ids(&p.events))?))?;
+            actions.append((
+                rule(p.rule),
+                p.case.as_ref(),
+                p.action.as_str(),
+                a.due,
+                p.since,
+                PyTuple::new(py, ids(&p.events))?,
+            ))?;
         }
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
         let work = PyList::empty(py);
@@ -165,12 +228,25 @@ impl NativeSession {
             for (name, value) in columns.iter().zip(p.columns.iter()) {
                 cols.append((*name, to_py(py, value)?))?;
             }
-            work.append((rule(p.rule), p.case.as_ref(), p.action.as_str(), p.due, p.since, w.overdue,
-                         PyTuple::new(py, cols)?, PyTuple::new(py, ids(&p.events))?))?;
+            work.append((
+                rule(p.rule),
+                p.case.as_ref(),
+                p.action.as_str(),
+                p.due,
+                p.since,
+                w.overdue,
+                PyTuple::new(py, cols)?,
+                PyTuple::new(py, ids(&p.events))?,
+            ))?;
         }
         let undecided = PyList::empty(py);
         for u in &judged.undecided {
-            undecided.append((rule(u.rule), u.case.as_ref(), u.event.as_deref(), u.reason.as_str()))?;
+            undecided.append((
+                rule(u.rule),
+                u.case.as_ref(),
+                u.event.as_deref(),
+                u.reason.as_str(),
+            ))?;
         }
         let passed = PyDict::new(py);
         for (i, n) in judged.passed.iter().enumerate() {
@@ -178,12 +254,21 @@ impl NativeSession {
                 passed.set_item(rule(i as u32), n)?;
             }
         }
-        PyTuple::new(py, [judged.as_of.into_pyobject(py)?.into_any(), judged.events.into_pyobject(py)?.into_any(),
-                          judged.cases.into_pyobject(py)?.into_any(), violations.into_any(), actions.into_any(),
-                          work.into_any(), undecided.into_any(), passed.into_any()])
+        PyTuple::new(
+            py,
+            [
+                judged.as_of.into_pyobject(py)?.into_any(),
+                judged.events.into_pyobject(py)?.into_any(),
+                judged.cases.into_pyobject(py)?.into_any(),
+                violations.into_any(),
+                actions.into_any(),
+                work.into_any(),
+                undecided.into_any(),
+                passed.into_any(),
+            ],
+        )
     }
 }
-
 
 /// Counts the bytes a reader has taken from its file (compressed bytes for .gz), for progress.
 struct Counted<R> {
@@ -199,13 +284,21 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
     }
 }
 
-fn open_counted(path: &str, read: std::rc::Rc<std::cell::Cell<u64>>) -> std::io::Result<Box<dyn std::io::BufRead>> {
+fn open_counted(
+    path: &str,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+) -> std::io::Result<Box<dyn std::io::BufRead>> {
     use std::io::BufReader;
-    let file = Counted { inner: std::fs::File::open(path)?, read };
+    let file = Counted {
+        inner: std::fs::File::open(path)?,
+        read,
+    };
     Ok(if path.ends_with(".gz") {
-        Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(file)))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(file),
+        ))
     } else {
         Box::new(BufReader::with_capacity(1 << 16, file))
     })
 }
-

@@ -18,7 +18,11 @@ pub struct AtMost {
 
 pub fn build(b: &Builder, raw: &Json) -> Result<AtMost, String> {
     let (on, when) = on_when(b, raw)?;
-    Ok(AtMost { on, when, max: field(raw, "max")? })
+    Ok(AtMost {
+        on,
+        when,
+        max: field(raw, "max")?,
+    })
 }
 
 pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &AtMost, e: &Arc<Event>) {

@@ -26,7 +26,10 @@ pub struct CrossCase {
 pub fn build(b: &Builder, raw: &Json) -> Result<CrossCase, String> {
     let (on, when) = on_when(b, raw)?;
     let names: Vec<String> = field(raw, "probe_data")?;
-    let mut probe_data: Vec<u32> = names.iter().filter_map(|n| b.field_index.get(n.as_str()).copied()).collect();
+    let mut probe_data: Vec<u32> = names
+        .iter()
+        .filter_map(|n| b.field_index.get(n.as_str()).copied())
+        .collect();
     probe_data.sort_unstable();
     Ok(CrossCase {
         on,
@@ -39,7 +42,14 @@ pub fn build(b: &Builder, raw: &Json) -> Result<CrossCase, String> {
     })
 }
 
-pub fn probe(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &CrossCase, e: &Arc<Event>) {
+pub fn probe(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &CrossCase,
+    e: &Arc<Event>,
+) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         return;
     }
@@ -47,12 +57,35 @@ pub fn probe(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Cross
         Ok(v) => v.freeze(),
         Err(Raise::MissingFact(reason)) => return r.undecided(run, idx, Some(e), reason),
         Err(Raise::Error { message, .. }) => {
-            return r.undecided(run, idx, Some(e), format!("index key could not be computed: {message}"))
+            return r.undecided(
+                run,
+                idx,
+                Some(e),
+                format!("index key could not be computed: {message}"),
+            )
         }
     };
     // Keep only what the answer will read: probes wait for every case to be known.
-    let state = k.probe_state.iter().map(|&v| (v, crate::run::snapshot(&run.state[v]))).collect();
-    let data = e.data.iter().filter(|(f, _)| k.probe_data.binary_search(f).is_ok()).cloned().collect();
-    let slim = Event { data, ..(**e).clone() };
-    run.probes.push(Probe { rule: idx, index: k.index, event: Arc::new(slim), state, key });
+    let state = k
+        .probe_state
+        .iter()
+        .map(|&v| (v, crate::run::snapshot(&run.state[v])))
+        .collect();
+    let data = e
+        .data
+        .iter()
+        .filter(|(f, _)| k.probe_data.binary_search(f).is_ok())
+        .cloned()
+        .collect();
+    let slim = Event {
+        data,
+        ..(**e).clone()
+    };
+    run.probes.push(Probe {
+        rule: idx,
+        index: k.index,
+        event: Arc::new(slim),
+        state,
+        key,
+    });
 }

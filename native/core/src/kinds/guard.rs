@@ -17,7 +17,11 @@ pub struct Guard {
 
 pub fn build(b: &Builder, raw: &Json) -> Result<Guard, String> {
     let (on, when) = on_when(b, raw)?;
-    Ok(Guard { on, when, require: b.opt_expr(&field(raw, "require")?)? })
+    Ok(Guard {
+        on,
+        when,
+        require: b.opt_expr(&field(raw, "require")?)?,
+    })
 }
 
 pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, g: &Guard, e: &Arc<Event>) {

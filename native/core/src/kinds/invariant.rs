@@ -42,7 +42,14 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Invariant, String> {
     })
 }
 
-pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Invariant, e: &Arc<Event>) {
+pub fn check(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &Invariant,
+    e: &Arc<Event>,
+) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         run.breaches.retain(|b| b.rule != idx); // not applicable (any more): nothing is broken
         return;
@@ -55,8 +62,14 @@ pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Invar
             let mut events = vec![e.id.clone()];
             events.extend(Runner::evidence(run, k.require.as_ref()));
             let events = crate::run::dedup(events);
-            let mut breach =
-                Breach { rule: idx, since: e.time, due: e.time + k.grace, events, reported: false, event: e.clone() };
+            let mut breach = Breach {
+                rule: idx,
+                since: e.time,
+                due: e.time + k.grace,
+                events,
+                reported: false,
+                event: e.clone(),
+            };
             if k.grace == 0.0 {
                 breach.reported = true;
                 let message = r.render(run, &rule.message, Some(e), None);

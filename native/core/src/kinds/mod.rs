@@ -67,7 +67,10 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Rule, String> {
 }
 
 /// The event types a plain check runs at, with its condition.
-pub fn on_when(b: &Builder, raw: &Json) -> Result<(Vec<u32>, Option<crate::engine::CExpr>), String> {
+pub fn on_when(
+    b: &Builder,
+    raw: &Json,
+) -> Result<(Vec<u32>, Option<crate::engine::CExpr>), String> {
     let mut on: Vec<u32> = field(raw, "on")?;
     on.sort_unstable();
     Ok((on, b.opt_expr(&field(raw, "when")?)?))
@@ -94,7 +97,10 @@ impl Rule {
                 }
             }
             Kind::Response(k) => {
-                for m in std::iter::once(&k.expect).chain(&k.cancel).chain(&k.fail_on) {
+                for m in std::iter::once(&k.expect)
+                    .chain(&k.cancel)
+                    .chain(&k.fail_on)
+                {
                     for &t in &m.on {
                         steps[t as usize].obligation_rules.push(idx);
                     }

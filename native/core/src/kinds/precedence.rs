@@ -20,10 +20,22 @@ pub struct Precedence {
 pub fn build(b: &Builder, raw: &Json) -> Result<Precedence, String> {
     let (on, when) = on_when(b, raw)?;
     let after: MatchSlot = field(raw, "after")?;
-    Ok(Precedence { on, when, after: b.matcher(&after)?, within: field(raw, "within")? })
+    Ok(Precedence {
+        on,
+        when,
+        after: b.matcher(&after)?,
+        within: field(raw, "within")?,
+    })
 }
 
-pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Precedence, e: &Arc<Event>) {
+pub fn check(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &Precedence,
+    e: &Arc<Event>,
+) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         return;
     }
@@ -49,9 +61,17 @@ pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Prece
 }
 
 /// After the checks of an event: remember it as the latest 'after' event when it matches.
-pub fn record(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Precedence, e: &Arc<Event>) {
+pub fn record(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &Precedence,
+    e: &Arc<Event>,
+) {
     if r.applies(run, idx, rule, e)
-        && (k.after.when.is_none() || r.test(run, idx, k.after.when.as_ref(), Some(e), None) == Some(true))
+        && (k.after.when.is_none()
+            || r.test(run, idx, k.after.when.as_ref(), Some(e), None) == Some(true))
     {
         run.set_memory(idx, Memory::After(e.clone()));
     }

@@ -37,7 +37,14 @@ fn missing(value: &Value) -> bool {
     }
 }
 
-pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &RequireFields, e: &Arc<Event>) {
+pub fn check(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &RequireFields,
+    e: &Arc<Event>,
+) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         return;
     }

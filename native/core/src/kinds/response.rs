@@ -49,7 +49,14 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
 }
 
 /// A trigger opens an obligation (one per rule, case and key).
-pub fn trigger(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Response, e: &Arc<Event>) {
+pub fn trigger(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &Response,
+    e: &Arc<Event>,
+) {
     if !r.gate(run, idx, rule, k.after.when.as_ref(), e) {
         return;
     }
@@ -60,7 +67,11 @@ pub fn trigger(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Res
             Err(_) => Value::Str(e.id.clone()),
         },
     };
-    if run.obligations.iter().any(|ob| ob.rule == idx && ob.key.py_eq(&key)) {
+    if run
+        .obligations
+        .iter()
+        .any(|ob| ob.rule == idx && ob.key.py_eq(&key))
+    {
         return;
     }
     run.obligations.push(Obligation {
@@ -82,7 +93,14 @@ pub enum Outcome {
 }
 
 /// What an event does to an open obligation of this rule.
-pub fn outcome(r: &mut Runner, run: &mut CaseRun, idx: u32, k: &Response, trigger: &Event, e: &Arc<Event>) -> Outcome {
+pub fn outcome(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    k: &Response,
+    trigger: &Event,
+    e: &Arc<Event>,
+) -> Outcome {
     let et = e.etype;
     if k.expect.covers(et) {
         match r.test(run, idx, k.expect.when.as_ref(), Some(e), Some(trigger)) {
