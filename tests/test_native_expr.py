@@ -210,7 +210,8 @@ OPERATOR_CASES = [
     "1 < 2 < 3", "1 < 3 < 2", "data.big > 1e19", "data.big == 18446744073709551615.0", "2**0 if False else 1",
     "9007199254740993 == 9007199254740992.0", "data.c < 42.000000001",
     "data.a in data.b", "'x' in data.b", "[1] in state.s1", "'a' in None", "1 in 'abc'", "'k' in data.d",
-    "[1] in data.d", "1 not in state.s1", "data.a is None", "data.zz is not None",
+    "[1] in data.d", "1 not in state.s1", "state.s1 in {params.tags}", "{1, 2} in {params.tags}", "{1} in [{1}]",
+    "[state.s1] in {params.tags}", "state.s1 in data.d", "data.a is None", "data.zz is not None",
     "data.a and data.c", "None or 0 or ''", "data.a or 1 / 0", "1 if data.a else 2", "{1, [2]}", "{(1, [2])}",
     "{1, 1.0, True}", "(1,)", "()", "[]", "[[1], {2}]",
 ]
