@@ -320,8 +320,8 @@ REGEX_CASES = [
     (r"[\s]", "\x1f"), (r"\S+", "a\x1cb"), (r"[]a]", "]"), (r"[^]a]", "]b"), (r"[a&b]", "&"), (r"^$", ""),
     (r"", "abc"), (r"a|", "ba"), (r"\b", "ab cd"), (r"(?m)a$", "a\nb"), (r"é*", "ééaé"), (r"(\d+)-(\d+)?", "1-2 3-"),
     (r"\Aa.c\Z", "abc"), (r"(?i)straße", "STRASSE"), (r"\d", "٣"),
-    pytest.param(r"a$", "a\nb\n", marks=pytest.mark.xfail(strict=True, reason="Python's $ before a final newline, "
-                                                           "in a text with other newlines")),
+    pytest.param(r"a$", "a\nb\n", marks=pytest.mark.xfail(strict=True, reason="findall: Python's $ before a final "
+                                                           "newline, in a text with other newlines")),
     pytest.param(r"|a", "aa", marks=pytest.mark.xfail(strict=True, reason="after an empty match Python retries the "
                                                        "non-empty alternatives at the same place")),
 ]
@@ -332,6 +332,13 @@ def test_regular_expressions_search_and_find_as_python_re(pattern: str, subject:
     env = _env({"a": subject}, [None, set(), 0])
     agree(f"findall(data.a, {pattern!r})", env)
     agree(f"matches(data.a, {pattern!r})", env)
+
+
+@pytest.mark.parametrize("pattern, subject", [
+    (r"a$", "a\nb\n"), (r"b$", "a\nb\n"), (r"^a$", "a\n"), (r"\d+$", "1\n2\n"), (r"a\s$", "a\n\n"), (r"x$", "x\ny"),
+])
+def test_matches_finds_dollar_before_a_final_newline_as_python(pattern: str, subject: str) -> None:
+    agree(f"matches(data.a, {pattern!r})", _env({"a": subject}, [None, set(), 0]))
 
 
 def test_set_items_are_taken_in_text_order_by_any_in_and_missing_in() -> None:
