@@ -253,12 +253,13 @@ SETS = st.sets(st.integers(0, 7), max_size=3) | st.sets(TEXT, max_size=1)
 
 PATTERNS = ["^Q", "[0-9]+", "(a)(1)?", "x|y", "\\s", "é", "(Q)|(1)", "a*", "\\bQ1\\b"]
 LITERALS = st.one_of(
-    st.integers(-3, 10).map(str), st.sampled_from(["1000000000000000", "0.5", "1e16", "1e-7", "-0.0", "2.5"]),
+    st.integers(-3, 10).map(str), st.sampled_from(["1000000000000000", "0.5", "1e16", "1e-7", "-0.0", "2.5", "1e300", "0.1"]),
     TEXT.map(repr), st.sampled_from(["True", "False", "None", "true", "false", "null", "[]", "()", "''"]),
 )
 NAMES = st.sampled_from([
     "data.a", "data.b", "data.c", "data.from", "event.data.a", "event.time", "event.actor", "event.type", "event.id",
-    "case", "trigger.data.a", "trigger.time", "other.x", "other.y", "state.s0", "state.s1", "state.s2",
+    "case", "event.case", "trigger.data.a", "trigger.data.b", "trigger.time", "trigger.actor", "trigger.type",
+    "other.x", "other.y", "state.s0", "state.s1", "state.s2",
     "params.queues", "params.window", "params.limit", "params.label", "params.tags", "missing", "count",
     "duration('6h')", "fact('users', event.actor, 'team')", "known('users', data.a)", "fact('users', data.a, 'age')",
 ])
