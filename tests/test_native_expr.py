@@ -210,7 +210,8 @@ OPERATOR_CASES = [
     "1 < 2 < 3", "1 < 3 < 2", "data.big > 1e19", "data.big == 18446744073709551615.0", "2**0 if False else 1",
     "9007199254740993 == 9007199254740992.0", "data.c < 42.000000001",
     "data.a in data.b", "'x' in data.b", "[1] in state.s1", "'a' in None", "1 in 'abc'", "'k' in data.d",
-    "[1] in data.d", "1 not in state.s1", "data.a is None", "data.zz is not None",
+    "[1] in data.d", "1 not in state.s1", "state.s1 in {params.tags}", "{1, 2} in {params.tags}", "{1} in [{1}]",
+    "[state.s1] in {params.tags}", "state.s1 in data.d", "data.a is None", "data.zz is not None",
     "data.a and data.c", "None or 0 or ''", "data.a or 1 / 0", "1 if data.a else 2", "{1, [2]}", "{(1, [2])}",
     "{1, 1.0, True}", "(1,)", "()", "[]", "[[1], {2}]",
 ]
@@ -252,12 +253,13 @@ SETS = st.sets(st.integers(0, 7), max_size=3) | st.sets(TEXT, max_size=1)
 
 PATTERNS = ["^Q", "[0-9]+", "(a)(1)?", "x|y", "\\s", "é", "(Q)|(1)", "a*", "\\bQ1\\b"]
 LITERALS = st.one_of(
-    st.integers(-3, 10).map(str), st.sampled_from(["1000000000000000", "0.5", "1e16", "1e-7", "-0.0", "2.5"]),
+    st.integers(-3, 10).map(str), st.sampled_from(["1000000000000000", "0.5", "1e16", "1e-7", "-0.0", "2.5", "1e300", "0.1"]),
     TEXT.map(repr), st.sampled_from(["True", "False", "None", "true", "false", "null", "[]", "()", "''"]),
 )
 NAMES = st.sampled_from([
     "data.a", "data.b", "data.c", "data.from", "event.data.a", "event.time", "event.actor", "event.type", "event.id",
-    "case", "trigger.data.a", "trigger.time", "other.x", "other.y", "state.s0", "state.s1", "state.s2",
+    "case", "event.case", "trigger.data.a", "trigger.data.b", "trigger.time", "trigger.actor", "trigger.type",
+    "other.x", "other.y", "state.s0", "state.s1", "state.s2",
     "params.queues", "params.window", "params.limit", "params.label", "params.tags", "missing", "count",
     "duration('6h')", "fact('users', event.actor, 'team')", "known('users', data.a)", "fact('users', data.a, 'age')",
 ])
@@ -319,8 +321,8 @@ REGEX_CASES = [
     (r"[\s]", "\x1f"), (r"\S+", "a\x1cb"), (r"[]a]", "]"), (r"[^]a]", "]b"), (r"[a&b]", "&"), (r"^$", ""),
     (r"", "abc"), (r"a|", "ba"), (r"\b", "ab cd"), (r"(?m)a$", "a\nb"), (r"é*", "ééaé"), (r"(\d+)-(\d+)?", "1-2 3-"),
     (r"\Aa.c\Z", "abc"), (r"(?i)straße", "STRASSE"), (r"\d", "٣"),
-    pytest.param(r"a$", "a\nb\n", marks=pytest.mark.xfail(strict=True, reason="Python's $ before a final newline, "
-                                                           "in a text with other newlines")),
+    pytest.param(r"a$", "a\nb\n", marks=pytest.mark.xfail(strict=True, reason="findall: Python's $ before a final "
+                                                           "newline, in a text with other newlines")),
     pytest.param(r"|a", "aa", marks=pytest.mark.xfail(strict=True, reason="after an empty match Python retries the "
                                                        "non-empty alternatives at the same place")),
 ]
@@ -331,6 +333,13 @@ def test_regular_expressions_search_and_find_as_python_re(pattern: str, subject:
     env = _env({"a": subject}, [None, set(), 0])
     agree(f"findall(data.a, {pattern!r})", env)
     agree(f"matches(data.a, {pattern!r})", env)
+
+
+@pytest.mark.parametrize("pattern, subject", [
+    (r"a$", "a\nb\n"), (r"b$", "a\nb\n"), (r"^a$", "a\n"), (r"\d+$", "1\n2\n"), (r"a\s$", "a\n\n"), (r"x$", "x\ny"),
+])
+def test_matches_finds_dollar_before_a_final_newline_as_python(pattern: str, subject: str) -> None:
+    agree(f"matches(data.a, {pattern!r})", _env({"a": subject}, [None, set(), 0]))
 
 
 def test_set_items_are_taken_in_text_order_by_any_in_and_missing_in() -> None:

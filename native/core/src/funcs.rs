@@ -263,7 +263,17 @@ impl Pattern {
             return false;
         }
         let subject = Pattern::subject(v);
-        self.regex_for(&subject).is_match(&subject)
+        if self.re.is_match(&subject) {
+            return true;
+        }
+        // Python's `$` also matches before a final newline: so does a search of the text without it
+        // (exact unless the pattern reads past a `$` or uses `\Z`, which then ends at the newline)
+        match subject.strip_suffix('\n') {
+            Some(head) if self.re_final_newline.is_some() && !self.source.contains("\\Z") => {
+                self.re.is_match(head)
+            }
+            _ => false,
+        }
     }
 
     /// `findall(value, pattern)`: `re.findall` without repeats, in first-seen order.

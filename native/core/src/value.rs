@@ -342,7 +342,7 @@ impl Value {
         }
     }
 
-    /// `x in container` for a set or dict: needs a hashable `x`.
+    /// `x in container`, with CPython's TypeError where it raises one (an unhashable key of a set or dict).
     pub fn contains(&self, item: &Value) -> Result<bool, Raise> {
         match self {
             Value::Str(s) => match item {
@@ -354,7 +354,10 @@ impl Value {
             },
             Value::List(v) | Value::Tuple(v) => Ok(v.iter().any(|x| x.py_eq(item))),
             Value::Set(v) | Value::FrozenSet(v) => {
-                hashable(item)?;
+                // set.__contains__ looks a set up as the equal frozenset rather than refusing it
+                if !matches!(item, Value::Set(_)) {
+                    hashable(item)?;
+                }
                 Ok(v.iter().any(|x| x.py_eq(item)))
             }
             Value::Dict(d) => {
