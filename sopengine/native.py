@@ -169,7 +169,9 @@ class NativeSession:
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
-        self._core = _native.NativeSession(emit(pack), facts_json(index_facts(facts or {})))
+        self._core = _native.NativeSession(emit(pack), facts_json(index_facts(facts or {})), keep_events)
+        self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
+        self._max_line_bytes = 0
         self._seq = 0
         self._latest: float | None = None
         self._keep = keep_events
@@ -210,6 +212,8 @@ class NativeSession:
                 counter.bytes += n
                 counter.report()
 
+        self._files.append((os.fspath(path), path))
+        self._max_line_bytes = max_line_bytes
         try:
             next_seq, rejected, refused = self._core.feed_file(os.fspath(path), path, self._seq, max_line_bytes,
                                                                progress)
@@ -246,6 +250,8 @@ class NativeSession:
 
         if list(others):
             raise NotImplementedError("the native session joins no partials of other sessions yet")
+        if self._files and self._core.dirty_cases():
+            self._core.replay_files(self._files, self._max_line_bytes)
         as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of)
         return assemble(
             as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],

@@ -1,8 +1,10 @@
 //! One audit in progress: events in, partial results out, judged at an as-of time.
 //!
 //! Events of a case are evaluated as they arrive when they arrive in time order; an event older
-//! than one already evaluated for its case makes that case be replayed in order once, when results
-//! are asked for (its events are kept for that).
+//! than one already evaluated for its case makes that case *dirty*: it is evaluated again from the
+//! start, in order, before results are given. A session that keeps events replays a dirty case
+//! from them; one that does not (reading files, where memory must not grow with the log) names its
+//! dirty cases, and the caller reads their events again and hands them to [`Session::replay`].
 
 use std::sync::Arc;
 
@@ -17,9 +19,19 @@ use crate::value::Str;
 
 struct CaseSlot {
     run: CaseRun,
+    /// The case's events, kept only by a session that keeps events.
     events: Vec<Arc<Event>>,
     dirty: bool,
-    ids: FxHashSet<Str>,
+    /// Hashes of the case's event ids, to refuse a duplicate (64 bits: a collision within one case
+    /// would take billions of events).
+    ids: FxHashSet<u64>,
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new(); // SipHash with fixed keys: the same in every process
+    h.write(id.as_bytes());
+    h.finish()
 }
 
 /// Why an event was refused (it is then a rejected record, with the reference engine's wording).
@@ -40,6 +52,7 @@ pub struct Session {
     events: u64,
     latest: Option<f64>,
     vars: Vec<(Str, crate::value::Value)>,
+    keep_events: bool,
 }
 
 /// A judged result: what the reference `Session.result` assembles (sorting happens at output).
@@ -65,7 +78,9 @@ pub struct WorkItem {
 }
 
 impl Session {
-    pub fn new(engine: Arc<Engine>, facts: Arc<Facts>) -> Session {
+    /// `keep_events`: keep each case's events, to replay a case an event came late for; without,
+    /// the caller replays dirty cases ([`Session::dirty_cases`], [`Session::replay`]).
+    pub fn new(engine: Arc<Engine>, facts: Arc<Facts>, keep_events: bool) -> Session {
         Session {
             engine,
             facts,
@@ -75,15 +90,16 @@ impl Session {
             events: 0,
             latest: None,
             vars: Vec::new(),
+            keep_events,
         }
     }
 
     /// Add one event (its `seq` must grow with input order).
     pub fn feed(&mut self, event: Event) -> Result<(), Refused> {
-        let slot = self.cases.get(&event.case);
-        match slot {
+        let hash = id_hash(&event.id);
+        match self.cases.get(&event.case) {
             None if self.closed_ids.contains(&event.case) => return Err(Refused::Closed),
-            Some(s) if s.ids.contains(&event.id) => return Err(Refused::Duplicate),
+            Some(s) if s.ids.contains(&hash) => return Err(Refused::Duplicate),
             _ => {}
         }
         self.events += 1;
@@ -100,20 +116,60 @@ impl Session {
                 dirty: false,
                 ids: FxHashSet::default(),
             });
-        slot.ids.insert(event.id.clone());
-        let event = Arc::new(event);
-        slot.events.push(event.clone());
+        slot.ids.insert(hash);
+        if !slot.dirty && (event.time, event.seq) < slot.run.last {
+            slot.dirty = true;
+        }
         if slot.dirty {
+            if self.keep_events {
+                slot.events.push(Arc::new(event));
+            }
             return Ok(());
         }
-        if (event.time, event.seq) < slot.run.last {
-            slot.dirty = true;
-            return Ok(());
+        let event = Arc::new(event);
+        if self.keep_events {
+            slot.events.push(event.clone());
         }
         let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
         runner.step(&mut slot.run, &event);
         self.vars = runner.into_vars();
         Ok(())
+    }
+
+    /// Cases an event came late for, that only a replay of their events can settle (sorted).
+    pub fn dirty_cases(&self) -> Vec<Str> {
+        let mut out: Vec<Str> = self
+            .cases
+            .values()
+            .filter(|s| s.dirty && !self.keep_events)
+            .map(|s| s.run.case.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Evaluate a dirty case again from the start over all its events (in any order; duplicates
+    /// of an id after the first are dropped, as they were refused when first fed).
+    pub fn replay(&mut self, case: &str, events: Vec<Event>) {
+        let engine = self.engine.clone();
+        let Some(slot) = self.cases.get_mut(case) else {
+            return;
+        };
+        let mut seen = FxHashSet::default();
+        let mut events: Vec<Arc<Event>> = events
+            .into_iter()
+            .filter(|e| seen.insert(id_hash(&e.id)))
+            .map(Arc::new)
+            .collect();
+        events.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.seq.cmp(&b.seq)));
+        let mut run = CaseRun::new(slot.run.case.clone(), &engine);
+        let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
+        for e in &events {
+            runner.step(&mut run, e);
+        }
+        self.vars = runner.into_vars();
+        slot.run = run;
+        slot.dirty = false;
     }
 
     /// Declare that a case has no more events: its state is freed, what is open is kept to judge.
@@ -243,7 +299,7 @@ fn found(
     slot: &mut CaseSlot,
 ) -> Partial {
     let mut runner = Runner::with_vars(engine, facts, std::mem::take(vars));
-    if slot.dirty {
+    if slot.dirty && !slot.events.is_empty() {
         let mut run = CaseRun::new(slot.run.case.clone(), engine);
         let mut events = slot.events.clone();
         events.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.seq.cmp(&b.seq)));

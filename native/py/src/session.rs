@@ -49,11 +49,82 @@ pub struct NativeSession {
 #[pymethods]
 impl NativeSession {
     #[new]
-    fn new(plan: &str, facts: &str) -> PyResult<Self> {
+    #[pyo3(signature = (plan, facts, keep_events=true))]
+    fn new(plan: &str, facts: &str, keep_events: bool) -> PyResult<Self> {
         let engine = Engine::from_json(plan).map_err(PyValueError::new_err)?;
+        let facts = Arc::new(facts_from_json(facts)?);
         Ok(NativeSession {
-            inner: Session::new(Arc::new(engine), Arc::new(facts_from_json(facts)?)),
+            inner: Session::new(Arc::new(engine), facts, keep_events),
         })
+    }
+
+    /// Cases an event came late for (a session that keeps no events needs `replay_files` for them).
+    fn dirty_cases(&self) -> Vec<String> {
+        self.inner
+            .dirty_cases()
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    /// Read the files again for the events of the dirty cases and evaluate each of those cases
+    /// anew, in time order (what was rejected or refused the first time is left out again).
+    fn replay_files(
+        &mut self,
+        py: Python<'_>,
+        paths: Vec<(String, String)>,
+        max_line_bytes: usize,
+    ) -> PyResult<()> {
+        use sopengine_core::reader::{basename, JsonlReader, ReaderConfig, Record};
+        let dirty: rustc_hash::FxHashSet<String> = self.dirty_cases().into_iter().collect();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let engine = self.inner.engine.clone();
+        let cfg = ReaderConfig {
+            types: engine
+                .type_index
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            fields: engine
+                .field_index
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            max_line_bytes,
+        };
+        let mut by_case: rustc_hash::FxHashMap<String, Vec<Event>> =
+            rustc_hash::FxHashMap::default();
+        let mut seq = 0;
+        for (path, display) in &paths {
+            let src =
+                open_counted(path, std::rc::Rc::new(std::cell::Cell::new(0))).map_err(|e| {
+                    pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
+                })?;
+            let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), seq);
+            for (n, record) in reader.by_ref().enumerate() {
+                if n % 65_536 == 65_535 {
+                    py.check_signals()?;
+                }
+                let record = record.map_err(|e| {
+                    pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})"))
+                })?;
+                if let Record::Event(event) = record {
+                    if dirty.contains(event.case.as_ref()) {
+                        by_case
+                            .entry(event.case.to_string())
+                            .or_default()
+                            .push(event);
+                    }
+                }
+            }
+            seq = reader.seq();
+        }
+        for (case, events) in by_case {
+            self.inner.replay(&case, events);
+        }
+        Ok(())
     }
 
     /// Feed one event; returns None, or why it was refused: "closed" or "duplicate".
