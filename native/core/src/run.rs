@@ -217,32 +217,39 @@ impl Env for Scope<'_> {
     }
 }
 
+/// What a runner keeps between events: run-time variables and buffers reused at every event.
+#[derive(Default)]
+pub struct Scratch {
+    vars: Vec<(Str, Value)>,
+    /// Per SOP slot: its applicability at the current event, once asked.
+    applies: Vec<Option<bool>>,
+    /// The state variables the current event changed.
+    changed: Vec<usize>,
+}
+
 /// Runs cases through an engine with one set of facts.
 pub struct Runner<'e> {
     pub engine: &'e Engine,
     pub facts: &'e Facts,
     vars: Vec<(Str, Value)>,
-    /// Per SOP slot: its applicability at the current event, once asked.
     applies: Vec<Option<bool>>,
+    changed: Vec<usize>,
 }
 
 impl<'e> Runner<'e> {
     pub fn new(engine: &'e Engine, facts: &'e Facts) -> Runner<'e> {
-        Runner::with_vars(engine, facts, Vec::new())
+        Runner::with_vars(engine, facts, Scratch::default())
     }
 
-    /// A runner that goes on with the run-time variables of an earlier one.
-    pub fn with_vars(engine: &'e Engine, facts: &'e Facts, vars: Vec<(Str, Value)>) -> Runner<'e> {
-        Runner {
-            engine,
-            facts,
-            vars,
-            applies: vec![None; engine.sops.len()],
-        }
+    /// A runner that goes on with the run-time variables (and buffers) of an earlier one.
+    pub fn with_vars(engine: &'e Engine, facts: &'e Facts, scratch: Scratch) -> Runner<'e> {
+        let Scratch { vars, mut applies, changed } = scratch;
+        applies.resize(engine.sops.len(), None);
+        Runner { engine, facts, vars, applies, changed }
     }
 
-    pub fn into_vars(self) -> Vec<(Str, Value)> {
-        self.vars
+    pub fn into_vars(self) -> Scratch {
+        Scratch { vars: self.vars, applies: self.applies, changed: self.changed }
     }
 
     pub fn set_var(&mut self, name: &str, value: Value) {
@@ -424,11 +431,11 @@ impl<'e> Runner<'e> {
                 precedence::record(self, run, idx, rule, k, e);
             }
         }
-        let changed = if steps.updates.is_empty() {
-            Vec::new()
-        } else {
-            self.update(run, e, &steps.updates)
-        };
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.clear();
+        if !steps.updates.is_empty() {
+            self.update(run, e, &steps.updates, &mut changed);
+        }
         if !changed.is_empty() && changed.iter().any(|&v| engine.index_reads[v]) {
             self.index(run, e, &changed);
         }
@@ -445,18 +452,16 @@ impl<'e> Runner<'e> {
                 }
             }
         }
+        self.changed = changed;
         run.last = (t, e.seq);
     }
 
     fn expire(&mut self, run: &mut CaseRun, t: f64) {
         let engine = self.engine;
-        let obligations = std::mem::take(&mut run.obligations);
-        for mut ob in obligations {
+        let mut obligations = std::mem::take(&mut run.obligations);
+        obligations.retain_mut(|ob| {
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else {
-                continue;
-            };
-            let mut open = true;
+            let Kind::Response(k) = &rule.kind else { return false };
             while let Some(due) = ob.due {
                 if due >= t {
                     break;
@@ -464,17 +469,13 @@ impl<'e> Runner<'e> {
                 let message = self.render(run, &rule.message, None, Some(&ob.trigger));
                 self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()]);
                 match k.every {
-                    None => {
-                        open = false;
-                        break;
-                    }
+                    None => return false,
                     Some(every) => ob.due = Some(due + every), // a missed period: the next starts at the deadline
                 }
             }
-            if open {
-                run.obligations.push(ob);
-            }
-        }
+            true
+        });
+        run.obligations = obligations;
         for i in 0..run.breaches.len() {
             let b = &run.breaches[i];
             if b.reported || b.due >= t {
@@ -490,47 +491,40 @@ impl<'e> Runner<'e> {
 
     fn resolve(&mut self, run: &mut CaseRun, e: &Arc<Event>, rules: &[u32]) {
         let engine = self.engine;
-        let obligations = std::mem::take(&mut run.obligations);
-        let mut keep = Vec::with_capacity(obligations.len());
-        for mut ob in obligations {
+        // The obligations are taken out while this runs: conditions never read them.
+        let mut obligations = std::mem::take(&mut run.obligations);
+        obligations.retain_mut(|ob| {
             if rules.binary_search(&ob.rule).is_err() {
-                keep.push(ob);
-                continue;
+                return true;
             }
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else {
-                continue;
-            };
-            // The obligations list is taken out while this runs: conditions never read it.
+            let Kind::Response(k) = &rule.kind else { return false };
             match response::outcome(self, run, ob.rule, k, &ob.trigger, e) {
                 response::Outcome::Met => {
                     Runner::held(run, ob.rule);
-                    if let Some(every) = k.every {
-                        ob.due = Some(e.time + every); // recurring: the next period starts now
-                        keep.push(ob);
+                    match k.every {
+                        Some(every) => {
+                            ob.due = Some(e.time + every); // recurring: the next period starts now
+                            true
+                        }
+                        None => false,
                     }
                 }
                 response::Outcome::Failed => {
                     let message = self.render(run, &rule.message, Some(e), Some(&ob.trigger));
-                    self.violate(
-                        run,
-                        ob.rule,
-                        e.time,
-                        message,
-                        vec![ob.trigger.id.clone(), e.id.clone()],
-                    );
+                    self.violate(run, ob.rule, e.time, message, vec![ob.trigger.id.clone(), e.id.clone()]);
+                    false
                 }
-                response::Outcome::Open => keep.push(ob),
-                response::Outcome::Cancelled | response::Outcome::Undecided => {}
+                response::Outcome::Open => true,
+                response::Outcome::Cancelled | response::Outcome::Undecided => false,
             }
-        }
-        run.obligations = keep;
+        });
+        run.obligations = obligations;
     }
 
     /// Apply the event's state updates; the variables whose value changed.
-    fn update(&mut self, run: &mut CaseRun, e: &Arc<Event>, updates: &[usize]) -> Vec<usize> {
+    fn update(&mut self, run: &mut CaseRun, e: &Arc<Event>, updates: &[usize], changed: &mut Vec<usize>) {
         let engine = self.engine;
-        let mut changed: Vec<usize> = Vec::new();
         let mark = |changed: &mut Vec<usize>, v: usize| {
             if !changed.contains(&v) {
                 changed.push(v);
@@ -550,7 +544,7 @@ impl<'e> Runner<'e> {
                 let fresh = engine.state[var].initial.clone();
                 if !run.state[var].py_eq(&fresh) {
                     run.state[var] = fresh;
-                    mark(&mut changed, var);
+                    mark(changed, var);
                 }
                 run.prov[var] = Prov::None;
                 continue;
@@ -571,7 +565,7 @@ impl<'e> Runner<'e> {
                     let new = Value::Set(Arc::new(items.clone()));
                     if !run.state[var].py_eq(&new) {
                         run.state[var] = new;
-                        mark(&mut changed, var);
+                        mark(changed, var);
                     }
                     run.prov[var] =
                         Prov::Items(items.into_iter().map(|i| (i, e.id.clone())).collect());
@@ -583,14 +577,14 @@ impl<'e> Runner<'e> {
                     };
                     if !run.state[var].py_eq(&value) {
                         run.state[var] = value;
-                        mark(&mut changed, var);
+                        mark(changed, var);
                     }
                     run.prov[var] = Prov::One(e.id.clone());
                 }
                 (op @ (Op::Add | Op::Remove), VarKind::Set) => {
-                    let mut items: Vec<Value> = match &run.state[var] {
-                        Value::Set(items) => (**items).clone(),
-                        _ => Vec::new(),
+                    let mut items: Arc<Vec<Value>> = match std::mem::replace(&mut run.state[var], Value::None) {
+                        Value::Set(items) => items,
+                        _ => Arc::new(Vec::new()),
                     };
                     let mut prov = match std::mem::replace(&mut run.prov[var], Prov::None) {
                         Prov::Items(p) => p,
@@ -602,7 +596,7 @@ impl<'e> Runner<'e> {
                         let at = items.iter().position(|x| x.py_eq(&item));
                         if op == Op::Add {
                             if at.is_none() {
-                                items.push(item.clone());
+                                Arc::make_mut(&mut items).push(item.clone());
                                 touched = true;
                             }
                             match prov.iter_mut().find(|(k, _)| k.py_eq(&item)) {
@@ -610,14 +604,14 @@ impl<'e> Runner<'e> {
                                 None => prov.push((item, e.id.clone())),
                             }
                         } else if let Some(i) = at {
-                            items.remove(i);
+                            Arc::make_mut(&mut items).remove(i);
                             prov.retain(|(k, _)| !k.py_eq(&item));
                             touched = true;
                         }
                     }
+                    run.state[var] = Value::Set(items);
                     if touched {
-                        run.state[var] = Value::Set(Arc::new(items));
-                        mark(&mut changed, var);
+                        mark(changed, var);
                     }
                     run.prov[var] = Prov::Items(prov);
                 }
@@ -632,7 +626,7 @@ impl<'e> Runner<'e> {
                             };
                             if let Ok(sum) = crate::ops::add(&current, &value) {
                                 run.state[var] = sum;
-                                mark(&mut changed, var);
+                                mark(changed, var);
                             }
                         }
                         run.prov[var] = Prov::One(e.id.clone());
@@ -641,7 +635,6 @@ impl<'e> Runner<'e> {
                 _ => {}
             }
         }
-        changed
     }
 
     /// Bring the case's membership of each index that reads changed state up to date.

@@ -14,7 +14,7 @@ use crate::engine::Engine;
 use crate::event::Event;
 use crate::findings::{Partial, Pending, Undecided, Violation};
 use crate::join;
-use crate::run::{CaseRun, Facts, Runner};
+use crate::run::{CaseRun, Facts, Runner, Scratch};
 use crate::value::Str;
 
 struct CaseSlot {
@@ -51,7 +51,7 @@ pub struct Session {
     closed: Partial,
     events: u64,
     latest: Option<f64>,
-    vars: Vec<(Str, crate::value::Value)>,
+    vars: Scratch,
     keep_events: bool,
 }
 
@@ -89,7 +89,7 @@ impl Session {
             closed: Partial::default(),
             events: 0,
             latest: None,
-            vars: Vec::new(),
+            vars: Scratch::default(),
             keep_events,
         }
     }
@@ -295,7 +295,7 @@ fn clone_partial(p: &Partial) -> Partial {
 fn found(
     engine: &Arc<Engine>,
     facts: &Arc<Facts>,
-    vars: &mut Vec<(Str, crate::value::Value)>,
+    vars: &mut Scratch,
     slot: &mut CaseSlot,
 ) -> Partial {
     let mut runner = Runner::with_vars(engine, facts, std::mem::take(vars));
