@@ -243,13 +243,27 @@ impl<'e> Runner<'e> {
 
     /// A runner that goes on with the run-time variables (and buffers) of an earlier one.
     pub fn with_vars(engine: &'e Engine, facts: &'e Facts, scratch: Scratch) -> Runner<'e> {
-        let Scratch { vars, mut applies, changed } = scratch;
+        let Scratch {
+            vars,
+            mut applies,
+            changed,
+        } = scratch;
         applies.resize(engine.sops.len(), None);
-        Runner { engine, facts, vars, applies, changed }
+        Runner {
+            engine,
+            facts,
+            vars,
+            applies,
+            changed,
+        }
     }
 
     pub fn into_vars(self) -> Scratch {
-        Scratch { vars: self.vars, applies: self.applies, changed: self.changed }
+        Scratch {
+            vars: self.vars,
+            applies: self.applies,
+            changed: self.changed,
+        }
     }
 
     pub fn set_var(&mut self, name: &str, value: Value) {
@@ -461,7 +475,9 @@ impl<'e> Runner<'e> {
         let mut obligations = std::mem::take(&mut run.obligations);
         obligations.retain_mut(|ob| {
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else { return false };
+            let Kind::Response(k) = &rule.kind else {
+                return false;
+            };
             while let Some(due) = ob.due {
                 if due >= t {
                     break;
@@ -498,7 +514,9 @@ impl<'e> Runner<'e> {
                 return true;
             }
             let rule = &engine.rules[ob.rule as usize];
-            let Kind::Response(k) = &rule.kind else { return false };
+            let Kind::Response(k) = &rule.kind else {
+                return false;
+            };
             match response::outcome(self, run, ob.rule, k, &ob.trigger, e) {
                 response::Outcome::Met => {
                     Runner::held(run, ob.rule);
@@ -512,7 +530,13 @@ impl<'e> Runner<'e> {
                 }
                 response::Outcome::Failed => {
                     let message = self.render(run, &rule.message, Some(e), Some(&ob.trigger));
-                    self.violate(run, ob.rule, e.time, message, vec![ob.trigger.id.clone(), e.id.clone()]);
+                    self.violate(
+                        run,
+                        ob.rule,
+                        e.time,
+                        message,
+                        vec![ob.trigger.id.clone(), e.id.clone()],
+                    );
                     false
                 }
                 response::Outcome::Open => true,
@@ -523,7 +547,13 @@ impl<'e> Runner<'e> {
     }
 
     /// Apply the event's state updates; the variables whose value changed.
-    fn update(&mut self, run: &mut CaseRun, e: &Arc<Event>, updates: &[usize], changed: &mut Vec<usize>) {
+    fn update(
+        &mut self,
+        run: &mut CaseRun,
+        e: &Arc<Event>,
+        updates: &[usize],
+        changed: &mut Vec<usize>,
+    ) {
         let engine = self.engine;
         let mark = |changed: &mut Vec<usize>, v: usize| {
             if !changed.contains(&v) {
@@ -582,10 +612,11 @@ impl<'e> Runner<'e> {
                     run.prov[var] = Prov::One(e.id.clone());
                 }
                 (op @ (Op::Add | Op::Remove), VarKind::Set) => {
-                    let mut items: Arc<Vec<Value>> = match std::mem::replace(&mut run.state[var], Value::None) {
-                        Value::Set(items) => items,
-                        _ => Arc::new(Vec::new()),
-                    };
+                    let mut items: Arc<Vec<Value>> =
+                        match std::mem::replace(&mut run.state[var], Value::None) {
+                            Value::Set(items) => items,
+                            _ => Arc::new(Vec::new()),
+                        };
                     let mut prov = match std::mem::replace(&mut run.prov[var], Prov::None) {
                         Prov::Items(p) => p,
                         _ => Vec::new(),

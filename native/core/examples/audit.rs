@@ -1,0 +1,83 @@
+//! Time the core alone on a log: `cargo run --release --example audit -- PLAN.json FACTS.json LOG.jsonl`.
+//! Prints the time spent reading only, reading plus evaluating, and judging plus the cross-case
+//! join, and the resident memory after each (the plan and facts as `sopengine.native.emit` and
+//! `facts_json` write them; `benchmarks/bench_audit.py --core` makes both).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sopengine_core::engine::Engine;
+use sopengine_core::reader::{open, JsonlReader, ReaderConfig, Record};
+use sopengine_core::run::Facts;
+use sopengine_core::session::Session;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let plan = std::fs::read_to_string(&args[1]).expect("plan");
+    let engine = Arc::new(Engine::from_json(&plan).expect("engine"));
+    let facts_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&args[2]).expect("facts"))
+            .expect("facts json");
+    let mut facts = Facts::default();
+    if let serde_json::Value::Object(colls) = facts_json {
+        for (name, records) in colls {
+            let mut by_id = rustc_hash::FxHashMap::default();
+            for (id, fields) in records.as_object().into_iter().flatten() {
+                let rec = fields
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), sopengine_core::tv::decode(v).expect("tv")))
+                    .collect();
+                by_id.insert(id.clone(), rec);
+            }
+            facts.insert(name, by_id);
+        }
+    }
+    let cfg = ReaderConfig {
+        types: engine
+            .type_index
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        fields: engine
+            .field_index
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        max_line_bytes: 1_000_000,
+    };
+    let path = std::path::Path::new(&args[3]);
+    let t = Instant::now();
+    let n = JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0).count();
+    let read = t.elapsed();
+    let t = Instant::now();
+    let mut session = Session::new(engine.clone(), Arc::new(facts), false);
+    for record in JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0) {
+        if let Ok(Record::Event(e)) = record {
+            let _ = session.feed(e);
+        }
+    }
+    let fed = t.elapsed();
+    let rss = |label: &str| {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap_or("")
+            .to_string();
+        eprintln!("{label}: {line}");
+    };
+    rss("after feeding");
+    let t = Instant::now();
+    let judged = session.result(None, Vec::new());
+    let judged_in = t.elapsed();
+    rss("after judging");
+    println!(
+        "{n} lines: read {:.3}s, read+evaluate {:.3}s, judge+join {:.3}s, {} violations",
+        read.as_secs_f64(),
+        fed.as_secs_f64(),
+        judged_in.as_secs_f64(),
+        judged.violations.len()
+    );
+}
