@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from sopengine import native
 
 from .conftest import ROOT
 
@@ -31,7 +34,7 @@ def test_ctrl_c_exits_130_says_how_far_it_got_and_writes_no_report(long_log: Pat
                                                                    jobs: str) -> None:
     report = tmp_path / "report.json"
     proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(long_log), "--format", "json",
-                             "--output", str(report), "--jobs", jobs],
+                             "--output", str(report), "--jobs", jobs, "--engine", "python"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     time.sleep(3.0)
     assert proc.poll() is None, "the audit ended before it could be interrupted"
@@ -43,3 +46,38 @@ def test_ctrl_c_exits_130_says_how_far_it_got_and_writes_no_report(long_log: Pat
     assert "Traceback" not in text
     assert not report.exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # no temporary file left either
+
+
+@pytest.mark.skipif(not native.available(), reason="the native core is not built")
+def test_ctrl_c_while_the_native_core_waits_on_a_pipe_exits_130_and_writes_no_report(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """The core reads the file itself: a signal during a read that waits must still stop the audit."""
+    fifo = tmp_path_factory.mktemp("pipe") / "live.jsonl"
+    os.mkfifo(fifo)
+    report = tmp_path / "report.json"
+    lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines(keepends=True)
+    done = threading.Event()
+
+    def write() -> None:
+        with open(fifo, "wb") as fh:
+            fh.writelines(lines[:500])
+            fh.flush()
+            done.wait(60)  # keep the pipe open and silent: the reader waits in read()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(fifo), "--format", "json",
+                             "--output", str(report), "--engine", "native"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        time.sleep(3.0)
+        assert proc.poll() is None, "the audit ended while the pipe was still open"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        done.set()
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "interrupted" in text and "no report was written" in text
+    assert "Traceback" not in text
+    assert [p.name for p in tmp_path.iterdir()] == []

@@ -1,5 +1,7 @@
 //! `NativeSession`: one audit in progress on the native core, driven from `sopengine.native`.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
@@ -98,8 +100,9 @@ impl NativeSession {
             rustc_hash::FxHashMap::default();
         let mut seq = 0;
         for (path, display) in &paths {
+            let interrupted: Interrupted = Rc::new(RefCell::new(None));
             let src =
-                open_counted(path, std::rc::Rc::new(std::cell::Cell::new(0))).map_err(|e| {
+                open_counted(path, Rc::new(Cell::new(0)), interrupted.clone()).map_err(|e| {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
             let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), seq);
@@ -107,9 +110,7 @@ impl NativeSession {
                 if n % 65_536 == 65_535 {
                     py.check_signals()?;
                 }
-                let record = record.map_err(|e| {
-                    pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})"))
-                })?;
+                let record = record.map_err(|e| read_error(display, e, &interrupted))?;
                 if let Record::Event(event) = record {
                     if dirty.contains(event.case.as_ref()) {
                         by_case
@@ -202,8 +203,9 @@ impl NativeSession {
                 .collect(),
             max_line_bytes,
         };
-        let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let src = open_counted(path, counter.clone()).map_err(|e| {
+        let counter = Rc::new(Cell::new(0u64));
+        let interrupted: Interrupted = Rc::new(RefCell::new(None));
+        let src = open_counted(path, counter.clone(), interrupted.clone()).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
         })?;
         let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), first_seq);
@@ -211,9 +213,7 @@ impl NativeSession {
         let refused = PyList::empty(py);
         let (mut reported, mut lines) = (0u64, 0u64);
         for record in reader.by_ref() {
-            let record = record.map_err(|e| {
-                pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})"))
-            })?;
+            let record = record.map_err(|e| read_error(display, e, &interrupted))?;
             lines += 1;
             if lines % 65_536 == 0 {
                 py.check_signals()?;
@@ -341,28 +341,48 @@ impl NativeSession {
     }
 }
 
-/// Counts the bytes a reader has taken from its file (compressed bytes for .gz), for progress.
+/// Counts the bytes a reader has taken from its file (compressed bytes for .gz), for progress, and
+/// lets Ctrl-C through while a read waits (a pipe that gives nothing): a read interrupted by a
+/// signal runs Python's handlers, and stops the audit when one raised.
 struct Counted<R> {
     inner: R,
-    read: std::rc::Rc<std::cell::Cell<u64>>,
+    read: Rc<Cell<u64>>,
+    interrupted: Interrupted,
 }
 
 impl<R: std::io::Read> std::io::Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
-        Ok(n)
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    if let Err(err) = Python::attach(|py| py.check_signals()) {
+                        *self.interrupted.borrow_mut() = Some(err);
+                        return Err(std::io::Error::other("interrupted"));
+                    }
+                }
+                Ok(n) => {
+                    self.read.set(self.read.get() + n as u64);
+                    return Ok(n);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
+/// The exception a signal handler raised during a read, to be raised once the read gives up.
+type Interrupted = Rc<RefCell<Option<PyErr>>>;
+
 fn open_counted(
     path: &str,
-    read: std::rc::Rc<std::cell::Cell<u64>>,
+    read: Rc<Cell<u64>>,
+    interrupted: Interrupted,
 ) -> std::io::Result<Box<dyn std::io::BufRead>> {
     use std::io::BufReader;
     let file = Counted {
         inner: std::fs::File::open(path)?,
         read,
+        interrupted,
     };
     Ok(if path.ends_with(".gz") {
         Box::new(BufReader::with_capacity(
@@ -372,4 +392,12 @@ fn open_counted(
     } else {
         Box::new(BufReader::with_capacity(1 << 16, file))
     })
+}
+
+/// A read error as Python sees it: the signal handler's exception when a signal stopped the read.
+fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -> PyErr {
+    match interrupted.borrow_mut().take() {
+        Some(err) => err,
+        None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
+    }
 }
