@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,11 +110,11 @@ def row_parse(log: str) -> dict[str, Any]:
     return {"events": n}
 
 
-def row_audit(log: str, jobs: int, grouped: bool) -> dict[str, Any]:
+def row_audit(log: str, jobs: int, grouped: bool, engine: str = "auto") -> dict[str, Any]:
     from sopengine.cli import main
 
     args = ["audit", log, "--facts", str(FACTS), "--format", "json", "-o", os.devnull, "--fail-on", "never",
-            "--no-progress", "--jobs", str(jobs)]
+            "--no-progress", "--jobs", str(jobs), "--engine", engine]
     if grouped:
         args.append("--grouped")
     try:
@@ -213,28 +214,46 @@ def row_durable(log: str, grouped: bool) -> dict[str, Any]:
 ROWS = {"parse": row_parse, "pm4py": row_pm4py}
 
 
-def run_row(name: str, log: Path, jobs: int = 1, grouped: bool = False) -> dict[str, Any]:
-    """Run one row in a fresh process and return its figures (or its error)."""
-    cmd = [sys.executable, __file__, "--row", name, "--log", str(log), "--jobs", str(jobs)]
+def run_row(name: str, log: Path, jobs: int = 1, grouped: bool = False, engine: str = "auto") -> dict[str, Any]:
+    """Run one row in a fresh process and return its figures (or its error), with the whole process's CPU
+    seconds (user + sys, its worker processes included)."""
+    cmd = [sys.executable, __file__, "--row", name, "--log", str(log), "--jobs", str(jobs), "--engine", engine]
     if grouped:
         cmd.append("--grouped")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         if proc.returncode < 0 or proc.returncode > 128:
             signal_number = -proc.returncode if proc.returncode < 0 else proc.returncode - 128
-            return {"error": f"the process crashed (signal {signal_number})", "seconds": wall}
+            return {"error": f"the process crashed (signal {signal_number})", "seconds": wall, "cpu": cpu}
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-        return {"error": last[:160], "seconds": wall}
+        return {"error": last[:160], "seconds": wall, "cpu": cpu}
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     figures["seconds"] = wall
+    figures["cpu"] = cpu
     return figures
+
+
+def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure per row: the median CPU and wall time of its runs, the largest peak RSS."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[-1]
+    out = dict(ok[0])
+    out["cpu"] = statistics.median(r["cpu"] for r in ok)
+    out["seconds"] = statistics.median(r["seconds"] for r in ok)
+    out["rss_mb"] = max(r["rss_mb"] for r in ok)
+    out["runs"] = len(ok)
+    return out
 
 
 def child_main(args: argparse.Namespace) -> None:
     if args.row == "audit":
-        figures = row_audit(args.log, args.jobs, args.grouped)
+        figures = row_audit(args.log, args.jobs, args.grouped, args.engine)
     elif args.row == "durable":
         figures = row_durable(args.log, args.grouped)
     else:
@@ -259,15 +278,17 @@ def _peak_rss_kb() -> int:
 
 # ------------------------------------------------------------------ the table
 def table(rows: list[tuple[str, dict[str, Any]]], floor: float) -> str:
-    head = f"{'row':<42} {'events':>9} {'wall s':>8} {'events/s':>10} {'peak RSS MB':>12} {'x parse':>8}"
+    """Ratios are of whole-process CPU seconds (user + sys) against the parse-only floor's, medians of the runs."""
+    head = (f"{'row':<46} {'events':>9} {'CPU s':>7} {'wall s':>7} {'events/CPU s':>12} {'peak RSS MB':>11} "
+            f"{'x parse':>8}")
     out = [head, "-" * len(head)]
     for label, f in rows:
         if "error" in f:
-            out.append(f"{label:<42} {'':>9} {f['seconds']:>8.1f}  refused/failed: {f['error']}")
+            out.append(f"{label:<46} {'':>9} {f['cpu']:>7.2f} {f['seconds']:>7.1f}  refused/failed: {f['error']}")
             continue
-        eps = f["events"] / f["seconds"] if f["seconds"] else 0
-        out.append(f"{label:<42} {f['events']:>9} {f['seconds']:>8.2f} {eps:>10,.0f} {f['rss_mb']:>12.1f} "
-                   f"{f['seconds'] / floor:>8.2f}")
+        eps = f["events"] / f["cpu"] if f["cpu"] else 0
+        out.append(f"{label:<46} {f['events']:>9} {f['cpu']:>7.2f} {f['seconds']:>7.2f} {eps:>12,.0f} "
+                   f"{f['rss_mb']:>11.1f} {f['cpu'] / floor:>8.2f}")
     return "\n".join(out)
 
 
@@ -281,6 +302,9 @@ def main() -> None:
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--grouped", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of every row, alternating rows; medians are reported (default 3)")
     args = parser.parse_args()
     if args.row:
         child_main(args)
@@ -288,27 +312,36 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if args.scaling:
-        print("\nscaling (one process, grouped log, --grouped):")
+        print("\nscaling (one process, grouped log, no --grouped):")
         for size in [int(x) for x in args.scaling.split(",")]:
             grouped = make_grouped(size, args.out)
-            f = run_row("audit", grouped, 1, True)
-            print(f"  {size:>9} events: {f['seconds']:8.2f} s  {f['seconds'] / size * 1e6:6.2f} us/event  "
-                  f"peak RSS {f.get('rss_mb', 0):7.1f} MB")
+            for engine in ("native", "python"):
+                f = run_row("audit", grouped, 1, False, engine)
+                print(f"  {engine:<6} {size:>9} events: {f['cpu']:8.2f} CPU s  {f['cpu'] / size * 1e6:6.2f} "
+                      f"us/event  peak RSS {f.get('rss_mb', 0):7.1f} MB")
         return
     grouped, interleaved = make_grouped(args.events, args.out), make_interleaved(args.events, args.out)
-    rows: list[tuple[str, dict[str, Any]]] = []
-    parse = run_row("parse", interleaved)
-    rows.append(("parse only (orjson, the floor)", parse))
-    rows.append(("sopengine audit, grouped log, --grouped", run_row("audit", grouped, 1, True)))
-    rows.append(("sopengine audit, interleaved log", run_row("audit", interleaved, 1, False)))
-    rows.append(("sopengine audit --jobs 2, grouped, --grouped", run_row("audit", grouped, 2, True)))
-    rows.append(("sopengine audit --jobs 2, interleaved", run_row("audit", interleaved, 2, False)))
+    plan: list[tuple[str, str, Path, int, bool, str]] = [
+        ("parse only (orjson, the floor)", "parse", interleaved, 1, False, "auto"),
+        ("audit native, grouped log (no --grouped)", "audit", grouped, 1, False, "native"),
+        ("audit native, interleaved log", "audit", interleaved, 1, False, "native"),
+        ("audit python, grouped log (no --grouped)", "audit", grouped, 1, False, "python"),
+        ("audit python, interleaved log", "audit", interleaved, 1, False, "python"),
+        ("audit --jobs 2 (python workers), interleaved", "audit", interleaved, 2, False, "auto"),
+    ]
     if args.only == "all":
-        rows.append(("pm4py conformance_declare (5 constraints)", run_row("pm4py", interleaved)))
-        rows.append(("durable-rules, 3 rules, grouped log", run_row("durable", grouped, 1, True)))
-        rows.append(("durable-rules, 3 rules, interleaved log", run_row("durable", interleaved)))
+        plan += [("pm4py conformance_declare (5 constraints)", "pm4py", interleaved, 1, False, "auto"),
+                 ("durable-rules, 3 rules, grouped log", "durable", grouped, 1, True, "auto"),
+                 ("durable-rules, 3 rules, interleaved log", "durable", interleaved, 1, False, "auto")]
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in plan}
+    for _ in range(args.repeat):  # rows alternate, so a burst of load on the machine touches every row alike
+        for label, name, log, jobs, grouped_flag, engine in plan:
+            runs[label].append(run_row(name, log, jobs, grouped_flag, engine))
+    rows = [(label, median_row(runs[label])) for label, *_ in plan]
+    parse = dict(rows[0][1])
     print(f"\nlog: {args.events} events ({grouped.name}, {interleaved.name} in {args.out})\n")
-    print(table(rows, parse["seconds"]))
+    print(table(rows, parse["cpu"]))
+    print(f"\nmedians of {args.repeat} alternating runs per row; CPU = user + sys of the whole process")
     for label, f in rows:
         if "conformance_only_s" in f:
             print(f"\npm4py conformance alone (after loading): {f['conformance_only_s']:.2f} s, "
