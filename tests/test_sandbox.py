@@ -165,3 +165,37 @@ def test_validate_refuses_the_payload_in_a_sop_file_with_its_line_and_runs_nothi
     assert "demo.yaml:12:" in proc.stderr + proc.stdout, proc.stderr
     assert "Traceback" not in proc.stderr
     assert not Path(CANARY).exists()
+
+
+@pytest.mark.parametrize("pattern", ["(?<=a)b", "(?<!a)b", "a(?=b)", "a(?!b)", r"(a)\1", "(?P<x>a)(?P=x)",
+                                     "(a)?(?(1)b|c)"])
+def test_a_pattern_that_needs_backtracking_is_refused_at_compile_time(pattern: str) -> None:
+    expr, problem = compile_expr(f"matches(data.text, {pattern!r})", SCOPE, LOC)
+    assert expr is None and problem is not None
+    assert problem.code.value == "bad-pattern" and "linear time" in problem.message
+
+
+def test_a_pattern_that_backtracks_in_python_runs_in_linear_time_on_the_native_core(tmp_path: Path) -> None:
+    """(a|aa)*b takes exponential time in Python's re on a run of a's; the core's regex crate does not."""
+    import time
+
+    from sopengine import native
+
+    if not native.available():
+        pytest.skip("the native core is not built")
+    (tmp_path / "p.yaml").write_text(
+        "events:\n  x.y: {data: {text: {type: string}}}\n"
+        "sop: {id: s, title: S, source: {document: d.txt}}\n"
+        "rules:\n  - id: r\n    kind: forbid\n    severity: error\n    description: d\n"
+        "    source: {document: d.txt, step: '1'}\n    on: x.y\n"
+        "    when: \"matches(data.text, '(a|aa)*b')\"\n    message: m\n")
+    pack = load_pack([tmp_path])
+    session = native.NativeSession(pack)
+    started = time.process_time()
+    session.feed(Event("e1", "C1", 0.0, "x.y", None, {"text": "a" * 10_000}))
+    session.feed(Event("e2", "C1", 1.0, "x.y", None, {"text": "a" * 10_000 + "b"}))
+    result = session.result()
+    assert time.process_time() - started < 2.0
+    assert [v.events for v in result.violations] == [("e2",)]
+    expr, problem = compile_expr(r"matches(data.text, '(\w+\s?)*$')", SCOPE, LOC)
+    assert expr is None and problem is not None and problem.code.value == "bad-pattern"  # nested repetition
