@@ -117,3 +117,22 @@ def test_a_shuffled_log_with_bad_lines_read_by_the_core_gives_the_same_report(tm
     data = orjson.loads(outputs[0])
     assert data["summary"]["rejected"] >= 2 and data["violations"]
     assert outputs[1] == outputs[0]
+
+
+def test_without_the_native_module_auto_runs_the_python_engine_and_says_so_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from sopengine import native
+    from sopengine.cli import cli
+
+    log = str(ROOT / "examples" / "events.jsonl")
+    args = ["audit", log, "--facts", str(ROOT / "examples" / "facts.yaml"), "--format", "json", "--fail-on", "never"]
+    with_core = CliRunner().invoke(cli, args)
+    monkeypatch.setattr(native, "_native", None)
+    without = CliRunner().invoke(cli, args)
+    assert without.exit_code == with_core.exit_code == 0
+    assert without.stdout == with_core.stdout
+    assert without.stderr.count("native core is not built") == 1 and "native core" not in with_core.stderr
+    named = CliRunner().invoke(cli, [*args, "--engine", "native"])
+    assert named.exit_code == 2 and "not built" in named.stderr and "Traceback" not in named.output
