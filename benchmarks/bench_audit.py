@@ -327,7 +327,7 @@ def main() -> None:
         ("audit native, interleaved log", "audit", interleaved, 1, False, "native"),
         ("audit python, grouped log (no --grouped)", "audit", grouped, 1, False, "python"),
         ("audit python, interleaved log", "audit", interleaved, 1, False, "python"),
-        ("audit --jobs 2 (python workers), interleaved", "audit", interleaved, 2, False, "auto"),
+        ("audit python --jobs 2, interleaved", "audit", interleaved, 2, False, "python"),
     ]
     if args.only == "all":
         plan += [("pm4py conformance_declare (5 constraints)", "pm4py", interleaved, 1, False, "auto"),

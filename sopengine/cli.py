@@ -307,17 +307,18 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     inputs = _inputs(input_format, mapping, sops)
     html = "html" in formats or bool(per_format.get("html"))
     tune_gc()
+    local = _engine(engine, jobs=jobs) if engine != "spark" else "spark"
     with Progress(wanted(progress) and engine != "spark", total_bytes(logs)) as bar:
         try:
             if engine == "spark":
                 result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
-            elif jobs > 1 and "-" not in logs:
+            elif jobs > 1 and "-" not in logs and local == "python":
                 result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
                                         strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
             else:
                 result = audit_paths(pack, list(logs), facts, as_of_time, strict=strict, grouped=grouped,
                                      inputs=inputs, counter=LineCounter(bar.advance),
-                                     timelines=HTML_CASES if html else 0, engine=_engine(engine))
+                                     timelines=HTML_CASES if html else 0, engine=local)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
@@ -331,14 +332,18 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
             sys.exit(1)
 
 
-def _engine(engine: str) -> str:
-    """The local evaluator to use; says so on stderr when the native core is missing and none was named."""
+def _engine(engine: str, *, jobs: int = 1) -> str:
+    """The local evaluator to use; says on stderr when the native core is missing and none was named,
+    and when --jobs is left to the native core's one process."""
     from .audit import engine_name
 
     chosen = engine_name(engine)
     if chosen == "python" and engine in ("auto", "local"):
         click.echo("sopengine: the native core is not built here; using the Python reference evaluator "
                    "(slower, same findings)", err=True)
+    if chosen == "native" and jobs > 1:
+        click.echo(f"sopengine: --jobs {jobs}: the native engine runs in one process in this version (faster "
+                   f"than {jobs} Python workers; --engine python --jobs {jobs} for those); same findings", err=True)
     return chosen
 
 
