@@ -17,6 +17,7 @@ or, event by event::
 from .adapters import InputSpec as InputSpec
 from .audit import Session as Session
 from .audit import audit as audit
+from .audit import audit_paths as audit_paths
 from .audit import load_facts as load_facts
 from .audit import read_records as read_records
 from .errors import Diagnostic as Diagnostic
@@ -47,12 +48,15 @@ __version__ = "0.1.0"
 def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = None,
                 as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
                 inputs: InputSpec | None = None) -> AuditResult:
-    """Audit log files against a pack (see :func:`audit`): JSON Lines, or ``inputs`` (format, mapping)."""
-    return audit(pack, read_records(pack, paths, inputs=inputs), facts, as_of, strict=strict, grouped=grouped)
+    """Audit log files against a pack (see :func:`audit`): JSON Lines, or ``inputs`` (format, mapping).
+
+    On the native engine JSON Lines files are read by the core itself.
+    """
+    return audit_paths(pack, [str(p) for p in paths], facts, as_of, strict=strict, grouped=grouped, inputs=inputs)
 
 
 __all__ = [
     "AuditResult", "Diagnostic", "InputSpec", "Event", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
     "Rejected", "Rule", "Session", "SopengineError", "TestReport", "Undecided", "UsageError", "Violation", "audit",
-    "audit_files", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
+    "audit_files", "audit_paths", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
 ]

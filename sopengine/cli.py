@@ -549,9 +549,9 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     facts = load_facts(facts_files)
     as_of_time = _parse_as_of(as_of)
     inputs = _inputs(input_format, mapping, [old_path])
-    old = audit(old_pack, read_records(old_pack, logs, inputs=inputs), facts, as_of_time)
-    new = audit(new_pack, read_records(new_pack, logs, inputs=_inputs(input_format, mapping, [new_path])), facts,
-                as_of_time if as_of_time is not None else old.as_of)
+    old = audit_paths(old_pack, list(logs), facts, as_of_time, inputs=inputs)
+    new = audit_paths(new_pack, list(logs), facts, as_of_time if as_of_time is not None else old.as_of,
+                      inputs=_inputs(input_format, mapping, [new_path]))
     impact = compare(old, new)
     text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else impact.text()
