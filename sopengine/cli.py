@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import click
 import orjson
 
-from . import __version__
+from . import __version__, textsafe
 from .adapters import InputSpec
 from .audit import audit, audit_paths, load_facts, read_records
 from .errors import Interrupted, PackError, SopengineError, UsageError, did_you_mean
@@ -45,7 +45,8 @@ def _errors_to_exits(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SopengineError as exc:
-            click.echo(f"sopengine: {exc}" if not isinstance(exc, PackError) else str(exc), err=True)
+            click.echo(textsafe.lines((f"sopengine: {exc}" if not isinstance(exc, PackError) else str(exc))
+                                      .split("\n")), nl=False, err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("sopengine: interrupted", err=True)
@@ -204,13 +205,14 @@ def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
         pack = _load(paths, sets)
     except PackError as exc:
         for d in exc.diagnostics:
-            click.echo(str(d))
+            click.echo(textsafe.line(str(d)))
         click.echo(f"{len(exc.diagnostics)} problem(s) found", err=True)
         sys.exit(1)
     click.echo(f"ok: {len(pack.files)} file(s), {len(pack.sops)} SOP(s), {len(pack.rules)} rule(s), "
                f"{len(pack.events)} event type(s)")
     for c in pack.conflicts:
-        click.echo(f"note: conflict '{c.id}' between {', '.join(c.rules)} is resolved by {c.resolved_by(pack.params)}")
+        click.echo(textsafe.line(f"note: conflict '{c.id}' between {', '.join(c.rules)} is resolved by "
+                                 f"{c.resolved_by(pack.params)}"))
 
 
 @cli.command()
@@ -245,16 +247,16 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
         if r.sop != current:
             current = r.sop
             sop = pack.sops[r.sop]
-            click.echo(f"\n{sop.id}: {sop.title}  ({sop.document})")
-        click.echo(f"  {r.id:<50} {r.severity:<8} {r.kind}")
-        click.echo(f"      {r.source.document}, {r.source.step}")
+            click.echo("\n" + textsafe.line(f"{sop.id}: {sop.title}  ({sop.document})"))
+        click.echo(textsafe.line(f"  {r.id:<50} {r.severity:<8} {r.kind}"))
+        click.echo(textsafe.line(f"      {r.source.document}, {r.source.step}"))
     for r in pack.disabled:
-        click.echo(f"\ndisabled: {r.id}: {r.disabled}")
+        click.echo("\n" + textsafe.line(f"disabled: {r.id}: {r.disabled}"))
     for c in pack.conflicts:
-        click.echo(f"\nconflict {c.id}: {', '.join(c.rules)}")
+        click.echo("\n" + textsafe.line(f"conflict {c.id}: {', '.join(c.rules)}"))
         if c.param:
-            click.echo(f"  resolved by {c.resolved_by(pack.params)} (pack default {c.choice!r})")
-        click.echo(f"  {c.reason}")
+            click.echo(textsafe.line(f"  resolved by {c.resolved_by(pack.params)} (pack default {c.choice!r})"))
+        click.echo(textsafe.line(f"  {c.reason}"))
     click.echo(f"\n{len(pack.rules)} rule(s) in {len(pack.sops)} SOP(s)")
 
 
@@ -452,7 +454,7 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
             lines.append(f"    {shown}")
     if result.rejected:
         lines.append(f"\n{len(result.rejected)} rejected record(s); see --format json")
-    return "\n".join(lines) + "\n"
+    return textsafe.lines(lines)
 
 
 def _cell(value: Any) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Iterable, Sequence
 
+from . import textsafe
+
 
 class Code(str, Enum):
     """Closed set of diagnostic codes (stable: users filter and suppress by them)."""
@@ -140,7 +142,7 @@ class PackError(SopengineError):
 
     def __init__(self, diagnostics: Sequence[Diagnostic]):
         self.diagnostics = tuple(diagnostics)
-        lines = [str(d) for d in self.diagnostics[:20]]
+        lines = [textsafe.line(str(d)) for d in self.diagnostics[:20]]
         more = len(self.diagnostics) - len(lines)
         if more > 0:
             lines.append(f"... and {more} more")

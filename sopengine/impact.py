@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import textsafe
 from .findings import AuditResult, NextAction, Violation
 from .timeutil import format_time
 
@@ -73,7 +74,7 @@ class Impact:
             lines.append("")
             lines.append(rule)
             lines.extend(sorted(rows[rule]))
-        return "\n".join(lines) + "\n"
+        return textsafe.lines(lines)
 
 
 def _describe(f: Finding) -> str:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping
 
+from .. import textsafe
 from ..findings import AuditResult, NextAction, Violation
 from ..lint import LintReport
 from ..model import Pack
@@ -38,7 +39,7 @@ class TextReporter:
             lines.append("")
         lines.append(f"{len(report.files)} file(s) checked: {c['error']} error(s), {c['warning']} warning(s), "
                      f"{c['info']} note(s), {c['suppressed']} suppressed")
-        return "\n".join(lines) + "\n"
+        return textsafe.lines(lines)
 
     def test(self, report: TestReport) -> str:
         lines: list[str] = []
@@ -58,7 +59,7 @@ class TextReporter:
                          f"({report.percent:.1f}%)")
         failed = len(report.failed)
         lines.append(f"{len(report.outcomes)} scenario(s): {len(report.outcomes) - failed} passed, {failed} failed")
-        return "\n".join(lines) + "\n"
+        return textsafe.lines(lines)
 
     def audit(self, result: AuditResult, pack: Pack | None = None) -> str:
         lines: list[str] = []
@@ -89,7 +90,7 @@ class TextReporter:
         if not result.violations and not result.next_actions:
             lines.append("")
             lines.append("No violations and nothing pending.")
-        return "\n".join(lines) + "\n"
+        return textsafe.lines(lines)
 
     def _violations(self, violations: list[Violation]) -> list[str]:
         if not violations:
