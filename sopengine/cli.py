@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -64,29 +65,52 @@ def _parse_sets(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
+_INPUTS_KEY = "sopengine.inputs"
+
+
+def _reading(*groups: Sequence[str]) -> None:
+    """Note the files this command reads, so that no output is written over one of them."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_INPUTS_KEY] = {os.path.realpath(p) for group in groups for p in group if p and p != "-"}
+
+
 def _write(text: str, output: str | None) -> None:
     """Write to stdout, or to a file atomically (a temporary file renamed into place).
 
     Only a regular file (or a new one) is replaced that way; a device or a pipe
-    (/dev/null, /dev/stdout, a FIFO) is written in place, never replaced.
+    (/dev/null, /dev/stdout, a FIFO) is written in place, never replaced. A file the
+    command reads, or a read-only one, is never replaced; the temporary file is removed
+    whatever happens (a failed write, Ctrl-C).
     """
     if not output or output == "-":
         click.echo(text, nl=False)
         return
     target = Path(output)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and os.path.realpath(target) in ctx.meta.get(_INPUTS_KEY, ()):
+        raise UsageError(f"cannot write {output}: it is one of the files this command reads")
     try:
         if target.exists() and not target.is_file():
             with open(target, "w", encoding="utf-8") as fh:
                 fh.write(text)
             return
+        if target.exists() and not target.stat().st_mode & 0o222:  # root may write anything: ask the mode
+            raise UsageError(f"cannot write {output}: the file is read-only")
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         umask = os.umask(0)
         os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~umask  # as open() would
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
 
@@ -305,6 +329,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     per_format = _per_format(kwargs)
     as_of_time = _parse_as_of(as_of)
     pack = _load(sops, sets)
+    _reading(logs, facts_files, pack.files, [mapping or ""])
     facts = load_facts(facts_files)
     inputs = _inputs(input_format, mapping, sops)
     html = "html" in formats or bool(per_format.get("html"))
@@ -392,6 +417,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     columns the pack declares (pack.report.columns). Exit 0.
     """
     pack = _load(sops, sets)
+    _reading(logs, facts_files, pack.files, [mapping or ""])
     facts = load_facts(facts_files)
     when = _parse_as_of(as_of)
     if when is None:
@@ -546,6 +572,7 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     Lists, per rule and case, the findings that appear, disappear, or change
     (time, deadline or text). Exit 1 when anything changes, 0 when nothing does.
     """
+    _reading(logs, facts_files, [old_path, new_path], [mapping or ""])
     params = _parse_sets(sets)
     old_pack, new_pack = load_pack([old_path], params, _limits()), load_pack([new_path], params, _limits())
     facts = load_facts(facts_files)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from sopengine.cli import cli
@@ -90,3 +92,37 @@ def test_writing_to_a_device_writes_in_place_and_never_replaces_it(tmp_path: Pat
     assert result.exit_code == 0
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe, not a file renamed over it
     assert b'"violations"' in received[0]
+
+
+def test_an_output_is_never_written_over_an_input_or_a_read_only_file(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged"}) + "\n")
+    before = log.read_bytes()
+    over_input = CliRunner().invoke(cli, ["audit", str(log), "--format", "json", "-o", str(log)])
+    assert over_input.exit_code == 2 and "one of the files this command reads" in over_input.stderr
+    assert log.read_bytes() == before
+    locked = tmp_path / "locked.json"
+    locked.write_text("keep")
+    os.chmod(locked, stat.S_IRUSR)
+    refused = CliRunner().invoke(cli, ["audit", str(log), "--format", "json", "-o", str(locked)])
+    assert refused.exit_code == 2 and "read-only" in refused.stderr
+    assert locked.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked.json", "log.jsonl"]  # no temporary file left
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: Any) -> None:
+    import os
+
+    from sopengine import cli as cli_module
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    target = tmp_path / "report.json"
+    with pytest.raises(cli_module.UsageError, match="No space left"):
+        cli_module._write("text", str(target))
+    assert list(tmp_path.iterdir()) == []
