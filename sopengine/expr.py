@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Code, Diagnostic, Location, did_you_mean
 from .limits import DEFAULT, Limits
-from .timeutil import format_duration, format_time, parse_duration
+from .timeutil import format_duration, format_time_strict, parse_duration
 
 MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
 MAX_JOINED = 100_000  # the longest text or list '+' may build (20 joins of a 1 MB field would copy 200 MB)
@@ -167,7 +167,7 @@ def _duration_text(value: Any) -> Any:
 
 
 def _iso(value: Any) -> Any:
-    return format_time(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    return format_time_strict(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def _num(value: Any) -> float | int:

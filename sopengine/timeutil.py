@@ -59,7 +59,7 @@ def parse_time(text: object) -> float:
     """RFC 3339 timestamp with an offset -> epoch seconds.
 
     Accepts ``Z``, ``+00:00`` and ``+0000`` (common in CRM exports); refuses naive times,
-    dates without a time, and impossible dates.
+    dates without a time, impossible dates, and instants outside the years 1-9999 in UTC.
     """
     if not isinstance(text, str):
         raise TimeFormatError(time_type_message(type(text).__name__))
@@ -73,13 +73,52 @@ def parse_time(text: object) -> float:
         raise TimeFormatError(f"time {text!r} is not a valid RFC 3339 date and time ({exc})") from None
     if value.tzinfo is None:
         raise TimeFormatError(f"time {text!r} has no UTC offset (add Z or +00:00)")
+    try:
+        value.astimezone(timezone.utc)  # every time shown in a report is UTC: it must exist there
+    except OverflowError:
+        raise TimeFormatError(f"time {text!r} is outside the years 1-9999 in UTC") from None
     return value.timestamp()
 
 
 def format_time(epoch: float | None) -> str | None:
-    """Epoch seconds -> RFC 3339 in UTC (``2024-05-01T09:00:00Z``)."""
+    """Epoch seconds -> RFC 3339 in UTC (``2024-05-01T09:00:00Z``), for reports.
+
+    A deadline can fall past the year 9999 (a late event plus a long deadline): it is
+    written with an expanded year (``+10000-01-01T01:00:00Z``, ISO 8601) rather than
+    failing the whole report.
+    """
     if epoch is None:
         return None
+    try:
+        return format_time_strict(epoch)
+    except (ValueError, OverflowError, OSError):
+        return _expanded(epoch)
+
+
+def format_time_strict(epoch: float) -> str:
+    """:func:`format_time` as the expression language's ``iso()`` has it: raises outside years 1-9999."""
     value = datetime.fromtimestamp(epoch, timezone.utc)
     text = value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def _expanded(epoch: float) -> str:
+    if epoch != epoch or epoch in (float("inf"), float("-inf")):
+        return str(epoch)
+    millis = round(epoch * 1000)
+    days, rest = divmod(millis, 86_400_000)
+    # days since 1970-01-01 -> proleptic Gregorian date (Howard Hinnant's civil_from_days)
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, ms = divmod(rest, 1000)
+    fraction = f".{ms:03d}" if ms else ""
+    return f"{year:+05d}-{month:02d}-{day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}Z"

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sopengine import InputSpec, audit, read_records
+from sopengine.cli import cli
 from sopengine.limits import Limits
 from sopengine.model import Pack
 
@@ -112,3 +115,28 @@ def test_mutated_event_lines_are_evaluated_or_rejected_never_lost(bundled: Pack,
     result = audit(bundled, read_records(bundled, [str(path)]), {"users": []})
     assert result.read == sum(1 for r in rows if r.strip()) == result.events + len(result.rejected)
     assert all(r.error and 1 <= r.line <= len(rows) for r in result.rejected)
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_times_outside_years_1_to_9999_in_utc_are_rejected_and_late_deadlines_still_report(
+        tmp_path: Path, engine: str) -> None:
+    from sopengine import native
+
+    if engine == "native" and not native.available():
+        pytest.skip("the native core is not built")
+    log = tmp_path / "log.jsonl"
+    rows = [{"id": "t1", "case": "T-1", "time": "9999-12-31T23:00:00Z", "type": "ticket.created", "actor": "a",
+             "data": {"reporter": "r@x.com", "organization": "Org"}},
+            {"id": "t2", "case": "T-2", "time": "9999-12-31T23:59:59-12:00", "type": "ticket.created", "actor": "a"},
+            {"id": "t3", "case": "T-3", "time": "0001-01-01T00:00:00+00:01", "type": "ticket.created", "actor": "a"}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(cli, ["audit", str(log), "--format", "json", "--engine", engine,
+                                      "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(r["line"], "outside the years 1-9999 in UTC" in r["error"]) for r in data["rejected"]] == \
+        [(2, True), (3, True)]
+    dues = [a["due"] for a in data["next_actions"]]
+    assert "+10000-01-01T01:00:00Z" in dues  # a deadline past 9999 is written, not a crash
+    as_of = CliRunner().invoke(cli, ["audit", str(log), "--as-of", "9999-12-31T23:59:59-12:00"])
+    assert as_of.exit_code == 2 and "outside the years 1-9999" in as_of.stderr

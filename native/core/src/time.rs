@@ -13,6 +13,10 @@ pub struct TimeError;
 type Parsed<T> = Result<T, TimeError>;
 
 /// RFC 3339 timestamp with an offset -> epoch seconds, exactly as `sopengine.timeutil.parse_time`.
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z, in microseconds since the epoch.
+const FIRST_US: i64 = -62_135_596_800_000_000;
+const LAST_US: i64 = 253_402_300_799_999_999;
+
 pub fn parse_time(text: &str) -> Parsed<f64> {
     let b = text.as_bytes();
     // parse_time's prechecks index characters; a non-ASCII character among the first eleven
@@ -54,6 +58,10 @@ pub fn parse_time(text: &str) -> Parsed<f64> {
     let day_us = (i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
         + i64::from(micro);
     let micros = days_from_epoch(year, month, day) * 86_400_000_000 + day_us - offset_us;
+    // The instant must exist in UTC (years 1-9999), where every report shows it.
+    if !(FIRST_US..=LAST_US).contains(&micros) {
+        return Err(TimeError);
+    }
     Ok(micros_to_seconds(micros))
 }
 
