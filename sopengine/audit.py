@@ -42,6 +42,10 @@ class DuplicateEvent(ValueError):
     """An event whose id its case already has: it is not evaluated (the first one is)."""
 
 
+class CaseClosed(ValueError):
+    """An event of a case that was declared complete (``close_case``): the input was not grouped."""
+
+
 def duplicate_reason(event_id: str, case: str) -> str:
     return f"duplicate event id {event_id!r} in case {case!r}; the first is kept"
 
@@ -119,7 +123,7 @@ class Session:
         case = self._cases.get(event.case)
         if case is None:
             if event.case in self._closed_ids:
-                raise ValueError(f"case {event.case!r} was already closed; its events must come together")
+                raise CaseClosed(f"case {event.case!r} was already closed; its events must come together")
         elif event.id in case.ids:
             raise DuplicateEvent(duplicate_reason(event.id, event.case))
         number = self._seq if seq is None else seq
@@ -371,6 +375,10 @@ def feed_all(session: "Session | NativeSession", records: Iterable[Record], *, s
             current = record.case
         try:
             session.feed(record, record.seq if keep_seq else None)
+        except CaseClosed:
+            file, line = record.origin or ("(input)", record.seq)
+            raise InputError(f"{file}:{line}: case {record.case!r} comes back after other cases, so the log is "
+                             "not grouped by case: audit it without --grouped (findings would be wrong)") from None
         except ValueError as exc:
             file, line = record.origin or ("(input)", record.seq)
             session.reject(Rejected(file, line, str(exc) if isinstance(exc, DuplicateEvent)

@@ -181,7 +181,7 @@ class NativeSession:
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
-        from .audit import DuplicateEvent, duplicate_reason
+        from .audit import CaseClosed, DuplicateEvent, duplicate_reason
 
         if event.type not in self.pack.events:
             raise ValueError(f"unknown event type {event.type!r}")
@@ -189,7 +189,7 @@ class NativeSession:
         refused = self._core.feed(event.id, event.case, event.time, event.type, event.actor,
                                   orjson.dumps(event.data, default=str).decode(), number)
         if refused == "closed":
-            raise ValueError(f"case {event.case!r} was already closed; its events must come together")
+            raise CaseClosed(f"case {event.case!r} was already closed; its events must come together")
         if refused == "duplicate":
             raise DuplicateEvent(duplicate_reason(event.id, event.case))
         event.seq = number

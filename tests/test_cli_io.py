@@ -126,3 +126,21 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: An
     with pytest.raises(cli_module.UsageError, match="No space left"):
         cli_module._write("text", str(target))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_grouped_on_a_log_that_is_not_grouped_fails_with_the_line_instead_of_guessing(tmp_path: Path) -> None:
+    from sopengine import native
+
+    rows = [{"id": "a1", "case": "A", "time": "2024-05-06T09:00:00Z", "type": "review.logged"},
+            {"id": "b1", "case": "B", "time": "2024-05-06T09:01:00Z", "type": "review.logged"},
+            {"id": "a2", "case": "A", "time": "2024-05-06T09:02:00Z", "type": "review.logged"}]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    refused = CliRunner().invoke(cli, ["audit", str(log), "--grouped", "--engine", "python"])
+    assert refused.exit_code == 2, refused.output
+    assert f"{log}:3: case 'A' comes back after other cases" in refused.stderr
+    assert "Traceback" not in refused.output
+    if native.available():  # the core keeps every case it reads from a file: --grouped is only a hint there
+        hinted = CliRunner().invoke(cli, ["audit", str(log), "--grouped", "--engine", "native", "--format", "json"])
+        plain = CliRunner().invoke(cli, ["audit", str(log), "--engine", "python", "--format", "json"])
+        assert hinted.exit_code == plain.exit_code and hinted.stdout == plain.stdout
