@@ -339,7 +339,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         try:
             if engine == "spark":
                 result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
-            elif jobs > 1 and "-" not in logs and local == "python":
+            elif jobs > 1 and local == "python" and _rereadable(logs, jobs):
                 result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
                                         strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
             else:
@@ -357,6 +357,16 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _rereadable(logs: Sequence[str], jobs: int) -> bool:
+    """Whether every log can be read by each of the --jobs workers: regular files only (stdin, a pipe or a
+    process substitution can be read once); says on stderr when it runs one process instead."""
+    if all(log != "-" and os.path.isfile(log) for log in logs):
+        return True
+    click.echo(f"sopengine: --jobs {jobs}: an input is a pipe or stdin, which only one process can read; "
+               "running one process", err=True)
+    return False
 
 
 def _engine(engine: str, *, jobs: int = 1) -> str:

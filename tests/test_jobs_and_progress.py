@@ -56,3 +56,30 @@ def test_progress_goes_to_stderr_only_when_wanted(runner: CliRunner) -> None:
     shown = runner.invoke(cli, ["audit", EXAMPLE_LOG, "--facts", FACTS, "--fail-on", "never", "-o", "/dev/null",
                                 "--progress"])
     assert "audit" in shown.stderr and "B/s" in shown.stderr
+
+
+def test_jobs_on_a_pipe_reads_it_once_and_loses_no_event(tmp_path: Path) -> None:
+    """Each --jobs worker reads the whole input: a pipe would be shared out among them, so it is read once."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    data = (ROOT / "examples" / "events.jsonl").read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    proc = subprocess.run([sys.executable, "-m", "sopengine", "audit", str(fifo), "--jobs", "2", "--engine", "python",
+                           "--format", "json", "--fail-on", "never"], capture_output=True, timeout=120)
+    writer.join(timeout=10)
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["read"] == len([line for line in data.splitlines() if line.strip()])
+    assert "only one process can read" in proc.stderr.decode()
