@@ -11,6 +11,8 @@ findings are the same as with one process.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import multiprocessing as mp
 import os
@@ -50,6 +52,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
             progress: Any, results: Any, inputs: InputSpec | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
+    _die_with_parent()
     try:
         tune_gc()
         if pack is None:  # not forked: compile here
@@ -70,6 +73,15 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         results.send((mine, "fault", traceback.format_exc(), 0))
     finally:
         results.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: this worker is killed when its parent dies (SIGTERM, SIGKILL), so no worker is left running."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: workers end with their pipes instead
+        pass
 
 
 def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
@@ -98,6 +110,9 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     try:
         while waiting:
             ready = wait(list(waiting), timeout=0.2)
+            for conn, i in waiting.items():  # a worker that died says nothing; notice it now, not at the end
+                if conn not in ready and not procs[i].is_alive() and not conn.poll():
+                    raise SopengineError(f"worker {i} ended without a result (exit code {procs[i].exitcode})")
             if progress is not None and on_progress is not None and int(progress.value) > shown:
                 on_progress(int(progress.value) - shown)
                 shown = int(progress.value)

@@ -83,3 +83,62 @@ def test_jobs_on_a_pipe_reads_it_once_and_loses_no_event(tmp_path: Path) -> None
     summary = json.loads(proc.stdout)["summary"]
     assert summary["read"] == len([line for line in data.splitlines() if line.strip()])
     assert "only one process can read" in proc.stderr.decode()
+
+
+def test_a_killed_worker_is_reported_at_once_and_workers_die_with_their_parent(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big.jsonl"
+    lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines()
+    with big.open("wb") as fh:
+        for copy in range(60):
+            for line in lines:
+                fh.write(line.replace(b'"case":"', f'"case":"K{copy}-'.encode(), 1) + b"\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(big), "--jobs", "2", "--engine",
+                             "python", "--format", "json", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(2.5)
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    assert len(children) == 2, children
+    os.kill(children[0], signal.SIGKILL)
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err.decode()
+    assert "ended without a result" in err.decode() and "Traceback" not in err.decode()
+    assert time.monotonic() - started < 5.0  # not when the other worker finishes
+    time.sleep(0.5)
+    assert all(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+               for pid in children)
+
+
+def test_workers_end_when_the_parent_is_terminated(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big.jsonl"
+    lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines()
+    with big.open("wb") as fh:
+        for copy in range(60):
+            for line in lines:
+                fh.write(line.replace(b'"case":"', f'"case":"T{copy}-'.encode(), 1) + b"\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(big), "--jobs", "2", "--engine",
+                             "python", "--format", "json", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(2.5)
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    assert len(children) == 2, children
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in children):
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in children), "a worker outlived its parent"
