@@ -10,6 +10,9 @@ column of every node so later stages can point at the exact place.
 
 from __future__ import annotations
 
+import errno
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,17 +160,26 @@ def load_yaml_text(text: str, file: str, limits: Limits = DEFAULT) -> tuple[Yaml
     return YamlDocument(file, data, builder.positions, builder.key_positions), builder.problems
 
 
-def load_yaml_file(path: Path, display: str | None = None,
-                   limits: Limits = DEFAULT) -> tuple[YamlDocument | None, list[Diagnostic]]:
-    """Read and parse a YAML file, refusing files too large or not UTF-8."""
+def load_yaml_file(path: Path, display: str | None = None, limits: Limits = DEFAULT,
+                   *, links: bool = False) -> tuple[YamlDocument | None, list[Diagnostic]]:
+    """Read and parse a YAML file, refusing files too large or not UTF-8.
+
+    A symbolic link is refused unless ``links`` (files the operator names, such as facts):
+    a SOP, scenario or mapping file may come from a pull request, and a link in it could
+    point at any file of the machine running CI, whose content diagnostics would echo.
+    """
     name = display or str(path)
     try:
-        with path.open("rb") as fh:
+        fd = os.open(path, os.O_RDONLY | (0 if links else getattr(os, "O_NOFOLLOW", 0)))
+        with os.fdopen(fd, "rb") as fh:
             raw = fh.read(limits.sop_file_bytes + 1)  # never more than the limit, whatever stat says
         if len(raw) > limits.sop_file_bytes:
             return None, [Diagnostic(Code.YAML_FORBIDDEN, f"file is larger than {limits.sop_file_bytes} bytes "
                                      "(limit sop-file-bytes)", Location(name, 1, 1))]
     except OSError as exc:
+        if not links and (exc.errno == errno.ELOOP or path.is_symlink()):
+            return None, [Diagnostic(Code.FILE_UNREADABLE, "is a symbolic link: refused (a link could point at any "
+                                     "file of this machine); put the file itself here", Location(name))]
         return None, [Diagnostic(Code.FILE_UNREADABLE, exc.strerror or str(exc), Location(name))]
     try:
         text = raw.decode("utf-8-sig")

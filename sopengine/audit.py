@@ -463,7 +463,7 @@ def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
 
     merged: dict[str, list[Any]] = {}
     for raw in paths:
-        doc, problems = load_yaml_file(Path(raw), os.fspath(raw))
+        doc, problems = load_yaml_file(Path(raw), os.fspath(raw), links=True)  # named by the operator
         if problems or doc is None:
             raise InputError("\n".join(str(p) for p in problems) or f"{raw}: cannot read")
         data = doc.data

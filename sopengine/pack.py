@@ -26,14 +26,30 @@ def is_mapping_file(path: Path) -> bool:
     return path.name.endswith(MAPPING_SUFFIXES)
 
 
+def walk_yaml(root: Path) -> list[Path]:
+    """The YAML files under a directory, in a stable order, without following links to directories.
+
+    A link to a directory is listed itself (loading refuses it, with a diagnostic), so that
+    nothing under a pack can reach outside the directory that was named.
+    """
+    found: list[Path] = []
+    for here, dirs, names in os.walk(root):
+        base = Path(here)
+        for d in list(dirs):
+            if (base / d).is_symlink():
+                found.append(base / d)
+                dirs.remove(d)
+        found.extend(base / n for n in names if n.endswith((".yaml", ".yml")))
+    return sorted(found)
+
+
 def pack_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The SOP files under the given files and directories (scenario files excluded), in a stable order."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            files.extend(p for p in found if not is_scenario_file(p) and not is_mapping_file(p))
+            files.extend(p for p in walk_yaml(path) if not is_scenario_file(p) and not is_mapping_file(p))
         else:
             files.append(path)
     return files

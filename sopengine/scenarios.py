@@ -22,7 +22,7 @@ from .events import Event, event_from_obj
 from .findings import AuditResult
 from .limits import DEFAULT, Limits
 from .model import Pack
-from .pack import SCENARIO_SUFFIXES, load_documents, pack_files
+from .pack import SCENARIO_SUFFIXES, load_documents, pack_files, walk_yaml
 from .schema import SCENARIO_FILE, check
 from .timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
@@ -93,7 +93,7 @@ def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files.extend(sorted(q for q in p.rglob("*") if q.name.endswith(SCENARIO_SUFFIXES)))
+            files.extend(q for q in walk_yaml(p) if q.name.endswith(SCENARIO_SUFFIXES) or q.is_symlink())
         elif p.name.endswith(SCENARIO_SUFFIXES):
             files.append(p)
     return files

@@ -15,7 +15,7 @@ from sopengine.cli import cli
 from sopengine.errors import Code, PackError
 from sopengine.limits import Limits
 
-from .conftest import SOPS
+from .conftest import ROOT, SOPS
 from .fuzzing import budget
 
 CANARY = Path("/tmp/sopengine-yaml-canary")
@@ -154,3 +154,25 @@ def test_a_mutated_sop_file_never_gives_a_traceback(tmp_path_factory: pytest.Tem
     assert result.exit_code in (0, 1, 2) and (result.exception is None or isinstance(result.exception, SystemExit)), \
         result.output
     assert "Traceback" not in result.output
+
+
+def test_a_linked_sop_or_scenario_file_is_refused_and_its_target_never_echoed(tmp_path: Path) -> None:
+    """A pull request can add a link to any file of the CI machine; diagnostics would echo its content."""
+    import shutil
+
+    secret = tmp_path / "credentials"
+    secret.write_text("aws_secret_access_key: TOPSECRET-42\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "more.yaml").write_text("token: TOPSECRET-43\n")
+    pack = tmp_path / "pack"
+    shutil.copytree(ROOT / "tests" / "packs" / "library", pack)
+    (pack / "evil.yaml").symlink_to(secret)
+    (pack / "evil.test.yaml").symlink_to(secret)
+    (pack / "linked-dir").symlink_to(elsewhere)
+    for command in (["validate", str(pack)], ["lint", str(pack), "--format", "sarif"], ["test", str(pack)],
+                    ["audit", str(ROOT / "examples" / "events.jsonl"), "--sops", str(pack)]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code in (1, 2), (command, result.output)
+        assert "TOPSECRET" not in result.output, command
+        assert "symbolic link" in result.output, command

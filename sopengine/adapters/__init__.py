@@ -25,6 +25,7 @@ from ..errors import UsageError, did_you_mean
 from ..limits import DEFAULT, Limits
 from ..events import (LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
 from ..model import Pack
+from ..pack import walk_yaml
 from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
 from .readers import RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
 
@@ -53,7 +54,7 @@ def mapping_files(dirs: Iterable[str | os.PathLike[str]]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for raw in dirs:
         path = Path(raw)
-        candidates = [path] if path.is_file() else sorted(path.rglob("*")) if path.is_dir() else []
+        candidates = [path] if path.is_file() else walk_yaml(path) if path.is_dir() else []
         for p in candidates:
             for suffix in MAPPING_SUFFIXES:
                 if p.name.endswith(suffix):
