@@ -333,7 +333,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
 
 def _engine(engine: str) -> str:
     """The local evaluator to use; says so on stderr when the native core is missing and none was named."""
-    from .audit import engine_name
+    from .session import engine_name
 
     chosen = engine_name(engine)
     if chosen == "python" and engine in ("auto", "local"):

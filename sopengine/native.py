@@ -24,8 +24,10 @@ from .errors import InputError
 from .events import Event, LineCounter, Rejected, Skipped, render_native_reason
 from .expr import Expr, Template, state_refs
 from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
+from .judging import assemble
 from .kinds import KINDS
 from .model import Match, Pack, Rule
+from .session import DuplicateEvent, duplicate_reason, index_facts
 
 PLAN_VERSION = 1
 
@@ -137,8 +139,6 @@ class NativeSession:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True):
-        from .audit import index_facts
-
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -154,8 +154,6 @@ class NativeSession:
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
-        from .audit import DuplicateEvent, duplicate_reason
-
         if event.type not in self.pack.events:
             raise ValueError(f"unknown event type {event.type!r}")
         number = self._seq if seq is None else seq
@@ -178,8 +176,6 @@ class NativeSession:
         The same events, rejections (worded by :mod:`sopengine.events`) and refusals as feeding the
         records of :func:`sopengine.events.read_jsonl` one by one.
         """
-        from .audit import duplicate_reason
-
         def progress(n: int, _lines: int) -> None:
             if counter is not None:
                 counter.bytes += n
@@ -219,8 +215,6 @@ class NativeSession:
 
     def result(self, as_of: float | None = None, others: Iterable[Any] = ()) -> AuditResult:
         """Findings as of ``as_of`` (default: the latest event time seen)."""
-        from .audit import assemble
-
         if list(others):
             raise NotImplementedError("the native session joins no partials of other sessions yet")
         if self._files and self._core.dirty_cases():

@@ -1,17 +1,19 @@
 """cross_case: at an event, look up other cases in a cross-case index under a key; a match is a finding.
 
 A case alone cannot answer: at the event the rule leaves a :class:`Probe`,
-answered once every case's place in the index is known.
+answered (:func:`answer`) once every case's place in the index is known
+(:mod:`sopengine.judging` joins probes with index intervals).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from ..errors import Code, did_you_mean
 from ..events import Event
 from ..expr import Expr, MissingFact, state_refs
+from ..findings import Undecided
 from ..rulebase import Rule
 from ..values import freeze
 from ._base import Condition, Path, RuleKind, branch
@@ -20,7 +22,7 @@ from ._common import add_checks, compile_on, compile_text, compile_when, gate, o
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
     from ..compiler import _Work
-    from ..evaluator import CaseRun, Evaluator, Plan
+    from ..evaluator import CaseRun, Evaluator, Interval, Plan, Runtime
     from ..native import _Emitter
 
 
@@ -87,6 +89,24 @@ def probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
     slim = Event(e.id, e.case, e.time, e.type, e.actor, {k: data[k] for k in ev.plan.probe_data[rule.id] if k in data},
                  e.seq)
     run.probes.append(Probe(rule.id, rule.index, slim, snapshot, key))
+
+
+def answer(rule: CrossCaseRule, probe: Probe, candidates: Iterable[Interval], runtime: Runtime,
+           undecided: list[Undecided]) -> Interval | None:
+    """The first other case's index interval, among those open at the probe, that the rule's match accepts."""
+    e = probe.event
+    for iv in candidates:
+        if iv.case == e.case:
+            continue
+        if rule.match is None:
+            return iv
+        try:
+            if rule.match.fn(e, probe.state, None, iv.attrs, runtime):
+                return iv
+        except Exception as exc:  # noqa: BLE001 - data of an unexpected shape must not stop an audit
+            undecided.append(Undecided(rule.id, e.case, e.id, f"match could not be evaluated: {exc}"))
+            return None
+    return None
 
 
 def prepare(plan: Plan, rule: CrossCaseRule) -> None:
