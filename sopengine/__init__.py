@@ -15,7 +15,6 @@ or, event by event::
 """
 
 from .adapters import InputSpec as InputSpec
-from .audit import Session as Session
 from .audit import audit as audit
 from .audit import audit_paths as audit_paths
 from .audit import load_facts as load_facts
@@ -40,6 +39,7 @@ from .model import Rule as Rule
 from .pack import load_pack as load_pack
 from .scenarios import TestReport as TestReport
 from .scenarios import run_tests as run_tests
+from .session import Session as Session
 from .timeutil import parse_time as parse_time
 
 __version__ = "0.1.0"

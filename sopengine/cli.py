@@ -372,7 +372,7 @@ def _rereadable(logs: Sequence[str], jobs: int) -> bool:
 def _engine(engine: str, *, jobs: int = 1) -> str:
     """The local evaluator to use; says on stderr when the native core is missing and none was named,
     and when --jobs is left to the native core's one process."""
-    from .audit import engine_name
+    from .session import engine_name
 
     chosen = engine_name(engine)
     if chosen == "python" and engine in ("auto", "local"):

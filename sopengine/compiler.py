@@ -18,10 +18,10 @@ from ._yaml import YamlDocument
 from .errors import Code, DiagnosticSink, Location, did_you_mean
 from .expr import Expr, Scope, Template, compile_expr, compile_template
 from .limits import DEFAULT, Limits
+from .kinds import KINDS
 from .model import (
-    AtMostRule, Conflict, CrossCaseRule, EventType, FactCollection, FieldSpec, ForbidRule, GuardRule, Index,
-    InvariantRule, Match, Pack, Param, PrecedenceRule, RequireFieldsRule, ResponseRule, Rule, Sop,
-    Source, StateUpdate, StateVar, Suppression,
+    Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
+    StateVar, Suppression,
 )
 from .timeutil import parse_duration
 
@@ -292,133 +292,6 @@ def compile_indexes(work: _Work) -> None:
 
 
 # ------------------------------------------------------------------ stage: rules
-_RuleBuilder = Callable[[_Work, YamlDocument, tuple[str | int, ...], Mapping[str, Any], dict[str, Any]], Rule | None]
-
-
-def _guard(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-           common: dict[str, Any]) -> Rule | None:
-    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
-    scope = work.scope(event=on)
-    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
-    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
-    if raw["kind"] == "forbid":
-        return ForbidRule(**common, on=on, when=when)
-    require = work.expr(raw["require"], scope, doc.loc(p + ("require",)))
-    return GuardRule(**common, on=on, when=when, require=require)
-
-
-def _require_fields(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-                    common: dict[str, Any]) -> Rule | None:
-    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
-    scope = work.scope(event=on)
-    common["message"] = work.template(raw["message"], work.scope(event=on, extra=("missing",)),
-                                      doc.loc(p + ("message",)))
-    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
-    fields = []
-    for i, name in enumerate(raw["fields"]):
-        text = name if name.startswith("state.") else f"data.{name}"
-        compiled = work.expr(text, scope, doc.loc(p + ("fields", i)))
-        if compiled:
-            fields.append((name.removeprefix("state."), compiled))
-    return RequireFieldsRule(**common, on=on, when=when, fields=tuple(fields))
-
-
-def _precedence(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-                common: dict[str, Any]) -> Rule | None:
-    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
-    scope = work.scope(event=on)
-    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
-    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
-    after = work.match(raw["after"], doc, p + ("after",))
-    within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
-    return PrecedenceRule(**common, on=on, when=when, after=after, within=within)
-
-
-def _at_most(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-             common: dict[str, Any]) -> Rule | None:
-    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
-    scope = work.scope(event=on, extra=("count",))
-    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
-    when = work.expr(raw["when"], work.scope(event=on), doc.loc(p + ("when",))) if "when" in raw else None
-    return AtMostRule(**common, on=on, when=when, max=int(raw["max"]))
-
-
-def _response(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-              common: dict[str, Any]) -> Rule | None:
-    after = work.match(raw["after"], doc, p + ("after",))
-    trig = after.on
-    expect = work.match(raw["expect"], doc, p + ("expect",), trigger=trig)
-    cancel = tuple(work.match(m, doc, p + ("cancel", i), trigger=trig) for i, m in enumerate(raw.get("cancel", [])))
-    fail_on = tuple(work.match(m, doc, p + ("fail_on", i), trigger=trig)
-                    for i, m in enumerate(raw.get("fail_on", [])))
-    text_scope = work.scope(trigger=trig)
-    common["message"] = work.template(raw["message"], text_scope, doc.loc(p + ("message",)))
-    action = work.template(raw["action"], text_scope, doc.loc(p + ("action",)))
-    key = work.expr(raw["key"], work.scope(event=trig), doc.loc(p + ("key",))) if "key" in raw else None
-    within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
-    start = work.duration(raw.get("start"), doc.loc(p + ("start",))) or 0.0
-    every = work.duration((raw.get("repeat") or {}).get("every"), doc.loc(p + ("repeat", "every")))
-    if every is not None and within is None:
-        within = every
-    if within is not None and start > within:
-        work.error(Code.BAD_DURATION, "start is later than the deadline (within)", doc.loc(p + ("start",)))
-    return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
-                        cancel=cancel, fail_on=fail_on, action=action)
-
-
-def _invariant(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-               common: dict[str, Any]) -> Rule | None:
-    explicit = work.event_types(raw["on"], doc.loc(p + ("on",))) if "on" in raw else frozenset()
-    scope = work.scope(event=explicit)
-    common["message"] = work.template(raw["message"], scope, doc.loc(p + ("message",)))
-    action = work.template(raw["action"], scope, doc.loc(p + ("action",)))
-    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
-    require = work.expr(raw["require"], scope, doc.loc(p + ("require",)))
-    refs: set[str] = set()
-    for e in (when, require, common["applies"]):
-        if e is not None:
-            refs |= e.state_refs
-    # Checked after every event type that can change the state it reads.
-    on = set(explicit)
-    for var in work.state:
-        if var.name in refs:
-            for up in var.updates:
-                on |= up.on
-    grace = work.duration(raw["grace"], doc.loc(p + ("grace",))) or 0.0
-    return InvariantRule(**common, on=frozenset(on), explicit_on=explicit, when=when, require=require, grace=grace,
-                         action=action)
-
-
-def _cross_case(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any],
-                common: dict[str, Any]) -> Rule | None:
-    on = work.event_types(raw["on"], doc.loc(p + ("on",)))
-    index = work.indexes.get(raw["index"])
-    if index is None:
-        work.error(Code.UNKNOWN_INDEX, f"unknown index '{raw['index']}'{did_you_mean(raw['index'], work.indexes)}",
-                   doc.loc(p + ("index",)))
-        return None
-    other = [name for name, _ in index.attributes] + ["case", "since"]
-    scope = work.scope(event=on)
-    other_scope = work.scope(event=on, other=other)
-    common["message"] = work.template(raw["message"], other_scope, doc.loc(p + ("message",)))
-    when = work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
-    key = work.expr(raw["key"], scope, doc.loc(p + ("key",)))
-    match = work.expr(raw["match"], other_scope, doc.loc(p + ("match",))) if "match" in raw else None
-    return CrossCaseRule(**common, on=on, when=when, index=index.name, key=key, match=match)
-
-
-RULE_KINDS: dict[str, _RuleBuilder] = {
-    "guard": _guard,
-    "forbid": _guard,
-    "require_fields": _require_fields,
-    "precedence": _precedence,
-    "at_most": _at_most,
-    "response": _response,
-    "invariant": _invariant,
-    "cross_case": _cross_case,
-}
-
-
 def compile_rules(work: _Work) -> None:
     ids: dict[str, Location] = {}
     all_types = list(work.events)
@@ -446,7 +319,7 @@ def compile_rules(work: _Work) -> None:
             for j, sup in enumerate(raw.get("suppress", [])):
                 work.suppressions.append(Suppression(sup["code"], rule_id, sup["reason"],
                                                      doc.loc(path + ("suppress", j))))
-            rule = RULE_KINDS[raw["kind"]](work, doc, path, raw, common)
+            rule = KINDS[raw["kind"]].compile(work, doc, path, raw, common)
             if rule is not None:
                 (work.disabled if rule.disabled else work.rules).append(rule)
     for doc in work.docs:

@@ -21,15 +21,15 @@ judged against the as-of time once that is known.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from .events import Event
 from .expr import Expr, MissingFact, state_refs
 from .findings import Pending, Undecided, Violation
-from .model import (
-    AtMostRule, CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Pack, PrecedenceRule,
-    RequireFieldsRule, ResponseRule, Rule, StateUpdate, StateVar,
-)
+from .kinds import KINDS, Check, invariant, response
+from .kinds.cross_case import Probe as Probe
+from .model import Pack, Rule, StateUpdate, StateVar
+from .values import freeze
 
 
 class Runtime:
@@ -64,34 +64,10 @@ class _TypePlan:
     """What to do for one event type."""
 
     obligation_rules: set[str] = field(default_factory=set)  # response rules this type can meet/fail/cancel
-    checks: list[tuple[Callable[..., None], Rule]] = field(default_factory=list)
-    recorders: list[PrecedenceRule] = field(default_factory=list)  # precedence 'after' events
+    checks: list[tuple[Check, Rule]] = field(default_factory=list)  # with the state before the event
+    recorders: list[tuple[Check, Rule]] = field(default_factory=list)  # after the checks (precedence 'after')
     updates: list[tuple[StateVar, StateUpdate]] = field(default_factory=list)
-    invariants: list[InvariantRule] = field(default_factory=list)
-
-
-class _Obligation:
-    __slots__ = ("rule", "trigger", "key", "due", "start", "since")
-
-    def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float):
-        self.rule = rule
-        self.trigger = trigger
-        self.key = key
-        self.due = due
-        self.start = start
-        self.since = trigger.time
-
-
-class _Breach:
-    __slots__ = ("rule", "since", "due", "events", "reported", "event")
-
-    def __init__(self, rule: InvariantRule, event: Event, evidence: tuple[str, ...]):
-        self.rule = rule
-        self.event = event
-        self.since = event.time
-        self.due = event.time + rule.grace
-        self.events = evidence
-        self.reported = False
+    invariants: list[tuple[Check, Rule]] = field(default_factory=list)  # with the state after the event
 
 
 Position = tuple[float, str, int]
@@ -119,32 +95,8 @@ class Interval:
     event: str
 
 
-@dataclass(slots=True)
-class Probe:
-    """A cross-case rule's question, asked at an event, answered once every case is known."""
-
-    rule: str  # rule id (probes travel between processes; compiled rules do not)
-    index: str
-    event: Event
-    state: dict[str, Any]
-    key: Any
-
-
 _NOTHING: frozenset[str] = frozenset()
 _CONTAINERS = (list, set, dict)
-
-
-def _freeze(value: Any) -> Any:
-    kind = type(value)
-    if kind is str or value is None:  # the common case first
-        return value
-    if kind is list:
-        return tuple(_freeze(v) for v in value)
-    if kind is set:
-        return frozenset(value)
-    if kind is dict:
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return value
 
 
 def _as_items(value: Any) -> tuple[Any, ...]:
@@ -167,8 +119,8 @@ class CaseRun:
         for name in plan.set_vars:
             self.state[name] = set(plan.initial_state[name])
         self.prov: dict[str, Any] = {}  # state var -> event id that set it (sets: value -> event id)
-        self.obligations: list[_Obligation] = []
-        self.breaches: dict[str, _Breach] = {}
+        self.obligations: list[response.Obligation] = []
+        self.breaches: dict[str, invariant.Breach] = {}
         self.memory: dict[str, Any] = {}
         self.violations: list[Violation] = []
         self.undecided: dict[tuple[str, str], Undecided] = {}
@@ -188,29 +140,11 @@ class Plan:
         self.rules = {r.id: r for r in pack.rules}
         # An invariant is re-checked only when an event changed state it reads (or on its explicit types).
         self.invariant_refs: dict[str, frozenset[str]] = {}
-        handlers: dict[type, Callable[..., None]] = {
-            GuardRule: _check_guard, ForbidRule: _check_forbid, RequireFieldsRule: _check_fields,
-            PrecedenceRule: _check_precedence, AtMostRule: _check_at_most, CrossCaseRule: _probe,
-            ResponseRule: _trigger,
-        }
+        # What a cross-case probe must keep of the state and the event: what its match and message read.
+        self.probe_refs: dict[str, tuple[str, ...]] = {}
+        self.probe_data: dict[str, tuple[str, ...]] = {}
         for rule in pack.rules:
-            if isinstance(rule, InvariantRule):
-                for t in rule.on:
-                    self.types[t].invariants.append(rule)
-                self.invariant_refs[rule.id] = state_refs((rule.when, rule.require, rule.applies))
-                continue
-            if isinstance(rule, ResponseRule):
-                on = rule.after.on
-                for m in (rule.expect, *rule.cancel, *rule.fail_on):
-                    for t in m.on:
-                        self.types[t].obligation_rules.add(rule.id)
-            else:
-                on = rule.on  # type: ignore[attr-defined]
-            for t in on:
-                self.types[t].checks.append((handlers[type(rule)], rule))
-            if isinstance(rule, PrecedenceRule):
-                for t in rule.after.on:
-                    self.types[t].recorders.append(rule)
+            KINDS[rule.kind].prepare(self, rule)
         for var in pack.state:
             for up in var.updates:
                 for t in up.on:
@@ -221,14 +155,6 @@ class Plan:
         self.index_refs = {ix.name: state_refs((ix.member, ix.key, *(a for _, a in ix.attributes)))
                            for ix in self.indexes}
         self.any_index_refs = frozenset().union(*self.index_refs.values()) if self.indexes else frozenset()
-        # What a cross-case probe must keep of the state: what its match and message read.
-        self.probe_refs: dict[str, tuple[str, ...]] = {}
-        self.probe_data: dict[str, tuple[str, ...]] = {}
-        for r in pack.rules:
-            if isinstance(r, CrossCaseRule):
-                exprs = [x for x in (r.match, *r.message.parts) if isinstance(x, Expr)]
-                self.probe_refs[r.id] = tuple(sorted(state_refs(exprs)))
-                self.probe_data[r.id] = tuple(sorted({f for x in exprs for f in x.data_refs}))
         # Updates keep their declared order across variables: sort by position in the pack.
         order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
         for tp in self.types.values():
@@ -305,84 +231,23 @@ class Evaluator:
         if run.obligations or run.breaches:
             self._expire(run, t)
             if run.obligations and tp.obligation_rules:
-                self._resolve(run, e, tp.obligation_rules)
+                response.resolve(self, run, e, tp.obligation_rules)
         for handler, rule in tp.checks:
             handler(self, run, rule, e)
-        for rule in tp.recorders:
-            if (rule.applies is None or self.applies(run, rule, e)) and (
-                    rule.after.when is None or self.test(run, rule, rule.after.when, e)):
-                run.memory[rule.id + "#after"] = e
+        for handler, rule in tp.recorders:
+            handler(self, run, rule, e)
         changed = self._update(run, e, tp.updates) if tp.updates else _NOTHING
         if changed and plan.indexes and not changed.isdisjoint(plan.any_index_refs):
             self._index(run, e, changed)
         if tp.invariants:
             self._applies.clear()  # invariants see the state after the event
-            refs = plan.invariant_refs
-            for inv in tp.invariants:
-                if not changed.isdisjoint(refs[inv.id]) or e.type in inv.explicit_on:
-                    self._invariant(run, inv, e)
+            for handler, rule in tp.invariants:
+                handler(self, run, rule, e, changed)
         run.last = (t, e.seq)
 
     def _expire(self, run: CaseRun, t: float) -> None:
-        run.obligations = [ob for ob in run.obligations if self._still_open(run, ob, t)]
-        for breach in run.breaches.values():
-            if not breach.reported and breach.due < t:
-                breach.reported = True
-                self.violate(run, breach.rule, breach.due,
-                             breach.rule.message.render(breach.event, run.state, None, None, self.runtime),
-                             breach.events)
-
-    def _still_open(self, run: CaseRun, ob: _Obligation, t: float) -> bool:
-        """Report the deadlines of ``ob`` that passed before ``t``; False when it is over."""
-        rule = ob.rule
-        while ob.due is not None and ob.due < t:
-            self.violate(run, rule, ob.due, rule.message.render(None, run.state, ob.trigger, None, self.runtime),
-                         (ob.trigger.id,))
-            if rule.every is None:
-                return False
-            ob.due += rule.every  # a missed period: the next one starts at the deadline
-        return True
-
-    def _resolve(self, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
-        keep = []
-        for ob in run.obligations:
-            rule = ob.rule
-            if rule.id not in rule_ids:
-                keep.append(ob)
-                continue
-            outcome = self._outcome(run, ob, e)
-            if outcome == "met":
-                self.held(run, rule)
-                if rule.every is not None:  # recurring: the next period starts now
-                    ob.due = e.time + rule.every
-                    keep.append(ob)
-            elif outcome == "failed":
-                self.violate(run, rule, e.time, rule.message.render(e, run.state, ob.trigger, None, self.runtime),
-                             (ob.trigger.id, e.id))
-            elif outcome == "open":
-                keep.append(ob)
-            # "cancelled" and "undecided" end the obligation without a finding
-        run.obligations = keep
-
-    def _outcome(self, run: CaseRun, ob: _Obligation, e: Event) -> str:
-        rule, et = ob.rule, e.type
-        if et in rule.expect.on:
-            met = self.test(run, rule, rule.expect.when, e, ob.trigger)
-            if met is None:
-                return "undecided"
-            if met:
-                return "met"
-        for m in rule.fail_on:
-            if et in m.on:
-                failed = self.test(run, rule, m.when, e, ob.trigger)
-                if failed is None:
-                    return "undecided"
-                if failed:
-                    return "failed"
-        for m in rule.cancel:
-            if et in m.on and self.test(run, rule, m.when, e, ob.trigger):
-                return "cancelled"
-        return "open"
+        run.obligations = [ob for ob in run.obligations if response.still_open(self, run, ob, t)]
+        invariant.expire(self, run, t)
 
     def _update(self, run: CaseRun, e: Event, updates: list[tuple[StateVar, StateUpdate]]) -> set[str]:
         """Apply the event's state updates; return the names of the variables whose value changed."""
@@ -404,7 +269,7 @@ class Evaluator:
                 except Exception:  # noqa: BLE001
                     continue
                 if type(value) in _CONTAINERS:
-                    value = _freeze(value)
+                    value = freeze(value)
                 if state[name] != value:
                     state[name] = value
                     changed.add(name)
@@ -422,7 +287,7 @@ class Evaluator:
             except Exception:  # noqa: BLE001
                 continue
             if up.op == "set":  # of a set (values were handled above); items frozen, as 'add' freezes them
-                new = {_freeze(item) for item in _as_items(value)}
+                new = {freeze(item) for item in _as_items(value)}
                 if state[name] != new:
                     state[name] = new
                     changed.add(name)
@@ -432,7 +297,7 @@ class Evaluator:
                 prov = prov_all.setdefault(name, {})
                 adding = up.op == "add"
                 for item in _as_items(value):
-                    item = _freeze(item)
+                    item = freeze(item)
                     if adding:
                         if item not in bucket:
                             bucket.add(item)
@@ -449,24 +314,6 @@ class Evaluator:
                 prov_all[name] = e.id
         return changed
 
-    def _invariant(self, run: CaseRun, rule: InvariantRule, e: Event) -> None:
-        if not ((rule.applies is None or self.applies(run, rule, e))
-                and (rule.when is None or self.test(run, rule, rule.when, e))):
-            run.breaches.pop(rule.id, None)  # not applicable (any more): nothing is broken
-            return
-        holds = self.test(run, rule, rule.require, e)
-        if holds is False:
-            if rule.id not in run.breaches:
-                breach = _Breach(rule, e, tuple(dict.fromkeys((e.id, *self.evidence(run, rule.require)))))
-                run.breaches[rule.id] = breach
-                if rule.grace == 0:  # no grace: broken at once
-                    breach.reported = True
-                    self.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, self.runtime),
-                                 breach.events)
-        elif holds is True:
-            run.breaches.pop(rule.id, None)
-            self.held(run, rule)
-
     def _index(self, run: CaseRun, e: Event, changed: set[str] | frozenset[str]) -> None:
         pos = position(e)
         refs = self.plan.index_refs
@@ -475,8 +322,8 @@ class Evaluator:
                 continue
             try:
                 member = bool(index.member.fn(e, run.state, None, None, self.runtime))
-                key = _freeze(index.key.fn(e, run.state, None, None, self.runtime)) if member else None
-                attrs = {n: _freeze(x.fn(e, run.state, None, None, self.runtime)) for n, x in index.attributes} \
+                key = freeze(index.key.fn(e, run.state, None, None, self.runtime)) if member else None
+                attrs = {n: freeze(x.fn(e, run.state, None, None, self.runtime)) for n, x in index.attributes} \
                     if member else None
             except Exception:  # noqa: BLE001 - a case whose key cannot be computed is not in the index
                 member, key, attrs = False, None, None
@@ -508,127 +355,8 @@ class Evaluator:
 
     def pending(self, run: CaseRun) -> list[Pending]:
         """What is still open after the case's last event."""
-        out = []
         columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches) else ()
-        for ob in run.obligations:
-            rule = ob.rule
-            out.append(Pending(
-                rule.id, run.case, rule.severity,
-                rule.action.render(None, run.state, ob.trigger, None, self.runtime) if rule.action else "",
-                rule.message.render(None, run.state, ob.trigger, None, self.runtime),
-                ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns))
-        for breach in run.breaches.values():
-            if breach.reported:
-                continue
-            inv = breach.rule
-            out.append(Pending(
-                inv.id, run.case, inv.severity,
-                inv.action.render(breach.event, run.state, None, None, self.runtime) if inv.action else "",
-                inv.message.render(breach.event, run.state, None, None, self.runtime),
-                breach.since, breach.since, breach.due, None, breach.events, columns))
+        out = [response.pending(self, run, ob, columns) for ob in run.obligations]
+        out.extend(invariant.pending(self, run, breach, columns) for breach in run.breaches.values()
+                   if not breach.reported)
         return out
-
-
-# ------------------------------------------------------------------ rule handlers
-# Each checks one rule at one event, with the state just before the event.
-
-def _check_guard(ev: Evaluator, run: CaseRun, rule: GuardRule, e: Event) -> None:
-    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
-            rule.when is not None and not ev.test(run, rule, rule.when, e)):
-        return
-    holds = ev.test(run, rule, rule.require, e)
-    if holds is False:
-        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
-                   (e.id, *ev.evidence(run, rule.require)))
-    elif holds:
-        ev.held(run, rule)
-
-
-def _check_forbid(ev: Evaluator, run: CaseRun, rule: ForbidRule, e: Event) -> None:
-    if rule.applies is not None and not ev.applies(run, rule, e):
-        return
-    hit = ev.test(run, rule, rule.when, e)
-    if hit:
-        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), (e.id,))
-    elif hit is False:
-        ev.held(run, rule)
-
-
-def _check_fields(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event) -> None:
-    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
-            rule.when is not None and not ev.test(run, rule, rule.when, e)):
-        return
-    missing = []
-    for label, expr in rule.fields:
-        value = expr.fn(e, run.state, None, None, ev.runtime)
-        if value is None or value == "" or (isinstance(value, (list, tuple, set, frozenset)) and not value):
-            missing.append(label)
-    if missing:
-        ev.runtime.vars["missing"] = missing
-        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), (e.id,))
-    else:
-        ev.held(run, rule)
-
-
-def _check_precedence(ev: Evaluator, run: CaseRun, rule: PrecedenceRule, e: Event) -> None:
-    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
-            rule.when is not None and not ev.test(run, rule, rule.when, e)):
-        return
-    before: Event | None = run.memory.get(rule.id + "#after")
-    if before is None or (rule.within is not None and e.time - before.time > rule.within):
-        evidence = (e.id,) if before is None else (e.id, before.id)
-        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), evidence)
-    else:
-        ev.held(run, rule)
-
-
-def _check_at_most(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> None:
-    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
-            rule.when is not None and not ev.test(run, rule, rule.when, e)):
-        return
-    seen: list[str] = run.memory.setdefault(rule.id, [])
-    seen.append(e.id)
-    if len(seen) > rule.max:
-        ev.runtime.vars["count"] = len(seen)
-        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
-                   (e.id, *seen[:-1]))
-    else:
-        ev.held(run, rule)
-
-
-def _probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
-    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
-            rule.when is not None and not ev.test(run, rule, rule.when, e)):
-        return
-    try:
-        key = _freeze(rule.key.fn(e, run.state, None, None, ev.runtime))  # type: ignore[union-attr]
-    except MissingFact as exc:
-        ev.undecided(run, rule, e, exc.reason)
-        return
-    except Exception as exc:  # noqa: BLE001
-        ev.undecided(run, rule, e, f"index key could not be computed: {exc}")
-        return
-    # Keep only what the answer will read: probes wait for every case to be known.
-    state = run.state
-    snapshot = {k: (frozenset(state[k]) if isinstance(state[k], set) else state[k]) for k in ev.plan.probe_refs[rule.id]}
-    data = e.data
-    slim = Event(e.id, e.case, e.time, e.type, e.actor, {k: data[k] for k in ev.plan.probe_data[rule.id] if k in data},
-                 e.seq)
-    run.probes.append(Probe(rule.id, rule.index, slim, snapshot, key))
-
-
-def _trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
-    if (rule.applies is not None and not ev.applies(run, rule, e)) or (
-            rule.after.when is not None and not ev.test(run, rule, rule.after.when, e)):
-        return
-    key = None
-    if rule.key is not None:
-        try:
-            key = _freeze(rule.key.fn(e, run.state, None, None, ev.runtime))
-        except Exception:  # noqa: BLE001
-            key = e.id
-    for ob in run.obligations:
-        if ob.rule is rule and ob.key == key:
-            return  # already open: one obligation per rule, case and key
-    due = e.time + rule.within if rule.within is not None else None
-    run.obligations.append(_Obligation(rule, e, key, due, e.time + rule.start))

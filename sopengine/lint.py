@@ -17,10 +17,8 @@ from .compiler import compile_pack
 from .errors import Code, Diagnostic, DiagnosticSink, PackError, Severity
 from .expr import Expr, Template
 from .limits import DEFAULT, Limits
-from .model import (
-    CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Match, Pack, PrecedenceRule, RequireFieldsRule,
-    ResponseRule, Rule,
-)
+from .kinds import kind_of
+from .model import Pack, Rule
 from .pack import load_documents
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
@@ -57,31 +55,14 @@ class LintReport:
 # ------------------------------------------------------------------ walking a compiled pack
 def _conditions(rule: Rule) -> Iterator[tuple[str, Expr, frozenset[str]]]:
     """(what, expression, event types it sees) for every condition of a rule."""
-    on: frozenset[str] = getattr(rule, "on", frozenset())
     if rule.applies is not None:
         yield "applies_when", rule.applies, frozenset()
-    for name in ("when", "require", "key", "match"):
-        expr = getattr(rule, name, None)
-        if isinstance(expr, Expr):
-            yield name, expr, on
-    for name in ("after", "expect"):
-        m = getattr(rule, name, None)
-        if isinstance(m, Match) and m.when is not None:
-            yield f"{name}.when", m.when, m.on
-    for name in ("cancel", "fail_on"):
-        for i, m in enumerate(getattr(rule, name, ())):
-            if m.when is not None:
-                yield f"{name}[{i}].when", m.when, m.on
-    if isinstance(rule, RequireFieldsRule):
-        for _label, expr in rule.fields:
-            yield "fields", expr, on
+    yield from kind_of(rule).conditions(rule)
 
 
 def _templates(rule: Rule) -> Iterator[Template]:
     yield rule.message
-    action = getattr(rule, "action", None)
-    if isinstance(action, Template):
-        yield action
+    yield from kind_of(rule).templates(rule)
 
 
 def _all_exprs(pack: Pack) -> Iterator[Expr]:
@@ -97,18 +78,6 @@ def _all_exprs(pack: Pack) -> Iterator[Expr]:
         yield index.member
         yield index.key
         yield from (e for _, e in index.attributes)
-
-
-def _rule_types(rule: Rule) -> set[str]:
-    types: set[str] = set(getattr(rule, "on", ()))
-    for name in ("after", "expect"):
-        m = getattr(rule, name, None)
-        if isinstance(m, Match):
-            types |= m.on
-    for name in ("cancel", "fail_on"):
-        for m in getattr(rule, name, ()):
-            types |= m.on
-    return types
 
 
 # ------------------------------------------------------------------ checks
@@ -141,14 +110,14 @@ def check_unused(pack: Pack) -> Iterator[Diagnostic]:
         if name not in fact_reads:
             yield Diagnostic(Code.UNUSED_FACTS, f"facts collection '{name}' is never looked up; remove it or use it",
                              coll.location, Severity.WARNING, name)
-    used_indexes = {r.index for r in (*pack.rules, *pack.disabled) if isinstance(r, CrossCaseRule)}
+    used_indexes = frozenset().union(*(kind_of(r).indexes(r) for r in (*pack.rules, *pack.disabled)))
     for name, index in pack.indexes.items():
         if name not in used_indexes:
             yield Diagnostic(Code.UNUSED_INDEX, f"index '{name}' is searched by no cross_case rule",
                              index.location, Severity.WARNING, name)
     used_types: set[str] = set()
     for rule in (*pack.rules, *pack.disabled):
-        used_types |= _rule_types(rule)
+        used_types |= kind_of(rule).event_types(rule)
     for var in pack.state:
         for up in var.updates:
             used_types |= up.on
@@ -308,23 +277,20 @@ def _dump(expr: Expr | None) -> str:
 
 def check_required_and_forbidden(pack: Pack) -> Iterator[Diagnostic]:
     """An event that one rule forbids and another requires, under the same condition."""
-    required: list[tuple[Rule, str, Match]] = []
+    required = [(rule, how, match) for rule in pack.rules for how, match in kind_of(rule).required(rule)]
     for rule in pack.rules:
-        if isinstance(rule, ResponseRule):
-            required.append((rule, "expects", rule.expect))
-        elif isinstance(rule, PrecedenceRule):
-            required.append((rule, "needs first", rule.after))
-    for rule in pack.rules:
-        if not isinstance(rule, ForbidRule):
+        forbidden = kind_of(rule).forbidden(rule)
+        if forbidden is None:
             continue
         for other, how, match in required:
-            common = rule.on & match.on
+            common = forbidden.on & match.on
             if not common:
                 continue
-            if rule.when is None or _dump(rule.when) == _dump(match.when):
+            when = forbidden.when
+            if when is None or _dump(when) == _dump(match.when):
                 types = ", ".join(sorted(common))
                 yield Diagnostic(Code.REQUIRED_AND_FORBIDDEN,
-                                 f"{rule.id} forbids {types}{' when ' + rule.when.text if rule.when else ''}, "
+                                 f"{rule.id} forbids {types}{' when ' + when.text if when else ''}, "
                                  f"but {other.id} {how} it under the same condition; one of them must change",
                                  rule.location, Severity.ERROR, rule.id)
 
@@ -333,12 +299,13 @@ def check_sop_conflicts(pack: Pack) -> Iterator[Diagnostic]:
     """Rules of different SOPs that demand incompatible values of the same field at the same event."""
     demands: list[tuple[Rule, frozenset[str], dict[str, frozenset[Any]], dict[str, frozenset[Any]]]] = []
     for rule in pack.rules:
-        if isinstance(rule, GuardRule):
-            context = {**_constraints(rule.applies, pack.params), **_constraints(rule.when, pack.params)}
-            demands.append((rule, rule.on, context, _constraints(rule.require, pack.params)))
-        elif isinstance(rule, InvariantRule):
-            demands.append((rule, frozenset(["(state)"]), _constraints(rule.when, pack.params),
-                            _constraints(rule.require, pack.params)))
+        demand = kind_of(rule).demand(rule)
+        if demand is not None:
+            on, preconditions, require = demand
+            context: dict[str, frozenset[Any]] = {}
+            for expr in preconditions:
+                context.update(_constraints(expr, pack.params))
+            demands.append((rule, on, context, _constraints(require, pack.params)))
     declared = {frozenset(c.rules): c for c in pack.conflicts}
     for i, (a, a_on, a_ctx, a_req) in enumerate(demands):
         for b, b_on, b_ctx, b_req in demands[i + 1:]:

@@ -1,6 +1,7 @@
 """Compiled pack: typed, frozen objects produced by the compiler and read by the evaluator.
 
 Nothing here knows a domain; names of events, fields and state come from YAML.
+The rule classes live with their kinds (:mod:`sopengine.kinds`) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -9,7 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import Location
-from .expr import Expr, Template
+from .expr import Expr
+from .kinds.at_most import AtMostRule as AtMostRule
+from .kinds.cross_case import CrossCaseRule as CrossCaseRule
+from .kinds.forbid import ForbidRule as ForbidRule
+from .kinds.guard import GuardRule as GuardRule
+from .kinds.invariant import InvariantRule as InvariantRule
+from .kinds.precedence import PrecedenceRule as PrecedenceRule
+from .kinds.require_fields import RequireFieldsRule as RequireFieldsRule
+from .kinds.response import ResponseRule as ResponseRule
+from .rulebase import Match as Match
+from .rulebase import Rule as Rule
+from .rulebase import Source as Source
 
 
 @dataclass(frozen=True)
@@ -79,104 +91,6 @@ class Index:
     key: Expr
     attributes: tuple[tuple[str, Expr], ...]
     location: Location
-
-
-@dataclass(frozen=True)
-class Match:
-    """Events of some types, narrowed by an optional condition."""
-
-    on: frozenset[str]
-    when: Expr | None = None
-
-
-@dataclass(frozen=True)
-class Source:
-    document: str
-    step: str
-    quote: str = ""
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Fields every rule kind shares."""
-
-    id: str  # '<sop>/<rule>'
-    sop: str
-    kind: str
-    severity: str
-    description: str
-    source: Source
-    message: Template
-    location: Location
-    applies: Expr | None  # the SOP's applies_when
-    disabled: str | None = None  # the reason, when the rule is turned off in the YAML
-
-
-@dataclass(frozen=True)
-class GuardRule(Rule):
-    on: frozenset[str] = frozenset()
-    when: Expr | None = None
-    require: Expr | None = None
-
-
-@dataclass(frozen=True)
-class ForbidRule(Rule):
-    on: frozenset[str] = frozenset()
-    when: Expr | None = None
-
-
-@dataclass(frozen=True)
-class RequireFieldsRule(Rule):
-    on: frozenset[str] = frozenset()
-    when: Expr | None = None
-    fields: tuple[tuple[str, Expr], ...] = ()  # (label, value expression)
-
-
-@dataclass(frozen=True)
-class PrecedenceRule(Rule):
-    on: frozenset[str] = frozenset()
-    when: Expr | None = None
-    after: Match = field(default_factory=lambda: Match(frozenset()))
-    within: float | None = None
-
-
-@dataclass(frozen=True)
-class AtMostRule(Rule):
-    on: frozenset[str] = frozenset()
-    when: Expr | None = None
-    max: int = 0
-
-
-@dataclass(frozen=True)
-class ResponseRule(Rule):
-    after: Match = field(default_factory=lambda: Match(frozenset()))
-    expect: Match = field(default_factory=lambda: Match(frozenset()))
-    within: float | None = None
-    start: float = 0.0
-    every: float | None = None
-    key: Expr | None = None
-    cancel: tuple[Match, ...] = ()
-    fail_on: tuple[Match, ...] = ()
-    action: Template | None = None
-
-
-@dataclass(frozen=True)
-class InvariantRule(Rule):
-    on: frozenset[str] = frozenset()  # event types after which the condition may need checking
-    explicit_on: frozenset[str] = frozenset()  # types named in the rule: checked after them always
-    when: Expr | None = None
-    require: Expr | None = None
-    grace: float = 0.0
-    action: Template | None = None
-
-
-@dataclass(frozen=True)
-class CrossCaseRule(Rule):
-    on: frozenset[str] = frozenset()
-    when: Expr | None = None
-    index: str = ""
-    key: Expr | None = None
-    match: Expr | None = None
 
 
 @dataclass(frozen=True)

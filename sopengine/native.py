@@ -4,8 +4,9 @@ The plan is plain JSON data (docs/plan-format.md), emitted once per pack and
 cached on it; the core (``sopengine._native``) builds its steps from it and
 refuses a plan of another version. Expressions and templates are emitted by
 :mod:`sopengine.plan`; this module emits everything around them: the event
-vocabulary, state and its updates, indexes, SOP applicability, the rules of
-every kind, and the worklist columns.
+vocabulary, state and its updates, indexes, SOP applicability, the fields
+every rule has (each kind's own come from its module in :mod:`sopengine.kinds`),
+and the worklist columns.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from .errors import InputError
 from .events import Event, LineCounter, Rejected, Skipped, render_native_reason
 from .expr import Expr, Template, state_refs
 from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
-from .model import (
-    AtMostRule, CrossCaseRule, ForbidRule, GuardRule, InvariantRule, Match, Pack, PrecedenceRule,
-    RequireFieldsRule, ResponseRule, Rule,
-)
+from .judging import assemble
+from .kinds import KINDS
+from .model import Match, Pack, Rule
+from .session import CaseClosed, DuplicateEvent, duplicate_reason, index_facts
 
 PLAN_VERSION = 1
 
@@ -82,33 +83,7 @@ class _Emitter:
     def rule(self, rule: Rule) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rule.id, "kind": rule.kind, "severity": rule.severity,
                                "applies": self.applies(rule), "message": self.template(rule.message)}
-        if isinstance(rule, (GuardRule, ForbidRule, RequireFieldsRule, PrecedenceRule, AtMostRule, CrossCaseRule)):
-            out["on"] = self.on(rule.on)
-            out["when"] = self.expr(rule.when)
-        if isinstance(rule, GuardRule):
-            out["require"] = self.expr(rule.require)
-        elif isinstance(rule, RequireFieldsRule):
-            out["fields"] = [[label, self.expr(e)] for label, e in rule.fields]
-        elif isinstance(rule, PrecedenceRule):
-            out["after"] = self.match(rule.after)
-            out["within"] = rule.within
-        elif isinstance(rule, AtMostRule):
-            out["max"] = rule.max
-        elif isinstance(rule, ResponseRule):
-            out.update(after=self.match(rule.after), expect=self.match(rule.expect),
-                       cancel=[self.match(m) for m in rule.cancel], fail_on=[self.match(m) for m in rule.fail_on],
-                       within=rule.within, start=rule.start, every=rule.every, key=self.expr(rule.key),
-                       action=self.template(rule.action))
-        elif isinstance(rule, InvariantRule):
-            refs = state_refs((rule.when, rule.require, rule.applies))
-            out.update(on=self.on(rule.on), explicit_on=self.on(rule.explicit_on), when=self.expr(rule.when),
-                       require=self.expr(rule.require), grace=rule.grace, action=self.template(rule.action),
-                       reads=sorted(self.state[n] for n in refs))
-        elif isinstance(rule, CrossCaseRule):
-            exprs = [x for x in (rule.match, *rule.message.parts) if isinstance(x, Expr)]
-            out.update(index=self.indexes[rule.index], key=self.expr(rule.key), match=self.expr(rule.match),
-                       probe_state=[self.state[n] for n in sorted(state_refs(exprs))],
-                       probe_data=sorted({f for x in exprs for f in x.data_refs}))
+        out.update(KINDS[rule.kind].emit(self, rule))
         return out
 
     def plan(self) -> dict[str, Any]:
@@ -164,8 +139,6 @@ class NativeSession:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True):
-        from .audit import index_facts
-
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -181,8 +154,6 @@ class NativeSession:
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
-        from .audit import CaseClosed, DuplicateEvent, duplicate_reason
-
         if event.type not in self.pack.events:
             raise ValueError(f"unknown event type {event.type!r}")
         number = self._seq if seq is None else seq
@@ -205,8 +176,6 @@ class NativeSession:
         The same events, rejections (worded by :mod:`sopengine.events`) and refusals as feeding the
         records of :func:`sopengine.events.read_jsonl` one by one.
         """
-        from .audit import duplicate_reason
-
         def progress(n: int, _lines: int) -> None:
             if counter is not None:
                 counter.bytes += n
@@ -246,8 +215,6 @@ class NativeSession:
 
     def result(self, as_of: float | None = None, others: Iterable[Any] = ()) -> AuditResult:
         """Findings as of ``as_of`` (default: the latest event time seen)."""
-        from .audit import assemble
-
         if list(others):
             raise NotImplementedError("the native session joins no partials of other sessions yet")
         if self._files and self._core.dirty_cases():

@@ -3,7 +3,7 @@
 Every worker reads the whole input (so every line keeps its place in the input
 order), but evaluates only the cases whose id hashes to its share (crc32, the
 same in every process); lines that are not a usable object are shared out by
-line number. Each worker returns a :class:`~sopengine.audit.Partial`; the parent
+line number. Each worker returns a :class:`~sopengine.session.Partial`; the parent
 judges them against the as-of time and runs the cross-case join over all of
 them, so cross-case rules see every case whichever worker evaluated it. The
 findings are the same as with one process.
@@ -23,12 +23,13 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Mapping, Sequence
 
 from .adapters import InputSpec
-from .audit import Partial, Session, feed_all, read_records
+from .audit import read_records
 from .errors import SopengineError
 from .events import LineCounter
 from .findings import AuditResult
 from .model import Pack
 from .pack import load_pack
+from .session import Partial, Session, feed_all
 
 
 def _share(jobs: int, mine: int) -> Callable[[Any, int], bool]:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ._yaml import YamlDocument, load_yaml_file
-from .audit import new_session
 from .compiler import compile_pack
 from .errors import Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
@@ -24,6 +23,7 @@ from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import SCENARIO_SUFFIXES, load_documents, pack_files, walk_yaml
 from .schema import SCENARIO_FILE, check
+from .session import new_session
 from .timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
 DEFAULT_START = "2024-05-06T09:00:00Z"  # a Monday morning
@@ -159,7 +159,7 @@ def _full(rule: str, sop: str) -> str:
 
 
 def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str | None = None) -> ScenarioOutcome:
-    """Run one scenario of a loaded scenario file (on ``engine``: see :func:`sopengine.audit.engine_name`)."""
+    """Run one scenario of a loaded scenario file (on ``engine``: see :func:`sopengine.session.engine_name`)."""
     data = doc.data
     sc = data["scenarios"][index]
     sop = data["sop"]

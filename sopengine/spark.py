@@ -16,7 +16,7 @@ Spark does what ``--jobs`` does on one machine, across a cluster:
 4. **Cross case.** Index intervals and probes are shuffled by their
    (index, key) and each key's probes are answered against that key's intervals.
 5. **Assemble.** The driver's result (:meth:`SparkAudit.result`) goes through
-   :func:`sopengine.audit.assemble`, as every other way of auditing does, so the
+   :func:`sopengine.judging.assemble`, as every other way of auditing does, so the
    output equals the single-machine audit's.
 
 Findings travel between stages pickled in a binary column (they are this
@@ -37,13 +37,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 
 from .adapters.readers import container_of
-from .audit import Session, assemble, feed_all, judge
 from .errors import UsageError
 from .events import Event, Record, Rejected, Skipped, line_record, too_long_line
 from .findings import AuditResult, NextAction, Undecided, Violation
+from .judging import assemble, judge
 from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import load_pack, pack_files
+from .session import Session, feed_all
 from ._resources import bundled_pack_dir
 
 if TYPE_CHECKING:

@@ -1,0 +1,101 @@
+"""Judging: what was open at the end of each case, as of a time; cross-case answers; the result in its one order.
+
+Cross-case rules are answered at the end, by joining each rule's probes with
+the intervals during which other cases were members of the index it searches.
+Every way of auditing (one process, worker processes, Spark, the native core)
+ends here, so the findings come out the same.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from .evaluator import Interval, Plan, Position, Probe, Runtime, position
+from .events import Rejected
+from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
+from .kinds.cross_case import CrossCaseRule, answer
+
+
+def cross_case(plan: Plan, runtime: Runtime, probes: list[Probe], intervals: Iterable[Interval]
+               ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
+    """Answer cross-case probes against index intervals (all of one key, or of many)."""
+    by_key: dict[tuple[str, Any], list[Interval]] = defaultdict(list)
+    for iv in intervals:
+        by_key[(iv.index, iv.key)].append(iv)
+    return _join(plan, runtime, probes, by_key)
+
+
+def _join(plan: Plan, runtime: Runtime, probes: list[Probe], intervals: Mapping[tuple[str, Any], list[Interval]]
+          ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
+    """Answer cross-case probes: a sweep over each key's intervals in time order.
+
+    For one (index, key), probes and interval starts are walked together in
+    position order; the intervals open at a probe's position are the members
+    just before its event. Cost: sorting plus the members open at each probe.
+    """
+    out: list[Violation] = []
+    undecided: list[Undecided] = []
+    passed: dict[str, int] = defaultdict(int)
+    by_key: dict[tuple[str, Any], list[Probe]] = defaultdict(list)
+    for probe in probes:
+        by_key[(probe.index, probe.key)].append(probe)
+    for group_key, group in by_key.items():
+        members = sorted(intervals.get(group_key, ()), key=lambda i: i.start)
+        group.sort(key=lambda p: position(p.event))
+        active: dict[int, Interval] = {}  # in start order
+        ends: list[tuple[Position, int]] = []
+        nxt = 0
+        for probe in group:
+            e = probe.event
+            pos = position(e)
+            while nxt < len(members) and members[nxt].start < pos:
+                iv = members[nxt]
+                active[nxt] = iv
+                if iv.end is not None:
+                    heapq.heappush(ends, (iv.end, nxt))
+                nxt += 1
+            while ends and ends[0][0] <= pos:
+                active.pop(heapq.heappop(ends)[1], None)
+            rule = plan.rules[probe.rule]
+            assert isinstance(rule, CrossCaseRule)
+            hit = answer(rule, probe, active.values(), runtime, undecided)
+            if hit is None:
+                passed[rule.id] += 1
+            else:
+                message = rule.message.render(e, probe.state, None, hit.attrs, runtime)
+                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event)))
+    return out, undecided, passed
+
+
+
+def judge(pending: Iterable[Pending], as_of: float | None
+          ) -> tuple[list[Violation], list[NextAction], list[WorkItem]]:
+    """Open obligations as of ``as_of``: the late ones become violations, the others next actions;
+    every one open at as-of (late or not) is a worklist item."""
+    violations: list[Violation] = []
+    actions: list[NextAction] = []
+    work: list[WorkItem] = []
+    for p in pending:
+        late, action = p.judge(as_of if as_of is not None else float("inf"))
+        violations.extend(late)
+        if action is not None:
+            actions.append(action)
+        if as_of is None or p.start <= as_of:
+            work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
+                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events))
+    return violations, actions, work
+
+
+def assemble(as_of: float | None, events: int, cases: int, violations: list[Violation], actions: list[NextAction],
+             undecided: list[Undecided], rejected: list[Rejected], passed: Mapping[str, int],
+             skipped: Mapping[str, int], work: list[WorkItem]) -> AuditResult:
+    """The result in its one order, whichever way (one process, workers, Spark) the findings were made."""
+    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
+    actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
+    undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
+    rejected = sorted(rejected, key=lambda r: (r.file, r.line))
+    work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
+    return AuditResult(as_of, events, cases, violations, actions, undecided, rejected,
+                       passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work)

@@ -1,0 +1,72 @@
+"""Pieces several rule kinds share: the event types and precondition of a rule checked at an event."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol
+
+from ..expr import Expr, Scope, Template
+from ..rulebase import Rule
+from ._base import Check, Condition, Path
+
+if TYPE_CHECKING:
+    from .._yaml import YamlDocument
+    from ..compiler import _Work
+    from ..evaluator import CaseRun, Evaluator, Plan
+    from ..events import Event
+
+
+
+# -- compile ----------------------------------------------------------------------
+def compile_on(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]) -> frozenset[str]:
+    return work.event_types(raw["on"], doc.loc(p + ("on",)))
+
+
+def compile_when(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any], scope: Scope) -> Expr | None:
+    return work.expr(raw["when"], scope, doc.loc(p + ("when",))) if "when" in raw else None
+
+
+def compile_text(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any], name: str,
+                 scope: Scope) -> Template:
+    return work.template(raw[name], scope, doc.loc(p + (name,)))
+
+
+def compile_event_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any], common: dict[str, Any],
+                       message_extra: tuple[str, ...] = ()) -> tuple[frozenset[str], Scope, Expr | None]:
+    """The parts of a rule checked at events of its ``on`` types: (types, their scope, ``when``); sets the message."""
+    on = compile_on(work, doc, p, raw)
+    scope = work.scope(event=on)
+    message_scope = work.scope(event=on, extra=message_extra) if message_extra else scope
+    common["message"] = compile_text(work, doc, p, raw, "message", message_scope)
+    return on, scope, compile_when(work, doc, p, raw, scope)
+
+
+# -- evaluate ---------------------------------------------------------------------
+def add_checks(plan: Plan, types: Iterable[str], check: Check, rule: Rule) -> None:
+    for t in types:
+        plan.types[t].checks.append((check, rule))
+
+
+def gate(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, when: Expr | None) -> bool:
+    """The rule's SOP applies at ``e`` and ``when`` holds (undecided counts as not holding)."""
+    return (rule.applies is None or ev.applies(run, rule, e)) and (when is None or bool(ev.test(run, rule, when, e)))
+
+
+# -- lint -------------------------------------------------------------------------
+def when_condition(when: Expr | None, on: frozenset[str]) -> Iterator[Condition]:
+    if when is not None:
+        yield "when", when, on
+
+
+def optional_template(template: Template | None) -> Iterator[Template]:
+    if template is not None:
+        yield template
+
+
+class _OnTypes(Protocol):
+    @property
+    def on(self) -> frozenset[str]: ...
+
+
+def on_types(rule: _OnTypes) -> frozenset[str]:
+    """The event types of a rule that names no others than its ``on``."""
+    return rule.on

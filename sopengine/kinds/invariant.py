@@ -1,0 +1,158 @@
+"""invariant: a condition on a case's state must hold (after a grace period) whenever it applies.
+
+It is checked after every event that changed state it reads, and after the
+event types it names. A broken invariant within its grace is pending; one
+still broken past its grace is a violation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from ..expr import Expr, Template, state_refs
+from ..findings import Pending
+from ..rulebase import Rule
+from ._base import Condition, Demand, Path, RuleKind, branch
+from ._common import compile_text, compile_when, gate, on_types, optional_template, when_condition
+
+if TYPE_CHECKING:
+    from .._yaml import YamlDocument
+    from ..compiler import _Work
+    from ..evaluator import CaseRun, Evaluator, Plan
+    from ..events import Event
+    from ..native import _Emitter
+
+
+@dataclass(frozen=True)
+class InvariantRule(Rule):
+    on: frozenset[str] = frozenset()  # event types after which the condition may need checking
+    explicit_on: frozenset[str] = frozenset()  # types named in the rule: checked after them always
+    when: Expr | None = None
+    require: Expr | None = None
+    grace: float = 0.0
+    action: Template | None = None
+
+
+def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any],
+                 common: dict[str, Any]) -> InvariantRule:
+    explicit = work.event_types(raw["on"], doc.loc(p + ("on",))) if "on" in raw else frozenset()
+    scope = work.scope(event=explicit)
+    common["message"] = compile_text(work, doc, p, raw, "message", scope)
+    action = compile_text(work, doc, p, raw, "action", scope)
+    when = compile_when(work, doc, p, raw, scope)
+    require = work.expr(raw["require"], scope, doc.loc(p + ("require",)))
+    refs: set[str] = set()
+    for e in (when, require, common["applies"]):
+        if e is not None:
+            refs |= e.state_refs
+    # Checked after every event type that can change the state it reads.
+    on = set(explicit)
+    for var in work.state:
+        if var.name in refs:
+            for up in var.updates:
+                on |= up.on
+    grace = work.duration(raw["grace"], doc.loc(p + ("grace",))) or 0.0
+    return InvariantRule(**common, on=frozenset(on), explicit_on=explicit, when=when, require=require, grace=grace,
+                         action=action)
+
+
+# -- evaluate ---------------------------------------------------------------------
+class Breach:
+    """An invariant found broken in one case, from the event that broke it."""
+
+    __slots__ = ("rule", "since", "due", "events", "reported", "event")
+
+    def __init__(self, rule: InvariantRule, event: Event, evidence: tuple[str, ...]):
+        self.rule = rule
+        self.event = event
+        self.since = event.time
+        self.due = event.time + rule.grace
+        self.events = evidence
+        self.reported = False
+
+
+def _reads(rule: InvariantRule) -> frozenset[str]:
+    return state_refs((rule.when, rule.require, rule.applies))
+
+
+def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: frozenset[str] | set[str]) -> None:
+    """Check the invariant with the state after ``e``, if ``e`` changed what it reads or is a type it names."""
+    if changed.isdisjoint(ev.plan.invariant_refs[rule.id]) and e.type not in rule.explicit_on:
+        return
+    if not gate(ev, run, rule, e, rule.when):
+        run.breaches.pop(rule.id, None)  # not applicable (any more): nothing is broken
+        return
+    holds = ev.test(run, rule, rule.require, e)
+    if holds is False:
+        if rule.id not in run.breaches:
+            breach = Breach(rule, e, tuple(dict.fromkeys((e.id, *ev.evidence(run, rule.require)))))
+            run.breaches[rule.id] = breach
+            if rule.grace == 0:  # no grace: broken at once
+                breach.reported = True
+                ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
+                           breach.events)
+    elif holds is True:
+        run.breaches.pop(rule.id, None)
+        ev.held(run, rule)
+
+
+def expire(ev: Evaluator, run: CaseRun, t: float) -> None:
+    """Breaches whose grace ended before ``t`` become violations."""
+    for breach in run.breaches.values():
+        if not breach.reported and breach.due < t:
+            breach.reported = True
+            ev.violate(run, breach.rule, breach.due,
+                       breach.rule.message.render(breach.event, run.state, None, None, ev.runtime), breach.events)
+
+
+def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[str, Any], ...]) -> Pending:
+    inv = breach.rule
+    return Pending(
+        inv.id, run.case, inv.severity,
+        inv.action.render(breach.event, run.state, None, None, ev.runtime) if inv.action else "",
+        inv.message.render(breach.event, run.state, None, None, ev.runtime),
+        breach.since, breach.since, breach.due, None, breach.events, columns)
+
+
+def prepare(plan: Plan, rule: InvariantRule) -> None:
+    for t in rule.on:
+        plan.types[t].invariants.append((settle, rule))
+    plan.invariant_refs[rule.id] = _reads(rule)
+
+
+# -- native plan and lint -----------------------------------------------------------
+def emit(em: _Emitter, rule: InvariantRule) -> dict[str, Any]:
+    return dict(on=em.on(rule.on), explicit_on=em.on(rule.explicit_on), when=em.expr(rule.when),
+                require=em.expr(rule.require), grace=rule.grace, action=em.template(rule.action),
+                reads=sorted(em.state[n] for n in _reads(rule)))
+
+
+def conditions(rule: InvariantRule) -> Iterator[Condition]:
+    yield from when_condition(rule.when, rule.on)
+    if rule.require is not None:
+        yield "require", rule.require, rule.on
+
+
+def templates(rule: InvariantRule) -> Iterator[Template]:
+    return optional_template(rule.action)
+
+
+
+def demand(rule: InvariantRule) -> Demand:
+    return frozenset(["(state)"]), (rule.when,), rule.require
+
+
+# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+SCHEMA: dict[str, Any] = {
+    "properties": {
+        "grace": {
+            "description": "For invariant: how long the condition may stay false before it is a violation.",
+            "$ref": "#/$defs/duration",
+        },
+    },
+    "then": branch("invariant", ["require", "grace", "action"], ["on", "when", "require", "grace", "action"]),
+}
+
+KIND = RuleKind("invariant", InvariantRule, SCHEMA, compile_rule, prepare, emit, conditions, on_types,
+                templates=templates, demand=demand)

@@ -1,0 +1,246 @@
+"""response: after a trigger event, an expected event must follow (within a time, possibly recurring).
+
+A trigger opens an obligation; later events of the case meet, fail or cancel
+it; a deadline that passes makes it a violation. What is open at the end of a
+case is pending, judged at the as-of time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from ..errors import Code
+from ..expr import Expr, Template
+from ..findings import Pending
+from ..rulebase import Match, Rule
+from ..values import freeze
+from ._base import Condition, Path, RuleKind, branch
+from ._common import add_checks, compile_text, gate, optional_template
+
+if TYPE_CHECKING:
+    from .._yaml import YamlDocument
+    from ..compiler import _Work
+    from ..evaluator import CaseRun, Evaluator, Plan
+    from ..events import Event
+    from ..native import _Emitter
+
+
+@dataclass(frozen=True)
+class ResponseRule(Rule):
+    after: Match = field(default_factory=lambda: Match(frozenset()))
+    expect: Match = field(default_factory=lambda: Match(frozenset()))
+    within: float | None = None
+    start: float = 0.0
+    every: float | None = None
+    key: Expr | None = None
+    cancel: tuple[Match, ...] = ()
+    fail_on: tuple[Match, ...] = ()
+    action: Template | None = None
+
+
+def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any],
+                 common: dict[str, Any]) -> ResponseRule:
+    after = work.match(raw["after"], doc, p + ("after",))
+    trig = after.on
+    expect = work.match(raw["expect"], doc, p + ("expect",), trigger=trig)
+    cancel = tuple(work.match(m, doc, p + ("cancel", i), trigger=trig) for i, m in enumerate(raw.get("cancel", [])))
+    fail_on = tuple(work.match(m, doc, p + ("fail_on", i), trigger=trig)
+                    for i, m in enumerate(raw.get("fail_on", [])))
+    text_scope = work.scope(trigger=trig)
+    common["message"] = compile_text(work, doc, p, raw, "message", text_scope)
+    action = compile_text(work, doc, p, raw, "action", text_scope)
+    key = work.expr(raw["key"], work.scope(event=trig), doc.loc(p + ("key",))) if "key" in raw else None
+    within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
+    start = work.duration(raw.get("start"), doc.loc(p + ("start",))) or 0.0
+    every = work.duration((raw.get("repeat") or {}).get("every"), doc.loc(p + ("repeat", "every")))
+    if every is not None and within is None:
+        within = every
+    if within is not None and start > within:
+        work.error(Code.BAD_DURATION, "start is later than the deadline (within)", doc.loc(p + ("start",)))
+    return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
+                        cancel=cancel, fail_on=fail_on, action=action)
+
+
+# -- evaluate ---------------------------------------------------------------------
+class Obligation:
+    """An open obligation of one response rule in one case."""
+
+    __slots__ = ("rule", "trigger", "key", "due", "start", "since")
+
+    def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float):
+        self.rule = rule
+        self.trigger = trigger
+        self.key = key
+        self.due = due
+        self.start = start
+        self.since = trigger.time
+
+
+def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
+    if not gate(ev, run, rule, e, rule.after.when):
+        return
+    key = None
+    if rule.key is not None:
+        try:
+            key = freeze(rule.key.fn(e, run.state, None, None, ev.runtime))
+        except Exception:  # noqa: BLE001
+            key = e.id
+    for ob in run.obligations:
+        if ob.rule is rule and ob.key == key:
+            return  # already open: one obligation per rule, case and key
+    due = e.time + rule.within if rule.within is not None else None
+    run.obligations.append(Obligation(rule, e, key, due, e.time + rule.start))
+
+
+def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
+    """Report the deadlines of ``ob`` that passed before ``t``; False when it is over."""
+    rule = ob.rule
+    while ob.due is not None and ob.due < t:
+        ev.violate(run, rule, ob.due, rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
+                   (ob.trigger.id,))
+        if rule.every is None:
+            return False
+        ob.due += rule.every  # a missed period: the next one starts at the deadline
+    return True
+
+
+def resolve(ev: Evaluator, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
+    """Meet, fail or cancel the open obligations of ``rule_ids`` with event ``e``."""
+    keep = []
+    for ob in run.obligations:
+        rule = ob.rule
+        if rule.id not in rule_ids:
+            keep.append(ob)
+            continue
+        outcome = _outcome(ev, run, ob, e)
+        if outcome == "met":
+            ev.held(run, rule)
+            if rule.every is not None:  # recurring: the next period starts now
+                ob.due = e.time + rule.every
+                keep.append(ob)
+        elif outcome == "failed":
+            ev.violate(run, rule, e.time, rule.message.render(e, run.state, ob.trigger, None, ev.runtime),
+                       (ob.trigger.id, e.id))
+        elif outcome == "open":
+            keep.append(ob)
+        # "cancelled" and "undecided" end the obligation without a finding
+    run.obligations = keep
+
+
+def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
+    rule, et = ob.rule, e.type
+    if et in rule.expect.on:
+        met = ev.test(run, rule, rule.expect.when, e, ob.trigger)
+        if met is None:
+            return "undecided"
+        if met:
+            return "met"
+    for m in rule.fail_on:
+        if et in m.on:
+            failed = ev.test(run, rule, m.when, e, ob.trigger)
+            if failed is None:
+                return "undecided"
+            if failed:
+                return "failed"
+    for m in rule.cancel:
+        if et in m.on and ev.test(run, rule, m.when, e, ob.trigger):
+            return "cancelled"
+    return "open"
+
+
+def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[str, Any], ...]) -> Pending:
+    rule = ob.rule
+    return Pending(
+        rule.id, run.case, rule.severity,
+        rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
+        rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
+        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns)
+
+
+def prepare(plan: Plan, rule: ResponseRule) -> None:
+    for m in (rule.expect, *rule.cancel, *rule.fail_on):
+        for t in m.on:
+            plan.types[t].obligation_rules.add(rule.id)
+    add_checks(plan, rule.after.on, trigger, rule)
+
+
+# -- native plan and lint -----------------------------------------------------------
+def emit(em: _Emitter, rule: ResponseRule) -> dict[str, Any]:
+    return dict(after=em.match(rule.after), expect=em.match(rule.expect), cancel=[em.match(m) for m in rule.cancel],
+                fail_on=[em.match(m) for m in rule.fail_on], within=rule.within, start=rule.start, every=rule.every,
+                key=em.expr(rule.key), action=em.template(rule.action))
+
+
+def conditions(rule: ResponseRule) -> Iterator[Condition]:
+    if rule.key is not None:
+        yield "key", rule.key, frozenset()  # the rule has no 'on' of its own
+    for name, m in (("after", rule.after), ("expect", rule.expect)):
+        if m.when is not None:
+            yield f"{name}.when", m.when, m.on
+    for name, ms in (("cancel", rule.cancel), ("fail_on", rule.fail_on)):
+        for i, m in enumerate(ms):
+            if m.when is not None:
+                yield f"{name}[{i}].when", m.when, m.on
+
+
+def templates(rule: ResponseRule) -> Iterator[Template]:
+    return optional_template(rule.action)
+
+
+def event_types(rule: ResponseRule) -> frozenset[str]:
+    return frozenset().union(*(m.on for m in (rule.after, rule.expect, *rule.cancel, *rule.fail_on)))
+
+
+def required(rule: ResponseRule) -> Iterator[tuple[str, Match]]:
+    yield "expects", rule.expect
+
+
+# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+_MATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["on"],
+    "description": "Events of the given type(s), optionally narrowed by a condition.",
+    "properties": {
+        "on": {"$ref": "#/$defs/eventTypes"},
+        "when": {
+            "description": "Condition the event must meet (sees event, data, state before the event, trigger where "
+                           "an obligation is open, params).",
+            "$ref": "#/$defs/expression",
+        },
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "properties": {
+        "expect": _MATCH,
+        "start": {
+            "description": "For response: the obligation shows as a next action only from this long after the "
+                           "trigger.",
+            "$ref": "#/$defs/duration",
+        },
+        "repeat": {
+            "description": "For response: the obligation recurs; after each period it is due again.",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["every"],
+            "properties": {"every": {"description": "Length of one period.", "$ref": "#/$defs/duration"}},
+        },
+        "cancel": {
+            "description": "For response: events that end the obligation without a finding.",
+            "type": "array",
+            "items": _MATCH,
+        },
+        "fail_on": {
+            "description": "For response: events that, while the obligation is open, make it a violation.",
+            "type": "array",
+            "items": _MATCH,
+        },
+    },
+    "then": branch("response", ["after", "expect", "action"],
+                   ["after", "expect", "within", "start", "repeat", "key", "cancel", "fail_on", "action"]),
+}
+
+
+KIND = RuleKind("response", ResponseRule, SCHEMA, compile_rule, prepare, emit, conditions, event_types,
+                templates=templates, required=required)

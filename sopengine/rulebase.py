@@ -1,0 +1,42 @@
+"""What every compiled rule has, whatever its kind: its source, its id and message, and the events it matches.
+
+The rule kinds (:mod:`sopengine.kinds`) build on these; :mod:`sopengine.model` re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Location
+from .expr import Expr, Template
+
+
+@dataclass(frozen=True)
+class Match:
+    """Events of some types, narrowed by an optional condition."""
+
+    on: frozenset[str]
+    when: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    document: str
+    step: str
+    quote: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Fields every rule kind shares."""
+
+    id: str  # '<sop>/<rule>'
+    sop: str
+    kind: str
+    severity: str
+    description: str
+    source: Source
+    message: Template
+    location: Location
+    applies: Expr | None  # the SOP's applies_when
+    disabled: str | None = None  # the reason, when the rule is turned off in the YAML
