@@ -14,6 +14,8 @@ _DURATION_FULL = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[wdhms]\s*)+$", re.IGNORECA
 _ISO_DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 _UNIT = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+MAX_DURATION = 1000 * 365.25 * 86400.0  # longer has no meaning for a deadline, and would overflow times
+MIN_REPEAT = 60.0  # a repeating obligation's shortest period: shorter ones flood a report with violations
 
 
 class TimeFormatError(ValueError):
@@ -27,12 +29,19 @@ def parse_duration(text: object) -> float:
     """
     if isinstance(text, bool) or not isinstance(text, str):
         raise ValueError(f"{text!r} is not a duration; write e.g. '48h', '2d', '15m' or 'PT2H'")
+    seconds = None
     if _DURATION_FULL.match(text):
-        return sum(float(n) * _UNIT[u.lower()] for n, u in _DURATION_PART.findall(text))
-    m = _ISO_DURATION.match(text.strip())
-    if m and any(m.groupdict().values()):
-        return sum(float(v) * _UNIT[k] for k, v in m.groupdict().items() if v)
-    raise ValueError(f"{text!r} is not a duration; write e.g. '48h', '2d', '15m' or 'PT2H'")
+        seconds = sum(float(n) * _UNIT[u.lower()] for n, u in _DURATION_PART.findall(text))
+    else:
+        m = _ISO_DURATION.match(text.strip())
+        if m and any(m.groupdict().values()):
+            seconds = sum(float(v) * _UNIT[k] for k, v in m.groupdict().items() if v)
+    if seconds is None:
+        raise ValueError(f"{text!r} is not a duration; write e.g. '48h', '2d', '15m' or 'PT2H'")
+    if seconds > MAX_DURATION:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"duration {shown!r} is longer than 1000 years, the longest a rule or scenario may use")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

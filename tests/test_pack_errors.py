@@ -151,3 +151,27 @@ def test_a_missing_log_file_exits_2_with_its_name(runner: CliRunner, tmp_path: P
     result = runner.invoke(cli, ["audit", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 2
     assert "nope.jsonl" in result.output and "Traceback" not in result.output
+
+
+def test_a_repeat_shorter_than_a_minute_and_a_duration_over_1000_years_are_refused(tmp_path: Path) -> None:
+    """repeat: {every: 0s} looped for ever; 99999999w overflowed times: both are compile errors now."""
+    from sopengine.errors import PackError
+    from sopengine.timeutil import parse_duration
+
+    body = ("events:\n  x.y: {}\nsop: {id: s, title: S, source: {document: d.txt}}\nrules:\n"
+            "  - id: r\n    kind: response\n    severity: error\n    description: d\n"
+            "    source: {document: d.txt, step: '1'}\n    after: {on: x.y}\n    expect: {on: x.y}\n"
+            "    repeat: {every: EVERY}\n    action: a\n    message: m\n")
+    for every in ("0s", "0.0000001s", "59s"):
+        (tmp_path / "p.yaml").write_text(body.replace("EVERY", every))
+        with pytest.raises(PackError) as caught:
+            load_pack([tmp_path])
+        assert any(d.code.value == "bad-duration" and "at least 1m" in d.message for d in caught.value.diagnostics)
+    (tmp_path / "p.yaml").write_text(body.replace("EVERY", "99999999w"))
+    with pytest.raises(PackError) as caught:
+        load_pack([tmp_path])
+    assert any("longer than 1000 years" in d.message for d in caught.value.diagnostics)
+    (tmp_path / "p.yaml").write_text(body.replace("EVERY", "1m"))
+    assert load_pack([tmp_path]).rules
+    with pytest.raises(ValueError, match="longer than 1000 years"):
+        parse_duration("9" * 400 + "w")

@@ -14,6 +14,7 @@ from ..errors import Code
 from ..expr import Expr, Template
 from ..findings import Pending
 from ..rulebase import Match, Rule
+from ..timeutil import MIN_REPEAT, format_duration
 from ..values import freeze
 from ._base import Condition, Path, RuleKind, branch
 from ._common import add_checks, compile_text, gate, optional_template
@@ -54,6 +55,10 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
     within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
     start = work.duration(raw.get("start"), doc.loc(p + ("start",))) or 0.0
     every = work.duration((raw.get("repeat") or {}).get("every"), doc.loc(p + ("repeat", "every")))
+    if every is not None and every < MIN_REPEAT:
+        work.error(Code.BAD_DURATION, f"repeat every {format_duration(every)}: a repeating obligation's period is "
+                   f"at least {format_duration(MIN_REPEAT)}", doc.loc(p + ("repeat", "every")))
+        every = None
     if every is not None and within is None:
         within = every
     if within is not None and start > within:
