@@ -130,3 +130,24 @@ def test_json_outputs_of_lint_and_test(runner: CliRunner, lint_dir: Path) -> Non
     assert (item["line"], item["column"], item["path"]) == (3, 3, "params/unused")
     test_json = json.loads(_run(runner, "test", "sops", "--format", "json").stdout)
     assert test_json["summary"]["failed"] == 0 and test_json["summary"]["coverage_percent"] == 100.0
+
+
+def test_github_annotations_stop_at_ten_per_level_most_severe_first_then_say_how_many_more(
+        runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["audit", str(ROOT / "examples" / "events.jsonl"), "--facts",
+                                 str(ROOT / "examples" / "facts.yaml"), "--format", "github"])
+    rows = result.stdout.splitlines()
+    levels = [row.split(" ", 1)[0] for row in rows]
+    assert levels.count("::error") == 10 and levels.count("::warning") <= 10
+    assert levels.index("::error") < levels.index("::warning")  # the most severe first
+    assert rows[-1].startswith("::notice ") and "more error" in rows[-1] and "not shown as annotations" in rows[-1]
+
+
+def test_sarif_fingerprints_are_stable_across_runs_and_differ_between_findings(runner: CliRunner) -> None:
+    args = ["audit", str(ROOT / "examples" / "events.jsonl"), "--facts", str(ROOT / "examples" / "facts.yaml"),
+            "--format", "sarif"]
+    first, second = (json.loads(runner.invoke(cli, args).stdout)["runs"][0] for _ in range(2))
+    prints = [r["partialFingerprints"]["sopengine/v1"] for r in first["results"]]
+    assert prints == [r["partialFingerprints"]["sopengine/v1"] for r in second["results"]]
+    assert len(set(prints)) == len(prints) > 100
+    assert first["automationDetails"]["id"] == "sopengine/audit/sopengine-bundled/"

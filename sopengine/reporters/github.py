@@ -34,22 +34,46 @@ def _line(level: str, message: str, title: str, file: str = "", line: int = 0, c
     return f"::{level} {','.join(props)}::{_data(message)}"
 
 
+ANNOTATIONS_PER_LEVEL = 10  # GitHub shows at most 10 error and 10 warning annotations of a step
+
+
+def _capped(items: list[tuple[str, str]], report: str) -> str:
+    """Annotations (level, line), the most severe first, at most ANNOTATIONS_PER_LEVEL of each level, then one
+    notice with the counts of what was left out and where to see it all."""
+    rank = {"error": 0, "warning": 1, "notice": 2}
+    shown: list[str] = []
+    per_level: dict[str, int] = {}
+    left: dict[str, int] = {}
+    for level, text in sorted(items, key=lambda item: rank[item[0]]):  # stable: each level keeps its order
+        if per_level.get(level, 0) < ANNOTATIONS_PER_LEVEL:
+            shown.append(text)
+            per_level[level] = per_level.get(level, 0) + 1
+        else:
+            left[level] = left.get(level, 0) + 1
+    if left:
+        counts = ", ".join(f"{n} more {level}{'s' if n > 1 else ''}" for level, n in left.items())
+        shown.append(_line("notice", f"{counts} not shown as annotations (GitHub shows "
+                                     f"{ANNOTATIONS_PER_LEVEL} of each level per step); {report}",
+                           "sopengine: more findings"))
+    return "".join(line + "\n" for line in shown)
+
+
 @dataclass
 class GithubReporter:
     def lint(self, report: LintReport) -> str:
         out = []
         for d in report.active():
             loc = d.location
-            out.append(_line(_LEVEL[d.severity], d.message, f"sopengine {d.code.value}", loc.file, loc.line,
-                             loc.column))
-        return "".join(line + "\n" for line in out)
+            level = _LEVEL[d.severity]
+            out.append((level, _line(level, d.message, f"sopengine {d.code.value}", loc.file, loc.line, loc.column)))
+        return _capped(out, "sopengine lint --format text lists them all")
 
     def test(self, report: TestReport) -> str:
         out = []
         for o in report.failed:
-            out.append(_line("error", f"{o.name}: " + "; ".join(o.problems), "sopengine scenario failed",
-                             o.location.file, o.location.line))
-        return "".join(line + "\n" for line in out)
+            out.append(("error", _line("error", f"{o.name}: " + "; ".join(o.problems), "sopengine scenario failed",
+                                       o.location.file, o.location.line)))
+        return _capped(out, "sopengine test --format text lists them all")
 
     def audit(self, result: AuditResult, pack: Pack) -> str:
         rules = {r.id: r for r in pack.rules}
@@ -57,7 +81,7 @@ class GithubReporter:
         for v in result.violations:
             rule = rules.get(v.rule)
             loc = rule.location if rule else None
-            out.append(_line(_AUDIT_LEVEL.get(v.severity, "warning"),
-                             f"case {v.case}: {v.message} (evidence: {', '.join(v.events)})", v.rule,
-                             loc.file if loc else "", loc.line if loc else 0))
-        return "".join(line + "\n" for line in out)
+            level = _AUDIT_LEVEL.get(v.severity, "warning")
+            out.append((level, _line(level, f"case {v.case}: {v.message} (evidence: {', '.join(v.events)})", v.rule,
+                                     loc.file if loc else "", loc.line if loc else 0)))
+        return _capped(out, "the text or JSON report lists them all")

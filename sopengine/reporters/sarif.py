@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +31,21 @@ def _location(loc: Location) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
+def _fingerprint(*parts: object) -> dict[str, str]:
+    """partialFingerprints: the same finding gets the same value in every run (code scanning tracks it by
+    this), different findings different values; nothing of the run itself (its time, the as-of) goes in."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return {"sopengine/v1": digest}
+
+
+def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], automation: str) -> str:
     log = {
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "sopengine", "version": __version__, "semanticVersion": __version__,
                                 "rules": rules}},
+            "automationDetails": {"id": automation},
             "columnKind": "unicodeCodePoints",
             "results": results,
         }],
@@ -46,7 +55,10 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
 
 def _result(d: Diagnostic, index: dict[str, int]) -> dict[str, Any]:
     result: dict[str, Any] = {"ruleId": d.code.value, "ruleIndex": index[d.code.value], "level": _LEVEL[d.severity],
-                              "message": {"text": d.message}, "locations": [_location(d.location)]}
+                              "message": {"text": d.message}, "locations": [_location(d.location)],
+                              "partialFingerprints": _fingerprint(d.code.value, d.location.file,
+                                                                  d.location.pointer() or d.location.line,
+                                                                  d.subject, d.message)}
     if d.location.path:
         result["properties"] = {"documentPath": d.location.pointer()}
     if d.suppressed is not None:
@@ -61,15 +73,16 @@ class SarifReporter:
         index = {c: i for i, c in enumerate(codes)}
         rules = [{"id": c, "name": Code(c).name.title().replace("_", ""),
                   "shortDescription": {"text": f"sopengine lint: {c}"}} for c in codes]
-        return _log(rules, [_result(d, index) for d in report.diagnostics])
+        return _log(rules, [_result(d, index) for d in report.diagnostics], "sopengine/lint/")
 
     def test(self, report: TestReport) -> str:
         rules = [{"id": "scenario-failed", "name": "ScenarioFailed",
                   "shortDescription": {"text": "A scenario of an SOP did not give the expected findings"}}]
         results = [{"ruleId": "scenario-failed", "ruleIndex": 0, "level": "error",
                     "message": {"text": f"{o.name}: " + "; ".join(o.problems)},
-                    "locations": [_location(o.location)]} for o in report.failed]
-        return _log(rules, results)
+                    "locations": [_location(o.location)],
+                    "partialFingerprints": _fingerprint("scenario-failed", o.file, o.name)} for o in report.failed]
+        return _log(rules, results, "sopengine/test/")
 
     def audit(self, result: AuditResult, pack: Pack) -> str:
         index = {r.id: i for i, r in enumerate(pack.rules)}
@@ -88,9 +101,10 @@ class SarifReporter:
                 "message": {"text": f"Case {v.case}: {v.message}"},
                 "locations": [{"logicalLocations": [{"name": v.case, "kind": "object"}]}],
                 "properties": {"case": v.case, "time": format_time(v.time), "events": list(v.events)},
+                "partialFingerprints": _fingerprint(v.rule, v.case, v.time, *v.events),
             }
             if v.rule in index:
                 item["ruleIndex"] = index[v.rule]
                 item["locations"][0].update(_location(pack.rules[index[v.rule]].location))
             results.append(item)
-        return _log(rules, results)
+        return _log(rules, results, f"sopengine/audit/{pack.name}/")
