@@ -126,7 +126,7 @@ def _output_options(func: F) -> F:
     func = click.option("--output", "-o", metavar="FILE",
                         help="Write the output to FILE (atomically) instead of stdout (one --format).")(func)
     func = click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
-                        help="Output format, repeatable: text (default), json, junit, sarif, github; "
+                        help="Output format, repeatable: text (default), json, junit, sarif, github, markdown; "
                              "html (audit only: a self-contained report with charts and case timelines).")(func)
     return func
 

@@ -151,3 +151,17 @@ def test_sarif_fingerprints_are_stable_across_runs_and_differ_between_findings(r
     assert prints == [r["partialFingerprints"]["sopengine/v1"] for r in second["results"]]
     assert len(set(prints)) == len(prints) > 100
     assert first["automationDetails"]["id"] == "sopengine/audit/sopengine-bundled/"
+
+
+def test_markdown_output_summarises_audit_lint_and_test_with_escaped_cells(runner: CliRunner, tmp_path: Path) -> None:
+    from sopengine.reporters.markdown import cell
+
+    audit = runner.invoke(cli, ["audit", *EXAMPLE, "--format", "markdown"])
+    assert audit.stdout.startswith("## ❌ sopengine audit as of")
+    assert "### Violations by rule" in audit.stdout and "| rule | severity | violations | cases |" in audit.stdout
+    assert "### Next actions, soonest due first" in audit.stdout
+    lint = runner.invoke(cli, ["lint", "sops", "--format", "markdown"])
+    assert lint.exit_code == 0 and lint.stdout.startswith("## ✅ sopengine lint: 0 error(s)")
+    tested = runner.invoke(cli, ["test", "sops", "--format", "markdown", "--output", str(tmp_path / "summary.md")])
+    assert tested.exit_code == 0 and (tmp_path / "summary.md").read_text().startswith("## ✅ sopengine test:")
+    assert cell("a|b\n<script>`x`") == "a\\|b \\<script\\>\\`x\\`"

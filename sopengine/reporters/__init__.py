@@ -1,8 +1,9 @@
 """Report stage: one reporter per output format, separate from running.
 
 Every reporter renders the three kinds of result: an audit, a lint run and a
-scenario test run. Formats: text (people), json, junit (XML), sarif (2.1.0)
-and github (workflow annotations); html renders audits only.
+scenario test run. Formats: text (people), json, junit (XML), sarif (2.1.0),
+github (workflow annotations) and markdown (step summaries, pull request
+comments); html renders audits only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .github import GithubReporter
 from .html import HtmlReporter
 from .jsonfmt import JsonReporter
 from .junit import JunitReporter
+from .markdown import MarkdownReporter
 from .sarif import SarifReporter
 from .text import TextReporter
 
@@ -33,8 +35,8 @@ class Reporter(Protocol):
 
 REPORTERS: dict[str, type[Reporter]] = {
     "text": TextReporter, "json": JsonReporter, "junit": JunitReporter, "sarif": SarifReporter,
-    "github": GithubReporter, "html": HtmlReporter,
+    "github": GithubReporter, "markdown": MarkdownReporter, "html": HtmlReporter,
 }
 
-__all__ = ["REPORTERS", "GithubReporter", "HtmlReporter", "JsonReporter", "JunitReporter", "Reporter", "SarifReporter",
-           "TextReporter"]
+__all__ = ["REPORTERS", "GithubReporter", "HtmlReporter", "JsonReporter", "JunitReporter", "MarkdownReporter", "Reporter",
+           "SarifReporter", "TextReporter"]
