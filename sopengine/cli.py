@@ -126,7 +126,8 @@ def _output_options(func: F) -> F:
     func = click.option("--output", "-o", metavar="FILE",
                         help="Write the output to FILE (atomically) instead of stdout (one --format).")(func)
     func = click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
-                        help="Output format, repeatable: text (default), json, junit, sarif, github, markdown; "
+                        help="Output format, repeatable: text (default), json, junit, sarif, github, markdown, "
+                             "codequality (GitLab); "
                              "html (audit only: a self-contained report with charts and case timelines).")(func)
     return func
 

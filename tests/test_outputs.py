@@ -165,3 +165,16 @@ def test_markdown_output_summarises_audit_lint_and_test_with_escaped_cells(runne
     tested = runner.invoke(cli, ["test", "sops", "--format", "markdown", "--output", str(tmp_path / "summary.md")])
     assert tested.exit_code == 0 and (tmp_path / "summary.md").read_text().startswith("## ✅ sopengine test:")
     assert cell("a|b\n<script>`x`") == "a\\|b \\<script\\>\\`x\\`"
+
+
+def test_gitlab_code_quality_issues_have_the_fields_gitlab_reads_and_stable_fingerprints(runner: CliRunner) -> None:
+    args = ["audit", *EXAMPLE, "--format", "codequality"]
+    first, second = (json.loads(runner.invoke(cli, args).stdout) for _ in range(2))
+    assert len(first) > 100 and first == second
+    for issue in first:
+        assert {"description", "check_name", "fingerprint", "severity", "location"} <= issue.keys()
+        assert issue["severity"] in {"info", "minor", "major", "critical", "blocker"}
+        assert issue["location"]["path"].endswith(".yaml") and issue["location"]["lines"]["begin"] >= 1
+    assert len({i["fingerprint"] for i in first}) == len(first)
+    lint = json.loads(runner.invoke(cli, ["lint", "sops", "--format", "codequality"]).stdout)
+    assert lint and all(i["severity"] == "info" and i["check_name"].startswith("sopengine/") for i in lint)

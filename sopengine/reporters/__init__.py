@@ -2,8 +2,9 @@
 
 Every reporter renders the three kinds of result: an audit, a lint run and a
 scenario test run. Formats: text (people), json, junit (XML), sarif (2.1.0),
-github (workflow annotations) and markdown (step summaries, pull request
-comments); html renders audits only.
+github (workflow annotations), markdown (step summaries, pull request
+comments) and codequality (GitLab's Code Quality report); html renders audits
+only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..findings import AuditResult
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
+from .codequality import CodeQualityReporter
 from .github import GithubReporter
 from .html import HtmlReporter
 from .jsonfmt import JsonReporter
@@ -35,8 +37,9 @@ class Reporter(Protocol):
 
 REPORTERS: dict[str, type[Reporter]] = {
     "text": TextReporter, "json": JsonReporter, "junit": JunitReporter, "sarif": SarifReporter,
-    "github": GithubReporter, "markdown": MarkdownReporter, "html": HtmlReporter,
+    "github": GithubReporter, "markdown": MarkdownReporter, "codequality": CodeQualityReporter,
+    "html": HtmlReporter,
 }
 
-__all__ = ["REPORTERS", "GithubReporter", "HtmlReporter", "JsonReporter", "JunitReporter", "MarkdownReporter", "Reporter",
+__all__ = ["REPORTERS", "CodeQualityReporter", "GithubReporter", "HtmlReporter", "JsonReporter", "JunitReporter", "MarkdownReporter", "Reporter",
            "SarifReporter", "TextReporter"]
