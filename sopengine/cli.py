@@ -22,7 +22,7 @@ from .audit import audit, audit_paths, load_facts, read_records
 from .errors import Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem
-from ._resources import bundled_pack_dir
+from .config import Config, find_config, pack_paths
 from .events import LineCounter
 from .impact import compare
 from .limits import DEFAULT as DEFAULT_LIMITS, Limits
@@ -152,8 +152,42 @@ def _per_format(kwargs: dict[str, Any]) -> dict[str, str | None]:
     return {fmt: kwargs.pop(f"output_{fmt}") for fmt in FORMATS}
 
 
+def _pack_paths(given: Sequence[str]) -> list[str]:
+    """The pack a command checks: given paths, else the project's config, else ./sops, else the bundled pack
+    (said on stderr); see :mod:`sopengine.config`."""
+    paths, notice = pack_paths(given, _config())
+    ctx = click.get_current_context(silent=True)
+    if notice and (ctx is None or not ctx.find_root().meta.get("sopengine.noticed")):
+        click.echo(f"sopengine: {notice}", err=True)
+        if ctx is not None:
+            ctx.find_root().meta["sopengine.noticed"] = True
+    return paths
+
+
+def _config() -> Config | None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return find_config()
+    root = ctx.find_root()
+    if "sopengine.config" not in root.meta:
+        root.meta["sopengine.config"] = find_config()
+    found: Config | None = root.meta["sopengine.config"]
+    return found
+
+
+def _settings(sets: Sequence[str]) -> dict[str, str]:
+    """Parameter values: the config's, then --set's."""
+    config = _config()
+    return {**(dict(config.params) if config else {}), **_parse_sets(sets)}
+
+
+def _facts_files(given: Sequence[str]) -> list[str]:
+    config = _config()
+    return list(given) or (list(config.facts) if config else [])
+
+
 def _load(sops: Sequence[str], sets: Sequence[str]) -> Pack:
-    return load_pack(list(sops) or None, _parse_sets(sets), _limits())
+    return load_pack(_pack_paths(sops), _settings(sets), _limits())
 
 
 _LIMITS_KEY = "sopengine.limits"
@@ -194,7 +228,9 @@ def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> Inpu
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
-                            help="SOP pack file or directory (repeatable). Default: the bundled pack.")
+                            help="SOP pack file or directory (repeatable); 'bundled' is the demo pack. Default: "
+                                 "sopengine.yaml's or pyproject.toml's [tool.sopengine] sops, else ./sops, else "
+                                 "the demo pack (said on stderr).")
 _set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
                            help="Override a pack parameter (repeatable), e.g. --set reopen_window=12h.")
 
@@ -223,7 +259,7 @@ def cli() -> None:
 def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
     """Check SOP files: YAML syntax, the JSON Schema, and every name and expression.
 
-    PATHS are files or directories (default: the bundled pack). Every problem is
+    PATHS are files or directories (default: the project's pack; see --sops). Every problem is
     listed with file:line:column; exit 1 when there is any.
     """
     try:
@@ -330,6 +366,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     per_format = _per_format(kwargs)
     as_of_time = _parse_as_of(as_of)
     pack = _load(sops, sets)
+    facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
     facts = load_facts(facts_files)
     inputs = _inputs(input_format, mapping, sops)
@@ -428,6 +465,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     columns the pack declares (pack.report.columns). Exit 0.
     """
     pack = _load(sops, sets)
+    facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
     facts = load_facts(facts_files)
     when = _parse_as_of(as_of)
@@ -530,7 +568,7 @@ def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, 
     suppress: [{code: unused-param, target: my_param, reason: "kept for ..."}].
     """
     per_format = _per_format(kwargs)
-    report = run_lint(list(paths) or [bundled_pack_dir()], _parse_sets(sets), _limits())
+    report = run_lint(_pack_paths(paths), _settings(sets), _limits())
     _emit(formats, output, per_format, lambda r: r.lint(report))
     if report.failed(fail_on):
         sys.exit(1)
@@ -553,7 +591,7 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
     --threshold.
     """
     per_format = _per_format(kwargs)
-    report = run_tests(list(paths) or [bundled_pack_dir()], _limits())
+    report = run_tests(_pack_paths(paths), _limits())
     _emit(formats, output, per_format, lambda r: r.test(report),
           TextReporter(coverage=coverage or threshold is not None))
     if report.failed or (threshold is not None and report.percent < threshold):
