@@ -33,7 +33,7 @@ from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
 from .reporters import REPORTERS, HtmlReporter, Reporter, TextReporter
 from .scenarios import run_tests
-from .timeutil import TimeFormatError, format_time, parse_time
+from .timeutil import TimeFormatError, format_duration, format_time, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -319,6 +319,40 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             click.echo(textsafe.line(f"  resolved by {c.resolved_by(pack.params)} (pack default {c.choice!r})"))
         click.echo(textsafe.line(f"  {c.reason}"))
     click.echo(f"\n{len(pack.rules)} rule(s) in {len(pack.sops)} SOP(s)")
+
+
+@cli.command(name="params")
+@_sops_option
+@_set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_max_option
+@_errors_to_exits
+def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
+    """List the pack's parameters: type, allowed values, default, the value in force and where it comes from
+    (default, the config file, or --set)."""
+    pack = _load(sops, sets)
+    config = _config()
+    given = _parse_sets(sets)
+    items = []
+    for name, spec in sorted(pack.param_specs.items()):
+        source = "--set" if name in given else "config" if config and name in config.params else "default"
+        item: dict[str, Any] = {"name": name, "type": spec.type, "default": spec.default,
+                                "value": pack.params.get(name), "source": source, "description": spec.description,
+                                "location": str(spec.location)}
+        if spec.enum is not None:
+            item["allowed"] = list(spec.enum)
+        items.append(item)
+    if fmt == "json":
+        click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2, default=list).decode())
+        return
+    for item in items:
+        allowed = f" (one of {', '.join(map(str, item['allowed']))})" if "allowed" in item else ""
+        origin = item["source"] if item["source"] == "default" else f"{item['source']}; default {item['default']!r}"
+        value = format_duration(item["value"]) if item["type"] == "duration" and item["value"] is not None \
+            else repr(item["value"])
+        click.echo(textsafe.line(f"{item['name']}  {item['type']}{allowed} = {value}  [{origin}]"))
+        if item["description"]:
+            click.echo(textsafe.line(f"    {item['description']}"))
 
 
 @cli.command(name="audit")

@@ -173,7 +173,8 @@ def collect_declarations(work: _Work) -> None:
     for doc, name, raw in _declared(work, "params"):
         loc = doc.key_loc(("params", name))
         if once("parameter", name, loc):
-            work.param_specs[name] = Param(name, raw["type"], raw["default"], raw.get("description", ""), loc)
+            work.param_specs[name] = Param(name, raw["type"], raw["default"], raw.get("description", ""), loc,
+                                           tuple(raw["enum"]) if "enum" in raw else None)
     for doc, name, raw in _declared(work, "state"):
         if once("state", name, doc.key_loc(("state", name))):
             work.state_raw[name] = (doc, raw)
@@ -188,7 +189,16 @@ def collect_declarations(work: _Work) -> None:
 
 # ------------------------------------------------------------------ stage: parameters
 def coerce_param(spec: Param, value: Any, loc: Location) -> Any:
-    """Check a parameter value against its type; strings from --set are parsed. Raises ValueError."""
+    """Check a parameter value against its type and allowed values; strings from --set are parsed.
+    Raises ValueError."""
+    coerced = _coerce_type(spec, value)
+    if spec.enum is not None and coerced not in spec.enum:
+        shown = [str(v) for v in spec.enum]
+        raise ValueError(f"{value!r} is not one of {', '.join(shown)}{did_you_mean(str(value), shown)}")
+    return coerced
+
+
+def _coerce_type(spec: Param, value: Any) -> Any:
     if spec.type == "duration":
         return parse_duration(value)
     if spec.type == "number":

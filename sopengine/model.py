@@ -47,6 +47,7 @@ class Param:
     default: Any
     description: str
     location: Location
+    enum: tuple[Any, ...] | None = None  # the values it may take
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -175,3 +176,16 @@ def test_a_repeat_shorter_than_a_minute_and_a_duration_over_1000_years_are_refus
     assert load_pack([tmp_path]).rules
     with pytest.raises(ValueError, match="longer than 1000 years"):
         parse_duration("9" * 400 + "w")
+
+
+def test_a_parameter_value_outside_its_allowed_values_is_refused_with_a_suggestion(runner: CliRunner) -> None:
+    typo = runner.invoke(cli, ["audit", "examples/events.jsonl", "--set", "homeowner_case_record=contrakt"])
+    assert typo.exit_code != 0 and "Traceback" not in typo.output
+    assert "'contrakt' is not one of contact, contract (did you mean 'contract'?)" in typo.output
+    listed = runner.invoke(cli, ["params", "--format", "json", "--set", "homeowner_case_record=contract"])
+    assert listed.exit_code == 0
+    param = next(p for p in json.loads(listed.stdout) if p["name"] == "homeowner_case_record")
+    assert param == {**param, "type": "string", "allowed": ["contact", "contract"], "default": "contact",
+                     "value": "contract", "source": "--set"}
+    text = runner.invoke(cli, ["params"]).stdout
+    assert "reopen_window  duration = 6h  [default]" in text
