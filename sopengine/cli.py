@@ -19,7 +19,7 @@ import orjson
 from . import __version__, textsafe
 from .adapters import InputSpec
 from .audit import audit, audit_paths, load_facts, read_records
-from .errors import Interrupted, PackError, SopengineError, UsageError, did_you_mean
+from .errors import InputError, Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem
 from .config import Config, find_config, pack_paths
@@ -32,6 +32,7 @@ from .pack import load_pack
 from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
 from .reporters import REPORTERS, HtmlReporter, Reporter, TextReporter
+from .verdict import DEFAULT_MAX_REJECTED, input_problem
 from .scenarios import run_tests
 from .timeutil import TimeFormatError, format_duration, format_time, parse_time
 
@@ -368,6 +369,9 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when there is a violation of this severity or higher.")
 @click.option("--strict", is_flag=True, help="Stop with exit 2 at the first rejected line.")
+@click.option("--max-rejected", "max_rejected", default=DEFAULT_MAX_REJECTED, show_default=True, metavar="N|N%",
+              help="Exit 2 (the input was not read well enough to judge) when more records than this are "
+                   "rejected, and always when no record is an event.")
 @click.option("--grouped", is_flag=True,
               help="The log keeps each case's events together: free each case as soon as the next starts.")
 @click.option("--limit", default=10, show_default=True, help="Examples per rule in the text report.")
@@ -388,7 +392,7 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
-              output: str | None, fail_on: str, strict: bool, grouped: bool, limit: int, jobs: int,
+              output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
               progress: bool | None, engine: str, master: str, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
@@ -420,8 +424,11 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
                                      timelines=HTML_CASES if html else 0, engine=local)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
+    result.input_problem = input_problem(result, max_rejected)
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
           {"html": HtmlReporter(facts, HTML_CASES)})
+    if result.input_problem:
+        raise InputError(f"input not read: {result.input_problem}")
     if result.grouped_input and not grouped and result.events >= 100_000:
         click.echo("sopengine: tip: this log keeps each case's events together; --grouped frees each case "
                    "as soon as the next starts, so memory stays flat", err=True)

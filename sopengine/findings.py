@@ -121,6 +121,7 @@ class AuditResult:
     timelines: dict[str, list[Any]] = field(default_factory=dict)
     work: list[WorkItem] = field(default_factory=list)  # every open action at as-of, overdue ones included
     actors: dict[str, str | None] = field(default_factory=dict)
+    input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
 
     @property
     def read(self) -> int:
@@ -160,4 +161,5 @@ class AuditResult:
             "rejected": [r.to_json() for r in self.rejected],
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "rules": self.rule_counts(),
+            **({"input_problem": self.input_problem} if self.input_problem else {}),
         }

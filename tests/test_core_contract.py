@@ -68,7 +68,7 @@ def test_rejected_lines_are_listed_and_counts_reconcile(tmp_path: Path, runner: 
         {"case": "C1", "time": "2024-05-06T09:40:00Z", "type": "review.loged", "actor": "fl.ana"},
         {"case": "C1", "time": "2024-05-06T09:50:00Z", "type": "review.logged", "actor": "fl.ana"},
     ])
-    code, data = _audit_json(runner, str(log), "--fail-on", "never")
+    code, data = _audit_json(runner, str(log), "--fail-on", "never", "--max-rejected", "100%")
     assert code == 0
     rejected = {r["line"]: r["error"] for r in data["rejected"]}
     assert set(rejected) == {2, 3, 4, 5}

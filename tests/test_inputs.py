@@ -385,7 +385,8 @@ def test_a_mapping_with_schema_and_expression_errors_names_file_and_line(tmp_pat
 def test_cli_reads_salesforce_and_rejects_an_unknown_format(runner: Any, tmp_path: Path) -> None:
     out = tmp_path / "sf.json"
     result = runner.invoke(cli, ["audit", "--input-format", "salesforce", *map(str, SF_FILES), "--facts",
-                                 str(SF / "facts.yaml"), "--format", "json", "-o", str(out), "--jobs", "2"])
+                                 str(SF / "facts.yaml"), "--format", "json", "-o", str(out), "--jobs", "2",
+                                 "--max-rejected", "3"])  # the fixture's 3 malformed rows, on purpose
     assert result.exit_code == 1, result.output
     doc = json.loads(out.read_text())
     assert doc["summary"]["violations"] == 6 and doc["summary"]["skipped"] == 4 and doc["summary"]["read"] == 18

@@ -43,6 +43,9 @@ class CodeQualityReporter:
     def audit(self, result: AuditResult, pack: Pack) -> str:
         where = {r.id: r.location for r in pack.rules}
         issues = []
+        if result.input_problem:
+            issues.append(_issue("sopengine/input", result.input_problem, "blocker", pack.files[0] if pack.files
+                                 else "", 1, result.input_problem))
         for v in result.violations:
             loc = where.get(v.rule)
             issues.append(_issue(v.rule, f"Case {v.case}: {v.message} (evidence: {', '.join(v.events)})",

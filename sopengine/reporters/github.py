@@ -84,4 +84,5 @@ class GithubReporter:
             level = _AUDIT_LEVEL.get(v.severity, "warning")
             out.append((level, _line(level, f"case {v.case}: {v.message} (evidence: {', '.join(v.events)})", v.rule,
                                      loc.file if loc else "", loc.line if loc else 0)))
-        return _capped(out, "the text or JSON report lists them all")
+        problem = [_line("error", result.input_problem, "sopengine: input not read")] if result.input_problem else []
+        return "".join(line + "\n" for line in problem) + _capped(out, "the text or JSON report lists them all")

@@ -77,6 +77,10 @@ class JunitReporter:
 
     def audit(self, result: AuditResult, pack: Pack) -> str:
         root = _suites("sopengine audit")
+        if result.input_problem:
+            inputs = ET.SubElement(root, "testsuite", name="input")
+            read = ET.SubElement(inputs, "testcase", classname="sopengine.audit", name="input read")
+            ET.SubElement(read, "error", type="input", message=result.input_problem).text = result.input_problem
         by_rule: dict[str, list[Violation]] = defaultdict(list)
         for v in result.violations:
             by_rule[v.rule].append(v)

@@ -37,8 +37,10 @@ class MarkdownReporter:
 
     def audit(self, result: AuditResult, pack: Pack | None = None) -> str:
         s = result.summary()
-        verdict = "❌" if result.violations else "✅"
+        verdict = "❌" if result.violations or result.input_problem else "✅"
         lines = [f"## {verdict} sopengine audit as of {cell(format_time(result.as_of) or '(no events)')}", ""]
+        if result.input_problem:
+            lines += [f"**Input not read:** {cell(result.input_problem)}", ""]
         lines += _table(["read", "evaluated", "rejected", "cases", "violations", "next actions", "undecided"],
                         [[s["read"], s["events"], s["rejected"], s["cases"], s["violations"], s["next_actions"],
                           s["undecided"]]])

@@ -38,7 +38,8 @@ def _fingerprint(*parts: object) -> dict[str, str]:
     return {"sopengine/v1": digest}
 
 
-def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], automation: str) -> str:
+def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], automation: str,
+         problem: str | None = None) -> str:
     log = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -48,6 +49,8 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], automation:
             "automationDetails": {"id": automation},
             "columnKind": "unicodeCodePoints",
             "results": results,
+            **({"invocations": [{"executionSuccessful": False, "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": problem}}]}]} if problem else {}),
         }],
     }
     return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -107,4 +110,4 @@ class SarifReporter:
                 item["ruleIndex"] = index[v.rule]
                 item["locations"][0].update(_location(pack.rules[index[v.rule]].location))
             results.append(item)
-        return _log(rules, results, f"sopengine/audit/{pack.name}/")
+        return _log(rules, results, f"sopengine/audit/{pack.name}/", result.input_problem)

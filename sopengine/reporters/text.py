@@ -64,6 +64,8 @@ class TextReporter:
     def audit(self, result: AuditResult, pack: Pack | None = None) -> str:
         lines: list[str] = []
         s = result.summary()
+        if result.input_problem:
+            lines.append(f"INPUT NOT READ: {result.input_problem}")
         lines.append(f"sopengine audit as of {format_time(result.as_of) or '(no events)'}")
         lines.append(f"  {s['read']} events read: {s['events']} evaluated, {s['rejected']} rejected; "
                      f"{s['cases']} cases")
@@ -87,7 +89,7 @@ class TextReporter:
             more = len(result.rejected) - self.per_rule * 5
             if more > 0:
                 lines.append(f"  ... and {more} more (--format json lists them all)")
-        if not result.violations and not result.next_actions:
+        if not result.violations and not result.next_actions and not result.input_problem:
             lines.append("")
             lines.append("No violations and nothing pending.")
         return textsafe.lines(lines)
