@@ -9,7 +9,7 @@
 //! 6. the case's place in each cross-case index is brought up to date;
 //! 7. invariants that read the changed state are checked.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rustc_hash::FxHashMap;
 
@@ -491,7 +491,7 @@ impl<'e> Runner<'e> {
             }
             true
         });
-        run.obligations = obligations;
+        run.obligations = keep(obligations);
         for i in 0..run.breaches.len() {
             let b = &run.breaches[i];
             if b.reported || b.due >= t {
@@ -543,7 +543,7 @@ impl<'e> Runner<'e> {
                 response::Outcome::Cancelled | response::Outcome::Undecided => false,
             }
         });
-        run.obligations = obligations;
+        run.obligations = keep(obligations);
     }
 
     /// Apply the event's state updates; the variables whose value changed.
@@ -712,14 +712,15 @@ impl<'e> Runner<'e> {
                     .unwrap_or(Value::Float(e.time)),
                 _ => Value::Float(e.time),
             };
-            let mut full: Vec<(Str, Value)> = ix
-                .attributes
-                .iter()
-                .map(|(n, _)| n.clone())
-                .zip(attrs.iter().cloned())
-                .collect();
-            set_attr(&mut full, "case", Value::Str(run.case.clone()));
-            set_attr(&mut full, "since", since);
+            let mut full: Vec<(Str, Value)> = Vec::with_capacity(ix.attributes.len() + 2);
+            full.extend(
+                ix.attributes
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .zip(attrs.iter().cloned()),
+            );
+            set_attr(&mut full, &CASE, Value::Str(run.case.clone()));
+            set_attr(&mut full, &SINCE, since);
             run.intervals.push(Interval {
                 index: i as u32,
                 key: key.clone(),
@@ -809,11 +810,24 @@ impl<'e> Runner<'e> {
     }
 }
 
+/// A list after removals: an empty one gives its memory back (most cases end with nothing open).
+pub fn keep<T>(list: Vec<T>) -> Vec<T> {
+    if list.is_empty() {
+        Vec::new()
+    } else {
+        list
+    }
+}
+
+/// The names every interval adds to its attributes, made once and shared.
+static CASE: LazyLock<Str> = LazyLock::new(|| Str::from("case"));
+static SINCE: LazyLock<Str> = LazyLock::new(|| Str::from("since"));
+
 /// Python's `dict(attrs, name=value)`: an existing key keeps its place and takes the new value.
-fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &str, value: Value) {
-    match attrs.iter_mut().find(|(n, _)| &**n == name) {
+fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &Str, value: Value) {
+    match attrs.iter_mut().find(|(n, _)| n == name) {
         Some(slot) => slot.1 = value,
-        None => attrs.push((Str::from(name), value)),
+        None => attrs.push((name.clone(), value)),
     }
 }
 

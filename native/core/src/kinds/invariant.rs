@@ -52,6 +52,7 @@ pub fn check(
 ) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         run.breaches.retain(|b| b.rule != idx); // not applicable (any more): nothing is broken
+        run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
         return;
     }
     match r.test(run, idx, k.require.as_ref(), Some(e), None) {
@@ -79,6 +80,7 @@ pub fn check(
         }
         Some(true) => {
             run.breaches.retain(|b| b.rule != idx);
+            run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
             Runner::held(run, idx);
         }
         None => {}
