@@ -321,8 +321,8 @@ impl<'e> Runner<'e> {
     ) -> Option<bool> {
         let Some(expr) = expr else { return Some(true) };
         let ev = event.map(|e| &**e);
-        match self.value(run, expr, ev, trigger) {
-            Ok(v) => Some(v.truthy()),
+        match expr.expr.truth(&self.scope(run, ev, trigger)) {
+            Ok(v) => Some(v),
             Err(Raise::MissingFact(reason)) => {
                 self.undecided(run, rule, event, reason);
                 None
@@ -563,8 +563,8 @@ impl<'e> Runner<'e> {
         for &u in updates {
             let up = &engine.updates[u];
             if let Some(when) = &up.when {
-                match self.value(run, when, Some(e), None) {
-                    Ok(v) if v.truthy() => {}
+                match when.expr.truth(&self.scope(run, Some(e), None)) {
+                    Ok(true) => {}
                     _ => continue, // an update that cannot be computed does not happen
                 }
             }
@@ -681,7 +681,7 @@ impl<'e> Runner<'e> {
                 continue;
             }
             let computed: Result<Option<(Value, Vec<Value>)>, Raise> = (|| {
-                if !self.value(run, &ix.member, Some(e), None)?.truthy() {
+                if !ix.member.expr.truth(&self.scope(run, Some(e), None))? {
                     return Ok(None);
                 }
                 let key = self.value(run, &ix.key, Some(e), None)?.freeze();
