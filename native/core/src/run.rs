@@ -402,13 +402,16 @@ impl<'e> Runner<'e> {
         message: String,
         events: Vec<Str>,
     ) {
-        run.violations.push(Violation {
-            rule,
-            case: run.case.clone(),
-            time,
-            message,
-            events: dedup(events),
-        });
+        push_tight(
+            &mut run.violations,
+            Violation {
+                rule,
+                case: run.case.clone(),
+                time,
+                message,
+                events: dedup(events),
+            },
+        );
     }
 
     /// Ids of the events that set the state an expression read.
@@ -721,15 +724,18 @@ impl<'e> Runner<'e> {
             );
             set_attr(&mut full, &CASE, Value::Str(run.case.clone()));
             set_attr(&mut full, &SINCE, since);
-            run.intervals.push(Interval {
-                index: i as u32,
-                key: key.clone(),
-                case: run.case.clone(),
-                start: pos.clone(),
-                end: None,
-                attrs: Arc::new(full),
-                event: e.id.clone(),
-            });
+            push_tight(
+                &mut run.intervals,
+                Interval {
+                    index: i as u32,
+                    key: key.clone(),
+                    case: run.case.clone(),
+                    start: pos.clone(),
+                    end: None,
+                    attrs: Arc::new(full),
+                    event: e.id.clone(),
+                },
+            );
             run.membership[i] = Some((key, attrs, run.intervals.len() - 1));
         }
     }
@@ -808,6 +814,15 @@ impl<'e> Runner<'e> {
         }
         out
     }
+}
+
+/// Push onto a per-case list, growing a short one by exactly one: most cases keep one or two
+/// intervals, probes or violations, and a doubling list would hold room for four.
+pub fn push_tight<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == list.capacity() && list.len() < 8 {
+        list.reserve_exact(1);
+    }
+    list.push(item);
 }
 
 /// A list after removals: an empty one gives its memory back (most cases end with nothing open).

@@ -127,12 +127,13 @@ impl Session {
     }
 
     /// Add one event (its `seq` must grow with input order).
-    pub fn feed(&mut self, event: Event) -> Result<(), Refused> {
+    pub fn feed(&mut self, mut event: Event) -> Result<(), Refused> {
         let hash = id_hash(&event.id);
         match self.cases.get(&event.case) {
             None if self.closed_ids.contains(&event.case) => return Err(Refused::Closed),
             Some(s) if s.ids.contains(hash) => return Err(Refused::Duplicate),
-            _ => {}
+            Some(s) => event.case = s.run.case.clone(), // one copy of the case id, not one per event kept
+            None => {}
         }
         self.events += 1;
         if self.latest.is_none_or(|l| event.time > l) {

@@ -76,7 +76,7 @@ pub fn check(
                 let message = r.render(run, &rule.message, Some(e), None);
                 r.violate(run, idx, e.time, message, breach.events.clone());
             }
-            run.breaches.push(breach);
+            crate::run::push_tight(&mut run.breaches, breach);
         }
         Some(true) => {
             run.breaches.retain(|b| b.rule != idx);
