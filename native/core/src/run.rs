@@ -23,14 +23,6 @@ use crate::value::{CmpOp, Str, Value};
 /// Facts by collection, then record id: each record's fields.
 pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
 
-/// Which event set a state variable: one id, or one per item of a set.
-#[derive(Clone, Debug)]
-pub enum Prov {
-    None,
-    One(Str),
-    Items(Vec<(Value, Str)>),
-}
-
 #[derive(Clone, Debug)]
 pub enum Memory {
     After(Arc<Event>),
@@ -61,7 +53,10 @@ pub struct Breach {
 pub struct CaseRun {
     pub case: Str,
     pub state: Vec<Value>,
-    pub prov: Vec<Prov>,
+    /// Per state variable that is not a set: the id of the event that last set it.
+    pub prov: Vec<Option<Str>>,
+    /// Per set variable with items (few): each item with the id of the event that added it.
+    prov_items: Vec<(usize, Vec<(Value, Str)>)>,
     pub obligations: Vec<Obligation>,
     pub breaches: Vec<Breach>,
     memory: Vec<(u32, Memory)>,
@@ -81,7 +76,8 @@ impl CaseRun {
         CaseRun {
             case,
             state: engine.state.iter().map(|v| v.initial.clone()).collect(),
-            prov: vec![Prov::None; engine.state.len()],
+            prov: vec![None; engine.state.len()],
+            prov_items: Vec::new(),
             obligations: Vec::new(),
             breaches: Vec::new(),
             memory: Vec::new(),
@@ -92,6 +88,19 @@ impl CaseRun {
             membership: vec![None; engine.indexes.len()],
             last: (f64::NEG_INFINITY, 0),
             passed: Vec::new(),
+        }
+    }
+
+    fn take_items(&mut self, var: usize) -> Vec<(Value, Str)> {
+        match self.prov_items.iter().position(|(v, _)| *v == var) {
+            Some(at) => self.prov_items.swap_remove(at).1,
+            None => Vec::new(),
+        }
+    }
+
+    fn set_items(&mut self, var: usize, items: Vec<(Value, Str)>) {
+        if !items.is_empty() {
+            self.prov_items.push((var, items));
         }
     }
 
@@ -418,10 +427,11 @@ impl<'e> Runner<'e> {
     pub fn evidence(run: &CaseRun, expr: Option<&CExpr>) -> Vec<Str> {
         let mut out = Vec::new();
         for &var in expr.map(|e| e.refs.as_slice()).unwrap_or(&[]) {
-            match &run.prov[var] {
-                Prov::None => {}
-                Prov::One(id) => out.push(id.clone()),
-                Prov::Items(items) => out.extend(items.iter().map(|(_, id)| id.clone())),
+            if let Some(id) = &run.prov[var] {
+                out.push(id.clone());
+            }
+            if let Some((_, items)) = run.prov_items.iter().find(|(v, _)| *v == var) {
+                out.extend(items.iter().map(|(_, id)| id.clone()));
             }
         }
         out
@@ -579,7 +589,8 @@ impl<'e> Runner<'e> {
                     run.state[var] = fresh;
                     mark(changed, var);
                 }
-                run.prov[var] = Prov::None;
+                run.prov[var] = None;
+                run.take_items(var);
                 continue;
             }
             let Some(expr) = &up.value else { continue };
@@ -600,8 +611,8 @@ impl<'e> Runner<'e> {
                         run.state[var] = new;
                         mark(changed, var);
                     }
-                    run.prov[var] =
-                        Prov::Items(items.into_iter().map(|i| (i, e.id.clone())).collect());
+                    run.take_items(var);
+                    run.set_items(var, items.into_iter().map(|i| (i, e.id.clone())).collect());
                 }
                 (Op::Set, _) => {
                     let value = match value {
@@ -612,7 +623,7 @@ impl<'e> Runner<'e> {
                         run.state[var] = value;
                         mark(changed, var);
                     }
-                    run.prov[var] = Prov::One(e.id.clone());
+                    run.prov[var] = Some(e.id.clone());
                 }
                 (op @ (Op::Add | Op::Remove), VarKind::Set) => {
                     let mut items: Arc<Vec<Value>> =
@@ -620,10 +631,7 @@ impl<'e> Runner<'e> {
                             Value::Set(items) => items,
                             _ => Arc::new(Vec::new()),
                         };
-                    let mut prov = match std::mem::replace(&mut run.prov[var], Prov::None) {
-                        Prov::Items(p) => p,
-                        _ => Vec::new(),
-                    };
+                    let mut prov = run.take_items(var);
                     let mut touched = false;
                     for item in value.as_items() {
                         let item = item.freeze();
@@ -647,7 +655,7 @@ impl<'e> Runner<'e> {
                     if touched {
                         mark(changed, var);
                     }
-                    run.prov[var] = Prov::Items(prov);
+                    run.set_items(var, prov);
                 }
                 (Op::Add, _) => {
                     let number = matches!(value, Value::Int(_) | Value::Big(_) | Value::Float(_));
@@ -663,7 +671,7 @@ impl<'e> Runner<'e> {
                                 mark(changed, var);
                             }
                         }
-                        run.prov[var] = Prov::One(e.id.clone());
+                        run.prov[var] = Some(e.id.clone());
                     }
                 }
                 _ => {}
