@@ -11,6 +11,23 @@ use sopengine_core::reader::{open, JsonlReader, ReaderConfig, Record};
 use sopengine_core::run::Facts;
 use sopengine_core::session::Session;
 
+/// CPU seconds (user + system) this process has used: wall time is noisy on a shared machine.
+fn cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0 // utime and stime, in USER_HZ ticks (100 on Linux)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let plan = std::fs::read_to_string(&args[1]).expect("plan");
@@ -48,17 +65,17 @@ fn main() {
         max_line_bytes: 1_000_000,
     };
     let path = std::path::Path::new(&args[3]);
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu());
     let n = JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0).count();
-    let read = t.elapsed();
-    let t = Instant::now();
+    let (read, read_cpu) = (t.elapsed(), cpu() - c);
+    let (t, c) = (Instant::now(), cpu());
     let mut session = Session::new(engine.clone(), Arc::new(facts), false);
     for record in JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0) {
         if let Ok(Record::Event(e)) = record {
             let _ = session.feed(e);
         }
     }
-    let fed = t.elapsed();
+    let (fed, fed_cpu) = (t.elapsed(), cpu() - c);
     let rss = |label: &str| {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let line = status
@@ -69,12 +86,13 @@ fn main() {
         eprintln!("{label}: {line}");
     };
     rss("after feeding");
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu());
     let judged = session.result(None, Vec::new());
-    let judged_in = t.elapsed();
+    let (judged_in, judged_cpu) = (t.elapsed(), cpu() - c);
     rss("after judging");
     println!(
-        "{n} lines: read {:.3}s, read+evaluate {:.3}s, judge+join {:.3}s, {} violations",
+        "{n} lines: read {:.3}s (cpu {read_cpu:.2}s), read+evaluate {:.3}s (cpu {fed_cpu:.2}s), \
+         judge+join {:.3}s (cpu {judged_cpu:.2}s), {} violations",
         read.as_secs_f64(),
         fed.as_secs_f64(),
         judged_in.as_secs_f64(),

@@ -1,6 +1,7 @@
 //! The expression language: expressions of the plan, built once, evaluated per event.
 //! See docs/plan-format.md for the operations and the Python semantics they follow.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -318,7 +319,7 @@ impl Expr {
                 }
                 last
             }
-            Expr::Not(a) => Value::Bool(!a.eval(env)?.truthy()),
+            Expr::Not(a) => Value::Bool(!a.truth(env)?),
             Expr::Neg(a) => ops::neg(&a.eval(env)?)?,
             Expr::Pos(a) => ops::pos(&a.eval(env)?)?,
             Expr::Bin(op, l, r) => {
@@ -331,25 +332,11 @@ impl Expr {
                     BinOp::Mod => ops::modulo(&a, &b)?,
                 }
             }
-            Expr::Cmp(cmp, l, r) => {
-                let (a, b) = (l.eval(env)?, r.eval(env)?);
-                Value::Bool(match cmp {
-                    Cmp::Eq => a.py_eq(&b),
-                    Cmp::Ne => !a.py_eq(&b),
-                    Cmp::Ord(op) => a.py_cmp(*op, &b)?,
-                })
-            }
-            Expr::IsNone { arg, negate } => Value::Bool(arg.eval(env)?.is_none() != *negate),
-            Expr::In {
-                item,
-                container,
-                negate,
-            } => {
-                let (i, c) = (item.eval(env)?, container.eval(env)?);
-                Value::Bool(ops::in_(&i, &c) != *negate)
+            Expr::Cmp(..) | Expr::IsNone { .. } | Expr::In { .. } | Expr::Matches(..) => {
+                Value::Bool(self.truth(env)?)
             }
             Expr::If { test, then, orelse } => {
-                if test.eval(env)?.truthy() {
+                if test.truth(env)? {
                     then.eval(env)?
                 } else {
                     orelse.eval(env)?
@@ -358,17 +345,83 @@ impl Expr {
             Expr::Tuple(items) => Value::Tuple(Arc::new(eval_all(items, env)?)),
             Expr::Set(items) => Value::Set(Arc::new(unique(eval_all(items, env)?)?)),
             Expr::Call(func, args) => func.call(&eval_all(args, env)?)?,
-            Expr::Matches(p, arg) => Value::Bool(p.matches(&arg.eval(env)?)),
-            Expr::FindAll(p, arg) => p.findall(&arg.eval(env)?),
+            Expr::FindAll(p, arg) => p.findall(&*arg.eval_ref(env)?),
             Expr::Fact {
                 collection,
                 id,
                 field,
-            } => env.fact(collection, &id.eval(env)?, field)?,
-            Expr::Known { collection, id } => Value::Bool(env.known(collection, &id.eval(env)?)),
+            } => env.fact(collection, &*id.eval_ref(env)?, field)?,
+            Expr::Known { collection, id } => {
+                Value::Bool(env.known(collection, &*id.eval_ref(env)?))
+            }
+        })
+    }
+
+    /// The value, borrowed where the environment or the plan already holds it: most operands of
+    /// comparisons are data fields, state variables and constants, and need no copy.
+    fn eval_ref<'a>(&'a self, env: &'a dyn Env) -> Result<Cow<'a, Value>, Raise> {
+        Ok(match self {
+            Expr::Const(v) => Cow::Borrowed(v),
+            Expr::Data(f) => Cow::Borrowed(data_ref(env.event(), *f)?),
+            Expr::TriggerData(f) => Cow::Borrowed(data_ref(env.trigger(), *f)?),
+            Expr::State(i) => Cow::Borrowed(env.state(*i)),
+            Expr::Other(attr) => Cow::Borrowed(env.other(attr).unwrap_or(&NONE)),
+            _ => Cow::Owned(self.eval(env)?),
+        })
+    }
+
+    /// `bool(value)`, without building the value where only its truth is needed: the same
+    /// operands evaluated in the same order, so the same errors are raised.
+    pub fn truth(&self, env: &dyn Env) -> Result<bool, Raise> {
+        Ok(match self {
+            Expr::And(args) => {
+                for a in args {
+                    if !a.truth(env)? {
+                        return Ok(false);
+                    }
+                }
+                !args.is_empty()
+            }
+            Expr::Or(args) => {
+                for a in args {
+                    if a.truth(env)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Expr::Not(a) => !a.truth(env)?,
+            Expr::Cmp(cmp, l, r) => {
+                let (a, b) = (l.eval_ref(env)?, r.eval_ref(env)?);
+                match cmp {
+                    Cmp::Eq => a.py_eq(&b),
+                    Cmp::Ne => !a.py_eq(&b),
+                    Cmp::Ord(op) => a.py_cmp(*op, &b)?,
+                }
+            }
+            Expr::IsNone { arg, negate } => arg.eval_ref(env)?.is_none() != *negate,
+            Expr::In {
+                item,
+                container,
+                negate,
+            } => {
+                let (i, c) = (item.eval_ref(env)?, container.eval_ref(env)?);
+                ops::in_(&i, &c) != *negate
+            }
+            Expr::If { test, then, orelse } => {
+                if test.truth(env)? {
+                    then.truth(env)?
+                } else {
+                    orelse.truth(env)?
+                }
+            }
+            Expr::Matches(p, arg) => p.matches(&*arg.eval_ref(env)?),
+            _ => self.eval_ref(env)?.truthy(),
         })
     }
 }
+
+static NONE: Value = Value::None;
 
 fn eval_all(items: &[Expr], env: &dyn Env) -> Result<Vec<Value>, Raise> {
     items.iter().map(|e| e.eval(env)).collect()
@@ -386,8 +439,12 @@ fn event_attr(env: &dyn Env, event: Option<&Event>, attr: EventAttr) -> Result<V
 }
 
 fn data(event: Option<&Event>, f: Option<u32>) -> Result<Value, Raise> {
+    data_ref(event, f).cloned()
+}
+
+fn data_ref(event: Option<&Event>, f: Option<u32>) -> Result<&Value, Raise> {
     let e = event.ok_or_else(|| no_event("data"))?;
-    Ok(f.and_then(|f| e.get(f)).cloned().unwrap_or(Value::None))
+    Ok(f.and_then(|f| e.get(f)).unwrap_or(&NONE))
 }
 
 /// A message template: literal text and expressions shown as `_show` shows them.

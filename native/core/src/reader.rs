@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -24,9 +26,9 @@ pub const MAX_DEPTH: u32 = 1024;
 #[derive(Clone, Debug, Default)]
 pub struct ReaderConfig {
     /// Event type name -> index; any other type is rejected.
-    pub types: HashMap<String, u32>,
+    pub types: FxHashMap<String, u32>,
     /// The data fields some expression reads -> index; other fields are skipped unbuilt.
-    pub fields: HashMap<String, u32>,
+    pub fields: FxHashMap<String, u32>,
     /// The line-bytes limit (`Limits.line_bytes`).
     pub max_line_bytes: usize,
 }
@@ -419,7 +421,7 @@ impl Top<'_> {
 }
 
 /// Parse a line as orjson would, or None where orjson refuses it.
-fn decode<'de>(line: &'de [u8], fields: &HashMap<String, u32>) -> Option<Top<'de>> {
+fn decode<'de>(line: &'de [u8], fields: &FxHashMap<String, u32>) -> Option<Top<'de>> {
     // Validated once here, so serde_json may skip its own UTF-8 checks (orjson refuses invalid
     // UTF-8 anywhere, in skipped fields too).
     let text = std::str::from_utf8(line).ok()?;
@@ -429,7 +431,7 @@ fn decode<'de>(line: &'de [u8], fields: &HashMap<String, u32>) -> Option<Top<'de
     }
 }
 
-fn parse<'de>(text: &'de str, fields: &HashMap<String, u32>) -> Option<Top<'de>> {
+fn parse<'de>(text: &'de str, fields: &FxHashMap<String, u32>) -> Option<Top<'de>> {
     let mut de = serde_json::Deserializer::from_str(text);
     // The depth is counted (and limited as orjson does) by the seeds below.
     de.disable_recursion_limit();
@@ -506,7 +508,7 @@ macro_rules! scalar_names {
 }
 
 struct TopSeed<'f> {
-    fields: &'f HashMap<String, u32>,
+    fields: &'f FxHashMap<String, u32>,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
@@ -598,7 +600,7 @@ impl<'de> Visitor<'de> for FieldSeed {
 }
 
 struct DataSeed<'f> {
-    fields: &'f HashMap<String, u32>,
+    fields: &'f FxHashMap<String, u32>,
 }
 
 impl DataSeed<'_> {
@@ -880,7 +882,7 @@ mod tests {
         );
         assert_eq!(negative_zero_ints(br#""2024-05-06""#), None);
         assert!(matches!(
-            decode(b"-0", &HashMap::new()),
+            decode(b"-0", &FxHashMap::default()),
             Some(Top::Other("int"))
         ));
     }
@@ -888,7 +890,7 @@ mod tests {
     #[test]
     fn nesting_deeper_than_orjson_allows_is_refused() {
         let nest = |n: usize| [b"[".repeat(n), b"]".repeat(n)].concat();
-        assert!(decode(&nest(1024), &HashMap::new()).is_some());
-        assert!(decode(&nest(1025), &HashMap::new()).is_none());
+        assert!(decode(&nest(1024), &FxHashMap::default()).is_some());
+        assert!(decode(&nest(1025), &FxHashMap::default()).is_none());
     }
 }

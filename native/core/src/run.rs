@@ -9,7 +9,7 @@
 //! 6. the case's place in each cross-case index is brought up to date;
 //! 7. invariants that read the changed state are checked.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rustc_hash::FxHashMap;
 
@@ -22,14 +22,6 @@ use crate::value::{CmpOp, Str, Value};
 
 /// Facts by collection, then record id: each record's fields.
 pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
-
-/// Which event set a state variable: one id, or one per item of a set.
-#[derive(Clone, Debug)]
-pub enum Prov {
-    None,
-    One(Str),
-    Items(Vec<(Value, Str)>),
-}
 
 #[derive(Clone, Debug)]
 pub enum Memory {
@@ -61,7 +53,10 @@ pub struct Breach {
 pub struct CaseRun {
     pub case: Str,
     pub state: Vec<Value>,
-    pub prov: Vec<Prov>,
+    /// Per state variable that is not a set: the id of the event that last set it.
+    pub prov: Vec<Option<Str>>,
+    /// Per set variable with items (few): each item with the id of the event that added it.
+    prov_items: Vec<(usize, Vec<(Value, Str)>)>,
     pub obligations: Vec<Obligation>,
     pub breaches: Vec<Breach>,
     memory: Vec<(u32, Memory)>,
@@ -81,7 +76,8 @@ impl CaseRun {
         CaseRun {
             case,
             state: engine.state.iter().map(|v| v.initial.clone()).collect(),
-            prov: vec![Prov::None; engine.state.len()],
+            prov: vec![None; engine.state.len()],
+            prov_items: Vec::new(),
             obligations: Vec::new(),
             breaches: Vec::new(),
             memory: Vec::new(),
@@ -92,6 +88,19 @@ impl CaseRun {
             membership: vec![None; engine.indexes.len()],
             last: (f64::NEG_INFINITY, 0),
             passed: Vec::new(),
+        }
+    }
+
+    fn take_items(&mut self, var: usize) -> Vec<(Value, Str)> {
+        match self.prov_items.iter().position(|(v, _)| *v == var) {
+            Some(at) => self.prov_items.swap_remove(at).1,
+            None => Vec::new(),
+        }
+    }
+
+    fn set_items(&mut self, var: usize, items: Vec<(Value, Str)>) {
+        if !items.is_empty() {
+            self.prov_items.push((var, items));
         }
     }
 
@@ -321,8 +330,8 @@ impl<'e> Runner<'e> {
     ) -> Option<bool> {
         let Some(expr) = expr else { return Some(true) };
         let ev = event.map(|e| &**e);
-        match self.value(run, expr, ev, trigger) {
-            Ok(v) => Some(v.truthy()),
+        match expr.expr.truth(&self.scope(run, ev, trigger)) {
+            Ok(v) => Some(v),
             Err(Raise::MissingFact(reason)) => {
                 self.undecided(run, rule, event, reason);
                 None
@@ -402,23 +411,27 @@ impl<'e> Runner<'e> {
         message: String,
         events: Vec<Str>,
     ) {
-        run.violations.push(Violation {
-            rule,
-            case: run.case.clone(),
-            time,
-            message,
-            events: dedup(events),
-        });
+        push_tight(
+            &mut run.violations,
+            Violation {
+                rule,
+                case: run.case.clone(),
+                time,
+                message,
+                events: dedup(events),
+            },
+        );
     }
 
     /// Ids of the events that set the state an expression read.
     pub fn evidence(run: &CaseRun, expr: Option<&CExpr>) -> Vec<Str> {
         let mut out = Vec::new();
         for &var in expr.map(|e| e.refs.as_slice()).unwrap_or(&[]) {
-            match &run.prov[var] {
-                Prov::None => {}
-                Prov::One(id) => out.push(id.clone()),
-                Prov::Items(items) => out.extend(items.iter().map(|(_, id)| id.clone())),
+            if let Some(id) = &run.prov[var] {
+                out.push(id.clone());
+            }
+            if let Some((_, items)) = run.prov_items.iter().find(|(v, _)| *v == var) {
+                out.extend(items.iter().map(|(_, id)| id.clone()));
             }
         }
         out
@@ -491,7 +504,7 @@ impl<'e> Runner<'e> {
             }
             true
         });
-        run.obligations = obligations;
+        run.obligations = keep(obligations);
         for i in 0..run.breaches.len() {
             let b = &run.breaches[i];
             if b.reported || b.due >= t {
@@ -543,7 +556,7 @@ impl<'e> Runner<'e> {
                 response::Outcome::Cancelled | response::Outcome::Undecided => false,
             }
         });
-        run.obligations = obligations;
+        run.obligations = keep(obligations);
     }
 
     /// Apply the event's state updates; the variables whose value changed.
@@ -563,8 +576,8 @@ impl<'e> Runner<'e> {
         for &u in updates {
             let up = &engine.updates[u];
             if let Some(when) = &up.when {
-                match self.value(run, when, Some(e), None) {
-                    Ok(v) if v.truthy() => {}
+                match when.expr.truth(&self.scope(run, Some(e), None)) {
+                    Ok(true) => {}
                     _ => continue, // an update that cannot be computed does not happen
                 }
             }
@@ -576,7 +589,8 @@ impl<'e> Runner<'e> {
                     run.state[var] = fresh;
                     mark(changed, var);
                 }
-                run.prov[var] = Prov::None;
+                run.prov[var] = None;
+                run.take_items(var);
                 continue;
             }
             let Some(expr) = &up.value else { continue };
@@ -597,8 +611,8 @@ impl<'e> Runner<'e> {
                         run.state[var] = new;
                         mark(changed, var);
                     }
-                    run.prov[var] =
-                        Prov::Items(items.into_iter().map(|i| (i, e.id.clone())).collect());
+                    run.take_items(var);
+                    run.set_items(var, items.into_iter().map(|i| (i, e.id.clone())).collect());
                 }
                 (Op::Set, _) => {
                     let value = match value {
@@ -609,7 +623,7 @@ impl<'e> Runner<'e> {
                         run.state[var] = value;
                         mark(changed, var);
                     }
-                    run.prov[var] = Prov::One(e.id.clone());
+                    run.prov[var] = Some(e.id.clone());
                 }
                 (op @ (Op::Add | Op::Remove), VarKind::Set) => {
                     let mut items: Arc<Vec<Value>> =
@@ -617,10 +631,7 @@ impl<'e> Runner<'e> {
                             Value::Set(items) => items,
                             _ => Arc::new(Vec::new()),
                         };
-                    let mut prov = match std::mem::replace(&mut run.prov[var], Prov::None) {
-                        Prov::Items(p) => p,
-                        _ => Vec::new(),
-                    };
+                    let mut prov = run.take_items(var);
                     let mut touched = false;
                     for item in value.as_items() {
                         let item = item.freeze();
@@ -644,7 +655,7 @@ impl<'e> Runner<'e> {
                     if touched {
                         mark(changed, var);
                     }
-                    run.prov[var] = Prov::Items(prov);
+                    run.set_items(var, prov);
                 }
                 (Op::Add, _) => {
                     let number = matches!(value, Value::Int(_) | Value::Big(_) | Value::Float(_));
@@ -660,7 +671,7 @@ impl<'e> Runner<'e> {
                                 mark(changed, var);
                             }
                         }
-                        run.prov[var] = Prov::One(e.id.clone());
+                        run.prov[var] = Some(e.id.clone());
                     }
                 }
                 _ => {}
@@ -681,7 +692,7 @@ impl<'e> Runner<'e> {
                 continue;
             }
             let computed: Result<Option<(Value, Vec<Value>)>, Raise> = (|| {
-                if !self.value(run, &ix.member, Some(e), None)?.truthy() {
+                if !ix.member.expr.truth(&self.scope(run, Some(e), None))? {
                     return Ok(None);
                 }
                 let key = self.value(run, &ix.key, Some(e), None)?.freeze();
@@ -712,23 +723,27 @@ impl<'e> Runner<'e> {
                     .unwrap_or(Value::Float(e.time)),
                 _ => Value::Float(e.time),
             };
-            let mut full: Vec<(Str, Value)> = ix
-                .attributes
-                .iter()
-                .map(|(n, _)| n.clone())
-                .zip(attrs.iter().cloned())
-                .collect();
-            set_attr(&mut full, "case", Value::Str(run.case.clone()));
-            set_attr(&mut full, "since", since);
-            run.intervals.push(Interval {
-                index: i as u32,
-                key: key.clone(),
-                case: run.case.clone(),
-                start: pos.clone(),
-                end: None,
-                attrs: Arc::new(full),
-                event: e.id.clone(),
-            });
+            let mut full: Vec<(Str, Value)> = Vec::with_capacity(ix.attributes.len() + 2);
+            full.extend(
+                ix.attributes
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .zip(attrs.iter().cloned()),
+            );
+            set_attr(&mut full, &CASE, Value::Str(run.case.clone()));
+            set_attr(&mut full, &SINCE, since);
+            push_tight(
+                &mut run.intervals,
+                Interval {
+                    index: i as u32,
+                    key: key.clone(),
+                    case: run.case.clone(),
+                    start: pos.clone(),
+                    end: None,
+                    attrs: Arc::new(full),
+                    event: e.id.clone(),
+                },
+            );
             run.membership[i] = Some((key, attrs, run.intervals.len() - 1));
         }
     }
@@ -809,11 +824,33 @@ impl<'e> Runner<'e> {
     }
 }
 
+/// Push onto a per-case list, growing a short one by exactly one: most cases keep one or two
+/// intervals, probes or violations, and a doubling list would hold room for four.
+pub fn push_tight<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == list.capacity() && list.len() < 8 {
+        list.reserve_exact(1);
+    }
+    list.push(item);
+}
+
+/// A list after removals: an empty one gives its memory back (most cases end with nothing open).
+pub fn keep<T>(list: Vec<T>) -> Vec<T> {
+    if list.is_empty() {
+        Vec::new()
+    } else {
+        list
+    }
+}
+
+/// The names every interval adds to its attributes, made once and shared.
+static CASE: LazyLock<Str> = LazyLock::new(|| Str::from("case"));
+static SINCE: LazyLock<Str> = LazyLock::new(|| Str::from("since"));
+
 /// Python's `dict(attrs, name=value)`: an existing key keeps its place and takes the new value.
-fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &str, value: Value) {
-    match attrs.iter_mut().find(|(n, _)| &**n == name) {
+fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &Str, value: Value) {
+    match attrs.iter_mut().find(|(n, _)| n == name) {
         Some(slot) => slot.1 = value,
-        None => attrs.push((Str::from(name), value)),
+        None => attrs.push((name.clone(), value)),
     }
 }
 

@@ -24,7 +24,38 @@ struct CaseSlot {
     dirty: bool,
     /// Hashes of the case's event ids, to refuse a duplicate (64 bits: a collision within one case
     /// would take billions of events).
-    ids: FxHashSet<u64>,
+    ids: IdSet,
+}
+
+/// A set of id hashes: a short list for the usual case of few events, a hash set for a long case.
+enum IdSet {
+    Few(Vec<u64>),
+    Many(FxHashSet<u64>),
+}
+
+impl IdSet {
+    const FEW: usize = 32;
+
+    fn contains(&self, hash: u64) -> bool {
+        match self {
+            IdSet::Few(v) => v.contains(&hash),
+            IdSet::Many(s) => s.contains(&hash),
+        }
+    }
+
+    fn insert(&mut self, hash: u64) {
+        match self {
+            IdSet::Few(v) if v.len() < IdSet::FEW => v.push(hash),
+            IdSet::Few(v) => {
+                let mut set: FxHashSet<u64> = v.drain(..).collect();
+                set.insert(hash);
+                *self = IdSet::Many(set);
+            }
+            IdSet::Many(s) => {
+                s.insert(hash);
+            }
+        }
+    }
 }
 
 fn id_hash(id: &str) -> u64 {
@@ -46,7 +77,8 @@ pub enum Refused {
 pub struct Session {
     pub engine: Arc<Engine>,
     pub facts: Arc<Facts>,
-    cases: FxHashMap<Str, CaseSlot>,
+    /// Boxed: the map's table, half empty after it grows, then holds pointers, not slots.
+    cases: FxHashMap<Str, Box<CaseSlot>>,
     closed_ids: FxHashSet<Str>,
     closed: Partial,
     events: u64,
@@ -95,27 +127,27 @@ impl Session {
     }
 
     /// Add one event (its `seq` must grow with input order).
-    pub fn feed(&mut self, event: Event) -> Result<(), Refused> {
+    pub fn feed(&mut self, mut event: Event) -> Result<(), Refused> {
         let hash = id_hash(&event.id);
         match self.cases.get(&event.case) {
             None if self.closed_ids.contains(&event.case) => return Err(Refused::Closed),
-            Some(s) if s.ids.contains(&hash) => return Err(Refused::Duplicate),
-            _ => {}
+            Some(s) if s.ids.contains(hash) => return Err(Refused::Duplicate),
+            Some(s) => event.case = s.run.case.clone(), // one copy of the case id, not one per event kept
+            None => {}
         }
         self.events += 1;
         if self.latest.is_none_or(|l| event.time > l) {
             self.latest = Some(event.time);
         }
         let engine = self.engine.clone();
-        let slot = self
-            .cases
-            .entry(event.case.clone())
-            .or_insert_with(|| CaseSlot {
+        let slot = self.cases.entry(event.case.clone()).or_insert_with(|| {
+            Box::new(CaseSlot {
                 run: CaseRun::new(event.case.clone(), &engine),
                 events: Vec::new(),
                 dirty: false,
-                ids: FxHashSet::default(),
-            });
+                ids: IdSet::Few(Vec::new()),
+            })
+        });
         slot.ids.insert(hash);
         if !slot.dirty && (event.time, event.seq) < slot.run.last {
             slot.dirty = true;

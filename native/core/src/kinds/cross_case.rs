@@ -81,11 +81,14 @@ pub fn probe(
         data,
         ..(**e).clone()
     };
-    run.probes.push(Probe {
-        rule: idx,
-        index: k.index,
-        event: Arc::new(slim),
-        state,
-        key,
-    });
+    crate::run::push_tight(
+        &mut run.probes,
+        Probe {
+            rule: idx,
+            index: k.index,
+            event: Arc::new(slim),
+            state,
+            key,
+        },
+    );
 }

@@ -52,6 +52,7 @@ pub fn check(
 ) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         run.breaches.retain(|b| b.rule != idx); // not applicable (any more): nothing is broken
+        run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
         return;
     }
     match r.test(run, idx, k.require.as_ref(), Some(e), None) {
@@ -75,10 +76,11 @@ pub fn check(
                 let message = r.render(run, &rule.message, Some(e), None);
                 r.violate(run, idx, e.time, message, breach.events.clone());
             }
-            run.breaches.push(breach);
+            crate::run::push_tight(&mut run.breaches, breach);
         }
         Some(true) => {
             run.breaches.retain(|b| b.rule != idx);
+            run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
             Runner::held(run, idx);
         }
         None => {}

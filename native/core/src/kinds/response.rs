@@ -74,14 +74,17 @@ pub fn trigger(
     {
         return;
     }
-    run.obligations.push(Obligation {
-        rule: idx,
-        trigger: e.clone(),
-        key,
-        due: k.within.map(|w| e.time + w),
-        start: e.time + k.start,
-        since: e.time,
-    });
+    crate::run::push_tight(
+        &mut run.obligations,
+        Obligation {
+            rule: idx,
+            trigger: e.clone(),
+            key,
+            due: k.within.map(|w| e.time + w),
+            start: e.time + k.start,
+            since: e.time,
+        },
+    );
 }
 
 pub enum Outcome {
