@@ -251,7 +251,7 @@ def line_record(line: bytes, name: str, base: str, lineno: int, seq: int, known_
                 type_names: Callable[[], list[str]] | None = None, select: Select | None = None) -> Record | None:
     """One stripped, non-blank line of a log within the length limit: an Event or a Rejected.
 
-    ``base`` is the file's base name (derived ids); None when ``select`` leaves the line to another worker.
+    ``base`` starts derived ids (the file as named); None when ``select`` leaves the line to another worker.
     """
     try:
         obj = orjson.loads(line)
@@ -273,7 +273,7 @@ def read_jsonl(path: str | os.PathLike[str], known_types: Container[str] | None 
     across files). ``select`` keeps only a share of the lines (a worker's cases).
     """
     name = display or os.fspath(path)
-    base = os.path.basename(name)
+    base = name  # derived ids name the file as given: two folders may hold logs of one name
     counter = counter if counter is not None else LineCounter()
     fh = open_binary(path)
     readline = fh.readline

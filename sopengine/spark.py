@@ -147,7 +147,7 @@ def _parse_lines(types: frozenset[str], max_line_bytes: int) -> Callable[[Iterab
                 elif _REPLACEMENT in line:  # Hadoop's reader decodes lines: invalid bytes arrive as U+FFFD
                     record = Rejected(file, lineno, "not valid UTF-8 (the text reader replaced bytes with U+FFFD)")
                 else:
-                    record = line_record(line, file, os.path.basename(file), lineno, seq, types, lambda: names)
+                    record = line_record(line, file, file, lineno, seq, types, lambda: names)
                 assert record is not None  # no select: every line is an event or rejected
                 _event_row(out, record)
             yield pa.RecordBatch.from_pydict(out, schema=_arrow(PARSED))

@@ -144,3 +144,22 @@ def test_grouped_on_a_log_that_is_not_grouped_fails_with_the_line_instead_of_gue
         hinted = CliRunner().invoke(cli, ["audit", str(log), "--grouped", "--engine", "native", "--format", "json"])
         plain = CliRunner().invoke(cli, ["audit", str(log), "--engine", "python", "--format", "json"])
         assert hinted.exit_code == plain.exit_code and hinted.stdout == plain.stdout
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_events_without_ids_in_two_files_of_one_name_are_not_duplicates(tmp_path: Path, engine: str) -> None:
+    from sopengine import native
+
+    if engine == "native" and not native.available():
+        pytest.skip("the native core is not built")
+    row = {"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged", "actor": "a"}
+    logs = []
+    for month in ("may", "jun"):
+        (tmp_path / month).mkdir()
+        log = tmp_path / month / "events.jsonl"
+        log.write_text(json.dumps(row) + "\n")
+        logs.append(str(log))
+    result = CliRunner().invoke(cli, ["audit", *logs, "--format", "json", "--engine", engine, "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["events"] == 2 and summary["rejected"] == 0

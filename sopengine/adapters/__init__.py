@@ -280,7 +280,7 @@ def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any,
     """This worker's share of one event object, checked as any event is (SPEC §2)."""
     if select is not None and not select(obj, seq):
         return
-    result = event_from_obj(obj, f"{os.path.basename(display)}:{line}", types, seq, lambda: list(types),
+    result = event_from_obj(obj, f"{display}:{line}", types, seq, lambda: list(types),
                             (display, line))
     yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
 

@@ -86,11 +86,6 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     }
 }
 
-/// Python's `os.path.basename` on POSIX, for derived ids.
-pub fn basename(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
-
 /// Yields a [`Record`] for every non-blank line of one file, in file order.
 pub struct JsonlReader<'c, R> {
     src: R,
@@ -103,7 +98,7 @@ pub struct JsonlReader<'c, R> {
 }
 
 impl<'c, R: BufRead> JsonlReader<'c, R> {
-    /// `file` is the input's index (for [`Origin`]), `base` its base name (derived ids are
+    /// `file` is the input's index (for [`Origin`]), `base` the file as named (derived ids are
     /// `"{base}:{line}"`), `seq` the number of non-blank lines read before it in the same input.
     pub fn new(src: R, cfg: &'c ReaderConfig, file: u32, base: &str, seq: u64) -> Self {
         JsonlReader {

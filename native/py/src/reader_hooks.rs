@@ -53,7 +53,7 @@ pub fn read_jsonl_records<'py>(
     };
     let out = PyList::empty(py);
     let src = reader::open(Path::new(path))?;
-    for record in JsonlReader::new(src, &cfg, 0, reader::basename(path), 0) {
+    for record in JsonlReader::new(src, &cfg, 0, path, 0) {
         let item = match record? {
             Record::Event(e) => {
                 let data = PyDict::new(py);

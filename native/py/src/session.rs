@@ -77,7 +77,7 @@ impl NativeSession {
         paths: Vec<(String, String)>,
         max_line_bytes: usize,
     ) -> PyResult<()> {
-        use sopengine_core::reader::{basename, JsonlReader, ReaderConfig, Record};
+        use sopengine_core::reader::{JsonlReader, ReaderConfig, Record};
         let dirty: rustc_hash::FxHashSet<String> = self.dirty_cases().into_iter().collect();
         if dirty.is_empty() {
             return Ok(());
@@ -105,7 +105,7 @@ impl NativeSession {
                 open_counted(path, Rc::new(Cell::new(0)), interrupted.clone()).map_err(|e| {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
-            let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), seq);
+            let mut reader = JsonlReader::new(src, &cfg, 0, display, seq);
             for (n, record) in reader.by_ref().enumerate() {
                 if n % 65_536 == 65_535 {
                     py.check_signals()?;
@@ -188,7 +188,7 @@ impl NativeSession {
         max_line_bytes: usize,
         on_progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        use sopengine_core::reader::{basename, JsonlReader, ReaderConfig, Record};
+        use sopengine_core::reader::{JsonlReader, ReaderConfig, Record};
         let engine = self.inner.engine.clone();
         let cfg = ReaderConfig {
             types: engine
@@ -208,7 +208,7 @@ impl NativeSession {
         let src = open_counted(path, counter.clone(), interrupted.clone()).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
         })?;
-        let mut reader = JsonlReader::new(src, &cfg, 0, basename(display), first_seq);
+        let mut reader = JsonlReader::new(src, &cfg, 0, display, first_seq);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
         let (mut reported, mut lines) = (0u64, 0u64);
