@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 from click.testing import CliRunner
@@ -85,9 +86,8 @@ def test_jobs_on_a_pipe_reads_it_once_and_loses_no_event(tmp_path: Path) -> None
     assert "only one process can read" in proc.stderr.decode()
 
 
-def test_a_killed_worker_is_reported_at_once_and_workers_die_with_their_parent(tmp_path: Path) -> None:
-    import os
-    import signal
+def _busy_parallel_audit(tmp_path: Path) -> tuple[Any, list[int]]:
+    """A --jobs 2 audit (Python workers) of a log long enough to be caught midway: the parent and its workers."""
     import subprocess
     import sys
     import time
@@ -105,6 +105,15 @@ def test_a_killed_worker_is_reported_at_once_and_workers_die_with_their_parent(t
     children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
                                                    text=True).stdout.split()]
     assert len(children) == 2, children
+    return proc, children
+
+
+def test_a_killed_worker_is_reported_at_once_and_workers_die_with_their_parent(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    proc, children = _busy_parallel_audit(tmp_path)
     os.kill(children[0], signal.SIGKILL)
     started = time.monotonic()
     _, err = proc.communicate(timeout=60)
@@ -119,23 +128,9 @@ def test_a_killed_worker_is_reported_at_once_and_workers_die_with_their_parent(t
 def test_workers_end_when_the_parent_is_terminated(tmp_path: Path) -> None:
     import os
     import signal
-    import subprocess
-    import sys
     import time
 
-    big = tmp_path / "big.jsonl"
-    lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines()
-    with big.open("wb") as fh:
-        for copy in range(60):
-            for line in lines:
-                fh.write(line.replace(b'"case":"', f'"case":"T{copy}-'.encode(), 1) + b"\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(big), "--jobs", "2", "--engine",
-                             "python", "--format", "json", "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(2.5)
-    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                   text=True).stdout.split()]
-    assert len(children) == 2, children
+    proc, children = _busy_parallel_audit(tmp_path)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 5

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sopengine_core::engine::Engine;
-use sopengine_core::reader::{open, JsonlReader, ReaderConfig, Record};
+use sopengine_core::reader::{open, JsonlReader, Record};
 use sopengine_core::run::Facts;
 use sopengine_core::session::Session;
 
@@ -51,19 +51,7 @@ fn main() {
             facts.insert(name, by_id);
         }
     }
-    let cfg = ReaderConfig {
-        types: engine
-            .type_index
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect(),
-        fields: engine
-            .field_index
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect(),
-        max_line_bytes: 1_000_000,
-    };
+    let cfg = engine.reader_config(1_000_000);
     let path = std::path::Path::new(&args[3]);
     let (t, c) = (Instant::now(), cpu());
     let n = JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0).count();

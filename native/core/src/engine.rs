@@ -278,3 +278,22 @@ fn build_index(b: &Builder, ix: &plan::Index) -> Result<IndexDef, String> {
         reads: ix.reads.clone(),
     })
 }
+
+impl Engine {
+    /// What the JSON Lines reader needs of this engine: its event types and the data fields it reads.
+    pub fn reader_config(&self, max_line_bytes: usize) -> crate::reader::ReaderConfig {
+        crate::reader::ReaderConfig {
+            types: self
+                .type_index
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            fields: self
+                .field_index
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            max_line_bytes,
+        }
+    }
+}

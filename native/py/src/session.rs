@@ -77,25 +77,13 @@ impl NativeSession {
         paths: Vec<(String, String)>,
         max_line_bytes: usize,
     ) -> PyResult<()> {
-        use sopengine_core::reader::{JsonlReader, ReaderConfig, Record};
+        use sopengine_core::reader::{JsonlReader, Record};
         let dirty: rustc_hash::FxHashSet<String> = self.dirty_cases().into_iter().collect();
         if dirty.is_empty() {
             return Ok(());
         }
         let engine = self.inner.engine.clone();
-        let cfg = ReaderConfig {
-            types: engine
-                .type_index
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            fields: engine
-                .field_index
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            max_line_bytes,
-        };
+        let cfg = engine.reader_config(max_line_bytes);
         let mut by_case: rustc_hash::FxHashMap<String, Vec<Event>> =
             rustc_hash::FxHashMap::default();
         let mut seq = 0;
@@ -188,21 +176,9 @@ impl NativeSession {
         max_line_bytes: usize,
         on_progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        use sopengine_core::reader::{JsonlReader, ReaderConfig, Record};
+        use sopengine_core::reader::{JsonlReader, Record};
         let engine = self.inner.engine.clone();
-        let cfg = ReaderConfig {
-            types: engine
-                .type_index
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            fields: engine
-                .field_index
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            max_line_bytes,
-        };
+        let cfg = engine.reader_config(max_line_bytes);
         let counter = Rc::new(Cell::new(0u64));
         let interrupted: Interrupted = Rc::new(RefCell::new(None));
         let src = open_counted(path, counter.clone(), interrupted.clone()).map_err(|e| {
