@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from . import textsafe
 
@@ -191,7 +191,61 @@ def _diag_order(d: Diagnostic) -> tuple[str, int, int]:
     return (d.location.file, d.location.line, d.location.column)
 
 
+_FEW = 64  # up to this many choices every one is compared; beyond, only the likeliest (see _likely)
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A ' (did you mean X?)' suffix when a close match exists, else ''."""
-    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    """A ' (did you mean X?)' suffix when a close match exists, else ''.
+
+    difflib compares the name with every choice, which made a large file with many
+    unknown names quadratic (thousands of names against thousands of choices took
+    minutes); past a few dozen choices only those sharing the name's rarer letter
+    pairs are compared, found through an index made once per collection of choices.
+    """
+    pool, index = _indexed(choices)
+    if len(pool) > _FEW:
+        pool = _likely(name, pool, index)
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def _pairs(text: str) -> set[str]:
+    low = text.lower()
+    return {low[i:i + 2] for i in range(len(low) - 1)} or {low}
+
+
+_INDEXES: dict[int, tuple[object, list[str], dict[str, list[int]]]] = {}  # id -> (the collection, pool, index)
+
+
+def _indexed(choices: Iterable[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """The choices as a list and, for many, letter pair -> positions; kept for the few collections asked
+    about again and again while one pack is compiled (its event types, fields, parameters)."""
+    cached = _INDEXES.get(id(choices))
+    if cached is not None and cached[0] is choices and len(cached[1]) == len(choices):  # type: ignore[arg-type]
+        return cached[1], cached[2]
+    pool = list(choices)
+    index: dict[str, list[int]] = {}
+    if len(pool) > _FEW:
+        for i, choice in enumerate(pool):
+            for pair in _pairs(choice):
+                index.setdefault(pair, []).append(i)
+        if not isinstance(choices, Iterator):
+            if len(_INDEXES) >= 16:
+                _INDEXES.pop(next(iter(_INDEXES)))
+            _INDEXES[id(choices)] = (choices, pool, index)
+    return pool, index
+
+
+def _likely(name: str, pool: list[str], index: dict[str, list[int]], keep: int = _FEW) -> list[str]:
+    """The choices sharing most of the name's letter pairs, rarer pairs counting more; pairs that most
+    choices share say little and are skipped (unless no other pair is shared)."""
+    common = max(50, len(pool) // 10)
+    postings = [index[pair] for pair in _pairs(name) if pair in index]
+    rare = [where for where in postings if len(where) <= common] or postings[:2]
+    score: dict[int, float] = {}
+    for where in rare:
+        weight = 1.0 / len(where)
+        for i in where:
+            score[i] = score.get(i, 0.0) + weight
+    best = sorted(score, key=lambda i: (-score[i], i))[:keep]
+    return [pool[i] for i in best]
