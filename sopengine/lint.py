@@ -9,6 +9,7 @@ carried into every output.
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -361,6 +362,20 @@ def _suppress(pack: Pack, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+PER_CHECK = 500  # findings listed per semantic check; pairwise checks could otherwise list millions
+
+
+def _bounded(findings: Iterator[Diagnostic]) -> list[Diagnostic]:
+    """At most PER_CHECK findings of one check (those beyond are never computed), then one that says so."""
+    taken = list(itertools.islice(findings, PER_CHECK))
+    if len(taken) == PER_CHECK and next(findings, None) is not None:
+        last = taken[-1]
+        taken.append(Diagnostic(last.code, f"more {last.code.value} findings were not listed: the first {PER_CHECK} "
+                                "are; fix those, the rest likely share their cause", last.location, last.severity,
+                                last.subject))
+    return taken
+
+
 def lint(paths: Iterable[str | os.PathLike[str]], params: Mapping[str, str] | None = None,
          limits: Limits = DEFAULT) -> LintReport:
     """Lint SOP files: load, schema, compile, then the semantic checks. Never raises for bad files."""
@@ -378,7 +393,7 @@ def lint(paths: Iterable[str | os.PathLike[str]], params: Mapping[str, str] | No
     if pack is not None:
         found: list[Diagnostic] = []
         for _name, check in CHECKS:
-            found.extend(check(pack))
+            found.extend(_bounded(iter(check(pack))))
         diagnostics.extend(_suppress(pack, found))
         report.pack = pack
     report.diagnostics = sorted(diagnostics, key=lambda d: (d.location.file, d.location.line, d.location.column,

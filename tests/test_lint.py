@@ -228,3 +228,25 @@ def test_lint_reports_a_syntax_error_and_an_unknown_key_with_file_and_line(tmp_p
     assert "unknown key 'sopp'" in result.output and "did you mean 'sop'" in result.output
     lines = [line for line in result.output.splitlines() if "sopp" in line]
     assert lines and lines[0].strip().startswith("24:1 ")
+
+
+def test_a_pairwise_check_lists_a_bounded_number_of_findings_and_says_there_are_more(tmp_path: Path) -> None:
+    """One forbidding rule against many requiring ones (or many against many) made millions of findings."""
+    import time
+
+    from sopengine.lint import PER_CHECK, lint
+
+    n = 60  # n forbids x n requirements of the same event: n*n pairs, more than PER_CHECK
+    rules = "".join(f"  - id: f{i}\n    kind: forbid\n    severity: error\n    description: d\n"
+                    f"    source: {{document: d.txt, step: '1'}}\n    on: x.y\n    message: m\n" for i in range(n))
+    rules += "".join(f"  - id: g{i}\n    kind: precedence\n    severity: error\n    description: d\n"
+                     f"    source: {{document: d.txt, step: '1'}}\n    on: x.z\n    after: {{on: x.y}}\n"
+                     f"    message: m\n" for i in range(n))
+    (tmp_path / "p.yaml").write_text("events:\n  x.y: {}\n  x.z: {}\nsop: {id: s, title: S, source: {document: "
+                                     f"d.txt}}}}\nrules:\n{rules}")
+    started = time.process_time()
+    report = lint([tmp_path])
+    assert time.process_time() - started < 20
+    pairs = [d for d in report.diagnostics if d.code.value == "required-and-forbidden"]
+    assert len(pairs) == PER_CHECK + 1
+    assert any(f"the first {PER_CHECK} are" in d.message for d in pairs)
