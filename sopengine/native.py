@@ -27,7 +27,7 @@ from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
 from .judging import assemble
 from .kinds import KINDS
 from .model import Match, Pack, Rule
-from .session import CaseClosed, DuplicateEvent, duplicate_reason, index_facts
+from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
 PLAN_VERSION = 1
 
@@ -231,12 +231,4 @@ class NativeSession:
 
     def add_timelines(self, result: AuditResult, limit: int) -> None:
         """Attach the events of up to ``limit`` cases with findings (see :meth:`sopengine.Session.add_timelines`)."""
-        wanted = list(dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions]))
-        for case_id in wanted:
-            kept = self._events.get(case_id)
-            if kept is None:
-                continue
-            events = sorted(kept, key=lambda ev: (ev.time, ev.seq))
-            if len(result.timelines) < limit:
-                result.timelines[case_id] = events
-            result.actors.update((e.id, e.actor) for e in events)
+        attach_timelines(result, self._events, limit)

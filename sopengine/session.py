@@ -216,15 +216,7 @@ class Session:
 
     def add_timelines(self, result: AuditResult, limit: int) -> None:
         """Attach the events of up to ``limit`` cases with findings (violations first) and evidence actors."""
-        wanted = list(dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions]))
-        for case_id in wanted:
-            case = self._cases.get(case_id)
-            if case is None:
-                continue
-            events = sorted(case.events, key=lambda ev: (ev.time, ev.seq))
-            if len(result.timelines) < limit:
-                result.timelines[case_id] = events
-            result.actors.update((e.id, e.actor) for e in events)
+        attach_timelines(result, {case_id: case.events for case_id, case in self._cases.items()}, limit)
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         """What the SOPs now require, as of ``as_of``."""
@@ -240,6 +232,20 @@ def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, An
         else:
             out[name] = {str(r["id"]): r for r in records or [] if isinstance(r, Mapping) and "id" in r}
     return out
+
+
+def attach_timelines(result: AuditResult, kept: Mapping[str, list[Event]], limit: int) -> None:
+    """Attach the kept events of up to ``limit`` cases with findings (violations first), in time order, and
+    the actor of every event of those cases."""
+    wanted = list(dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions]))
+    for case_id in wanted:
+        events = kept.get(case_id)
+        if events is None:
+            continue
+        ordered = sorted(events, key=lambda ev: (ev.time, ev.seq))
+        if len(result.timelines) < limit:
+            result.timelines[case_id] = ordered
+        result.actors.update((e.id, e.actor) for e in ordered)
 
 
 def feed_all(session: "Session | NativeSession", records: Iterable[Record], *, strict: bool = False, grouped: bool = False,

@@ -93,7 +93,7 @@ pub struct Probe {
 }
 
 /// Everything a session found before the as-of judgement and the cross-case join; partials merge.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Partial {
     pub events: u64,
     pub cases: u64,

@@ -11,15 +11,7 @@ pub fn to_value(json: &Json) -> Value {
     match json {
         Json::Null => Value::None,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::Big(Arc::new(u as i128))
-            } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
+        Json::Number(n) => crate::value::from_json_number(n),
         Json::String(s) => Value::Str(Str::from(s.as_str())),
         Json::Array(items) => Value::List(Arc::new(items.iter().map(to_value).collect())),
         Json::Object(map) => Value::Dict(Arc::new(

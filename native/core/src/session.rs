@@ -228,7 +228,7 @@ impl Session {
             events: 0,
             cases: 0,
             latest: None,
-            ..clone_partial(&self.closed)
+            ..self.closed.clone()
         });
         let mut ids: Vec<Str> = self.cases.keys().cloned().collect();
         ids.sort();
@@ -306,20 +306,6 @@ impl Session {
             undecided,
             passed,
         }
-    }
-}
-
-fn clone_partial(p: &Partial) -> Partial {
-    Partial {
-        events: p.events,
-        cases: p.cases,
-        latest: p.latest,
-        violations: p.violations.clone(),
-        pending: p.pending.clone(),
-        undecided: p.undecided.clone(),
-        intervals: p.intervals.clone(),
-        probes: p.probes.clone(),
-        passed: p.passed.clone(),
     }
 }
 

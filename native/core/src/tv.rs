@@ -11,15 +11,7 @@ pub fn decode(j: &Json) -> Result<Value, String> {
     Ok(match j {
         Json::Null => Value::None,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::int(i128::from(u))
-            } else {
-                Value::Float(n.as_f64().ok_or("a number out of range")?)
-            }
-        }
+        Json::Number(n) => crate::value::from_json_number(n),
         Json::String(s) => Value::str(s),
         Json::Array(_) => return Err(format!("a bare JSON array is not a typed value: {j}")),
         Json::Object(m) => decode_tagged(m)?,

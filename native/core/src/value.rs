@@ -96,6 +96,17 @@ pub fn num_cmp(a: Num, b: Num) -> Option<Ordering> {
     }
 }
 
+/// A JSON number as Python's json/orjson gives it: an int within 64 bits (signed or not), else a float.
+pub fn from_json_number(n: &serde_json::Number) -> Value {
+    if let Some(i) = n.as_i64() {
+        Value::Int(i)
+    } else if let Some(u) = n.as_u64() {
+        Value::int(i128::from(u))
+    } else {
+        Value::Float(n.as_f64().unwrap_or(f64::NAN)) // always a finite f64 without arbitrary_precision
+    }
+}
+
 impl Value {
     /// An int, kept in `Int` when it fits.
     pub fn int(i: i128) -> Value {
