@@ -28,6 +28,10 @@ fn cpu() -> f64 {
     (ticks(11) + ticks(12)) / 100.0 // utime and stime, in USER_HZ ticks (100 on Linux)
 }
 
+/// The allocator the Python module uses (see `native/py/src/lib.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let plan = std::fs::read_to_string(&args[1]).expect("plan");
