@@ -45,7 +45,7 @@ def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]], counter: L
 
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
           as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
-          timelines: int = 0, engine: str | None = None) -> AuditResult:
+          timelines: int = 0, engine: str | None = None, resident_cases: int | None = None) -> AuditResult:
     """Audit a stream of events (and rejected lines) against a pack.
 
     ``grouped=True`` declares that each case's events come together: a case is
@@ -54,8 +54,10 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     ``timelines`` keeps the events of up to that many cases with findings, for
     reports that show them (cases freed by ``grouped`` have none).
     ``engine`` is ``native``, ``python`` or ``auto`` (the default: native where it is built).
+    ``resident_cases`` bounds the cases the native engine holds in memory; the least recently
+    touched wait in a temporary file (default: no bound). Findings do not depend on it.
     """
-    session = new_session(pack, facts, engine)
+    session = new_session(pack, facts, engine, resident_cases=resident_cases)
     runs = feed_all(session, records, strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
@@ -66,7 +68,8 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
 
 def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = None, as_of: float | None = None,
                 *, strict: bool = False, grouped: bool = False, inputs: "InputSpec | None" = None,
-                counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None) -> AuditResult:
+                counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None,
+                resident_cases: int | None = None) -> AuditResult:
     """Audit log files: on the native engine, JSON Lines files are read by the core itself (no Python
     object per event); every other input, and the Python engine, go through :func:`read_records`."""
     from .adapters import InputSpec, plain_jsonl
@@ -75,7 +78,7 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
     if engine_name(engine) == "native" and not timelines and plain_jsonl(paths, spec):
         from .native import NativeSession
 
-        session = NativeSession(pack, facts, keep_events=False)
+        session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases)
         for path in paths:
             session.feed_file(path, spec.limits.line_bytes, counter)
             if strict and session.rejected:
@@ -84,7 +87,7 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
         result = session.result(as_of)
         return result
     return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
-                 timelines=timelines, engine=engine)
+                 timelines=timelines, engine=engine, resident_cases=resident_cases)
 
 
 def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:

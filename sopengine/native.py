@@ -138,11 +138,14 @@ class NativeSession:
     >>> result = session.result(as_of=None)
     """
 
-    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True):
+    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
+                 resident_cases: int | None = None):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
         self._core = _native.NativeSession(emit(pack), facts_json(index_facts(facts or {})), keep_events)
+        if resident_cases is not None:  # past it, the least recently touched cases are spilled to disk
+            self._core.set_resident_limit(resident_cases)
         self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
         self._max_line_bytes = 0
         self._seq = 0

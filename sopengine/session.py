@@ -300,10 +300,14 @@ def engine_name(engine: str | None = None) -> str:
 
 
 def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
-                *, keep_events: bool = True) -> "Session | NativeSession":
-    """A session on the chosen engine (see :func:`engine_name`); both give the same findings."""
+                *, keep_events: bool = True, resident_cases: int | None = None) -> "Session | NativeSession":
+    """A session on the chosen engine (see :func:`engine_name`); both give the same findings.
+
+    ``resident_cases`` bounds the cases the native engine keeps in memory (the rest wait on disk);
+    the Python reference engine keeps every case.
+    """
     if engine_name(engine) == "native":
         from .native import NativeSession
 
-        return NativeSession(pack, facts, keep_events=keep_events)
+        return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases)
     return Session(pack, facts, keep_events=keep_events)

@@ -72,6 +72,40 @@ def test_the_example_log_gives_the_same_json_on_both_engines(bundled: Any, as_of
     assert _json(native) == _json(python)
 
 
+@pytest.mark.parametrize("as_of", [None, "2024-05-20T00:00:00Z"])
+def test_the_native_engine_spilling_every_idle_case_gives_the_same_json(bundled: Any, as_of: str | None) -> None:
+    """One case in memory at a time: every switch of case writes one to disk and reads one back."""
+    from sopengine import parse_time
+
+    facts = load_facts([ROOT / "examples" / "facts.yaml"])
+    when = parse_time(as_of) if as_of else None
+    log = [str(ROOT / "examples" / "events.jsonl")]
+    python = audit(bundled, read_records(bundled, log), facts, when, engine="python")
+    native = audit(bundled, read_records(bundled, log), facts, when, engine="native", resident_cases=1)
+    assert _json(native) == _json(python)
+
+
+def test_spilled_cases_an_event_came_late_for_are_replayed_from_the_files(bundled: Any, tmp_path: Path) -> None:
+    """Shuffled lines and duplicates across two files read by the core, one case in memory at a time."""
+    import random
+
+    from sopengine.audit import audit_paths
+
+    lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines()
+    random.Random(11).shuffle(lines)
+    half = len(lines) // 2
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b"\n".join(lines[:half] + [lines[5]]) + b"\n")
+    second.write_bytes(b"\n".join(lines[half:]) + b"\n")
+    facts = load_facts([ROOT / "examples" / "facts.yaml"])
+    paths = [str(first), str(second)]
+    python = audit_paths(bundled, paths, facts, engine="python")
+    native = audit_paths(bundled, paths, facts, engine="native", resident_cases=1)
+    assert python.rejected and python.violations
+    assert _json(native) == _json(python)
+    assert [r.to_json() for r in native.rejected] == [r.to_json() for r in python.rejected]
+
+
 @budget(60)
 @given(_packs, _logs, st.integers(0, 400))
 def test_generated_packs_and_logs_give_the_same_json_on_both_engines(
@@ -82,12 +116,13 @@ def test_generated_packs_and_logs_give_the_same_json_on_both_engines(
     events = _events(log)
     for as_of in (None, START + minutes * 60.0):
         results = []
-        for engine in ("python", "native"):
-            session = new_session(pack, None, engine)
+        for engine, resident in (("python", None), ("native", None), ("native", 1)):
+            session = new_session(pack, None, engine, resident_cases=resident)
             for e in _copy(events):
                 session.feed(e)
             results.append(_json(session.result(as_of)))
         assert results[1] == results[0]
+        assert results[2] == results[0], "spilling idle cases to disk changed the findings"
 
 
 def test_a_shuffled_log_with_bad_lines_read_by_the_core_gives_the_same_report(tmp_path: Path) -> None:

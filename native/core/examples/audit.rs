@@ -1,4 +1,4 @@
-//! Time the core alone on a log: `cargo run --release --example audit -- PLAN.json FACTS.json LOG.jsonl`.
+//! Time the core alone on a log: `cargo run --release --example audit -- PLAN.json FACTS.json LOG.jsonl [RESIDENT_CASES]`.
 //! Prints the time spent reading only, reading plus evaluating, and judging plus the cross-case
 //! join, and the resident memory after each (the plan and facts as `sopengine.native.emit` and
 //! `facts_json` write them; `benchmarks/bench_audit.py --core` makes both).
@@ -62,6 +62,9 @@ fn main() {
     let (read, read_cpu) = (t.elapsed(), cpu() - c);
     let (t, c) = (Instant::now(), cpu());
     let mut session = Session::new(engine.clone(), Arc::new(facts), false);
+    if let Some(limit) = args.get(4) {
+        session.set_resident_limit(limit.parse().expect("a resident case limit"));
+    }
     for record in JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0) {
         if let Ok(Record::Event(e)) = record {
             let _ = session.feed(e);
@@ -78,6 +81,23 @@ fn main() {
         eprintln!("{label}: {line}");
     };
     rss("after feeding");
+    let (spilled, bytes, _) = session.spill_stats();
+    eprintln!(
+        "spilled: {spilled} cases, {:.1} MB written",
+        bytes as f64 / 1e6
+    );
+    if std::env::var_os("AUDIT_COUNTS").is_some() {
+        let p = session.partial();
+        eprintln!(
+            "partial: {} violations, {} pending, {} undecided, {} intervals, {} probes",
+            p.violations.len(),
+            p.pending.len(),
+            p.undecided.len(),
+            p.intervals.len(),
+            p.probes.len()
+        );
+        rss("after partial");
+    }
     let (t, c) = (Instant::now(), cpu());
     let judged = session.result(None, Vec::new());
     let (judged_in, judged_cpu) = (t.elapsed(), cpu() - c);

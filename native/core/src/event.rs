@@ -3,13 +3,13 @@
 use crate::value::{Str, Value};
 
 /// Where an event came from: the index of its input file in the session and its 1-based line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub file: u32,
     pub line: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub id: Str,
     pub case: Str,

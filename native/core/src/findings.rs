@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::value::{Str, Value};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Violation {
     pub rule: u32,
     pub case: Str,
@@ -13,7 +13,7 @@ pub struct Violation {
     pub events: Vec<Str>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Undecided {
     pub rule: u32,
     pub case: Str,
@@ -22,7 +22,7 @@ pub struct Undecided {
 }
 
 /// An obligation or a broken invariant still open after a case's last event; judged at the as-of time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     pub rule: u32,
     pub case: Str,
@@ -38,7 +38,7 @@ pub struct Pending {
 }
 
 /// Where an event stands among all cases' events: time, then case, then input order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub time: f64,
     pub case: Str,
@@ -69,7 +69,7 @@ impl PartialEq for Position {
 impl Eq for Position {}
 
 /// A case's membership of a cross-case index under one key with one set of attributes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     pub index: u32,
     pub key: Value,
@@ -82,7 +82,7 @@ pub struct Interval {
 }
 
 /// A cross-case rule's question, asked at an event, answered once every case is known.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Probe {
     pub rule: u32,
     pub index: u32,

@@ -19,6 +19,7 @@ pub mod pyfmt;
 pub mod reader;
 pub mod run;
 pub mod session;
+pub mod spill;
 pub mod time;
 pub mod tv;
 pub mod value;

@@ -23,13 +23,13 @@ use crate::value::{CmpOp, Str, Value};
 /// Facts by collection, then record id: each record's fields.
 pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Memory {
     After(Arc<Event>),
     Seen(Vec<Str>),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Obligation {
     pub rule: u32,
     pub trigger: Arc<Event>,
@@ -39,7 +39,7 @@ pub struct Obligation {
     pub since: f64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Breach {
     pub rule: u32,
     pub since: f64,
@@ -49,7 +49,8 @@ pub struct Breach {
     pub event: Arc<Event>,
 }
 
-/// The evolving evaluation of one case.
+/// The evolving evaluation of one case (serialisable: an idle case can be spilled to disk).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct CaseRun {
     pub case: Str,
     pub state: Vec<Value>,

@@ -5,6 +5,10 @@
 //! start, in order, before results are given. A session that keeps events replays a dirty case
 //! from them; one that does not (reading files, where memory must not grow with the log) names its
 //! dirty cases, and the caller reads their events again and hands them to [`Session::replay`].
+//!
+//! Memory is bounded by the cases in play: past a limit of resident cases, the least recently
+//! touched quarter is spilled to a temporary file ([`crate::spill`]) and brought back if an event
+//! of one arrives, or when results are assembled.
 
 use std::sync::Arc;
 
@@ -15,8 +19,10 @@ use crate::event::Event;
 use crate::findings::{Partial, Pending, Undecided, Violation};
 use crate::join;
 use crate::run::{CaseRun, Facts, Runner, Scratch};
+use crate::spill::Spill;
 use crate::value::Str;
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct CaseSlot {
     run: CaseRun,
     /// The case's events, kept only by a session that keeps events.
@@ -25,9 +31,12 @@ struct CaseSlot {
     /// Hashes of the case's event ids, to refuse a duplicate (64 bits: a collision within one case
     /// would take billions of events).
     ids: IdSet,
+    /// The session's event count when the case last took an event (the least recent is spilled first).
+    touched: u64,
 }
 
 /// A set of id hashes: a short list for the usual case of few events, a hash set for a long case.
+#[derive(serde::Serialize, serde::Deserialize)]
 enum IdSet {
     Few(Vec<u64>),
     Many(FxHashSet<u64>),
@@ -85,6 +94,10 @@ pub struct Session {
     latest: Option<f64>,
     vars: Scratch,
     keep_events: bool,
+    spilled: Spill<CaseSlot>,
+    resident_limit: usize,
+    /// Why spilling stopped (the temporary file could not be written): cases then stay in memory.
+    spill_error: Option<String>,
 }
 
 /// A judged result: what the reference `Session.result` assembles (sorting happens at output).
@@ -123,12 +136,67 @@ impl Session {
             latest: None,
             vars: Scratch::default(),
             keep_events,
+            spilled: Spill::default(),
+            resident_limit: usize::MAX,
+            spill_error: None,
+        }
+    }
+
+    /// Keep at most `limit` cases in memory (at least one); the rest are spilled to disk.
+    pub fn set_resident_limit(&mut self, limit: usize) {
+        self.resident_limit = limit.max(1);
+    }
+
+    /// Cases spilled to disk now, the bytes written to the spill file so far, and why spilling
+    /// stopped, if it did.
+    pub fn spill_stats(&self) -> (usize, u64, Option<&str>) {
+        (
+            self.spilled.len(),
+            self.spilled.written(),
+            self.spill_error.as_deref(),
+        )
+    }
+
+    /// Bring a spilled case back into memory.
+    fn restore(&mut self, case: &str) {
+        if let Some(slot) = self.spilled.take(case) {
+            self.cases.insert(slot.run.case.clone(), Box::new(slot));
+        }
+    }
+
+    /// Past the resident limit, spill the least recently touched quarter of the cases (a batch, so
+    /// that choosing them costs O(1) per event over time).
+    fn spill_idle(&mut self) {
+        if self.cases.len() <= self.resident_limit {
+            return;
+        }
+        let keep = self.resident_limit - self.resident_limit / 4;
+        let mut ages: Vec<u64> = self.cases.values().map(|s| s.touched).collect();
+        let spill = ages.len() - keep.max(1);
+        let (_, &mut newest_spilled, _) = ages.select_nth_unstable(spill - 1);
+        let idle: Vec<Str> = self
+            .cases
+            .iter()
+            .filter(|(_, s)| s.touched <= newest_spilled)
+            .map(|(case, _)| case.clone())
+            .collect();
+        for case in idle {
+            let slot = self.cases.remove(&case).expect("listed");
+            if let Err(e) = self.spilled.put(case.clone(), &slot, slot.dirty) {
+                self.cases.insert(case, slot);
+                self.spill_error = Some(e.to_string());
+                self.resident_limit = usize::MAX;
+                return;
+            }
         }
     }
 
     /// Add one event (its `seq` must grow with input order).
     pub fn feed(&mut self, mut event: Event) -> Result<(), Refused> {
         let hash = id_hash(&event.id);
+        if !self.spilled.is_empty() && !self.cases.contains_key(&event.case) {
+            self.restore(&event.case);
+        }
         match self.cases.get(&event.case) {
             None if self.closed_ids.contains(&event.case) => return Err(Refused::Closed),
             Some(s) if s.ids.contains(hash) => return Err(Refused::Duplicate),
@@ -146,9 +214,11 @@ impl Session {
                 events: Vec::new(),
                 dirty: false,
                 ids: IdSet::Few(Vec::new()),
+                touched: 0,
             })
         });
         slot.ids.insert(hash);
+        slot.touched = self.events;
         if !slot.dirty && (event.time, event.seq) < slot.run.last {
             slot.dirty = true;
         }
@@ -165,17 +235,22 @@ impl Session {
         let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
         runner.step(&mut slot.run, &event);
         self.vars = runner.into_vars();
+        self.spill_idle();
         Ok(())
     }
 
     /// Cases an event came late for, that only a replay of their events can settle (sorted).
     pub fn dirty_cases(&self) -> Vec<Str> {
-        let mut out: Vec<Str> = self
-            .cases
-            .values()
-            .filter(|s| s.dirty && !self.keep_events)
-            .map(|s| s.run.case.clone())
-            .collect();
+        if self.keep_events {
+            return Vec::new();
+        }
+        let resident = self.cases.values().filter(|s| s.dirty).map(|s| &s.run.case);
+        let spilled = self
+            .spilled
+            .keys()
+            .filter(|(_, dirty)| *dirty)
+            .map(|(c, _)| c);
+        let mut out: Vec<Str> = resident.chain(spilled).cloned().collect();
         out.sort();
         out
     }
@@ -184,6 +259,7 @@ impl Session {
     /// of an id after the first are dropped, as they were refused when first fed).
     pub fn replay(&mut self, case: &str, events: Vec<Event>) {
         let engine = self.engine.clone();
+        self.restore(case);
         let Some(slot) = self.cases.get_mut(case) else {
             return;
         };
@@ -206,6 +282,7 @@ impl Session {
 
     /// Declare that a case has no more events: its state is freed, what is open is kept to judge.
     pub fn close_case(&mut self, case: &str) {
+        self.restore(case);
         let Some(mut slot) = self.cases.remove(case) else {
             return;
         };
@@ -219,7 +296,7 @@ impl Session {
     pub fn partial(&mut self) -> Partial {
         let mut out = Partial {
             events: self.events,
-            cases: self.cases.len() as u64 + self.closed.cases,
+            cases: (self.cases.len() + self.spilled.len()) as u64 + self.closed.cases,
             latest: self.latest,
             passed: vec![0; self.engine.rules.len()],
             ..Partial::default()
@@ -230,11 +307,19 @@ impl Session {
             latest: None,
             ..self.closed.clone()
         });
-        let mut ids: Vec<Str> = self.cases.keys().cloned().collect();
+        let spilled = self.spilled.keys().map(|(c, _)| c);
+        let mut ids: Vec<Str> = self.cases.keys().chain(spilled).cloned().collect();
         ids.sort();
         for id in ids {
-            let slot = self.cases.get_mut(&id).expect("listed");
-            out.absorb(found(&self.engine, &self.facts, &mut self.vars, slot));
+            let found = match self.cases.get_mut(&id) {
+                Some(slot) => found(&self.engine, &self.facts, &mut self.vars, slot),
+                None => {
+                    // A copy, dropped once its findings are taken: the case stays on disk.
+                    let mut slot = self.spilled.peek(&id).expect("listed");
+                    found(&self.engine, &self.facts, &mut self.vars, &mut slot)
+                }
+            };
+            out.absorb(found);
         }
         out
     }

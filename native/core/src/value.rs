@@ -14,7 +14,7 @@ use crate::pyfmt::{float_repr, str_repr};
 /// Shared, immutable text.
 pub type Str = Arc<str>;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     None,
     Bool(bool),

@@ -60,6 +60,17 @@ impl NativeSession {
         })
     }
 
+    /// Keep at most `limit` cases in memory; the least recently touched are spilled to a temporary file.
+    fn set_resident_limit(&mut self, limit: usize) {
+        self.inner.set_resident_limit(limit);
+    }
+
+    /// (cases spilled now, bytes written to the spill file, why spilling stopped or None).
+    fn spill_stats(&self) -> (usize, u64, Option<String>) {
+        let (cases, bytes, error) = self.inner.spill_stats();
+        (cases, bytes, error.map(str::to_string))
+    }
+
     /// Cases an event came late for (a session that keeps no events needs `replay_files` for them).
     fn dirty_cases(&self) -> Vec<String> {
         self.inner
