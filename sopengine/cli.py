@@ -26,6 +26,7 @@ from .config import Config, find_config, pack_paths
 from .events import LineCounter
 from .impact import compare
 from .limits import DEFAULT as DEFAULT_LIMITS, Limits
+from .native import resident_cases
 from .lint import lint as run_lint
 from .model import Pack
 from .pack import load_pack
@@ -379,6 +380,10 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
               help="Worker processes; cases are shared out among them and the findings are the same.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal, never in CI).")
+@click.option("--memory-budget", "memory_budget", type=click.IntRange(64, None), default=256, show_default=True,
+              metavar="MB", help="Memory the native engine aims to stay within: past it, the cases not touched "
+                                 "lately wait in a temporary file (findings are the same). The Python engine "
+                                 "keeps every case in memory.")
 @click.option("--engine", type=click.Choice(["auto", "native", "python", "local", "spark"]), default="auto",
               show_default=True,
               help="auto: the native core where it is built, else the Python reference evaluator (said on "
@@ -393,7 +398,7 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
               output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
-              progress: bool | None, engine: str, master: str, **kwargs: Any) -> None:
+              progress: bool | None, memory_budget: int, engine: str, master: str, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
@@ -421,7 +426,8 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
             else:
                 result = audit_paths(pack, list(logs), facts, as_of_time, strict=strict, grouped=grouped,
                                      inputs=inputs, counter=LineCounter(bar.advance),
-                                     timelines=HTML_CASES if html else 0, engine=local)
+                                     timelines=HTML_CASES if html else 0, engine=local,
+                                     resident_cases=resident_cases(memory_budget))
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     result.input_problem = input_problem(result, max_rejected)

@@ -130,6 +130,16 @@ def facts_json(facts: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
                        for coll, records in facts.items()}, ensure_ascii=False, allow_nan=False)
 
 
+#: What one case in play costs the core in memory, rounded up from the benchmark logs' ~5.5 KB.
+CASE_BYTES = 8 * 1024
+
+
+def resident_cases(memory_budget_mb: int) -> int:
+    """The cases to keep in memory under a budget: 40% of it for the cases in play, the rest for the
+    findings, the cross-case join's partition and the report (at least 1,000 cases)."""
+    return max(1_000, memory_budget_mb * 2**20 * 4 // 10 // CASE_BYTES)
+
+
 class NativeSession:
     """:class:`sopengine.Session`'s API on the native core: the same findings, made in Rust.
 

@@ -4,6 +4,8 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use rustc_hash::FxHashMap;
 
@@ -160,6 +162,119 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
         }
     }
     out
+}
+
+/// The join's input: every probe and interval, held in memory, or, for a session that spills,
+/// partitioned by key into temporary files, each joined alone (a grace hash join), so that the join
+/// needs memory for one partition, not for every case's.
+pub enum JoinInput {
+    Memory(Vec<Probe>, Vec<Interval>),
+    Partitioned(Vec<BufWriter<File>>),
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Part {
+    Probe(Probe),
+    Interval(Interval),
+}
+
+impl JoinInput {
+    /// Partitions on disk (in memory if the temporary files cannot be made).
+    pub fn partitioned(parts: usize) -> JoinInput {
+        let files: std::io::Result<Vec<_>> = (0..parts.max(1))
+            .map(|_| Ok(BufWriter::with_capacity(64 << 10, tempfile::tempfile()?)))
+            .collect();
+        match files {
+            Ok(files) => JoinInput::Partitioned(files),
+            Err(_) => JoinInput::Memory(Vec::new(), Vec::new()),
+        }
+    }
+
+    pub fn add(&mut self, probes: Vec<Probe>, intervals: Vec<Interval>) {
+        match self {
+            JoinInput::Memory(p, i) => {
+                p.extend(probes);
+                i.extend(intervals);
+            }
+            JoinInput::Partitioned(files) => {
+                let parts = probes
+                    .into_iter()
+                    .map(|p| (p.index, partition_hash(&p.key), Part::Probe(p)))
+                    .chain(
+                        intervals
+                            .into_iter()
+                            .map(|i| (i.index, partition_hash(&i.key), Part::Interval(i))),
+                    );
+                for (index, hash, part) in parts {
+                    let n = files.len() as u64;
+                    let file = &mut files[((hash ^ index as u64) % n) as usize];
+                    let bytes = postcard::to_stdvec(&part).expect("encoding a join record");
+                    file.write_all(&(bytes.len() as u64).to_le_bytes())
+                        .and_then(|_| file.write_all(&bytes))
+                        .expect("writing a join partition");
+                }
+            }
+        }
+    }
+
+    /// Join every partition; the answers are the same as one join over everything.
+    pub fn join(self, engine: &Engine, facts: &Facts) -> Answers {
+        match self {
+            JoinInput::Memory(probes, intervals) => join(engine, facts, &probes, &intervals),
+            JoinInput::Partitioned(files) => {
+                let mut out = Answers {
+                    violations: Vec::new(),
+                    undecided: Vec::new(),
+                    passed: Vec::new(),
+                };
+                for file in files {
+                    let (probes, intervals) = read_partition(file);
+                    let answers = join(engine, facts, &probes, &intervals);
+                    out.violations.extend(answers.violations);
+                    out.undecided.extend(answers.undecided);
+                    for (rule, n) in answers.passed {
+                        match out.passed.iter_mut().find(|(r, _)| *r == rule) {
+                            Some(slot) => slot.1 += n,
+                            None => out.passed.push((rule, n)),
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+fn partition_hash(key: &Value) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key_bytes(key))
+}
+
+/// A partition's records, read back. Its file is this process's own: failing to read it back is a
+/// failure of the machine, not of the input.
+fn read_partition(file: BufWriter<File>) -> (Vec<Probe>, Vec<Interval>) {
+    let mut file = file.into_inner().expect("flushing a join partition");
+    file.seek(SeekFrom::Start(0))
+        .expect("rewinding a join partition");
+    let mut reader = BufReader::with_capacity(64 << 10, file);
+    let (mut probes, mut intervals) = (Vec::new(), Vec::new());
+    let mut len = [0u8; 8];
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_exact(&mut len) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            other => other.expect("reading a join partition"),
+        }
+        buf.resize(u64::from_le_bytes(len) as usize, 0);
+        reader
+            .read_exact(&mut buf)
+            .expect("reading a join partition");
+        match postcard::from_bytes(&buf).expect("decoding a join record") {
+            Part::Probe(p) => probes.push(p),
+            Part::Interval(i) => intervals.push(i),
+        }
+    }
+    (probes, intervals)
 }
 
 /// Bytes equal for keys Python treats as the same dict key (1, 1.0 and True; a tuple and its items).

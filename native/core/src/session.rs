@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::findings::{Partial, Pending, Undecided, Violation};
-use crate::join;
+use crate::join::JoinInput;
 use crate::run::{CaseRun, Facts, Runner, Scratch};
 use crate::spill::Spill;
 use crate::value::Str;
@@ -73,6 +73,10 @@ fn id_hash(id: &str) -> u64 {
     h.write(id.as_bytes());
     h.finish()
 }
+
+/// Partitions of the cross-case join of a session that spilled cases (each about 1/64 of the probes
+/// and intervals in memory at once).
+const JOIN_PARTITIONS: usize = 64;
 
 /// Why an event was refused (it is then a rejected record, with the reference engine's wording).
 #[derive(Debug, PartialEq)]
@@ -294,6 +298,17 @@ impl Session {
 
     /// Everything found so far, before the as-of judgement and the cross-case join.
     pub fn partial(&mut self) -> Partial {
+        let mut join = JoinInput::Memory(Vec::new(), Vec::new());
+        let mut out = self.partial_into(&mut join);
+        if let JoinInput::Memory(probes, intervals) = join {
+            (out.probes, out.intervals) = (probes, intervals);
+        }
+        out
+    }
+
+    /// [`Session::partial`] with the probes and intervals handed to `join` case by case (a session
+    /// that spilled cases partitions them on disk, so that they are never all in memory).
+    fn partial_into(&mut self, join: &mut JoinInput) -> Partial {
         let mut out = Partial {
             events: self.events,
             cases: (self.cases.len() + self.spilled.len()) as u64 + self.closed.cases,
@@ -307,11 +322,15 @@ impl Session {
             latest: None,
             ..self.closed.clone()
         });
+        join.add(
+            std::mem::take(&mut out.probes),
+            std::mem::take(&mut out.intervals),
+        );
         let spilled = self.spilled.keys().map(|(c, _)| c);
         let mut ids: Vec<Str> = self.cases.keys().chain(spilled).cloned().collect();
         ids.sort();
         for id in ids {
-            let found = match self.cases.get_mut(&id) {
+            let mut found = match self.cases.get_mut(&id) {
                 Some(slot) => found(&self.engine, &self.facts, &mut self.vars, slot),
                 None => {
                     // A copy, dropped once its findings are taken: the case stays on disk.
@@ -319,6 +338,10 @@ impl Session {
                     found(&self.engine, &self.facts, &mut self.vars, &mut slot)
                 }
             };
+            join.add(
+                std::mem::take(&mut found.probes),
+                std::mem::take(&mut found.intervals),
+            );
             out.absorb(found);
         }
         out
@@ -327,8 +350,17 @@ impl Session {
     /// Findings as of `as_of` (default: the latest event time), with the partials of other sessions
     /// over other cases of the same log.
     pub fn result(&mut self, as_of: Option<f64>, others: Vec<Partial>) -> Judged {
-        let mut total = self.partial();
-        for o in others {
+        let mut join = if self.spilled.is_empty() {
+            JoinInput::Memory(Vec::new(), Vec::new())
+        } else {
+            JoinInput::partitioned(JOIN_PARTITIONS)
+        };
+        let mut total = self.partial_into(&mut join);
+        for mut o in others {
+            join.add(
+                std::mem::take(&mut o.probes),
+                std::mem::take(&mut o.intervals),
+            );
             total.absorb(o);
         }
         let as_of = as_of.or(total.latest);
@@ -373,7 +405,7 @@ impl Session {
                 });
             }
         }
-        let answers = join::join(&self.engine, &self.facts, &total.probes, &total.intervals);
+        let answers = join.join(&self.engine, &self.facts);
         violations.extend(answers.violations);
         let mut undecided = total.undecided;
         undecided.extend(answers.undecided);
