@@ -43,11 +43,13 @@ class Page:
         os.close(from_browser_w)
         self._buffer = b""
         self._next_id = 0
-        self.console: list[str] = []  # exceptions the page threw
+        self.errors: list[str] = []  # exceptions the page threw
+        self.requests: list[str] = []  # URLs of every request the page made
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self.call("Runtime.enable")
         self.call("Page.enable")
+        self.call("Network.enable")
 
     def __enter__(self) -> "Page":
         return self
@@ -93,7 +95,9 @@ class Page:
         while answer is None or not seen_event:
             message = self._read(deadline)
             if message.get("method") == "Runtime.exceptionThrown":
-                self.console.append(json.dumps(message["params"]["exceptionDetails"])[:2000])
+                self.errors.append(json.dumps(message["params"]["exceptionDetails"])[:2000])
+            if message.get("method") == "Network.requestWillBeSent":
+                self.requests.append(message["params"]["request"]["url"])
             if message.get("method") == until_event:
                 seen_event = True
             if message.get("id") == ident:

@@ -26,6 +26,8 @@
 
   function shownTime(t) { return t ? t.replace("T", " ") : ""; }
 
+  function shownValue(v) { return typeof v === "string" ? v : JSON.stringify(v); }
+
   async function unpack(text) {
     var bytes = Uint8Array.from(atob(text.trim()), function (c) { return c.charCodeAt(0); });
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
@@ -140,8 +142,7 @@
       c.events.forEach(function (e) {  // [id, time, type, actor, data]
         var data = el("div", {"class": "ev-data"});
         Object.keys(e[4] || {}).forEach(function (k) {
-          var v = e[4][k];
-          data.appendChild(el("div", {}, el("span", {"class": "k"}, k + ": "), typeof v === "string" ? v : JSON.stringify(v)));
+          data.appendChild(el("div", {}, el("span", {"class": "k"}, k + ": "), shownValue(e[4][k])));
         });
         var head = el("div", {});
         (marks[e[0]] || []).forEach(function (n) { head.appendChild(el("span", {"class": "mark"}, n)); });
@@ -180,7 +181,7 @@
         {label: "Case", text: function (c) { return c.id; }, cell: function (c) {
           var button = el("button", {type: "button", "class": "open", "aria-expanded": String(open.has(c.id)),
                                      "aria-label": "Open the timeline"}, open.has(c.id) ? "\u25be" : "\u25b8");
-          return el("span", {}, button, " ", caseLink(c.id, c.url));
+          return el("span", {"class": "case-id"}, button, caseLink(c.id, c.url));
         }},
         {label: "Violations", cls: "n", text: number("violations"), desc: true},
         {label: "Next actions", cls: "n wide", text: number("actions"), desc: true},
@@ -188,8 +189,14 @@
         {label: "Events", cls: "n wide", text: function (c) { return c.events === null ? "" : c.events.length; },
          sort: function (c) { return c.events === null ? null : c.events.length; }, desc: true}
       ],
-      haystack: function (c) {
-        return [c.id, JSON.stringify(c.findings), c.events === null ? "" : JSON.stringify(c.events)].join(" ");
+      haystack: function (c) {  // what the row and its timeline show
+        var words = [c.id];
+        c.findings.forEach(function (f) { words.push(f[1], f[3]); });
+        (c.events || []).forEach(function (e) {
+          words.push(e[0], e[2], e[3] || "");
+          Object.keys(e[4] || {}).forEach(function (k) { words.push(k, shownValue(e[4][k])); });
+        });
+        return words.join("\n");
       },
       rowClass: function (c) { return "case-row" + (open.has(c.id) ? " opened" : ""); },
       onRow: function (c, tr, body) {
