@@ -140,6 +140,7 @@ class CaseLink:
     match: re.Pattern[str] | None = None
 
     def for_case(self, case_id: str) -> str | None:
+        """The URL of ``case_id``, or None when ``match`` finds nothing in it."""
         if self.match is not None and not self.match.search(case_id):
             return None
         return self.url.replace("{case}", quote(case_id, safe=""))

@@ -73,7 +73,7 @@ class HtmlReporter:
             charts_json=json.dumps(charts).replace("<", "\\u003c"),  # no </script> nor <!-- in a script
             plotly_js=plotly.offline.get_plotlyjs().replace("</script", "<\\/script"),
             by_rule=self._by_rule(result, pack), titles=_document_titles(pack), undecided=_undecided(result),
-            cases=len(data["cases"]), overdue=sum(w.overdue for w in result.work), data=_pack_json(data),
+            case_count=len(data["cases"]), overdue=sum(w.overdue for w in result.work), data=_pack_json(data),
             script=(resources.files(__package__) / "templates" / "report.js").read_text(encoding="utf-8"),
             generated=format_time(datetime.now(timezone.utc).timestamp()),
             timelines_missing=any(c["events"] is None for c in data["cases"]))

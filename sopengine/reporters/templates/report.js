@@ -51,8 +51,8 @@
   }
 
   // -- a table that searches, sorts and pages its rows; columns: {label, text(row), sort(row)?, cell(row)?} --
-  function Table(host, search, opts) {
-    var state = {query: "", sort: opts.sort || null, desc: !!opts.desc, page: 0};
+  function pagedTable(host, search, opts) {
+    var state = {query: "", sort: opts.sort === undefined ? null : opts.sort, desc: !!opts.desc, page: 0};
     var haystacks = new Map();
 
     function matches(row, words) {
@@ -103,9 +103,9 @@
       prev.addEventListener("click", function () { state.page--; render(); });
       next.addEventListener("click", function () { state.page++; render(); });
       var of = total === opts.rows.length ? "" : " (of " + opts.rows.length + ")";
-      return el("div", {"class": "pager"}, prev, next,
-                el("span", {"class": "shown"}, first + "\u2013" + last + " of " + total + of + " \u00b7 page " +
-                   (total ? state.page + 1 : 0) + " of " + pages));
+      var shown = total ? first + "\u2013" + last + " of " + total + of + " \u00b7 page " + (state.page + 1) +
+                          " of " + pages : "nothing matches" + of;
+      return el("div", {"class": "pager"}, prev, next, el("span", {"class": "shown"}, shown));
     }
 
     function render() {
@@ -119,7 +119,7 @@
           tr.appendChild(el("td", {"class": col.cls, "data-label": col.label}, value));
         });
         body.appendChild(tr);
-        if (opts.onRow) opts.onRow(row, tr, body);
+        if (opts.onRow) opts.onRow(row, tr);
       });
       host.replaceChildren(el("table", {"class": opts.tableClass}, head(), body), pager(rows.length, pages));
     }
@@ -175,7 +175,7 @@
       c.actions = c.findings.length - c.violations;
     });
     function number(key) { return function (c) { return c[key]; }; }
-    Table(document.getElementById("cases-table"), document.getElementById("cases-search"), {
+    pagedTable(document.getElementById("cases-table"), document.getElementById("cases-search"), {
       rows: data.cases, tableClass: "cases", sort: 1, desc: true,
       columns: [
         {label: "Case", text: function (c) { return c.id; }, cell: function (c) {
@@ -199,7 +199,7 @@
         return words.join("\n");
       },
       rowClass: function (c) { return "case-row" + (open.has(c.id) ? " opened" : ""); },
-      onRow: function (c, tr, body) {
+      onRow: function (c, tr) {
         tr.setAttribute("data-case", c.id);
         var detail = null;
         function show() {
@@ -232,7 +232,7 @@
     var urls = new Map(data.cases.map(function (c) { return [c.id, c.url]; }));
     var overdue = at("overdue"), due = at("due"), kase = at("case");
     var shown = header.filter(function (h) { return h !== "overdue" && h !== "events"; });
-    Table(document.getElementById("worklist-table"), document.getElementById("worklist-search"), {
+    pagedTable(document.getElementById("worklist-table"), document.getElementById("worklist-search"), {
       rows: data.work, tableClass: "stack worklist",
       columns: shown.map(function (name) {
         var i = at(name), label = name.charAt(0).toUpperCase() + name.slice(1).replace(/_/g, " ");
