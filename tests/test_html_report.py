@@ -105,7 +105,8 @@ def _open(page: Page, report: Path, width: int = 1400) -> None:
 
 
 def _case_ids(page: Page) -> list[str]:
-    return page.js("[...document.querySelectorAll('#cases-table tr.case-row')].map(r => r.dataset.case)")
+    ids: list[str] = page.js("[...document.querySelectorAll('#cases-table tr.case-row')].map(r => r.dataset.case)")
+    return ids
 
 
 def _search(page: Page, box: str, text: str) -> None:
@@ -146,11 +147,15 @@ def test_the_rules_table_names_each_source_by_its_sop_title_not_its_file(report:
         assert source.group(2).startswith(pack.sops[rule.sop].title + ", ")
 
 
-def test_the_checker_sees_a_page_that_reaches_another_host(tmp_path: Path) -> None:
+def test_the_checkers_see_a_page_that_reaches_another_host(browser: Page, tmp_path: Path) -> None:
     page = tmp_path / "leaky.html"
     page.write_text('<html><body><img src="http://example.invalid/pixel.png"></body></html>', encoding="utf-8")
     _dom, requested = render(page, tmp_path)
     assert _outside(requested) == ["http://example.invalid/pixel.png"]
+    browser.open(page.as_uri(), 800)
+    browser.js("1")  # reads the events the load sent
+    assert _outside(browser.requests) == ["http://example.invalid/pixel.png"]
+    browser.requests.clear()  # the other pages must make none (checked when the browser closes)
 
 
 def test_html_is_for_audits_only(runner: Any) -> None:
