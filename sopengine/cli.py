@@ -21,7 +21,7 @@ from .adapters import InputSpec
 from .audit import audit, audit_paths, load_facts, read_records
 from .errors import InputError, Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .events import Event, Record, Skipped
-from .findings import AuditResult, WorkItem
+from .findings import AuditResult, WorkItem, cell
 from .config import Config, find_config, pack_paths
 from .events import LineCounter
 from .impact import compare
@@ -39,7 +39,6 @@ from .timeutil import TimeFormatError, format_duration, format_time, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
-HTML_CASES = 200  # cases with findings whose timelines the HTML report shows
 
 
 def _errors_to_exits(func: F) -> F:
@@ -414,6 +413,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     facts = load_facts(facts_files)
     inputs = _inputs(input_format, mapping, sops)
     html = "html" in formats or bool(per_format.get("html"))
+    timelines = sys.maxsize if html else 0  # the HTML report shows every case with findings
     tune_gc()
     local = _engine(engine, jobs=jobs) if engine != "spark" else "spark"
     with Progress(wanted(progress) and engine != "spark", total_bytes(logs)) as bar:
@@ -422,17 +422,18 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
                 result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
             elif jobs > 1 and local == "python" and _rereadable(logs, jobs):
                 result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
-                                        strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs)
+                                        strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs,
+                                        timelines=timelines)
             else:
                 result = audit_paths(pack, list(logs), facts, as_of_time, strict=strict, grouped=grouped,
                                      inputs=inputs, counter=LineCounter(bar.advance),
-                                     timelines=HTML_CASES if html else 0, engine=local,
+                                     timelines=timelines, engine=local,
                                      resident_cases=resident_cases(memory_budget))
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     result.input_problem = input_problem(result, max_rejected)
     _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
-          {"html": HtmlReporter(facts, HTML_CASES)})
+          {"html": HtmlReporter(facts)})
     if result.input_problem:
         raise InputError(f"input not read: {result.input_problem}")
     if result.grouped_input and not grouped and result.events >= 100_000:
@@ -559,16 +560,13 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["overdue", "due", "case", "rule", "action", *columns, "since", "events"])
-        for w in items:
-            cols = dict(w.columns)
-            writer.writerow([str(w.overdue).lower(), format_time(w.due) or "", w.case, w.rule, w.action,
-                             *[_cell(cols.get(c)) for c in columns], format_time(w.since), " ".join(w.events)])
+        writer.writerow(WorkItem.header(columns))
+        writer.writerows(w.row(columns) for w in items)
         return buf.getvalue()
     lines = [f"Worklist as of {format_time(result.as_of)}: {len(items)} item(s), "
              f"{sum(w.overdue for w in items)} overdue"]
     for w in items:
-        shown = "  ".join(f"{k}={_cell(v)}" for k, v in w.columns if v not in (None, ""))
+        shown = "  ".join(f"{k}={cell(v)}" for k, v in w.columns if v not in (None, ""))
         flag = "OVERDUE " if w.overdue else ""
         lines.append(f"\n{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}")
         lines.append(f"    {w.action}")
@@ -577,14 +575,6 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     if result.rejected:
         lines.append(f"\n{len(result.rejected)} rejected record(s); see --format json")
     return textsafe.lines(lines)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ";".join(map(str, value))
-    return str(value)
 
 
 def _parse_as_of(as_of: str | None) -> float | None:

@@ -11,16 +11,17 @@ parameter.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from ._yaml import YamlDocument
 from .errors import Code, DiagnosticSink, Location, did_you_mean
-from .expr import Expr, Scope, Template, compile_expr, compile_template
+from .expr import Expr, Scope, Template, compile_expr, compile_template, pattern_problem
 from .limits import DEFAULT, Limits
 from .kinds import KINDS
 from .model import (
-    Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
+    CaseLink, Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
     StateVar, Suppression,
 )
 from .timeutil import parse_duration
@@ -38,6 +39,7 @@ class _Work:
     report: dict[str, Any] = field(default_factory=dict)
     report_doc: YamlDocument | None = None
     columns: dict[str, Expr] = field(default_factory=dict)
+    links: list[CaseLink] = field(default_factory=list)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -356,7 +358,7 @@ def compile_conflicts(work: _Work) -> None:
 
 
 def compile_report(work: _Work) -> None:
-    """worklist columns (expressions over a case's state) and the facts that group actors."""
+    """worklist columns (expressions over a case's state), the facts that group actors, links of case ids."""
     doc = work.report_doc
     if doc is None:
         return
@@ -368,6 +370,13 @@ def compile_report(work: _Work) -> None:
     if groups and groups["facts"] not in work.facts:
         work.sink.add(Code.UNKNOWN_FACT, f"'{groups['facts']}' is not a declared facts collection"
                       f"{did_you_mean(groups['facts'], work.facts)}", doc.loc(("pack", "report", "actor_groups")))
+    for i, link in enumerate(work.report.get("links") or []):
+        match = link.get("match")
+        problem = pattern_problem(match) if match is not None else None
+        if problem:
+            work.error(Code.BAD_PATTERN, problem, doc.loc(("pack", "report", "links", i, "match")))
+            continue
+        work.links.append(CaseLink(link["url"], re.compile(match) if match is not None else None))
 
 
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
@@ -396,4 +405,5 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         facts=dict(work.facts), state=tuple(work.state), indexes=dict(work.indexes), sops=dict(work.sops),
         rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
-        duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns))
+        duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
+        links=tuple(work.links))

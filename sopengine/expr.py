@@ -556,17 +556,10 @@ class _Translator:
                 raise _fail(Code.BAD_DURATION, str(exc)) from None
         if name in ("matches", "findall"):  # the pattern is compiled once, here
             pattern = self._const_str_arg(node, 1, name, "pattern")
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise _fail(Code.BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
-            if _backtracking_only(pattern):
-                raise _fail(Code.BAD_PATTERN, f"{pattern!r} uses look-around or a back-reference, which need a "
-                            "backtracking engine; patterns here run in linear time (write the context as a "
-                            "class instead, e.g. (?:^|[^0-9]) for a look-behind)")
-            if _nested_repeat(pattern):
-                raise _fail(Code.BAD_PATTERN, f"{pattern!r} repeats a repetition (like (a+)+): matching can "
-                            "take exponential time; repeat once, e.g. (a+) or (ab|cd)*")
+            problem = pattern_problem(pattern)
+            if problem:
+                raise _fail(Code.BAD_PATTERN, problem)
+            compiled = re.compile(pattern)
             slot = f"_re{len(self.extra_globals)}"
             self.extra_globals[slot] = (_matcher if name == "matches" else _finder)(compiled)
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
@@ -598,6 +591,22 @@ class _Translator:
                 args.append(ast.Constant(fld))
             return ast.Call(ast.Attribute(ast.Name("R", ast.Load()), name, ast.Load()), args, [])
         return ast.Call(ast.Name(f"_f_{name}", ast.Load()), [self.visit(a, d) for a in node.args], [])
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why a regular expression from a pack is refused, or None: it must compile and run in linear time."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"bad regular expression {pattern!r}: {exc}"
+    if _backtracking_only(pattern):
+        return (f"{pattern!r} uses look-around or a back-reference, which need a backtracking engine; patterns "
+                "here run in linear time (write the context as a class instead, e.g. (?:^|[^0-9]) for a "
+                "look-behind)")
+    if _nested_repeat(pattern):
+        return (f"{pattern!r} repeats a repetition (like (a+)+): matching can take exponential time; repeat "
+                "once, e.g. (a+) or (ab|cd)*")
+    return None
 
 
 def _backtracking_only(pattern: str) -> bool:

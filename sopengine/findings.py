@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from .events import Rejected
 from .timeutil import format_time
@@ -101,6 +101,26 @@ class WorkItem:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
                 "overdue": self.overdue, "since": format_time(self.since),
                 **{k: v for k, v in self.columns}, "events": list(self.events)}
+
+    @staticmethod
+    def header(columns: Sequence[str]) -> list[str]:
+        """The worklist's CSV header, with the pack's ``columns``."""
+        return ["overdue", "due", "case", "rule", "action", *columns, "since", "events"]
+
+    def row(self, columns: Sequence[str]) -> list[str]:
+        """This item as text cells under :meth:`header` (the CSV of ``sopengine next`` and of the HTML report)."""
+        values = dict(self.columns)
+        return [str(self.overdue).lower(), format_time(self.due) or "", self.case, self.rule, self.action,
+                *[cell(values.get(c)) for c in columns], format_time(self.since) or "", " ".join(self.events)]
+
+
+def cell(value: Any) -> str:
+    """A worklist column's value as text: nothing for null, a list joined with ';'."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ";".join(map(str, value))
+    return str(value)
 
 
 @dataclass

@@ -6,8 +6,10 @@ The rule classes live with their kinds (:mod:`sopengine.kinds`) and are re-expor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+from urllib.parse import quote
 
 from .errors import Location
 from .expr import Expr
@@ -131,6 +133,20 @@ class Suppression:
 
 
 @dataclass(frozen=True)
+class CaseLink:
+    """Where a case id links to in reports: ``url`` with ``{case}``, for ids in which ``match`` finds a match."""
+
+    url: str
+    match: re.Pattern[str] | None = None
+
+    def for_case(self, case_id: str) -> str | None:
+        """The URL of ``case_id``, or None when ``match`` finds nothing in it."""
+        if self.match is not None and not self.match.search(case_id):
+            return None
+        return self.url.replace("{case}", quote(case_id, safe=""))
+
+
+@dataclass(frozen=True)
 class Pack:
     """A compiled, immutable pack. Compile once (:func:`sopengine.load_pack`), audit many times."""
 
@@ -150,6 +166,11 @@ class Pack:
     duration_params: frozenset[str] = frozenset()  # parameters used as durations (within: params.X)
     report: Mapping[str, Any] = field(default_factory=dict)  # how reports group findings (pack.report)
     columns: Mapping[str, Expr] = field(default_factory=dict)  # worklist columns over a case's state
+    links: tuple[CaseLink, ...] = ()  # links of case ids (pack.report.links)
+
+    def case_url(self, case_id: str) -> str | None:
+        """The link of a case id: the first of :attr:`links` that takes it, else None."""
+        return next((url for link in self.links if (url := link.for_case(case_id)) is not None), None)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

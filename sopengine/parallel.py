@@ -29,7 +29,7 @@ from .events import LineCounter
 from .findings import AuditResult
 from .model import Pack
 from .pack import load_pack
-from .session import Partial, Session, feed_all
+from .session import Partial, Session, attach_timelines, feed_all
 
 
 def _share(jobs: int, mine: int) -> Callable[[Any, int], bool]:
@@ -49,7 +49,7 @@ def tune_gc() -> None:
 
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
-            logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool,
+            logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool, timelines: bool,
             progress: Any, results: Any, inputs: InputSpec | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
@@ -67,7 +67,10 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         counter = LineCounter(report)
         runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
                         grouped=grouped, keep_seq=True)
-        results.send((mine, "ok", session.partial(), runs))
+        partial = session.partial()
+        if timelines:
+            session.keep_timelines(partial)
+        results.send((mine, "ok", partial, runs))
     except SopengineError as exc:
         results.send((mine, "error", exc, 0))
     except BaseException:  # noqa: BLE001 - an engine fault in a worker is reported by the parent
@@ -88,11 +91,11 @@ def _die_with_parent() -> None:
 def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
                    facts: Mapping[str, Any], as_of: float | None, jobs: int, *, strict: bool = False,
                    grouped: bool = False, on_progress: Callable[..., None] | None = None,
-                   inputs: InputSpec | None = None) -> AuditResult:
+                   inputs: InputSpec | None = None, timelines: int = 0) -> AuditResult:
     """Audit ``logs`` with ``jobs`` worker processes; the result equals a one-process audit.
 
     ``pack_source`` (SOP paths and --set values) lets workers compile the pack where
-    processes are not forked.
+    processes are not forked; ``timelines`` is as for :func:`sopengine.audit.audit`.
     """
     forking = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if forking else "spawn")
@@ -100,7 +103,7 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     procs = [ctx.Process(target=_worker, daemon=True,
                          args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
-                               grouped, progress, pipes[i][1], inputs)) for i in range(jobs)]
+                               grouped, timelines > 0, progress, pipes[i][1], inputs)) for i in range(jobs)]
     for p in procs:
         p.start()
     for _, sender in pipes:
@@ -139,6 +142,8 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     session = Session(pack, facts)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases
+    if timelines:
+        attach_timelines(result, {c: e for p, _ in partials.values() for c, e in p.kept.items()}, timelines)
     return result
 
 

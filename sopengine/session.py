@@ -66,6 +66,7 @@ class Partial:
     passed: dict[str, int] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
+    kept: dict[str, list[Event]] = field(default_factory=dict)  # events of cases that may have findings (timelines)
 
     def absorb(self, other: "Partial") -> None:
         self.events += other.events
@@ -82,6 +83,7 @@ class Partial:
         self.rejected.extend(other.rejected)
         for reason, n in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
+        self.kept.update(other.kept)
 
 
 class Session:
@@ -217,6 +219,13 @@ class Session:
     def add_timelines(self, result: AuditResult, limit: int) -> None:
         """Attach the events of up to ``limit`` cases with findings (violations first) and evidence actors."""
         attach_timelines(result, {case_id: case.events for case_id, case in self._cases.items()}, limit)
+
+    def keep_timelines(self, partial: Partial) -> None:
+        """Put into ``partial`` the events of its cases that may have findings once judged: a worker's share of
+        the timelines, which the parent attaches with :func:`attach_timelines`."""
+        cases = {v.case for v in partial.violations} | {p.case for p in partial.pending} \
+            | {p.event.case for p in partial.probes}
+        partial.kept.update((c, self._cases[c].events) for c in cases if c in self._cases)
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         """What the SOPs now require, as of ``as_of``."""

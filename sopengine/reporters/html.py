@@ -2,22 +2,34 @@
 
 Jinja2 renders the page (autoescaped); plotly draws the charts, with plotly.js
 inlined once, so the file needs no network: its Content-Security-Policy forbids
-every request to another host. Sections: summary, charts (violations by SOP,
-rule, severity, actor group and actor; over time; obligations met, late and
-pending), then each case with findings as a timeline of its events, the
-evidence of each finding highlighted and the SOP's source text beside it.
+every request to another host. Sections: summary, the worklist (every open
+action, overdue first, with the pack's columns), every case with findings in a
+searchable, sortable, paged table whose rows open the case's timeline (its
+events, the evidence of each finding marked, the SOP's source text beside it),
+undecided checks grouped by reason, charts, and the rules.
+
+The worklist and the cases travel as one JSON document, gzipped and base64-coded
+(JSON is the bulk of the file and repeats itself a lot), which the page's own
+script unpacks with the browser's DecompressionStream and renders on demand:
+a timeline is built when its case is opened. The script writes data into the
+page as text nodes only, never as markup.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import resources
 from typing import Any, Mapping
 
+import orjson
+
 from ..errors import UsageError
-from ..findings import AuditResult
+from ..findings import AuditResult, WorkItem
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
@@ -43,7 +55,6 @@ class HtmlReporter:
     """Renders an audit as HTML. ``facts`` lets it group actors (the pack's ``report.actor_groups``)."""
 
     facts: Mapping[str, Any] = field(default_factory=dict)
-    cases_shown: int = 200
 
     def audit(self, result: AuditResult, pack: Pack) -> str:
         try:
@@ -54,14 +65,18 @@ class HtmlReporter:
         env = jinja2.Environment(loader=jinja2.PackageLoader("sopengine.reporters", "templates"),
                                  autoescape=True, trim_blocks=True, lstrip_blocks=True)
         env.filters["time"] = lambda t: format_time(t) if isinstance(t, (int, float)) else (t or "")
+        env.filters["case_url"] = pack.case_url
         charts = self._charts(result, pack)
+        data = _page_data(result, pack)
         page = env.get_template("report.html.j2").render(
             pack=pack, result=result, summary=result.summary(), charts=charts,
-            charts_json=json.dumps(charts).replace("</", "<\\/"),
+            charts_json=json.dumps(charts).replace("<", "\\u003c"),  # no </script> nor <!-- in a script
             plotly_js=plotly.offline.get_plotlyjs().replace("</script", "<\\/script"),
-            by_rule=self._by_rule(result, pack), cases=self._cases(result, pack),
+            by_rule=self._by_rule(result, pack), titles=_document_titles(pack), undecided=_undecided(result),
+            case_count=len(data["cases"]), overdue=sum(w.overdue for w in result.work), data=_pack_json(data),
+            script=(resources.files(__package__) / "templates" / "report.js").read_text(encoding="utf-8"),
             generated=format_time(datetime.now(timezone.utc).timestamp()),
-            timelines_missing=bool(result.violations) and not result.timelines)
+            timelines_missing=any(c["events"] is None for c in data["cases"]))
         return page
 
     # -- data for the charts ------------------------------------------------------
@@ -132,34 +147,73 @@ class HtmlReporter:
         rows.sort(key=lambda row: (-int(row["violations"]), str(row["rule"].id)))
         return rows
 
-    def _cases(self, result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
-        rules = {r.id: r for r in pack.rules}
-        findings: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for v in result.violations:
-            findings[v.case].append({"kind": "violation", "rule": rules.get(v.rule), "rule_id": v.rule,
-                                     "severity": v.severity, "text": v.message, "time": v.time,
-                                     "events": list(v.events)})
-        for a in result.next_actions:
-            findings[a.case].append({"kind": "next action", "rule": rules.get(a.rule), "rule_id": a.rule,
-                                     "severity": "pending", "text": a.action, "time": a.due,
-                                     "events": list(a.events)})
-        out = []
-        for case_id, events in result.timelines.items():
-            items = findings.get(case_id, [])
-            marks: dict[str, list[str]] = defaultdict(list)
-            for n, f in enumerate(items, 1):
-                f["n"] = n
-                for eid in f["events"]:
-                    marks[eid].append(str(n))
-            out.append({"case": case_id, "findings": items, "violations": sum(f["kind"] == "violation" for f in items),
-                        "events": [{"event": e, "time": format_time(e.time), "marks": marks.get(e.id, []),
-                                    "data": json.dumps(e.data, ensure_ascii=False, default=str)[:400]}
-                                   for e in events]})
-        out.sort(key=lambda c: (-c["violations"], c["case"]))
-        return out[: self.cases_shown]
-
     def lint(self, report: LintReport) -> str:
         raise UsageError("the html format is for audits; use text, json, junit, sarif or github for lint")
 
     def test(self, report: TestReport) -> str:
         raise UsageError("the html format is for audits; use text, json, junit, sarif or github for test")
+
+
+# -- what the page's script renders ---------------------------------------------------
+def _document_titles(pack: Pack) -> dict[str, str]:
+    """Source document -> the title of the (first) SOP written from it; rules cite documents by file name."""
+    titles: dict[str, str] = {}
+    for sop in pack.sops.values():
+        titles.setdefault(sop.document, sop.title)
+    return titles
+
+
+def _page_data(result: AuditResult, pack: Pack) -> dict[str, Any]:
+    """The worklist and every case with findings (its findings, its events), for the page's script.
+
+    Cases are in case-id order and each case's violations in the result's order, so that the violations
+    CSV the page builds lists them as the JSON output does.
+    """
+    findings: dict[str, list[list[Any]]] = defaultdict(list)
+    for v in result.violations:
+        findings[v.case].append(["violation", v.rule, v.severity, v.message, format_time(v.time), list(v.events)])
+    for a in result.next_actions:
+        findings[a.case].append(["next action", a.rule, "pending", a.action, format_time(a.due), list(a.events)])
+    due: dict[str, float] = {}
+    for w in result.work:
+        if w.due is not None and w.due < due.get(w.case, float("inf")):
+            due[w.case] = w.due
+    cases = []
+    for case_id in sorted(findings):
+        events = result.timelines.get(case_id)
+        cases.append({
+            "id": case_id, "url": pack.case_url(case_id), "due": due.get(case_id),
+            "due_text": format_time(due.get(case_id)), "findings": findings[case_id],
+            "events": None if events is None else
+            [[e.id, format_time(e.time), e.type, e.actor, e.data] for e in events]})
+    titles = _document_titles(pack)
+    columns = list(pack.columns)
+    return {
+        "rules": {r.id: [titles.get(r.source.document, r.source.document), r.source.step, r.source.quote]
+                  for r in pack.rules},
+        "cases": cases,
+        "work_header": WorkItem.header(columns),
+        "work": [w.row(columns) for w in result.work],
+    }
+
+
+def _pack_json(data: Mapping[str, Any]) -> str:
+    """JSON, gzipped (mtime 0: the same bytes for the same data) and base64-coded: safe anywhere in HTML."""
+    raw = orjson.dumps(data, default=str)
+    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+
+
+def _undecided(result: AuditResult, shown: int = 20) -> list[dict[str, Any]]:
+    """Undecided checks grouped by reason, most frequent first: what the facts (or the data) lack."""
+    groups: dict[str, dict[str, Any]] = {}
+    for u in result.undecided:
+        group = groups.setdefault(u.reason, {"reason": u.reason, "count": 0, "rules": Counter(), "cases": {}})
+        group["count"] += 1
+        group["rules"][u.rule] += 1
+        group["cases"][u.case] = None
+    out = sorted(groups.values(), key=lambda g: (-g["count"], g["reason"]))
+    for g in out:
+        cases = list(g["cases"])
+        g["cases"], g["more"] = cases[:shown], max(0, len(cases) - shown)
+        g["rules"] = sorted(g["rules"].items())
+    return out
