@@ -84,8 +84,7 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
             if strict and session.rejected:
                 first = min(session.rejected, key=lambda r: (r.file, r.line))
                 raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
-        result = session.result(as_of)
-        return result
+        return session.result(as_of, last=True)
     return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
                  timelines=timelines, engine=engine, resident_cases=resident_cases)
 

@@ -32,7 +32,7 @@ from .model import Pack
 from .pack import load_pack
 from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
-from .reporters import REPORTERS, HtmlReporter, Reporter, TextReporter
+from .reporters import REPORTERS, HtmlReporter, JsonReporter, Reporter, TextReporter
 from .verdict import DEFAULT_MAX_REJECTED, input_problem
 from .scenarios import run_tests
 from .timeutil import TimeFormatError, format_duration, format_time, parse_time
@@ -76,16 +76,19 @@ def _reading(*groups: Sequence[str]) -> None:
         ctx.meta[_INPUTS_KEY] = {os.path.realpath(p) for group in groups for p in group if p and p != "-"}
 
 
-def _write(text: str, output: str | None) -> None:
-    """Write to stdout, or to a file atomically (a temporary file renamed into place).
+def _write(text: str | Iterable[str], output: str | None) -> None:
+    """Write to stdout, or to a file atomically (a temporary file renamed into place); ``text`` may come
+    in pieces, written as they are made.
 
     Only a regular file (or a new one) is replaced that way; a device or a pipe
     (/dev/null, /dev/stdout, a FIFO) is written in place, never replaced. A file the
     command reads, or a read-only one, is never replaced; the temporary file is removed
     whatever happens (a failed write, Ctrl-C).
     """
+    pieces = [text] if isinstance(text, str) else text
     if not output or output == "-":
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     target = Path(output)
     ctx = click.get_current_context(silent=True)
@@ -94,7 +97,7 @@ def _write(text: str, output: str | None) -> None:
     try:
         if target.exists() and not target.is_file():
             with open(target, "w", encoding="utf-8") as fh:
-                fh.write(text)
+                fh.writelines(pieces)
             return
         if target.exists() and not target.stat().st_mode & 0o222:  # root may write anything: ask the mode
             raise UsageError(f"cannot write {output}: the file is read-only")
@@ -106,7 +109,7 @@ def _write(text: str, output: str | None) -> None:
         try:
             os.fchmod(fd, mode)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+                fh.writelines(pieces)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -134,7 +137,7 @@ def _output_options(func: F) -> F:
 
 
 def _emit(formats: Sequence[str], output: str | None, per_format: dict[str, str | None],
-          render: Callable[[Reporter], str], text_reporter: TextReporter | None = None,
+          render: Callable[[Reporter], str | Iterable[str]], text_reporter: TextReporter | None = None,
           reporters: dict[str, Reporter] | None = None) -> None:
     """Render each requested format and write it to its file, or to stdout (at most one)."""
     chosen = list(dict.fromkeys(formats or [f for f in FORMATS if per_format.get(f)] or ["text"]))
@@ -432,7 +435,8 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     result.input_problem = input_problem(result, max_rejected)
-    _emit(formats, output, per_format, lambda r: r.audit(result, pack), TextReporter(per_rule=limit),
+    _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
+          else r.audit(result, pack), TextReporter(per_rule=limit),
           {"html": HtmlReporter(facts)})
     if result.input_problem:
         raise InputError(f"input not read: {result.input_problem}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from .events import Rejected
 from .timeutil import format_time
@@ -171,13 +171,18 @@ class AuditResult:
             bump(u.rule, "undecided")
         return dict(sorted(counts.items()))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, lazy: bool = False) -> dict[str, Any]:
+        """The JSON output as data; ``lazy``: the findings as iterators, rendered as they are read."""
+        def items(found: Iterable[Any]) -> Any:
+            rendered = (f.to_json() for f in found)
+            return rendered if lazy else list(rendered)
+
         return {
             "summary": self.summary(),
             "as_of": format_time(self.as_of),
-            "violations": [v.to_json() for v in self.violations],
-            "next_actions": [n.to_json() for n in self.next_actions],
-            "undecided": [u.to_json() for u in self.undecided],
+            "violations": items(self.violations),
+            "next_actions": items(self.next_actions),
+            "undecided": items(self.undecided),
             "rejected": [r.to_json() for r in self.rejected],
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "rules": self.rule_counts(),

@@ -226,13 +226,14 @@ class NativeSession:
     def latest_time(self) -> float | None:
         return self._latest
 
-    def result(self, as_of: float | None = None, others: Iterable[Any] = ()) -> AuditResult:
-        """Findings as of ``as_of`` (default: the latest event time seen)."""
+    def result(self, as_of: float | None = None, others: Iterable[Any] = (), *, last: bool = False) -> AuditResult:
+        """Findings as of ``as_of`` (default: the latest event time seen). ``last``: the session is done
+        with (its memory is freed first; a later call finds nothing)."""
         if list(others):
             raise NotImplementedError("the native session joins no partials of other sessions yet")
         if self._files and self._core.dirty_cases():
             self._core.replay_files(self._files, self._max_line_bytes)
-        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of)
+        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of, last)
         return assemble(
             as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,

@@ -178,3 +178,24 @@ def test_gitlab_code_quality_issues_have_the_fields_gitlab_reads_and_stable_fing
     assert len({i["fingerprint"] for i in first}) == len(first)
     lint = json.loads(runner.invoke(cli, ["lint", "sops", "--format", "codequality"]).stdout)
     assert lint and all(i["severity"] == "info" and i["check_name"].startswith("sopengine/") for i in lint)
+
+
+@pytest.mark.parametrize("indent", [True, False])
+def test_json_written_in_pieces_is_byte_identical_to_one_dump(indent: bool) -> None:
+    """The audit's JSON is rendered finding by finding as it is written; the bytes are one orjson dump's,
+    with findings, with empty lists, and compact or indented."""
+    import orjson
+
+    from sopengine import audit, load_facts, load_pack, read_records
+    from sopengine.findings import AuditResult
+    from sopengine.reporters import JsonReporter
+
+    pack = load_pack([ROOT / "sops"])
+    log = [str(ROOT / "examples" / "events.jsonl")]
+    full = audit(pack, read_records(pack, log), load_facts([ROOT / "examples" / "facts.yaml"]))
+    assert full.violations and full.next_actions and full.undecided
+    option = orjson.OPT_INDENT_2 if indent else 0
+    for result in (full, AuditResult(None, 0, 0)):
+        pieces = list(JsonReporter(indent=indent).audit_chunks(result))
+        assert "".join(pieces) == orjson.dumps(result.to_json(), option=option).decode() + "\n"
+    assert len(list(JsonReporter(indent=indent).audit_chunks(full))) > 3, "the findings come as pieces"

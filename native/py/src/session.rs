@@ -243,14 +243,20 @@ impl NativeSession {
     }
 
     /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
-    /// undecided, passed); the caller sorts and renders.
-    #[pyo3(signature = (as_of=None))]
+    /// undecided, passed); the caller sorts and renders. `last`: no result is asked again, so the
+    /// session's cases are freed before the findings become Python objects.
+    #[pyo3(signature = (as_of=None, last=false))]
     fn result<'py>(
         &mut self,
         py: Python<'py>,
         as_of: Option<f64>,
+        last: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let judged = self.inner.result(as_of, Vec::new());
+        if last {
+            let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
+            self.inner = Session::new(engine, facts, false);
+        }
         let engine = self.inner.engine.clone();
         let rule = |i: u32| engine.rules[i as usize].id.as_ref();
         let severity = |i: u32| engine.rules[i as usize].severity.as_ref();
