@@ -71,7 +71,20 @@ class Skipped:
     reason: str
 
 
-Record = Union[Event, Rejected, Skipped]
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """Something an input says about itself that may make findings wrong (an export cut short, a change
+    whose rows could not be paired): reported with its file and line and counted, never an event."""
+
+    file: str
+    line: int
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "warning": self.message}
+
+
+Record = Union[Event, Rejected, Skipped, InputWarning]
 
 
 def _clean_data(data: dict[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,10 @@ from typing import Any, Callable, Iterable, Iterator
 from .._resources import bundled_pack_dir
 from ..errors import UsageError, did_you_mean
 from ..limits import DEFAULT, Limits
-from ..events import (LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
+from ..events import (InputWarning, LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
 from ..model import Pack
 from ..pack import walk_yaml
+from ..expr import get_path
 from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
 from .readers import RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
 
@@ -135,7 +136,7 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
     types = pack.events
     counter = counter if counter is not None else LineCounter()
     lookups: dict[int, Lookups] = {}
-    deferred: list[tuple[Mapping, Source, dict[str, Any], str, int, int]] = []
+    deferred: list[tuple[Mapping, Source, dict[str, Any], str, int, int, tuple[str, ...]]] = []
     for raw in paths:
         path = os.fspath(raw)
         container, mapping = plan.for_file(path)
@@ -150,11 +151,11 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
             read = _reader_for(container, mapping, spec.limits)
             yield from _mapped(mapping, runtime, read, path, types, counter, select, deferred)
         _account_bytes(path, counter)
-    for mapping, source, record, display, line, _ in deferred:
+    for mapping, source, record, display, line, _, notes in deferred:
         counter.lines += 1  # a new place in the input order: after everything read
         seq = counter.lines
         yield from _finish(mapping, source, record, lookups[id(mapping)], display, line, seq, types, select,
-                           final=True)
+                           final=True, notes=notes)
 
 
 def _account_bytes(path: str, counter: LineCounter) -> None:
@@ -183,12 +184,15 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
     def mine(seq: int) -> bool:
         return select is None or select(None, seq)
 
-    def ready(source: Source, record: dict[str, Any], line: int, folded: list[int], seq: int) -> Iterator[Record]:
+    def ready(source: Source, record: dict[str, Any], line: int, folded: list[int], seq: int,
+              missing: tuple[str, ...] = ()) -> Iterator[Record]:
         for n in folded:
             counter.lines += 1
             if mine(counter.lines):
                 yield Skipped(path, n, f"{source.name}: merged into the event of its other row(s)")
-        yield from _finish(mapping, source, record, runtime, path, line, seq, types, select, deferred=deferred)
+        notes = (_unpaired(source, record, missing),) if missing else ()
+        yield from _finish(mapping, source, record, runtime, path, line, seq, types, select, deferred=deferred,
+                           notes=notes)
 
     for rec, line, kind in read(path, path):
         if isinstance(rec, str):
@@ -196,6 +200,7 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
             if mine(counter.lines):
                 yield Rejected(path, line, rec)
             continue
+        rec = mapping.canonical(rec)
         source = mapping.source_for(rec, kind)
         if source is None:
             counter.lines += 1
@@ -207,15 +212,24 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
             counter.lines += 1
             yield from ready(source, rec, line, [], counter.lines)
             continue
-        merger = mergers.setdefault(source.name, Merger(source.merge))
-        for merged, first, folded in merger.push(rec, line):
+        merger = mergers.setdefault(source.name, Merger(source.merge, runtime))
+        for merged, first, folded, missing in merger.push(rec, line):
             counter.lines += 1
-            yield from ready(source, merged, first, folded, counter.lines)
+            yield from ready(source, merged, first, folded, counter.lines, missing)
     for name, merger in mergers.items():
         source = next(s for s in mapping.sources if s.name == name)
-        for merged, first, folded in merger.flush():
+        for merged, first, folded, missing in merger.flush():
             counter.lines += 1
-            yield from ready(source, merged, first, folded, counter.lines)
+            yield from ready(source, merged, first, folded, counter.lines, missing)
+
+
+def _unpaired(source: Source, record: dict[str, Any], missing: tuple[str, ...]) -> str:
+    spec = source.merge
+    assert spec is not None
+    key = ", ".join(f"{k}={get_path(record, k)!r}" for k in spec.key)
+    have = [p for p in spec.parts if p not in missing]
+    return (f"{source.name}: a change written as {' and '.join(spec.parts)} rows has no {' or '.join(missing)} "
+            f"row ({key}); its event is made from the {' and '.join(have)} row alone")
 
 
 def _unmatched(mapping: Mapping, record: dict[str, Any], display: str, line: int) -> Rejected:
@@ -228,6 +242,7 @@ def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int
                types: Any) -> Iterator[Record]:
     """One record through a mapping whose records stand alone (no keyed sources to look up, no merging),
     as the default ``columns`` mapping: for engines that read the records themselves (Spark)."""
+    record = mapping.canonical(record)
     source = mapping.source_for(record, None)
     if source is None:
         yield _unmatched(mapping, record, display, line)
@@ -255,34 +270,34 @@ def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
 
 def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: Lookups, display: str, line: int,
             seq: int, types: Any, select: Select | None, deferred: list[Any] | None = None,
-            final: bool = False) -> Iterator[Record]:
-    """Map one record and check the result as any event is checked."""
+            final: bool = False, notes: tuple[str, ...] = ()) -> Iterator[Record]:
+    """Map one record and check the result as any event is checked; ``notes`` are warnings about the record,
+    reported with it (by the worker whose share it is)."""
     try:
         obj = mapping.apply(source, record, runtime)
     except Deferred as exc:
         if not final and deferred is not None:
-            deferred.append((mapping, source, record, display, line, seq))
+            deferred.append((mapping, source, record, display, line, seq, notes))
             return
         obj = f"{source.name}: {exc}"
-    if isinstance(obj, Skip):
+    if isinstance(obj, (Skip, str)):
         if select is None or select(None, seq):
-            yield Skipped(display, line, obj.reason)
+            yield Skipped(display, line, obj.reason) if isinstance(obj, Skip) else Rejected(display, line, obj)
+            yield from (InputWarning(display, line, note) for note in notes)
         return
-    if isinstance(obj, str):
-        if select is None or select(None, seq):
-            yield Rejected(display, line, obj)
-        return
-    yield from _checked(obj, display, line, seq, types, select, f"{source.name}: ")
+    event, more = obj
+    yield from _checked(event, display, line, seq, types, select, f"{source.name}: ", notes + more)
 
 
 def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any, select: Select | None,
-             prefix: str = "") -> Iterator[Record]:
-    """This worker's share of one event object, checked as any event is (SPEC §2)."""
+             prefix: str = "", notes: tuple[str, ...] = ()) -> Iterator[Record]:
+    """This worker's share of one event object, checked as any event is (SPEC §2), with its warnings."""
     if select is not None and not select(obj, seq):
         return
     result = event_from_obj(obj, f"{display}:{line}", types, seq, lambda: list(types),
                             (display, line))
     yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
+    yield from (InputWarning(display, line, note) for note in notes)
 
 
 __all__ = ["InputSpec", "available_formats", "default_mapping", "load_mapping", "map_record", "mapping_files",
