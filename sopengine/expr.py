@@ -309,7 +309,7 @@ FUNCTIONS: dict[str, _Fn] = {
     "field": _Fn(get_path, 1, 1, "field('name or dotted.path'): a field of the input record (input mappings)"),
     "lookup": _Fn(_filled, 2, 3, "lookup(table, key[, field]): a value from a lookup table (input mappings)"),
     "pluck": _Fn(_pluck, 2, 2, "pluck(object or list, 'field'): that field of an object, or of each object of a "
-                               "list, e.g. the value of Jira options (input mappings)"),
+                               "list, e.g. the value of select options in an export (input mappings)"),
 }
 _RECORD_ONLY = ("field", "lookup", "pluck")
 

@@ -112,3 +112,110 @@ def test_only_a_mapping_that_declares_it_matches_names_in_any_case(bundled: Pack
     result = run(bundled, [log], InputSpec("auto", str(exact)))
     assert result.events == 0 and "gives no" not in result.rejected[0].error
     assert "missing required key(s): case, time, type" in result.rejected[0].error
+
+
+# --------------------------------------------------------------------------- 3-6. Jira Cloud issues
+
+JIRA = DATA / "jira-shapes"
+
+
+def jira_run(pack: Pack, paths: list[Path] | None = None) -> Any:
+    return run(pack, paths or [JIRA / "search.json"], InputSpec("jira"), load_facts([JIRA / "facts.yaml"]))
+
+
+def jira_events(pack: Pack, paths: list[Path] | None = None) -> dict[str, dict[str, Any]]:
+    return {e["id"]: e for e in events_of(pack, paths or [JIRA / "search.json"], InputSpec("jira"))}
+
+
+def test_a_ticket_created_already_assigned_is_assigned_from_its_creation(bundled: Pack) -> None:
+    events = jira_events(bundled)
+    # SD-201: no assignee change at all: the current assignee was there from the start
+    assert events["SD-201:initial:assignee"]["data"] == {"assignee": "557058:agent1"}
+    assert events["SD-201:initial:assignee"]["time"] == events["SD-201:created"]["time"]
+    # SD-203: created for Alex, reassigned to Sam: at creation it was the 'from' of the first change, not Sam
+    assert events["SD-203:initial:assignee"]["data"] == {"assignee": "557058:agent1"}
+    assert events["SD-203:40301:0"]["data"] == {"assignee": "557058:agent2"}
+    # SD-202: created unassigned (its first assignee change is from nobody): no assignment at creation
+    assert "SD-202:initial:assignee" not in events
+    rules = {(v.rule, v.case) for v in jira_run(bundled).violations}
+    assert not {r for r in rules if r[0] in ("service-desk/unassigned-15m", "service-desk/essential-fields")}
+
+
+def test_ticket_created_carries_each_field_as_it_was_at_creation(bundled: Pack) -> None:
+    created = jira_events(bundled)["SD-202:created"]["data"]
+    assert created["priority"] == "Medium"  # today High, raised 40 minutes after creation
+    violations = [v for v in jira_run(bundled).violations if v.rule == "service-desk/priority-organization"]
+    assert [(v.case, v.message) for v in violations] == [
+        ("SD-202", "SunCo Solar has priority service but the ticket's priority is Medium")]
+
+
+def test_select_and_multi_select_options_map_to_their_values(bundled: Pack) -> None:
+    created = jira_events(bundled)["SD-201:created"]["data"]
+    assert created["channel"] == ["phone", "email"] and created["financing"] == "EverBright"
+    result = jira_run(bundled)
+    assert not [v for v in result.violations if v.case == "SD-201" and "phone" in v.rule]  # HO Phone was noted
+
+
+def test_an_option_object_a_mapping_names_whole_is_left_out_with_a_warning_not_printed(bundled: Pack,
+                                                                                      tmp_path: Path) -> None:
+    mapping = tmp_path / "options.input.yaml"
+    mapping.write_text("""mapping: options
+reader: jira
+sources:
+  - name: issue
+    match: {kind: issue}
+    defaults: {case: key, time: fields.created}
+    rules:
+      - type: {value: ticket.created}
+        event:
+          data:
+            financing: fields.customfield_10060
+            channel: fields.customfield_10050
+            request_type: {expr: "text(field('fields.customfield_10060'))"}
+  - name: other
+    rules:
+      - skip: not used here
+""", encoding="utf-8")
+    records = list(read_records(bundled, [JIRA / "search.json"], inputs=InputSpec("jira", str(mapping))))
+    created = [r for r in records if isinstance(r, Event)]
+    assert [e.case for e in created] == ["SD-202", "SD-203"]  # text() of SD-201's option is refused
+    assert all("financing" not in e.data and "channel" not in e.data for e in created)
+    rejected = [r for r in records if not isinstance(r, (Event, InputWarning)) and hasattr(r, "error")]
+    assert len(rejected) == 1 and "text() of an object (fields: id, self, value)" in rejected[0].error
+    warnings = [w.message for w in records if isinstance(w, InputWarning)]
+    assert "issue: data field 'channel' would be a list of objects with id, value, not a value; left out " \
+           "(map one field of it, e.g. pluck(field('fields.customfield_10050'), 'value'))" in warnings
+    assert not any("{'" in str(e.data) for e in created)  # no Python repr of an option anywhere
+
+
+def test_an_automations_acknowledgement_is_not_the_first_response(bundled: Pack) -> None:
+    events = jira_events(bundled)
+    assert events["SD-201:comment:30101"]["data"]["author_type"] == "app"
+    first = [v for v in jira_run(bundled).violations if v.rule == "service-desk/first-response-2h"]
+    assert [v.case for v in first] == ["SD-201"]  # "Automation for Jira" replied at 1 minute; Alex at 3 hours
+
+
+def test_a_truncated_changelog_and_an_unfinished_search_are_warned_about_and_counted(bundled: Pack) -> None:
+    result = jira_run(bundled)
+    assert [(w.line, w.message.split(":")[0]) for w in result.warnings] == [
+        (0, "this is one page of a search response"), (2, "issue SD-202")]
+    assert "holds 3 of 4 issues" in result.warnings[0].message
+    assert "its changelog holds 2 of 3 changes" in result.warnings[1].message
+    assert result.summary()["warnings"] == 2 and reconciles(result, 14)
+
+
+def test_a_next_page_token_response_and_a_cut_comment_list_are_warned_about(bundled: Pack, tmp_path: Path) -> None:
+    doc = json.loads((JIRA / "search.json").read_text(encoding="utf-8"))
+    issue = doc["issues"][2]
+    issue["fields"]["comment"].update(total=7, maxResults=1)
+    page = tmp_path / "jql.json"  # GET /rest/api/3/search/jql: no total; isLast (after the issues) says more
+    page.write_text(json.dumps({"issues": [issue], "nextPageToken": "CAEaAggD", "isLast": False}), encoding="utf-8")
+    result = jira_run(bundled, [page])
+    assert [w.message for w in result.warnings] == [
+        "this is one page of a search response: it holds 1 issues and says isLast: false; the other pages are not "
+        "in this export, so their tickets are not audited: fetch every page (startAt or nextPageToken)",
+        "issue SD-203: its comment field holds 1 of 7 comments; the others are not in this export: merge the pages "
+        "of /rest/api/3/issue/SD-203/comment into the issue"]
+    whole = tmp_path / "one.json"
+    whole.write_text(json.dumps(doc["issues"][0]), encoding="utf-8")  # one issue, complete: nothing to say
+    assert jira_run(bundled, [whole]).warnings == []

@@ -28,7 +28,7 @@ from ..model import Pack
 from ..pack import walk_yaml
 from ..expr import get_path
 from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
-from .readers import RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
+from .readers import Note, RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
 
 _HERE = Path(__file__).resolve().parent
 BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes")
@@ -195,6 +195,10 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
                            notes=notes)
 
     for rec, line, kind in read(path, path):
+        if isinstance(rec, Note):  # no record: this worker's share by the record read before it
+            if mine(counter.lines):
+                yield InputWarning(path, line, rec.text)
+            continue
         if isinstance(rec, str):
             counter.lines += 1
             if mine(counter.lines):
@@ -257,7 +261,7 @@ def default_mapping(container: str) -> Mapping:
 
 def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
     if mapping.reader == "jira":
-        return read_jira
+        return partial(read_jira, initial=mapping.initial)
     if mapping.reader == "xes":
         return read_xes
     if container == "csv":

@@ -153,6 +153,7 @@ class Mapping:
     tables: MappingT[str, MappingT[str, Any]] = field(default_factory=dict)
     description: str = ""
     names: MappingT[str, str] | None = None  # case-insensitive mappings: lower-case name -> the mapping's spelling
+    initial: tuple[str, ...] = ()  # reader jira: fields whose value at creation is a record of kind 'initial'
 
     def canonical(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record with its top-level field names spelt as the mapping spells them, when the mapping's
@@ -233,7 +234,8 @@ def _shape(value: Any) -> str:
     if isinstance(value, dict):
         return f"an object with {', '.join(sorted(map(str, value))[:6])}"
     inner = next(v for v in value if isinstance(v, (dict, list)))
-    return f"a list of {_shape(inner) if isinstance(inner, dict) else 'lists'}"
+    return f"a list of objects with {', '.join(sorted(map(str, inner))[:6])}" if isinstance(inner, dict) \
+        else "a list of lists"
 
 
 def _example(value: Value, got: Any) -> str:
@@ -357,7 +359,7 @@ def load_mapping(path: str | Path, display: str | None = None, limits: Limits = 
         raise PackError(comp.problems)
     names = {n.lower(): n for n in sorted(comp.names) if n} if data.get("case_insensitive") else None
     return Mapping(data["mapping"], shown, data.get("reader", "records"), sources, tables,
-                   data.get("description", ""), names)
+                   data.get("description", ""), names, tuple(data.get("initial") or ()))
 
 
 Merged = tuple[dict[str, Any], int, list[int], tuple[str, ...]]  # record, first line, lines folded, parts missing

@@ -15,13 +15,22 @@ from __future__ import annotations
 import codecs
 import csv
 import os
-from typing import Any, BinaryIO, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import InputError
 from ..events import open_binary
 from ..limits import DEFAULT
 
-RawRecord = tuple[dict[str, Any] | str, int, str | None]
+@dataclass(frozen=True)
+class Note:
+    """What a reader learns about the export itself that may make findings wrong (a changelog or a page of
+    a paged response cut short): a warning, not a record."""
+
+    text: str
+
+
+RawRecord = tuple[dict[str, Any] | str | Note, int, str | None]
 
 
 # --------------------------------------------------------------------------- CSV
@@ -143,15 +152,21 @@ def _json_prefix(path: str, containers: tuple[str, ...]) -> str:
             fh.close()
 
 
-def _json_values(path: str, display: str, containers: tuple[str, ...]) -> Iterator[tuple[Any, int, str | None]]:
-    """(value, record number, None), then (None, n, why) if the file breaks off: the rest cannot be read."""
+def _json_values(path: str, display: str, containers: tuple[str, ...], top: dict[str, Any] | None = None
+                 ) -> Iterator[tuple[Any, int, str | None]]:
+    """(value, record number, None), then (None, n, why) if the file breaks off: the rest cannot be read.
+
+    ``top`` receives the top-level scalars of a response (``total``, ``isLast``: wherever they are in the file,
+    so it is complete once the values are).
+    """
     import ijson
 
     prefix = _json_prefix(path, containers) if path != "-" else ""
     fh = open_binary(path)
     number = 0
+    source: Any = fh if top is None else _top_scalars(ijson.parse(fh, multiple_values=True, use_float=True), top)
     try:
-        for value in ijson.items(fh, prefix, multiple_values=True, use_float=True):
+        for value in ijson.items(source, prefix, multiple_values=True, use_float=True):
             number += 1
             yield value, number, None
     except ijson.JSONError as exc:
@@ -161,6 +176,13 @@ def _json_values(path: str, display: str, containers: tuple[str, ...]) -> Iterat
     finally:
         if path != "-":
             fh.close()
+
+
+def _top_scalars(events: Iterable[tuple[str, str, Any]], top: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    for prefix, event, value in events:
+        if prefix and "." not in prefix and event in ("string", "number", "boolean", "null"):
+            top[prefix] = value
+        yield prefix, event, value
 
 
 def read_json(path: str, display: str) -> Iterator[RawRecord]:
@@ -175,15 +197,20 @@ def read_json(path: str, display: str) -> Iterator[RawRecord]:
             yield f"expected a JSON object, got {type(value).__name__}", number, None
 
 
-def read_jira(path: str, display: str) -> Iterator[RawRecord]:
+def read_jira(path: str, display: str, initial: tuple[str, ...] = ()) -> Iterator[RawRecord]:
     """Records of Jira issues (a search response's ``issues``, an array, one issue, or JSON Lines).
 
-    Per issue: one record of kind ``issue`` (the issue as exported), one of kind
-    ``change`` per changelog item (the item's fields plus ``key``, ``history``,
-    ``created`` and ``author`` of its history), one of kind ``comment`` per comment
-    (the comment plus ``key``). The 'line' is the issue's number in the file.
+    Per issue: one record of kind ``issue`` (the issue as exported, plus ``first_change``: the first changelog
+    item of each field, by field id and by lower-case field name, whose ``from`` side is the field's value at
+    creation), one of kind ``initial`` per field of ``initial`` filled at creation (see :func:`_initial`), one
+    of kind ``change`` per changelog item (the item's fields plus ``key``, ``history``, ``created`` and
+    ``author`` of its history), one of kind ``comment`` per comment (the comment plus ``key``). The 'line'
+    is the issue's number in the file. A changelog, comment list or search response holding fewer entries
+    than its ``total`` is a :class:`Note`: the rest is not in the export.
     """
-    for value, number, error in _json_values(path, display, ("issues",)):
+    top: dict[str, Any] = {}
+    number = 0
+    for value, number, error in _json_values(path, display, ("issues",), top):
         if error is not None:
             yield error, number, None
             continue
@@ -194,10 +221,22 @@ def read_jira(path: str, display: str) -> Iterator[RawRecord]:
         if not isinstance(key, str) or not key:
             yield "a Jira issue needs a 'key'", number, None
             continue
-        yield value, number, "issue"
         changelog = value.get("changelog") or {}
         histories = changelog.get("histories") if isinstance(changelog, dict) else None
-        for h in histories if isinstance(histories, list) else []:
+        histories = histories if isinstance(histories, list) else []
+        first = _first_changes(histories)
+        yield {**value, "first_change": first}, number, "issue"
+        fields = value.get("fields") if isinstance(value.get("fields"), dict) else {}
+        for name in initial:
+            record = _initial(key, name, fields, first)
+            if record is not None:
+                yield record, number, "initial"
+        gap = _short(changelog, len(histories))
+        if gap:
+            yield Note(f"issue {key}: its changelog holds {gap} changes; the others are not in this "
+                       f"export, so its events (and values at creation) may be wrong: merge the pages of "
+                       f"/rest/api/3/issue/{key}/changelog into the issue"), number, None
+        for h in histories:
             if not isinstance(h, dict) or not isinstance(h.get("items"), list):
                 yield f"issue {key}: a changelog history without items", number, None
                 continue
@@ -207,15 +246,71 @@ def read_jira(path: str, display: str) -> Iterator[RawRecord]:
                     yield {**item, **head, "item": i}, number, "change"
                 else:
                     yield f"issue {key}: changelog item {i} of history {h.get('id')} is not an object", number, None
-        fields = value.get("fields")
-        comments = fields.get("comment") if isinstance(fields, dict) else None
-        if isinstance(comments, dict):
-            comments = comments.get("comments")
-        for c in comments if isinstance(comments, list) else []:
+        comment = fields.get("comment")
+        comments = comment.get("comments") if isinstance(comment, dict) else comment
+        comments = comments if isinstance(comments, list) else []
+        for c in comments:
             if isinstance(c, dict):
                 yield {**c, "key": key}, number, "comment"
             else:
                 yield f"issue {key}: a comment is not an object", number, None
+        gap = _short(comment, len(comments))
+        if gap:
+            yield Note(f"issue {key}: its comment field holds {gap} comments; the others are not in this "
+                       f"export: merge the pages of /rest/api/3/issue/{key}/comment into the issue"), number, None
+    page = _short(top, number, "issues")
+    if page or top.get("isLast") is False:
+        what = page or f"{number} issues and says isLast: false"
+        yield Note(f"this is one page of a search response: it holds {what}; the other pages are not in this "
+                   "export, so their tickets are not audited: fetch every page (startAt or nextPageToken)"), 0, None
+
+
+def _short(page: Any, held: int, what: str = "") -> str:
+    """'N of TOTAL' (from startAt S) when a paged list holds fewer entries than its total, else ''."""
+    if not isinstance(page, dict):
+        return ""
+    total, start = page.get("total"), page.get("startAt") or 0
+    if not isinstance(total, (int, float)) or isinstance(total, bool) or not isinstance(start, (int, float)):
+        return ""
+    if held >= total and not start:
+        return ""
+    return f"{held} of {int(total)}{' ' + what if what else ''}" + (f" (from number {int(start) + 1})" if start else "")
+
+
+def _first_changes(histories: list[Any]) -> dict[str, Any]:
+    """The first changelog item of each field, by the time of its history (ties: as listed): keyed by field id
+    (Cloud) and by lower-case field name. Histories with a time that does not parse are left out here."""
+    from ..timeutil import TimeFormatError, parse_time
+
+    dated = []
+    for order, h in enumerate(histories):
+        if isinstance(h, dict) and isinstance(h.get("items"), list):
+            try:
+                dated.append((parse_time(h.get("created")), order, h))
+            except TimeFormatError:
+                continue
+    first: dict[str, Any] = {}
+    for _, _, h in sorted(dated, key=lambda x: (x[0], x[1])):
+        for item in h["items"]:
+            if not isinstance(item, dict):
+                continue
+            for name in (item.get("fieldId"), item.get("field")):
+                if isinstance(name, str) and name:
+                    first.setdefault(name if name == item.get("fieldId") else name.lower(), item)
+    return first
+
+
+def _initial(key: str, name: str, fields: dict[str, Any], first: dict[str, Any]) -> dict[str, Any] | None:
+    """A field's value at creation: the ``from`` side of its first change (``changed`` true: ``from``,
+    ``fromString``, ``tmpFromAccountId``), else its current value (``changed`` false: ``value``); None when
+    it was empty at creation (Jira writes nothing for an empty field either)."""
+    head = {"key": key, "field": name, "created": fields.get("created"), "author": fields.get("creator")}
+    item = first.get(name) or first.get(name.lower())
+    if item is not None:
+        side = {k: item.get(k) for k in ("from", "fromString", "tmpFromAccountId")}
+        return {**head, **side, "changed": True} if any(v not in (None, "") for v in side.values()) else None
+    current = fields.get(name)
+    return {**head, "value": current, "changed": False} if current not in (None, "", [], {}) else None
 
 
 # --------------------------------------------------------------------------- XES
