@@ -14,21 +14,25 @@ record the mapping skipped on purpose (counted by reason): nothing is lost.
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+from typing import Mapping as MappingT
 
 from .._resources import bundled_pack_dir
-from ..errors import UsageError, did_you_mean
+from ..errors import InputError, UsageError, did_you_mean
 from ..limits import DEFAULT, Limits
 from ..events import (InputWarning, LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
 from ..model import Pack
 from ..pack import walk_yaml
 from ..expr import get_path
-from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
-from .readers import Note, RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
+from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, TimeReading, load_mapping
+from .readers import (DELIMITERS, Note, RawRecord, container_of, read_csv, read_jira, read_json, read_parquet,
+                      read_xes)
 
 _HERE = Path(__file__).resolve().parent
 BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes")
@@ -48,6 +52,26 @@ class InputSpec:
     mapping: str | None = None
     pack_dirs: tuple[str, ...] = ()  # where NAME.input.yaml mappings are looked for (default: the bundled pack)
     limits: Limits = DEFAULT  # line-bytes bounds a JSON Lines line and a CSV field; sop-file-bytes a mapping file
+    csv_delimiter: str | None = None  # None: an Excel sep= line, else sniffed from the header (, ; TAB |)
+    encoding: str | None = None  # CSV: None is the byte-order mark's (UTF-8, UTF-16), else UTF-8
+    time_format: str | None = None  # strptime format of the times of mapped records (e.g. %d/%m/%Y %H:%M)
+    timezone: str | None = None  # IANA zone of mapped records' times written without an offset
+
+    def __post_init__(self) -> None:
+        if self.csv_delimiter is not None and self.csv_delimiter not in DELIMITERS:
+            raise UsageError(f"--csv-delimiter: {self.csv_delimiter!r} is not one of , ; | tab")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise UsageError(f"--encoding: unknown encoding {self.encoding!r} (e.g. utf-8, utf-16, cp1252)") \
+                    from None
+        self.times()  # an unknown time zone is a usage error now
+
+    def times(self) -> TimeReading | None:
+        if self.time_format is None and self.timezone is None:
+            return None
+        return TimeReading(self.time_format, self.timezone)
 
 
 def mapping_files(dirs: Iterable[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -92,8 +116,14 @@ class _Plan:
         if key not in self._mappings:
             if not Path(key).is_file():
                 raise UsageError(f"mapping file {key} not found")
-            self._mappings[key] = load_mapping(key, _display(key), self.spec.limits)
+            self._mappings[key] = dataclasses.replace(load_mapping(key, _display(key), self.spec.limits),
+                                                      times=self.spec.times())
         return self._mappings[key]
+
+    def chosen(self) -> Mapping | None:
+        """The mapping --mapping or a named --input-format chose, if any."""
+        return self.override or (self._load(self._named[self.spec.format]) if self.spec.format in self._named
+                                 else None)
 
     def for_file(self, path: str) -> tuple[str, Mapping | None]:
         fmt = self.spec.format
@@ -148,7 +178,7 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
             yield from _canonical(path, types, counter, select)
         else:
             runtime = lookups.setdefault(id(mapping), mapping.lookups())
-            read = _reader_for(container, mapping, spec.limits)
+            read = _reader_for(container, mapping, spec)
             yield from _mapped(mapping, runtime, read, path, types, counter, select, deferred)
         _account_bytes(path, counter)
     for mapping, source, record, display, line, _, notes in deferred:
@@ -254,18 +284,77 @@ def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int
     yield from _finish(mapping, source, record, mapping.lookups(), display, line, seq, types, None, final=True)
 
 
+def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT[str, str] | None = None
+                   ) -> list[dict[str, Any]]:
+    """The records of one facts collection in a CSV file (a Data Loader export of User, say).
+
+    The input mapping in use (``--input-format NAME`` or ``--mapping``) may say how its columns become the
+    collection's fields (its ``facts`` section); otherwise the columns are the fields, those named as a field
+    the pack declares (``fields``: name -> type) in any case taking its spelling. Declared booleans and
+    numbers are converted from text, lists split on ';'. Facts are reference data: any row that cannot be
+    read stops the command with its file and line.
+    """
+    mapping = _Plan(spec).chosen()
+    values = mapping.facts.get(collection) if mapping is not None else None
+    runtime = mapping.lookups() if mapping is not None else None
+    declared = dict(fields or {})
+    spelling = {name.lower(): name for name in (*declared, "id")}
+    display = _display(path)
+    out = []
+    for rec, line, _ in read_csv(path, display, spec.limits.line_bytes, spec.csv_delimiter, spec.encoding):
+        where = f"{display}:{line}"
+        if not isinstance(rec, dict):
+            raise InputError(f"{where}: {rec}")
+        if values is not None and mapping is not None and runtime is not None:
+            rec = mapping.canonical(rec)
+            try:
+                record = {k: v.get(rec, runtime) for k, v in values.items()}
+            except Exception as exc:  # noqa: BLE001 - a value that cannot be computed names its row
+                raise InputError(f"{where}: a '{collection}' field could not be computed: {exc}") from None
+        else:
+            record = {spelling.get(k.lower(), k): v for k, v in rec.items()}
+        record = {k: _fact_value(v, declared.get(k), f"{where}: '{collection}' field '{k}'")
+                  for k, v in record.items() if v is not None and v != ""}
+        if "id" not in record:
+            raise InputError(f"{where}: a '{collection}' record needs an id (a column named Id, or the mapping's "
+                             f"facts.{collection}.id)")
+        record["id"] = str(record["id"])
+        out.append(record)
+    return out
+
+
+def _fact_value(value: Any, kind: str | None, what: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    if kind == "boolean":
+        low = value.strip().lower()
+        if low not in ("true", "false", "1", "0", "yes", "no"):
+            raise InputError(f"{what}: {value!r} is not true or false")
+        return low in ("true", "1", "yes")
+    if kind == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"{what}: {value!r} is not a number") from None
+        return int(number) if number.is_integer() and "." not in value else number
+    if kind == "list":
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
 def default_mapping(container: str) -> Mapping:
     """The mapping a container format is read with when none is given (csv, parquet: columns; xes)."""
     return load_mapping(_HERE / f"{_DEFAULT_MAPPINGS[container]}.input.yaml")
 
 
-def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
+def _reader_for(container: str, mapping: Mapping, spec: InputSpec) -> Reader:
     if mapping.reader == "jira":
         return partial(read_jira, initial=mapping.initial)
     if mapping.reader == "xes":
         return read_xes
     if container == "csv":
-        return partial(read_csv, max_field=limits.line_bytes)
+        return partial(read_csv, max_field=spec.limits.line_bytes, delimiter=spec.csv_delimiter,
+                       encoding=spec.encoding)
     reader = _CONTAINERS.get(container)
     if reader is None:
         raise UsageError(f"the mapping '{mapping.name}' reads records; {container} is not a record format")
@@ -305,4 +394,4 @@ def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any,
 
 
 __all__ = ["InputSpec", "available_formats", "default_mapping", "load_mapping", "map_record", "mapping_files",
-           "read_inputs", "Mapping"]
+           "read_facts_csv", "read_inputs", "Mapping"]

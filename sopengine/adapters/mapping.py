@@ -143,6 +143,59 @@ def _time_text(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class TimeReading:
+    """How an export writes its times when not as RFC 3339 with an offset (--time-format, --timezone).
+
+    ``format`` is a strptime format (``%d/%m/%Y %H:%M`` for a report's ``27/11/2026 14:05``); ``zone`` an
+    IANA time zone for times without an offset (local times). A local time that a clock change skipped is
+    refused; one it repeated takes its first (earlier) offset.
+    """
+
+    format: str | None = None
+    zone: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.zone is not None:
+            self._tz()  # an unknown name fails now, as a usage error, not on every row
+
+    def _tz(self) -> _dt.tzinfo:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from ..errors import UsageError
+
+        try:
+            return ZoneInfo(self.zone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"--timezone: unknown time zone {self.zone!r} (an IANA name such as "
+                             "Europe/Berlin or America/New_York)") from None
+
+    def convert(self, value: Any) -> Any:
+        """The time as RFC 3339 with its offset; raises ValueError saying why it cannot be."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if self.format is not None:
+            try:
+                when = _dt.datetime.strptime(text, self.format)
+            except ValueError:
+                raise ValueError(f"time {text!r} does not match --time-format {self.format!r}") from None
+        else:
+            try:
+                when = _dt.datetime.fromisoformat(text)
+            except ValueError:
+                return value  # refused by the event check, in its own words
+        if when.tzinfo is not None:
+            return when.isoformat()
+        if self.zone is None:
+            raise ValueError(f"time {text!r} has no offset: give --timezone (the zone the export's times are in)")
+        tz = self._tz()
+        local = when.replace(tzinfo=tz)
+        if local.astimezone(_dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != when:
+            raise ValueError(f"time {text!r} does not exist in {self.zone} (the clocks went forward then)")
+        return local.isoformat()
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A compiled input mapping."""
 
@@ -154,6 +207,8 @@ class Mapping:
     description: str = ""
     names: MappingT[str, str] | None = None  # case-insensitive mappings: lower-case name -> the mapping's spelling
     initial: tuple[str, ...] = ()  # reader jira: fields whose value at creation is a record of kind 'initial'
+    times: TimeReading | None = None  # how the export writes times (--time-format, --timezone)
+    facts: MappingT[str, MappingT[str, Value]] = field(default_factory=dict)  # collection -> field -> value
 
     def canonical(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record with its top-level field names spelt as the mapping spells them, when the mapping's
@@ -191,8 +246,7 @@ class Mapping:
             return self._build(source, rule.fields, record, runtime)
         return f"{source.name}: no rule of the mapping '{self.name}' takes this record"
 
-    @staticmethod
-    def _build(source: Source, fields: Fields, record: dict[str, Any], runtime: Lookups
+    def _build(self, source: Source, fields: Fields, record: dict[str, Any], runtime: Lookups
                ) -> tuple[dict[str, Any], tuple[str, ...]] | str:
         out: dict[str, Any] = {}
         notes: list[str] = []
@@ -217,6 +271,11 @@ class Mapping:
             return f"{source.name}: a value could not be computed: {exc}"
         if "time" in out:
             out["time"] = _time_text(out["time"])
+            if self.times is not None:
+                try:
+                    out["time"] = self.times.convert(out["time"])
+                except ValueError as exc:
+                    return f"{source.name}: {exc}"
         for key in ("case", "id", "actor"):
             if isinstance(out.get(key), (int, float)) and not isinstance(out.get(key), bool):
                 out[key] = str(out[key])  # numeric ids in an export (CSV numbers, Parquet ints) are ids
@@ -357,9 +416,14 @@ def load_mapping(path: str | Path, display: str | None = None, limits: Limits = 
     sources = tuple(comp.source(s, ("sources", i)) for i, s in enumerate(data["sources"]))
     if comp.problems:
         raise PackError(comp.problems)
+    facts = {str(name): {str(k): v for k, raw in (values or {}).items()
+                         if (v := comp.value(raw, ("facts", name, k))) is not None}
+             for name, values in (data.get("facts") or {}).items()}
+    if comp.problems:
+        raise PackError(comp.problems)
     names = {n.lower(): n for n in sorted(comp.names) if n} if data.get("case_insensitive") else None
     return Mapping(data["mapping"], shown, data.get("reader", "records"), sources, tables,
-                   data.get("description", ""), names, tuple(data.get("initial") or ()))
+                   data.get("description", ""), names, tuple(data.get("initial") or ()), facts=facts)
 
 
 Merged = tuple[dict[str, Any], int, list[int], tuple[str, ...]]  # record, first line, lines folded, parts missing

@@ -35,46 +35,117 @@ RawRecord = tuple[dict[str, Any] | str | Note, int, str | None]
 
 # --------------------------------------------------------------------------- CSV
 
-class _Lines:
-    """Decode a byte stream line by line, remembering which lines were not valid UTF-8."""
+DELIMITERS = (",", ";", "\t", "|")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
-    def __init__(self, fh: BinaryIO):
+
+class _Lines:
+    """Decode a byte stream line by line, remembering which lines could not be decoded.
+
+    UTF-8 (the default) and single-byte encodings such as cp1252 are decoded a line at a time, so a bad line
+    is one rejected row; UTF-16 (found by its byte-order mark, or named) is decoded as a stream, since its
+    line ends are two bytes.
+    """
+
+    def __init__(self, fh: BinaryIO, encoding: str):
         self._fh = fh
+        self.encoding = encoding
         self.number = 0
         self.bad: set[int] = set()
-        self.bytes = 0
+        self._text = None if codecs.lookup(encoding).name != "utf-16" else \
+            codecs.getreader(encoding)(fh, errors="replace")
+        self._pending: list[str] = []
 
     def __iter__(self) -> "_Lines":
         return self
 
     def __next__(self) -> str:
+        if self._pending:
+            self.number += 1
+            return self._pending.pop()
+        if self._text is not None:
+            text = self._text.readline()
+            if not text:
+                raise StopIteration
+            self.number += 1
+            if "\ufffd" in text:
+                self.bad.add(self.number)
+            return text
         raw = self._fh.readline()
         if not raw:
             raise StopIteration
         self.number += 1
-        self.bytes += len(raw)
-        if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[3:]
         try:
-            return raw.decode("utf-8")
+            return raw.decode(self.encoding)
         except UnicodeDecodeError:
             self.bad.add(self.number)
-            return raw.decode("utf-8", "replace")
+            return raw.decode(self.encoding, "replace")
+
+    def push_back(self, line: str) -> None:
+        """Give a line back (read to sniff the delimiter): the next read returns it again."""
+        self.number -= 1
+        self._pending.append(line)
 
 
-def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> Iterator[RawRecord]:
-    """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines)."""
+def _encoding(fh: BinaryIO, given: str | None, display: str) -> str:
+    """The file's encoding: its byte-order mark, else the one given (--encoding), else UTF-8. A byte-order
+    mark is read past."""
+    head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            if given and codecs.lookup(given).name not in (name, codecs.lookup(name).name, "utf-8-sig"):
+                raise InputError(f"{display}: starts with a {name.upper()} byte-order mark, but --encoding "
+                                 f"says {given}")
+            if name == "utf-8":
+                fh.read(len(bom))
+            return name  # the utf-16 codec reads its own mark
+    return given or "utf-8"
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a CSV header line: the most frequent of , ; TAB | outside quotes (comma on a tie or
+    when none occurs: a one-column file)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delimiter: str | None = None,
+             encoding: str | None = None) -> Iterator[RawRecord]:
+    """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines).
+
+    The encoding is the file's byte-order mark (UTF-8, UTF-16), else ``encoding``, else UTF-8; the delimiter
+    is ``delimiter``, else an Excel ``sep=X`` first line, else sniffed from the header (, ; TAB |).
+    """
     csv.field_size_limit(max_field)  # the csv module's own setting (process-wide); set before each file
     fh = open_binary(path)
     try:
-        lines = _Lines(fh)
-        reader = csv.reader(lines, strict=True)
+        try:
+            lines = _Lines(fh, _encoding(fh, encoding, display))
+        except LookupError:
+            raise InputError(f"--encoding: unknown encoding {encoding!r}") from None
+        first = next(lines, None)
+        if first is None:
+            return
+        if not delimiter and first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
+            delimiter, first = first.strip()[4], next(lines, "")
+        lines.push_back(first)
+        reader = csv.reader(lines, strict=True, delimiter=delimiter or sniff_delimiter(first))
         try:
             header = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise InputError(f"{display}:1: cannot read the CSV header: {exc}") from None
+            raise InputError(f"{display}:{lines.number}: cannot read the CSV header: {exc}") from None
+        if lines.bad:
+            raise InputError(f"{display}:{lines.number}: the header is not valid {lines.encoding}"
+                             f"{_ENCODING_HINT if lines.encoding == 'utf-8' else ''}")
         width = len(header)
         header = [h.strip() for h in header]
         start = lines.number + 1
@@ -91,7 +162,8 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> It
             if not row or row == [""]:
                 continue
             if any(n in lines.bad for n in range(line, start)):
-                yield "not valid UTF-8", line, None
+                yield f"not valid {lines.encoding.upper()}" + (_ENCODING_HINT if lines.encoding == "utf-8" else ""), \
+                    line, None
                 continue
             if len(row) != width:
                 yield f"row has {len(row)} fields; the header has {width}", line, None
@@ -102,6 +174,9 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> It
     finally:
         if path != "-":
             fh.close()
+
+
+_ENCODING_HINT = " (an export from Excel or an older tool may be Windows-1252: --encoding cp1252)"
 
 
 # --------------------------------------------------------------------------- Parquet
