@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from sopengine import audit
 from sopengine.adapters import InputSpec
 from sopengine.audit import load_facts, read_records
 from sopengine.cli import cli
+from sopengine.errors import InputError
 from sopengine.events import Event, InputWarning
 from sopengine.model import Pack
 
@@ -219,3 +221,113 @@ def test_a_next_page_token_response_and_a_cut_comment_list_are_warned_about(bund
     whole = tmp_path / "one.json"
     whole.write_text(json.dumps(doc["issues"][0]), encoding="utf-8")  # one issue, complete: nothing to say
     assert jira_run(bundled, [whole]).warnings == []
+
+
+# --------------------------------------------------------------------------- 7. CSV dialects, times, facts
+
+EVENTS_HEADER = "case;time;type;actor;comments"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def read(pack: Pack, path: Path, **options: Any) -> tuple[list[Event], list[Any]]:
+    records = list(read_records(pack, [path], inputs=InputSpec(**options)))
+    return [r for r in records if isinstance(r, Event)], [r for r in records if not isinstance(r, Event)]
+
+
+def test_the_delimiter_is_sniffed_from_the_header_or_an_excel_sep_line_or_given(bundled: Pack,
+                                                                               tmp_path: Path) -> None:
+    rows = ["C1{d}2024-05-06T09:00:00Z{d}review.logged{d}u1{d}\"ok{d} really\""]
+    for name, d in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|"), ("comma", ",")):
+        path = write(tmp_path / f"{name}.csv", EVENTS_HEADER.replace(";", d) + "\n" + rows[0].format(d=d) + "\n")
+        events, other = read(bundled, path)
+        assert other == [] and [e.data for e in events] == [{"comments": f"ok{d} really"}], name
+    excel = write(tmp_path / "excel.csv", "sep=|\ncase|time|type|actor|comments\nC1|2024-05-06T09:00:00Z|review.logged|u1|a;b;c,d\n")
+    events, _ = read(bundled, excel)
+    assert [(e.data, e.origin) for e in events] == [({"comments": "a;b;c,d"}, (str(excel), 3))]
+    given = write(tmp_path / "given.csv", "case;time;type;actor;comments\nC1;2024-05-06T09:00:00Z;review.logged;u1;x\n")
+    events, other = read(bundled, given, csv_delimiter=",")  # the user's word wins: one column, no 'case'
+    assert events == [] and "missing required key(s): case, time, type" in other[0].error
+
+
+def test_utf16_and_utf8_byte_order_marks_are_recognised_and_cp1252_only_when_declared(bundled: Pack,
+                                                                                    tmp_path: Path) -> None:
+    text = "case\ttime\ttype\tactor\tcomments\r\nC1\t2024-05-06T09:00:00Z\treview.logged\tu1\tRéunion à 9h\r\n"
+    for encoding in ("utf-16", "utf-8-sig"):  # Excel's "Unicode text" is UTF-16 with a BOM, tab-separated
+        events, other = read(bundled, write(tmp_path / f"{encoding}.csv", text, encoding))
+        assert other == [] and [e.data["comments"] for e in events] == ["Réunion à 9h"], encoding
+    legacy = write(tmp_path / "cp1252.csv", text.replace("Réunion", "Réunion “quoted”"), "cp1252")
+    events, other = read(bundled, legacy)
+    assert events == [] and other[0].line == 2 and "not valid UTF-8" in other[0].error
+    assert "--encoding cp1252" in other[0].error
+    events, other = read(bundled, legacy, encoding="cp1252")
+    assert other == [] and events[0].data["comments"] == "Réunion “quoted” à 9h"
+
+
+def test_report_times_are_read_with_the_time_format_in_the_time_zone(bundled: Pack, tmp_path: Path) -> None:
+    path = write(tmp_path / "report.csv", "\n".join([
+        "case,time,type,actor,comments",
+        "C1,27/11/2026 14:05,review.logged,u1,winter",       # CET: +01:00
+        "C1,01/07/2026 14:05,review.logged,u1,summer",       # CEST: +02:00
+        "C1,29/03/2026 02:30,review.logged,u1,skipped hour",  # clocks went from 02:00 to 03:00
+        "C1,2026-11-27 14:05,review.logged,u1,other shape"]) + "\n")
+    events, other = read(bundled, path, time_format="%d/%m/%Y %H:%M", timezone="Europe/Berlin")
+    assert [e.to_json()["time"] for e in events] == ["2026-11-27T13:05:00Z", "2026-07-01T12:05:00Z"]
+    assert [(r.line, r.error) for r in other] == [
+        (4, "row: time '29/03/2026 02:30' does not exist in Europe/Berlin (the clocks went forward then)"),
+        (5, "row: time '2026-11-27 14:05' does not match --time-format '%d/%m/%Y %H:%M'")]
+    events, other = read(bundled, path, time_format="%d/%m/%Y %H:%M")
+    assert events == [] and "has no offset: give --timezone" in other[0].error
+    naive = write(tmp_path / "naive.csv", "case,time,type,actor\nC1,2026-11-27 14:05,review.logged,u1\n"
+                                          "C1,2026-11-27T14:05:00+05:30,review.logged,u1\n")
+    events, _ = read(bundled, naive, timezone="America/New_York")  # an offset given in the file is kept
+    assert [e.to_json()["time"] for e in events] == ["2026-11-27T19:05:00Z", "2026-11-27T08:35:00Z"]
+
+
+def test_bad_reading_options_are_usage_errors_with_exit_2(runner: Any, tmp_path: Path) -> None:
+    log = write(tmp_path / "log.csv", "case,time,type\nC1,2024-05-06T09:00:00Z,review.logged\n")
+    for option, value, words in (("--timezone", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+                                 ("--encoding", "klingon", "unknown encoding 'klingon'"),
+                                 ("--csv-delimiter", ":", "':' is not one of , ; | tab")):
+        result = runner.invoke(cli, ["audit", str(log), option, value])
+        assert result.exit_code == 2 and words in result.output, result.output
+        assert "Traceback" not in result.output
+    result = runner.invoke(cli, ["audit", str(log), "--csv-delimiter", "tab"])
+    assert result.exit_code == 2 and "missing required key(s)" in result.output  # tab read: one column
+    help_text = runner.invoke(cli, ["audit", "--help"]).output
+    for option in ("--csv-delimiter", "--encoding", "--time-format", "--timezone", "[NAME=]FILE"):
+        assert option in help_text
+
+
+def test_a_data_loader_user_export_is_the_users_facts_through_the_mapping(bundled: Pack, runner: Any,
+                                                                        tmp_path: Path) -> None:
+    users = SF / "dataloader" / "User.csv"
+    facts = load_facts([f"users={users}"], inputs=InputSpec("salesforce"), pack=bundled)
+    assert facts == {"users": [
+        {"id": "0055e000003FrntAAC", "name": "Frank Front", "email": "frank@greentech.example", "team": "Support",
+         "role": "frontline"},
+        {"id": "0055e000003BackAAC", "name": "Betty Back", "email": "betty@greentech.example", "team": "Support",
+         "role": "back_office"}]}
+    out = tmp_path / "a.json"
+    result = runner.invoke(cli, ["audit", "--input-format", "salesforce", *map(str, SF_LOADER), "--facts",
+                                 f"users={users}", "--format", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["undecided"] == []
+    result = runner.invoke(cli, ["audit", "--input-format", "salesforce", *map(str, SF_LOADER), "--facts", str(users)])
+    assert result.exit_code == 2 and "say which facts collection this CSV file holds, e.g. --facts" in result.output
+
+
+def test_a_facts_csv_without_a_mapping_takes_its_columns_and_the_packs_types(bundled: Pack, tmp_path: Path) -> None:
+    orgs = write(tmp_path / "Organizations.csv", "ID;Priority_Service;ACCOUNT_MANAGER\n"
+                                                 "SunCo Solar;TRUE;557058:am1\nBright Roofs;false;557058:am2\n")
+    facts = load_facts([orgs], pack=bundled)  # the file's name is the collection's
+    assert facts["organizations"][0] == {"id": "SunCo Solar", "priority_service": True, "account_manager": "557058:am1"}
+    same = run(bundled, [JIRA / "search.json"], InputSpec("jira"), facts)
+    assert same.to_json()["violations"] == jira_run(bundled).to_json()["violations"]
+    write(orgs, "Id,Priority_Service\nSunCo Solar,maybe\n")
+    with pytest.raises(InputError) as err:
+        load_facts([orgs], pack=bundled)
+    assert str(err.value) == f"{orgs}:2: 'organizations' field 'priority_service': 'maybe' is not true or false"

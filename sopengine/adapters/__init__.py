@@ -299,7 +299,7 @@ def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT
     runtime = mapping.lookups() if mapping is not None else None
     declared = dict(fields or {})
     spelling = {name.lower(): name for name in (*declared, "id")}
-    display = _display(path)
+    display = path  # as the operator named it, as YAML facts files are
     out = []
     for rec, line, _ in read_csv(path, display, spec.limits.line_bytes, spec.csv_delimiter, spec.encoding):
         where = f"{display}:{line}"
