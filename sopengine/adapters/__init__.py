@@ -200,6 +200,7 @@ def _canonical(path: str, types: Any, counter: LineCounter, select: Select | Non
     for rec, line, _kind in read_json(path, path):
         counter.lines += 1
         seq = counter.lines
+        assert not isinstance(rec, Note)  # only the Jira reader notes anything
         if isinstance(rec, str):
             if select is None or select(None, seq):
                 yield Rejected(path, line, rec)

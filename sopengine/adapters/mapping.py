@@ -421,9 +421,9 @@ def load_mapping(path: str | Path, display: str | None = None, limits: Limits = 
              for name, values in (data.get("facts") or {}).items()}
     if comp.problems:
         raise PackError(comp.problems)
-    names = {n.lower(): n for n in sorted(comp.names) if n} if data.get("case_insensitive") else None
+    spelling = {n.lower(): n for n in sorted(comp.names) if n} if data.get("case_insensitive") else None
     return Mapping(data["mapping"], shown, data.get("reader", "records"), sources, tables,
-                   data.get("description", ""), names, tuple(data.get("initial") or ()), facts=facts)
+                   data.get("description", ""), spelling, tuple(data.get("initial") or ()), facts=facts)
 
 
 Merged = tuple[dict[str, Any], int, list[int], tuple[str, ...]]  # record, first line, lines folded, parts missing

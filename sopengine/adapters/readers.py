@@ -53,7 +53,7 @@ class _Lines:
         self.number = 0
         self.bad: set[int] = set()
         self._text = None if codecs.lookup(encoding).name != "utf-16" else \
-            codecs.getreader(encoding)(fh, errors="replace")
+            codecs.getreader(encoding)(fh, "replace")
         self._pending: list[str] = []
 
     def __iter__(self) -> "_Lines":
@@ -301,7 +301,7 @@ def read_jira(path: str, display: str, initial: tuple[str, ...] = ()) -> Iterato
         histories = histories if isinstance(histories, list) else []
         first = _first_changes(histories)
         yield {**value, "first_change": first}, number, "issue"
-        fields = value.get("fields") if isinstance(value.get("fields"), dict) else {}
+        fields: dict[str, Any] = value["fields"] if isinstance(value.get("fields"), dict) else {}
         for name in initial:
             record = _initial(key, name, fields, first)
             if record is not None:

@@ -93,7 +93,7 @@ class TextReporter:
             lines.append("")
             lines.append(f"Warnings about the input ({len(result.warnings)}): findings may be wrong where they apply")
             for w in result.warnings[: self.per_rule * 5]:
-                lines.append(f"  {w.file}:{w.line}: {w.message}")
+                lines.append(f"  {w.where}: {w.message}")
             more = len(result.warnings) - self.per_rule * 5
             if more > 0:
                 lines.append(f"  ... and {more} more (--format json lists them all)")
