@@ -438,6 +438,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     _reading(logs, facts_files, pack.files, [mapping or ""])
     inputs = _inputs(input_format, mapping, sops)
     facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
     html = "html" in formats or bool(per_format.get("html"))
     tune_gc()
     local = _engine(engine, jobs=jobs) if engine != "spark" else "spark"
@@ -542,6 +543,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     _reading(logs, facts_files, pack.files, [mapping or ""])
     inputs = _inputs(input_format, mapping, sops)
     facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
     when = _parse_as_of(as_of)
     if when is None:
         when = datetime.now(timezone.utc).timestamp()
@@ -701,10 +703,11 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     old_pack, new_pack = load_pack([old_path], params, _limits()), load_pack([new_path], params, _limits())
     inputs = _inputs(input_format, mapping, [old_path])
     facts = load_facts(facts_files, inputs=inputs, pack=new_pack)
+    inputs = inputs.with_facts(facts)
     as_of_time = _parse_as_of(as_of)
     old = audit_paths(old_pack, list(logs), facts, as_of_time, inputs=inputs)
     new = audit_paths(new_pack, list(logs), facts, as_of_time if as_of_time is not None else old.as_of,
-                      inputs=_inputs(input_format, mapping, [new_path]))
+                      inputs=_inputs(input_format, mapping, [new_path]).with_facts(facts))
     impact = compare(old, new)
     text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else impact.text()

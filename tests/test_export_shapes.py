@@ -331,3 +331,38 @@ def test_a_facts_csv_without_a_mapping_takes_its_columns_and_the_packs_types(bun
     with pytest.raises(InputError) as err:
         load_facts([orgs], pack=bundled)
     assert str(err.value) == f"{orgs}:2: 'organizations' field 'priority_service': 'maybe' is not true or false"
+
+
+# --------------------------------------------------------------------------- 8. one person, several names
+
+def test_a_person_named_by_account_id_and_by_email_is_one_owner_in_the_worklist(runner: Any, tmp_path: Path) -> None:
+    facts = tmp_path / "facts.yaml"
+    facts.write_text((JIRA / "facts.yaml").read_text(encoding="utf-8") + """users:
+  - {id: alex@greentech.example, jira_account_id: "557058:agent1", team: Support, role: service_desk}
+  - {id: sam@greentech.example, aliases: ["557058:agent2", "Sam.Agent@GreenTech.example"], team: Support}
+""", encoding="utf-8")
+    base = ["next", "--input-format", "jira", str(JIRA / "search.json"), "--as-of", "2024-06-03T01:00:00Z",
+            "--format", "json"]
+
+    def cases(*args: str) -> list[str]:
+        result = runner.invoke(cli, [*base, *args])
+        assert result.exit_code == 0, result.output
+        return [item["case"] for item in json.loads(result.output)["items"]]
+
+    # the changelog names Alex by account id; the people facts know it is alex@greentech.example
+    assert cases("--facts", str(JIRA / "facts.yaml"), "--where", "owner=alex@greentech.example") == []
+    assert cases("--facts", str(facts), "--where", "owner=alex@greentech.example") == ["SD-201", "SD-203"]
+    assert cases("--facts", str(facts), "--where", "owner=557058:agent1") == []
+
+
+def test_identities_rewrite_only_the_declared_fields_and_refuse_a_shared_name(bundled: Pack, tmp_path: Path) -> None:
+    people = {"users": [{"id": "alex@greentech.example", "jira_account_id": "557058:agent1"},
+                        {"id": "sam@greentech.example", "aliases": ["557058:AGENT2"]}]}
+    spec = InputSpec("jira").with_facts(people)
+    events = {e["id"]: e for e in events_of(bundled, [JIRA / "search.json"], spec)}
+    assert events["SD-203:40301:0"]["data"] == {"assignee": "sam@greentech.example"}  # any case
+    assert events["SD-201:comment:30103"]["actor"] == "alex@greentech.example"
+    assert events["SD-201:comment:30101"]["actor"] == "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"  # no fact
+    people["users"].append({"id": "alex2", "aliases": ["557058:agent1"]})
+    with pytest.raises(InputError, match="'557058:agent1' names both 'alex@greentech.example' and 'alex2'"):
+        events_of(bundled, [JIRA / "search.json"], InputSpec("jira").with_facts(people))

@@ -56,6 +56,7 @@ class InputSpec:
     encoding: str | None = None  # CSV: None is the byte-order mark's (UTF-8, UTF-16), else UTF-8
     time_format: str | None = None  # strptime format of the times of mapped records (e.g. %d/%m/%Y %H:%M)
     timezone: str | None = None  # IANA zone of mapped records' times written without an offset
+    facts: MappingT[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)  # identities
 
     def __post_init__(self) -> None:
         if self.csv_delimiter is not None and self.csv_delimiter not in DELIMITERS:
@@ -67,6 +68,10 @@ class InputSpec:
                 raise UsageError(f"--encoding: unknown encoding {self.encoding!r} (e.g. utf-8, utf-16, cp1252)") \
                     from None
         self.times()  # an unknown time zone is a usage error now
+
+    def with_facts(self, facts: MappingT[str, Any]) -> "InputSpec":
+        """This spec with the facts a mapping's ``identities`` read names from."""
+        return dataclasses.replace(self, facts=facts)
 
     def times(self) -> TimeReading | None:
         if self.time_format is None and self.timezone is None:
@@ -116,8 +121,9 @@ class _Plan:
         if key not in self._mappings:
             if not Path(key).is_file():
                 raise UsageError(f"mapping file {key} not found")
-            self._mappings[key] = dataclasses.replace(load_mapping(key, _display(key), self.spec.limits),
-                                                      times=self.spec.times())
+            mapping = load_mapping(key, _display(key), self.spec.limits)
+            aliases = mapping.identities.aliases(self.spec.facts) if mapping.identities and self.spec.facts else None
+            self._mappings[key] = dataclasses.replace(mapping, times=self.spec.times(), aliases=aliases)
         return self._mappings[key]
 
     def chosen(self) -> Mapping | None:

@@ -196,6 +196,38 @@ class TimeReading:
 
 
 @dataclass(frozen=True)
+class Identities:
+    """One person under several names (an email here, an account id there): facts records of ``collection``
+    list the names under ``keys``; the event keys and data fields in ``fields`` are rewritten to the record's
+    id at read time."""
+
+    collection: str
+    keys: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def aliases(self, facts: MappingT[str, Any]) -> dict[str, str]:
+        """Name (lower case) -> the id of the one record it names; raises InputError on a name two share."""
+        from ..errors import InputError
+
+        out: dict[str, str] = {}
+        records = facts.get(self.collection) or []
+        for rec in records.values() if isinstance(records, MappingT) else records:
+            if not isinstance(rec, MappingT) or "id" not in rec:
+                continue
+            rid = str(rec["id"])
+            for key in ("id", *self.keys):
+                names = rec.get(key)
+                for name in names if isinstance(names, list) else [names]:
+                    if not isinstance(name, (str, int)) or name == "":
+                        continue
+                    low = str(name).lower()
+                    if out.setdefault(low, rid) != rid:
+                        raise InputError(f"facts '{self.collection}': {name!r} names both {out[low]!r} and "
+                                         f"{rid!r}; an identity may belong to one record only")
+        return out
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A compiled input mapping."""
 
@@ -209,6 +241,8 @@ class Mapping:
     initial: tuple[str, ...] = ()  # reader jira: fields whose value at creation is a record of kind 'initial'
     times: TimeReading | None = None  # how the export writes times (--time-format, --timezone)
     facts: MappingT[str, MappingT[str, Value]] = field(default_factory=dict)  # collection -> field -> value
+    identities: Identities | None = None
+    aliases: MappingT[str, str] | None = None  # the identities' names in the facts of this run (lower case) -> id
 
     def canonical(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record with its top-level field names spelt as the mapping spells them, when the mapping's
@@ -279,8 +313,19 @@ class Mapping:
         for key in ("case", "id", "actor"):
             if isinstance(out.get(key), (int, float)) and not isinstance(out.get(key), bool):
                 out[key] = str(out[key])  # numeric ids in an export (CSV numbers, Parquet ints) are ids
+        if self.aliases and self.identities is not None:
+            for name in self.identities.fields:
+                where = out if name in EVENT_KEYS else data
+                if name in where:
+                    where[name] = _same_person(where[name], self.aliases)
         out["data"] = {k: _time_text(v) for k, v in data.items()}
         return out, tuple(notes)
+
+
+def _same_person(value: Any, aliases: MappingT[str, str]) -> Any:
+    if isinstance(value, list):
+        return [_same_person(v, aliases) for v in value]
+    return aliases.get(value.lower(), value) if isinstance(value, str) else value
 
 
 def _structured(value: Any) -> bool:
@@ -423,7 +468,14 @@ def load_mapping(path: str | Path, display: str | None = None, limits: Limits = 
         raise PackError(comp.problems)
     spelling = {n.lower(): n for n in sorted(comp.names) if n} if data.get("case_insensitive") else None
     return Mapping(data["mapping"], shown, data.get("reader", "records"), sources, tables,
-                   data.get("description", ""), spelling, tuple(data.get("initial") or ()), facts=facts)
+                   data.get("description", ""), spelling, tuple(data.get("initial") or ()), facts=facts,
+                   identities=_identities(data.get("identities")))
+
+
+def _identities(raw: Any) -> Identities | None:
+    if not raw:
+        return None
+    return Identities(raw["facts"], tuple(raw.get("keys") or ()), tuple(raw["fields"]))
 
 
 Merged = tuple[dict[str, Any], int, list[int], tuple[str, ...]]  # record, first line, lines folded, parts missing
