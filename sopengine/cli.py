@@ -253,7 +253,10 @@ def _input_options(func: F) -> F:
 
 
 def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> InputSpec:
-    return InputSpec(input_format, mapping, tuple(sops), _limits(), **_reading_options())
+    reading = _reading_options()
+    return InputSpec(input_format, mapping, tuple(sops), _limits(), csv_delimiter=reading.get("csv_delimiter"),
+                     encoding=reading.get("encoding"), time_format=reading.get("time_format"),
+                     timezone=reading.get("timezone"))
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
