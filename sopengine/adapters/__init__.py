@@ -302,8 +302,8 @@ def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT
     read stops the command with its file and line.
     """
     mapping = _Plan(spec).chosen()
-    values = mapping.facts.get(collection) if mapping is not None else None
-    runtime = mapping.lookups() if mapping is not None else None
+    through = mapping if mapping is not None and collection in mapping.facts else None
+    runtime = through.lookups() if through is not None else Lookups({}, frozenset())
     declared = dict(fields or {})
     spelling = {name.lower(): name for name in (*declared, "id")}
     display = path  # as the operator named it, as YAML facts files are
@@ -312,10 +312,10 @@ def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT
         where = f"{display}:{line}"
         if not isinstance(rec, dict):
             raise InputError(f"{where}: {rec}")
-        if values is not None and mapping is not None and runtime is not None:
-            rec = mapping.canonical(rec)
+        if through is not None:
+            rec = through.canonical(rec)
             try:
-                record = {k: v.get(rec, runtime) for k, v in values.items()}
+                record = {k: v.get(rec, runtime) for k, v in through.facts[collection].items()}
             except Exception as exc:  # noqa: BLE001 - a value that cannot be computed names its row
                 raise InputError(f"{where}: a '{collection}' field could not be computed: {exc}") from None
         else:

@@ -359,7 +359,6 @@ class _Compiler:
         self.limits = limits
         self.scope = Scope(record=True, tables=tables)
         self.problems: list[Diagnostic] = []
-
         self.names: set[str] = set()  # the record fields the mapping names (for case-insensitive matching)
 
     def name(self, path: str) -> str:
@@ -459,8 +458,6 @@ def load_mapping(path: str | Path, display: str | None = None, limits: Limits = 
                                     doc.loc(("tables",)))])
     comp = _Compiler(doc, frozenset(tables) | frozenset(s["name"] for s in data["sources"] if s.get("key")), limits)
     sources = tuple(comp.source(s, ("sources", i)) for i, s in enumerate(data["sources"]))
-    if comp.problems:
-        raise PackError(comp.problems)
     facts = {str(name): {str(k): v for k, raw in (values or {}).items()
                          if (v := comp.value(raw, ("facts", name, k))) is not None}
              for name, values in (data.get("facts") or {}).items()}
@@ -509,7 +506,7 @@ class Merger:
         key = tuple(get_path(record, k) for k in spec.key)
         parts, first, folded = self._waiting.pop(key) if key in self._waiting else ({}, line, [])
         self._born.pop(key, None)
-        if part in parts:  # the same part again: the earlier group is complete as it is
+        if part in parts:  # the same part again: the earlier group gets no more, and is released as it is
             ready.append(self._merged(parts, first, folded))
             parts, first, folded = {}, line, []
         if parts:

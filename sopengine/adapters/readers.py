@@ -144,8 +144,7 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delim
         except csv.Error as exc:
             raise InputError(f"{display}:{lines.number}: cannot read the CSV header: {exc}") from None
         if lines.bad:
-            raise InputError(f"{display}:{lines.number}: the header is not valid {lines.encoding}"
-                             f"{_ENCODING_HINT if lines.encoding == 'utf-8' else ''}")
+            raise InputError(f"{display}:{lines.number}: the header is {_undecodable(lines.encoding)}")
         width = len(header)
         header = [h.strip() for h in header]
         start = lines.number + 1
@@ -162,8 +161,7 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delim
             if not row or row == [""]:
                 continue
             if any(n in lines.bad for n in range(line, start)):
-                yield f"not valid {lines.encoding.upper()}" + (_ENCODING_HINT if lines.encoding == "utf-8" else ""), \
-                    line, None
+                yield _undecodable(lines.encoding), line, None
                 continue
             if len(row) != width:
                 yield f"row has {len(row)} fields; the header has {width}", line, None
@@ -176,7 +174,9 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delim
             fh.close()
 
 
-_ENCODING_HINT = " (an export from Excel or an older tool may be Windows-1252: --encoding cp1252)"
+def _undecodable(encoding: str) -> str:
+    hint = " (an export from Excel or an older tool may be Windows-1252: --encoding cp1252)"
+    return f"not valid {encoding.upper()}" + (hint if encoding == "utf-8" else "")
 
 
 # --------------------------------------------------------------------------- Parquet
