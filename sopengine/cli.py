@@ -220,7 +220,8 @@ _READING_KEY = "sopengine.reading"
 
 def _set_reading(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None and param.name:
-        ctx.meta.setdefault(_READING_KEY, {})[param.name] = "\t" if value.lower() in ("tab", "\\t") else value
+        tab = param.name == "csv_delimiter" and value.lower() in ("tab", "\\t")
+        ctx.meta.setdefault(_READING_KEY, {})[param.name] = "\t" if tab else value
 
 
 def _reading_options() -> dict[str, str]:
@@ -237,12 +238,14 @@ def _input_options(func: F) -> F:
                                "one are recognised), e.g. cp1252 for an Excel or older Windows export. "
                                "Default: utf-8."),
         ("--time-format", "FORMAT", "How the export writes times, as a strptime format, e.g. '%d/%m/%Y %H:%M' "
-                                    "for a report's 27/11/2026 14:05. Default: RFC 3339."),
+                                    "for a report's 27/11/2026 14:05. Default: RFC 3339. Inputs read through a "
+                                    "mapping only (not canonical JSON Lines)."),
         ("--timezone", "ZONE", "IANA time zone (e.g. Europe/Berlin) of the export's times written without a "
-                               "UTC offset (a report's local times). Default: such times are rejected."),
+                               "UTC offset (a report's local times). Default: such times are rejected. "
+                               "Inputs read through a mapping only."),
     )):
         func = click.option(name, name.lstrip("-").replace("-", "_"), metavar=metavar, expose_value=False,
-                            callback=_set_reading, help=text + " Inputs read through a mapping only.")(func)
+                            callback=_set_reading, help=text)(func)
     func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
                         help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
     func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
