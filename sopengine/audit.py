@@ -89,14 +89,38 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
                  timelines=timelines, engine=engine, resident_cases=resident_cases)
 
 
-def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
-    """Merge facts files (YAML or JSON): collection name -> list of records with ``id``."""
+def facts_file(arg: str | os.PathLike[str]) -> tuple[str | None, str]:
+    """A --facts argument: ``FILE``, or ``NAME=FILE`` naming the collection a CSV file holds."""
+    text = os.fspath(arg)
+    name, sep, path = text.partition("=")
+    if sep and name.isidentifier() and not os.path.exists(text):
+        return name, path
+    return None, text
+
+
+def load_facts(paths: Iterable[str | os.PathLike[str]], *, inputs: "InputSpec | None" = None,
+               pack: Pack | None = None) -> dict[str, Any]:
+    """Merge facts files: collection name -> list of records with ``id``.
+
+    YAML or JSON files map collection names to records. A CSV file (``NAME=FILE.csv``, or a file named after
+    the collection, e.g. users.csv) holds one collection, read as ``inputs`` says (its mapping's ``facts``
+    section, delimiter, encoding; see :func:`sopengine.adapters.read_facts_csv`), with the field types the
+    ``pack`` declares.
+    """
     from ._yaml import load_yaml_file
     from pathlib import Path
 
     merged: dict[str, list[Any]] = {}
     for raw in paths:
-        doc, problems = load_yaml_file(Path(raw), os.fspath(raw), links=True)  # named by the operator
+        name, path = facts_file(raw)
+        if path.lower().endswith((".csv", ".csv.gz")):
+            collection, records = _csv_facts(name, path, inputs, pack)
+            merged.setdefault(collection, []).extend(records)
+            continue
+        if name is not None:
+            raise InputError(f"{raw}: NAME=FILE names the collection of a CSV file; {path} is YAML or JSON, "
+                             "whose collections are named inside it")
+        doc, problems = load_yaml_file(Path(path), path, links=True)  # named by the operator
         if problems or doc is None:
             raise InputError("\n".join(str(p) for p in problems) or f"{raw}: cannot read")
         data = doc.data
@@ -113,3 +137,21 @@ def load_facts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
                     raise InputError(f"{doc.loc((name, i))}: each record of '{name}' needs an 'id'")
             merged.setdefault(name, []).extend(records)
     return merged
+
+
+def _csv_facts(name: str | None, path: str, inputs: "InputSpec | None", pack: Pack | None
+               ) -> tuple[str, list[dict[str, Any]]]:
+    from pathlib import Path
+
+    from .adapters import InputSpec, read_facts_csv
+
+    declared = dict(pack.facts) if pack is not None else {}
+    stem = Path(path).name.split(".")[0]
+    collection = name or next((c for c in declared if c.lower() == stem.lower()), None)
+    if collection is None:
+        known = f" (the pack declares {', '.join(sorted(declared))})" if declared else ""
+        raise InputError(f"{path}: say which facts collection this CSV file holds, e.g. --facts "
+                         f"{next(iter(sorted(declared)), 'users')}={path}{known}")
+    spec = declared.get(collection)
+    fields = {f: fs.type for f, fs in spec.fields.items()} if spec is not None else {}
+    return collection, read_facts_csv(path, collection, inputs or InputSpec(), fields)

@@ -18,7 +18,7 @@ import orjson
 
 from . import __version__, textsafe
 from .adapters import InputSpec
-from .audit import audit, audit_paths, load_facts, read_records
+from .audit import audit, audit_paths, facts_file, load_facts, read_records
 from .errors import InputError, Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem, cell
@@ -73,7 +73,8 @@ def _reading(*groups: Sequence[str]) -> None:
     """Note the files this command reads, so that no output is written over one of them."""
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
-        ctx.meta[_INPUTS_KEY] = {os.path.realpath(p) for group in groups for p in group if p and p != "-"}
+        ctx.meta[_INPUTS_KEY] = {os.path.realpath(facts_file(p)[1]) for group in groups for p in group
+                                 if p and p != "-"}
 
 
 def _write(text: str | Iterable[str], output: str | None) -> None:
@@ -217,7 +218,37 @@ def _max_option(func: F) -> F:
                         help=f"Raise or lower a size limit (repeatable). Defaults: {defaults}.")(func)
 
 
+_READING_KEY = "sopengine.reading"
+
+
+def _set_reading(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None and param.name:
+        tab = param.name == "csv_delimiter" and value.lower() in ("tab", "\\t")
+        ctx.meta.setdefault(_READING_KEY, {})[param.name] = "\t" if tab else value
+
+
+def _reading_options() -> dict[str, str]:
+    """--csv-delimiter, --encoding, --time-format and --timezone as given to the running command."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.meta.get(_READING_KEY, {})) if ctx is not None else {}
+
+
 def _input_options(func: F) -> F:
+    for name, metavar, text in reversed((
+        ("--csv-delimiter", "CHAR", "CSV delimiter: , ; | or tab. Default: an Excel 'sep=' first line, else the "
+                                    "one the header uses most."),
+        ("--encoding", "NAME", "CSV encoding when the file has no byte-order mark (UTF-8 and UTF-16 files with "
+                               "one are recognised), e.g. cp1252 for an Excel or older Windows export. "
+                               "Default: utf-8."),
+        ("--time-format", "FORMAT", "How the export writes times, as a strptime format, e.g. '%d/%m/%Y %H:%M' "
+                                    "for a report's 27/11/2026 14:05. Default: RFC 3339. Inputs read through a "
+                                    "mapping only (not canonical JSON Lines)."),
+        ("--timezone", "ZONE", "IANA time zone (e.g. Europe/Berlin) of the export's times written without a "
+                               "UTC offset (a report's local times). Default: such times are rejected. "
+                               "Inputs read through a mapping only."),
+    )):
+        func = click.option(name, name.lstrip("-").replace("-", "_"), metavar=metavar, expose_value=False,
+                            callback=_set_reading, help=text)(func)
     func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
                         help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
     func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
@@ -228,7 +259,10 @@ def _input_options(func: F) -> F:
 
 
 def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> InputSpec:
-    return InputSpec(input_format, mapping, tuple(sops), _limits())
+    reading = _reading_options()
+    return InputSpec(input_format, mapping, tuple(sops), _limits(), csv_delimiter=reading.get("csv_delimiter"),
+                     encoding=reading.get("encoding"), time_format=reading.get("time_format"),
+                     timezone=reading.get("timezone"))
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
@@ -363,8 +397,10 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @_sops_option
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(),
-              help="Facts file, YAML or JSON: collection -> list of records with 'id' (repeatable).")
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML or JSON, collection -> list of records with 'id'; or CSV "
+                   "holding the collection NAME (default: the file's name, e.g. users.csv), such as a Data "
+                   "Loader export of User (see docs/inputs.md).")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="Judge deadlines as of this RFC 3339 time. Default: the latest event time in the input.")
@@ -413,8 +449,9 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     pack = _load(sops, sets)
     facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
-    facts = load_facts(facts_files)
     inputs = _inputs(input_format, mapping, sops)
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
     html = "html" in formats or bool(per_format.get("html"))
     timelines = sys.maxsize if html else 0  # the HTML report shows every case with findings
     tune_gc()
@@ -477,9 +514,10 @@ def _engine(engine: str, *, jobs: int = 1) -> str:
 def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str], input_format: str,
                     mapping: str | None, facts: dict[str, Any], as_of: float | None, strict: bool,
                     master: str) -> AuditResult:
-    if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs:
+    if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs or _reading_options():
         raise UsageError("--engine spark reads JSON Lines and Parquet files by path (no stdin, --mapping, other "
-                         "--input-format or --strict); convert other exports with the local engine first")
+                         "--input-format, --strict, --csv-delimiter, --encoding, --time-format or --timezone); "
+                         "convert other exports with the local engine first")
     from .spark import audit_spark, local_session
 
     spark = local_session(master)
@@ -494,7 +532,8 @@ def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @_sops_option
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(), help="Facts file (repeatable).")
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="The moment to list for (RFC 3339). Default: now. Events after it are not counted.")
@@ -519,7 +558,9 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     pack = _load(sops, sets)
     facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
-    facts = load_facts(facts_files)
+    inputs = _inputs(input_format, mapping, sops)
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
     when = _parse_as_of(as_of)
     if when is None:
         when = datetime.now(timezone.utc).timestamp()
@@ -537,7 +578,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     for sop in sop_ids:
         if sop not in pack.sops:
             raise UsageError(f"--sop: unknown SOP {sop!r}{did_you_mean(sop, pack.sops)}")
-    records = read_records(pack, logs, inputs=_inputs(input_format, mapping, sops))
+    records = read_records(pack, logs, inputs=inputs)
     result = audit(pack, _until(records, when), facts, when)
     items = [w for w in result.work
              if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
@@ -647,7 +688,8 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.option("--log", "logs", multiple=True, required=True, type=click.Path(),
               help="Historical event log to replay (repeatable).")
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(), help="Facts file (repeatable).")
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME", help="As-of time for both runs (default: latest event time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -665,12 +707,13 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     _reading(logs, facts_files, [old_path, new_path], [mapping or ""])
     params = _parse_sets(sets)
     old_pack, new_pack = load_pack([old_path], params, _limits()), load_pack([new_path], params, _limits())
-    facts = load_facts(facts_files)
-    as_of_time = _parse_as_of(as_of)
     inputs = _inputs(input_format, mapping, [old_path])
+    facts = load_facts(facts_files, inputs=inputs, pack=new_pack)
+    inputs = inputs.with_facts(facts)
+    as_of_time = _parse_as_of(as_of)
     old = audit_paths(old_pack, list(logs), facts, as_of_time, inputs=inputs)
     new = audit_paths(new_pack, list(logs), facts, as_of_time if as_of_time is not None else old.as_of,
-                      inputs=_inputs(input_format, mapping, [new_path]))
+                      inputs=_inputs(input_format, mapping, [new_path]).with_facts(facts))
     impact = compare(old, new)
     text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else impact.text()

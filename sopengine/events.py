@@ -71,7 +71,25 @@ class Skipped:
     reason: str
 
 
-Record = Union[Event, Rejected, Skipped]
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """Something an input says about itself that may make findings wrong (an export cut short, a change
+    whose rows could not be paired): reported with its file and line and counted, never an event."""
+
+    file: str
+    line: int
+    message: str
+
+    @property
+    def where(self) -> str:
+        """file:line, or the file alone for what is said of the whole file (line 0)."""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "warning": self.message}
+
+
+Record = Union[Event, Rejected, Skipped, InputWarning]
 
 
 def _clean_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +266,8 @@ def _skip_rest_of_line(readline: Callable[[int], bytes], counter: LineCounter) -
 
 
 def line_record(line: bytes, name: str, base: str, lineno: int, seq: int, known_types: Container[str] | None,
-                type_names: Callable[[], list[str]] | None = None, select: Select | None = None) -> Record | None:
+                type_names: Callable[[], list[str]] | None = None, select: Select | None = None
+                ) -> Event | Rejected | None:
     """One stripped, non-blank line of a log within the length limit: an Event or a Rejected.
 
     ``base`` starts derived ids (the file as named); None when ``select`` leaves the line to another worker.

@@ -162,6 +162,28 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _record_text(value: Any) -> str:
+    """text() in an input mapping: an object (or a list holding one) has no text of its own; say so rather
+    than write its Python form into the event."""
+    if isinstance(value, dict) or (isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list))
+                                                                           for v in value)):
+        keys = value if isinstance(value, dict) else next(v for v in value if isinstance(v, (dict, list)))
+        fields = f" (fields: {', '.join(sorted(map(str, keys))[:6])})" if isinstance(keys, dict) else ""
+        raise TypeError(f"text() of {'an object' if isinstance(value, dict) else 'a list of objects'}{fields}: "
+                        "pick one field of it, e.g. pluck(..., 'value')")
+    return _text(value)
+
+
+def _pluck(value: Any, key: Any) -> Any:
+    """An object's ``key`` field; for a list, that field of each object in it (other items kept)."""
+    if isinstance(value, dict):
+        return get_path(value, key) if isinstance(key, str) else None
+    if isinstance(value, (list, tuple)):
+        out = [get_path(v, key) if isinstance(v, dict) else v for v in value]
+        return [v for v in out if v is not None and v != ""]
+    return value
+
+
 def _duration_text(value: Any) -> Any:
     return format_duration(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
@@ -286,10 +308,14 @@ FUNCTIONS: dict[str, _Fn] = {
     "findall": _Fn(_filled, 2, 2, "findall(text, pattern): every match (its first group, if any) of a regex"),
     "field": _Fn(get_path, 1, 1, "field('name or dotted.path'): a field of the input record (input mappings)"),
     "lookup": _Fn(_filled, 2, 3, "lookup(table, key[, field]): a value from a lookup table (input mappings)"),
+    "pluck": _Fn(_pluck, 2, 2, "pluck(object or list, 'field'): that field of an object, or of each object of a "
+                               "list, e.g. the value of select options in an export (input mappings)"),
 }
+_RECORD_ONLY = ("field", "lookup", "pluck")
 
 _BASE_GLOBALS: dict[str, Any] = {"__builtins__": {}, "_in": _in, "_add": _add, "_mul": _mul, "_div": _div, "_mod": _mod}
 _BASE_GLOBALS.update({f"_f_{name}": f.impl for name, f in FUNCTIONS.items()})
+_BASE_GLOBALS["_f_record_text"] = _record_text
 
 _ALLOWED_NODES = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
@@ -563,8 +589,10 @@ class _Translator:
             slot = f"_re{len(self.extra_globals)}"
             self.extra_globals[slot] = (_matcher if name == "matches" else _finder)(compiled)
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
-        if name in ("field", "lookup") and not self.scope.record:
+        if name in _RECORD_ONLY and not self.scope.record:
             raise _fail(Code.UNKNOWN_FUNCTION, f"{name}() is only available in input mappings")
+        if name == "text" and self.scope.record:
+            return ast.Call(ast.Name("_f_record_text", ast.Load()), [self.visit(node.args[0], d)], [])
         if name == "field":
             path = self._const_str_arg(node, 0, name, "field name")
             return ast.Call(ast.Name("_f_field", ast.Load()), [ast.Name("E", ast.Load()), ast.Constant(path)], [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .events import Rejected
+from .events import InputWarning, Rejected
 from .timeutil import format_time
 
 
@@ -142,6 +142,7 @@ class AuditResult:
     work: list[WorkItem] = field(default_factory=list)  # every open action at as-of, overdue ones included
     actors: dict[str, str | None] = field(default_factory=dict)
     input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
+    warnings: list[InputWarning] = field(default_factory=list)  # what the input says may make findings wrong
 
     @property
     def read(self) -> int:
@@ -151,7 +152,8 @@ class AuditResult:
     def summary(self) -> dict[str, Any]:
         return {"events": self.events, "cases": self.cases, "rejected": len(self.rejected),
                 "violations": len(self.violations), "next_actions": len(self.next_actions),
-                "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read}
+                "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read,
+                "warnings": len(self.warnings)}
 
     def rule_counts(self) -> dict[str, dict[str, int]]:
         """Per rule: checks that held (or obligations met), violations, next actions, undecided."""
@@ -185,6 +187,7 @@ class AuditResult:
             "undecided": items(self.undecided),
             "rejected": [r.to_json() for r in self.rejected],
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
+            "warnings": [w.to_json() for w in self.warnings],
             "rules": self.rule_counts(),
             **({"input_problem": self.input_problem} if self.input_problem else {}),
         }

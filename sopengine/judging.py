@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from .evaluator import Interval, Plan, Position, Probe, Runtime, position
-from .events import Rejected
+from .events import InputWarning, Rejected
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
 from .kinds.cross_case import CrossCaseRule, answer
 
@@ -90,7 +90,8 @@ def judge(pending: Iterable[Pending], as_of: float | None
 
 def assemble(as_of: float | None, events: int, cases: int, violations: list[Violation], actions: list[NextAction],
              undecided: list[Undecided], rejected: list[Rejected], passed: Mapping[str, int],
-             skipped: Mapping[str, int], work: list[WorkItem]) -> AuditResult:
+             skipped: Mapping[str, int], work: list[WorkItem],
+             warnings: Sequence[InputWarning] = ()) -> AuditResult:
     """The result in its one order, whichever way (one process, workers, Spark) the findings were made."""
     violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
@@ -98,4 +99,5 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
     rejected = sorted(rejected, key=lambda r: (r.file, r.line))
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
     return AuditResult(as_of, events, cases, violations, actions, undecided, rejected,
-                       passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work)
+                       passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work,
+                       warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)))

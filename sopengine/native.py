@@ -21,7 +21,7 @@ import orjson
 
 from . import plan as ir
 from .errors import InputError
-from .events import Event, LineCounter, Rejected, Skipped, render_native_reason
+from .events import Event, InputWarning, LineCounter, Rejected, Skipped, render_native_reason
 from .expr import Expr, Template, state_refs
 from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
 from .judging import assemble
@@ -164,6 +164,7 @@ class NativeSession:
         self._events: dict[str, list[Event]] = {}
         self.rejected: list[Rejected] = []
         self.skipped: dict[str, int] = {}
+        self.warnings: list[InputWarning] = []
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
@@ -218,6 +219,9 @@ class NativeSession:
     def skip(self, skipped: Skipped) -> None:
         self.skipped[skipped.reason] = self.skipped.get(skipped.reason, 0) + 1
 
+    def warn(self, warning: InputWarning) -> None:
+        self.warnings.append(warning)
+
     def close_case(self, case_id: str) -> None:
         self._core.close_case(case_id)
         self._events.pop(case_id, None)
@@ -238,7 +242,7 @@ class NativeSession:
             as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids)
-             for rule, case, action, due, since, overdue, columns, ids in work])
+             for rule, case, action, due, since, overdue, columns, ids in work], list(self.warnings))
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         return self.result(as_of).next_actions

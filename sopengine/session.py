@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import InputError, StrictModeError, UsageError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
-from .events import Event, Record, Rejected, Skipped
+from .events import Event, InputWarning, Record, Rejected, Skipped
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation
 from .judging import assemble, cross_case, judge
 from .model import Pack
@@ -67,6 +67,7 @@ class Partial:
     rejected: list[Rejected] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
     kept: dict[str, list[Event]] = field(default_factory=dict)  # events of cases that may have findings (timelines)
+    warnings: list[InputWarning] = field(default_factory=list)
 
     def absorb(self, other: "Partial") -> None:
         self.events += other.events
@@ -84,6 +85,7 @@ class Partial:
         for reason, n in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
         self.kept.update(other.kept)
+        self.warnings.extend(other.warnings)
 
 
 class Session:
@@ -107,6 +109,7 @@ class Session:
         self._keep = keep_events
         self.rejected: list[Rejected] = []
         self.skipped: dict[str, int] = {}
+        self.warnings: list[InputWarning] = []
 
     # -- input ---------------------------------------------------------------------
     def feed(self, event: Event, seq: int | None = None) -> None:
@@ -154,6 +157,10 @@ class Session:
         """Count an input record that an input mapping deliberately leaves out (by its reason)."""
         self.skipped[skipped.reason] = self.skipped.get(skipped.reason, 0) + 1
 
+    def warn(self, warning: InputWarning) -> None:
+        """Keep a warning about the input (it is no record: the accounting does not count it)."""
+        self.warnings.append(warning)
+
     def close_case(self, case_id: str) -> None:
         """Declare that a case has no more events: its state is freed, what is open is kept to judge."""
         case = self._cases.pop(case_id, None)
@@ -186,7 +193,7 @@ class Session:
     def partial(self) -> Partial:
         """Everything found so far, before the as-of judgement and the cross-case join."""
         out = Partial(events=self._events, cases=len(self._cases), latest=self._latest,
-                      rejected=list(self.rejected), skipped=dict(self.skipped))
+                      rejected=list(self.rejected), skipped=dict(self.skipped), warnings=list(self.warnings))
         out.absorb(self._closed)  # cases counts there; events are all counted in self._events
         for case in self._cases.values():
             out.absorb(self._found(case))
@@ -209,7 +216,8 @@ class Session:
         for rule_id, n in cross_passed.items():
             passed[rule_id] = passed.get(rule_id, 0) + n
         return assemble(as_of, total.events, total.cases, total.violations + violations + cross, actions,
-                        total.undecided + cross_undecided, total.rejected, passed, total.skipped, work)
+                        total.undecided + cross_undecided, total.rejected, passed, total.skipped, work,
+                        total.warnings)
 
     def cross_case(self, probes: list[Probe], intervals: Iterable[Interval]
                    ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
@@ -268,6 +276,9 @@ def feed_all(session: "Session | NativeSession", records: Iterable[Record], *, s
     for record in records:
         if isinstance(record, Skipped):
             session.skip(record)
+            continue
+        if isinstance(record, InputWarning):
+            session.warn(record)
             continue
         if isinstance(record, Rejected):
             if strict:

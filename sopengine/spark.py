@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 from .adapters.readers import container_of
 from .errors import UsageError
-from .events import Event, Record, Rejected, Skipped, line_record, too_long_line
+from .events import Event, InputWarning, Record, Rejected, Skipped, line_record, too_long_line
 from .findings import AuditResult, NextAction, Undecided, Violation
 from .judging import assemble, judge
 from .limits import DEFAULT, Limits
@@ -170,6 +170,8 @@ def _parse_rows(types: frozenset[str], columns: Sequence[str]) -> Callable[[Iter
                 file, line, seq = row["_file"], row["_line"], row["_seq"]
                 record = {k: row[k] for k in columns if row.get(k) is not None}
                 for made in map_record(mapping, record, file, line, seq, types):
+                    if isinstance(made, InputWarning):  # the columns mapping copies values ('rest'): never made
+                        raise AssertionError(f"{file}:{line}: {made.message}")
                     _event_row(out, made)
             yield pa.RecordBatch.from_pydict(out, schema=_arrow(PARSED))
 

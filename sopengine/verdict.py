@@ -1,7 +1,7 @@
 """Never a false "clean": when the input could not be read, the audit says so and exits 2.
 
-An audit in which no record became an event (a CSV with another delimiter, a UTF-16
-export, column names the mapping does not know), or in which more records were rejected
+An audit in which no record became an event (a CSV whose delimiter was given wrong, a legacy
+encoding not declared, column names the mapping does not know), or in which more records were rejected
 than the allowed share, has not judged the cases: its "no violations" would be false.
 """
 

@@ -326,17 +326,18 @@ def test_history_read_before_its_case_is_held_until_the_case_is_read(bundled: Pa
 def test_merger_waits_only_a_window_of_rows_and_handles_a_repeated_part() -> None:
     merger = Merger(MergeSpec(("k",), "t", ("id", "name"), window=2))
     assert merger.push({"k": 1, "t": "id", "v": "005"}, 1) == []
-    assert merger.push({"k": 2, "t": "other"}, 2) == [({"k": 2, "t": "other"}, 2, [])]
+    assert merger.push({"k": 2, "t": "other"}, 2) == [({"k": 2, "t": "other"}, 2, [], ())]
     out = merger.push({"k": 1, "t": "name", "v": "Ann"}, 3)
     assert out == [({"k": 1, "t": "name", "v": "Ann", "id.k": 1, "id.t": "id", "id.v": "005", "name.k": 1,
-                     "name.t": "name", "name.v": "Ann"}, 1, [3])]
+                     "name.t": "name", "name.v": "Ann"}, 1, [3], ())]
     merger.push({"k": 5, "t": "id"}, 4)
-    assert merger.push({"k": 5, "t": "id"}, 5)[0][1] == 4  # the same part again closes the first group
+    first = merger.push({"k": 5, "t": "id"}, 5)[0]  # the same part again closes the first group, unpaired
+    assert first[1] == 4 and first[3] == ("name",)
     merger.push({"k": 7, "t": "id"}, 6)
     merger.push({"k": 8, "t": "x"}, 7)
     expired = merger.push({"k": 9, "t": "x"}, 8)
-    assert [line for _, line, _ in expired] == [5, 8]  # 5 waited more than 2 rows: mapped as it is
-    assert [line for _, line, _ in merger.flush()] == [6]
+    assert [(line, missing) for _, line, _, missing in expired] == [(5, ("name",)), (8, ())]  # 5 waited > 2 rows
+    assert [(line, missing) for _, line, _, missing in merger.flush()] == [(6, ("name",))]
 
 
 # --------------------------------------------------------------------------- Jira

@@ -21,9 +21,9 @@ def _audit(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_a_semicolon_csv_whose_rows_all_fail_exits_2_and_says_why_in_every_format(tmp_path: Path) -> None:
-    csv = tmp_path / "export.csv"
-    csv.write_text("case;time;type\nC1;2024-05-06T09:00:00Z;review.logged\nC2;2024-05-06T10:00:00Z;review.logged\n")
+def test_a_csv_whose_rows_all_fail_exits_2_and_says_why_in_every_format(tmp_path: Path) -> None:
+    csv = tmp_path / "export.csv"  # a semicolon CSV is read (the delimiter is sniffed); its columns are not known
+    csv.write_text("ticket;when;what\nC1;2024-05-06T09:00:00Z;review.logged\nC2;2024-05-06T10:00:00Z;review.logged\n")
     code, text, err = _audit(str(csv))
     assert code == 2 and text.startswith("INPUT NOT READ: none of the 2 records read is an event")
     assert "No violations" not in text and "input not read" in err

@@ -14,20 +14,25 @@ record the mapping skipped on purpose (counted by reason): nothing is lost.
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+from typing import Mapping as MappingT
 
 from .._resources import bundled_pack_dir
-from ..errors import UsageError, did_you_mean
+from ..errors import InputError, UsageError, did_you_mean
 from ..limits import DEFAULT, Limits
-from ..events import (LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
+from ..events import (InputWarning, LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
 from ..model import Pack
 from ..pack import walk_yaml
-from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, load_mapping
-from .readers import RawRecord, container_of, read_csv, read_jira, read_json, read_parquet, read_xes
+from ..expr import get_path
+from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, TimeReading, load_mapping
+from .readers import (DELIMITERS, Note, RawRecord, container_of, read_csv, read_jira, read_json, read_parquet,
+                      read_xes)
 
 _HERE = Path(__file__).resolve().parent
 BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes")
@@ -47,6 +52,31 @@ class InputSpec:
     mapping: str | None = None
     pack_dirs: tuple[str, ...] = ()  # where NAME.input.yaml mappings are looked for (default: the bundled pack)
     limits: Limits = DEFAULT  # line-bytes bounds a JSON Lines line and a CSV field; sop-file-bytes a mapping file
+    csv_delimiter: str | None = None  # None: an Excel sep= line, else sniffed from the header (, ; TAB |)
+    encoding: str | None = None  # CSV: None is the byte-order mark's (UTF-8, UTF-16), else UTF-8
+    time_format: str | None = None  # strptime format of the times of mapped records (e.g. %d/%m/%Y %H:%M)
+    timezone: str | None = None  # IANA zone of mapped records' times written without an offset
+    facts: MappingT[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)  # identities
+
+    def __post_init__(self) -> None:
+        if self.csv_delimiter is not None and self.csv_delimiter not in DELIMITERS:
+            raise UsageError(f"--csv-delimiter: {self.csv_delimiter!r} is not one of , ; | tab")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise UsageError(f"--encoding: unknown encoding {self.encoding!r} (e.g. utf-8, utf-16, cp1252)") \
+                    from None
+        self.times()  # an unknown time zone is a usage error now
+
+    def with_facts(self, facts: MappingT[str, Any]) -> "InputSpec":
+        """This spec with the facts a mapping's ``identities`` read names from."""
+        return dataclasses.replace(self, facts=facts)
+
+    def times(self) -> TimeReading | None:
+        if self.time_format is None and self.timezone is None:
+            return None
+        return TimeReading(self.time_format, self.timezone)
 
 
 def mapping_files(dirs: Iterable[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -91,8 +121,15 @@ class _Plan:
         if key not in self._mappings:
             if not Path(key).is_file():
                 raise UsageError(f"mapping file {key} not found")
-            self._mappings[key] = load_mapping(key, _display(key), self.spec.limits)
+            mapping = load_mapping(key, _display(key), self.spec.limits)
+            aliases = mapping.identities.aliases(self.spec.facts) if mapping.identities and self.spec.facts else None
+            self._mappings[key] = dataclasses.replace(mapping, times=self.spec.times(), aliases=aliases)
         return self._mappings[key]
+
+    def chosen(self) -> Mapping | None:
+        """The mapping --mapping or a named --input-format chose, if any."""
+        return self.override or (self._load(self._named[self.spec.format]) if self.spec.format in self._named
+                                 else None)
 
     def for_file(self, path: str) -> tuple[str, Mapping | None]:
         fmt = self.spec.format
@@ -135,7 +172,7 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
     types = pack.events
     counter = counter if counter is not None else LineCounter()
     lookups: dict[int, Lookups] = {}
-    deferred: list[tuple[Mapping, Source, dict[str, Any], str, int, int]] = []
+    deferred: list[tuple[Mapping, Source, dict[str, Any], str, int, int, tuple[str, ...]]] = []
     for raw in paths:
         path = os.fspath(raw)
         container, mapping = plan.for_file(path)
@@ -147,14 +184,14 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
             yield from _canonical(path, types, counter, select)
         else:
             runtime = lookups.setdefault(id(mapping), mapping.lookups())
-            read = _reader_for(container, mapping, spec.limits)
+            read = _reader_for(container, mapping, spec)
             yield from _mapped(mapping, runtime, read, path, types, counter, select, deferred)
         _account_bytes(path, counter)
-    for mapping, source, record, display, line, _ in deferred:
+    for mapping, source, record, display, line, _, notes in deferred:
         counter.lines += 1  # a new place in the input order: after everything read
         seq = counter.lines
         yield from _finish(mapping, source, record, lookups[id(mapping)], display, line, seq, types, select,
-                           final=True)
+                           final=True, notes=notes)
 
 
 def _account_bytes(path: str, counter: LineCounter) -> None:
@@ -169,6 +206,7 @@ def _canonical(path: str, types: Any, counter: LineCounter, select: Select | Non
     for rec, line, _kind in read_json(path, path):
         counter.lines += 1
         seq = counter.lines
+        assert not isinstance(rec, Note)  # only the Jira reader notes anything
         if isinstance(rec, str):
             if select is None or select(None, seq):
                 yield Rejected(path, line, rec)
@@ -183,19 +221,27 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
     def mine(seq: int) -> bool:
         return select is None or select(None, seq)
 
-    def ready(source: Source, record: dict[str, Any], line: int, folded: list[int], seq: int) -> Iterator[Record]:
+    def ready(source: Source, record: dict[str, Any], line: int, folded: list[int], seq: int,
+              missing: tuple[str, ...] = ()) -> Iterator[Record]:
         for n in folded:
             counter.lines += 1
             if mine(counter.lines):
                 yield Skipped(path, n, f"{source.name}: merged into the event of its other row(s)")
-        yield from _finish(mapping, source, record, runtime, path, line, seq, types, select, deferred=deferred)
+        notes = (_unpaired(source, record, missing),) if missing else ()
+        yield from _finish(mapping, source, record, runtime, path, line, seq, types, select, deferred=deferred,
+                           notes=notes)
 
     for rec, line, kind in read(path, path):
+        if isinstance(rec, Note):  # no record: this worker's share by the record read before it
+            if mine(counter.lines):
+                yield InputWarning(path, line, rec.text)
+            continue
         if isinstance(rec, str):
             counter.lines += 1
             if mine(counter.lines):
                 yield Rejected(path, line, rec)
             continue
+        rec = mapping.canonical(rec)
         source = mapping.source_for(rec, kind)
         if source is None:
             counter.lines += 1
@@ -207,15 +253,24 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
             counter.lines += 1
             yield from ready(source, rec, line, [], counter.lines)
             continue
-        merger = mergers.setdefault(source.name, Merger(source.merge))
-        for merged, first, folded in merger.push(rec, line):
+        merger = mergers.setdefault(source.name, Merger(source.merge, runtime))
+        for merged, first, folded, missing in merger.push(rec, line):
             counter.lines += 1
-            yield from ready(source, merged, first, folded, counter.lines)
+            yield from ready(source, merged, first, folded, counter.lines, missing)
     for name, merger in mergers.items():
         source = next(s for s in mapping.sources if s.name == name)
-        for merged, first, folded in merger.flush():
+        for merged, first, folded, missing in merger.flush():
             counter.lines += 1
-            yield from ready(source, merged, first, folded, counter.lines)
+            yield from ready(source, merged, first, folded, counter.lines, missing)
+
+
+def _unpaired(source: Source, record: dict[str, Any], missing: tuple[str, ...]) -> str:
+    spec = source.merge
+    assert spec is not None
+    key = ", ".join(f"{k}={get_path(record, k)!r}" for k in spec.key)
+    have = [p for p in spec.parts if p not in missing]
+    return (f"{source.name}: a change written as {' and '.join(spec.parts)} rows has no {' or '.join(missing)} "
+            f"row ({key}); its event is made from the {' and '.join(have)} row alone")
 
 
 def _unmatched(mapping: Mapping, record: dict[str, Any], display: str, line: int) -> Rejected:
@@ -228,6 +283,7 @@ def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int
                types: Any) -> Iterator[Record]:
     """One record through a mapping whose records stand alone (no keyed sources to look up, no merging),
     as the default ``columns`` mapping: for engines that read the records themselves (Spark)."""
+    record = mapping.canonical(record)
     source = mapping.source_for(record, None)
     if source is None:
         yield _unmatched(mapping, record, display, line)
@@ -235,18 +291,77 @@ def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int
     yield from _finish(mapping, source, record, mapping.lookups(), display, line, seq, types, None, final=True)
 
 
+def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT[str, str] | None = None
+                   ) -> list[dict[str, Any]]:
+    """The records of one facts collection in a CSV file (a Data Loader export of User, say).
+
+    The input mapping in use (``--input-format NAME`` or ``--mapping``) may say how its columns become the
+    collection's fields (its ``facts`` section); otherwise the columns are the fields, those named as a field
+    the pack declares (``fields``: name -> type) in any case taking its spelling. Declared booleans and
+    numbers are converted from text, lists split on ';'. Facts are reference data: any row that cannot be
+    read stops the command with its file and line.
+    """
+    mapping = _Plan(spec).chosen()
+    through = mapping if mapping is not None and collection in mapping.facts else None
+    runtime = through.lookups() if through is not None else Lookups({}, frozenset())
+    declared = dict(fields or {})
+    spelling = {name.lower(): name for name in (*declared, "id")}
+    display = path  # as the operator named it, as YAML facts files are
+    out = []
+    for rec, line, _ in read_csv(path, display, spec.limits.line_bytes, spec.csv_delimiter, spec.encoding):
+        where = f"{display}:{line}"
+        if not isinstance(rec, dict):
+            raise InputError(f"{where}: {rec}")
+        if through is not None:
+            rec = through.canonical(rec)
+            try:
+                record = {k: v.get(rec, runtime) for k, v in through.facts[collection].items()}
+            except Exception as exc:  # noqa: BLE001 - a value that cannot be computed names its row
+                raise InputError(f"{where}: a '{collection}' field could not be computed: {exc}") from None
+        else:
+            record = {spelling.get(k.lower(), k): v for k, v in rec.items()}
+        record = {k: _fact_value(v, declared.get(k), f"{where}: '{collection}' field '{k}'")
+                  for k, v in record.items() if v is not None and v != ""}
+        if "id" not in record:
+            raise InputError(f"{where}: a '{collection}' record needs an id (a column named Id, or the mapping's "
+                             f"facts.{collection}.id)")
+        record["id"] = str(record["id"])
+        out.append(record)
+    return out
+
+
+def _fact_value(value: Any, kind: str | None, what: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    if kind == "boolean":
+        low = value.strip().lower()
+        if low not in ("true", "false", "1", "0", "yes", "no"):
+            raise InputError(f"{what}: {value!r} is not true or false")
+        return low in ("true", "1", "yes")
+    if kind == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"{what}: {value!r} is not a number") from None
+        return int(number) if number.is_integer() and "." not in value else number
+    if kind == "list":
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
 def default_mapping(container: str) -> Mapping:
     """The mapping a container format is read with when none is given (csv, parquet: columns; xes)."""
     return load_mapping(_HERE / f"{_DEFAULT_MAPPINGS[container]}.input.yaml")
 
 
-def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
+def _reader_for(container: str, mapping: Mapping, spec: InputSpec) -> Reader:
     if mapping.reader == "jira":
-        return read_jira
+        return partial(read_jira, initial=mapping.initial)
     if mapping.reader == "xes":
         return read_xes
     if container == "csv":
-        return partial(read_csv, max_field=limits.line_bytes)
+        return partial(read_csv, max_field=spec.limits.line_bytes, delimiter=spec.csv_delimiter,
+                       encoding=spec.encoding)
     reader = _CONTAINERS.get(container)
     if reader is None:
         raise UsageError(f"the mapping '{mapping.name}' reads records; {container} is not a record format")
@@ -255,35 +370,35 @@ def _reader_for(container: str, mapping: Mapping, limits: Limits) -> Reader:
 
 def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: Lookups, display: str, line: int,
             seq: int, types: Any, select: Select | None, deferred: list[Any] | None = None,
-            final: bool = False) -> Iterator[Record]:
-    """Map one record and check the result as any event is checked."""
+            final: bool = False, notes: tuple[str, ...] = ()) -> Iterator[Record]:
+    """Map one record and check the result as any event is checked; ``notes`` are warnings about the record,
+    reported with it (by the worker whose share it is)."""
     try:
         obj = mapping.apply(source, record, runtime)
     except Deferred as exc:
         if not final and deferred is not None:
-            deferred.append((mapping, source, record, display, line, seq))
+            deferred.append((mapping, source, record, display, line, seq, notes))
             return
         obj = f"{source.name}: {exc}"
-    if isinstance(obj, Skip):
+    if isinstance(obj, (Skip, str)):
         if select is None or select(None, seq):
-            yield Skipped(display, line, obj.reason)
+            yield Skipped(display, line, obj.reason) if isinstance(obj, Skip) else Rejected(display, line, obj)
+            yield from (InputWarning(display, line, note) for note in notes)
         return
-    if isinstance(obj, str):
-        if select is None or select(None, seq):
-            yield Rejected(display, line, obj)
-        return
-    yield from _checked(obj, display, line, seq, types, select, f"{source.name}: ")
+    event, more = obj
+    yield from _checked(event, display, line, seq, types, select, f"{source.name}: ", notes + more)
 
 
 def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any, select: Select | None,
-             prefix: str = "") -> Iterator[Record]:
-    """This worker's share of one event object, checked as any event is (SPEC §2)."""
+             prefix: str = "", notes: tuple[str, ...] = ()) -> Iterator[Record]:
+    """This worker's share of one event object, checked as any event is (SPEC §2), with its warnings."""
     if select is not None and not select(obj, seq):
         return
     result = event_from_obj(obj, f"{display}:{line}", types, seq, lambda: list(types),
                             (display, line))
     yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
+    yield from (InputWarning(display, line, note) for note in notes)
 
 
 __all__ = ["InputSpec", "available_formats", "default_mapping", "load_mapping", "map_record", "mapping_files",
-           "read_inputs", "Mapping"]
+           "read_facts_csv", "read_inputs", "Mapping"]

@@ -15,57 +15,136 @@ from __future__ import annotations
 import codecs
 import csv
 import os
-from typing import Any, BinaryIO, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import InputError
 from ..events import open_binary
 from ..limits import DEFAULT
 
-RawRecord = tuple[dict[str, Any] | str, int, str | None]
+@dataclass(frozen=True)
+class Note:
+    """What a reader learns about the export itself that may make findings wrong (a changelog or a page of
+    a paged response cut short): a warning, not a record."""
+
+    text: str
+
+
+RawRecord = tuple[dict[str, Any] | str | Note, int, str | None]
 
 
 # --------------------------------------------------------------------------- CSV
 
-class _Lines:
-    """Decode a byte stream line by line, remembering which lines were not valid UTF-8."""
+DELIMITERS = (",", ";", "\t", "|")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
-    def __init__(self, fh: BinaryIO):
+
+class _Lines:
+    """Decode a byte stream line by line, remembering which lines could not be decoded.
+
+    UTF-8 (the default) and single-byte encodings such as cp1252 are decoded a line at a time, so a bad line
+    is one rejected row; UTF-16 (found by its byte-order mark, or named) is decoded as a stream, since its
+    line ends are two bytes.
+    """
+
+    def __init__(self, fh: BinaryIO, encoding: str):
         self._fh = fh
+        self.encoding = encoding
         self.number = 0
         self.bad: set[int] = set()
-        self.bytes = 0
+        self._text = None if codecs.lookup(encoding).name != "utf-16" else \
+            codecs.getreader(encoding)(fh, "replace")
+        self._pending: list[str] = []
 
     def __iter__(self) -> "_Lines":
         return self
 
     def __next__(self) -> str:
+        if self._pending:
+            self.number += 1
+            return self._pending.pop()
+        if self._text is not None:
+            text = self._text.readline()
+            if not text:
+                raise StopIteration
+            self.number += 1
+            if "\ufffd" in text:
+                self.bad.add(self.number)
+            return text
         raw = self._fh.readline()
         if not raw:
             raise StopIteration
         self.number += 1
-        self.bytes += len(raw)
-        if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[3:]
         try:
-            return raw.decode("utf-8")
+            return raw.decode(self.encoding)
         except UnicodeDecodeError:
             self.bad.add(self.number)
-            return raw.decode("utf-8", "replace")
+            return raw.decode(self.encoding, "replace")
+
+    def push_back(self, line: str) -> None:
+        """Give a line back (read to sniff the delimiter): the next read returns it again."""
+        self.number -= 1
+        self._pending.append(line)
 
 
-def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> Iterator[RawRecord]:
-    """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines)."""
+def _encoding(fh: BinaryIO, given: str | None, display: str) -> str:
+    """The file's encoding: its byte-order mark, else the one given (--encoding), else UTF-8. A byte-order
+    mark is read past."""
+    head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            if given and codecs.lookup(given).name not in (name, codecs.lookup(name).name, "utf-8-sig"):
+                raise InputError(f"{display}: starts with a {name.upper()} byte-order mark, but --encoding "
+                                 f"says {given}")
+            if name == "utf-8":
+                fh.read(len(bom))
+            return name  # the utf-16 codec reads its own mark
+    return given or "utf-8"
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a CSV header line: the most frequent of , ; TAB | outside quotes (comma on a tie or
+    when none occurs: a one-column file)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delimiter: str | None = None,
+             encoding: str | None = None) -> Iterator[RawRecord]:
+    """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines).
+
+    The encoding is the file's byte-order mark (UTF-8, UTF-16), else ``encoding``, else UTF-8; the delimiter
+    is ``delimiter``, else an Excel ``sep=X`` first line, else sniffed from the header (, ; TAB |).
+    """
     csv.field_size_limit(max_field)  # the csv module's own setting (process-wide); set before each file
     fh = open_binary(path)
     try:
-        lines = _Lines(fh)
-        reader = csv.reader(lines, strict=True)
+        try:
+            lines = _Lines(fh, _encoding(fh, encoding, display))
+        except LookupError:
+            raise InputError(f"--encoding: unknown encoding {encoding!r}") from None
+        first = next(lines, None)
+        if first is None:
+            return
+        if not delimiter and first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
+            delimiter, first = first.strip()[4], next(lines, "")
+        lines.push_back(first)
+        reader = csv.reader(lines, strict=True, delimiter=delimiter or sniff_delimiter(first))
         try:
             header = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise InputError(f"{display}:1: cannot read the CSV header: {exc}") from None
+            raise InputError(f"{display}:{lines.number}: cannot read the CSV header: {exc}") from None
+        if lines.bad:
+            raise InputError(f"{display}:{lines.number}: the header is {_undecodable(lines.encoding)}")
         width = len(header)
         header = [h.strip() for h in header]
         start = lines.number + 1
@@ -82,7 +161,7 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> It
             if not row or row == [""]:
                 continue
             if any(n in lines.bad for n in range(line, start)):
-                yield "not valid UTF-8", line, None
+                yield _undecodable(lines.encoding), line, None
                 continue
             if len(row) != width:
                 yield f"row has {len(row)} fields; the header has {width}", line, None
@@ -93,6 +172,11 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes) -> It
     finally:
         if path != "-":
             fh.close()
+
+
+def _undecodable(encoding: str) -> str:
+    hint = " (an export from Excel or an older tool may be Windows-1252: --encoding cp1252)"
+    return f"not valid {encoding.upper()}" + (hint if encoding == "utf-8" else "")
 
 
 # --------------------------------------------------------------------------- Parquet
@@ -143,15 +227,21 @@ def _json_prefix(path: str, containers: tuple[str, ...]) -> str:
             fh.close()
 
 
-def _json_values(path: str, display: str, containers: tuple[str, ...]) -> Iterator[tuple[Any, int, str | None]]:
-    """(value, record number, None), then (None, n, why) if the file breaks off: the rest cannot be read."""
+def _json_values(path: str, display: str, containers: tuple[str, ...], top: dict[str, Any] | None = None
+                 ) -> Iterator[tuple[Any, int, str | None]]:
+    """(value, record number, None), then (None, n, why) if the file breaks off: the rest cannot be read.
+
+    ``top`` receives the top-level scalars of a response (``total``, ``isLast``: wherever they are in the file,
+    so it is complete once the values are).
+    """
     import ijson
 
     prefix = _json_prefix(path, containers) if path != "-" else ""
     fh = open_binary(path)
     number = 0
+    source: Any = fh if top is None else _top_scalars(ijson.parse(fh, multiple_values=True, use_float=True), top)
     try:
-        for value in ijson.items(fh, prefix, multiple_values=True, use_float=True):
+        for value in ijson.items(source, prefix, multiple_values=True, use_float=True):
             number += 1
             yield value, number, None
     except ijson.JSONError as exc:
@@ -161,6 +251,13 @@ def _json_values(path: str, display: str, containers: tuple[str, ...]) -> Iterat
     finally:
         if path != "-":
             fh.close()
+
+
+def _top_scalars(events: Iterable[tuple[str, str, Any]], top: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    for prefix, event, value in events:
+        if prefix and "." not in prefix and event in ("string", "number", "boolean", "null"):
+            top[prefix] = value
+        yield prefix, event, value
 
 
 def read_json(path: str, display: str) -> Iterator[RawRecord]:
@@ -175,15 +272,20 @@ def read_json(path: str, display: str) -> Iterator[RawRecord]:
             yield f"expected a JSON object, got {type(value).__name__}", number, None
 
 
-def read_jira(path: str, display: str) -> Iterator[RawRecord]:
+def read_jira(path: str, display: str, initial: tuple[str, ...] = ()) -> Iterator[RawRecord]:
     """Records of Jira issues (a search response's ``issues``, an array, one issue, or JSON Lines).
 
-    Per issue: one record of kind ``issue`` (the issue as exported), one of kind
-    ``change`` per changelog item (the item's fields plus ``key``, ``history``,
-    ``created`` and ``author`` of its history), one of kind ``comment`` per comment
-    (the comment plus ``key``). The 'line' is the issue's number in the file.
+    Per issue: one record of kind ``issue`` (the issue as exported, plus ``first_change``: the first changelog
+    item of each field, by field id and by lower-case field name, whose ``from`` side is the field's value at
+    creation), one of kind ``initial`` per field of ``initial`` filled at creation (see :func:`_initial`), one
+    of kind ``change`` per changelog item (the item's fields plus ``key``, ``history``, ``created`` and
+    ``author`` of its history), one of kind ``comment`` per comment (the comment plus ``key``). The 'line'
+    is the issue's number in the file. A changelog, comment list or search response holding fewer entries
+    than its ``total`` is a :class:`Note`: the rest is not in the export.
     """
-    for value, number, error in _json_values(path, display, ("issues",)):
+    top: dict[str, Any] = {}
+    number = 0
+    for value, number, error in _json_values(path, display, ("issues",), top):
         if error is not None:
             yield error, number, None
             continue
@@ -194,10 +296,22 @@ def read_jira(path: str, display: str) -> Iterator[RawRecord]:
         if not isinstance(key, str) or not key:
             yield "a Jira issue needs a 'key'", number, None
             continue
-        yield value, number, "issue"
         changelog = value.get("changelog") or {}
         histories = changelog.get("histories") if isinstance(changelog, dict) else None
-        for h in histories if isinstance(histories, list) else []:
+        histories = histories if isinstance(histories, list) else []
+        first = _first_changes(histories)
+        yield {**value, "first_change": first}, number, "issue"
+        fields: dict[str, Any] = value["fields"] if isinstance(value.get("fields"), dict) else {}
+        for name in initial:
+            record = _initial(key, name, fields, first)
+            if record is not None:
+                yield record, number, "initial"
+        gap = _short(changelog, len(histories))
+        if gap:
+            yield Note(f"issue {key}: its changelog holds {gap} changes; the others are not in this "
+                       f"export, so its events (and values at creation) may be wrong: merge the pages of "
+                       f"/rest/api/3/issue/{key}/changelog into the issue"), number, None
+        for h in histories:
             if not isinstance(h, dict) or not isinstance(h.get("items"), list):
                 yield f"issue {key}: a changelog history without items", number, None
                 continue
@@ -207,15 +321,71 @@ def read_jira(path: str, display: str) -> Iterator[RawRecord]:
                     yield {**item, **head, "item": i}, number, "change"
                 else:
                     yield f"issue {key}: changelog item {i} of history {h.get('id')} is not an object", number, None
-        fields = value.get("fields")
-        comments = fields.get("comment") if isinstance(fields, dict) else None
-        if isinstance(comments, dict):
-            comments = comments.get("comments")
-        for c in comments if isinstance(comments, list) else []:
+        comment = fields.get("comment")
+        comments = comment.get("comments") if isinstance(comment, dict) else comment
+        comments = comments if isinstance(comments, list) else []
+        for c in comments:
             if isinstance(c, dict):
                 yield {**c, "key": key}, number, "comment"
             else:
                 yield f"issue {key}: a comment is not an object", number, None
+        gap = _short(comment, len(comments))
+        if gap:
+            yield Note(f"issue {key}: its comment field holds {gap} comments; the others are not in this "
+                       f"export: merge the pages of /rest/api/3/issue/{key}/comment into the issue"), number, None
+    page = _short(top, number, "issues")
+    if page or top.get("isLast") is False:
+        what = page or f"{number} issues and says isLast: false"
+        yield Note(f"this is one page of a search response: it holds {what}; the other pages are not in this "
+                   "export, so their tickets are not audited: fetch every page (startAt or nextPageToken)"), 0, None
+
+
+def _short(page: Any, held: int, what: str = "") -> str:
+    """'N of TOTAL' (from startAt S) when a paged list holds fewer entries than its total, else ''."""
+    if not isinstance(page, dict):
+        return ""
+    total, start = page.get("total"), page.get("startAt") or 0
+    if not isinstance(total, (int, float)) or isinstance(total, bool) or not isinstance(start, (int, float)):
+        return ""
+    if held >= total and not start:
+        return ""
+    return f"{held} of {int(total)}{' ' + what if what else ''}" + (f" (from number {int(start) + 1})" if start else "")
+
+
+def _first_changes(histories: list[Any]) -> dict[str, Any]:
+    """The first changelog item of each field, by the time of its history (ties: as listed): keyed by field id
+    (Cloud) and by lower-case field name. Histories with a time that does not parse are left out here."""
+    from ..timeutil import TimeFormatError, parse_time
+
+    dated = []
+    for order, h in enumerate(histories):
+        if isinstance(h, dict) and isinstance(h.get("items"), list):
+            try:
+                dated.append((parse_time(h.get("created")), order, h))
+            except TimeFormatError:
+                continue
+    first: dict[str, Any] = {}
+    for _, _, h in sorted(dated, key=lambda x: (x[0], x[1])):
+        for item in h["items"]:
+            if not isinstance(item, dict):
+                continue
+            for name in (item.get("fieldId"), item.get("field")):
+                if isinstance(name, str) and name:
+                    first.setdefault(name if name == item.get("fieldId") else name.lower(), item)
+    return first
+
+
+def _initial(key: str, name: str, fields: dict[str, Any], first: dict[str, Any]) -> dict[str, Any] | None:
+    """A field's value at creation: the ``from`` side of its first change (``changed`` true: ``from``,
+    ``fromString``, ``tmpFromAccountId``), else its current value (``changed`` false: ``value``); None when
+    it was empty at creation (Jira writes nothing for an empty field either)."""
+    head = {"key": key, "field": name, "created": fields.get("created"), "author": fields.get("creator")}
+    item = first.get(name) or first.get(name.lower())
+    if item is not None:
+        side = {k: item.get(k) for k in ("from", "fromString", "tmpFromAccountId")}
+        return {**head, **side, "changed": True} if any(v not in (None, "") for v in side.values()) else None
+    current = fields.get(name)
+    return {**head, "value": current, "changed": False} if current not in (None, "", [], {}) else None
 
 
 # --------------------------------------------------------------------------- XES

@@ -65,6 +65,11 @@ class MarkdownReporter:
             lines += ["", f"### Rejected records ({len(result.rejected)})", ""]
             lines += _table(["file", "line", "reason"], [[r.file, r.line, r.error] for r in result.rejected[: self.rows]])
             lines += self._more(len(result.rejected), "rejected records")
+        if result.warnings:
+            lines += ["", f"### Warnings about the input ({len(result.warnings)})", ""]
+            lines += _table(["file", "line", "warning"],
+                            [[w.file, w.line, w.message] for w in result.warnings[: self.rows]])
+            lines += self._more(len(result.warnings), "warnings")
         return "\n".join(lines) + "\n"
 
     def lint(self, report: LintReport) -> str:

@@ -68,7 +68,7 @@ class TextReporter:
             lines.append(f"INPUT NOT READ: {result.input_problem}")
         lines.append(f"sopengine audit as of {format_time(result.as_of) or '(no events)'}")
         lines.append(f"  {s['read']} events read: {s['events']} evaluated, {s['rejected']} rejected; "
-                     f"{s['cases']} cases")
+                     f"{s['cases']} cases" + (f"; {s['warnings']} warning(s) about the input" if s['warnings'] else ""))
         lines.append(f"  {s['violations']} violations, {s['next_actions']} next actions, "
                      f"{s['undecided']} checks undecided")
         lines.extend(self._violations(result.violations))
@@ -87,6 +87,14 @@ class TextReporter:
             for r in result.rejected[: self.per_rule * 5]:
                 lines.append(f"  {r.file}:{r.line}: {r.error}")
             more = len(result.rejected) - self.per_rule * 5
+            if more > 0:
+                lines.append(f"  ... and {more} more (--format json lists them all)")
+        if result.warnings:
+            lines.append("")
+            lines.append(f"Warnings about the input ({len(result.warnings)}): findings may be wrong where they apply")
+            for w in result.warnings[: self.per_rule * 5]:
+                lines.append(f"  {w.where}: {w.message}")
+            more = len(result.warnings) - self.per_rule * 5
             if more > 0:
                 lines.append(f"  ... and {more} more (--format json lists them all)")
         if not result.violations and not result.next_actions and not result.input_problem:
