@@ -325,6 +325,7 @@ def main() -> None:
         ("parse only (orjson, the floor)", "parse", interleaved, 1, False, "auto"),
         ("audit native, grouped log (no --grouped)", "audit", grouped, 1, False, "native"),
         ("audit native, interleaved log", "audit", interleaved, 1, False, "native"),
+        ("audit native --jobs 2, interleaved", "audit", interleaved, 2, False, "native"),
         ("audit python, grouped log (no --grouped)", "audit", grouped, 1, False, "python"),
         ("audit python, interleaved log", "audit", interleaved, 1, False, "python"),
         ("audit python --jobs 2, interleaved", "audit", interleaved, 2, False, "python"),

@@ -460,10 +460,11 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         try:
             if engine == "spark":
                 result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
-            elif jobs > 1 and local == "python" and _rereadable(logs, jobs):
+            elif jobs > 1 and _parallel(local, logs, inputs, timelines) and _rereadable(logs, jobs):
                 result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
                                         strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs,
-                                        timelines=timelines)
+                                        timelines=timelines, engine=local,
+                                        resident_cases=resident_cases(memory_budget) // jobs)
             else:
                 result = audit_paths(pack, list(logs), facts, as_of_time, strict=strict, grouped=grouped,
                                      inputs=inputs, counter=LineCounter(bar.advance),
@@ -486,6 +487,18 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
             sys.exit(1)
 
 
+def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec, timelines: int) -> bool:
+    """Whether --jobs runs workers: always on the Python engine; on the native one for JSON Lines files
+    without timelines (else one process, said on stderr)."""
+    from .adapters import plain_jsonl
+
+    if engine == "python" or (plain_jsonl(list(logs), inputs) and not timelines):
+        return True
+    click.echo("sopengine: --jobs: the native engine runs one process for this input (inputs read through a "
+               "mapping, or an HTML report); same findings", err=True)
+    return False
+
+
 def _rereadable(logs: Sequence[str], jobs: int) -> bool:
     """Whether every log can be read by each of the --jobs workers: regular files only (stdin, a pipe or a
     process substitution can be read once); says on stderr when it runs one process instead."""
@@ -505,9 +518,6 @@ def _engine(engine: str, *, jobs: int = 1) -> str:
     if chosen == "python" and engine in ("auto", "local"):
         click.echo("sopengine: the native core is not built here; using the Python reference evaluator "
                    "(slower, same findings)", err=True)
-    if chosen == "native" and jobs > 1:
-        click.echo(f"sopengine: --jobs {jobs}: the native engine runs in one process in this version (faster "
-                   f"than {jobs} Python workers; --engine python --jobs {jobs} for those); same findings", err=True)
     return chosen
 
 

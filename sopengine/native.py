@@ -149,13 +149,15 @@ class NativeSession:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
-                 resident_cases: int | None = None):
+                 resident_cases: int | None = None, share: tuple[int, int] | None = None):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
         self._core = _native.NativeSession(emit(pack), facts_json(index_facts(facts or {})), keep_events)
         if resident_cases is not None:  # past it, the least recently touched cases are spilled to disk
             self._core.set_resident_limit(resident_cases)
+        if share is not None:  # (mine, of): feed_file evaluates only this share of the cases
+            self._core.set_share(*share)
         self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
         self._max_line_bytes = 0
         self._seq = 0
@@ -231,18 +233,27 @@ class NativeSession:
         return self._latest
 
     def result(self, as_of: float | None = None, others: Iterable[Any] = (), *, last: bool = False) -> AuditResult:
-        """Findings as of ``as_of`` (default: the latest event time seen). ``last``: the session is done
-        with (its memory is freed first; a later call finds nothing)."""
-        if list(others):
-            raise NotImplementedError("the native session joins no partials of other sessions yet")
-        if self._files and self._core.dirty_cases():
-            self._core.replay_files(self._files, self._max_line_bytes)
-        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of, last)
+        """Findings as of ``as_of`` (default: the latest event time seen), with the ``partial_bytes`` of
+        sessions that evaluated the other shares of the log. ``last``: the session is done with (its
+        memory is freed first; a later call finds nothing)."""
+        self._replay()
+        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of, last,
+                                                                                               list(others))
         return assemble(
             as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids)
              for rule, case, action, due, since, overdue, columns, ids in work], list(self.warnings))
+
+    def partial_bytes(self) -> bytes:
+        """What this session found (its share of the cases), for another's ``result(others=...)``."""
+        self._replay()
+        return bytes(self._core.partial_bytes())
+
+    def _replay(self) -> None:
+        """Cases an event came late for are evaluated again from their files' events, in order."""
+        if self._files and self._core.dirty_cases():
+            self._core.replay_files(self._files, self._max_line_bytes)
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         return self.result(as_of).next_actions

@@ -7,6 +7,10 @@ line number. Each worker returns a :class:`~sopengine.session.Partial`; the pare
 judges them against the as-of time and runs the cross-case join over all of
 them, so cross-case rules see every case whichever worker evaluated it. The
 findings are the same as with one process.
+
+On the native engine (JSON Lines files) each worker's core reads the files itself and
+evaluates its share (a hash of the case id, the same in every process); it returns its
+partial as bytes, which the parent's core merges and joins.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .adapters import InputSpec
 from .audit import read_records
-from .errors import SopengineError
+from .errors import SopengineError, StrictModeError
 from .events import LineCounter
 from .findings import AuditResult
 from .model import Pack
@@ -50,21 +54,25 @@ def tune_gc() -> None:
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
             logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool, timelines: bool,
-            progress: Any, results: Any, inputs: InputSpec | None) -> None:
-    """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
+            progress: Any, results: Any, inputs: InputSpec | None, native: tuple[int, int | None] | None) -> None:
+    """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``.
+    ``native``: (max line bytes, resident cases) to run the native core on JSON Lines files."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     _die_with_parent()
     try:
         tune_gc()
         if pack is None:  # not forked: compile here
             pack = load_pack(pack_source[0] or None, pack_source[1], (inputs or InputSpec()).limits)
-        session = Session(pack, facts)
+        session = Session(pack, facts) if native is None else None
         report = None
         if mine == 0 and progress is not None:
             def report(n: int, _lines: int) -> None:
                 with progress.get_lock():
                     progress.value += n
         counter = LineCounter(report)
+        if native is not None:
+            results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs, *native), 0))
+            return
         runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
                         grouped=grouped, keep_seq=True)
         partial = session.partial()
@@ -79,6 +87,20 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         results.close()
 
 
+def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], strict: bool, counter: LineCounter,
+                  mine: int, jobs: int, max_line_bytes: int, resident_cases: int | None) -> tuple[bytes, list[Any]]:
+    """One worker's share on the native core: its partial (bytes) and the rejected lines it reports."""
+    from .native import NativeSession
+
+    core = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, share=(mine, jobs))
+    for path in logs:
+        core.feed_file(path, max_line_bytes, counter)
+        if strict and core.rejected:
+            first = min(core.rejected, key=lambda r: (r.file, r.line))
+            raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
+    return core.partial_bytes(), core.rejected
+
+
 def _die_with_parent() -> None:
     """Linux: this worker is killed when its parent dies (SIGTERM, SIGKILL), so no worker is left running."""
     try:
@@ -91,25 +113,29 @@ def _die_with_parent() -> None:
 def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
                    facts: Mapping[str, Any], as_of: float | None, jobs: int, *, strict: bool = False,
                    grouped: bool = False, on_progress: Callable[..., None] | None = None,
-                   inputs: InputSpec | None = None, timelines: int = 0) -> AuditResult:
+                   inputs: InputSpec | None = None, timelines: int = 0, engine: str = "python",
+                   resident_cases: int | None = None) -> AuditResult:
     """Audit ``logs`` with ``jobs`` worker processes; the result equals a one-process audit.
 
     ``pack_source`` (SOP paths and --set values) lets workers compile the pack where
     processes are not forked; ``timelines`` is as for :func:`sopengine.audit.audit`.
+    ``engine="native"``: each worker's core reads the (plain or gzipped JSON Lines) files itself;
+    no timelines, ``grouped`` is not needed.
     """
+    native = ((inputs or InputSpec()).limits.line_bytes, resident_cases) if engine == "native" else None
     forking = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if forking else "spawn")
     progress = ctx.Value("q", 0) if on_progress is not None else None
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     procs = [ctx.Process(target=_worker, daemon=True,
                          args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
-                               grouped, timelines > 0, progress, pipes[i][1], inputs)) for i in range(jobs)]
+                               grouped, timelines > 0, progress, pipes[i][1], inputs, native)) for i in range(jobs)]
     for p in procs:
         p.start()
     for _, sender in pipes:
         sender.close()  # the parent only receives
     waiting: dict[Any, int] = {pipes[i][0]: i for i in range(jobs)}
-    partials: dict[int, tuple[Partial, int]] = {}
+    partials: dict[int, tuple[Any, int]] = {}  # a Partial, or (bytes, rejected) from a native worker
     shown = 0
     try:
         while waiting:
@@ -139,6 +165,12 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
             if p.is_alive():
                 p.terminate()
             p.join(timeout=5)
+    if native is not None:
+        from .native import NativeSession
+
+        merged = NativeSession(pack, facts, keep_events=False)
+        merged.rejected = [r for i in range(jobs) for r in partials[i][0][1]]
+        return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True)
     session = Session(pack, facts)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases

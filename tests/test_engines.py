@@ -126,7 +126,8 @@ def test_generated_packs_and_logs_give_the_same_json_on_both_engines(
 
 
 def test_a_shuffled_log_with_bad_lines_read_by_the_core_gives_the_same_report(tmp_path: Path) -> None:
-    """Lines out of order (cases replayed from a second read), rejected lines, duplicates, two files."""
+    """Lines out of order (cases replayed from a second read), rejected lines, duplicates, two files; on one
+    process and on native --jobs workers that each evaluate a share of the cases and merge."""
     import random
 
     from click.testing import CliRunner
@@ -143,15 +144,17 @@ def test_a_shuffled_log_with_bad_lines_read_by_the_core_gives_the_same_report(tm
     second = tmp_path / "b.jsonl"
     second.write_bytes(b"\n".join(lines[half:]) + b"\n")
     outputs = []
-    for engine in ("python", "native"):
+    for engine, jobs in (("python", "1"), ("native", "1"), ("native", "2"), ("native", "3")):
         result = CliRunner().invoke(cli, ["audit", str(first), str(second), "--facts",
                                           str(ROOT / "examples" / "facts.yaml"), "--format", "json",
-                                          "--engine", engine, "--fail-on", "never"])
+                                          "--engine", engine, "--fail-on", "never", "--jobs", jobs])
         assert result.exit_code == 0, result.output
+        assert "one process" not in result.stderr
         outputs.append(result.stdout)
     data = orjson.loads(outputs[0])
     assert data["summary"]["rejected"] >= 2 and data["violations"]
-    assert outputs[1] == outputs[0]
+    for engine, output in zip(("native", "native --jobs 2", "native --jobs 3"), outputs[1:]):
+        assert output == outputs[0], engine
 
 
 def test_without_the_native_module_auto_runs_the_python_engine_and_says_so_once(

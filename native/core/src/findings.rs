@@ -92,8 +92,9 @@ pub struct Probe {
     pub key: Value,
 }
 
-/// Everything a session found before the as-of judgement and the cross-case join; partials merge.
-#[derive(Clone, Default)]
+/// Everything a session found before the as-of judgement and the cross-case join; partials merge,
+/// also across processes ([`Partial::to_bytes`]).
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Partial {
     pub events: u64,
     pub cases: u64,
@@ -108,6 +109,15 @@ pub struct Partial {
 }
 
 impl Partial {
+    /// The partial as bytes another process reads back with [`Partial::from_bytes`] (postcard).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("a partial always encodes")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Partial, String> {
+        postcard::from_bytes(bytes).map_err(|e| format!("not a partial result of this core: {e}"))
+    }
+
     pub fn absorb(&mut self, other: Partial) {
         self.events += other.events;
         self.cases += other.cases;

@@ -102,6 +102,8 @@ pub struct Session {
     resident_limit: usize,
     /// Why spilling stopped (the temporary file could not be written): cases then stay in memory.
     spill_error: Option<String>,
+    /// This session's share of the cases, (mine, of), when several sessions split one log.
+    share: (u64, u64),
 }
 
 /// A judged result: what the reference `Session.result` assembles (sorting happens at output).
@@ -143,7 +145,24 @@ impl Session {
             spilled: Spill::default(),
             resident_limit: usize::MAX,
             spill_error: None,
+            share: (0, 1),
         }
+    }
+
+    /// Evaluate only share `mine` of `of` of the cases (each case belongs to one share, by a hash of
+    /// its id the same in every process); the shares' partials merge into the whole log's result.
+    pub fn set_share(&mut self, mine: u64, of: u64) {
+        self.share = (mine, of.max(1));
+    }
+
+    /// Whether an event of `case` is this session's to evaluate.
+    pub fn owns_case(&self, case: &str) -> bool {
+        self.share.1 == 1 || id_hash(case) % self.share.1 == self.share.0
+    }
+
+    /// Whether a line with no case (rejected) is this session's to report: shared out by number.
+    pub fn owns_line(&self, line: u64) -> bool {
+        line % self.share.1 == self.share.0
     }
 
     /// Keep at most `limit` cases in memory (at least one); the rest are spilled to disk.
@@ -350,7 +369,7 @@ impl Session {
     /// Findings as of `as_of` (default: the latest event time), with the partials of other sessions
     /// over other cases of the same log.
     pub fn result(&mut self, as_of: Option<f64>, others: Vec<Partial>) -> Judged {
-        let mut join = if self.spilled.is_empty() {
+        let mut join = if self.spilled.is_empty() && others.is_empty() {
             JoinInput::Memory(Vec::new(), Vec::new())
         } else {
             JoinInput::partitioned(JOIN_PARTITIONS)

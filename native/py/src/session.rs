@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use sopengine_core::engine::Engine;
 use sopengine_core::event::{Event, Origin};
+use sopengine_core::findings::Partial;
 use sopengine_core::run::Facts;
 use sopengine_core::session::{Refused, Session};
 use sopengine_core::value::Str;
@@ -69,6 +70,17 @@ impl NativeSession {
     fn spill_stats(&self) -> (usize, u64, Option<String>) {
         let (cases, bytes, error) = self.inner.spill_stats();
         (cases, bytes, error.map(str::to_string))
+    }
+
+    /// Evaluate only share `mine` of `of` of the cases (see `Session::set_share`): `feed_file` then
+    /// skips the other shares' events and rejected lines.
+    fn set_share(&mut self, mine: u64, of: u64) {
+        self.inner.set_share(mine, of);
+    }
+
+    /// Everything found so far, as bytes another session's `result(others=...)` merges.
+    fn partial_bytes<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.partial().to_bytes())
     }
 
     /// Cases an event came late for (a session that keeps no events needs `replay_files` for them).
@@ -210,6 +222,8 @@ impl NativeSession {
                 }
             }
             match record {
+                Record::Rejected { origin, .. } if !self.inner.owns_line(origin.line) => {}
+                Record::Event(event) if !self.inner.owns_case(&event.case) => {}
                 Record::Rejected { origin, reason } => {
                     rejected
                         .append((origin.line, crate::reader_hooks::reason_to_py(py, &reason)?))?;
@@ -245,14 +259,20 @@ impl NativeSession {
     /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
     /// undecided, passed); the caller sorts and renders. `last`: no result is asked again, so the
     /// session's cases are freed before the findings become Python objects.
-    #[pyo3(signature = (as_of=None, last=false))]
+    /// `others`: the `partial_bytes` of sessions that evaluated the other shares of the log.
+    #[pyo3(signature = (as_of=None, last=false, others=Vec::new()))]
     fn result<'py>(
         &mut self,
         py: Python<'py>,
         as_of: Option<f64>,
         last: bool,
+        others: Vec<Vec<u8>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let judged = self.inner.result(as_of, Vec::new());
+        let others = others
+            .iter()
+            .map(|b| Partial::from_bytes(b).map_err(PyValueError::new_err))
+            .collect::<PyResult<Vec<_>>>()?;
+        let judged = self.inner.result(as_of, others);
         if last {
             let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
             self.inner = Session::new(engine, facts, false);
