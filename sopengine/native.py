@@ -15,7 +15,7 @@ import importlib
 import json
 import os
 import weakref
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import orjson
 
@@ -232,23 +232,26 @@ class NativeSession:
     def latest_time(self) -> float | None:
         return self._latest
 
-    def result(self, as_of: float | None = None, others: Iterable[Any] = (), *, last: bool = False) -> AuditResult:
+    def result(self, as_of: float | None = None, others: Iterable[Any] = (), *, last: bool = False,
+               parts: Sequence[str] = ()) -> AuditResult:
         """Findings as of ``as_of`` (default: the latest event time seen), with the ``partial_bytes`` of
         sessions that evaluated the other shares of the log. ``last``: the session is done with (its
         memory is freed first; a later call finds nothing)."""
         self._replay()
-        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(as_of, last,
-                                                                                               list(others))
+        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(
+            as_of, last, list(others), list(parts))
         return assemble(
             as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids)
              for rule, case, action, due, since, overdue, columns, ids in work], list(self.warnings))
 
-    def partial_bytes(self) -> bytes:
-        """What this session found (its share of the cases), for another's ``result(others=...)``."""
+    def partial_bytes(self, parts: str | None = None) -> bytes:
+        """What this session found (its share of the cases), for another's ``result(others=...)``; with
+        ``parts``, its cross-case probes and intervals are written to files ``{parts}{k}`` instead, for
+        that session's ``result(parts=[...])``."""
         self._replay()
-        return bytes(self._core.partial_bytes())
+        return bytes(self._core.partial_bytes(parts))
 
     def _replay(self) -> None:
         """Cases an event came late for are evaluated again from their files' events, in order."""

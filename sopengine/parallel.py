@@ -21,6 +21,7 @@ import gc
 import multiprocessing as mp
 import os
 import signal
+import tempfile
 import traceback
 import zlib
 from multiprocessing.connection import wait
@@ -54,9 +55,10 @@ def tune_gc() -> None:
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
             logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool, timelines: bool,
-            progress: Any, results: Any, inputs: InputSpec | None, native: tuple[int, int | None] | None) -> None:
+            progress: Any, results: Any, inputs: InputSpec | None, native: tuple[int, int | None, str] | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``.
-    ``native``: (max line bytes, resident cases) to run the native core on JSON Lines files."""
+    ``native``: (max line bytes, resident cases, partition directory) to run the native core on JSON
+    Lines files."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     _die_with_parent()
     try:
@@ -71,7 +73,9 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
                     progress.value += n
         counter = LineCounter(report)
         if native is not None:
-            results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs, *native), 0))
+            line_bytes, resident, parts = native
+            results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs, line_bytes,
+                                                    resident, os.path.join(parts, f"w{mine}-")), 0))
             return
         runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
                         grouped=grouped, keep_seq=True)
@@ -88,8 +92,10 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
 
 
 def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], strict: bool, counter: LineCounter,
-                  mine: int, jobs: int, max_line_bytes: int, resident_cases: int | None) -> tuple[bytes, list[Any]]:
-    """One worker's share on the native core: its partial (bytes) and the rejected lines it reports."""
+                  mine: int, jobs: int, max_line_bytes: int, resident_cases: int | None,
+                  parts: str) -> tuple[bytes, list[Any]]:
+    """One worker's share on the native core: its partial (bytes; its cross-case probes and intervals in
+    partition files ``{parts}{k}``) and the rejected lines it reports."""
     from .native import NativeSession
 
     core = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, share=(mine, jobs))
@@ -98,7 +104,7 @@ def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], str
         if strict and core.rejected:
             first = min(core.rejected, key=lambda r: (r.file, r.line))
             raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
-    return core.partial_bytes(), core.rejected
+    return core.partial_bytes(parts), core.rejected
 
 
 def _die_with_parent() -> None:
@@ -122,7 +128,19 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     ``engine="native"``: each worker's core reads the (plain or gzipped JSON Lines) files itself;
     no timelines, ``grouped`` is not needed.
     """
-    native = ((inputs or InputSpec()).limits.line_bytes, resident_cases) if engine == "native" else None
+    if engine == "native":
+        with tempfile.TemporaryDirectory(prefix="sopengine-join-") as parts:  # removed on every path
+            native = ((inputs or InputSpec()).limits.line_bytes, resident_cases, parts)
+            return _run_workers(pack, pack_source, logs, facts, as_of, jobs, strict, grouped, on_progress, inputs,
+                                timelines, native)
+    return _run_workers(pack, pack_source, logs, facts, as_of, jobs, strict, grouped, on_progress, inputs,
+                        timelines, None)
+
+
+def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs: Sequence[str],
+                 facts: Mapping[str, Any], as_of: float | None, jobs: int, strict: bool, grouped: bool,
+                 on_progress: Callable[..., None] | None, inputs: InputSpec | None, timelines: int,
+                 native: tuple[int, int | None, str] | None) -> AuditResult:
     forking = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if forking else "spawn")
     progress = ctx.Value("q", 0) if on_progress is not None else None
@@ -170,7 +188,8 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
 
         merged = NativeSession(pack, facts, keep_events=False)
         merged.rejected = [r for i in range(jobs) for r in partials[i][0][1]]
-        return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True)
+        return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True,
+                             parts=[os.path.join(native[2], f"w{i}-") for i in range(jobs)])
     session = Session(pack, facts)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases

@@ -99,7 +99,7 @@ fn main() {
         rss("after partial");
     }
     let (t, c) = (Instant::now(), cpu());
-    let judged = session.result(None, Vec::new());
+    let judged = session.result(None, Vec::new(), Vec::new());
     let (judged_in, judged_cpu) = (t.elapsed(), cpu() - c);
     rss("after judging");
     println!(

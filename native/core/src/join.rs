@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
@@ -165,11 +166,16 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
 }
 
 /// The join's input: every probe and interval, held in memory, or, for a session that spills,
-/// partitioned by key into temporary files, each joined alone (a grace hash join), so that the join
-/// needs memory for one partition, not for every case's.
+/// partitioned by key into files, each joined alone (a grace hash join), so that the join needs
+/// memory for one partition, not for every case's. Partition files of other processes (the
+/// `--jobs` workers, see [`JoinInput::write_parts`]) join in beside this session's own.
 pub enum JoinInput {
     Memory(Vec<Probe>, Vec<Interval>),
-    Partitioned(Vec<BufWriter<File>>),
+    Partitioned {
+        files: Vec<BufWriter<File>>,
+        /// Other processes' partition files, named `{prefix}{partition}`.
+        others: Vec<PathBuf>,
+    },
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -179,15 +185,43 @@ enum Part {
 }
 
 impl JoinInput {
-    /// Partitions on disk (in memory if the temporary files cannot be made).
-    pub fn partitioned(parts: usize) -> JoinInput {
+    /// Partitions in unnamed temporary files (in memory if they cannot be made).
+    pub fn partitioned(parts: usize, others: Vec<PathBuf>) -> JoinInput {
         let files: std::io::Result<Vec<_>> = (0..parts.max(1))
             .map(|_| Ok(BufWriter::with_capacity(64 << 10, tempfile::tempfile()?)))
             .collect();
         match files {
-            Ok(files) => JoinInput::Partitioned(files),
-            Err(_) => JoinInput::Memory(Vec::new(), Vec::new()),
+            Ok(files) => JoinInput::Partitioned { files, others },
+            Err(_) if others.is_empty() => JoinInput::Memory(Vec::new(), Vec::new()),
+            Err(e) => panic!("cannot make the join's temporary files: {e}"),
         }
+    }
+
+    /// Partitions in files named `{prefix}{partition}`, for another process to join
+    /// ([`JoinInput::partitioned`] with the prefix among `others`); flushed by [`JoinInput::finish`].
+    pub fn write_parts(parts: usize, prefix: &Path) -> std::io::Result<JoinInput> {
+        let files = (0..parts.max(1))
+            .map(|k| {
+                Ok(BufWriter::with_capacity(
+                    64 << 10,
+                    File::create(part_path(prefix, k))?,
+                ))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(JoinInput::Partitioned {
+            files,
+            others: Vec::new(),
+        })
+    }
+
+    /// Write out what is buffered (for partitions another process reads).
+    pub fn finish(self) -> std::io::Result<()> {
+        if let JoinInput::Partitioned { files, .. } = self {
+            for file in files {
+                file.into_inner().map_err(|e| e.into_error())?;
+            }
+        }
+        Ok(())
     }
 
     pub fn add(&mut self, probes: Vec<Probe>, intervals: Vec<Interval>) {
@@ -196,7 +230,7 @@ impl JoinInput {
                 p.extend(probes);
                 i.extend(intervals);
             }
-            JoinInput::Partitioned(files) => {
+            JoinInput::Partitioned { files, .. } => {
                 let parts = probes
                     .into_iter()
                     .map(|p| (p.index, partition_hash(&p.key), Part::Probe(p)))
@@ -221,14 +255,23 @@ impl JoinInput {
     pub fn join(self, engine: &Engine, facts: &Facts) -> Answers {
         match self {
             JoinInput::Memory(probes, intervals) => join(engine, facts, &probes, &intervals),
-            JoinInput::Partitioned(files) => {
+            JoinInput::Partitioned { files, others } => {
                 let mut out = Answers {
                     violations: Vec::new(),
                     undecided: Vec::new(),
                     passed: Vec::new(),
                 };
-                for file in files {
-                    let (probes, intervals) = read_partition(file);
+                for (k, file) in files.into_iter().enumerate() {
+                    let mut file = file.into_inner().expect("flushing a join partition");
+                    file.seek(SeekFrom::Start(0))
+                        .expect("rewinding a join partition");
+                    let (mut probes, mut intervals) = (Vec::new(), Vec::new());
+                    read_partition(file, &mut probes, &mut intervals);
+                    for prefix in &others {
+                        let file = File::open(part_path(prefix, k))
+                            .expect("opening a worker's join partition");
+                        read_partition(file, &mut probes, &mut intervals);
+                    }
                     let answers = join(engine, facts, &probes, &intervals);
                     out.violations.extend(answers.violations);
                     out.undecided.extend(answers.undecided);
@@ -245,19 +288,21 @@ impl JoinInput {
     }
 }
 
+fn part_path(prefix: &Path, k: usize) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(k.to_string());
+    PathBuf::from(name)
+}
+
 fn partition_hash(key: &Value) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
     BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key_bytes(key))
 }
 
-/// A partition's records, read back. Its file is this process's own: failing to read it back is a
-/// failure of the machine, not of the input.
-fn read_partition(file: BufWriter<File>) -> (Vec<Probe>, Vec<Interval>) {
-    let mut file = file.into_inner().expect("flushing a join partition");
-    file.seek(SeekFrom::Start(0))
-        .expect("rewinding a join partition");
+/// A partition's records, read back onto `probes` and `intervals`. Its file is this program's own:
+/// failing to read it back is a failure of the machine, not of the input.
+fn read_partition(file: File, probes: &mut Vec<Probe>, intervals: &mut Vec<Interval>) {
     let mut reader = BufReader::with_capacity(64 << 10, file);
-    let (mut probes, mut intervals) = (Vec::new(), Vec::new());
     let mut len = [0u8; 8];
     let mut buf = Vec::new();
     loop {
@@ -274,7 +319,6 @@ fn read_partition(file: BufWriter<File>) -> (Vec<Probe>, Vec<Interval>) {
             Part::Interval(i) => intervals.push(i),
         }
     }
-    (probes, intervals)
 }
 
 /// Bytes equal for keys Python treats as the same dict key (1, 1.0 and True; a tuple and its items).

@@ -10,6 +10,7 @@
 //! touched quarter is spilled to a temporary file ([`crate::spill`]) and brought back if an event
 //! of one arrives, or when results are assembled.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -325,6 +326,16 @@ impl Session {
         out
     }
 
+    /// [`Session::partial`] without its probes and intervals: those are written, partitioned by key,
+    /// to files named `{prefix}{partition}`, which the session that merges this one joins from
+    /// (`--jobs` workers: the parent never holds every case's probes and intervals at once).
+    pub fn partial_parts(&mut self, prefix: &Path) -> std::io::Result<Partial> {
+        let mut join = JoinInput::write_parts(JOIN_PARTITIONS, prefix)?;
+        let out = self.partial_into(&mut join);
+        join.finish()?;
+        Ok(out)
+    }
+
     /// [`Session::partial`] with the probes and intervals handed to `join` case by case (a session
     /// that spilled cases partitions them on disk, so that they are never all in memory).
     fn partial_into(&mut self, join: &mut JoinInput) -> Partial {
@@ -367,12 +378,19 @@ impl Session {
     }
 
     /// Findings as of `as_of` (default: the latest event time), with the partials of other sessions
-    /// over other cases of the same log.
-    pub fn result(&mut self, as_of: Option<f64>, others: Vec<Partial>) -> Judged {
-        let mut join = if self.spilled.is_empty() && others.is_empty() {
+    /// over other cases of the same log (taken one at a time: each can be decoded as it is needed),
+    /// whose probes and intervals are in the partition files `parts` names ([`Session::partial_parts`]).
+    pub fn result<I: IntoIterator<Item = Partial>>(
+        &mut self,
+        as_of: Option<f64>,
+        others: I,
+        parts: Vec<PathBuf>,
+    ) -> Judged {
+        let mut others = others.into_iter().peekable();
+        let mut join = if self.spilled.is_empty() && others.peek().is_none() && parts.is_empty() {
             JoinInput::Memory(Vec::new(), Vec::new())
         } else {
-            JoinInput::partitioned(JOIN_PARTITIONS)
+            JoinInput::partitioned(JOIN_PARTITIONS, parts)
         };
         let mut total = self.partial_into(&mut join);
         for mut o in others {

@@ -78,9 +78,24 @@ impl NativeSession {
         self.inner.set_share(mine, of);
     }
 
-    /// Everything found so far, as bytes another session's `result(others=...)` merges.
-    fn partial_bytes<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.partial().to_bytes())
+    /// Everything found so far, as bytes another session's `result(others=...)` merges; with
+    /// `parts`, the probes and intervals go to partition files named `{parts}{k}` instead, which
+    /// that session's `result(parts=[...])` reads.
+    #[pyo3(signature = (parts=None))]
+    fn partial_bytes<'py>(
+        &mut self,
+        py: Python<'py>,
+        parts: Option<std::path::PathBuf>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let partial = match parts {
+            None => self.inner.partial(),
+            Some(prefix) => self.inner.partial_parts(&prefix).map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!(
+                    "cannot write the join's partitions: {e}"
+                ))
+            })?,
+        };
+        Ok(PyBytes::new(py, &partial.to_bytes()))
     }
 
     /// Cases an event came late for (a session that keeps no events needs `replay_files` for them).
@@ -259,20 +274,23 @@ impl NativeSession {
     /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
     /// undecided, passed); the caller sorts and renders. `last`: no result is asked again, so the
     /// session's cases are freed before the findings become Python objects.
-    /// `others`: the `partial_bytes` of sessions that evaluated the other shares of the log.
-    #[pyo3(signature = (as_of=None, last=false, others=Vec::new()))]
+    /// `others`: the `partial_bytes` of sessions that evaluated the other shares of the log, and
+    /// `parts` the partition prefixes they wrote.
+    #[pyo3(signature = (as_of=None, last=false, others=Vec::new(), parts=Vec::new()))]
     fn result<'py>(
         &mut self,
         py: Python<'py>,
         as_of: Option<f64>,
         last: bool,
-        others: Vec<Vec<u8>>,
+        others: Vec<Bound<'py, PyBytes>>,
+        parts: Vec<std::path::PathBuf>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let others = others
-            .iter()
-            .map(|b| Partial::from_bytes(b).map_err(PyValueError::new_err))
-            .collect::<PyResult<Vec<_>>>()?;
-        let judged = self.inner.result(as_of, others);
+        // Decoded one at a time as the merge takes them. They come from this core's own workers
+        // (`partial_bytes`): bytes that do not decode are a fault of the program, not of the input.
+        let others = others.iter().map(|b| {
+            Partial::from_bytes(b.as_bytes()).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
+        });
+        let judged = self.inner.result(as_of, others, parts);
         if last {
             let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
             self.inner = Session::new(engine, facts, false);
