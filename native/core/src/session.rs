@@ -105,6 +105,8 @@ pub struct Session {
     spill_error: Option<String>,
     /// This session's share of the cases, (mine, of), when several sessions split one log.
     share: (u64, u64),
+    /// Set by [`Session::finish`]: cases are dropped as their findings are taken.
+    finishing: bool,
 }
 
 /// A judged result: what the reference `Session.result` assembles (sorting happens at output).
@@ -147,6 +149,7 @@ impl Session {
             resident_limit: usize::MAX,
             spill_error: None,
             share: (0, 1),
+            finishing: false,
         }
     }
 
@@ -360,12 +363,21 @@ impl Session {
         let mut ids: Vec<Str> = self.cases.keys().chain(spilled).cloned().collect();
         ids.sort();
         for id in ids {
-            let mut found = match self.cases.get_mut(&id) {
-                Some(slot) => found(&self.engine, &self.facts, &mut self.vars, slot),
-                None => {
-                    // A copy, dropped once its findings are taken: the case stays on disk.
-                    let mut slot = self.spilled.peek(&id).expect("listed");
-                    found(&self.engine, &self.facts, &mut self.vars, &mut slot)
+            let mut found = if self.finishing {
+                // The last result: each case is dropped as soon as its findings are taken.
+                let mut slot = match self.cases.remove(&id) {
+                    Some(slot) => *slot,
+                    None => self.spilled.take(&id).expect("listed"),
+                };
+                found(&self.engine, &self.facts, &mut self.vars, &mut slot)
+            } else {
+                match self.cases.get_mut(&id) {
+                    Some(slot) => found(&self.engine, &self.facts, &mut self.vars, slot),
+                    None => {
+                        // A copy, dropped once its findings are taken: the case stays on disk.
+                        let mut slot = self.spilled.peek(&id).expect("listed");
+                        found(&self.engine, &self.facts, &mut self.vars, &mut slot)
+                    }
                 }
             };
             join.add(
@@ -375,6 +387,18 @@ impl Session {
             out.absorb(found);
         }
         out
+    }
+
+    /// [`Session::result`] for the last time: each case's memory is freed as its findings are taken,
+    /// so that the findings never sit beside every case's state.
+    pub fn finish<I: IntoIterator<Item = Partial>>(
+        mut self,
+        as_of: Option<f64>,
+        others: I,
+        parts: Vec<PathBuf>,
+    ) -> Judged {
+        self.finishing = true;
+        self.result(as_of, others, parts)
     }
 
     /// Findings as of `as_of` (default: the latest event time), with the partials of other sessions

@@ -290,11 +290,13 @@ impl NativeSession {
         let others = others.iter().map(|b| {
             Partial::from_bytes(b.as_bytes()).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
         });
-        let judged = self.inner.result(as_of, others, parts);
-        if last {
+        let judged = if last {
             let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
-            self.inner = Session::new(engine, facts, false);
-        }
+            let done = std::mem::replace(&mut self.inner, Session::new(engine, facts, false));
+            done.finish(as_of, others, parts)
+        } else {
+            self.inner.result(as_of, others, parts)
+        };
         let engine = self.inner.engine.clone();
         let rule = |i: u32| engine.rules[i as usize].id.as_ref();
         let severity = |i: u32| engine.rules[i as usize].severity.as_ref();
