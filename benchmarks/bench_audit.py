@@ -296,7 +296,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000, help="events in the generated log")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "sopengine-bench")
-    parser.add_argument("--only", choices=["all", "audit"], default="all", help="audit rows only (no peers)")
+    parser.add_argument("--only", choices=["all", "audit", "native"], default="all",
+                        help="audit rows only (no peers); native: the parse floor and the native engine's rows")
     parser.add_argument("--scaling", default="", help="comma-separated sizes: audit cost per event at each")
     parser.add_argument("--row", help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
@@ -312,13 +313,16 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if args.scaling:
-        print("\nscaling (one process, grouped log, no --grouped):")
+        print("\nscaling (one process, no --grouped; the parse floor of each log beside):")
         for size in [int(x) for x in args.scaling.split(",")]:
-            grouped = make_grouped(size, args.out)
-            for engine in ("native", "python"):
-                f = run_row("audit", grouped, 1, False, engine)
-                print(f"  {engine:<6} {size:>9} events: {f['cpu']:8.2f} CPU s  {f['cpu'] / size * 1e6:6.2f} "
-                      f"us/event  peak RSS {f.get('rss_mb', 0):7.1f} MB")
+            for order, log in (("grouped", make_grouped(size, args.out)),
+                               ("interleaved", make_interleaved(size, args.out))):
+                floor = run_row("parse", log)["cpu"]
+                for engine in ("native",) if args.only == "native" else ("native", "python"):
+                    f = run_row("audit", log, 1, False, engine)
+                    print(f"  {engine:<6} {order:<11} {size:>9} events: {f['cpu']:8.2f} CPU s "
+                          f"{f['cpu'] / size * 1e6:6.2f} us/event  {f['cpu'] / floor:5.2f}x parse  "
+                          f"peak RSS {f.get('rss_mb', 0):7.1f} MB")
         return
     grouped, interleaved = make_grouped(args.events, args.out), make_interleaved(args.events, args.out)
     plan: list[tuple[str, str, Path, int, bool, str]] = [
@@ -330,6 +334,8 @@ def main() -> None:
         ("audit python, interleaved log", "audit", interleaved, 1, False, "python"),
         ("audit python --jobs 2, interleaved", "audit", interleaved, 2, False, "python"),
     ]
+    if args.only == "native":
+        plan = [row for row in plan if row[5] != "python"]
     if args.only == "all":
         plan += [("pm4py conformance_declare (5 constraints)", "pm4py", interleaved, 1, False, "auto"),
                  ("durable-rules, 3 rules, grouped log", "durable", grouped, 1, True, "auto"),
