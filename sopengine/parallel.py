@@ -55,7 +55,8 @@ def tune_gc() -> None:
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
             logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool, timelines: bool,
-            progress: Any, results: Any, inputs: InputSpec | None, native: tuple[int, int | None, str] | None) -> None:
+            progress: Any, results: Any, inputs: InputSpec | None,
+            native: tuple[int, int | None, str] | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``.
     ``native``: (max line bytes, resident cases, partition directory) to run the native core on JSON
     Lines files."""
@@ -65,7 +66,6 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         tune_gc()
         if pack is None:  # not forked: compile here
             pack = load_pack(pack_source[0] or None, pack_source[1], (inputs or InputSpec()).limits)
-        session = Session(pack, facts) if native is None else None
         report = None
         if mine == 0 and progress is not None:
             def report(n: int, _lines: int) -> None:
@@ -77,6 +77,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
             results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs, line_bytes,
                                                     resident, os.path.join(parts, f"w{mine}-")), 0))
             return
+        session = Session(pack, facts)
         runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
                         grouped=grouped, keep_seq=True)
         partial = session.partial()
