@@ -613,12 +613,12 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     for w in items:
         shown = "  ".join(f"{k}={cell(v)}" for k, v in w.columns if v not in (None, ""))
         flag = "OVERDUE " if w.overdue else ""
-        lines.append(f"\n{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}")
+        lines += ["", f"{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}"]
         lines.append(f"    {w.action}")
         if shown:
             lines.append(f"    {shown}")
     if result.rejected:
-        lines.append(f"\n{len(result.rejected)} rejected record(s); see --format json")
+        lines += ["", f"{len(result.rejected)} rejected record(s); see --format json"]
     return textsafe.lines(lines)
 
 
