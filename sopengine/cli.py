@@ -285,7 +285,7 @@ def cli() -> None:
     sopengine next log.jsonl            what the SOPs require now (the worklist)
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
-    files), 2 bad usage or unreadable input.
+    files, lint errors, failed SOP tests), 2 bad usage or unreadable input.
     """
 
 
@@ -669,8 +669,9 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
     """Run the SOPs' scenario tests (*.test.yaml beside SOP files, or tests: inside them).
 
     Each scenario gives events and the findings it expects; a failing scenario
-    shows the difference. Exit 1 when a scenario fails or coverage is below
-    --threshold.
+    shows the difference. Exit 1 when a scenario fails, when the pack does not
+    load (its problems are listed as failures, in every format), or when coverage
+    is below --threshold; exit 2 on bad usage.
     """
     per_format = _per_format(kwargs)
     report = run_tests(_pack_paths(paths), _limits())
