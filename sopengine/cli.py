@@ -11,7 +11,7 @@ import tempfile
 from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import click
 import orjson
@@ -20,7 +20,6 @@ from . import __version__, textsafe
 from .adapters import InputSpec
 from .audit import audit, audit_paths, facts_file, load_facts, read_records
 from .errors import InputError, Interrupted, PackError, SopengineError, UsageError, did_you_mean
-from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem, cell
 from .config import Config, find_config, pack_paths
 from .events import LineCounter
@@ -403,7 +402,8 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
                    "Loader export of User (see docs/inputs.md).")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
-              help="Judge deadlines as of this RFC 3339 time. Default: the latest event time in the input.")
+              help="Audit as of this RFC 3339 time: events after it are not evaluated (counted as skipped), "
+                   "deadlines are judged at it. Default: the latest event time in the input.")
 @_output_options
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when there is a violation of this severity or higher.")
@@ -536,7 +536,8 @@ def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str
               help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
-              help="The moment to list for (RFC 3339). Default: now. Events after it are not counted.")
+              help="The moment to list for (RFC 3339): events after it are not evaluated (counted as skipped), "
+                   "as in audit. Default: now.")
 @click.option("--sop", "sop_ids", multiple=True, help="Only these SOPs (repeatable).")
 @click.option("--rule", "rule_ids", multiple=True, help="Only these rules, by id or short id (repeatable).")
 @click.option("--where", "wheres", multiple=True, metavar="COLUMN=VALUE",
@@ -579,20 +580,12 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
         if sop not in pack.sops:
             raise UsageError(f"--sop: unknown SOP {sop!r}{did_you_mean(sop, pack.sops)}")
     records = read_records(pack, logs, inputs=inputs)
-    result = audit(pack, _until(records, when), facts, when)
+    result = audit(pack, records, facts, when)
     items = [w for w in result.work
              if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
              and (not overdue or w.overdue)
              and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
     _write(_render_work(items, columns, result, fmt), output)
-
-
-def _until(records: Iterable[Record], when: float) -> Iterator[Record]:
-    for r in records:
-        if isinstance(r, Event) and r.time > when:
-            yield Skipped("(input)", r.seq, "after the as-of time")
-        else:
-            yield r
 
 
 def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
@@ -692,7 +685,8 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
               help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 @_set_option
-@click.option("--as-of", "as_of", metavar="TIME", help="As-of time for both runs (default: latest event time).")
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="As-of time for both runs, as in audit (default: the latest event time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @_max_option

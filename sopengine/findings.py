@@ -136,7 +136,7 @@ class AuditResult:
     rejected: list[Rejected] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)  # rule id -> checks that held or obligations met
     grouped_input: bool | None = None  # whether each case's events came together in the input
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records skipped (a mapping's, after as-of)
     # For reports that show cases (HTML): events of cases with findings, and the actor of each evidence event.
     timelines: dict[str, list[Any]] = field(default_factory=dict)
     work: list[WorkItem] = field(default_factory=list)  # every open action at as-of, overdue ones included
@@ -146,7 +146,8 @@ class AuditResult:
 
     @property
     def read(self) -> int:
-        """Records read (lines, rows): every one is evaluated, rejected, or skipped by an input mapping."""
+        """Records read (lines, rows): every one is evaluated, rejected, or skipped (by an input mapping, or
+        an event after the as-of time)."""
         return self.events + len(self.rejected) + sum(self.skipped.values())
 
     def summary(self) -> dict[str, Any]:

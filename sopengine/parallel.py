@@ -23,7 +23,7 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Mapping, Sequence
 
 from .adapters import InputSpec
-from .audit import read_records
+from .audit import read_records, until
 from .errors import SopengineError
 from .events import LineCounter
 from .findings import AuditResult
@@ -49,8 +49,8 @@ def tune_gc() -> None:
 
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
-            logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool, timelines: bool,
-            progress: Any, results: Any, inputs: InputSpec | None) -> None:
+            logs: Sequence[str], facts: Mapping[str, Any], as_of: float | None, strict: bool, grouped: bool,
+            timelines: bool, progress: Any, results: Any, inputs: InputSpec | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     _die_with_parent()
@@ -65,8 +65,8 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
                 with progress.get_lock():
                     progress.value += n
         counter = LineCounter(report)
-        runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
-                        grouped=grouped, keep_seq=True)
+        runs = feed_all(session, until(read_records(pack, logs, counter, _share(jobs, mine), inputs), as_of),
+                        strict=strict, grouped=grouped, keep_seq=True)
         partial = session.partial()
         if timelines:
             session.keep_timelines(partial)
@@ -102,8 +102,8 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
     progress = ctx.Value("q", 0) if on_progress is not None else None
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     procs = [ctx.Process(target=_worker, daemon=True,
-                         args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
-                               grouped, timelines > 0, progress, pipes[i][1], inputs)) for i in range(jobs)]
+                         args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, as_of,
+                               strict, grouped, timelines > 0, progress, pipes[i][1], inputs)) for i in range(jobs)]
     for p in procs:
         p.start()
     for _, sender in pipes:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ._yaml import YamlDocument, load_yaml_file
+from .audit import until
 from .compiler import compile_pack
 from .errors import Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
@@ -23,7 +24,7 @@ from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import SCENARIO_SUFFIXES, load_documents, pack_files, walk_yaml
 from .schema import SCENARIO_FILE, check
-from .session import new_session
+from .session import feed_all, new_session
 from .timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
 DEFAULT_START = "2024-05-06T09:00:00Z"  # a Monday morning
@@ -187,10 +188,10 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
         return out
     facts = sc.get("facts", data.get("facts"))
     session = new_session(pack, facts, engine)
-    for e in events:
-        session.feed(e)
+    feed_all(session, until(events, as_of))
     result = session.result(as_of)
     out.result = result
+    out.problems.extend(f"event {r.line}: {r.error}" for r in result.rejected)  # e.g. a duplicated id
     default_case = sc.get("case") or data.get("case") or "C1"
     expect = sc["expect"]
     _compare(out, "violation", [v for v in result.violations if v.rule in scope],

@@ -61,6 +61,15 @@ def test_the_example_log_gives_the_same_result_on_spark(spark: Any, bundled: Pac
     assert found.result().to_json() == _local(bundled, [EXAMPLE]).to_json()
 
 
+def test_events_after_the_as_of_time_are_skipped_on_spark_as_on_one_machine(spark: Any, bundled: Pack) -> None:
+    from sopengine import parse_time
+
+    as_of = parse_time("2024-05-20T00:00:00Z")
+    local = audit(bundled, read_records(bundled, [str(EXAMPLE)]), FACTS, as_of)
+    assert local.skipped["after the as-of time"] > 100
+    assert audit_spark(spark, [str(EXAMPLE)], facts=FACTS, as_of=as_of).result().to_json() == local.to_json()
+
+
 def test_a_generated_100k_event_log_gives_the_same_result_on_spark(spark: Any, bundled: Pack,
                                                                    tmp_path: Path) -> None:
     log = _copies(tmp_path / "big.jsonl", 40)
