@@ -72,7 +72,7 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     ``resident_cases`` bounds the cases the native engine holds in memory; the least recently
     touched wait in a temporary file (default: no bound). Findings do not depend on it.
     """
-    session = new_session(pack, facts, engine, resident_cases=resident_cases)
+    session = new_session(pack, facts, engine, resident_cases=resident_cases, timelines=timelines > 0)
     runs = feed_all(session, until(records, as_of), strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .events import InputWarning, Rejected
 from .timeutil import format_time
+
+if TYPE_CHECKING:
+    from .provenance import Provenance
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,7 @@ class AuditResult:
     actors: dict[str, str | None] = field(default_factory=dict)
     input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
     warnings: list[InputWarning] = field(default_factory=list)  # what the input says may make findings wrong
+    provenance: "Provenance | None" = None  # what produced it (the command line says; the API leaves it None)
 
     @property
     def read(self) -> int:
@@ -183,6 +187,7 @@ class AuditResult:
         return {
             "summary": self.summary(),
             "as_of": format_time(self.as_of),
+            **({"provenance": self.provenance.to_json()} if self.provenance else {}),
             "violations": items(self.violations),
             "next_actions": items(self.next_actions),
             "undecided": items(self.undecided),

@@ -149,7 +149,7 @@ class NativeSession:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
-                 resident_cases: int | None = None):
+                 resident_cases: int | None = None, timelines: bool = True):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -160,7 +160,7 @@ class NativeSession:
         self._max_line_bytes = 0
         self._seq = 0
         self._latest: float | None = None
-        self._keep = keep_events
+        self._keep = keep_events and timelines  # the core keeps its own copies to replay; these are for reports
         self._events: dict[str, list[Event]] = {}
         self.rejected: list[Rejected] = []
         self.skipped: dict[str, int] = {}

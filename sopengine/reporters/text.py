@@ -101,6 +101,8 @@ class TextReporter:
         if not result.violations and not result.next_actions and not result.input_problem:
             lines.append("")
             lines.append("No violations and nothing pending.")
+        if result.provenance:
+            lines += ["", "Provenance"] + [f"  {name}: {value}" for name, value in result.provenance.items(defaults=False)]
         return textsafe.lines(lines)
 
     def _violations(self, violations: list[Violation]) -> list[str]:
