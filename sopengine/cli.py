@@ -573,11 +573,10 @@ def _reproduce(report: str, how: _How) -> None:
                          + "\n".join(f"  {c}" for c in changed))
     ctx.meta[_READING_KEY] = dict(recorded.options)
     ctx.meta[_LIMITS_KEY] = DEFAULT_LIMITS.with_settings(f"{k}={v}" for k, v in recorded.limits.items())
-    sources = {p.name: (p.source, str(p.value)) for p in recorded.params}
     target = _Target(
         [f.path for f in recorded.inputs], pack_paths(list(recorded.pack_paths), None)[0],
-        {n: v for n, (src, v) in sources.items() if src == "config"},
-        {n: v for n, (src, v) in sources.items() if src == "--set"}, [f.argument for f in recorded.facts],
+        {p.name: str(p.value) for p in recorded.params if p.source == "config"},
+        {p.name: str(p.value) for p in recorded.params if p.source == "--set"}, [f.argument for f in recorded.facts],
         recorded.as_of if recorded.as_of_chosen == "given" else None, recorded.input_format,
         recorded.mapping.path if recorded.mapping else None, recorded.engine)
     result, _, _ = _audit(target, how, recorded=recorded)
@@ -671,7 +670,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     pack = _load(sops, sets)
     facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
-    inputs = _inputs(input_format, mapping, sops)
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))  # NAME.input.yaml beside the pack in use, as audit
     facts = load_facts(facts_files, inputs=inputs, pack=pack)
     inputs = inputs.with_facts(facts)
     when = _parse_as_of(as_of)

@@ -24,12 +24,12 @@ from typing import Any, BinaryIO, Iterable, Iterator, Mapping
 
 from ._resources import bundled_pack_dir
 from .adapters import mapping_files
+from .config import BUNDLED
 from .errors import InputError
 from .limits import DEFAULT, Limits
 from .model import Pack
 from .timeutil import format_time, parse_time
 
-BUNDLED = "bundled"  # the demo pack, wherever sopengine is installed (as --sops names it)
 STDIN = "-"
 
 
@@ -212,7 +212,8 @@ class Provenance:
         """The provenance of a report (checked against the audit output schema first)."""
         inputs = data["inputs"]
         return cls(
-            tool=data["tool"]["version"], engine=data["engine"], pack_name=data["pack"]["name"], pack_version=data["pack"]["version"],
+            tool=data["tool"]["version"], engine=data["engine"], pack_name=data["pack"]["name"],
+            pack_version=data["pack"]["version"],
             pack_paths=tuple(data["pack"]["paths"]),
             pack_files=tuple(FileDigest.from_json(f) for f in data["pack"]["files"]),
             params=tuple(Param(p["name"], p["value"], p["source"]) for p in data["params"]),
@@ -250,5 +251,5 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-__all__ = ["BUNDLED", "FileDigest", "Param", "Provenance", "StdinTally", "changed_limits", "digest", "named_pack_path",
+__all__ = ["FileDigest", "Param", "Provenance", "StdinTally", "changed_limits", "digest", "named_pack_path",
            "pack_file_paths", "params_of", "tallied_stdin"]

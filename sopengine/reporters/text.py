@@ -102,7 +102,8 @@ class TextReporter:
             lines.append("")
             lines.append("No violations and nothing pending.")
         if result.provenance:
-            lines += ["", "Provenance"] + [f"  {name}: {value}" for name, value in result.provenance.items(defaults=False)]
+            lines += ["", "Provenance"]
+            lines += [f"  {name}: {value}" for name, value in result.provenance.items(defaults=False)]
         return textsafe.lines(lines)
 
     def _violations(self, violations: list[Violation]) -> list[str]:
