@@ -818,8 +818,10 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     inputs = inputs.with_facts(facts)
     as_of_time = _parse_as_of(as_of)
     old = audit_paths(old_pack, list(logs), facts, as_of_time, inputs=inputs)
-    new = audit_paths(new_pack, list(logs), facts, as_of_time if as_of_time is not None else old.as_of,
-                      inputs=_inputs(input_format, mapping, [new_path]).with_facts(facts))
+    new_inputs = _inputs(input_format, mapping, [new_path]).with_facts(facts)
+    new = audit_paths(new_pack, list(logs), facts, as_of_time, inputs=new_inputs)
+    if new.as_of != old.as_of:  # the packs take other lines for events: judge both at the old run's as-of
+        new = audit_paths(new_pack, list(logs), facts, old.as_of, inputs=new_inputs)
     impact = compare(old, new)
     text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else impact.text()
