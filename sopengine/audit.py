@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from .errors import InputError, StrictModeError
-from .events import LineCounter, Record, Select
+from .events import Event, LineCounter, Record, Select, Skipped
 from .findings import AuditResult
 from .judging import assemble as assemble
 from .judging import judge as judge
@@ -43,10 +43,25 @@ def read_records(pack: Pack, paths: Iterable[str | os.PathLike[str]], counter: L
     return read_inputs(pack, paths, inputs or InputSpec(), counter, select)
 
 
+AFTER_AS_OF = "after the as-of time"
+
+
+def until(records: Iterable[Record], as_of: float | None) -> Iterable[Record]:
+    """The records of an audit as of ``as_of``: an event later than it is not evaluated but skipped, counted
+    under the reason :data:`AFTER_AS_OF` (so read = events + rejected + skipped still holds). Every way of
+    auditing goes through this, so an audit, the worklist and a scenario as of a past moment all show what
+    was known then (SPEC §2). ``as_of`` None: the latest event, so nothing is later."""
+    if as_of is None:
+        return records
+    return (Skipped(*(r.origin or ("(input)", r.seq)), AFTER_AS_OF) if isinstance(r, Event) and r.time > as_of
+            else r for r in records)
+
+
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
           as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
           timelines: int = 0, engine: str | None = None, resident_cases: int | None = None) -> AuditResult:
-    """Audit a stream of events (and rejected lines) against a pack.
+    """Audit a stream of events (and rejected lines) against a pack, as of ``as_of`` (default: the latest
+    event time); events after a given ``as_of`` are skipped, not evaluated (see :func:`until`).
 
     ``grouped=True`` declares that each case's events come together: a case is
     closed, and its state freed, as soon as the next case starts, so memory
@@ -57,8 +72,8 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     ``resident_cases`` bounds the cases the native engine holds in memory; the least recently
     touched wait in a temporary file (default: no bound). Findings do not depend on it.
     """
-    session = new_session(pack, facts, engine, resident_cases=resident_cases)
-    runs = feed_all(session, records, strict=strict, grouped=grouped)
+    session = new_session(pack, facts, engine, resident_cases=resident_cases, timelines=timelines > 0)
+    runs = feed_all(session, until(records, as_of), strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
     if timelines:
@@ -71,14 +86,15 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
                 counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None,
                 resident_cases: int | None = None) -> AuditResult:
     """Audit log files: on the native engine, JSON Lines files are read by the core itself (no Python
-    object per event); every other input, and the Python engine, go through :func:`read_records`."""
+    object per event; events after a given ``as_of`` skipped as :func:`until` does); every other input,
+    and the Python engine, go through :func:`read_records`."""
     from .adapters import InputSpec, plain_jsonl
 
     spec = inputs or InputSpec()
     if engine_name(engine) == "native" and not timelines and plain_jsonl(paths, spec):
         from .native import NativeSession
 
-        session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases)
+        session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of)
         for path in paths:
             session.feed_file(path, spec.limits.line_bytes, counter)
             if strict and session.rejected:

@@ -8,19 +8,20 @@ import io
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 import click
 import orjson
+from click.core import ParameterSource
 
 from . import __version__, textsafe
 from .adapters import InputSpec
 from .audit import audit, audit_paths, facts_file, load_facts, read_records
 from .errors import InputError, Interrupted, PackError, SopengineError, UsageError, did_you_mean
-from .events import Event, Record, Skipped
 from .findings import AuditResult, WorkItem, cell
 from .config import Config, find_config, pack_paths
 from .events import LineCounter
@@ -32,8 +33,11 @@ from .model import Pack
 from .pack import load_pack
 from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
+from .provenance import (STDIN, Provenance, changed_limits, digest, named_pack_path, pack_file_paths, params_of,
+                         tallied_stdin)
 from .reporters import REPORTERS, HtmlReporter, JsonReporter, Reporter, TextReporter
 from .verdict import DEFAULT_MAX_REJECTED, input_problem
+from .reproduce import changed_files, differences, load_report, new_pack_files
 from .scenarios import run_tests
 from .timeutil import TimeFormatError, format_duration, format_time, parse_time
 
@@ -285,7 +289,7 @@ def cli() -> None:
     sopengine next log.jsonl            what the SOPs require now (the worklist)
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
-    files), 2 bad usage or unreadable input.
+    files, lint errors, failed SOP tests), 2 bad usage or unreadable input.
     """
 
 
@@ -370,13 +374,12 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     (default, the config file, or --set)."""
     pack = _load(sops, sets)
     config = _config()
-    given = _parse_sets(sets)
     items = []
-    for name, spec in sorted(pack.param_specs.items()):
-        source = "--set" if name in given else "config" if config and name in config.params else "default"
-        item: dict[str, Any] = {"name": name, "type": spec.type, "default": spec.default,
-                                "value": pack.params.get(name), "source": source, "description": spec.description,
-                                "location": str(spec.location)}
+    for param in params_of(pack, config.params if config else {}, _parse_sets(sets)):
+        spec = pack.param_specs[param.name]
+        item: dict[str, Any] = {"name": param.name, "type": spec.type, "default": spec.default,
+                                "value": pack.params.get(param.name), "source": param.source,
+                                "description": spec.description, "location": str(spec.location)}
         if spec.enum is not None:
             item["allowed"] = list(spec.enum)
         items.append(item)
@@ -394,7 +397,7 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 
 
 @cli.command(name="audit")
-@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@click.argument("logs", nargs=-1, type=click.Path())
 @_sops_option
 @_input_options
 @click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
@@ -403,7 +406,8 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
                    "Loader export of User (see docs/inputs.md).")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
-              help="Judge deadlines as of this RFC 3339 time. Default: the latest event time in the input.")
+              help="Audit as of this RFC 3339 time: events after it are not evaluated (counted as skipped), "
+                   "deadlines are judged at it. Default: the latest event time in the input.")
 @_output_options
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when there is a violation of this severity or higher.")
@@ -431,47 +435,40 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, ...). "
                    "Under spark-submit the session it made is used instead.")
+@click.option("--reproduce", metavar="REPORT", type=click.Path(),
+              help="Run again the audit a JSON report was made by (its provenance: pack, parameters, facts, logs, "
+                   "as-of time, engine), from the directory it ran in. Every file must be as it was (else exit "
+                   "2, naming the files); exit 0 when the findings are identical, 1 with a summary per rule "
+                   "when they differ. Takes no LOGS and no options that change what is audited.")
 @_max_option
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
               output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
-              progress: bool | None, memory_budget: int, engine: str, master: str, **kwargs: Any) -> None:
+              progress: bool | None, memory_budget: int, engine: str, master: str, reproduce: str | None,
+              **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
     Prints violations (with the ids of the events that show them), next actions
     (what each SOP now requires, by when), checks that could not be decided
-    (a fact was missing), and every rejected line with its file and line.
+    (a fact was missing), and every rejected line with its file and line. Every
+    format says what produced it (provenance): the pack and the hash of each file
+    read, the parameters, the as-of time and the engine.
     """
     per_format = _per_format(kwargs)
-    as_of_time = _parse_as_of(as_of)
-    pack = _load(sops, sets)
-    facts_files = tuple(_facts_files(facts_files))
-    _reading(logs, facts_files, pack.files, [mapping or ""])
-    inputs = _inputs(input_format, mapping, sops)
-    facts = load_facts(facts_files, inputs=inputs, pack=pack)
-    inputs = inputs.with_facts(facts)
+    how = _How(strict=strict, grouped=grouped, jobs=jobs, progress=progress, memory_budget=memory_budget,
+               master=master)
+    if reproduce:
+        _reproduce(reproduce, how)
+        return
+    if not logs:
+        raise UsageError("audit needs the LOGS to read (or --reproduce REPORT)")
+    config = _config()
+    target = _Target(logs, tuple(_pack_paths(sops)), dict(config.params) if config else {}, _parse_sets(sets),
+                     tuple(_facts_files(facts_files)), _parse_as_of(as_of), input_format, mapping, engine)
     html = "html" in formats or bool(per_format.get("html"))
-    timelines = sys.maxsize if html else 0  # the HTML report shows every case with findings
-    tune_gc()
-    local = _engine(engine, jobs=jobs) if engine != "spark" else "spark"
-    with Progress(wanted(progress) and engine != "spark", total_bytes(logs)) as bar:
-        try:
-            if engine == "spark":
-                result = _audit_on_spark(logs, sops, sets, input_format, mapping, facts, as_of_time, strict, master)
-            elif jobs > 1 and _parallel(local, logs, inputs, timelines) and _rereadable(logs, jobs):
-                result = audit_parallel(pack, (list(sops), _parse_sets(sets)), logs, facts, as_of_time, jobs,
-                                        strict=strict, grouped=grouped, on_progress=bar.advance, inputs=inputs,
-                                        timelines=timelines, engine=local,
-                                        resident_cases=resident_cases(memory_budget) // jobs)
-            else:
-                result = audit_paths(pack, list(logs), facts, as_of_time, strict=strict, grouped=grouped,
-                                     inputs=inputs, counter=LineCounter(bar.advance),
-                                     timelines=timelines, engine=local,
-                                     resident_cases=resident_cases(memory_budget))
-        except KeyboardInterrupt:
-            raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
+    result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0)  # HTML: every case
     result.input_problem = input_problem(result, max_rejected)
     _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
           else r.audit(result, pack), TextReporter(per_rule=limit),
@@ -499,6 +496,120 @@ def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec, timelines: in
     return False
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What an audit reads, and how: from the command line, or from a report's provenance (--reproduce)."""
+
+    logs: Sequence[str]
+    pack_paths: Sequence[str]
+    configured: Mapping[str, str]  # parameter values of the config file
+    given: Mapping[str, str]  # --set
+    facts_files: Sequence[str]
+    as_of: float | None
+    input_format: str
+    mapping: str | None
+    engine: str
+
+
+@dataclass(frozen=True)
+class _How:
+    """How to run it: none of these changes the findings."""
+
+    strict: bool = False
+    grouped: bool = False
+    jobs: int = 1
+    progress: bool | None = None
+    memory_budget: int = 256
+    master: str = "local[2]"
+
+
+def _audit(target: _Target, how: _How, *, timelines: int = 0,
+           recorded: Provenance | None = None) -> tuple[AuditResult, Pack, dict[str, Any]]:
+    """Run an audit on the engine asked for; the result carries its provenance. ``recorded``: the provenance
+    of the report being reproduced, whose pack must have the same files (their contents were checked)."""
+    logs, params = list(target.logs), {**target.configured, **target.given}
+    pack = load_pack(target.pack_paths, params, _limits())
+    pack_files = pack_file_paths(pack, target.pack_paths)
+    if recorded is not None and (added := new_pack_files(recorded, pack_files)):
+        raise InputError("cannot reproduce: the pack has other files now\n" + "\n".join(f"  {a}" for a in added))
+    _reading(logs, target.facts_files, pack.files, [target.mapping or ""])
+    inputs = _inputs(target.input_format, target.mapping, target.pack_paths)
+    facts = load_facts(target.facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
+    tune_gc()
+    spark = target.engine == "spark"
+    local = "spark" if spark else _engine(target.engine, jobs=how.jobs)
+    with Progress(wanted(how.progress) and not spark, total_bytes(logs)) as bar, \
+            (tallied_stdin() if STDIN in logs else contextlib.nullcontext()) as stdin:
+        try:
+            if spark:
+                result = _audit_on_spark(logs, target.pack_paths, params, target.input_format, target.mapping,
+                                         facts, target.as_of, how.strict, how.master)
+            elif how.jobs > 1 and _parallel(local, logs, inputs, timelines) and _rereadable(logs, how.jobs):
+                result = audit_parallel(pack, (list(target.pack_paths), params), logs, facts, target.as_of,
+                                        how.jobs, strict=how.strict, grouped=how.grouped, on_progress=bar.advance,
+                                        inputs=inputs, timelines=timelines, engine=local,
+                                        resident_cases=resident_cases(how.memory_budget) // how.jobs)
+            else:
+                result = audit_paths(pack, logs, facts, target.as_of, strict=how.strict, grouped=how.grouped,
+                                     inputs=inputs, counter=LineCounter(bar.advance), timelines=timelines,
+                                     engine=local, resident_cases=resident_cases(how.memory_budget))
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
+    reading = _reading_options()
+    result.provenance = Provenance(
+        tool=__version__, engine=local, pack_name=pack.name, pack_version=pack.version,
+        pack_paths=tuple(named_pack_path(p) for p in target.pack_paths),
+        pack_files=tuple(digest(f) for f in pack_files),
+        params=params_of(pack, target.configured, target.given),
+        facts=tuple(digest(path, name) for name, path in map(facts_file, target.facts_files)),
+        inputs=tuple(stdin.digest() if p == STDIN and stdin else digest(p) for p in logs),
+        input_format=target.input_format, mapping=digest(target.mapping) if target.mapping else None,
+        options={k: reading[k] for k in sorted(reading)}, limits=changed_limits(_limits()),
+        as_of=result.as_of, as_of_chosen="given" if target.as_of is not None else "latest event")
+    return result, pack, facts
+
+
+def _reproduce(report: str, how: _How) -> None:
+    """--reproduce: check the files a report names, run its audit again, and say whether the findings are the
+    same (exit 0) or how they differ (exit 1)."""
+    ctx = click.get_current_context()
+    fixed = [p.opts[0] if isinstance(p, click.Option) else "LOGS" for p in ctx.command.params
+             if p.name not in _HOW_OPTIONS and ctx.get_parameter_source(p.name or "") is not ParameterSource.DEFAULT]
+    if fixed:
+        raise UsageError(f"--reproduce takes what to audit from the report and says whether the findings are "
+                         f"the same; drop {', '.join(fixed)}")
+    doc, recorded = load_report(report)
+    changed = changed_files(recorded)
+    if changed:
+        raise InputError(f"cannot reproduce {report}: its files are not as they were\n"
+                         + "\n".join(f"  {c}" for c in changed))
+    ctx.meta[_READING_KEY] = dict(recorded.options)
+    ctx.meta[_LIMITS_KEY] = DEFAULT_LIMITS.with_settings(f"{k}={v}" for k, v in recorded.limits.items())
+    target = _Target(
+        [f.path for f in recorded.inputs], pack_paths(list(recorded.pack_paths), None)[0],
+        {p.name: str(p.value) for p in recorded.params if p.source == "config"},
+        {p.name: str(p.value) for p in recorded.params if p.source == "--set"}, [f.argument for f in recorded.facts],
+        recorded.as_of if recorded.as_of_chosen == "given" else None, recorded.input_format,
+        recorded.mapping.path if recorded.mapping else None, recorded.engine)
+    result, _, _ = _audit(target, how, recorded=recorded)
+    found = differences(doc, result.to_json())
+    made_by = "" if recorded.tool == __version__ else \
+        f" (sopengine {recorded.tool} made the report; this is {__version__})"
+    if not found:
+        s = result.summary()
+        click.echo(textsafe.line(f"{report}: reproduced: the findings are identical ({s['violations']} "
+                                 f"violation(s), {s['next_actions']} next action(s), {s['undecided']} undecided)"
+                                 f"{made_by}"))
+        return
+    click.echo(textsafe.lines([f"{report}: the findings differ{made_by}:", *(f"  {line}" for line in found)]),
+               nl=False)
+    sys.exit(1)
+
+
+_HOW_OPTIONS = {"reproduce", *(f.name for f in fields(_How))}
+
+
 def _rereadable(logs: Sequence[str], jobs: int) -> bool:
     """Whether every log can be read by each of the --jobs workers: regular files only (stdin, a pipe or a
     process substitution can be read once); says on stderr when it runs one process instead."""
@@ -521,7 +632,7 @@ def _engine(engine: str, *, jobs: int = 1) -> str:
     return chosen
 
 
-def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str], input_format: str,
+def _audit_on_spark(logs: Sequence[str], pack_paths: Sequence[str], params: dict[str, str], input_format: str,
                     mapping: str | None, facts: dict[str, Any], as_of: float | None, strict: bool,
                     master: str) -> AuditResult:
     if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs or _reading_options():
@@ -532,7 +643,7 @@ def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str
 
     spark = local_session(master)
     try:
-        return audit_spark(spark, list(logs), sops=list(sops), params=_parse_sets(sets), facts=facts, as_of=as_of,
+        return audit_spark(spark, list(logs), sops=list(pack_paths), params=params, facts=facts, as_of=as_of,
                            limits=_limits()).result()
     finally:
         spark.stop()
@@ -546,7 +657,8 @@ def _audit_on_spark(logs: Sequence[str], sops: Sequence[str], sets: Sequence[str
               help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
-              help="The moment to list for (RFC 3339). Default: now. Events after it are not counted.")
+              help="The moment to list for (RFC 3339): events after it are not evaluated (counted as skipped), "
+                   "as in audit. Default: now.")
 @click.option("--sop", "sop_ids", multiple=True, help="Only these SOPs (repeatable).")
 @click.option("--rule", "rule_ids", multiple=True, help="Only these rules, by id or short id (repeatable).")
 @click.option("--where", "wheres", multiple=True, metavar="COLUMN=VALUE",
@@ -568,7 +680,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     pack = _load(sops, sets)
     facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
-    inputs = _inputs(input_format, mapping, sops)
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))  # NAME.input.yaml beside the pack in use, as audit
     facts = load_facts(facts_files, inputs=inputs, pack=pack)
     inputs = inputs.with_facts(facts)
     when = _parse_as_of(as_of)
@@ -589,20 +701,12 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
         if sop not in pack.sops:
             raise UsageError(f"--sop: unknown SOP {sop!r}{did_you_mean(sop, pack.sops)}")
     records = read_records(pack, logs, inputs=inputs)
-    result = audit(pack, _until(records, when), facts, when)
+    result = audit(pack, records, facts, when)
     items = [w for w in result.work
              if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
              and (not overdue or w.overdue)
              and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
     _write(_render_work(items, columns, result, fmt), output)
-
-
-def _until(records: Iterable[Record], when: float) -> Iterator[Record]:
-    for r in records:
-        if isinstance(r, Event) and r.time > when:
-            yield Skipped("(input)", r.seq, "after the as-of time")
-        else:
-            yield r
 
 
 def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
@@ -623,12 +727,12 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     for w in items:
         shown = "  ".join(f"{k}={cell(v)}" for k, v in w.columns if v not in (None, ""))
         flag = "OVERDUE " if w.overdue else ""
-        lines.append(f"\n{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}")
+        lines += ["", f"{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}"]
         lines.append(f"    {w.action}")
         if shown:
             lines.append(f"    {shown}")
     if result.rejected:
-        lines.append(f"\n{len(result.rejected)} rejected record(s); see --format json")
+        lines += ["", f"{len(result.rejected)} rejected record(s); see --format json"]
     return textsafe.lines(lines)
 
 
@@ -679,8 +783,9 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
     """Run the SOPs' scenario tests (*.test.yaml beside SOP files, or tests: inside them).
 
     Each scenario gives events and the findings it expects; a failing scenario
-    shows the difference. Exit 1 when a scenario fails or coverage is below
-    --threshold.
+    shows the difference. Exit 1 when a scenario fails, when the pack does not
+    load (its problems are listed as failures, in every format), or when coverage
+    is below --threshold; exit 2 on bad usage.
     """
     per_format = _per_format(kwargs)
     report = run_tests(_pack_paths(paths), _limits())
@@ -701,7 +806,8 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
               help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 @_set_option
-@click.option("--as-of", "as_of", metavar="TIME", help="As-of time for both runs (default: latest event time).")
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="As-of time for both runs, as in audit (default: the latest event time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @_max_option
@@ -722,8 +828,10 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     inputs = inputs.with_facts(facts)
     as_of_time = _parse_as_of(as_of)
     old = audit_paths(old_pack, list(logs), facts, as_of_time, inputs=inputs)
-    new = audit_paths(new_pack, list(logs), facts, as_of_time if as_of_time is not None else old.as_of,
-                      inputs=_inputs(input_format, mapping, [new_path]).with_facts(facts))
+    new_inputs = _inputs(input_format, mapping, [new_path]).with_facts(facts)
+    new = audit_paths(new_pack, list(logs), facts, as_of_time, inputs=new_inputs)
+    if new.as_of != old.as_of:  # the packs take other lines for events: judge both at the old run's as-of
+        new = audit_paths(new_pack, list(logs), facts, old.as_of, inputs=new_inputs)
     impact = compare(old, new)
     text = orjson.dumps(impact.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else impact.text()

@@ -36,6 +36,7 @@ class _Work:
     sink: DiagnosticSink
     limits: Limits = DEFAULT
     name: str = "pack"
+    version: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
     report_doc: YamlDocument | None = None
     columns: dict[str, Expr] = field(default_factory=dict)
@@ -160,6 +161,7 @@ def collect_declarations(work: _Work) -> None:
         pack = (doc.data or {}).get("pack")
         if pack:
             work.name = pack["name"]
+            work.version = pack.get("version", work.version)
             work.report.update(pack.get("report") or {})
             if pack.get("report"):
                 work.report_doc = doc
@@ -406,4 +408,4 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
-        links=tuple(work.links))
+        links=tuple(work.links), version=work.version)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .events import InputWarning, Rejected
 from .timeutil import format_time
+
+if TYPE_CHECKING:
+    from .provenance import Provenance
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +139,19 @@ class AuditResult:
     rejected: list[Rejected] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)  # rule id -> checks that held or obligations met
     grouped_input: bool | None = None  # whether each case's events came together in the input
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records skipped (a mapping's, after as-of)
     # For reports that show cases (HTML): events of cases with findings, and the actor of each evidence event.
     timelines: dict[str, list[Any]] = field(default_factory=dict)
     work: list[WorkItem] = field(default_factory=list)  # every open action at as-of, overdue ones included
     actors: dict[str, str | None] = field(default_factory=dict)
     input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
     warnings: list[InputWarning] = field(default_factory=list)  # what the input says may make findings wrong
+    provenance: "Provenance | None" = None  # what produced it (the command line says; the API leaves it None)
 
     @property
     def read(self) -> int:
-        """Records read (lines, rows): every one is evaluated, rejected, or skipped by an input mapping."""
+        """Records read (lines, rows): every one is evaluated, rejected, or skipped (by an input mapping, or
+        an event after the as-of time)."""
         return self.events + len(self.rejected) + sum(self.skipped.values())
 
     def summary(self) -> dict[str, Any]:
@@ -182,6 +187,7 @@ class AuditResult:
         return {
             "summary": self.summary(),
             "as_of": format_time(self.as_of),
+            **({"provenance": self.provenance.to_json()} if self.provenance else {}),
             "violations": items(self.violations),
             "next_actions": items(self.next_actions),
             "undecided": items(self.undecided),

@@ -167,6 +167,7 @@ class Pack:
     report: Mapping[str, Any] = field(default_factory=dict)  # how reports group findings (pack.report)
     columns: Mapping[str, Expr] = field(default_factory=dict)  # worklist columns over a case's state
     links: tuple[CaseLink, ...] = ()  # links of case ids (pack.report.links)
+    version: str | None = None  # pack.version, as the pack declares it
 
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""

@@ -156,7 +156,8 @@ class NativeSession:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
-                 resident_cases: int | None = None, share: tuple[int, int] | None = None):
+                 resident_cases: int | None = None, share: tuple[int, int] | None = None,
+                 timelines: bool = True, until: float | None = None):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -165,11 +166,12 @@ class NativeSession:
             self._core.set_resident_limit(resident_cases)
         if share is not None:  # (mine, of): feed_file evaluates only this share of the cases
             self._core.set_share(*share)
+        self._core.set_until(until)  # feed_file skips (and counts) events after it: an audit as of a time
         self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
         self._max_line_bytes = 0
         self._seq = 0
         self._latest: float | None = None
-        self._keep = keep_events
+        self._keep = keep_events and timelines  # the core keeps its own copies to replay; these are for reports
         self._events: dict[str, list[Event]] = {}
         self.rejected: list[Rejected] = []
         self.skipped: dict[str, int] = {}
@@ -207,8 +209,8 @@ class NativeSession:
         self._files.append((os.fspath(path), path))
         self._max_line_bytes = max_line_bytes
         try:
-            next_seq, rejected, refused = self._core.feed_file(os.fspath(path), path, self._seq, max_line_bytes,
-                                                               progress)
+            next_seq, rejected, refused, after = self._core.feed_file(os.fspath(path), path, self._seq,
+                                                                      max_line_bytes, progress)
         except OSError as exc:
             raise InputError(str(exc)) from None
         names = list(self.pack.events)
@@ -218,6 +220,10 @@ class NativeSession:
             text = duplicate_reason(event_id, case) if kind == "duplicate" else \
                 f"event {event_id}: case {case!r} was already closed; its events must come together"
             self.rejected.append(Rejected(path, line, text))
+        if after:
+            from .audit import AFTER_AS_OF
+
+            self.skipped[AFTER_AS_OF] = self.skipped.get(AFTER_AS_OF, 0) + after
         if counter is not None:
             counter.lines += next_seq - self._seq
         self._seq = next_seq

@@ -28,7 +28,7 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Mapping, Sequence
 
 from .adapters import InputSpec
-from .audit import read_records
+from .audit import read_records, until
 from .errors import SopengineError, StrictModeError
 from .events import LineCounter
 from .findings import AuditResult
@@ -54,8 +54,8 @@ def tune_gc() -> None:
 
 
 def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str], dict[str, str]],
-            logs: Sequence[str], facts: Mapping[str, Any], strict: bool, grouped: bool, timelines: bool,
-            progress: Any, results: Any, inputs: InputSpec | None,
+            logs: Sequence[str], facts: Mapping[str, Any], as_of: float | None, strict: bool, grouped: bool,
+            timelines: bool, progress: Any, results: Any, inputs: InputSpec | None,
             native: tuple[int, int | None, str] | None) -> None:
     """Evaluate this worker's share of the cases; send (share, status, payload, runs) down ``results``.
     ``native``: (max line bytes, resident cases, partition directory) to run the native core on JSON
@@ -75,11 +75,11 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         if native is not None:
             line_bytes, resident, parts = native
             results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs, line_bytes,
-                                                    resident, os.path.join(parts, f"w{mine}-")), 0))
+                                                    resident, os.path.join(parts, f"w{mine}-"), as_of), 0))
             return
         session = Session(pack, facts)
-        runs = feed_all(session, read_records(pack, logs, counter, _share(jobs, mine), inputs), strict=strict,
-                        grouped=grouped, keep_seq=True)
+        runs = feed_all(session, until(read_records(pack, logs, counter, _share(jobs, mine), inputs), as_of),
+                        strict=strict, grouped=grouped, keep_seq=True)
         partial = session.partial()
         if timelines:
             session.keep_timelines(partial)
@@ -94,18 +94,20 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
 
 def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], strict: bool, counter: LineCounter,
                   mine: int, jobs: int, max_line_bytes: int, resident_cases: int | None,
-                  parts: str) -> tuple[bytes, list[Any]]:
+                  parts: str, as_of: float | None) -> tuple[bytes, list[Any], dict[str, int]]:
     """One worker's share on the native core: its partial (bytes; its cross-case probes and intervals in
-    partition files ``{parts}{k}``) and the rejected lines it reports."""
+    partition files ``{parts}{k}``), the rejected lines it reports and the events it skipped (after
+    ``as_of``)."""
     from .native import NativeSession
 
-    core = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, share=(mine, jobs))
+    core = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, share=(mine, jobs),
+                         until=as_of)
     for path in logs:
         core.feed_file(path, max_line_bytes, counter)
         if strict and core.rejected:
             first = min(core.rejected, key=lambda r: (r.file, r.line))
             raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
-    return core.partial_bytes(parts), core.rejected
+    return core.partial_bytes(parts), core.rejected, core.skipped
 
 
 def _die_with_parent() -> None:
@@ -147,8 +149,9 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
     progress = ctx.Value("q", 0) if on_progress is not None else None
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     procs = [ctx.Process(target=_worker, daemon=True,
-                         args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, strict,
-                               grouped, timelines > 0, progress, pipes[i][1], inputs, native)) for i in range(jobs)]
+                         args=(i, jobs, pack if forking else None, pack_source, list(logs), facts, as_of,
+                               strict, grouped, timelines > 0, progress, pipes[i][1], inputs, native))
+             for i in range(jobs)]
     for p in procs:
         p.start()
     for _, sender in pipes:
@@ -189,6 +192,9 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
 
         merged = NativeSession(pack, facts, keep_events=False)
         merged.rejected = [r for i in range(jobs) for r in partials[i][0][1]]
+        for i in range(jobs):
+            for reason, n in partials[i][0][2].items():
+                merged.skipped[reason] = merged.skipped.get(reason, 0) + n
         return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True,
                              parts=[os.path.join(native[2], f"w{i}-") for i in range(jobs)])
     session = Session(pack, facts)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ._yaml import YamlDocument, load_yaml_file
+from .audit import until
 from .compiler import compile_pack
 from .errors import Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
@@ -23,7 +24,7 @@ from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import SCENARIO_SUFFIXES, load_documents, pack_files, walk_yaml
 from .schema import SCENARIO_FILE, check
-from .session import new_session
+from .session import feed_all, new_session
 from .timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
 DEFAULT_START = "2024-05-06T09:00:00Z"  # a Monday morning
@@ -187,10 +188,10 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
         return out
     facts = sc.get("facts", data.get("facts"))
     session = new_session(pack, facts, engine)
-    for e in events:
-        session.feed(e)
+    feed_all(session, until(events, as_of))
     result = session.result(as_of)
     out.result = result
+    out.problems.extend(f"event {r.line}: {r.error}" for r in result.rejected)  # e.g. a duplicated id
     default_case = sc.get("case") or data.get("case") or "C1"
     expect = sc["expect"]
     _compare(out, "violation", [v for v in result.violations if v.rule in scope],
@@ -273,9 +274,17 @@ def run_files(pack_paths: Iterable[str | os.PathLike[str]], files: Iterable[Path
     return outcomes
 
 
-def _broken(file: str, problems: list[Diagnostic]) -> ScenarioOutcome:
+def _broken_files(problems: Iterable[Diagnostic], name: str = "(file cannot be read)") -> list[ScenarioOutcome]:
+    """One failed outcome per file with problems, listing them."""
+    by_file: dict[str, list[Diagnostic]] = {}
+    for p in problems:
+        by_file.setdefault(p.location.file, []).append(p)
+    return [_broken(file, found, name) for file, found in by_file.items()]
+
+
+def _broken(file: str, problems: list[Diagnostic], name: str = "(file cannot be read)") -> ScenarioOutcome:
     first = problems[0].location if problems else Location(file)
-    outcome = ScenarioOutcome(first.file, "(file cannot be read)", "", first)
+    outcome = ScenarioOutcome(first.file, name, "", first)
     outcome.problems.extend(str(p) for p in problems)
     return outcome
 
@@ -322,21 +331,20 @@ class TestReport:
 def run_tests(paths: Iterable[str | os.PathLike[str]], limits: Limits = DEFAULT) -> TestReport:
     """Run every scenario under ``paths`` against the pack made of the SOP files under them.
 
-    Raises PackError when the pack itself does not load (lint says why).
+    A pack that does not load fails the run: each file with problems is a failed outcome listing them,
+    so that every report format shows why (as ``validate`` and ``lint`` do).
     """
     paths = list(paths)
-    source = PackSource(paths, limits)
+    try:
+        source = PackSource(paths, limits)
+        rules = [r.id for r in source.pack().rules]
+    except PackError as exc:
+        return TestReport(_broken_files(exc.diagnostics, "(the pack does not load)"), [])
     sets, problems = collect(paths, limits)
-    outcomes: list[ScenarioOutcome] = []
-    by_file: dict[str, list[Diagnostic]] = {}
-    for p in problems:
-        by_file.setdefault(p.location.file, []).append(p)
-    for file, found in by_file.items():
-        outcomes.append(_broken(file, found))
+    outcomes = _broken_files(problems)
     for scenario_set in sets:
         for i in range(scenario_set.count):
             outcomes.append(run_scenario(source, scenario_set.doc, i))
-    rules = [r.id for r in source.pack().rules]
     coverage = {r: RuleCoverage(r) for r in rules}
     for o in outcomes:
         if not o.passed:

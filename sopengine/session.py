@@ -320,14 +320,17 @@ def engine_name(engine: str | None = None) -> str:
 
 
 def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
-                *, keep_events: bool = True, resident_cases: int | None = None) -> "Session | NativeSession":
+                *, keep_events: bool = True, resident_cases: int | None = None,
+                timelines: bool = True) -> "Session | NativeSession":
     """A session on the chosen engine (see :func:`engine_name`); both give the same findings.
 
     ``resident_cases`` bounds the cases the native engine keeps in memory (the rest wait on disk);
-    the Python reference engine keeps every case.
+    the Python reference engine keeps every case. ``timelines=False``: no report will ask for the events
+    of cases (:meth:`Session.add_timelines`), so the native engine keeps no Python copy of them.
     """
     if engine_name(engine) == "native":
         from .native import NativeSession
 
-        return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases)
+        return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases,
+                             timelines=timelines)
     return Session(pack, facts, keep_events=keep_events)

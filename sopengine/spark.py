@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 
 from .adapters.readers import container_of
+from .audit import until
 from .errors import UsageError
 from .events import Event, InputWarning, Record, Rejected, Skipped, line_record, too_long_line
 from .findings import AuditResult, NextAction, Undecided, Violation
@@ -219,8 +220,10 @@ def _arrow(ddl: str) -> "pa.Schema":
     return pa.schema([(name, types[kind]) for name, kind in (part.split() for part in ddl.split(", "))])
 
 
-def _evaluate(shipment: PackShipment, facts: Mapping[str, Any]) -> Callable[[Iterable[Any]], Iterator[Any]]:
-    """mapInArrow function over one partition of events sorted by (case, seq): one session, case after case."""
+def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
+              as_of: float | None) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """mapInArrow function over one partition of events sorted by (case, seq): one session, case after case;
+    events after a given ``as_of`` are skipped (:func:`sopengine.audit.until`)."""
 
     def evaluate(batches: Iterable[Any]) -> Iterator[Any]:
         session = Session(shipment.pack(), facts)
@@ -233,7 +236,7 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any]) -> Callable[[Ite
                     eid, time, etype, actor, data = pickle.loads(blob)
                     yield Event(eid, case, time, etype, actor, data, seq, (file, line))
 
-        feed_all(session, events(), grouped=True, keep_seq=True)
+        feed_all(session, until(events(), as_of), grouped=True, keep_seq=True)
         found = session.partial()
         out = _rows()
         for v in found.violations:
@@ -246,6 +249,8 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any]) -> Callable[[Ite
             _add(out, "rejected", r)
         for rule, n in found.passed.items():
             _add(out, "passed", key=rule, n=n)
+        for reason, n in found.skipped.items():
+            _add(out, "skipped", key=reason, n=n)
         _add(out, "count", key="events", n=found.events)
         _add(out, "count", key="cases", n=found.cases)
         if found.latest is not None:
@@ -357,6 +362,9 @@ class SparkAudit:
         rejected = [Rejected(r.file, r.line, r.error) for r in self.rejected_lines.collect()]
         passed: dict[str, int] = {}
         counts = {"events": 0, "cases": 0}
+        skipped: dict[str, int] = {}
+        for row in self.skipped_rows.groupBy("reason").count().collect():
+            skipped[row.reason] = row["count"]
         for row in self.rows.where("kind not in ('pending', 'latest', 'interval', 'probe')").collect():
             if row.kind == "violation":
                 violations.append(pickle.loads(row.payload))
@@ -370,9 +378,8 @@ class SparkAudit:
                 passed[row.key] = passed.get(row.key, 0) + row.n
             elif row.kind == "count":
                 counts[row.key] += row.n
-        skipped: dict[str, int] = {}
-        for row in self.skipped_rows.groupBy("reason").count().collect():
-            skipped[row.reason] = row["count"]
+            elif row.kind == "skipped":
+                skipped[row.key] = skipped.get(row.key, 0) + row.n
         return assemble(self.as_of, counts["events"], counts["cases"], violations, actions, undecided, rejected,
                         passed, skipped, [])
 
@@ -400,7 +407,7 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     kinds = F.col("kind")
     good = parsed.where(kinds == "event").select("case", "seq", "file", "line", "payload")
     per_case = (good.repartition(shares, "case").sortWithinPartitions("case", "seq")
-                .mapInArrow(_evaluate(shipment, facts), ROWS).persist())
+                .mapInArrow(_evaluate(shipment, facts, as_of), ROWS).persist())
     if as_of is None:
         latest = per_case.where(kinds == "latest").agg(F.max("t")).first()
         as_of = latest[0] if latest is not None else None

@@ -89,3 +89,11 @@ def test_csv_has_a_header_and_one_row_per_item(runner: Any) -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["case"] for r in rows] == [i["case"] for i in doc["items"]]
     assert set(rows[0]) >= {"overdue", "due", "case", "rule", "action", "owner", "queue", "status"}
+
+
+def test_the_text_worklist_separates_items_with_a_blank_line_not_an_escaped_newline(runner: Any) -> None:
+    out = runner.invoke(cli, ["next", EXAMPLE, "--facts", FACTS, "--as-of", LAST]).output
+    assert "\\n" not in out
+    lines = out.splitlines()
+    firsts = [i for i, line in enumerate(lines) if " due " in f" {line}" and "/" in line]
+    assert len(firsts) >= 10 and all(lines[i - 1] == "" for i in firsts)

@@ -65,6 +65,24 @@ def test_coverage_below_the_threshold_fails(tmp_path: Path, runner: CliRunner) -
     assert runner.invoke(cli, ["test", str(pack), "--threshold", "75"]).exit_code == 0
 
 
+def test_a_pack_that_does_not_load_fails_the_test_run_with_exit_1_in_every_format(tmp_path: Path,
+                                                                                 runner: CliRunner) -> None:
+    """SPEC §5: failed SOP tests exit 1, as validate and lint do for the same broken pack; the help says so."""
+    pack = _copy_pack(tmp_path)
+    sop = pack / "working-a-case.yaml"
+    sop.write_text(sop.read_text().replace("kind: ", "kind: no-such-kind-", 1))
+    result = runner.invoke(cli, ["test", str(pack)])
+    assert result.exit_code == 1, result.output
+    assert "FAIL" in result.output and "working-a-case.yaml" in result.output and "(the pack does not load)" in \
+        result.output
+    junit = runner.invoke(cli, ["test", str(pack), "--format", "junit"])
+    assert junit.exit_code == 1 and "<failure" in junit.stdout and "working-a-case.yaml" in junit.stdout
+    assert runner.invoke(cli, ["validate", str(pack)]).exit_code == 1
+    missing = runner.invoke(cli, ["test", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "no such file or directory" in missing.output
+    assert "when the pack does not" in " ".join(runner.invoke(cli, ["test", "--help"]).output.split())
+
+
 def test_scenarios_can_live_inside_the_sop_file(tmp_path: Path, runner: CliRunner) -> None:
     pack = _copy_pack(tmp_path, tests=False)
     sop = pack / "working-a-case.yaml"

@@ -96,4 +96,10 @@ class JunitReporter:
                                         message=f"{len(found)} violation(s) in {len({v.case for v in found})} case(s)")
                 failure.text = "\n".join(f"{v.case} {format_time(v.time)} {v.message} [{', '.join(v.events)}]"
                                          for v in found)
+        if result.provenance:  # what produced the audit, in each suite (where JUnit readers look for it)
+            for suite in root:
+                props = ET.Element("properties")
+                for name, value in result.provenance.items():
+                    ET.SubElement(props, "property", name=name, value=value)
+                suite.insert(0, props)
         return _finish(root)

@@ -41,9 +41,10 @@ class MarkdownReporter:
         lines = [f"## {verdict} sopengine audit as of {cell(format_time(result.as_of) or '(no events)')}", ""]
         if result.input_problem:
             lines += [f"**Input not read:** {cell(result.input_problem)}", ""]
-        lines += _table(["read", "evaluated", "rejected", "cases", "violations", "next actions", "undecided"],
-                        [[s["read"], s["events"], s["rejected"], s["cases"], s["violations"], s["next_actions"],
-                          s["undecided"]]])
+        lines += _table(["read", "evaluated", "rejected", "skipped", "cases", "violations", "next actions",
+                         "undecided"],
+                        [[s["read"], s["events"], s["rejected"], s["skipped"], s["cases"], s["violations"],
+                          s["next_actions"], s["undecided"]]])
         if result.violations:
             by_rule = Counter(v.rule for v in result.violations)
             severity = {v.rule: v.severity for v in result.violations}
@@ -70,6 +71,10 @@ class MarkdownReporter:
             lines += _table(["file", "line", "warning"],
                             [[w.file, w.line, w.message] for w in result.warnings[: self.rows]])
             lines += self._more(len(result.warnings), "warnings")
+        if result.provenance:  # folded: a pull request comment shows it on demand
+            lines += ["", "<details><summary>Provenance</summary>", ""]
+            lines += _table(["what", "value"], [list(item) for item in result.provenance.items(defaults=False)])
+            lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
 
     def lint(self, report: LintReport) -> str:

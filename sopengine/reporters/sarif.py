@@ -39,20 +39,22 @@ def _fingerprint(*parts: object) -> dict[str, str]:
 
 
 def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], automation: str,
-         problem: str | None = None) -> str:
-    log = {
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "sopengine", "version": __version__, "semanticVersion": __version__,
-                                "rules": rules}},
-            "automationDetails": {"id": automation},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-            **({"invocations": [{"executionSuccessful": False, "toolExecutionNotifications": [
-                {"level": "error", "message": {"text": problem}}]}]} if problem else {}),
-        }],
+         problem: str | None = None, provenance: dict[str, Any] | None = None) -> str:
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "sopengine", "version": __version__, "semanticVersion": __version__,
+                            "rules": rules}},
+        "automationDetails": {"id": automation},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
     }
+    if problem or provenance:
+        invocation: dict[str, Any] = {"executionSuccessful": not problem}
+        if problem:
+            invocation["toolExecutionNotifications"] = [{"level": "error", "message": {"text": problem}}]
+        run["invocations"] = [invocation]
+    if provenance:
+        run["properties"] = {"provenance": provenance}  # what produced the run: pack, files and hashes, as-of
+    log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
@@ -110,4 +112,5 @@ class SarifReporter:
                 item["ruleIndex"] = index[v.rule]
                 item["locations"][0].update(_location(pack.rules[index[v.rule]].location))
             results.append(item)
-        return _log(rules, results, f"sopengine/audit/{pack.name}/", result.input_problem)
+        return _log(rules, results, f"sopengine/audit/{pack.name}/", result.input_problem,
+                    result.provenance.to_json() if result.provenance else None)

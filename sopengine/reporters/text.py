@@ -67,7 +67,8 @@ class TextReporter:
         if result.input_problem:
             lines.append(f"INPUT NOT READ: {result.input_problem}")
         lines.append(f"sopengine audit as of {format_time(result.as_of) or '(no events)'}")
-        lines.append(f"  {s['read']} events read: {s['events']} evaluated, {s['rejected']} rejected; "
+        skipped = "".join(f", {n} skipped ({reason})" for reason, n in result.skipped.items())
+        lines.append(f"  {s['read']} records read: {s['events']} evaluated, {s['rejected']} rejected{skipped}; "
                      f"{s['cases']} cases" + (f"; {s['warnings']} warning(s) about the input" if s['warnings'] else ""))
         lines.append(f"  {s['violations']} violations, {s['next_actions']} next actions, "
                      f"{s['undecided']} checks undecided")
@@ -100,6 +101,9 @@ class TextReporter:
         if not result.violations and not result.next_actions and not result.input_problem:
             lines.append("")
             lines.append("No violations and nothing pending.")
+        if result.provenance:
+            lines += ["", "Provenance"]
+            lines += [f"  {name}: {value}" for name, value in result.provenance.items(defaults=False)]
         return textsafe.lines(lines)
 
     def _violations(self, violations: list[Violation]) -> list[str]:

@@ -47,6 +47,8 @@ fn facts_from_json(text: &str) -> PyResult<Facts> {
 #[pyclass(module = "sopengine._native")]
 pub struct NativeSession {
     inner: Session,
+    /// The as-of time of an audit of files: later events are skipped, not evaluated.
+    until: Option<f64>,
 }
 
 #[pymethods]
@@ -58,7 +60,13 @@ impl NativeSession {
         let facts = Arc::new(facts_from_json(facts)?);
         Ok(NativeSession {
             inner: Session::new(Arc::new(engine), facts, keep_events),
+            until: None,
         })
+    }
+
+    /// Skip, and count, the events of files later than `until` (`feed_file`, `replay_files`).
+    fn set_until(&mut self, until: Option<f64>) {
+        self.until = until;
     }
 
     /// Keep at most `limit` cases in memory; the least recently touched are spilled to a temporary file.
@@ -138,7 +146,9 @@ impl NativeSession {
                 }
                 let record = record.map_err(|e| read_error(display, e, &interrupted))?;
                 if let Record::Event(event) = record {
-                    if dirty.contains(event.case.as_ref()) {
+                    if dirty.contains(event.case.as_ref())
+                        && self.until.is_none_or(|t| event.time <= t)
+                    {
                         by_case
                             .entry(event.case.to_string())
                             .or_default()
@@ -200,10 +210,11 @@ impl NativeSession {
 
     /// Read and evaluate one JSON Lines file (plain or .gz) in the core.
     ///
-    /// Returns (next_seq, rejected, refused): `rejected` lists (line, reason) with reasons as
+    /// Returns (next_seq, rejected, refused, after): `rejected` lists (line, reason) with reasons as
     /// `sopengine.events.render_native_reason` takes them; `refused` lists (line, kind, event id, case)
-    /// for events the session refused ("duplicate", "closed"). `on_progress(bytes, lines)` is called
-    /// now and then; Ctrl-C is honoured between lines.
+    /// for events the session refused ("duplicate", "closed"); `after` counts the events later than
+    /// the cutoff (`set_until`), which are not evaluated (an audit as of that time). `on_progress(bytes, lines)` is
+    /// called now and then; Ctrl-C is honoured between lines.
     #[pyo3(signature = (path, display, first_seq, max_line_bytes, on_progress=None))]
     fn feed_file<'py>(
         &mut self,
@@ -214,6 +225,7 @@ impl NativeSession {
         max_line_bytes: usize,
         on_progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
+        let until = self.until;
         use sopengine_core::reader::{JsonlReader, Record};
         let engine = self.inner.engine.clone();
         let cfg = engine.reader_config(max_line_bytes);
@@ -225,7 +237,7 @@ impl NativeSession {
         let mut reader = JsonlReader::new(src, &cfg, 0, display, first_seq);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
-        let (mut reported, mut lines) = (0u64, 0u64);
+        let (mut reported, mut lines, mut after) = (0u64, 0u64, 0u64);
         for record in reader.by_ref() {
             let record = record.map_err(|e| read_error(display, e, &interrupted))?;
             lines += 1;
@@ -239,6 +251,7 @@ impl NativeSession {
             match record {
                 Record::Rejected { origin, .. } if !self.inner.owns_line(origin.line) => {}
                 Record::Event(event) if !self.inner.owns_case(&event.case) => {}
+                Record::Event(event) if until.is_some_and(|t| event.time > t) => after += 1,
                 Record::Rejected { origin, reason } => {
                     rejected
                         .append((origin.line, crate::reader_hooks::reason_to_py(py, &reason)?))?;
@@ -267,6 +280,7 @@ impl NativeSession {
                 reader.seq().into_pyobject(py)?.into_any(),
                 rejected.into_any(),
                 refused.into_any(),
+                after.into_pyobject(py)?.into_any(),
             ],
         )
     }
