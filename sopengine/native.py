@@ -253,8 +253,10 @@ class NativeSession:
         self._replay()
         as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(
             as_of, last, list(others), list(parts))
+        for i, v in enumerate(violations):  # in place: each tuple is freed as its object is made
+            violations[i] = Violation(*v)
         return assemble(
-            as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
+            as_of, events, cases, violations, [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids)
              for rule, case, action, due, since, overdue, columns, ids in work], list(self.warnings))

@@ -304,7 +304,7 @@ impl NativeSession {
         let others = others.iter().map(|b| {
             Partial::from_bytes(b.as_bytes()).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
         });
-        let judged = if last {
+        let mut judged = if last {
             let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
             let done = std::mem::replace(&mut self.inner, Session::new(engine, facts, false));
             done.finish(as_of, others, parts)
@@ -322,7 +322,8 @@ impl NativeSession {
         let severity = |i: u32| severities[i as usize].clone();
         let ids = |v: &[Str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
         let violations = PyList::empty(py);
-        for v in &judged.violations {
+        // Taken, not borrowed: each violation's text is freed as soon as Python has its copy.
+        for v in std::mem::take(&mut judged.violations) {
             violations.append((
                 rule(v.rule),
                 v.case.as_ref(),
