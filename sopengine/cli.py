@@ -161,13 +161,36 @@ def _per_format(kwargs: dict[str, Any]) -> dict[str, str | None]:
     return {fmt: kwargs.pop(f"output_{fmt}") for fmt in FORMATS}
 
 
+_QUIET_KEY = "sopengine.quiet"
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta[_QUIET_KEY] = value
+
+
+_quiet_option = click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_set_quiet,
+                             help="Print nothing on success but the chosen format's own output (text: only "
+                                  "findings and errors); no notices or tips on stderr. Exit codes are the same.")
+
+
+def _quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_QUIET_KEY))
+
+
+def _notice(text: str) -> None:
+    """Say something on stderr that is neither a result nor an error (not with --quiet)."""
+    if not _quiet():
+        click.echo(f"sopengine: {text}", err=True)
+
+
 def _pack_paths(given: Sequence[str]) -> list[str]:
     """The pack a command checks: given paths, else the project's config, else ./sops, else the bundled pack
     (said on stderr); see :mod:`sopengine.config`."""
     paths, notice = pack_paths(given, _config())
     ctx = click.get_current_context(silent=True)
     if notice and (ctx is None or not ctx.find_root().meta.get("sopengine.noticed")):
-        click.echo(f"sopengine: {notice}", err=True)
+        _notice(notice)
         if ctx is not None:
             ctx.find_root().meta["sopengine.noticed"] = True
     return paths
@@ -297,6 +320,7 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @_set_option
 @_max_option
+@_quiet_option
 @_errors_to_exits
 def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
     """Check SOP files: YAML syntax, the JSON Schema, and every name and expression.
@@ -309,8 +333,11 @@ def validate(paths: tuple[str, ...], sets: tuple[str, ...]) -> None:
     except PackError as exc:
         for d in exc.diagnostics:
             click.echo(textsafe.line(str(d)))
-        click.echo(f"{len(exc.diagnostics)} problem(s) found", err=True)
+        if not _quiet():
+            click.echo(f"{len(exc.diagnostics)} problem(s) found", err=True)
         sys.exit(1)
+    if _quiet():
+        return
     click.echo(f"ok: {len(pack.files)} file(s), {len(pack.sops)} SOP(s), {len(pack.rules)} rule(s), "
                f"{len(pack.events)} event type(s)")
     for c in pack.conflicts:
@@ -421,7 +448,7 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes; cases are shared out among them and the findings are the same.")
 @click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: only on a terminal, never in CI).")
+              help="Progress bar on stderr (default: only on a terminal, never in CI or with --quiet).")
 @click.option("--memory-budget", "memory_budget", type=click.IntRange(64, None), default=256, show_default=True,
               metavar="MB", help="Memory the native engine aims to stay within: past it, the cases not touched "
                                  "lately wait in a temporary file (findings are the same). The Python engine "
@@ -441,6 +468,7 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
                    "2, naming the files); exit 0 when the findings are identical, 1 with a summary per rule "
                    "when they differ. Takes no LOGS and no options that change what is audited.")
 @_max_option
+@_quiet_option
 @_errors_to_exits
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
@@ -457,8 +485,8 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     read, the parameters, the as-of time and the engine.
     """
     per_format = _per_format(kwargs)
-    how = _How(strict=strict, grouped=grouped, jobs=jobs, progress=progress, memory_budget=memory_budget,
-               master=master)
+    how = _How(strict=strict, grouped=grouped, jobs=jobs, progress=False if progress is None and _quiet() else progress,
+               memory_budget=memory_budget, master=master)
     if reproduce:
         _reproduce(reproduce, how)
         return
@@ -471,13 +499,13 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0)  # HTML: every case
     result.input_problem = input_problem(result, max_rejected)
     _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
-          else r.audit(result, pack), TextReporter(per_rule=limit),
+          else r.audit(result, pack), TextReporter(per_rule=limit, quiet=_quiet()),
           {"html": HtmlReporter(facts)})
     if result.input_problem:
         raise InputError(f"input not read: {result.input_problem}")
     if result.grouped_input and not grouped and result.events >= 100_000:
-        click.echo("sopengine: tip: this log keeps each case's events together; --grouped frees each case "
-                   "as soon as the next starts, so memory stays flat", err=True)
+        _notice("tip: this log keeps each case's events together; --grouped frees each case as soon as the "
+                "next starts, so memory stays flat")
     if fail_on != "never":
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
@@ -491,8 +519,8 @@ def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec, timelines: in
 
     if engine == "python" or (plain_jsonl(list(logs), inputs) and not timelines):
         return True
-    click.echo("sopengine: --jobs: the native engine runs one process for this input (inputs read through a "
-               "mapping, or an HTML report); same findings", err=True)
+    _notice("--jobs: the native engine runs one process for this input (inputs read through a mapping, or an "
+            "HTML report); same findings")
     return False
 
 
@@ -597,6 +625,8 @@ def _reproduce(report: str, how: _How) -> None:
     made_by = "" if recorded.tool == __version__ else \
         f" (sopengine {recorded.tool} made the report; this is {__version__})"
     if not found:
+        if _quiet():
+            return
         s = result.summary()
         click.echo(textsafe.line(f"{report}: reproduced: the findings are identical ({s['violations']} "
                                  f"violation(s), {s['next_actions']} next action(s), {s['undecided']} undecided)"
@@ -607,7 +637,7 @@ def _reproduce(report: str, how: _How) -> None:
     sys.exit(1)
 
 
-_HOW_OPTIONS = {"reproduce", *(f.name for f in fields(_How))}
+_HOW_OPTIONS = {"reproduce", "quiet", *(f.name for f in fields(_How))}
 
 
 def _rereadable(logs: Sequence[str], jobs: int) -> bool:
@@ -615,8 +645,7 @@ def _rereadable(logs: Sequence[str], jobs: int) -> bool:
     process substitution can be read once); says on stderr when it runs one process instead."""
     if all(log != "-" and os.path.isfile(log) for log in logs):
         return True
-    click.echo(f"sopengine: --jobs {jobs}: an input is a pipe or stdin, which only one process can read; "
-               "running one process", err=True)
+    _notice(f"--jobs {jobs}: an input is a pipe or stdin, which only one process can read; running one process")
     return False
 
 
@@ -627,8 +656,7 @@ def _engine(engine: str, *, jobs: int = 1) -> str:
 
     chosen = engine_name(engine)
     if chosen == "python" and engine in ("auto", "local"):
-        click.echo("sopengine: the native core is not built here; using the Python reference evaluator "
-                   "(slower, same findings)", err=True)
+        _notice("the native core is not built here; using the Python reference evaluator (slower, same findings)")
     return chosen
 
 
@@ -752,6 +780,7 @@ def _parse_as_of(as_of: str | None) -> float | None:
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
               show_default=True, help="Exit 1 when there is an unsuppressed finding of this severity or higher.")
 @_max_option
+@_quiet_option
 @_errors_to_exits
 def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, ...], output: str | None,
              fail_on: str, **kwargs: Any) -> None:
@@ -765,7 +794,7 @@ def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, 
     """
     per_format = _per_format(kwargs)
     report = run_lint(_pack_paths(paths), _settings(sets), _limits())
-    _emit(formats, output, per_format, lambda r: r.lint(report))
+    _emit(formats, output, per_format, lambda r: r.lint(report), TextReporter(quiet=_quiet()))
     if report.failed(fail_on):
         sys.exit(1)
 
@@ -777,6 +806,7 @@ def lint_cmd(paths: tuple[str, ...], sets: tuple[str, ...], formats: tuple[str, 
 @click.option("--threshold", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
               help="Fail when fewer than PERCENT of the rules are shown both firing and silent.")
 @_max_option
+@_quiet_option
 @_errors_to_exits
 def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | None, coverage: bool,
              threshold: float | None, **kwargs: Any) -> None:
@@ -790,7 +820,7 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
     per_format = _per_format(kwargs)
     report = run_tests(_pack_paths(paths), _limits())
     _emit(formats, output, per_format, lambda r: r.test(report),
-          TextReporter(coverage=coverage or threshold is not None))
+          TextReporter(coverage=coverage or (threshold is not None and not _quiet()), quiet=_quiet()))
     if report.failed or (threshold is not None and report.percent < threshold):
         if threshold is not None and report.percent < threshold:
             click.echo(f"sopengine: coverage {report.percent:.1f}% is below the threshold {threshold:g}%", err=True)

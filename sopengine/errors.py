@@ -195,7 +195,13 @@ _FEW = 64  # up to this many choices every one is compared; beyond, only the lik
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A ' (did you mean X?)' suffix when a close match exists, else ''.
+    """A ' (did you mean X?)' suffix when a close match exists, else ''."""
+    match = closest(name, choices)
+    return f" (did you mean '{match}'?)" if match is not None else ""
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice ``name`` is most likely a misspelling of, if any is close.
 
     difflib compares the name with every choice, which made a large file with many
     unknown names quadratic (thousands of names against thousands of choices took
@@ -206,7 +212,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if len(pool) > _FEW:
         pool = _likely(name, pool, index)
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    return f" (did you mean '{matches[0]}'?)" if matches else ""
+    return matches[0] if matches else None
 
 
 def _pairs(text: str) -> set[str]:

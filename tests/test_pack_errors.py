@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
 from click.testing import CliRunner
 
 from sopengine import PackError, load_pack
 from sopengine.cli import cli
+from sopengine.errors import Diagnostic
+from sopengine.kinds import KINDS
 
 from .conftest import SOPS
 
@@ -208,3 +211,84 @@ def test_thousands_of_unknown_names_against_thousands_of_declared_ones_are_check
         load_pack([tmp_path])
     assert time.process_time() - started < 30
     assert "(did you mean 'kind.number7'?)" in str(caught.value.diagnostics[7].message)
+
+
+# A rule of each kind that loads with the bundled pack: the keys of its kind, in the order written.
+KIND_KEYS: dict[str, dict[str, Any]] = {
+    "guard": {"on": "review.logged", "when": "true", "require": "event.actor == state.owner"},
+    "forbid": {"on": "ticket.linked", "when": "true"},
+    "require_fields": {"on": "case.created", "fields": ["request_type"]},
+    "precedence": {"on": "case.status_changed", "after": {"on": "review.logged"}, "within": "2d"},
+    "at_most": {"on": "case.owner_changed", "max": 3},
+    "response": {"after": {"on": "case.created"}, "expect": {"on": "review.logged"}, "within": "2d",
+                 "action": "log a review"},
+    "invariant": {"require": "state.owner != null", "grace": "1h", "action": "assign the case"},
+    "cross_case": {"on": "case.created", "index": "queued_cases", "key": "state.owner"},
+}
+HEAD_LINES = 8  # the lines of _kind_rule's text before the kind's keys
+
+
+def _kind_rule(kind: str, keys: Mapping[str, Any]) -> str:
+    body = "".join(f"    {key}: {json.dumps(value)}\n" for key, value in keys.items())
+    return (f"sop: {{id: demo, title: Demo, source: {{document: demo.txt}}}}\nrules:\n  - id: r\n    kind: {kind}\n"
+            f"    severity: error\n    description: d\n    source: {{document: demo.txt, step: '1'}}\n"
+            f"    message: m\n{body}")
+
+
+def _problems(tmp_path: Path, text: str) -> list[Diagnostic]:
+    with pytest.raises(PackError) as info:
+        load_pack([_pack_with(tmp_path, text)])
+    return list(info.value.diagnostics)
+
+
+def _typo(key: str) -> str:
+    return key[:2] + key[1:]  # 'on' -> 'onn', 'require' -> 'reequire'
+
+
+def test_every_kind_has_an_example_rule_that_loads(tmp_path: Path) -> None:
+    assert list(KIND_KEYS) == list(KINDS)
+    for kind, keys in KIND_KEYS.items():
+        assert set(keys) >= set(KINDS[kind].schema["required"]), kind
+        load_pack([_pack_with(tmp_path, _kind_rule(kind, keys))])
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_misspelled_key_of_a_rule_is_one_error_naming_it_with_a_suggestion(tmp_path: Path, kind: str) -> None:
+    """Misspelling a required key is one mistake: no second error that the key is missing."""
+    key = KINDS[kind].schema["required"][0]
+    keys = {(_typo(k) if k == key else k): v for k, v in KIND_KEYS[kind].items()}
+    (problem,) = _problems(tmp_path, _kind_rule(kind, keys))
+    assert problem.code.value == "schema"
+    assert problem.message.startswith(f"key '{_typo(key)}' is not allowed here (did you mean '{key}'?); allowed: ")
+    assert (problem.location.line, problem.location.path) == (HEAD_LINES + list(keys).index(_typo(key)) + 1,
+                                                              ("rules", 0, _typo(key)))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_key_of_another_kind_is_one_error_listing_the_keys_of_this_one(tmp_path: Path, kind: str) -> None:
+    own = set(KINDS[kind].schema["properties"])
+    foreign = sorted(set().union(*(k.schema["properties"] for k in KINDS.values())) - own)[0]
+    (problem,) = _problems(tmp_path, _kind_rule(kind, {**KIND_KEYS[kind], foreign: "x"}))
+    assert problem.message.startswith(f"key '{foreign}' is not allowed here")
+    allowed = set(problem.message.rsplit("allowed: ", 1)[1].split(", "))
+    assert allowed == own | {"id", "kind", "severity", "description", "source", "message", "disabled", "suppress"}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_an_unknown_kind_is_one_error_whatever_keys_the_rule_has(tmp_path: Path, kind: str) -> None:
+    (problem,) = _problems(tmp_path, _kind_rule(kind + "x", KIND_KEYS[kind]))
+    assert problem.message.startswith(f"'{kind}x' is not one of guard, forbid, ")
+    assert problem.message.endswith(f"(did you mean '{kind}'?)")
+    assert (problem.location.line, problem.location.path) == (4, ("rules", 0, "kind"))
+
+
+def test_a_rule_without_a_kind_is_one_error(tmp_path: Path) -> None:
+    text = _kind_rule("guard", KIND_KEYS["guard"]).replace("    kind: guard\n", "")
+    (problem,) = _problems(tmp_path, text)
+    assert problem.message == "'kind' is required here"
+
+
+def test_a_bad_value_of_a_kind_key_is_not_also_an_unknown_key(tmp_path: Path) -> None:
+    """The spec drops what a failing branch evaluated; sopengine reports only the bad value."""
+    problems = _problems(tmp_path, _kind_rule("at_most", {**KIND_KEYS["at_most"], "max": -1}))
+    assert [p.message for p in problems] == ["-1 is less than the minimum of 0"]

@@ -25,6 +25,10 @@ def no_templates(rule: Rule) -> Iterator[Template]:
 
 R = TypeVar("R", bound=Rule)
 
+YAML_KEY = "yaml_key"
+"""Metadata of a model field not read from the YAML key of its name: the key it comes from, or None for one the
+compiler works out."""
+
 # What a rule demands for conflict checks: (event types, preconditions, requirement).
 Demand = tuple[frozenset[str], tuple[Expr | None, ...], Expr | None]
 
@@ -47,11 +51,17 @@ def _no_indexes(rule: Rule) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class RuleKind(Generic[R]):
-    """One kind of rule: what the compiler, evaluator, lint and native emitter need of it."""
+    """One kind of rule: what the compiler, evaluator, lint and native emitter need of it.
+
+    ``schema`` is the kind's ``then`` in ``$defs.rule.allOf`` of the SOP file schema: the keys a rule of the
+    kind requires, and under ``properties`` every key it takes besides those every rule has. Those are the
+    fields of ``model`` beyond :class:`~sopengine.rulebase.Rule`'s, each read from the key of its name unless
+    its metadata names another (:data:`YAML_KEY`).
+    """
 
     name: str
     model: type[R]
-    schema: Mapping[str, Any]  # its part of the SOP file schema (tests hold the two equal)
+    schema: Mapping[str, Any]  # its branch of the SOP file schema (tests hold the two equal)
     compile: Callable[[_Work, YamlDocument, Path, Mapping[str, Any], dict[str, Any]], R | None]
     prepare: Callable[[Plan, R], None]  # files the rule's evaluator steps under the event types they run on
     emit: Callable[[_Emitter, R], dict[str, Any]]  # the kind's fields of the native plan
@@ -63,12 +73,3 @@ class RuleKind(Generic[R]):
     demand: Callable[[R], Demand | None] = _no_demand
     indexes: Callable[[R], frozenset[str]] = _no_indexes  # cross-case indexes it searches
 
-
-_EVERY_RULE_HEAD = ["id", "kind", "severity", "description", "source", "message"]
-_EVERY_RULE_TAIL = ["disabled", "suppress"]
-
-
-def branch(kind: str, required: list[str], keys: list[str]) -> dict[str, Any]:
-    """A kind's ``then`` in the schema's allOf: what it requires, and what it allows besides what every rule has."""
-    return {"required": required, "propertyNames": {"enum": [*_EVERY_RULE_HEAD, *keys, *_EVERY_RULE_TAIL],
-                                                    "description": f"Keys allowed in a {kind} rule."}}

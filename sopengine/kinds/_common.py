@@ -70,3 +70,40 @@ class _OnTypes(Protocol):
 def on_types(rule: _OnTypes) -> frozenset[str]:
     """The event types of a rule that names no others than its ``on``."""
     return rule.on
+
+
+# -- schema -----------------------------------------------------------------------
+# Keys several kinds take, as their branches of schemas/sop-file.schema.json ($defs.rule.allOf) list them.
+def event_types_key(description: str) -> dict[str, Any]:
+    return {"description": description, "$ref": "#/$defs/eventTypes"}
+
+
+def expression_key(description: str) -> dict[str, Any]:
+    return {"description": description, "$ref": "#/$defs/expression"}
+
+
+def duration_key(description: str) -> dict[str, Any]:
+    return {"description": description, "$ref": "#/$defs/duration"}
+
+
+def text_key(description: str) -> dict[str, Any]:
+    return {"description": description, "type": "string", "minLength": 1}
+
+
+def match_key(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["on"],
+        "properties": {
+            "on": {"$ref": "#/$defs/eventTypes"},
+            "when": expression_key("Condition the event must meet (sees event, data, state before the event, "
+                                   "trigger where an obligation is open, params)."),
+        },
+    }
+
+
+ON = event_types_key("The event type(s) at which the rule is checked.")
+WHEN = expression_key("Precondition: the rule applies only to events that meet it.")
+REQUIRE = expression_key("Condition that must hold; a violation when it does not.")

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr
 from ..rulebase import Rule
-from ._base import Condition, Path, RuleKind, branch
-from ._common import add_checks, compile_event_rule, gate, on_types, when_condition
+from ._base import Condition, Path, RuleKind
+from ._common import WHEN, add_checks, compile_event_rule, event_types_key, gate, on_types, when_condition
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -57,16 +57,19 @@ def conditions(rule: AtMostRule) -> Iterator[Condition]:
 
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
+    "required": ["on", "max"],
     "properties": {
+        "on": event_types_key("The event type(s) counted."),
+        "when": WHEN,
         "max": {
-            "description": "For at_most: the largest allowed number of matching events per case.",
+            "description": "The largest allowed number of matching events per case.",
             "type": "integer",
             "minimum": 0,
         },
     },
-    "then": branch("at_most", ["on", "max"], ["on", "when", "max"]),
 }
 
 KIND = RuleKind("at_most", AtMostRule, SCHEMA, compile_rule, prepare, emit, conditions, on_types)

@@ -16,8 +16,9 @@ from ..expr import Expr, MissingFact, state_refs
 from ..findings import Undecided
 from ..rulebase import Rule
 from ..values import freeze
-from ._base import Condition, Path, RuleKind, branch
-from ._common import add_checks, compile_on, compile_text, compile_when, gate, on_types, when_condition
+from ._base import Condition, Path, RuleKind
+from ._common import (ON, WHEN, add_checks, compile_on, compile_text, compile_when, expression_key, gate, on_types,
+                      when_condition)
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -134,20 +135,17 @@ def indexes(rule: CrossCaseRule) -> frozenset[str]:
     return frozenset([rule.index])
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
+    "required": ["on", "index", "key"],
     "properties": {
-        "index": {
-            "description": "For cross_case: the name of the declared index to search.",
-            "type": "string",
-        },
-        "match": {
-            "description": "For cross_case: condition on another case's index entry (other.NAME) that makes it a "
-                           "finding.",
-            "$ref": "#/$defs/expression",
-        },
+        "on": ON,
+        "when": WHEN,
+        "index": {"description": "The name of the declared index to search.", "type": "string"},
+        "key": expression_key("The index key to look up."),
+        "match": expression_key("Condition on another case's index entry (other.NAME) that makes it a finding."),
     },
-    "then": branch("cross_case", ["on", "index", "key"], ["on", "when", "index", "key", "match"]),
 }
 
 KIND = RuleKind("cross_case", CrossCaseRule, SCHEMA, compile_rule, prepare, emit, conditions, on_types,

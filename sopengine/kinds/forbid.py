@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr
 from ..rulebase import Match, Rule
-from ._base import Condition, Path, RuleKind, branch
-from ._common import add_checks, compile_event_rule, on_types, when_condition
+from ._base import Condition, Path, RuleKind
+from ._common import WHEN, add_checks, compile_event_rule, event_types_key, on_types, when_condition
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -57,10 +57,11 @@ def forbidden(rule: ForbidRule) -> Match:
     return Match(rule.on, rule.when)
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
-    "properties": {},
-    "then": branch("forbid", ["on"], ["on", "when"]),
+    "required": ["on"],
+    "properties": {"on": event_types_key("The event type(s) that must not occur."), "when": WHEN},
 }
 
 KIND = RuleKind("forbid", ForbidRule, SCHEMA, compile_rule, prepare, emit, conditions, on_types,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr
 from ..rulebase import Rule
-from ._base import Condition, Demand, Path, RuleKind, branch
-from ._common import add_checks, compile_event_rule, gate, on_types, when_condition
+from ._base import Condition, Demand, Path, RuleKind
+from ._common import ON, REQUIRE, WHEN, add_checks, compile_event_rule, gate, on_types, when_condition
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -62,10 +62,11 @@ def demand(rule: GuardRule) -> Demand:
     return rule.on, (rule.applies, rule.when), rule.require
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
-    "properties": {},
-    "then": branch("guard", ["on", "require"], ["on", "when", "require"]),
+    "required": ["on", "require"],
+    "properties": {"on": ON, "when": WHEN, "require": REQUIRE},
 }
 
 KIND = RuleKind("guard", GuardRule, SCHEMA, compile_rule, prepare, emit, conditions, on_types, demand=demand)

@@ -7,14 +7,15 @@ still broken past its grace is a violation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr, Template, state_refs
 from ..findings import Pending
 from ..rulebase import Rule
-from ._base import Condition, Demand, Path, RuleKind, branch
-from ._common import compile_text, compile_when, gate, on_types, optional_template, when_condition
+from ._base import YAML_KEY, Condition, Demand, Path, RuleKind
+from ._common import (REQUIRE, compile_text, compile_when, duration_key, event_types_key, expression_key, gate,
+                      on_types, optional_template, text_key, when_condition)
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class InvariantRule(Rule):
-    on: frozenset[str] = frozenset()  # event types after which the condition may need checking
-    explicit_on: frozenset[str] = frozenset()  # types named in the rule: checked after them always
+    # event types after which the condition may need checking: those named, and those that change what it reads
+    on: frozenset[str] = field(default=frozenset(), metadata={YAML_KEY: None})
+    explicit_on: frozenset[str] = field(default=frozenset(), metadata={YAML_KEY: "on"})  # checked after always
     when: Expr | None = None
     require: Expr | None = None
     grace: float = 0.0
@@ -143,15 +145,19 @@ def demand(rule: InvariantRule) -> Demand:
     return frozenset(["(state)"]), (rule.when,), rule.require
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
+    "required": ["require", "grace", "action"],
     "properties": {
-        "grace": {
-            "description": "For invariant: how long the condition may stay false before it is a violation.",
-            "$ref": "#/$defs/duration",
-        },
+        "on": event_types_key("Event types after which the condition is checked always (it is also checked after "
+                              "every event that changes the state it reads)."),
+        "when": expression_key("Precondition on the case's state: the condition applies only while it holds."),
+        "require": REQUIRE,
+        "grace": duration_key("How long the condition may stay false before it is a violation."),
+        "action": text_key("The next action shown while the condition is false: text with {expression} "
+                           "placeholders."),
     },
-    "then": branch("invariant", ["require", "grace", "action"], ["on", "when", "require", "grace", "action"]),
 }
 
 KIND = RuleKind("invariant", InvariantRule, SCHEMA, compile_rule, prepare, emit, conditions, on_types,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr
 from ..rulebase import Match, Rule
-from ._base import Condition, Path, RuleKind, branch
-from ._common import add_checks, compile_event_rule, gate, when_condition
+from ._base import Condition, Path, RuleKind
+from ._common import ON, WHEN, add_checks, compile_event_rule, duration_key, gate, match_key, when_condition
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -79,10 +79,16 @@ def required(rule: PrecedenceRule) -> Iterator[tuple[str, Match]]:
     yield "needs first", rule.after
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
-    "properties": {},
-    "then": branch("precedence", ["on", "after"], ["on", "when", "after", "within"]),
+    "required": ["on", "after"],
+    "properties": {
+        "on": ON,
+        "when": WHEN,
+        "after": match_key("Events one of which must come earlier in the case."),
+        "within": duration_key("Deadline: the latest earlier such event is at most this long before."),
+    },
 }
 
 KIND = RuleKind("precedence", PrecedenceRule, SCHEMA, compile_rule, prepare, emit, conditions, event_types,

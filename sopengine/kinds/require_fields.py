@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr
 from ..rulebase import Rule
-from ._base import Condition, Path, RuleKind, branch
-from ._common import add_checks, compile_event_rule, gate, on_types, when_condition
+from ._base import Condition, Path, RuleKind
+from ._common import ON, WHEN, add_checks, compile_event_rule, gate, on_types, when_condition
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -68,19 +68,20 @@ def conditions(rule: RequireFieldsRule) -> Iterator[Condition]:
 
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
 SCHEMA: dict[str, Any] = {
+    "required": ["on", "fields"],
     "properties": {
+        "on": ON,
+        "when": WHEN,
         "fields": {
             "description": "Data fields (or state.NAME) that must be filled.",
             "type": "array",
             "minItems": 1,
-            "items": {
-                "type": "string",
-            },
+            "items": {"type": "string"},
         },
     },
-    "then": branch("require_fields", ["on", "fields"], ["on", "when", "fields"]),
 }
 
 KIND = RuleKind("require_fields", RequireFieldsRule, SCHEMA, compile_rule, prepare, emit, conditions,

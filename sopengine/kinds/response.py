@@ -16,8 +16,9 @@ from ..findings import Pending
 from ..rulebase import Match, Rule
 from ..timeutil import MIN_REPEAT, format_duration
 from ..values import freeze
-from ._base import Condition, Path, RuleKind, branch
-from ._common import add_checks, compile_text, gate, optional_template
+from ._base import YAML_KEY, Condition, Path, RuleKind
+from ._common import (add_checks, compile_text, duration_key, expression_key, gate, match_key, optional_template,
+                      text_key)
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -33,7 +34,7 @@ class ResponseRule(Rule):
     expect: Match = field(default_factory=lambda: Match(frozenset()))
     within: float | None = None
     start: float = 0.0
-    every: float | None = None
+    every: float | None = field(default=None, metadata={YAML_KEY: "repeat"})  # repeat: {every: ...}
     key: Expr | None = None
     cancel: tuple[Match, ...] = ()
     fail_on: tuple[Match, ...] = ()
@@ -201,49 +202,38 @@ def required(rule: ResponseRule) -> Iterator[tuple[str, Match]]:
     yield "expects", rule.expect
 
 
-# This kind's part of schemas/sop-file.schema.json ($defs.rule): the keys only it has, and its allOf branch.
-_MATCH: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["on"],
-    "description": "Events of the given type(s), optionally narrowed by a condition.",
-    "properties": {
-        "on": {"$ref": "#/$defs/eventTypes"},
-        "when": {
-            "description": "Condition the event must meet (sees event, data, state before the event, trigger where "
-                           "an obligation is open, params).",
-            "$ref": "#/$defs/expression",
-        },
-    },
-}
+# This kind's branch of schemas/sop-file.schema.json ($defs.rule.allOf): the keys it requires, and every key
+# it takes besides those of every rule.
+_EVENTS = "Events of the given type(s), optionally narrowed by a condition."
 SCHEMA: dict[str, Any] = {
+    "required": ["after", "expect", "action"],
     "properties": {
-        "expect": _MATCH,
-        "start": {
-            "description": "For response: the obligation shows as a next action only from this long after the "
-                           "trigger.",
-            "$ref": "#/$defs/duration",
-        },
+        "after": match_key("The trigger: events that open an obligation."),
+        "expect": match_key("The events that meet the obligation."),
+        "within": duration_key("Deadline, measured from the trigger."),
+        "start": duration_key("The obligation shows as a next action only from this long after the trigger."),
         "repeat": {
-            "description": "For response: the obligation recurs; after each period it is due again.",
+            "description": "The obligation recurs; after each period it is due again.",
             "type": "object",
             "additionalProperties": False,
             "required": ["every"],
-            "properties": {"every": {"description": "Length of one period.", "$ref": "#/$defs/duration"}},
+            "properties": {"every": duration_key("Length of one period.")},
         },
+        "key": expression_key("Obligations with the same key (per case and rule) are one; default: one open "
+                              "obligation per rule and case."),
         "cancel": {
-            "description": "For response: events that end the obligation without a finding.",
+            "description": "Events that end the obligation without a finding.",
             "type": "array",
-            "items": _MATCH,
+            "items": match_key(_EVENTS),
         },
         "fail_on": {
-            "description": "For response: events that, while the obligation is open, make it a violation.",
+            "description": "Events that, while the obligation is open, make it a violation.",
             "type": "array",
-            "items": _MATCH,
+            "items": match_key(_EVENTS),
         },
+        "action": text_key("The next action shown while the obligation is open: text with {expression} "
+                           "placeholders."),
     },
-    "then": branch("response", ["after", "expect", "action"],
-                   ["after", "expect", "within", "start", "repeat", "key", "cancel", "fail_on", "action"]),
 }
 
 

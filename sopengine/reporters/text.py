@@ -21,11 +21,14 @@ class TextReporter:
     per_rule: int = 10  # examples shown per rule; JSON has them all
     descriptions: Mapping[str, str] | None = None
     coverage: bool = False  # test: show the per-rule coverage table
+    quiet: bool = False  # only findings and errors: no passed scenarios, suppressed findings, summaries, provenance
 
     def lint(self, report: LintReport) -> str:
         lines: list[str] = []
         current = None
         for d in report.diagnostics:
+            if self.quiet and d.suppressed is not None:
+                continue
             if d.location.file != current:
                 current = d.location.file
                 if lines:
@@ -34,6 +37,8 @@ class TextReporter:
             where = f"{d.location.line}:{d.location.column}" if d.location.line else "-"
             suffix = f"  (suppressed: {d.suppressed})" if d.suppressed is not None else ""
             lines.append(f"  {where:<8} {d.severity.value:<8} {d.code.value:<24} {d.message}{suffix}")
+        if self.quiet:
+            return textsafe.lines(lines)
         c = report.counts()
         if lines:
             lines.append("")
@@ -44,6 +49,8 @@ class TextReporter:
     def test(self, report: TestReport) -> str:
         lines: list[str] = []
         for o in report.outcomes:
+            if self.quiet and o.passed:
+                continue
             mark = "PASS" if o.passed else "FAIL"
             lines.append(f"{mark}  {o.location}  {o.name}")
             for problem in o.problems:
@@ -57,6 +64,8 @@ class TextReporter:
             covered = sum(c.covered for c in report.coverage)
             lines.append(f"coverage: {covered}/{len(report.coverage)} rules shown firing and silent "
                          f"({report.percent:.1f}%)")
+        if self.quiet:
+            return _quiet_lines(lines)
         failed = len(report.failed)
         lines.append(f"{len(report.outcomes)} scenario(s): {len(report.outcomes) - failed} passed, {failed} failed")
         return textsafe.lines(lines)
@@ -66,12 +75,14 @@ class TextReporter:
         s = result.summary()
         if result.input_problem:
             lines.append(f"INPUT NOT READ: {result.input_problem}")
-        lines.append(f"sopengine audit as of {format_time(result.as_of) or '(no events)'}")
-        skipped = "".join(f", {n} skipped ({reason})" for reason, n in result.skipped.items())
-        lines.append(f"  {s['read']} records read: {s['events']} evaluated, {s['rejected']} rejected{skipped}; "
-                     f"{s['cases']} cases" + (f"; {s['warnings']} warning(s) about the input" if s['warnings'] else ""))
-        lines.append(f"  {s['violations']} violations, {s['next_actions']} next actions, "
-                     f"{s['undecided']} checks undecided")
+        if not self.quiet:
+            lines.append(f"sopengine audit as of {format_time(result.as_of) or '(no events)'}")
+            skipped = "".join(f", {n} skipped ({reason})" for reason, n in result.skipped.items())
+            lines.append(f"  {s['read']} records read: {s['events']} evaluated, {s['rejected']} rejected{skipped}; "
+                         f"{s['cases']} cases" + (f"; {s['warnings']} warning(s) about the input" if s['warnings']
+                                                  else ""))
+            lines.append(f"  {s['violations']} violations, {s['next_actions']} next actions, "
+                         f"{s['undecided']} checks undecided")
         lines.extend(self._violations(result.violations))
         lines.extend(self._actions(result.next_actions, result.as_of))
         if result.undecided:
@@ -98,6 +109,8 @@ class TextReporter:
             more = len(result.warnings) - self.per_rule * 5
             if more > 0:
                 lines.append(f"  ... and {more} more (--format json lists them all)")
+        if self.quiet:
+            return _quiet_lines(lines)
         if not result.violations and not result.next_actions and not result.input_problem:
             lines.append("")
             lines.append("No violations and nothing pending.")
@@ -139,6 +152,11 @@ class TextReporter:
         if len(actions) > self.per_rule * 5:
             out.append(f"  ... and {len(actions) - self.per_rule * 5} more (--format json lists them all)")
         return out
+
+
+def _quiet_lines(lines: list[str]) -> str:
+    """The lines of a --quiet report: without the blank line that separated them from a summary left out."""
+    return textsafe.lines(lines[1:] if lines[:1] == [""] else lines)
 
 
 def _cases(cases: list[str]) -> str:
