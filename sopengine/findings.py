@@ -143,14 +143,21 @@ class AuditResult:
     actors: dict[str, str | None] = field(default_factory=dict)
     input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
     warnings: list[InputWarning] = field(default_factory=list)  # what the input says may make findings wrong
+    # Rejected records past the limit rejected-kept, not listed: by kind (sopengine.events.reason_kind).
+    rejected_more: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_count(self) -> int:
+        """Records rejected: those listed and those only counted."""
+        return len(self.rejected) + sum(self.rejected_more.values())
 
     @property
     def read(self) -> int:
         """Records read (lines, rows): every one is evaluated, rejected, or skipped by an input mapping."""
-        return self.events + len(self.rejected) + sum(self.skipped.values())
+        return self.events + self.rejected_count + sum(self.skipped.values())
 
     def summary(self) -> dict[str, Any]:
-        return {"events": self.events, "cases": self.cases, "rejected": len(self.rejected),
+        return {"events": self.events, "cases": self.cases, "rejected": self.rejected_count,
                 "violations": len(self.violations), "next_actions": len(self.next_actions),
                 "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read,
                 "warnings": len(self.warnings)}
@@ -186,6 +193,8 @@ class AuditResult:
             "next_actions": items(self.next_actions),
             "undecided": items(self.undecided),
             "rejected": [r.to_json() for r in self.rejected],
+            **({"rejected_more": [{"reason": k, "count": v} for k, v in self.rejected_more.items()]}
+               if self.rejected_more else {}),
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "warnings": [w.to_json() for w in self.warnings],
             "rules": self.rule_counts(),

@@ -58,7 +58,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         tune_gc()
         if pack is None:  # not forked: compile here
             pack = load_pack(pack_source[0] or None, pack_source[1], (inputs or InputSpec()).limits)
-        session = Session(pack, facts)
+        session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
         report = None
         if mine == 0 and progress is not None:
             def report(n: int, _lines: int) -> None:
@@ -139,7 +139,7 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
             if p.is_alive():
                 p.terminate()
             p.join(timeout=5)
-    session = Session(pack, facts)
+    session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases
     if timelines:

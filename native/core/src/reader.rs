@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,8 +22,8 @@ use crate::value::{Str, Value};
 /// orjson refuses arrays and objects nested deeper than this.
 pub const MAX_DEPTH: u32 = 1024;
 
-/// What the reader is told by the plan.
-#[derive(Clone, Debug, Default)]
+/// What the reader is told by the plan and the limits.
+#[derive(Clone, Debug)]
 pub struct ReaderConfig {
     /// Event type name -> index; any other type is rejected.
     pub types: FxHashMap<String, u32>,
@@ -31,6 +31,20 @@ pub struct ReaderConfig {
     pub fields: FxHashMap<String, u32>,
     /// The line-bytes limit (`Limits.line_bytes`).
     pub max_line_bytes: usize,
+    /// The json-depth limit (`Limits.json_depth`): a line nesting deeper is [`Reason::TooDeep`].
+    pub max_depth: u32,
+}
+
+impl Default for ReaderConfig {
+    /// No types or fields; the default limits of `sopengine.limits.Limits`.
+    fn default() -> Self {
+        ReaderConfig {
+            types: FxHashMap::default(),
+            fields: FxHashMap::default(),
+            max_line_bytes: 1_000_000,
+            max_depth: 64,
+        }
+    }
 }
 
 /// Why a line is not an event; Python renders each with the reference reader's message code.
@@ -38,6 +52,8 @@ pub struct ReaderConfig {
 pub enum Reason {
     /// Longer than `max_line_bytes`.
     TooLong,
+    /// Valid JSON whose arrays and objects nest deeper than `max_depth`.
+    TooDeep,
     /// Not one JSON value orjson accepts; Python re-parses `line` to say why.
     Json {
         line: Vec<u8>,
@@ -73,16 +89,132 @@ pub enum Record {
     Rejected { origin: Origin, reason: Reason },
 }
 
-/// Open a log for reading; `.gz` is decompressed (all members, as Python's gzip does).
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+/// Open a log for reading; `.gz` is decompressed (see [`Gunzip`]).
+pub fn open(path: &Path, gzip_ratio: u64) -> io::Result<Box<dyn BufRead + Send>> {
     let file = File::open(path)?;
     if path.to_string_lossy().ends_with(".gz") {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            flate2::read::MultiGzDecoder::new(file),
+            Gunzip::new(file, gzip_ratio),
         )))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+    }
+}
+
+/// Past this many decompressed bytes a `.gz` input is held to its ratio (`sopengine.events.GZIP_GRACE`).
+pub const GZIP_GRACE: u64 = 1 << 20;
+
+/// What makes a compressed input unreadable from some point on; Python words it
+/// (`sopengine.events.damaged_message`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Damage {
+    /// The stream ends before its end marker.
+    Truncated,
+    /// Not gzip data, or data that does not inflate.
+    Corrupt,
+    /// It inflates past the allowed ratio (a decompression bomb).
+    Bomb,
+}
+
+impl Damage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Damage::Truncated => "truncated",
+            Damage::Corrupt => "corrupt",
+            Damage::Bomb => "bomb",
+        }
+    }
+}
+
+/// The error a [`Gunzip`] reads fail with: the damage and the last whole line before it.
+#[derive(Debug)]
+pub struct Damaged {
+    pub damage: Damage,
+    pub line: u64,
+}
+
+impl fmt::Display for Damaged {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "{} gzip data after line {}",
+            self.damage.name(),
+            self.line
+        )
+    }
+}
+
+impl std::error::Error for Damaged {}
+
+/// Counts the bytes read from a source.
+struct Tally<R> {
+    inner: R,
+    taken: u64,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken += n as u64;
+        Ok(n)
+    }
+}
+
+/// A gzip stream (all members, as Python's gzip reads them) inflated as it is read, as
+/// `sopengine.events.Gunzip` does it: the compressed file is read in 8 KB pieces (Python's), and
+/// damage is a [`Damaged`] error naming the last whole line: a truncated or corrupt stream, or,
+/// past [`GZIP_GRACE`] bytes, more than `ratio` times the compressed bytes read so far.
+pub struct Gunzip<R: Read> {
+    inner: flate2::bufread::MultiGzDecoder<BufReader<Tally<R>>>,
+    ratio: u64,
+    out: u64,
+    lines: u64,
+}
+
+impl<R: Read> Gunzip<R> {
+    pub fn new(compressed: R, ratio: u64) -> Self {
+        let tally = Tally {
+            inner: compressed,
+            taken: 0,
+        };
+        Gunzip {
+            inner: flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(8192, tally)),
+            ratio,
+            out: 0,
+            lines: 0,
+        }
+    }
+
+    fn damaged(&self, damage: Damage) -> io::Error {
+        io::Error::other(Damaged {
+            damage,
+            line: self.lines,
+        })
+    }
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(match e.kind() {
+                    io::ErrorKind::UnexpectedEof => self.damaged(Damage::Truncated),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                        self.damaged(Damage::Corrupt)
+                    }
+                    _ => e, // the file's own error (or an interrupt), not the data's
+                });
+            }
+        };
+        self.out += n as u64;
+        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let taken = self.inner.get_ref().get_ref().taken;
+        if self.out > GZIP_GRACE && self.out > self.ratio.saturating_mul(taken) {
+            return Err(self.damaged(Damage::Bomb));
+        }
+        Ok(n)
     }
 }
 
@@ -213,6 +345,37 @@ impl<R: BufRead> Iterator for JsonlReader<'_, R> {
     }
 }
 
+/// Whether the arrays and objects of a valid JSON text nest more than `limit` deep (the top-level
+/// value is level 1), measured on the text as `sopengine.events.bracket_depths` does: a repeated
+/// key's first value counts too. Only a text with more brackets than the limit is scanned.
+pub fn nests_deeper(text: &[u8], limit: u32) -> bool {
+    if memchr::memchr2_iter(b'[', b'{', text).count() <= limit as usize {
+        return false;
+    }
+    let mut depth = 0u32;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// `bytes.strip()`: ASCII whitespace off both ends.
 pub fn strip(line: &[u8]) -> &[u8] {
     let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
@@ -235,6 +398,9 @@ pub fn line_record(
             line: line.to_vec(),
         });
     };
+    if nests_deeper(line, cfg.max_depth) {
+        return reject(Reason::TooDeep);
+    }
     match envelope(top, cfg) {
         Ok(env) => Record::Event(Event {
             id: env
@@ -800,6 +966,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             max_line_bytes: limit,
+            max_depth: 8,
         }
     }
 
