@@ -84,7 +84,8 @@ def judge(pending: Iterable[Pending], as_of: float | None
             actions.append(action)
         if as_of is None or p.start <= as_of:
             work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
-                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events))
+                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events,
+                                 p.more_events))
     return violations, actions, work
 
 
@@ -98,7 +99,7 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
         for r in rejected:
             bounded.add(r)
         rejected = bounded
-    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
+    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
     undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))

@@ -267,8 +267,8 @@ class NativeSession:
         return assemble(
             as_of, events, cases, [Violation(*v) for v in violations], [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
-            [WorkItem(rule, case, action, due, since, overdue, columns, ids)
-             for rule, case, action, due, since, overdue, columns, ids in work], list(self.warnings))
+            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more)
+             for rule, case, action, due, since, overdue, columns, ids, more in work], list(self.warnings))
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         return self.result(as_of).next_actions

@@ -297,6 +297,7 @@ impl NativeSession {
                 severity(v.rule),
                 v.message.as_str(),
                 PyTuple::new(py, ids(&v.events))?,
+                v.more_events,
             ))?;
         }
         let actions = PyList::empty(py);
@@ -309,6 +310,7 @@ impl NativeSession {
                 a.due,
                 p.since,
                 PyTuple::new(py, ids(&p.events))?,
+                p.more_events,
             ))?;
         }
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
@@ -328,6 +330,7 @@ impl NativeSession {
                 w.overdue,
                 PyTuple::new(py, cols)?,
                 PyTuple::new(py, ids(&p.events))?,
+                p.more_events,
             ))?;
         }
         let undecided = PyList::empty(py);
