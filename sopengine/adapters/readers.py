@@ -242,7 +242,8 @@ class Nesting:
 
     A parser that names where it is (ijson's prefixes) spends memory quadratic in the depth of what it
     reads; this stops a deep document before the parser gets to it, a chunk at a time, at C speed
-    (:func:`sopengine.events.bracket_depths`).
+    (:func:`sopengine.events.bracket_depths`). The chunk that goes too deep is handed over up to the
+    bracket that does, so the records before it are read; the next read raises.
     """
 
     def __init__(self, fh: BinaryIO, limit: int):
@@ -251,20 +252,43 @@ class Nesting:
         self.depth = 0
         self._in_string = False
         self._held = b""  # a backslash that escapes the first byte of the next chunk
+        self._too_deep = False
 
     def read(self, size: int = -1) -> bytes:
+        if self._too_deep:
+            raise TooDeep()
         data = self._fh.read(size)
-        self._follow(data)
-        return data
-
-    def _follow(self, data: bytes) -> None:
         chunk = self._held + data
         run = len(chunk) - len(chunk.rstrip(b"\\"))
-        self._held = chunk[-1:] if run % 2 and data else b""
-        deepest, self.depth, self._in_string = bracket_depths(chunk[:len(chunk) - len(self._held)], self.depth,
-                                                              self._in_string)
+        held = chunk[-1:] if run % 2 and data else b""
+        chunk = chunk[:len(chunk) - len(held)]
+        deepest, depth, in_string = bracket_depths(chunk, self.depth, self._in_string)
         if deepest > self.limit:
-            raise TooDeep()
+            self._too_deep = True
+            return data[:self._cut(chunk) - len(self._held)]
+        self.depth, self._in_string, self._held = depth, in_string, held
+        return data
+
+    def _cut(self, chunk: bytes) -> int:
+        """Where in ``chunk`` the nesting first goes past the limit (byte by byte: once per document)."""
+        depth, in_string, escaped = self.depth, self._in_string, False
+        for at, byte in enumerate(chunk):
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif byte == 0x5C:  # backslash
+                    escaped = True
+                elif byte == 0x22:
+                    in_string = False
+            elif byte == 0x22:
+                in_string = True
+            elif byte in (0x5B, 0x7B):
+                depth += 1
+                if depth > self.limit:
+                    return at
+            elif byte in (0x5D, 0x7D):
+                depth -= 1
+        return len(chunk)
 
 
 def _json_prefix(path: str, containers: tuple[str, ...], limits: Limits) -> str:

@@ -1050,9 +1050,158 @@ mod tests {
     }
 
     #[test]
+    fn nesting_past_the_limit_is_measured_on_the_text() {
+        let cfg = config(1000);
+        let deep = |n: usize| {
+            let nest = [b"[".repeat(n), b"]".repeat(n)].concat();
+            [
+                br#"{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b","z":"#.as_slice(),
+                &nest,
+                b"}",
+            ]
+            .concat()
+        };
+        // max_depth 8: the object is level 1, so 7 arrays fit and 8 do not
+        let record = |line: &[u8]| JsonlReader::new(line, &cfg, 0, "f", 0).next();
+        assert!(matches!(record(&deep(7)), Some(Ok(Record::Event(_)))));
+        assert!(matches!(
+            record(&deep(8)),
+            Some(Ok(Record::Rejected {
+                reason: Reason::TooDeep,
+                ..
+            }))
+        ));
+        // brackets in strings do not count; a repeated key's first value does
+        assert!(!nests_deeper(br#"["[[[[[[[[[[\"[[[[[["]"#, 2));
+        assert!(nests_deeper(br#"{"a":[[[1]]],"a":1}"#, 3));
+        // invalid JSON is a JSON error first, however deep
+        let bad = [deep(20), b"x".to_vec()].concat();
+        assert!(matches!(
+            record(&bad),
+            Some(Ok(Record::Rejected {
+                reason: Reason::Json { .. },
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn a_damaged_gzip_says_so_with_the_last_whole_line() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..2000 {
+            writeln!(gz, "line {i} {}", "x".repeat(i % 50)).unwrap();
+        }
+        let whole = gz.finish().unwrap();
+        let damage = |bytes: &[u8], ratio: u64| {
+            let mut out = Vec::new();
+            let err = Gunzip::new(bytes, ratio).read_to_end(&mut out).unwrap_err();
+            let d = err.get_ref().unwrap().downcast_ref::<Damaged>().unwrap();
+            (
+                d.damage,
+                d.line,
+                out.iter().filter(|&&b| b == b'\n').count() as u64,
+            )
+        };
+        let (kind, line, read) = damage(&whole[..whole.len() / 2], 1000);
+        assert_eq!((kind, line), (Damage::Truncated, read));
+        assert!(line > 100);
+        assert_eq!(damage(b"{\"not\": \"gzip\"}\n", 1000).0, Damage::Corrupt);
+        let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        bomb.write_all(&b"x\n".repeat(3_000_000)).unwrap();
+        assert_eq!(damage(&bomb.finish().unwrap(), 100).0, Damage::Bomb);
+    }
+
+    #[test]
     fn nesting_deeper_than_orjson_allows_is_refused() {
         let nest = |n: usize| [b"[".repeat(n), b"]".repeat(n)].concat();
         assert!(decode(&nest(1024), &FxHashMap::default()).is_some());
         assert!(decode(&nest(1025), &FxHashMap::default()).is_none());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Lines of any bytes, of pieces of JSON, and events nesting their data any depth (with
+        /// brackets and escapes in strings), joined by newlines.
+        fn log() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                any::<u8>().prop_map(|b| vec![b]),
+                Just(b"[".to_vec()),
+                Just(b"]".to_vec()),
+                Just(b"{".to_vec()),
+                Just(b"}".to_vec()),
+                Just(b"\"".to_vec()),
+                Just(b"\\".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"-0".to_vec()),
+                Just(b"1e400".to_vec()),
+                Just(b"\xef\xbb\xbf".to_vec()),
+            ];
+            let junk = proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat());
+            let event = (0usize..9, "[a-z\\[\\]{}\"\\\\]{0,6}", any::<bool>()).prop_map(|(n, text, repeat)| {
+                let text = serde_json::to_string(&text).unwrap();
+                let nest = format!("{}{text}{}", "[".repeat(n), "]".repeat(n));
+                let extra = if repeat { format!(r#","z":{nest},"z":1"#) } else { String::new() };
+                format!(
+                    r#"{{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b","data":{{"x":{nest}}}{extra}}}"#
+                )
+                .into_bytes()
+            });
+            let line = prop_oneof![junk, event.clone(), event];
+            proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join(&b'\n'))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Arbitrary bytes never panic; every non-blank (or too long) line is one record, an event
+            /// or a rejection, in line order; an event never nests past the limit, a TooDeep line does.
+            #[test]
+            fn every_line_is_an_event_or_a_rejection(input in log(), limit in 1usize..200, depth in 1u32..9) {
+                let cfg = ReaderConfig { max_depth: depth, ..config(limit) };
+                let records: Vec<Record> = JsonlReader::new(input.as_slice(), &cfg, 0, "f", 0)
+                    .map(|r| r.expect("bytes in memory cannot fail to read"))
+                    .collect();
+                let mut segments: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+                if segments.last().is_some_and(|s| s.is_empty()) {
+                    segments.pop();
+                }
+                let text = |n: usize| {
+                    let seg = segments[n];
+                    strip(if n == 0 { seg.strip_prefix(b"\xef\xbb\xbf").unwrap_or(seg) } else { seg })
+                };
+                // readline(limit + 2) cuts a line of limit + 2 bytes or more: it is too long, blank or not
+                let counted: Vec<u64> = (0..segments.len())
+                    .filter(|&n| segments[n].len() >= limit + 2 || !text(n).is_empty())
+                    .map(|n| n as u64 + 1)
+                    .collect();
+                let lines: Vec<u64> = records
+                    .iter()
+                    .map(|r| match r {
+                        Record::Event(e) => e.origin.line,
+                        Record::Rejected { origin, .. } => origin.line,
+                    })
+                    .collect();
+                prop_assert_eq!(&lines, &counted);
+                for (r, line) in records.iter().zip(&lines) {
+                    let deep = nests_deeper(text(*line as usize - 1), depth);
+                    match r {
+                        Record::Event(e) => {
+                            prop_assert!(!deep);
+                            prop_assert!(text(*line as usize - 1).len() <= limit);
+                            prop_assert_eq!(e.seq, lines.iter().position(|l| l == line).unwrap() as u64 + 1);
+                        }
+                        Record::Rejected { reason: Reason::TooDeep, .. } => prop_assert!(deep),
+                        Record::Rejected { .. } => {}
+                    }
+                }
+            }
+        }
     }
 }
