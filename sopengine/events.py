@@ -143,12 +143,6 @@ class Rejections:
         self._trim()
         return list(self._items)
 
-    def __len__(self) -> int:
-        return len(self._items) + sum(self.more.values())
-
-    def __bool__(self) -> bool:
-        return bool(self._items) or bool(self.more)
-
     def first(self) -> Rejected | None:
         return min(self._items, key=_report_order, default=None)
 
