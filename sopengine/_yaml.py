@@ -161,21 +161,24 @@ def load_yaml_text(text: str, file: str, limits: Limits = DEFAULT) -> tuple[Yaml
 
 
 def load_yaml_file(path: Path, display: str | None = None, limits: Limits = DEFAULT,
-                   *, links: bool = False) -> tuple[YamlDocument | None, list[Diagnostic]]:
+                   *, links: bool = False, size_limit: str = "sop-file-bytes"
+                   ) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Read and parse a YAML file, refusing files too large or not UTF-8.
 
     A symbolic link is refused unless ``links`` (files the operator names, such as facts):
     a SOP, scenario or mapping file may come from a pull request, and a link in it could
     point at any file of the machine running CI, whose content diagnostics would echo.
+    ``size_limit`` names the limit that bounds the file (facts files have their own).
     """
     name = display or str(path)
+    max_bytes: int = getattr(limits, size_limit.replace("-", "_"))
     try:
         fd = os.open(path, os.O_RDONLY | (0 if links else getattr(os, "O_NOFOLLOW", 0)))
         with os.fdopen(fd, "rb") as fh:
-            raw = fh.read(limits.sop_file_bytes + 1)  # never more than the limit, whatever stat says
-        if len(raw) > limits.sop_file_bytes:
-            return None, [Diagnostic(Code.YAML_FORBIDDEN, f"file is larger than {limits.sop_file_bytes} bytes "
-                                     "(limit sop-file-bytes)", Location(name, 1, 1))]
+            raw = fh.read(max_bytes + 1)  # never more than the limit, whatever stat says
+        if len(raw) > max_bytes:
+            return None, [Diagnostic(Code.YAML_FORBIDDEN, f"file is larger than {max_bytes} bytes "
+                                     f"(limit {size_limit})", Location(name, 1, 1))]
     except OSError as exc:
         if not links and (exc.errno == errno.ELOOP or path.is_symlink()):
             return None, [Diagnostic(Code.FILE_UNREADABLE, "is a symbolic link: refused (a link could point at any "

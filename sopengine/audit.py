@@ -15,6 +15,7 @@ from .events import Event, LineCounter, Record, Select, Skipped
 from .findings import AuditResult
 from .judging import assemble as assemble
 from .judging import judge as judge
+from .limits import DEFAULT, Limits
 from .model import Pack
 from .session import ENGINES as ENGINES
 from .session import CaseClosed as CaseClosed
@@ -59,7 +60,8 @@ def until(records: Iterable[Record], as_of: float | None) -> Iterable[Record]:
 
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
           as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
-          timelines: int = 0, engine: str | None = None, resident_cases: int | None = None) -> AuditResult:
+          timelines: int = 0, engine: str | None = None, resident_cases: int | None = None,
+          limits: Limits = DEFAULT) -> AuditResult:
     """Audit a stream of events (and rejected lines) against a pack, as of ``as_of`` (default: the latest
     event time); events after a given ``as_of`` are skipped, not evaluated (see :func:`until`).
 
@@ -71,8 +73,10 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     ``engine`` is ``native``, ``python`` or ``auto`` (the default: native where it is built).
     ``resident_cases`` bounds the cases the native engine holds in memory; the least recently
     touched wait in a temporary file (default: no bound). Findings do not depend on it.
+    ``limits``: rejected-kept bounds the rejected records listed (the rest are counted by kind).
     """
-    session = new_session(pack, facts, engine, resident_cases=resident_cases, timelines=timelines > 0)
+    session = new_session(pack, facts, engine, resident_cases=resident_cases, timelines=timelines > 0,
+                          limits=limits)
     runs = feed_all(session, until(records, as_of), strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
@@ -94,15 +98,16 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
     if engine_name(engine) == "native" and not timelines and plain_jsonl(paths, spec):
         from .native import NativeSession
 
-        session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of)
+        session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of,
+                                limits=spec.limits)
         for path in paths:
-            session.feed_file(path, spec.limits.line_bytes, counter)
-            if strict and session.rejected:
-                first = min(session.rejected, key=lambda r: (r.file, r.line))
+            session.feed_file(path, counter)
+            first = session.rejected.first() if strict else None
+            if first is not None:
                 raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
         return session.result(as_of, last=True)
     return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
-                 timelines=timelines, engine=engine, resident_cases=resident_cases)
+                 timelines=timelines, engine=engine, resident_cases=resident_cases, limits=spec.limits)
 
 
 def facts_file(arg: str | os.PathLike[str]) -> tuple[str | None, str]:
@@ -126,6 +131,9 @@ def load_facts(paths: Iterable[str | os.PathLike[str]], *, inputs: "InputSpec | 
     from ._yaml import load_yaml_file
     from pathlib import Path
 
+    from .adapters import InputSpec
+
+    limits = (inputs or InputSpec()).limits
     merged: dict[str, list[Any]] = {}
     for raw in paths:
         name, path = facts_file(raw)
@@ -136,7 +144,8 @@ def load_facts(paths: Iterable[str | os.PathLike[str]], *, inputs: "InputSpec | 
         if name is not None:
             raise InputError(f"{raw}: NAME=FILE names the collection of a CSV file; {path} is YAML or JSON, "
                              "whose collections are named inside it")
-        doc, problems = load_yaml_file(Path(path), path, links=True)  # named by the operator
+        doc, problems = load_yaml_file(Path(path), path, limits, links=True,  # named by the operator
+                                       size_limit="facts-file-bytes")
         if problems or doc is None:
             raise InputError("\n".join(str(p) for p in problems) or f"{raw}: cannot read")
         data = doc.data

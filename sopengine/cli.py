@@ -742,7 +742,9 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
         doc = {"as_of": format_time(result.as_of), "summary": {**result.summary(), "items": len(items),
                                                                "overdue": sum(w.overdue for w in items)},
                "items": [w.to_json() for w in items],
-               "rejected": [r.to_json() for r in result.rejected]}
+               "rejected": [r.to_json() for r in result.rejected],
+               **({"rejected_more": [{"reason": k, "count": v} for k, v in result.rejected_more.items()]}
+                  if result.rejected_more else {})}
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "csv":
         buf = io.StringIO()
@@ -760,7 +762,7 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
         if shown:
             lines.append(f"    {shown}")
     if result.rejected:
-        lines += ["", f"{len(result.rejected)} rejected record(s); see --format json"]
+        lines += ["", f"{result.rejected_count} rejected record(s); see --format json"]
     return textsafe.lines(lines)
 
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .events import Event
 from .expr import Expr, MissingFact, state_refs
-from .findings import Pending, Undecided, Violation
+from .findings import Pending, Undecided, Violation, cite
 from .kinds import KINDS, Check, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
@@ -205,8 +205,12 @@ class Evaluator:
         passed = run.passed
         passed[rule.id] = passed.get(rule.id, 0) + 1
 
-    def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str]) -> None:
-        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, tuple(dict.fromkeys(events))))
+    def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
+                more: int = 0) -> None:
+        """Record a violation citing ``events`` (bounded by :func:`~sopengine.findings.cite`; ``more``: ids
+        already left out of them)."""
+        ids, left_out = cite(events)
+        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, ids, left_out + more))
 
     def evidence(self, run: CaseRun, expr: Expr | None) -> list[str]:
         """Ids of the events that set the state an expression read."""

@@ -19,6 +19,7 @@ repetition.
 from __future__ import annotations
 
 import ast
+import heapq
 import io
 import keyword
 import re
@@ -832,12 +833,26 @@ class Template:
         return "".join(out)
 
 
+SHOWN_ITEMS = 20  # items of a list or set a message shows, then "… and N more"
+SHOWN_CHARS = 1_000  # characters of one placeholder's text a message shows, then "… (N more characters)"
+
+
 def _show(value: Any) -> str:
+    """How a message shows a value, bounded (SHOWN_ITEMS, SHOWN_CHARS), so that a finding's text never
+    grows with the log: a set of every open item, a long text kept in state, are cut, saying how much."""
     if value is None or value == "":
         return "(none)"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return _text(value)
+    if isinstance(value, (list, tuple, set, frozenset)) and len(value) > SHOWN_ITEMS:
+        first = heapq.nsmallest(SHOWN_ITEMS, value, key=str) if isinstance(value, (set, frozenset)) \
+            else value[:SHOWN_ITEMS]
+        text = ", ".join(str(v) for v in first) + f", … and {len(value) - SHOWN_ITEMS} more"
+    else:
+        text = _text(value)
+    if len(text) > SHOWN_CHARS:
+        text = f"{text[:SHOWN_CHARS]}… ({len(text) - SHOWN_CHARS} more characters)"
+    return text
 
 
 def compile_template(text: object, scope: Scope, location: Location,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .events import InputWarning, Rejected
 from .timeutil import format_time
@@ -11,10 +13,25 @@ from .timeutil import format_time
 if TYPE_CHECKING:
     from .provenance import Provenance
 
+MAX_EVIDENCE = 20  # event ids a finding lists; it counts the others (more_events)
+
+
+def cite(ids: Iterable[str]) -> tuple[tuple[str, ...], int]:
+    """A finding's evidence: the first MAX_EVIDENCE distinct ids (in order) and how many others there are."""
+    distinct = dict.fromkeys(ids)
+    if len(distinct) <= MAX_EVIDENCE:
+        return tuple(distinct), 0
+    return tuple(islice(distinct, MAX_EVIDENCE)), len(distinct) - MAX_EVIDENCE
+
+
+def _evidence(events: tuple[str, ...], more: int) -> dict[str, Any]:
+    return {"events": list(events), **({"more_events": more} if more else {})}
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """The SOP was broken: which rule, where, when, and the events that show it."""
+    """The SOP was broken: which rule, where, when, and the events that show it (``more_events``: how many
+    more there are than it lists)."""
 
     rule: str
     case: str
@@ -22,10 +39,11 @@ class Violation:
     severity: str
     message: str
     events: tuple[str, ...]
+    more_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "time": format_time(self.time), "severity": self.severity,
-                "message": self.message, "events": list(self.events)}
+                "message": self.message, **_evidence(self.events, self.more_events)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +56,11 @@ class NextAction:
     due: float | None
     since: float
     events: tuple[str, ...] = ()
+    more_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
-                "since": format_time(self.since), "events": list(self.events)}
+                "since": format_time(self.since), **_evidence(self.events, self.more_events)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +91,50 @@ class Pending:
     every: float | None
     events: tuple[str, ...]
     columns: tuple[tuple[str, Any], ...] = ()  # the pack's worklist columns, from the case's last state
+    more_events: int = 0
+    missed: int = 0  # deadlines of a repeating obligation already reported while its case was evaluated
 
     def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
-        """Violations for deadlines before ``as_of`` and the next action still open at it."""
-        violations = []
+        """Violations for deadlines before ``as_of`` and the next action still open at it (a repeating
+        obligation's misses bounded, see :func:`missed_deadlines`)."""
+        violations: list[Violation] = []
         due = self.due
-        while due is not None and due < as_of:
-            violations.append(Violation(self.rule, self.case, due, self.severity, self.message, self.events))
+        if due is not None and due < as_of:
             if self.every is None:
-                return violations, None
-            due += self.every
+                return [self.violation(due, self.message)], None
+            due, _ = missed_deadlines(self.missed, due, self.every, as_of, self.message, self.violation, violations)
         if self.start > as_of:
             return violations, None
-        return violations, NextAction(self.rule, self.case, self.action, due, self.since, self.events)
+        return violations, NextAction(self.rule, self.case, self.action, due, self.since, self.events,
+                                      self.more_events)
+
+    def violation(self, time: float, message: str) -> Violation:
+        return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events)
+
+
+MAX_REPEATS = 1_000  # missed deadlines one repeating obligation lists; one more violation stands for the rest
+
+
+def missed_deadlines(missed: int, due: float, every: float, before: float, message: str,
+                     violation: Callable[[float, str], Violation], out: list[Violation]) -> tuple[float, int]:
+    """The deadlines of a repeating obligation missed from ``due`` up to ``before``, as violations into ``out``
+    (``missed``: how many it reported before). Past MAX_REPEATS one more violation stands for all the rest
+    up to ``before``, and says so; later ones are skipped. The rest are counted, not walked: a line dated
+    9999 must not make millions. Returns the next deadline and the misses reported or stood for."""
+    while due < before and missed < MAX_REPEATS:
+        out.append(violation(due, message))
+        missed += 1
+        due += every
+    if due < before and not math.isinf(before):
+        skipped = math.ceil((before - due) / every)
+        if missed == MAX_REPEATS:
+            last = due + (skipped - 1) * every
+            out.append(violation(due, message if skipped == 1 else
+                                 f"{message} [missed {skipped - 1} more time(s) after this, the last at "
+                                 f"{format_time(last)}; an obligation lists at most {MAX_REPEATS} misses]"))
+        missed += skipped
+        due += skipped * every
+    return due, missed
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +149,12 @@ class WorkItem:
     overdue: bool
     columns: tuple[tuple[str, Any], ...]
     events: tuple[str, ...]
+    more_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
                 "overdue": self.overdue, "since": format_time(self.since),
-                **{k: v for k, v in self.columns}, "events": list(self.events)}
+                **{k: v for k, v in self.columns}, **_evidence(self.events, self.more_events)}
 
     @staticmethod
     def header(columns: Sequence[str]) -> list[str]:
@@ -147,15 +198,22 @@ class AuditResult:
     input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
     warnings: list[InputWarning] = field(default_factory=list)  # what the input says may make findings wrong
     provenance: "Provenance | None" = None  # what produced it (the command line says; the API leaves it None)
+    # Rejected records past the limit rejected-kept, not listed: by kind (sopengine.events.reason_kind).
+    rejected_more: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_count(self) -> int:
+        """Records rejected: those listed and those only counted."""
+        return len(self.rejected) + sum(self.rejected_more.values())
 
     @property
     def read(self) -> int:
         """Records read (lines, rows): every one is evaluated, rejected, or skipped (by an input mapping, or
         an event after the as-of time)."""
-        return self.events + len(self.rejected) + sum(self.skipped.values())
+        return self.events + self.rejected_count + sum(self.skipped.values())
 
     def summary(self) -> dict[str, Any]:
-        return {"events": self.events, "cases": self.cases, "rejected": len(self.rejected),
+        return {"events": self.events, "cases": self.cases, "rejected": self.rejected_count,
                 "violations": len(self.violations), "next_actions": len(self.next_actions),
                 "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read,
                 "warnings": len(self.warnings)}
@@ -192,6 +250,8 @@ class AuditResult:
             "next_actions": items(self.next_actions),
             "undecided": items(self.undecided),
             "rejected": [r.to_json() for r in self.rejected],
+            **({"rejected_more": [{"reason": k, "count": v} for k, v in self.rejected_more.items()]}
+               if self.rejected_more else {}),
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "warnings": [w.to_json() for w in self.warnings],
             "rules": self.rule_counts(),

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
 from .evaluator import Interval, Plan, Position, Probe, Runtime, position
-from .events import InputWarning, Rejected
+from .events import InputWarning, Rejected, Rejections
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
 from .kinds.cross_case import CrossCaseRule, answer
 
@@ -84,20 +84,26 @@ def judge(pending: Iterable[Pending], as_of: float | None
             actions.append(action)
         if as_of is None or p.start <= as_of:
             work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
-                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events))
+                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events,
+                                 p.more_events))
     return violations, actions, work
 
 
 def assemble(as_of: float | None, events: int, cases: int, violations: list[Violation], actions: list[NextAction],
-             undecided: list[Undecided], rejected: list[Rejected], passed: Mapping[str, int],
+             undecided: list[Undecided], rejected: Rejections | list[Rejected], passed: Mapping[str, int],
              skipped: Mapping[str, int], work: list[WorkItem],
              warnings: Sequence[InputWarning] = ()) -> AuditResult:
     """The result in its one order, whichever way (one process, workers, Spark) the findings were made."""
-    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message))
+    if not isinstance(rejected, Rejections):
+        bounded = Rejections(max(len(rejected), 1))
+        for r in rejected:
+            bounded.add(r)
+        rejected = bounded
+    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
     undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
-    rejected = sorted(rejected, key=lambda r: (r.file, r.line))
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
-    return AuditResult(as_of, events, cases, violations, actions, undecided, rejected,
+    return AuditResult(as_of, events, cases, violations, actions, undecided, rejected.kept(),
                        passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work,
-                       warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)))
+                       warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)),
+                       rejected_more=rejected.counts())

@@ -21,11 +21,13 @@ import orjson
 
 from . import plan as ir
 from .errors import InputError
-from .events import Event, InputWarning, LineCounter, Rejected, Skipped, render_native_reason
+from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Skipped, damaged_message,
+                     render_native_reason)
 from .expr import Expr, Template, state_refs
 from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
 from .judging import assemble
 from .kinds import KINDS
+from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
@@ -157,7 +159,7 @@ class NativeSession:
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
                  resident_cases: int | None = None, share: tuple[int, int] | None = None,
-                 timelines: bool = True, until: float | None = None):
+                 timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -168,12 +170,12 @@ class NativeSession:
             self._core.set_share(*share)
         self._core.set_until(until)  # feed_file skips (and counts) events after it: an audit as of a time
         self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
-        self._max_line_bytes = 0
+        self.limits = limits  # how the core reads files (line-bytes, json-depth, gzip-ratio), rejected-kept
         self._seq = 0
         self._latest: float | None = None
         self._keep = keep_events and timelines  # the core keeps its own copies to replay; these are for reports
         self._events: dict[str, list[Event]] = {}
-        self.rejected: list[Rejected] = []
+        self.rejected = Rejections(limits.rejected_kept)
         self.skipped: dict[str, int] = {}
         self.warnings: list[InputWarning] = []
 
@@ -195,31 +197,47 @@ class NativeSession:
         if self._keep:
             self._events.setdefault(event.case, []).append(event)
 
-    def feed_file(self, path: str, max_line_bytes: int, counter: LineCounter | None = None) -> None:
-        """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core.
+    def feed_file(self, path: str, counter: LineCounter | None = None) -> None:
+        """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core, under this session's
+        limits.
 
         The same events, rejections (worded by :mod:`sopengine.events`) and refusals as feeding the
-        records of :func:`sopengine.events.read_jsonl` one by one.
+        records of :func:`sopengine.events.read_jsonl` one by one. The core lists the first
+        rejected-kept of them; the rest come in batches, each worded, counted by kind and let go.
         """
         def progress(n: int, _lines: int) -> None:
             if counter is not None:
                 counter.bytes += n
                 counter.report()
 
+        worded: dict[Any, str] = {}  # a file of bad lines repeats few reasons: each is worded once
+
+        def overflow(batch: list[tuple[Any, ...]]) -> None:
+            for item in batch:
+                if item[0] != "rejected":
+                    self.rejected.count(_refusal(*item[2:]))
+                    continue
+                reason = item[2]
+                key = reason if reason[0] in ("json", "too_long", "too_deep", "unknown_type", "time") else None
+                text = worded.get(key) if key is not None else None
+                if text is None:
+                    text = self._reason(reason)
+                    if key is not None and len(worded) < 4096:
+                        worded[key] = text
+                self.rejected.count(text)
+
+        limits = self.limits
         self._files.append((os.fspath(path), path))
-        self._max_line_bytes = max_line_bytes
         try:
-            next_seq, rejected, refused, after = self._core.feed_file(os.fspath(path), path, self._seq,
-                                                                      max_line_bytes, progress)
+            next_seq, rejected, refused, after = self._core.feed_file(
+                os.fspath(path), path, self._seq, limits.line_bytes, progress, limits.json_depth, limits.gzip_ratio,
+                limits.rejected_kept, overflow)
         except OSError as exc:
-            raise InputError(str(exc)) from None
-        names = list(self.pack.events)
+            raise _read_error(path, exc, limits) from None
         for line, reason in rejected:
-            self.rejected.append(Rejected(path, line, render_native_reason(reason, max_line_bytes, lambda: names)))
+            self.rejected.add(Rejected(path, line, self._reason(reason)))
         for line, kind, event_id, case in refused:
-            text = duplicate_reason(event_id, case) if kind == "duplicate" else \
-                f"event {event_id}: case {case!r} was already closed; its events must come together"
-            self.rejected.append(Rejected(path, line, text))
+            self.rejected.add(Rejected(path, line, _refusal(kind, event_id, case)))
         if after:
             from .audit import AFTER_AS_OF
 
@@ -228,8 +246,12 @@ class NativeSession:
             counter.lines += next_seq - self._seq
         self._seq = next_seq
 
+    def _reason(self, reason: tuple[Any, ...]) -> str:
+        names = list(self.pack.events)
+        return render_native_reason(reason, self.limits.line_bytes, lambda: names, self.limits.json_depth)
+
     def reject(self, rejected: Rejected) -> None:
-        self.rejected.append(rejected)
+        self.rejected.add(rejected)
 
     def skip(self, skipped: Skipped) -> None:
         self.skipped[skipped.reason] = self.skipped.get(skipped.reason, 0) + 1
@@ -257,9 +279,9 @@ class NativeSession:
             violations[i] = Violation(*v)
         return assemble(
             as_of, events, cases, violations, [NextAction(*a) for a in actions],
-            [Undecided(*u) for u in undecided], list(self.rejected), passed, self.skipped,
-            [WorkItem(rule, case, action, due, since, overdue, columns, ids)
-             for rule, case, action, due, since, overdue, columns, ids in work], list(self.warnings))
+            [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
+            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more)
+             for rule, case, action, due, since, overdue, columns, ids, more in work], list(self.warnings))
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with
@@ -271,7 +293,11 @@ class NativeSession:
     def _replay(self) -> None:
         """Cases an event came late for are evaluated again from their files' events, in order."""
         if self._files and self._core.dirty_cases():
-            self._core.replay_files(self._files, self._max_line_bytes)
+            try:
+                self._core.replay_files(self._files, self.limits.line_bytes, self.limits.json_depth,
+                                        self.limits.gzip_ratio)
+            except OSError as exc:
+                raise _read_error(self._files[0][1], exc, self.limits) from None
 
     def next_actions(self, as_of: float | None = None) -> list[NextAction]:
         return self.result(as_of).next_actions
@@ -279,3 +305,21 @@ class NativeSession:
     def add_timelines(self, result: AuditResult, limit: int) -> None:
         """Attach the events of up to ``limit`` cases with findings (see :meth:`sopengine.Session.add_timelines`)."""
         attach_timelines(result, self._events, limit)
+
+
+def _refusal(kind: str, event_id: str, case: str) -> str:
+    """Why the core's session refused an event of a file it read."""
+    if kind == "duplicate":
+        return duplicate_reason(event_id, case)
+    return f"event {event_id}: case {case!r} was already closed; its events must come together"
+
+
+def _read_error(display: str, exc: OSError, limits: Limits) -> InputError:
+    """The core's read error as the Python reader words it (a damaged .gz: ``(DAMAGED, (damage, line))``)."""
+    if len(exc.args) == 2 and exc.args[0] == _DAMAGED:
+        damage, line = exc.args[1]
+        return InputError(damaged_message(display, damage, line, limits.gzip_ratio))
+    return InputError(str(exc))
+
+
+_DAMAGED = "sopengine.damaged"  # native/py/src/session.rs DAMAGED

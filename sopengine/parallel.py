@@ -30,8 +30,9 @@ from typing import Any, Callable, Mapping, Sequence
 from .adapters import InputSpec
 from .audit import read_records, until
 from .errors import SopengineError, StrictModeError
-from .events import LineCounter
+from .events import LineCounter, Rejections
 from .findings import AuditResult
+from .limits import Limits
 from .model import Pack
 from .pack import load_pack
 from .session import Partial, Session, attach_timelines, feed_all
@@ -73,11 +74,12 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
                     progress.value += n
         counter = LineCounter(report)
         if native is not None:
-            line_bytes, resident, parts = native
-            results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs, line_bytes,
-                                                    resident, os.path.join(parts, f"w{mine}-"), as_of), 0))
+            _, resident, parts = native
+            results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs,
+                                                    (inputs or InputSpec()).limits, resident,
+                                                    os.path.join(parts, f"w{mine}-"), as_of), 0))
             return
-        session = Session(pack, facts)
+        session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
         runs = feed_all(session, until(read_records(pack, logs, counter, _share(jobs, mine), inputs), as_of),
                         strict=strict, grouped=grouped, keep_seq=True)
         partial = session.partial()
@@ -93,19 +95,19 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
 
 
 def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], strict: bool, counter: LineCounter,
-                  mine: int, jobs: int, max_line_bytes: int, resident_cases: int | None,
-                  parts: str, as_of: float | None) -> tuple[bytes, list[Any], dict[str, int]]:
+                  mine: int, jobs: int, limits: Limits, resident_cases: int | None,
+                  parts: str, as_of: float | None) -> tuple[bytes, Rejections, dict[str, int]]:
     """One worker's share on the native core: its partial (bytes; its cross-case probes and intervals in
     partition files ``{parts}{k}``), the rejected lines it reports and the events it skipped (after
     ``as_of``)."""
     from .native import NativeSession
 
     core = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, share=(mine, jobs),
-                         until=as_of)
+                         until=as_of, limits=limits)
     for path in logs:
-        core.feed_file(path, max_line_bytes, counter)
-        if strict and core.rejected:
-            first = min(core.rejected, key=lambda r: (r.file, r.line))
+        core.feed_file(path, counter)
+        first = core.rejected.first() if strict else None
+        if first is not None:
             raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
     return core.partial_bytes(parts), core.rejected, core.skipped
 
@@ -190,14 +192,15 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
     if native is not None:
         from .native import NativeSession
 
-        merged = NativeSession(pack, facts, keep_events=False)
-        merged.rejected = [r for i in range(jobs) for r in partials[i][0][1]]
+        merged = NativeSession(pack, facts, keep_events=False, limits=(inputs or InputSpec()).limits)
         for i in range(jobs):
-            for reason, n in partials[i][0][2].items():
+            _, rejected, skipped = partials[i][0]
+            merged.rejected.absorb(rejected)
+            for reason, n in skipped.items():
                 merged.skipped[reason] = merged.skipped.get(reason, 0) + n
         return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True,
                              parts=[os.path.join(native[2], f"w{i}-") for i in range(jobs)])
-    session = Session(pack, facts)
+    session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases
     if timelines:

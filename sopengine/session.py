@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import InputError, StrictModeError, UsageError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
-from .events import Event, InputWarning, Record, Rejected, Skipped
+from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped
 from .findings import AuditResult, NextAction, Pending, Undecided, Violation
 from .judging import assemble, cross_case, judge
+from .limits import DEFAULT, Limits
 from .model import Pack
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Partial:
     intervals: list[Interval] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: Rejections = field(default_factory=Rejections)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
     kept: dict[str, list[Event]] = field(default_factory=dict)  # events of cases that may have findings (timelines)
     warnings: list[InputWarning] = field(default_factory=list)
@@ -81,7 +82,7 @@ class Partial:
         self.probes.extend(other.probes)
         for rule, n in other.passed.items():
             self.passed[rule] = self.passed.get(rule, 0) + n
-        self.rejected.extend(other.rejected)
+        self.rejected.absorb(other.rejected)
         for reason, n in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
         self.kept.update(other.kept)
@@ -96,8 +97,10 @@ class Session:
     >>> result = session.result(as_of=None)   # as-of defaults to the latest event time
     """
 
-    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True):
+    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
+                 limits: Limits = DEFAULT):
         self.pack = pack
+        self.limits = limits  # rejected-kept bounds the rejected records kept
         self._plan = Plan(pack)
         self._eval = Evaluator(self._plan, Runtime(index_facts(facts or {})))
         self._cases: dict[str, _Case] = {}
@@ -107,7 +110,7 @@ class Session:
         self._latest: float | None = None
         self._events = 0
         self._keep = keep_events
-        self.rejected: list[Rejected] = []
+        self.rejected = Rejections(limits.rejected_kept)
         self.skipped: dict[str, int] = {}
         self.warnings: list[InputWarning] = []
 
@@ -151,7 +154,7 @@ class Session:
         self._eval.step(case.run, event)
 
     def reject(self, rejected: Rejected) -> None:
-        self.rejected.append(rejected)
+        self.rejected.add(rejected)
 
     def skip(self, skipped: Skipped) -> None:
         """Count an input record that an input mapping deliberately leaves out (by its reason)."""
@@ -192,8 +195,10 @@ class Session:
 
     def partial(self) -> Partial:
         """Everything found so far, before the as-of judgement and the cross-case join."""
+        rejected = Rejections(self.limits.rejected_kept)
+        rejected.absorb(self.rejected)
         out = Partial(events=self._events, cases=len(self._cases), latest=self._latest,
-                      rejected=list(self.rejected), skipped=dict(self.skipped), warnings=list(self.warnings))
+                      rejected=rejected, skipped=dict(self.skipped), warnings=list(self.warnings))
         out.absorb(self._closed)  # cases counts there; events are all counted in self._events
         for case in self._cases.values():
             out.absorb(self._found(case))
@@ -321,16 +326,17 @@ def engine_name(engine: str | None = None) -> str:
 
 def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
                 *, keep_events: bool = True, resident_cases: int | None = None,
-                timelines: bool = True) -> "Session | NativeSession":
+                timelines: bool = True, limits: Limits = DEFAULT) -> "Session | NativeSession":
     """A session on the chosen engine (see :func:`engine_name`); both give the same findings.
 
     ``resident_cases`` bounds the cases the native engine keeps in memory (the rest wait on disk);
     the Python reference engine keeps every case. ``timelines=False``: no report will ask for the events
     of cases (:meth:`Session.add_timelines`), so the native engine keeps no Python copy of them.
+    ``limits``: rejected-kept bounds the rejected records kept whole.
     """
     if engine_name(engine) == "native":
         from .native import NativeSession
 
         return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases,
-                             timelines=timelines)
-    return Session(pack, facts, keep_events=keep_events)
+                             timelines=timelines, limits=limits)
+    return Session(pack, facts, keep_events=keep_events, limits=limits)

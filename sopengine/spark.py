@@ -31,7 +31,7 @@ import os
 import pickle
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 from .adapters.readers import container_of
 from .audit import until
 from .errors import UsageError
-from .events import Event, InputWarning, Record, Rejected, Skipped, line_record, too_long_line
+from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped, line_record, too_long_line
 from .findings import AuditResult, NextAction, Undecided, Violation
 from .judging import assemble, judge
 from .limits import DEFAULT, Limits
@@ -126,7 +126,8 @@ _PARSED = ("kind", "case", "seq", "file", "line", "payload")
 PARSED = "kind string, case string, seq long, file string, line long, payload binary"
 
 
-def _parse_lines(types: frozenset[str], max_line_bytes: int) -> Callable[[Iterable[Any]], Iterator[Any]]:
+def _parse_lines(types: frozenset[str], max_line_bytes: int, max_depth: int
+                 ) -> Callable[[Iterable[Any]], Iterator[Any]]:
     """mapInArrow function: JSON Lines (file, line, seq, text) -> events and rejected lines, as one machine."""
     names = sorted(types)
 
@@ -148,7 +149,7 @@ def _parse_lines(types: frozenset[str], max_line_bytes: int) -> Callable[[Iterab
                 elif _REPLACEMENT in line:  # Hadoop's reader decodes lines: invalid bytes arrive as U+FFFD
                     record = Rejected(file, lineno, "not valid UTF-8 (the text reader replaced bytes with U+FFFD)")
                 else:
-                    record = line_record(line, file, file, lineno, seq, types, lambda: names)
+                    record = line_record(line, file, file, lineno, seq, types, lambda: names, max_depth=max_depth)
                 assert record is not None  # no select: every line is an event or rejected
                 _event_row(out, record)
             yield pa.RecordBatch.from_pydict(out, schema=_arrow(PARSED))
@@ -226,7 +227,8 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
     events after a given ``as_of`` are skipped (:func:`sopengine.audit.until`)."""
 
     def evaluate(batches: Iterable[Any]) -> Iterator[Any]:
-        session = Session(shipment.pack(), facts)
+        # Every refusal goes to the driver, whose result keeps rejected-kept of them (SparkAudit.result).
+        session = Session(shipment.pack(), facts, limits=replace(DEFAULT, rejected_kept=sys.maxsize))
 
         def events() -> Iterator[Event]:
             for batch in batches:
@@ -245,7 +247,7 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
             _add(out, "pending", p)
         for u in found.undecided:
             _add(out, "undecided", u)
-        for r in found.rejected:
+        for r in found.rejected.kept():
             _add(out, "rejected", r)
         for rule, n in found.passed.items():
             _add(out, "passed", key=rule, n=n)
@@ -323,6 +325,7 @@ class SparkAudit:
     rejected_lines: "DataFrame"  # file, line, error: lines and rows that are not events
     skipped_rows: "DataFrame"  # file, line, reason
     as_of: float | None
+    limits: Limits = DEFAULT  # rejected-kept: how many rejected records result() keeps whole
 
     def _decoded(self, kind: str, schema: str) -> "DataFrame":
         """The findings of one kind as rows with the JSON output's columns (their ``to_json()``)."""
@@ -359,7 +362,9 @@ class SparkAudit:
         violations: list[Violation] = []
         actions: list[NextAction] = []
         undecided: list[Undecided] = []
-        rejected = [Rejected(r.file, r.line, r.error) for r in self.rejected_lines.collect()]
+        rejected = Rejections(self.limits.rejected_kept)
+        for r in self.rejected_lines.toLocalIterator():
+            rejected.add(Rejected(r.file, r.line, r.error))
         passed: dict[str, int] = {}
         counts = {"events": 0, "cases": 0}
         skipped: dict[str, int] = {}
@@ -373,7 +378,7 @@ class SparkAudit:
             elif row.kind == "undecided":
                 undecided.append(pickle.loads(row.payload))
             elif row.kind == "rejected":
-                rejected.append(pickle.loads(row.payload))
+                rejected.add(pickle.loads(row.payload))
             elif row.kind == "passed":
                 passed[row.key] = passed.get(row.key, 0) + row.n
             elif row.kind == "count":
@@ -419,7 +424,7 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     rejected = parsed.where(kinds == "rejected").select(
         "file", "line", F.decode("payload", "UTF-8").alias("error"))
     skipped = parsed.where(kinds == "skipped").select("file", "line", F.decode("payload", "UTF-8").alias("reason"))
-    return SparkAudit(rows, rejected, skipped, as_of)
+    return SparkAudit(rows, rejected, skipped, as_of, limits)
 
 
 def _read(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", types: frozenset[str],
@@ -445,7 +450,7 @@ def _read(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", type
         for more in lines[1:]:
             union = union.union(more)
         frames.insert(0, spark.createDataFrame(union, LINES).mapInArrow(
-            _parse_lines(types, limits.line_bytes), PARSED))
+            _parse_lines(types, limits.line_bytes, limits.json_depth), PARSED))
     result = frames[0]
     for more in frames[1:]:
         result = result.unionByName(more)

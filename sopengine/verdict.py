@@ -7,10 +7,10 @@ than the allowed share, has not judged the cases: its "no violations" would be f
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from .errors import UsageError
+from .events import reason_kind
 from .findings import AuditResult
 
 DEFAULT_MAX_REJECTED = "1%"
@@ -31,21 +31,14 @@ def parse_max_rejected(text: str) -> tuple[float, bool]:
 
 def rejection_reasons(result: AuditResult, top: int = 5) -> list[tuple[str, int]]:
     """The most common kinds of rejection (the reason up to its first detail), with their counts."""
-    kinds = Counter(_kind(r.error) for r in result.rejected)
-    return kinds.most_common(top)
-
-
-def _kind(reason: str) -> str:
-    """A rejection reason without its particulars: suggestions dropped, quoted values and numbers elided."""
-    text = re.sub(r"\s*\(did you mean [^)]*\)", "", reason)
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
-    text = re.sub(r"\d+", "N", text)
-    return text if len(text) <= 80 else text[:79] + "…"
+    kinds = Counter(reason_kind(r.error) for r in result.rejected)
+    kinds.update(result.rejected_more)
+    return sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
 
 def input_problem(result: AuditResult, max_rejected: str = DEFAULT_MAX_REJECTED) -> str | None:
     """Why the audit's input cannot be trusted, or None when it can."""
-    read, rejected = result.read, len(result.rejected)
+    read, rejected = result.read, result.rejected_count
     reasons = "; ".join(f"{n} × {kind}" for kind, n in rejection_reasons(result))
     if read == 0:
         return "the input holds no record at all: nothing was audited"

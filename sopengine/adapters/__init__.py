@@ -39,7 +39,7 @@ BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes")
 _DEFAULT_MAPPINGS = {"csv": "columns", "parquet": "columns", "xes": "xes"}
 
 Reader = Callable[[str, str], Iterator[RawRecord]]
-_CONTAINERS: dict[str, Reader] = {"csv": read_csv, "parquet": read_parquet, "json": read_json,
+_CONTAINERS: dict[str, Callable[..., Iterator[RawRecord]]] = {"csv": read_csv, "parquet": read_parquet, "json": read_json,
                                   "jsonl": read_json, "xes": read_xes}
 
 
@@ -170,6 +170,7 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
     """
     plan = _Plan(spec)
     types = pack.events
+    depth = spec.limits.json_depth
     counter = counter if counter is not None else LineCounter()
     lookups: dict[int, Lookups] = {}
     deferred: list[tuple[Mapping, Source, dict[str, Any], str, int, int, tuple[str, ...]]] = []
@@ -177,21 +178,21 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
         path = os.fspath(raw)
         container, mapping = plan.for_file(path)
         if container == "jsonl" and mapping is None:
-            yield from read_jsonl(path, types, display=path, type_names=lambda: list(types),
-                                  max_line_bytes=spec.limits.line_bytes, counter=counter, select=select)
+            yield from read_jsonl(path, types, display=path, type_names=lambda: list(types), counter=counter,
+                                  select=select, limits=spec.limits)
             continue
         if mapping is None:
-            yield from _canonical(path, types, counter, select)
+            yield from _canonical(path, types, counter, select, spec.limits)
         else:
             runtime = lookups.setdefault(id(mapping), mapping.lookups())
             read = _reader_for(container, mapping, spec)
-            yield from _mapped(mapping, runtime, read, path, types, counter, select, deferred)
+            yield from _mapped(mapping, runtime, read, path, types, counter, select, deferred, depth)
         _account_bytes(path, counter)
     for mapping, source, record, display, line, _, notes in deferred:
         counter.lines += 1  # a new place in the input order: after everything read
         seq = counter.lines
         yield from _finish(mapping, source, record, lookups[id(mapping)], display, line, seq, types, select,
-                           final=True, notes=notes)
+                           final=True, notes=notes, depth=depth)
 
 
 def _account_bytes(path: str, counter: LineCounter) -> None:
@@ -202,8 +203,9 @@ def _account_bytes(path: str, counter: LineCounter) -> None:
     counter.report()
 
 
-def _canonical(path: str, types: Any, counter: LineCounter, select: Select | None) -> Iterator[Record]:
-    for rec, line, _kind in read_json(path, path):
+def _canonical(path: str, types: Any, counter: LineCounter, select: Select | None, limits: Limits
+               ) -> Iterator[Record]:
+    for rec, line, _kind in read_json(path, path, limits):
         counter.lines += 1
         seq = counter.lines
         assert not isinstance(rec, Note)  # only the Jira reader notes anything
@@ -211,11 +213,11 @@ def _canonical(path: str, types: Any, counter: LineCounter, select: Select | Non
             if select is None or select(None, seq):
                 yield Rejected(path, line, rec)
             continue
-        yield from _checked(rec, path, line, seq, types, select)
+        yield from _checked(rec, path, line, seq, types, select, depth=limits.json_depth)
 
 
 def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: Any, counter: LineCounter,
-            select: Select | None, deferred: list[Any]) -> Iterator[Record]:
+            select: Select | None, deferred: list[Any], depth: int) -> Iterator[Record]:
     mergers: dict[str, Merger] = {}
 
     def mine(seq: int) -> bool:
@@ -229,7 +231,7 @@ def _mapped(mapping: Mapping, runtime: Lookups, read: Reader, path: str, types: 
                 yield Skipped(path, n, f"{source.name}: merged into the event of its other row(s)")
         notes = (_unpaired(source, record, missing),) if missing else ()
         yield from _finish(mapping, source, record, runtime, path, line, seq, types, select, deferred=deferred,
-                           notes=notes)
+                           notes=notes, depth=depth)
 
     for rec, line, kind in read(path, path):
         if isinstance(rec, Note):  # no record: this worker's share by the record read before it
@@ -280,7 +282,7 @@ def _unmatched(mapping: Mapping, record: dict[str, Any], display: str, line: int
 
 
 def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int, seq: int,
-               types: Any) -> Iterator[Record]:
+               types: Any, depth: int = DEFAULT.json_depth) -> Iterator[Record]:
     """One record through a mapping whose records stand alone (no keyed sources to look up, no merging),
     as the default ``columns`` mapping: for engines that read the records themselves (Spark)."""
     record = mapping.canonical(record)
@@ -288,7 +290,8 @@ def map_record(mapping: Mapping, record: dict[str, Any], display: str, line: int
     if source is None:
         yield _unmatched(mapping, record, display, line)
         return
-    yield from _finish(mapping, source, record, mapping.lookups(), display, line, seq, types, None, final=True)
+    yield from _finish(mapping, source, record, mapping.lookups(), display, line, seq, types, None, final=True,
+                       depth=depth)
 
 
 def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT[str, str] | None = None
@@ -308,7 +311,8 @@ def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT
     spelling = {name.lower(): name for name in (*declared, "id")}
     display = path  # as the operator named it, as YAML facts files are
     out = []
-    for rec, line, _ in read_csv(path, display, spec.limits.line_bytes, spec.csv_delimiter, spec.encoding):
+    for rec, line, _ in read_csv(path, display, spec.limits, spec.csv_delimiter, spec.encoding,
+                                 size_limit="facts-file-bytes"):
         where = f"{display}:{line}"
         if not isinstance(rec, dict):
             raise InputError(f"{where}: {rec}")
@@ -355,22 +359,22 @@ def default_mapping(container: str) -> Mapping:
 
 
 def _reader_for(container: str, mapping: Mapping, spec: InputSpec) -> Reader:
+    limits = spec.limits
     if mapping.reader == "jira":
-        return partial(read_jira, initial=mapping.initial)
+        return partial(read_jira, limits=limits, initial=mapping.initial)
     if mapping.reader == "xes":
-        return read_xes
+        return partial(read_xes, limits=limits)
     if container == "csv":
-        return partial(read_csv, max_field=spec.limits.line_bytes, delimiter=spec.csv_delimiter,
-                       encoding=spec.encoding)
+        return partial(read_csv, limits=limits, delimiter=spec.csv_delimiter, encoding=spec.encoding)
     reader = _CONTAINERS.get(container)
     if reader is None:
         raise UsageError(f"the mapping '{mapping.name}' reads records; {container} is not a record format")
-    return reader
+    return partial(reader, limits=limits)
 
 
 def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: Lookups, display: str, line: int,
             seq: int, types: Any, select: Select | None, deferred: list[Any] | None = None,
-            final: bool = False, notes: tuple[str, ...] = ()) -> Iterator[Record]:
+            final: bool = False, notes: tuple[str, ...] = (), depth: int = DEFAULT.json_depth) -> Iterator[Record]:
     """Map one record and check the result as any event is checked; ``notes`` are warnings about the record,
     reported with it (by the worker whose share it is)."""
     try:
@@ -386,16 +390,16 @@ def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: L
             yield from (InputWarning(display, line, note) for note in notes)
         return
     event, more = obj
-    yield from _checked(event, display, line, seq, types, select, f"{source.name}: ", notes + more)
+    yield from _checked(event, display, line, seq, types, select, f"{source.name}: ", notes + more, depth)
 
 
 def _checked(obj: dict[str, Any], display: str, line: int, seq: int, types: Any, select: Select | None,
-             prefix: str = "", notes: tuple[str, ...] = ()) -> Iterator[Record]:
+             prefix: str = "", notes: tuple[str, ...] = (), depth: int = DEFAULT.json_depth) -> Iterator[Record]:
     """This worker's share of one event object, checked as any event is (SPEC §2), with its warnings."""
     if select is not None and not select(obj, seq):
         return
     result = event_from_obj(obj, f"{display}:{line}", types, seq, lambda: list(types),
-                            (display, line))
+                            (display, line), depth)
     yield Rejected(display, line, prefix + result) if isinstance(result, str) else result
     yield from (InputWarning(display, line, note) for note in notes)
 

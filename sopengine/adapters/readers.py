@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import InputError
-from ..events import open_binary
-from ..limits import DEFAULT
+from ..events import bracket_depths, open_binary, too_deep_reason
+from ..limits import DEFAULT, Limits
 
 @dataclass(frozen=True)
 class Note:
@@ -47,10 +47,14 @@ class _Lines:
     line ends are two bytes.
     """
 
-    def __init__(self, fh: BinaryIO, encoding: str):
+    def __init__(self, fh: BinaryIO, encoding: str, display: str, max_bytes: tuple[str, int] | None = None):
         self._fh = fh
         self.encoding = encoding
+        self.display = display
+        self.max_bytes = max_bytes  # (limit name, bytes): the file may hold no more
+        self.read = 0
         self.number = 0
+        self.ended = False  # the last line has been read
         self.bad: set[int] = set()
         self._text = None if codecs.lookup(encoding).name != "utf-16" else \
             codecs.getreader(encoding)(fh, "replace")
@@ -66,20 +70,29 @@ class _Lines:
         if self._text is not None:
             text = self._text.readline()
             if not text:
+                self.ended = True
                 raise StopIteration
-            self.number += 1
+            self._count(len(text) * 2)
             if "\ufffd" in text:
                 self.bad.add(self.number)
             return text
         raw = self._fh.readline()
         if not raw:
+            self.ended = True
             raise StopIteration
-        self.number += 1
+        self._count(len(raw))
         try:
             return raw.decode(self.encoding)
         except UnicodeDecodeError:
             self.bad.add(self.number)
             return raw.decode(self.encoding, "replace")
+
+    def _count(self, size: int) -> None:
+        self.number += 1
+        self.read += size
+        if self.max_bytes is not None and self.read > self.max_bytes[1]:
+            name, limit = self.max_bytes
+            raise InputError(f"{self.display}: larger than {limit} bytes (limit {name})")
 
     def push_back(self, line: str) -> None:
         """Give a line back (read to sniff the delimiter): the next read returns it again."""
@@ -116,18 +129,21 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delimiter: str | None = None,
-             encoding: str | None = None) -> Iterator[RawRecord]:
+def read_csv(path: str, display: str, limits: Limits = DEFAULT, delimiter: str | None = None,
+             encoding: str | None = None, size_limit: str | None = None) -> Iterator[RawRecord]:
     """Rows of a CSV file with a header row; a row's line is where it starts (quoted fields may span lines).
 
     The encoding is the file's byte-order mark (UTF-8, UTF-16), else ``encoding``, else UTF-8; the delimiter
-    is ``delimiter``, else an Excel ``sep=X`` first line, else sniffed from the header (, ; TAB |).
+    is ``delimiter``, else an Excel ``sep=X`` first line, else sniffed from the header (, ; TAB |). A field
+    is bounded by line-bytes, the whole file by the limit ``size_limit`` names, if any. A quote that is
+    never closed stops the reading (:class:`InputError`): the rows after it cannot be told apart.
     """
-    csv.field_size_limit(max_field)  # the csv module's own setting (process-wide); set before each file
-    fh = open_binary(path)
+    csv.field_size_limit(limits.line_bytes)  # the csv module's own setting (process-wide); set before each file
+    fh = open_binary(path, display, limits.gzip_ratio)
+    size = (size_limit, getattr(limits, size_limit.replace("-", "_"))) if size_limit else None
     try:
         try:
-            lines = _Lines(fh, _encoding(fh, encoding, display))
+            lines = _Lines(fh, _encoding(fh, encoding, display), display, size)
         except LookupError:
             raise InputError(f"--encoding: unknown encoding {encoding!r}") from None
         first = next(lines, None)
@@ -154,7 +170,12 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delim
             except StopIteration:
                 break
             except csv.Error as exc:
-                yield f"malformed CSV: {exc}", start, None
+                # An open quote that swallowed the lines after its row (to the end, or past the field limit):
+                # the rows after it cannot be told apart. On the last line it loses that row alone.
+                if lines.number > start and (lines.ended or "field limit" in str(exc)):
+                    raise InputError(_unclosed_quote(display, start, lines, limits.line_bytes)) from None
+                yield f"malformed CSV: {exc}" + (" (a quote opened in this row is never closed)" if lines.ended
+                                                 else ""), start, None
                 start = lines.number + 1
                 continue
             line, start = start, lines.number + 1
@@ -174,6 +195,18 @@ def read_csv(path: str, display: str, max_field: int = DEFAULT.line_bytes, delim
             fh.close()
 
 
+def _unclosed_quote(display: str, start: int, lines: _Lines, limit: int) -> str:
+    """A quoted field that swallows the lines after it: where it starts and how much of the file it takes."""
+    span = lines.number - start + 1
+    if lines.ended:
+        return (f"{display}:{start}: a quoted field opened in this row is never closed: lines {start}-{lines.number}"
+                f" ({span} lines, to the end of the file) would be one field, so they are not audited; close "
+                "the quote (a quote inside a field is written twice: \"\")")
+    return (f"{display}:{start}: a quoted field opened in this row runs over {span} lines and past {limit} bytes "
+            "(limit line-bytes) without closing: a quote that is never closed? The rows after it cannot be told "
+            "apart, so the file is not audited")
+
+
 def _undecodable(encoding: str) -> str:
     hint = " (an export from Excel or an older tool may be Windows-1252: --encoding cp1252)"
     return f"not valid {encoding.upper()}" + (hint if encoding == "utf-8" else "")
@@ -181,7 +214,7 @@ def _undecodable(encoding: str) -> str:
 
 # --------------------------------------------------------------------------- Parquet
 
-def read_parquet(path: str, display: str) -> Iterator[RawRecord]:
+def read_parquet(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawRecord]:
     """Rows of a Parquet file, a batch at a time; the 'line' is the row number (1-based)."""
     try:
         import pyarrow.parquet as pq  # optional extra: pip install 'sopengine[parquet]'
@@ -200,15 +233,73 @@ def read_parquet(path: str, display: str) -> Iterator[RawRecord]:
 
 # --------------------------------------------------------------------------- JSON
 
-def _json_prefix(path: str, containers: tuple[str, ...]) -> str:
+class TooDeep(Exception):
+    """A JSON document nests deeper than its limit."""
+
+
+class Nesting:
+    """A JSON byte stream whose nesting is followed as it is read, raising :class:`TooDeep` past ``limit``.
+
+    A parser that names where it is (ijson's prefixes) spends memory quadratic in the depth of what it
+    reads; this stops a deep document before the parser gets to it, a chunk at a time, at C speed
+    (:func:`sopengine.events.bracket_depths`). The chunk that goes too deep is handed over up to the
+    bracket that does, so the records before it are read; the next read raises.
+    """
+
+    def __init__(self, fh: BinaryIO, limit: int):
+        self._fh = fh
+        self.limit = limit
+        self.depth = 0
+        self._in_string = False
+        self._held = b""  # a backslash that escapes the first byte of the next chunk
+        self._too_deep = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._too_deep:
+            raise TooDeep()
+        data = self._fh.read(size)
+        chunk = self._held + data
+        run = len(chunk) - len(chunk.rstrip(b"\\"))
+        held = chunk[-1:] if run % 2 and data else b""
+        chunk = chunk[:len(chunk) - len(held)]
+        deepest, depth, in_string = bracket_depths(chunk, self.depth, self._in_string)
+        if deepest > self.limit:
+            self._too_deep = True
+            return data[:self._cut(chunk) - len(self._held)]
+        self.depth, self._in_string, self._held = depth, in_string, held
+        return data
+
+    def _cut(self, chunk: bytes) -> int:
+        """Where in ``chunk`` the nesting first goes past the limit (byte by byte: once per document)."""
+        depth, in_string, escaped = self.depth, self._in_string, False
+        for at, byte in enumerate(chunk):
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif byte == 0x5C:  # backslash
+                    escaped = True
+                elif byte == 0x22:
+                    in_string = False
+            elif byte == 0x22:
+                in_string = True
+            elif byte in (0x5B, 0x7B):
+                depth += 1
+                if depth > self.limit:
+                    return at
+            elif byte in (0x5D, 0x7D):
+                depth -= 1
+        return len(chunk)
+
+
+def _json_prefix(path: str, containers: tuple[str, ...], limits: Limits) -> str:
     """Where the records are: 'item' (a top-level array), 'KEY.item' (e.g. a REST response's records),
     or '' (one object, or JSON Lines of objects)."""
     import ijson
 
-    fh = open_binary(path)
+    fh = open_binary(path, path, limits.gzip_ratio)
     try:
         depth = 0
-        for prefix, event, value in ijson.parse(fh, multiple_values=True):
+        for prefix, event, value in ijson.parse(Nesting(fh, limits.json_depth + 2), multiple_values=True):
             if depth == 0 and event == "start_array":
                 return "item"
             if event in ("start_map", "start_array"):
@@ -220,32 +311,38 @@ def _json_prefix(path: str, containers: tuple[str, ...]) -> str:
             elif depth == 1 and event == "map_key" and value in containers:
                 return f"{value}.item"
         return ""
-    except ijson.JSONError:
+    except (ijson.JSONError, TooDeep):
         return ""  # reported with its position by the reader
     finally:
         if path != "-":
             fh.close()
 
 
-def _json_values(path: str, display: str, containers: tuple[str, ...], top: dict[str, Any] | None = None
-                 ) -> Iterator[tuple[Any, int, str | None]]:
+def _json_values(path: str, display: str, containers: tuple[str, ...], limits: Limits,
+                 top: dict[str, Any] | None = None) -> Iterator[tuple[Any, int, str | None]]:
     """(value, record number, None), then (None, n, why) if the file breaks off: the rest cannot be read.
 
     ``top`` receives the top-level scalars of a response (``total``, ``isLast``: wherever they are in the file,
-    so it is complete once the values are).
+    so it is complete once the values are). The document may nest json-depth levels below its records'
+    container (a response's array in an object).
     """
     import ijson
 
-    prefix = _json_prefix(path, containers) if path != "-" else ""
-    fh = open_binary(path)
+    prefix = _json_prefix(path, containers, limits) if path != "-" else ""
+    fh = open_binary(path, display, limits.gzip_ratio)
+    guarded = Nesting(fh, limits.json_depth + 2)
     number = 0
-    source: Any = fh if top is None else _top_scalars(ijson.parse(fh, multiple_values=True, use_float=True), top)
+    source: Any = guarded if top is None else \
+        _top_scalars(ijson.parse(guarded, multiple_values=True, use_float=True), top)
     try:
         for value in ijson.items(source, prefix, multiple_values=True, use_float=True):
             number += 1
             yield value, number, None
     except ijson.JSONError as exc:
         yield None, number + 1, f"not valid JSON after record {number}; the rest of the file cannot be read ({exc})"
+    except TooDeep:
+        yield None, number + 1, (f"after record {number}: {too_deep_reason(limits.json_depth)}; the rest of the "
+                                 "file cannot be read")
     except OSError as exc:
         raise InputError(f"{display}: read failed ({exc})") from None
     finally:
@@ -260,9 +357,9 @@ def _top_scalars(events: Iterable[tuple[str, str, Any]], top: dict[str, Any]) ->
         yield prefix, event, value
 
 
-def read_json(path: str, display: str) -> Iterator[RawRecord]:
+def read_json(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawRecord]:
     """Objects of a JSON array, of a REST response's ``records``, or JSON Lines; the 'line' is the record number."""
-    for value, number, error in _json_values(path, display, ("records", "events", "items", "data")):
+    for value, number, error in _json_values(path, display, ("records", "events", "items", "data"), limits):
         if error is not None:
             yield error, number, None
         elif isinstance(value, dict):
@@ -272,7 +369,8 @@ def read_json(path: str, display: str) -> Iterator[RawRecord]:
             yield f"expected a JSON object, got {type(value).__name__}", number, None
 
 
-def read_jira(path: str, display: str, initial: tuple[str, ...] = ()) -> Iterator[RawRecord]:
+def read_jira(path: str, display: str, limits: Limits = DEFAULT, initial: tuple[str, ...] = ()
+              ) -> Iterator[RawRecord]:
     """Records of Jira issues (a search response's ``issues``, an array, one issue, or JSON Lines).
 
     Per issue: one record of kind ``issue`` (the issue as exported, plus ``first_change``: the first changelog
@@ -285,7 +383,7 @@ def read_jira(path: str, display: str, initial: tuple[str, ...] = ()) -> Iterato
     """
     top: dict[str, Any] = {}
     number = 0
-    for value, number, error in _json_values(path, display, ("issues",), top):
+    for value, number, error in _json_values(path, display, ("issues",), limits, top):
         if error is not None:
             yield error, number, None
             continue
@@ -405,13 +503,13 @@ def _xes_value(tag: str, raw: str | None) -> Any:
     return raw
 
 
-def read_xes(path: str, display: str) -> Iterator[RawRecord]:
+def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawRecord]:
     """One record per XES event: its attributes, plus the trace's attributes under ``trace``.
 
     Streaming (SAX, fed in 64 KB chunks): memory holds one trace's attributes and
     the events of the chunk being parsed. Lists become lists of their values;
     event-scope ``<global>`` values fill attributes an event lacks. The 'line'
-    is where the event starts.
+    is where the event starts. (Lists nest as deep as the file does; the event is refused past json-depth.)
     """
     from xml.sax import SAXParseException
     from xml.sax.expatreader import ExpatLocator
@@ -511,7 +609,7 @@ def read_xes(path: str, display: str) -> Iterator[RawRecord]:
     parser = defusedxml.sax.make_parser()
     parser.setContentHandler(handler)
     handler.locator = ExpatLocator(parser)  # feed() (unlike parse()) sets no document locator
-    fh = open_binary(path)
+    fh = open_binary(path, display, limits.gzip_ratio)
     try:
         while True:
             chunk = fh.read(65536)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..expr import Expr
+from ..findings import MAX_EVIDENCE
 from ..rulebase import Rule
 from ._base import Condition, Path, RuleKind
 from ._common import WHEN, add_checks, compile_event_rule, event_types_key, gate, on_types, when_condition
@@ -32,16 +33,31 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 
 
 def check(ev: Evaluator, run: CaseRun, rule: AtMostRule, e: Event) -> None:
+    """Past ``max``, each matching event is a violation citing it and the earlier ones (the first of them:
+    a case's ids are distinct, so the count says how many more there are without keeping them)."""
     if not gate(ev, run, rule, e, rule.when):
         return
-    seen: list[str] = run.memory.setdefault(rule.id, [])
-    seen.append(e.id)
-    if len(seen) > rule.max:
-        ev.runtime.vars["count"] = len(seen)
-        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
-                   (e.id, *seen[:-1]))
+    seen: _Seen = run.memory.setdefault(rule.id, _Seen())
+    seen.count += 1
+    if seen.count > rule.max:
+        ev.runtime.vars["count"] = seen.count
+        cited = (e.id, *seen.first[:MAX_EVIDENCE - 1])
+        ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime), cited,
+                   seen.count - len(cited))
     else:
         ev.held(run, rule)
+    if len(seen.first) < MAX_EVIDENCE:
+        seen.first.append(e.id)
+
+
+class _Seen:
+    """The matching events of a case so far: how many, and the ids of the first MAX_EVIDENCE."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
 
 
 def prepare(plan: Plan, rule: AtMostRule) -> None:

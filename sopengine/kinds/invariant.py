@@ -8,10 +8,10 @@ still broken past its grace is a violation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from ..expr import Expr, Template, state_refs
-from ..findings import Pending
+from ..findings import Pending, cite
 from ..rulebase import Rule
 from ._base import YAML_KEY, Condition, Demand, Path, RuleKind
 from ._common import (REQUIRE, compile_text, compile_when, duration_key, event_types_key, expression_key, gate,
@@ -63,14 +63,14 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 class Breach:
     """An invariant found broken in one case, from the event that broke it."""
 
-    __slots__ = ("rule", "since", "due", "events", "reported", "event")
+    __slots__ = ("rule", "since", "due", "events", "more", "reported", "event")
 
-    def __init__(self, rule: InvariantRule, event: Event, evidence: tuple[str, ...]):
+    def __init__(self, rule: InvariantRule, event: Event, evidence: Iterable[str]):
         self.rule = rule
         self.event = event
         self.since = event.time
         self.due = event.time + rule.grace
-        self.events = evidence
+        self.events, self.more = cite(evidence)
         self.reported = False
 
 
@@ -88,12 +88,12 @@ def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: 
     holds = ev.test(run, rule, rule.require, e)
     if holds is False:
         if rule.id not in run.breaches:
-            breach = Breach(rule, e, tuple(dict.fromkeys((e.id, *ev.evidence(run, rule.require)))))
+            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)))
             run.breaches[rule.id] = breach
             if rule.grace == 0:  # no grace: broken at once
                 breach.reported = True
                 ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
-                           breach.events)
+                           breach.events, breach.more)
     elif holds is True:
         run.breaches.pop(rule.id, None)
         ev.held(run, rule)
@@ -105,7 +105,8 @@ def expire(ev: Evaluator, run: CaseRun, t: float) -> None:
         if not breach.reported and breach.due < t:
             breach.reported = True
             ev.violate(run, breach.rule, breach.due,
-                       breach.rule.message.render(breach.event, run.state, None, None, ev.runtime), breach.events)
+                       breach.rule.message.render(breach.event, run.state, None, None, ev.runtime), breach.events,
+                       breach.more)
 
 
 def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[str, Any], ...]) -> Pending:
@@ -114,7 +115,7 @@ def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[st
         inv.id, run.case, inv.severity,
         inv.action.render(breach.event, run.state, None, None, ev.runtime) if inv.action else "",
         inv.message.render(breach.event, run.state, None, None, ev.runtime),
-        breach.since, breach.since, breach.due, None, breach.events, columns)
+        breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more)
 
 
 def prepare(plan: Plan, rule: InvariantRule) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..errors import Code
 from ..expr import Expr, Template
-from ..findings import Pending
+from ..findings import Pending, Violation, missed_deadlines
 from ..rulebase import Match, Rule
 from ..timeutil import MIN_REPEAT, format_duration
 from ..values import freeze
@@ -72,7 +72,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 class Obligation:
     """An open obligation of one response rule in one case."""
 
-    __slots__ = ("rule", "trigger", "key", "due", "start", "since")
+    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed")
 
     def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float):
         self.rule = rule
@@ -81,6 +81,7 @@ class Obligation:
         self.due = due
         self.start = start
         self.since = trigger.time
+        self.missed = 0  # deadlines of a repeating obligation reported missed
 
 
 def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
@@ -102,12 +103,18 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
 def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
     """Report the deadlines of ``ob`` that passed before ``t``; False when it is over."""
     rule = ob.rule
-    while ob.due is not None and ob.due < t:
-        ev.violate(run, rule, ob.due, rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
-                   (ob.trigger.id,))
-        if rule.every is None:
-            return False
-        ob.due += rule.every  # a missed period: the next one starts at the deadline
+    if ob.due is None or ob.due >= t:
+        return True
+    message = rule.message.render(None, run.state, ob.trigger, None, ev.runtime)
+    if rule.every is None:
+        ev.violate(run, rule, ob.due, message, (ob.trigger.id,))
+        return False
+
+    def missed(time: float, text: str) -> Violation:
+        return Violation(rule.id, run.case, time, rule.severity, text, (ob.trigger.id,))
+
+    # a missed period: the next one starts at the deadline
+    ob.due, ob.missed = missed_deadlines(ob.missed, ob.due, rule.every, t, message, missed, run.violations)
     return True
 
 
@@ -161,7 +168,7 @@ def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[st
         rule.id, run.case, rule.severity,
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
         rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
-        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns)
+        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed)
 
 
 def prepare(plan: Plan, rule: ResponseRule) -> None:

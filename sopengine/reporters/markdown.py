@@ -63,9 +63,9 @@ class MarkdownReporter:
                              for a in result.next_actions[: self.rows]])
             lines += self._more(len(result.next_actions), "next actions")
         if result.rejected:
-            lines += ["", f"### Rejected records ({len(result.rejected)})", ""]
+            lines += ["", f"### Rejected records ({result.rejected_count})", ""]
             lines += _table(["file", "line", "reason"], [[r.file, r.line, r.error] for r in result.rejected[: self.rows]])
-            lines += self._more(len(result.rejected), "rejected records")
+            lines += self._more(result.rejected_count, "rejected records")
         if result.warnings:
             lines += ["", f"### Warnings about the input ({len(result.warnings)})", ""]
             lines += _table(["file", "line", "warning"],

@@ -95,12 +95,14 @@ class TextReporter:
                 lines.append(f"  {rule}: {reason} ({_cases(cases)})")
         if result.rejected:
             lines.append("")
-            lines.append(f"Rejected lines ({len(result.rejected)})")
+            lines.append(f"Rejected lines ({result.rejected_count})")
             for r in result.rejected[: self.per_rule * 5]:
                 lines.append(f"  {r.file}:{r.line}: {r.error}")
             more = len(result.rejected) - self.per_rule * 5
             if more > 0:
-                lines.append(f"  ... and {more} more (--format json lists them all)")
+                lines.append(f"  ... and {more} more (--format json lists them)")
+            for kind, n in result.rejected_more.items():
+                lines.append(f"  ... and {n} more, not listed (limit rejected-kept): {kind}")
         if result.warnings:
             lines.append("")
             lines.append(f"Warnings about the input ({len(result.warnings)}): findings may be wrong where they apply")

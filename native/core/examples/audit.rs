@@ -58,14 +58,14 @@ fn main() {
     let cfg = engine.reader_config(1_000_000);
     let path = std::path::Path::new(&args[3]);
     let (t, c) = (Instant::now(), cpu());
-    let n = JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0).count();
+    let n = JsonlReader::new(open(path, 1000).expect("log"), &cfg, 0, "log", 0).count();
     let (read, read_cpu) = (t.elapsed(), cpu() - c);
     let (t, c) = (Instant::now(), cpu());
     let mut session = Session::new(engine.clone(), Arc::new(facts), false);
     if let Some(limit) = args.get(4) {
         session.set_resident_limit(limit.parse().expect("a resident case limit"));
     }
-    for record in JsonlReader::new(open(path).expect("log"), &cfg, 0, "log", 0) {
+    for record in JsonlReader::new(open(path, 1000).expect("log"), &cfg, 0, "log", 0) {
         if let Ok(Record::Event(e)) = record {
             let _ = session.feed(e);
         }

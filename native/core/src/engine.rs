@@ -294,6 +294,7 @@ impl Engine {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             max_line_bytes,
+            ..Default::default()
         }
     }
 }

@@ -2,7 +2,15 @@
 
 use std::sync::Arc;
 
-use crate::value::{Str, Value};
+use rustc_hash::FxHashSet;
+
+use crate::value::{Num, Str, Value};
+
+/// Event ids a finding lists; it counts the others (`more_events`; `sopengine.findings.MAX_EVIDENCE`).
+pub const MAX_EVIDENCE: usize = 20;
+
+/// Missed deadlines one repeating obligation lists (`sopengine.findings.MAX_REPEATS`).
+pub const MAX_REPEATS: u64 = 1_000;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Violation {
@@ -11,6 +19,74 @@ pub struct Violation {
     pub time: f64,
     pub message: String,
     pub events: Vec<Str>,
+    /// Evidence ids past the [`MAX_EVIDENCE`] listed.
+    pub more_events: u64,
+}
+
+/// A finding's evidence: the first [`MAX_EVIDENCE`] distinct ids, in order, and how many other
+/// distinct ids there are (`sopengine.findings.cite`).
+pub fn cite(ids: Vec<Str>) -> (Vec<Str>, u64) {
+    let mut out: Vec<Str> = Vec::with_capacity(ids.len().min(MAX_EVIDENCE));
+    if ids.len() <= MAX_EVIDENCE {
+        for id in ids {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        return (out, 0);
+    }
+    let mut seen: FxHashSet<Str> = FxHashSet::default();
+    let mut more = 0;
+    for id in ids {
+        if seen.insert(id.clone()) {
+            if out.len() < MAX_EVIDENCE {
+                out.push(id);
+            } else {
+                more += 1;
+            }
+        }
+    }
+    (out, more)
+}
+
+/// The deadlines of a repeating obligation missed from `due` up to `before`, each handed to
+/// `violation` (`missed`: how many it reported before); past [`MAX_REPEATS`] one more stands for
+/// all the rest up to `before`, and says so, and later ones are skipped: counted, not walked.
+/// Returns the next deadline and the misses reported or stood for
+/// (`sopengine.findings.missed_deadlines`, operation for operation).
+pub fn missed_deadlines(
+    mut missed: u64,
+    mut due: f64,
+    every: f64,
+    before: f64,
+    message: &str,
+    mut violation: impl FnMut(f64, String),
+) -> (f64, u64) {
+    while due < before && missed < MAX_REPEATS {
+        violation(due, message.to_owned());
+        missed += 1;
+        due += every;
+    }
+    if due < before && !before.is_infinite() {
+        let skipped = ((before - due) / every).ceil();
+        if missed == MAX_REPEATS {
+            let text = if skipped == 1.0 {
+                message.to_owned()
+            } else {
+                let last = due + (skipped - 1.0) * every;
+                let last = crate::pyfmt::format_time(Num::Float(last)).unwrap_or_default();
+                format!(
+                    "{message} [missed {} more time(s) after this, the last at {last}; an obligation \
+                     lists at most {MAX_REPEATS} misses]",
+                    skipped as u64 - 1
+                )
+            };
+            violation(due, text);
+        }
+        missed += skipped as u64;
+        due += skipped * every;
+    }
+    (due, missed)
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -35,6 +111,41 @@ pub struct Pending {
     pub events: Vec<Str>,
     /// The pack's worklist columns from the case's last state.
     pub columns: Arc<Vec<Value>>,
+    /// Evidence ids past the listed ones.
+    pub more_events: u64,
+    /// Deadlines of a repeating obligation reported missed while its case was evaluated.
+    pub missed: u64,
+}
+
+impl Pending {
+    /// The violations of its deadlines before `limit`, into `out`; then, if it is still open at
+    /// `limit`, its next deadline (`sopengine.findings.Pending.judge`).
+    pub fn judge(&self, limit: f64, out: &mut Vec<Violation>) -> Option<Option<f64>> {
+        let Some(due) = self.due.filter(|&due| due < limit) else {
+            return Some(self.due);
+        };
+        let mut violation = |time: f64, message: String| {
+            out.push(Violation {
+                rule: self.rule,
+                case: self.case.clone(),
+                time,
+                message,
+                events: self.events.clone(),
+                more_events: self.more_events,
+            })
+        };
+        match self.every {
+            None => {
+                violation(due, self.message.clone());
+                None
+            }
+            Some(every) => {
+                let (next, _) =
+                    missed_deadlines(self.missed, due, every, limit, &self.message, violation);
+                Some(Some(next))
+            }
+        }
+    }
 }
 
 /// Where an event stands among all cases' events: time, then case, then input order.

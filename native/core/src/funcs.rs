@@ -189,14 +189,54 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-/// `_show`: how a template shows a value.
+/// Items of a list or set a message shows (`sopengine.expr.SHOWN_ITEMS`).
+pub const SHOWN_ITEMS: usize = 20;
+/// Characters of one placeholder's text a message shows (`sopengine.expr.SHOWN_CHARS`).
+pub const SHOWN_CHARS: usize = 1_000;
+
+/// `_show`: how a template shows a value, bounded: past [`SHOWN_ITEMS`] items a list or set
+/// shows its first (a set's smallest by `str`) and says how many more; past [`SHOWN_CHARS`]
+/// characters the text is cut, saying how much.
 pub fn show(v: &Value) -> String {
-    match v {
-        Value::None => "(none)".into(),
-        Value::Str(s) if s.is_empty() => "(none)".into(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+    let text = match v {
+        Value::None => return "(none)".into(),
+        Value::Str(s) if s.is_empty() => return "(none)".into(),
+        Value::Bool(b) => return if *b { "yes" } else { "no" }.into(),
+        Value::List(items) | Value::Tuple(items) if items.len() > SHOWN_ITEMS => {
+            first_items(items.iter().take(SHOWN_ITEMS).collect(), items.len())
+        }
+        Value::Set(items) | Value::FrozenSet(items) if items.len() > SHOWN_ITEMS => {
+            first_items(smallest_by_str(items, SHOWN_ITEMS), items.len())
+        }
         _ => text(v),
+    };
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text,
+        Some((cut, _)) => {
+            let more = text[cut..].chars().count();
+            format!("{}… ({more} more characters)", &text[..cut])
+        }
     }
+}
+
+fn first_items(first: Vec<&Value>, len: usize) -> String {
+    let shown: Vec<String> = first.iter().map(|v| v.py_str()).collect();
+    format!("{}, … and {} more", shown.join(", "), len - first.len())
+}
+
+/// `heapq.nsmallest(n, items, key=str)`: `sorted_by_str(items)[:n]` without sorting them all.
+fn smallest_by_str(items: &[Value], n: usize) -> Vec<&Value> {
+    let mut keyed: Vec<(String, usize)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.py_str(), i))
+        .collect();
+    if keyed.len() > n {
+        keyed.select_nth_unstable(n - 1);
+        keyed.truncate(n);
+    }
+    keyed.sort();
+    keyed.into_iter().map(|(_, i)| &items[i]).collect()
 }
 
 fn split(value: &Value, sep: &Value) -> Value {

@@ -152,6 +152,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                 Some(iv) => {
                     let message = rule.message.render(&scope(Some(&iv.attrs)));
                     out.violations.push(Violation {
+                        more_events: 0,
                         rule: probe.rule,
                         case: e.case.clone(),
                         time: e.time,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,8 +22,8 @@ use crate::value::{Str, Value};
 /// orjson refuses arrays and objects nested deeper than this.
 pub const MAX_DEPTH: u32 = 1024;
 
-/// What the reader is told by the plan.
-#[derive(Clone, Debug, Default)]
+/// What the reader is told by the plan and the limits.
+#[derive(Clone, Debug)]
 pub struct ReaderConfig {
     /// Event type name -> index; any other type is rejected.
     pub types: FxHashMap<String, u32>,
@@ -31,6 +31,20 @@ pub struct ReaderConfig {
     pub fields: FxHashMap<String, u32>,
     /// The line-bytes limit (`Limits.line_bytes`).
     pub max_line_bytes: usize,
+    /// The json-depth limit (`Limits.json_depth`): a line nesting deeper is [`Reason::TooDeep`].
+    pub max_depth: u32,
+}
+
+impl Default for ReaderConfig {
+    /// No types or fields; the default limits of `sopengine.limits.Limits`.
+    fn default() -> Self {
+        ReaderConfig {
+            types: FxHashMap::default(),
+            fields: FxHashMap::default(),
+            max_line_bytes: 1_000_000,
+            max_depth: 64,
+        }
+    }
 }
 
 /// Why a line is not an event; Python renders each with the reference reader's message code.
@@ -38,6 +52,8 @@ pub struct ReaderConfig {
 pub enum Reason {
     /// Longer than `max_line_bytes`.
     TooLong,
+    /// Valid JSON whose arrays and objects nest deeper than `max_depth`.
+    TooDeep,
     /// Not one JSON value orjson accepts; Python re-parses `line` to say why.
     Json {
         line: Vec<u8>,
@@ -73,16 +89,132 @@ pub enum Record {
     Rejected { origin: Origin, reason: Reason },
 }
 
-/// Open a log for reading; `.gz` is decompressed (all members, as Python's gzip does).
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+/// Open a log for reading; `.gz` is decompressed (see [`Gunzip`]).
+pub fn open(path: &Path, gzip_ratio: u64) -> io::Result<Box<dyn BufRead + Send>> {
     let file = File::open(path)?;
     if path.to_string_lossy().ends_with(".gz") {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            flate2::read::MultiGzDecoder::new(file),
+            Gunzip::new(file, gzip_ratio),
         )))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+    }
+}
+
+/// Past this many decompressed bytes a `.gz` input is held to its ratio (`sopengine.events.GZIP_GRACE`).
+pub const GZIP_GRACE: u64 = 1 << 20;
+
+/// What makes a compressed input unreadable from some point on; Python words it
+/// (`sopengine.events.damaged_message`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Damage {
+    /// The stream ends before its end marker.
+    Truncated,
+    /// Not gzip data, or data that does not inflate.
+    Corrupt,
+    /// It inflates past the allowed ratio (a decompression bomb).
+    Bomb,
+}
+
+impl Damage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Damage::Truncated => "truncated",
+            Damage::Corrupt => "corrupt",
+            Damage::Bomb => "bomb",
+        }
+    }
+}
+
+/// The error a [`Gunzip`] reads fail with: the damage and the last whole line before it.
+#[derive(Debug)]
+pub struct Damaged {
+    pub damage: Damage,
+    pub line: u64,
+}
+
+impl fmt::Display for Damaged {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "{} gzip data after line {}",
+            self.damage.name(),
+            self.line
+        )
+    }
+}
+
+impl std::error::Error for Damaged {}
+
+/// Counts the bytes read from a source.
+struct Tally<R> {
+    inner: R,
+    taken: u64,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken += n as u64;
+        Ok(n)
+    }
+}
+
+/// A gzip stream (all members, as Python's gzip reads them) inflated as it is read, as
+/// `sopengine.events.Gunzip` does it: the compressed file is read in 8 KB pieces (Python's), and
+/// damage is a [`Damaged`] error naming the last whole line: a truncated or corrupt stream, or,
+/// past [`GZIP_GRACE`] bytes, more than `ratio` times the compressed bytes read so far.
+pub struct Gunzip<R: Read> {
+    inner: flate2::bufread::MultiGzDecoder<BufReader<Tally<R>>>,
+    ratio: u64,
+    out: u64,
+    lines: u64,
+}
+
+impl<R: Read> Gunzip<R> {
+    pub fn new(compressed: R, ratio: u64) -> Self {
+        let tally = Tally {
+            inner: compressed,
+            taken: 0,
+        };
+        Gunzip {
+            inner: flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(8192, tally)),
+            ratio,
+            out: 0,
+            lines: 0,
+        }
+    }
+
+    fn damaged(&self, damage: Damage) -> io::Error {
+        io::Error::other(Damaged {
+            damage,
+            line: self.lines,
+        })
+    }
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(match e.kind() {
+                    io::ErrorKind::UnexpectedEof => self.damaged(Damage::Truncated),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                        self.damaged(Damage::Corrupt)
+                    }
+                    _ => e, // the file's own error (or an interrupt), not the data's
+                });
+            }
+        };
+        self.out += n as u64;
+        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        let taken = self.inner.get_ref().get_ref().taken;
+        if self.out > GZIP_GRACE && self.out > self.ratio.saturating_mul(taken) {
+            return Err(self.damaged(Damage::Bomb));
+        }
+        Ok(n)
     }
 }
 
@@ -213,6 +345,37 @@ impl<R: BufRead> Iterator for JsonlReader<'_, R> {
     }
 }
 
+/// Whether the arrays and objects of a valid JSON text nest more than `limit` deep (the top-level
+/// value is level 1), measured on the text as `sopengine.events.bracket_depths` does: a repeated
+/// key's first value counts too. Only a text with more brackets than the limit is scanned.
+pub fn nests_deeper(text: &[u8], limit: u32) -> bool {
+    if memchr::memchr2_iter(b'[', b'{', text).count() <= limit as usize {
+        return false;
+    }
+    let mut depth = 0u32;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// `bytes.strip()`: ASCII whitespace off both ends.
 pub fn strip(line: &[u8]) -> &[u8] {
     let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
@@ -235,6 +398,9 @@ pub fn line_record(
             line: line.to_vec(),
         });
     };
+    if nests_deeper(line, cfg.max_depth) {
+        return reject(Reason::TooDeep);
+    }
     match envelope(top, cfg) {
         Ok(env) => Record::Event(Event {
             id: env
@@ -800,6 +966,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             max_line_bytes: limit,
+            max_depth: 8,
         }
     }
 
@@ -883,9 +1050,158 @@ mod tests {
     }
 
     #[test]
+    fn nesting_past_the_limit_is_measured_on_the_text() {
+        let cfg = config(1000);
+        let deep = |n: usize| {
+            let nest = [b"[".repeat(n), b"]".repeat(n)].concat();
+            [
+                br#"{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b","z":"#.as_slice(),
+                &nest,
+                b"}",
+            ]
+            .concat()
+        };
+        // max_depth 8: the object is level 1, so 7 arrays fit and 8 do not
+        let record = |line: &[u8]| JsonlReader::new(line, &cfg, 0, "f", 0).next();
+        assert!(matches!(record(&deep(7)), Some(Ok(Record::Event(_)))));
+        assert!(matches!(
+            record(&deep(8)),
+            Some(Ok(Record::Rejected {
+                reason: Reason::TooDeep,
+                ..
+            }))
+        ));
+        // brackets in strings do not count; a repeated key's first value does
+        assert!(!nests_deeper(br#"["[[[[[[[[[[\"[[[[[["]"#, 2));
+        assert!(nests_deeper(br#"{"a":[[[1]]],"a":1}"#, 3));
+        // invalid JSON is a JSON error first, however deep
+        let bad = [deep(20), b"x".to_vec()].concat();
+        assert!(matches!(
+            record(&bad),
+            Some(Ok(Record::Rejected {
+                reason: Reason::Json { .. },
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn a_damaged_gzip_says_so_with_the_last_whole_line() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..2000 {
+            writeln!(gz, "line {i} {}", "x".repeat(i % 50)).unwrap();
+        }
+        let whole = gz.finish().unwrap();
+        let damage = |bytes: &[u8], ratio: u64| {
+            let mut out = Vec::new();
+            let err = Gunzip::new(bytes, ratio).read_to_end(&mut out).unwrap_err();
+            let d = err.get_ref().unwrap().downcast_ref::<Damaged>().unwrap();
+            (
+                d.damage,
+                d.line,
+                out.iter().filter(|&&b| b == b'\n').count() as u64,
+            )
+        };
+        let (kind, line, read) = damage(&whole[..whole.len() / 2], 1000);
+        assert_eq!((kind, line), (Damage::Truncated, read));
+        assert!(line > 100);
+        assert_eq!(damage(b"{\"not\": \"gzip\"}\n", 1000).0, Damage::Corrupt);
+        let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        bomb.write_all(&b"x\n".repeat(3_000_000)).unwrap();
+        assert_eq!(damage(&bomb.finish().unwrap(), 100).0, Damage::Bomb);
+    }
+
+    #[test]
     fn nesting_deeper_than_orjson_allows_is_refused() {
         let nest = |n: usize| [b"[".repeat(n), b"]".repeat(n)].concat();
         assert!(decode(&nest(1024), &FxHashMap::default()).is_some());
         assert!(decode(&nest(1025), &FxHashMap::default()).is_none());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Lines of any bytes, of pieces of JSON, and events nesting their data any depth (with
+        /// brackets and escapes in strings), joined by newlines.
+        fn log() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                any::<u8>().prop_map(|b| vec![b]),
+                Just(b"[".to_vec()),
+                Just(b"]".to_vec()),
+                Just(b"{".to_vec()),
+                Just(b"}".to_vec()),
+                Just(b"\"".to_vec()),
+                Just(b"\\".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"-0".to_vec()),
+                Just(b"1e400".to_vec()),
+                Just(b"\xef\xbb\xbf".to_vec()),
+            ];
+            let junk = proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat());
+            let event = (0usize..9, "[a-z\\[\\]{}\"\\\\]{0,6}", any::<bool>()).prop_map(|(n, text, repeat)| {
+                let text = serde_json::to_string(&text).unwrap();
+                let nest = format!("{}{text}{}", "[".repeat(n), "]".repeat(n));
+                let extra = if repeat { format!(r#","z":{nest},"z":1"#) } else { String::new() };
+                format!(
+                    r#"{{"case":"C","time":"2024-05-06T09:00:00Z","type":"a.b","data":{{"x":{nest}}}{extra}}}"#
+                )
+                .into_bytes()
+            });
+            let line = prop_oneof![junk, event.clone(), event];
+            proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join(&b'\n'))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Arbitrary bytes never panic; every non-blank (or too long) line is one record, an event
+            /// or a rejection, in line order; an event never nests past the limit, a TooDeep line does.
+            #[test]
+            fn every_line_is_an_event_or_a_rejection(input in log(), limit in 1usize..200, depth in 1u32..9) {
+                let cfg = ReaderConfig { max_depth: depth, ..config(limit) };
+                let records: Vec<Record> = JsonlReader::new(input.as_slice(), &cfg, 0, "f", 0)
+                    .map(|r| r.expect("bytes in memory cannot fail to read"))
+                    .collect();
+                let mut segments: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+                if segments.last().is_some_and(|s| s.is_empty()) {
+                    segments.pop();
+                }
+                let text = |n: usize| {
+                    let seg = segments[n];
+                    strip(if n == 0 { seg.strip_prefix(b"\xef\xbb\xbf").unwrap_or(seg) } else { seg })
+                };
+                // readline(limit + 2) cuts a line of limit + 2 bytes or more: it is too long, blank or not
+                let counted: Vec<u64> = (0..segments.len())
+                    .filter(|&n| segments[n].len() >= limit + 2 || !text(n).is_empty())
+                    .map(|n| n as u64 + 1)
+                    .collect();
+                let lines: Vec<u64> = records
+                    .iter()
+                    .map(|r| match r {
+                        Record::Event(e) => e.origin.line,
+                        Record::Rejected { origin, .. } => origin.line,
+                    })
+                    .collect();
+                prop_assert_eq!(&lines, &counted);
+                for (r, line) in records.iter().zip(&lines) {
+                    let deep = nests_deeper(text(*line as usize - 1), depth);
+                    match r {
+                        Record::Event(e) => {
+                            prop_assert!(!deep);
+                            prop_assert!(text(*line as usize - 1).len() <= limit);
+                            prop_assert_eq!(e.seq, lines.iter().position(|l| l == line).unwrap() as u64 + 1);
+                        }
+                        Record::Rejected { reason: Reason::TooDeep, .. } => prop_assert!(deep),
+                        Record::Rejected { .. } => {}
+                    }
+                }
+            }
+        }
     }
 }

@@ -16,7 +16,9 @@ use rustc_hash::FxHashMap;
 use crate::engine::{CExpr, Engine, Op, VarKind};
 use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
-use crate::findings::{Interval, Pending, Position, Probe, Undecided, Violation};
+use crate::findings::{
+    cite, missed_deadlines, Interval, Pending, Position, Probe, Undecided, Violation,
+};
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
 use crate::value::{CmpOp, Str, Value};
 
@@ -26,7 +28,11 @@ pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Memory {
     After(Arc<Event>),
-    Seen(Vec<Str>),
+    /// How many events matched, and the ids of the first [`crate::findings::MAX_EVIDENCE`].
+    Seen {
+        count: u64,
+        first: Vec<Str>,
+    },
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -37,6 +43,8 @@ pub struct Obligation {
     pub due: Option<f64>,
     pub start: f64,
     pub since: f64,
+    /// Deadlines of a repeating obligation reported missed.
+    pub missed: u64,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -45,6 +53,8 @@ pub struct Breach {
     pub since: f64,
     pub due: f64,
     pub events: Vec<Str>,
+    /// Evidence ids past the listed ones.
+    pub more: u64,
     pub reported: bool,
     pub event: Arc<Event>,
 }
@@ -122,17 +132,6 @@ impl CaseRun {
             None => self.memory.push((rule, memory)),
         }
     }
-}
-
-/// Ids in first-seen order, each once.
-pub fn dedup(events: Vec<Str>) -> Vec<Str> {
-    let mut out: Vec<Str> = Vec::with_capacity(events.len());
-    for e in events {
-        if !out.contains(&e) {
-            out.push(e);
-        }
-    }
-    out
 }
 
 /// A state value as a probe keeps it (a set is frozen).
@@ -404,6 +403,7 @@ impl<'e> Runner<'e> {
         }
     }
 
+    /// Record a violation citing `events` (bounded by [`cite`]; `more`: ids already left out of them).
     pub fn violate(
         &self,
         run: &mut CaseRun,
@@ -411,7 +411,9 @@ impl<'e> Runner<'e> {
         time: f64,
         message: String,
         events: Vec<Str>,
+        more: u64,
     ) {
+        let (events, left_out) = cite(events);
         push_tight(
             &mut run.violations,
             Violation {
@@ -419,7 +421,8 @@ impl<'e> Runner<'e> {
                 case: run.case.clone(),
                 time,
                 message,
-                events: dedup(events),
+                events,
+                more_events: left_out + more,
             },
         );
     }
@@ -492,17 +495,30 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 return false;
             };
-            while let Some(due) = ob.due {
-                if due >= t {
-                    break;
-                }
-                let message = self.render(run, &rule.message, None, Some(&ob.trigger));
-                self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()]);
-                match k.every {
-                    None => return false,
-                    Some(every) => ob.due = Some(due + every), // a missed period: the next starts at the deadline
-                }
-            }
+            let Some(due) = ob.due.filter(|&due| due < t) else {
+                return true;
+            };
+            let message = self.render(run, &rule.message, None, Some(&ob.trigger));
+            let Some(every) = k.every else {
+                self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()], 0);
+                return false;
+            };
+            // a missed period: the next starts at the deadline
+            let (next, missed) =
+                missed_deadlines(ob.missed, due, every, t, &message, |time, text| {
+                    push_tight(
+                        &mut run.violations,
+                        Violation {
+                            rule: ob.rule,
+                            case: run.case.clone(),
+                            time,
+                            message: text,
+                            events: vec![ob.trigger.id.clone()],
+                            more_events: 0,
+                        },
+                    )
+                });
+            (ob.due, ob.missed) = (Some(next), missed);
             true
         });
         run.obligations = keep(obligations);
@@ -512,9 +528,10 @@ impl<'e> Runner<'e> {
                 continue;
             }
             let rule = &engine.rules[b.rule as usize];
-            let (event, due, events, idx) = (b.event.clone(), b.due, b.events.clone(), b.rule);
+            let (event, due, events, more, idx) =
+                (b.event.clone(), b.due, b.events.clone(), b.more, b.rule);
             let message = self.render(run, &rule.message, Some(&event), None);
-            self.violate(run, idx, due, message, events);
+            self.violate(run, idx, due, message, events, more);
             run.breaches[i].reported = true;
         }
     }
@@ -550,6 +567,7 @@ impl<'e> Runner<'e> {
                         e.time,
                         message,
                         vec![ob.trigger.id.clone(), e.id.clone()],
+                        0,
                     );
                     false
                 }
@@ -797,6 +815,8 @@ impl<'e> Runner<'e> {
                 every: k.every,
                 events: vec![ob.trigger.id.clone()],
                 columns: columns.clone(),
+                more_events: 0,
+                missed: ob.missed,
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -819,6 +839,8 @@ impl<'e> Runner<'e> {
                 every: None,
                 events: b.events.clone(),
                 columns: columns.clone(),
+                more_events: b.more,
+                missed: 0,
             });
         }
         out

@@ -431,28 +431,7 @@ impl Session {
         let mut work = Vec::new();
         for p in total.pending {
             let p = Arc::new(p);
-            let mut due = p.due;
-            let mut open = true;
-            while let Some(d) = due {
-                if d >= limit {
-                    break;
-                }
-                violations.push(Violation {
-                    rule: p.rule,
-                    case: p.case.clone(),
-                    time: d,
-                    message: p.message.clone(),
-                    events: p.events.clone(),
-                });
-                match p.every {
-                    None => {
-                        open = false;
-                        break;
-                    }
-                    Some(every) => due = Some(d + every),
-                }
-            }
-            if open && p.start <= limit {
+            if let Some(due) = p.judge(limit, &mut violations).filter(|_| p.start <= limit) {
                 next_actions.push(NextAction {
                     pending: p.clone(),
                     due,

@@ -13,6 +13,7 @@ use crate::convert::value_to_py;
 pub fn reason_to_py<'py>(py: Python<'py>, reason: &Reason) -> PyResult<Bound<'py, PyAny>> {
     Ok(match reason {
         Reason::TooLong => ("too_long",).into_pyobject(py)?.into_any(),
+        Reason::TooDeep => ("too_deep",).into_pyobject(py)?.into_any(),
         Reason::Json { line } => ("json", PyBytes::new(py, line))
             .into_pyobject(py)?
             .into_any(),
@@ -39,22 +40,28 @@ pub fn reason_to_py<'py>(py: Python<'py>, reason: &Reason) -> PyResult<Bound<'py
 /// An event is `("event", id, case, time, type, actor, data, seq, line)` (data: only `fields`);
 /// a rejection is `("rejected", line, reason)` with `reason` as `render_native_reason` takes it.
 #[pyfunction]
+#[pyo3(signature = (path, types, fields, max_line_bytes, max_depth=64, gzip_ratio=1000))]
 pub fn read_jsonl_records<'py>(
     py: Python<'py>,
     path: &str,
     types: Vec<String>,
     fields: Vec<String>,
     max_line_bytes: usize,
+    max_depth: u32,
+    gzip_ratio: u64,
 ) -> PyResult<Bound<'py, PyList>> {
     let cfg = ReaderConfig {
         types: types.iter().cloned().zip(0..).collect(),
         fields: fields.iter().cloned().zip(0..).collect(),
         max_line_bytes,
+        max_depth,
     };
     let out = PyList::empty(py);
-    let src = reader::open(Path::new(path))?;
+    let src = reader::open(Path::new(path), gzip_ratio)?;
     for record in JsonlReader::new(src, &cfg, 0, path, 0) {
-        let item = match record? {
+        let record =
+            record.map_err(|e| crate::session::read_error(path, e, &Default::default()))?;
+        let item = match record {
             Record::Event(e) => {
                 let data = PyDict::new(py);
                 for (field, value) in &e.data {

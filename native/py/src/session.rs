@@ -117,11 +117,14 @@ impl NativeSession {
 
     /// Read the files again for the events of the dirty cases and evaluate each of those cases
     /// anew, in time order (what was rejected or refused the first time is left out again).
+    #[pyo3(signature = (paths, max_line_bytes, max_depth=64, gzip_ratio=1000))]
     fn replay_files(
         &mut self,
         py: Python<'_>,
         paths: Vec<(String, String)>,
         max_line_bytes: usize,
+        max_depth: u32,
+        gzip_ratio: u64,
     ) -> PyResult<()> {
         use sopengine_core::reader::{JsonlReader, Record};
         let dirty: rustc_hash::FxHashSet<String> = self.dirty_cases().into_iter().collect();
@@ -129,14 +132,15 @@ impl NativeSession {
             return Ok(());
         }
         let engine = self.inner.engine.clone();
-        let cfg = engine.reader_config(max_line_bytes);
+        let mut cfg = engine.reader_config(max_line_bytes);
+        cfg.max_depth = max_depth;
         let mut by_case: rustc_hash::FxHashMap<String, Vec<Event>> =
             rustc_hash::FxHashMap::default();
         let mut seq = 0;
         for (path, display) in &paths {
             let interrupted: Interrupted = Rc::new(RefCell::new(None));
-            let src =
-                open_counted(path, Rc::new(Cell::new(0)), interrupted.clone()).map_err(|e| {
+            let src = open_counted(path, Rc::new(Cell::new(0)), interrupted.clone(), gzip_ratio)
+                .map_err(|e| {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
             let mut reader = JsonlReader::new(src, &cfg, 0, display, seq);
@@ -213,9 +217,14 @@ impl NativeSession {
     /// Returns (next_seq, rejected, refused, after): `rejected` lists (line, reason) with reasons as
     /// `sopengine.events.render_native_reason` takes them; `refused` lists (line, kind, event id, case)
     /// for events the session refused ("duplicate", "closed"); `after` counts the events later than
-    /// the cutoff (`set_until`), which are not evaluated (an audit as of that time). `on_progress(bytes, lines)` is
-    /// called now and then; Ctrl-C is honoured between lines.
-    #[pyo3(signature = (path, display, first_seq, max_line_bytes, on_progress=None))]
+    /// the cutoff (`set_until`), which are not evaluated (an audit as of that time). Of the rejected
+    /// and refused, the first `keep` (by line) are listed; the rest go to `on_overflow` in batches of
+    /// `("rejected", line, reason)` and `("refused", line, kind, id, case)`, so that a file of bad
+    /// lines never sits in memory. `on_progress(bytes, lines)` is called now and then; Ctrl-C is
+    /// honoured between lines.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, display, first_seq, max_line_bytes, on_progress=None, max_depth=64,
+                        gzip_ratio=1000, keep=usize::MAX, on_overflow=None))]
     fn feed_file<'py>(
         &mut self,
         py: Python<'py>,
@@ -224,19 +233,26 @@ impl NativeSession {
         first_seq: u64,
         max_line_bytes: usize,
         on_progress: Option<Bound<'py, PyAny>>,
+        max_depth: u32,
+        gzip_ratio: u64,
+        keep: usize,
+        on_overflow: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let until = self.until;
         use sopengine_core::reader::{JsonlReader, Record};
         let engine = self.inner.engine.clone();
-        let cfg = engine.reader_config(max_line_bytes);
+        let mut cfg = engine.reader_config(max_line_bytes);
+        cfg.max_depth = max_depth;
         let counter = Rc::new(Cell::new(0u64));
         let interrupted: Interrupted = Rc::new(RefCell::new(None));
-        let src = open_counted(path, counter.clone(), interrupted.clone()).map_err(|e| {
-            pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
-        })?;
+        let src =
+            open_counted(path, counter.clone(), interrupted.clone(), gzip_ratio).map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
+            })?;
         let mut reader = JsonlReader::new(src, &cfg, 0, display, first_seq);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
+        let mut overflow = Overflow::new(py, on_overflow);
         let (mut reported, mut lines, mut after) = (0u64, 0u64, 0u64);
         for record in reader.by_ref() {
             let record = record.map_err(|e| read_error(display, e, &interrupted))?;
@@ -248,29 +264,41 @@ impl NativeSession {
                     reported = counter.get();
                 }
             }
+            let listed = rejected.len() + refused.len() < keep;
             match record {
                 Record::Rejected { origin, .. } if !self.inner.owns_line(origin.line) => {}
                 Record::Event(event) if !self.inner.owns_case(&event.case) => {}
                 Record::Event(event) if until.is_some_and(|t| event.time > t) => after += 1,
                 Record::Rejected { origin, reason } => {
-                    rejected
-                        .append((origin.line, crate::reader_hooks::reason_to_py(py, &reason)?))?;
+                    let reason_py = crate::reader_hooks::reason_to_py(py, &reason)?;
+                    if listed {
+                        rejected.append((origin.line, reason_py))?;
+                    } else {
+                        let size = match &reason {
+                            sopengine_core::reader::Reason::Json { line } => line.len(),
+                            _ => 0,
+                        };
+                        overflow.push(("rejected", origin.line, reason_py), size)?;
+                    }
                 }
                 Record::Event(event) => {
                     let (line, id, case) =
                         (event.origin.line, event.id.clone(), event.case.clone());
-                    match self.inner.feed(event) {
-                        Ok(()) => {}
-                        Err(Refused::Closed) => {
-                            refused.append((line, "closed", id.as_ref(), case.as_ref()))?
-                        }
-                        Err(Refused::Duplicate) => {
-                            refused.append((line, "duplicate", id.as_ref(), case.as_ref()))?
-                        }
+                    let kind = match self.inner.feed(event) {
+                        Ok(()) => continue,
+                        Err(Refused::Closed) => "closed",
+                        Err(Refused::Duplicate) => "duplicate",
+                    };
+                    if listed {
+                        refused.append((line, kind, id.as_ref(), case.as_ref()))?;
+                    } else {
+                        let size = id.len() + case.len();
+                        overflow.push(("refused", line, kind, id.as_ref(), case.as_ref()), size)?;
                     }
                 }
             }
         }
+        overflow.flush()?;
         if let Some(cb) = &on_progress {
             cb.call1((counter.get() - reported, lines))?;
         }
@@ -331,6 +359,7 @@ impl NativeSession {
                 severity(v.rule),
                 v.message.as_str(),
                 PyTuple::new(py, ids(&v.events))?,
+                v.more_events,
             ))?;
         }
         let actions = PyList::empty(py);
@@ -343,6 +372,7 @@ impl NativeSession {
                 a.due,
                 p.since,
                 PyTuple::new(py, ids(&p.events))?,
+                p.more_events,
             ))?;
         }
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
@@ -362,6 +392,7 @@ impl NativeSession {
                 w.overdue,
                 PyTuple::new(py, cols)?,
                 PyTuple::new(py, ids(&p.events))?,
+                p.more_events,
             ))?;
         }
         let undecided = PyList::empty(py);
@@ -395,6 +426,53 @@ impl NativeSession {
     }
 }
 
+/// Records past the listed ones, handed to Python in batches of bounded size.
+struct Overflow<'py> {
+    py: Python<'py>,
+    sink: Option<Bound<'py, PyAny>>,
+    batch: Vec<Bound<'py, PyAny>>,
+    bytes: usize,
+}
+
+impl<'py> Overflow<'py> {
+    const ITEMS: usize = 4096;
+    const BYTES: usize = 8 << 20;
+
+    fn new(py: Python<'py>, sink: Option<Bound<'py, PyAny>>) -> Self {
+        Overflow {
+            py,
+            sink,
+            batch: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, item: impl IntoPyObject<'py>, size: usize) -> PyResult<()> {
+        if self.sink.is_none() {
+            return Ok(());
+        }
+        self.batch.push(
+            pyo3::BoundObject::into_bound(item.into_pyobject(self.py).map_err(Into::into)?)
+                .into_any(),
+        );
+        self.bytes += size;
+        if self.batch.len() >= Self::ITEMS || self.bytes >= Self::BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> PyResult<()> {
+        if let Some(sink) = &self.sink {
+            if !self.batch.is_empty() {
+                sink.call1((PyList::new(self.py, self.batch.drain(..))?,))?;
+            }
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
 /// Counts the bytes a reader has taken from its file (compressed bytes for .gz), for progress, and
 /// lets Ctrl-C through while a read waits (a pipe that gives nothing): a read interrupted by a
 /// signal runs Python's handlers, and stops the audit when one raised.
@@ -425,12 +503,13 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
 }
 
 /// The exception a signal handler raised during a read, to be raised once the read gives up.
-type Interrupted = Rc<RefCell<Option<PyErr>>>;
+pub type Interrupted = Rc<RefCell<Option<PyErr>>>;
 
 fn open_counted(
     path: &str,
     read: Rc<Cell<u64>>,
     interrupted: Interrupted,
+    gzip_ratio: u64,
 ) -> std::io::Result<Box<dyn std::io::BufRead>> {
     use std::io::BufReader;
     let file = Counted {
@@ -441,17 +520,27 @@ fn open_counted(
     Ok(if path.ends_with(".gz") {
         Box::new(BufReader::with_capacity(
             1 << 16,
-            flate2::read::MultiGzDecoder::new(file),
+            sopengine_core::reader::Gunzip::new(file, gzip_ratio),
         ))
     } else {
         Box::new(BufReader::with_capacity(1 << 16, file))
     })
 }
 
+/// The first argument of the `OSError` a damaged compressed input raises: `(DAMAGED, (damage, line))`,
+/// worded by `sopengine.events.damaged_message`.
+pub const DAMAGED: &str = "sopengine.damaged";
+
 /// A read error as Python sees it: the signal handler's exception when a signal stopped the read.
-fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -> PyErr {
-    match interrupted.borrow_mut().take() {
-        Some(err) => err,
+pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -> PyErr {
+    if let Some(err) = interrupted.borrow_mut().take() {
+        return err;
+    }
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<sopengine_core::reader::Damaged>())
+    {
+        Some(d) => pyo3::exceptions::PyOSError::new_err((DAMAGED, (d.damage.name(), d.line))),
         None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
     }
 }

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use super::{on_when, Rule};
 use crate::engine::{field, Builder, CExpr};
 use crate::event::Event;
+use crate::findings::MAX_EVIDENCE;
 use crate::run::{CaseRun, Memory, Runner};
 use crate::value::Value;
 
@@ -29,24 +30,26 @@ pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &AtMos
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
         return;
     }
-    let seen = match run.memory_mut(idx) {
-        Some(Memory::Seen(seen)) => seen,
-        _ => {
-            run.set_memory(idx, Memory::Seen(Vec::new()));
-            match run.memory_mut(idx) {
-                Some(Memory::Seen(seen)) => seen,
-                _ => unreachable!("just set"),
-            }
-        }
+    if !matches!(run.memory(idx), Some(Memory::Seen { .. })) {
+        let first = Vec::new();
+        run.set_memory(idx, Memory::Seen { count: 0, first });
+    }
+    let Some(Memory::Seen { count, first }) = run.memory_mut(idx) else {
+        unreachable!("just set")
     };
-    seen.push(e.id.clone());
-    let count = seen.len();
+    // A case's ids are distinct: the count says how many earlier events there are without keeping them.
+    *count += 1;
+    let count = *count;
+    let mut cited = vec![e.id.clone()];
+    cited.extend(first.iter().take(MAX_EVIDENCE - 1).cloned());
+    if first.len() < MAX_EVIDENCE {
+        first.push(e.id.clone());
+    }
     if count as i64 > k.max {
-        let mut events = vec![e.id.clone()];
-        events.extend(seen[..count - 1].iter().cloned());
+        let more = count - cited.len() as u64;
         r.set_var("count", Value::Int(count as i64));
         let message = r.render(run, &rule.message, Some(e), None);
-        r.violate(run, idx, e.time, message, events);
+        r.violate(run, idx, e.time, message, cited, more);
     } else {
         Runner::held(run, idx);
     }

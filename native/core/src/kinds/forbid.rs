@@ -26,7 +26,7 @@ pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, f: &Forbi
     match r.test(run, idx, f.when.as_ref(), Some(e), None) {
         Some(true) => {
             let message = r.render(run, &rule.message, Some(e), None);
-            r.violate(run, idx, e.time, message, vec![e.id.clone()]);
+            r.violate(run, idx, e.time, message, vec![e.id.clone()], 0);
         }
         Some(false) => Runner::held(run, idx),
         None => {}

@@ -33,7 +33,7 @@ pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, g: &Guard
             let message = r.render(run, &rule.message, Some(e), None);
             let mut events = vec![e.id.clone()];
             events.extend(Runner::evidence(run, g.require.as_ref()));
-            r.violate(run, idx, e.time, message, events);
+            r.violate(run, idx, e.time, message, events, 0);
         }
         Some(true) => Runner::held(run, idx),
         None => {}

@@ -62,19 +62,20 @@ pub fn check(
             }
             let mut events = vec![e.id.clone()];
             events.extend(Runner::evidence(run, k.require.as_ref()));
-            let events = crate::run::dedup(events);
+            let (events, more) = crate::findings::cite(events);
             let mut breach = Breach {
                 rule: idx,
                 since: e.time,
                 due: e.time + k.grace,
                 events,
+                more,
                 reported: false,
                 event: e.clone(),
             };
             if k.grace == 0.0 {
                 breach.reported = true;
                 let message = r.render(run, &rule.message, Some(e), None);
-                r.violate(run, idx, e.time, message, breach.events.clone());
+                r.violate(run, idx, e.time, message, breach.events.clone(), more);
             }
             crate::run::push_tight(&mut run.breaches, breach);
         }

@@ -54,7 +54,7 @@ pub fn check(
         if let Some(b) = before {
             events.push(b.id.clone());
         }
-        r.violate(run, idx, e.time, message, events);
+        r.violate(run, idx, e.time, message, events, 0);
     } else {
         Runner::held(run, idx);
     }

@@ -62,5 +62,5 @@ pub fn check(
     }
     r.set_var("missing", Value::List(Arc::new(absent)));
     let message = r.render(run, &rule.message, Some(e), None);
-    r.violate(run, idx, e.time, message, vec![e.id.clone()]);
+    r.violate(run, idx, e.time, message, vec![e.id.clone()], 0);
 }

@@ -83,6 +83,7 @@ pub fn trigger(
             due: k.within.map(|w| e.time + w),
             start: e.time + k.start,
             since: e.time,
+            missed: 0,
         },
     );
 }
