@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -29,19 +28,15 @@ def _sha(path: Path) -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory holding a copy of the bundled pack (./sops), the example log and facts, and a
     config file that sets one parameter; paths in reports are relative to it."""
     shutil.copytree(SOPS, tmp_path / "sops", ignore=shutil.ignore_patterns("*.test.yaml"))
     shutil.copy(ROOT / "examples" / "events.jsonl", tmp_path / "events.jsonl")
     shutil.copy(ROOT / "examples" / "facts.yaml", tmp_path / "facts.yaml")
     (tmp_path / "sopengine.yaml").write_text("params: {first_response_within: 3h}\n")
-    here = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        os.chdir(here)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def _audit(*args: str, stdin: bytes | None = None) -> Any:

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -24,14 +23,10 @@ BUNDLED_NOTICE = "checking the bundled demo pack"
 
 
 @pytest.fixture
-def elsewhere(tmp_path: Path) -> Iterator[Path]:
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A directory with no pack of its own: commands check the bundled pack and say so on stderr."""
-    here = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        os.chdir(here)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def _both(*args: str, stdin: str | None = None) -> tuple[Result, Result]:
