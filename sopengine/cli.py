@@ -248,7 +248,9 @@ def _max_option(func: F) -> F:
 _READING_KEY = "sopengine.reading"
 
 
-def _set_reading(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+def _set_reading(ctx: click.Context, param: click.Parameter, value: str | bool | None) -> None:
+    if isinstance(value, bool):  # a flag: recorded (as the provenance's options are text) when given
+        value = "true" if value else None
     if value is not None and param.name:
         tab = param.name == "csv_delimiter" and value.lower() in ("tab", "\\t")
         ctx.meta.setdefault(_READING_KEY, {})[param.name] = "\t" if tab else value
@@ -276,6 +278,10 @@ def _input_options(func: F) -> F:
     )):
         func = click.option(name, name.lstrip("-").replace("-", "_"), metavar=metavar, expose_value=False,
                             callback=_set_reading, help=text)(func)
+    func = click.option("--lenient-data", "lenient_data", is_flag=True, expose_value=False, callback=_set_reading,
+                        help="Keep events whose data breaks the pack's declaration of its fields (a value of "
+                             "another type, or not one of the allowed values), counting a warning per field, "
+                             "instead of rejecting them.")(func)
     func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
                         help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
     func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
@@ -289,7 +295,7 @@ def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> Inpu
     reading = _reading_options()
     return InputSpec(input_format, mapping, tuple(sops), _limits(), csv_delimiter=reading.get("csv_delimiter"),
                      encoding=reading.get("encoding"), time_format=reading.get("time_format"),
-                     timezone=reading.get("timezone"))
+                     timezone=reading.get("timezone"), lenient_data=reading.get("lenient_data") == "true")
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
@@ -665,8 +671,8 @@ def _audit_on_spark(logs: Sequence[str], pack_paths: Sequence[str], params: dict
                     master: str) -> AuditResult:
     if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs or _reading_options():
         raise UsageError("--engine spark reads JSON Lines and Parquet files by path (no stdin, --mapping, other "
-                         "--input-format, --strict, --csv-delimiter, --encoding, --time-format or --timezone); "
-                         "convert other exports with the local engine first")
+                         "--input-format, --strict, --csv-delimiter, --encoding, --time-format, --timezone or "
+                         "--lenient-data); convert other exports with the local engine first")
     from .spark import audit_spark, local_session
 
     spark = local_session(master)

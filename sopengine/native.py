@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import orjson
 
 from . import plan as ir
+from .datacheck import DataCheck, DataNotes, check_event
 from .errors import InputError
 from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Skipped, damaged_message,
                      render_native_reason)
@@ -31,7 +32,7 @@ from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 def _load_core() -> Any:
     """The extension module, built by `pip install .`; None where it is missing (the Python engine runs).
@@ -110,6 +111,8 @@ class _Emitter:
             "version": PLAN_VERSION,
             "event_types": list(pack.events),
             "data_fields": fields,
+            "event_data": [{f.name: {"type": f.type, "enum": None if f.enum is None else [ir.tv(v) for v in f.enum]}
+                            for f in et.fields.values()} for et in pack.events.values()],
             "state": [{"name": v.name, "kind": v.kind, "initial": ir.tv(v.fresh())} for v in pack.state],
             "updates": updates,
             "indexes": indexes,
@@ -159,7 +162,8 @@ class NativeSession:
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
                  resident_cases: int | None = None, share: tuple[int, int] | None = None,
-                 timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT):
+                 timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT,
+                 lenient_data: bool = False):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -169,6 +173,10 @@ class NativeSession:
         if share is not None:  # (mine, of): feed_file evaluates only this share of the cases
             self._core.set_share(*share)
         self._core.set_until(until)  # feed_file skips (and counts) events after it: an audit as of a time
+        self._core.set_lenient_data(lenient_data)  # feed_file keeps events whose data breaks the pack's, noted
+        self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
+        self._lenient = lenient_data
+        self.notes = DataNotes()
         self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
         self.limits = limits  # how the core reads files (line-bytes, json-depth, gzip-ratio), rejected-kept
         self._seq = 0
@@ -184,6 +192,8 @@ class NativeSession:
         if event.type not in self.pack.events:
             raise ValueError(f"unknown event type {event.type!r}")
         number = self._seq if seq is None else seq
+        check_event(self._check, self.notes, self._lenient, event.type, event.data,
+                    event.origin or ("(input)", number))
         refused = self._core.feed(event.id, event.case, event.time, event.type, event.actor,
                                   orjson.dumps(event.data, default=str).decode(), number)
         if refused == "closed":
@@ -229,7 +239,7 @@ class NativeSession:
         limits = self.limits
         self._files.append((os.fspath(path), path))
         try:
-            next_seq, rejected, refused, after = self._core.feed_file(
+            next_seq, rejected, refused, after, notes = self._core.feed_file(
                 os.fspath(path), path, self._seq, limits.line_bytes, progress, limits.json_depth, limits.gzip_ratio,
                 limits.rejected_kept, overflow)
         except OSError as exc:
@@ -238,6 +248,8 @@ class NativeSession:
             self.rejected.add(Rejected(path, line, self._reason(reason)))
         for line, kind, event_id, case in refused:
             self.rejected.add(Rejected(path, line, _refusal(kind, event_id, case)))
+        for etype, field, problem, value, line, count in notes:
+            self.notes.add(etype, field, problem, value, path, line, count)
         if after:
             from .audit import AFTER_AS_OF
 
@@ -247,6 +259,8 @@ class NativeSession:
         self._seq = next_seq
 
     def _reason(self, reason: tuple[Any, ...]) -> str:
+        if reason[0] == "data":
+            return self._check.reason(reason[1], reason[2])
         names = list(self.pack.events)
         return render_native_reason(reason, self.limits.line_bytes, lambda: names, self.limits.json_depth)
 
@@ -281,7 +295,8 @@ class NativeSession:
             as_of, events, cases, violations, [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids, more)
-             for rule, case, action, due, since, overdue, columns, ids, more in work], list(self.warnings))
+             for rule, case, action, due, since, overdue, columns, ids, more in work],
+            self.warnings + self.notes.warnings(self._check))
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

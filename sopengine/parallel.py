@@ -29,10 +29,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .adapters import InputSpec
 from .audit import read_records, until
+from .datacheck import DataNotes
 from .errors import SopengineError, StrictModeError
 from .events import LineCounter, Rejections
 from .findings import AuditResult
-from .limits import Limits
 from .model import Pack
 from .pack import load_pack
 from .session import Partial, Session, attach_timelines, feed_all
@@ -76,10 +76,11 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
         if native is not None:
             _, resident, parts = native
             results.send((mine, "ok", _native_share(pack, facts, logs, strict, counter, mine, jobs,
-                                                    (inputs or InputSpec()).limits, resident,
+                                                    inputs or InputSpec(), resident,
                                                     os.path.join(parts, f"w{mine}-"), as_of), 0))
             return
-        session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
+        spec = inputs or InputSpec()
+        session = Session(pack, facts, limits=spec.limits, lenient_data=spec.lenient_data)
         runs = feed_all(session, until(read_records(pack, logs, counter, _share(jobs, mine), inputs), as_of),
                         strict=strict, grouped=grouped, keep_seq=True)
         partial = session.partial()
@@ -95,21 +96,21 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
 
 
 def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], strict: bool, counter: LineCounter,
-                  mine: int, jobs: int, limits: Limits, resident_cases: int | None,
-                  parts: str, as_of: float | None) -> tuple[bytes, Rejections, dict[str, int]]:
+                  mine: int, jobs: int, spec: InputSpec, resident_cases: int | None,
+                  parts: str, as_of: float | None) -> tuple[bytes, Rejections, dict[str, int], DataNotes]:
     """One worker's share on the native core: its partial (bytes; its cross-case probes and intervals in
-    partition files ``{parts}{k}``), the rejected lines it reports and the events it skipped (after
-    ``as_of``)."""
+    partition files ``{parts}{k}``), the rejected lines it reports, the events it skipped (after
+    ``as_of``) and its notes on event data."""
     from .native import NativeSession
 
     core = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, share=(mine, jobs),
-                         until=as_of, limits=limits)
+                         until=as_of, limits=spec.limits, lenient_data=spec.lenient_data)
     for path in logs:
         core.feed_file(path, counter)
         first = core.rejected.first() if strict else None
         if first is not None:
             raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
-    return core.partial_bytes(parts), core.rejected, core.skipped
+    return core.partial_bytes(parts), core.rejected, core.skipped, core.notes
 
 
 def _die_with_parent() -> None:
@@ -194,8 +195,9 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
 
         merged = NativeSession(pack, facts, keep_events=False, limits=(inputs or InputSpec()).limits)
         for i in range(jobs):
-            _, rejected, skipped = partials[i][0]
+            _, rejected, skipped, notes = partials[i][0]
             merged.rejected.absorb(rejected)
+            merged.notes.absorb(notes)
             for reason, n in skipped.items():
                 merged.skipped[reason] = merged.skipped.get(reason, 0) + n
         return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from .datacheck import DataCheck, DataFault, DataNotes, check_event
 from .errors import InputError, StrictModeError, UsageError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped
@@ -69,6 +70,7 @@ class Partial:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
     kept: dict[str, list[Event]] = field(default_factory=dict)  # events of cases that may have findings (timelines)
     warnings: list[InputWarning] = field(default_factory=list)
+    notes: DataNotes = field(default_factory=DataNotes)  # undeclared fields, lenient data faults
 
     def absorb(self, other: "Partial") -> None:
         self.events += other.events
@@ -87,6 +89,7 @@ class Partial:
             self.skipped[reason] = self.skipped.get(reason, 0) + n
         self.kept.update(other.kept)
         self.warnings.extend(other.warnings)
+        self.notes.absorb(other.notes)
 
 
 class Session:
@@ -98,9 +101,12 @@ class Session:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
-                 limits: Limits = DEFAULT):
+                 limits: Limits = DEFAULT, lenient_data: bool = False):
         self.pack = pack
         self.limits = limits  # rejected-kept bounds the rejected records kept
+        self._check = DataCheck(pack.events)  # declared data: a breaking event is refused (DataFault),
+        self._lenient = lenient_data  # or with lenient data kept and noted
+        self.notes = DataNotes()
         self._plan = Plan(pack)
         self._eval = Evaluator(self._plan, Runtime(index_facts(facts or {})))
         self._cases: dict[str, _Case] = {}
@@ -125,13 +131,15 @@ class Session:
         if event.type not in self._plan.types:
             raise ValueError(f"unknown event type {event.type!r}")
         # every refusal comes before anything is counted: a refused event is rejected, never also evaluated
+        number = self._seq if seq is None else seq
+        check_event(self._check, self.notes, self._lenient, event.type, event.data,
+                    event.origin or ("(input)", number))
         case = self._cases.get(event.case)
         if case is None:
             if event.case in self._closed_ids:
                 raise CaseClosed(f"case {event.case!r} was already closed; its events must come together")
         elif event.id in case.ids:
             raise DuplicateEvent(duplicate_reason(event.id, event.case))
-        number = self._seq if seq is None else seq
         late = case is not None and not case.dirty and (event.time, number) < case.run.last
         if late and not self._keep:
             raise ValueError(f"event {event.id!r} is older than one already evaluated for case "
@@ -199,6 +207,7 @@ class Session:
         rejected.absorb(self.rejected)
         out = Partial(events=self._events, cases=len(self._cases), latest=self._latest,
                       rejected=rejected, skipped=dict(self.skipped), warnings=list(self.warnings))
+        out.notes.absorb(self.notes)
         out.absorb(self._closed)  # cases counts there; events are all counted in self._events
         for case in self._cases.values():
             out.absorb(self._found(case))
@@ -222,7 +231,7 @@ class Session:
             passed[rule_id] = passed.get(rule_id, 0) + n
         return assemble(as_of, total.events, total.cases, total.violations + violations + cross, actions,
                         total.undecided + cross_undecided, total.rejected, passed, total.skipped, work,
-                        total.warnings)
+                        total.warnings + total.notes.warnings(self._check))
 
     def cross_case(self, probes: list[Probe], intervals: Iterable[Interval]
                    ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
@@ -303,7 +312,7 @@ def feed_all(session: "Session | NativeSession", records: Iterable[Record], *, s
                              "not grouped by case: audit it without --grouped (findings would be wrong)") from None
         except ValueError as exc:
             file, line = record.origin or ("(input)", record.seq)
-            session.reject(Rejected(file, line, str(exc) if isinstance(exc, DuplicateEvent)
+            session.reject(Rejected(file, line, str(exc) if isinstance(exc, (DuplicateEvent, DataFault))
                                     else f"event {record.id}: {exc}"))
     return runs
 
@@ -326,17 +335,19 @@ def engine_name(engine: str | None = None) -> str:
 
 def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
                 *, keep_events: bool = True, resident_cases: int | None = None,
-                timelines: bool = True, limits: Limits = DEFAULT) -> "Session | NativeSession":
+                timelines: bool = True, limits: Limits = DEFAULT, lenient_data: bool = False
+                ) -> "Session | NativeSession":
     """A session on the chosen engine (see :func:`engine_name`); both give the same findings.
 
     ``resident_cases`` bounds the cases the native engine keeps in memory (the rest wait on disk);
     the Python reference engine keeps every case. ``timelines=False``: no report will ask for the events
     of cases (:meth:`Session.add_timelines`), so the native engine keeps no Python copy of them.
-    ``limits``: rejected-kept bounds the rejected records kept whole.
+    ``limits``: rejected-kept bounds the rejected records kept whole. ``lenient_data``: an event whose data
+    breaks the pack's declaration is kept (and noted), not rejected.
     """
     if engine_name(engine) == "native":
         from .native import NativeSession
 
         return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases,
-                             timelines=timelines, limits=limits)
-    return Session(pack, facts, keep_events=keep_events, limits=limits)
+                             timelines=timelines, limits=limits, lenient_data=lenient_data)
+    return Session(pack, facts, keep_events=keep_events, limits=limits, lenient_data=lenient_data)

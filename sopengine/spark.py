@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 from .adapters.readers import container_of
 from .audit import until
+from .datacheck import DataCheck, DataNotes
 from .errors import UsageError
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped, line_record, too_long_line
 from .findings import AuditResult, NextAction, Undecided, Violation
 from .judging import assemble, judge
 from .limits import DEFAULT, Limits
-from .model import Pack
+from .model import EventType, Pack
 from .pack import load_pack, pack_files
 from .session import Session, feed_all
 from ._resources import bundled_pack_dir
@@ -126,7 +127,7 @@ _PARSED = ("kind", "case", "seq", "file", "line", "payload")
 PARSED = "kind string, case string, seq long, file string, line long, payload binary"
 
 
-def _parse_lines(types: frozenset[str], max_line_bytes: int, max_depth: int
+def _parse_lines(types: Mapping[str, EventType], max_line_bytes: int, max_depth: int
                  ) -> Callable[[Iterable[Any]], Iterator[Any]]:
     """mapInArrow function: JSON Lines (file, line, seq, text) -> events and rejected lines, as one machine."""
     names = sorted(types)
@@ -157,7 +158,7 @@ def _parse_lines(types: frozenset[str], max_line_bytes: int, max_depth: int
     return parse
 
 
-def _parse_rows(types: frozenset[str], columns: Sequence[str]) -> Callable[[Iterable[Any]], Iterator[Any]]:
+def _parse_rows(types: Mapping[str, EventType], columns: Sequence[str]) -> Callable[[Iterable[Any]], Iterator[Any]]:
     """mapInArrow function: table rows (with _file, _line, _seq) -> events through the ``columns`` mapping."""
 
     def parse(batches: Iterable[Any]) -> Iterator[Any]:
@@ -253,6 +254,8 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
             _add(out, "passed", key=rule, n=n)
         for reason, n in found.skipped.items():
             _add(out, "skipped", key=reason, n=n)
+        if found.notes:
+            _add(out, "notes", found.notes)
         _add(out, "count", key="events", n=found.events)
         _add(out, "count", key="cases", n=found.cases)
         if found.latest is not None:
@@ -326,6 +329,7 @@ class SparkAudit:
     skipped_rows: "DataFrame"  # file, line, reason
     as_of: float | None
     limits: Limits = DEFAULT  # rejected-kept: how many rejected records result() keeps whole
+    check: DataCheck | None = None  # the pack's event vocabulary, to word the notes on event data
 
     def _decoded(self, kind: str, schema: str) -> "DataFrame":
         """The findings of one kind as rows with the JSON output's columns (their ``to_json()``)."""
@@ -368,6 +372,7 @@ class SparkAudit:
         passed: dict[str, int] = {}
         counts = {"events": 0, "cases": 0}
         skipped: dict[str, int] = {}
+        notes = DataNotes()
         for row in self.skipped_rows.groupBy("reason").count().collect():
             skipped[row.reason] = row["count"]
         for row in self.rows.where("kind not in ('pending', 'latest', 'interval', 'probe')").collect():
@@ -385,8 +390,10 @@ class SparkAudit:
                 counts[row.key] += row.n
             elif row.kind == "skipped":
                 skipped[row.key] = skipped.get(row.key, 0) + row.n
+            elif row.kind == "notes":
+                notes.absorb(pickle.loads(row.payload))
         return assemble(self.as_of, counts["events"], counts["cases"], violations, actions, undecided, rejected,
-                        passed, skipped, [])
+                        passed, skipped, [], notes.warnings(self.check) if self.check is not None else [])
 
 
 def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", *,
@@ -403,7 +410,7 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     shipment = PackShipment.of(sops, params, limits)
     pack = load_pack(list(sops or []) or None, dict(params or {}), limits)  # fail here, on the driver, if broken
     facts = dict(facts or {})
-    types = frozenset(pack.events)
+    types = dict(pack.events)  # names, and the declared data fields mapped text is converted to
     shares = partitions or max(2, spark.sparkContext.defaultParallelism * 4)
     parsed = _read(spark, events, types, limits).persist()
 
@@ -424,10 +431,10 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     rejected = parsed.where(kinds == "rejected").select(
         "file", "line", F.decode("payload", "UTF-8").alias("error"))
     skipped = parsed.where(kinds == "skipped").select("file", "line", F.decode("payload", "UTF-8").alias("reason"))
-    return SparkAudit(rows, rejected, skipped, as_of, limits)
+    return SparkAudit(rows, rejected, skipped, as_of, limits, DataCheck(pack.events))
 
 
-def _read(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", types: frozenset[str],
+def _read(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", types: Mapping[str, EventType],
           limits: Limits) -> "DataFrame":
     from pyspark.sql import DataFrame
 
@@ -464,7 +471,7 @@ def _lines(spark: "SparkSession", path: str, number: int) -> Any:
         lambda pair: (path, pair[1] + 1, base + pair[1] + 1, pair[0]))
 
 
-def _parquet(spark: "SparkSession", path: str, number: int, types: frozenset[str]) -> "DataFrame":
+def _parquet(spark: "SparkSession", path: str, number: int, types: Mapping[str, EventType]) -> "DataFrame":
     from pyspark.sql import functions as F
 
     frame = spark.read.parquet(path)
@@ -475,7 +482,7 @@ def _parquet(spark: "SparkSession", path: str, number: int, types: frozenset[str
     return numbered.mapInArrow(_parse_rows(types, columns), PARSED)
 
 
-def _from_frame(frame: "DataFrame", name: str, types: frozenset[str]) -> "DataFrame":
+def _from_frame(frame: "DataFrame", name: str, types: Mapping[str, EventType]) -> "DataFrame":
     """A DataFrame's rows: numbered by partition and row (there is no file line to point at)."""
     from pyspark.sql import functions as F
 

@@ -27,7 +27,7 @@ from .._resources import bundled_pack_dir
 from ..errors import InputError, UsageError, did_you_mean
 from ..limits import DEFAULT, Limits
 from ..events import (InputWarning, LineCounter, Record, Rejected, Select, Skipped, event_from_obj, read_jsonl)
-from ..model import Pack
+from ..model import EventType, Pack
 from ..pack import walk_yaml
 from ..expr import get_path
 from .mapping import MAPPING_SUFFIXES, Deferred, Lookups, Mapping, Merger, Skip, Source, TimeReading, load_mapping
@@ -57,6 +57,7 @@ class InputSpec:
     time_format: str | None = None  # strptime format of the times of mapped records (e.g. %d/%m/%Y %H:%M)
     timezone: str | None = None  # IANA zone of mapped records' times written without an offset
     facts: MappingT[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)  # identities
+    lenient_data: bool = False  # keep events whose data breaks the pack's declaration, noted (sopengine.datacheck)
 
     def __post_init__(self) -> None:
         if self.csv_delimiter is not None and self.csv_delimiter not in DELIMITERS:
@@ -335,22 +336,48 @@ def read_facts_csv(path: str, collection: str, spec: InputSpec, fields: MappingT
 
 
 def _fact_value(value: Any, kind: str | None, what: str) -> Any:
+    try:
+        return _from_text(value, kind)
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def _from_text(value: Any, kind: str | None) -> Any:
+    """Text (a CSV cell) as the declared type: booleans from true/false/1/0/yes/no, numbers, lists split on
+    ';'; other values and types as they are. Raises ValueError saying what the text is not."""
     if not isinstance(value, str):
         return value
     if kind == "boolean":
         low = value.strip().lower()
         if low not in ("true", "false", "1", "0", "yes", "no"):
-            raise InputError(f"{what}: {value!r} is not true or false")
+            raise ValueError(f"{value!r} is not true or false")
         return low in ("true", "1", "yes")
     if kind == "number":
         try:
             number = float(value)
         except ValueError:
-            raise InputError(f"{what}: {value!r} is not a number") from None
+            raise ValueError(f"{value!r} is not a number") from None
         return int(number) if number.is_integer() and "." not in value else number
     if kind == "list":
         return [part.strip() for part in value.split(";") if part.strip()]
     return value
+
+
+def _typed(event: dict[str, Any], types: MappingT[str, EventType]) -> None:
+    """A mapped record's text values of data fields its event type declares as booleans, numbers or lists,
+    converted as :func:`_from_text` does (a CSV export holds only text). Text that is no such value stays, and
+    the event is refused for it with the declaration (:mod:`sopengine.datacheck`)."""
+    etype, data = event.get("type"), event.get("data")
+    declared = types.get(etype) if isinstance(etype, str) else None
+    if declared is None or not isinstance(data, dict):
+        return
+    for name, value in data.items():
+        spec = declared.fields.get(name)
+        if isinstance(value, str) and spec is not None and spec.type in ("boolean", "number", "list"):
+            try:
+                data[name] = _from_text(value, spec.type)
+            except ValueError:
+                pass
 
 
 def default_mapping(container: str) -> Mapping:
@@ -390,6 +417,7 @@ def _finish(mapping: Mapping, source: Source, record: dict[str, Any], runtime: L
             yield from (InputWarning(display, line, note) for note in notes)
         return
     event, more = obj
+    _typed(event, types)
     yield from _checked(event, display, line, seq, types, select, f"{source.name}: ", notes + more, depth)
 
 

@@ -92,6 +92,8 @@ pub struct Engine {
     pub rules: Vec<Rule>,
     pub steps: Vec<TypeSteps>,
     pub columns: Vec<(Str, Option<CExpr>)>,
+    /// The declared data fields, checked as events are read.
+    pub vocab: crate::vocab::Vocabulary,
 }
 
 /// What a build needs to resolve names.
@@ -248,7 +250,12 @@ impl Engine {
             .iter()
             .map(|(n, e)| Ok((Str::from(n.as_str()), b.opt_expr(e)?)))
             .collect::<Result<Vec<_>, String>>()?;
+        if plan.event_data.len() != types.len() {
+            return Err("the plan's event_data does not match its event_types".into());
+        }
+        let vocab = crate::vocab::Vocabulary::build(&plan.event_data, &fields, &field_index)?;
         Ok(Engine {
+            vocab,
             types,
             type_index,
             fields,

@@ -23,6 +23,7 @@ pub mod spill;
 pub mod time;
 pub mod tv;
 pub mod value;
+pub mod vocab;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;

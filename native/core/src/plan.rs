@@ -9,12 +9,23 @@ pub struct Plan {
     pub version: u32,
     pub event_types: Vec<String>,
     pub data_fields: Vec<String>,
+    /// Per event type: its declared data fields (`sopengine.datacheck`).
+    pub event_data: Vec<rustc_hash::FxHashMap<String, FieldDecl>>,
     pub state: Vec<StateVar>,
     pub updates: Vec<Update>,
     pub indexes: Vec<Index>,
     pub sops: Vec<SopSlot>,
     pub rules: Vec<Json>,
     pub columns: Vec<(String, Option<ExprSlot>)>,
+}
+
+#[derive(Deserialize)]
+pub struct FieldDecl {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The values allowed (typed values), or None: any value of the type.
+    #[serde(rename = "enum")]
+    pub allowed: Option<Vec<Json>>,
 }
 
 #[derive(Deserialize)]

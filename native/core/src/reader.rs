@@ -81,6 +81,28 @@ pub enum Reason {
     DataNotObject {
         type_name: &'static str,
     },
+    /// Declared data fields holding what their declaration refuses (`sopengine.datacheck`): the
+    /// event type, and each field's name, problem and value. Decided by the session, not the reader.
+    Data(DataFaults),
+}
+
+/// The faults of [`Reason::Data`]: the event type, and each field's name, problem and value.
+#[derive(Clone, Debug)]
+pub struct DataFaults {
+    pub etype: Str,
+    pub faults: Vec<(Str, &'static str, Value)>,
+}
+
+impl PartialEq for DataFaults {
+    fn eq(&self, other: &Self) -> bool {
+        self.etype == other.etype
+            && self.faults.len() == other.faults.len()
+            && self
+                .faults
+                .iter()
+                .zip(&other.faults)
+                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && a.2.py_eq(&b.2))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -227,6 +249,7 @@ pub struct JsonlReader<'c, R> {
     lineno: u64,
     seq: u64,
     raw: Vec<u8>,
+    others: Vec<Str>,
 }
 
 impl<'c, R: BufRead> JsonlReader<'c, R> {
@@ -241,7 +264,13 @@ impl<'c, R: BufRead> JsonlReader<'c, R> {
             lineno: 0,
             seq,
             raw: Vec::new(),
+            others: Vec::new(),
         }
+    }
+
+    /// The filled data fields of the last event read that the config does not hold, by name.
+    pub fn others(&self) -> &[Str] {
+        &self.others
     }
 
     /// The non-blank lines read so far in the input: the next file starts from here.
@@ -338,8 +367,14 @@ impl<R: BufRead> Iterator for JsonlReader<'_, R> {
                     reason: Reason::TooLong,
                 }));
             }
+            self.others.clear();
             return Some(Ok(line_record(
-                line, self.cfg, &self.base, origin, self.seq,
+                line,
+                self.cfg,
+                &self.base,
+                origin,
+                self.seq,
+                &mut self.others,
             )));
         }
     }
@@ -384,13 +419,15 @@ pub fn strip(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-/// One stripped, non-blank line within the limit: an event or why not (`line_record`).
+/// One stripped, non-blank line within the limit: an event or why not (`line_record`). The names
+/// of the event's filled data fields that `cfg.fields` does not hold go to `others`.
 pub fn line_record(
     line: &[u8],
     cfg: &ReaderConfig,
     base: &str,
     origin: Origin,
     seq: u64,
+    others: &mut Vec<Str>,
 ) -> Record {
     let reject = |reason| Record::Rejected { origin, reason };
     let Some(top) = decode(line, &cfg.fields) else {
@@ -402,18 +439,21 @@ pub fn line_record(
         return reject(Reason::TooDeep);
     }
     match envelope(top, cfg) {
-        Ok(env) => Record::Event(Event {
-            id: env
-                .id
-                .unwrap_or_else(|| format!("{base}:{}", origin.line).into()),
-            case: env.case,
-            time: env.time,
-            etype: env.etype,
-            actor: env.actor,
-            data: env.data,
-            seq,
-            origin,
-        }),
+        Ok(env) => {
+            *others = env.others;
+            Record::Event(Event {
+                id: env
+                    .id
+                    .unwrap_or_else(|| format!("{base}:{}", origin.line).into()),
+                case: env.case,
+                time: env.time,
+                etype: env.etype,
+                actor: env.actor,
+                data: env.data,
+                seq,
+                origin,
+            })
+        }
         Err(reason) => reject(reason),
     }
 }
@@ -425,6 +465,7 @@ struct Envelope {
     etype: u32,
     actor: Option<Str>,
     data: Vec<(u32, Value)>,
+    others: Vec<Str>,
 }
 
 /// The checks of `event_from_obj`, in its order.
@@ -467,14 +508,14 @@ fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
         Field::Str(s) if s.is_empty() => None,
         other => Some(other.text("actor")?.into()),
     };
-    let data = match obj.data {
-        Data::Absent => Vec::new(),
-        Data::Object(mut fields) => {
+    let (data, others) = match obj.data {
+        Data::Absent => (Vec::new(), Vec::new()),
+        Data::Object(mut fields, others) => {
             fields.retain(|(_, v)| {
                 !matches!(v, Value::None) && !matches!(v, Value::Str(s) if s.is_empty())
             });
             fields.sort_unstable_by_key(|(i, _)| *i);
-            fields
+            (fields, others)
         }
         Data::Other(type_name) => return Err(Reason::DataNotObject { type_name }),
     };
@@ -490,6 +531,7 @@ fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
         etype: etype_index,
         actor,
         data,
+        others,
     })
 }
 
@@ -545,8 +587,9 @@ impl Field<'_> {
 enum Data {
     #[default]
     Absent,
-    /// The fields read, last value of a repeated key, not yet cleaned or sorted.
-    Object(Vec<(u32, Value)>),
+    /// The fields read, last value of a repeated key, not yet cleaned or sorted; and the names of
+    /// the other filled fields.
+    Object(Vec<(u32, Value)>, Vec<Str>),
     Other(&'static str),
 }
 
@@ -794,6 +837,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
         let mut out: Vec<(u32, Value)> = Vec::new();
+        let mut others: Vec<Str> = Vec::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match self.fields.get(&*key) {
                 Some(&index) => {
@@ -803,10 +847,21 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                         None => out.push((index, value)),
                     }
                 }
-                None => map.next_value_seed(Skip { depth: 3 })?,
+                None => {
+                    // Not built, but its name is kept when it is filled (its last value counts).
+                    let filled = map.next_value_seed(Filled { depth: 3 })?;
+                    let at = others.iter().position(|k| **k == *key);
+                    match (filled, at) {
+                        (true, None) => others.push(Str::from(&*key)),
+                        (false, Some(i)) => {
+                            others.remove(i);
+                        }
+                        _ => {}
+                    }
+                }
             }
         }
-        Ok(Data::Object(out))
+        Ok(Data::Object(out, others))
     }
 }
 
@@ -875,6 +930,50 @@ impl<'de> Visitor<'de> for Skip {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         skip_map(map, self.depth)
+    }
+}
+
+/// As [`Skip`], and says whether the value is filled (not null, not "").
+#[derive(Clone, Copy)]
+struct Filled {
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for Filled {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Filled {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(NOT_OBJECT)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(!v.is_empty())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        skip_seq(seq, self.depth).map(|()| true)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        skip_map(map, self.depth).map(|()| true)
     }
 }
 

@@ -32,6 +32,13 @@ pub fn reason_to_py<'py>(py: Python<'py>, reason: &Reason) -> PyResult<Bound<'py
         Reason::DataNotObject { type_name } => ("data_not_object", *type_name)
             .into_pyobject(py)?
             .into_any(),
+        Reason::Data(reader::DataFaults { etype, faults }) => {
+            let items = PyList::empty(py);
+            for (field, problem, value) in faults {
+                items.append((&**field, *problem, value_to_py(py, value)?))?;
+            }
+            ("data", &**etype, items).into_pyobject(py)?.into_any()
+        }
     })
 }
 

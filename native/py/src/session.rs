@@ -11,9 +11,11 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use sopengine_core::engine::Engine;
 use sopengine_core::event::{Event, Origin};
 use sopengine_core::findings::Partial;
+use sopengine_core::reader::{DataFaults, Reason};
 use sopengine_core::run::Facts;
 use sopengine_core::session::{Refused, Session};
 use sopengine_core::value::Str;
+use sopengine_core::vocab::{self, Fault, Notes, Problem, Verdict};
 
 use crate::convert::value_to_py as to_py;
 
@@ -49,6 +51,8 @@ pub struct NativeSession {
     inner: Session,
     /// The as-of time of an audit of files: later events are skipped, not evaluated.
     until: Option<f64>,
+    /// Keep the events of files whose data breaks its declaration (noted), instead of rejecting them.
+    lenient: bool,
 }
 
 #[pymethods]
@@ -61,7 +65,13 @@ impl NativeSession {
         Ok(NativeSession {
             inner: Session::new(Arc::new(engine), facts, keep_events),
             until: None,
+            lenient: false,
         })
+    }
+
+    /// Keep (and note) the events of files whose declared data fields break their declaration.
+    fn set_lenient_data(&mut self, lenient: bool) {
+        self.lenient = lenient;
     }
 
     /// Skip, and count, the events of files later than `until` (`feed_file`, `replay_files`).
@@ -144,14 +154,17 @@ impl NativeSession {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
             let mut reader = JsonlReader::new(src, &cfg, 0, display, seq);
-            for (n, record) in reader.by_ref().enumerate() {
-                if n % 65_536 == 65_535 {
+            let mut n = 0u64;
+            while let Some(record) = reader.next() {
+                n += 1;
+                if n % 65_536 == 0 {
                     py.check_signals()?;
                 }
                 let record = record.map_err(|e| read_error(display, e, &interrupted))?;
                 if let Record::Event(event) = record {
                     if dirty.contains(event.case.as_ref())
                         && self.until.is_none_or(|t| event.time <= t)
+                        && self.data_verdict(&event, reader.others()).is_ok()
                     {
                         by_case
                             .entry(event.case.to_string())
@@ -253,8 +266,9 @@ impl NativeSession {
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
         let mut overflow = Overflow::new(py, on_overflow);
+        let mut notes = Notes::default();
         let (mut reported, mut lines, mut after) = (0u64, 0u64, 0u64);
-        for record in reader.by_ref() {
+        while let Some(record) = reader.next() {
             let record = record.map_err(|e| read_error(display, e, &interrupted))?;
             lines += 1;
             if lines % 65_536 == 0 {
@@ -284,6 +298,19 @@ impl NativeSession {
                 Record::Event(event) => {
                     let (line, id, case) =
                         (event.origin.line, event.id.clone(), event.case.clone());
+                    match self.data_verdict(&event, reader.others()) {
+                        Ok(faults) if faults.is_empty() => {}
+                        Ok(faults) => notes.add(event.etype, faults, line),
+                        Err(reason) => {
+                            let reason_py = crate::reader_hooks::reason_to_py(py, &reason)?;
+                            if listed {
+                                rejected.append((line, reason_py))?;
+                            } else {
+                                overflow.push(("rejected", line, reason_py), 0)?;
+                            }
+                            continue;
+                        }
+                    }
                     let kind = match self.inner.feed(event) {
                         Ok(()) => continue,
                         Err(Refused::Closed) => "closed",
@@ -302,6 +329,7 @@ impl NativeSession {
         if let Some(cb) = &on_progress {
             cb.call1((counter.get() - reported, lines))?;
         }
+        let notes = self.notes_to_py(py, notes)?;
         PyTuple::new(
             py,
             [
@@ -309,6 +337,7 @@ impl NativeSession {
                 rejected.into_any(),
                 refused.into_any(),
                 after.into_pyobject(py)?.into_any(),
+                notes.into_any(),
             ],
         )
     }
@@ -342,10 +371,16 @@ impl NativeSession {
         let engine = self.inner.engine.clone();
         // One Python string per rule and per severity, shared by every finding (a 5M-event audit has
         // ~600k of them), rather than two new strings for each.
-        let rule_names: Vec<Bound<'py, PyString>> =
-            engine.rules.iter().map(|r| PyString::new(py, &r.id)).collect();
-        let severities: Vec<Bound<'py, PyString>> =
-            engine.rules.iter().map(|r| PyString::new(py, &r.severity)).collect();
+        let rule_names: Vec<Bound<'py, PyString>> = engine
+            .rules
+            .iter()
+            .map(|r| PyString::new(py, &r.id))
+            .collect();
+        let severities: Vec<Bound<'py, PyString>> = engine
+            .rules
+            .iter()
+            .map(|r| PyString::new(py, &r.severity))
+            .collect();
         let rule = |i: u32| rule_names[i as usize].clone();
         let severity = |i: u32| severities[i as usize].clone();
         let ids = |v: &[Str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
@@ -542,5 +577,47 @@ pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -
     {
         Some(d) => pyo3::exceptions::PyOSError::new_err((DAMAGED, (d.damage.name(), d.line))),
         None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
+    }
+}
+
+impl NativeSession {
+    /// The faults of an event's data to note (maybe none), or why it is rejected (`check_event`).
+    fn data_verdict(&self, event: &Event, others: &[Str]) -> Result<Vec<Fault>, Reason> {
+        let vocab = &self.inner.engine.vocab;
+        match vocab::verdict(vocab.faults(event.etype, &event.data, others), self.lenient) {
+            Verdict::Keep(faults) => Ok(faults),
+            Verdict::Reject(faults) => Err(Reason::Data(DataFaults {
+                etype: self.inner.engine.types[event.etype as usize].clone(),
+                faults: faults
+                    .into_iter()
+                    .map(|f| (Str::from(vocab.name(&f.field)), f.problem.name(), f.value))
+                    .collect(),
+            })),
+        }
+    }
+
+    /// A file's notes as `(type, field, problem, value, line, count)`, for `DataNotes.add`.
+    fn notes_to_py<'py>(&self, py: Python<'py>, notes: Notes) -> PyResult<Bound<'py, PyList>> {
+        let engine = &self.inner.engine;
+        let out = PyList::empty(py);
+        let add = |etype: u32, field: &str, problem: Problem, tally: &vocab::Tally| {
+            out.append((
+                &*engine.types[etype as usize],
+                field,
+                problem.name(),
+                to_py(py, &tally.value)?,
+                tally.line,
+                tally.count,
+            ))
+        };
+        for ((etype, field, problem), tally) in &notes.known {
+            add(*etype, &engine.fields[*field as usize], *problem, tally)?;
+        }
+        for (etype, by_name) in &notes.others {
+            for (name, tally) in by_name {
+                add(*etype, name, Problem::Undeclared, tally)?;
+            }
+        }
+        Ok(out)
     }
 }
