@@ -104,6 +104,24 @@ def test_a_data_loader_export_with_all_caps_headers_reads_like_the_rest_api_reco
     assert result.rejected == [] and [w.line for w in result.warnings] == [9]
 
 
+def test_an_unfinished_salesforce_query_response_is_warned_about(bundled: Pack, tmp_path: Path) -> None:
+    """A REST query answer that says done: false (with its nextRecordsUrl), or holds fewer records than its
+    totalSize, is one page: the cases of the others are not in the export."""
+    doc = json.loads(SF_REST[0].read_text(encoding="utf-8"))
+    first = tmp_path / "Case.json"
+    first.write_text(json.dumps({**doc, "totalSize": 3, "done": False,
+                                 "nextRecordsUrl": "/services/data/v60.0/query/01gD0000002HU6KIAW-2000"}))
+    result = run(bundled, [first, *SF_REST[1:]], InputSpec("salesforce"))
+    assert [(w.line, w.message) for w in result.warnings if "query response" in w.message] == [
+        (0, "this is one page of a query response: it holds 1 of 3 records; the other pages are not in this "
+            "export, so their records are not audited: fetch every page (nextRecordsUrl) or export with Data "
+            "Loader or Bulk API")]
+    first.write_text(json.dumps({**doc, "done": False}))
+    said = [w.message for w in run(bundled, [first, *SF_REST[1:]], InputSpec("salesforce")).warnings]
+    assert any("it holds 1 records and says done: false" in m for m in said)
+    assert not any("query response" in w.message for w in run(bundled, SF_REST, InputSpec("salesforce")).warnings)
+
+
 def test_only_a_mapping_that_declares_it_matches_names_in_any_case(bundled: Pack, tmp_path: Path) -> None:
     log = tmp_path / "log.csv"
     log.write_text("CASE,Time,TYPE,Actor,comments\nC1,2024-05-06T09:00:00Z,review.logged,u1,ok\n", encoding="utf-8")

@@ -207,9 +207,12 @@ def _account_bytes(path: str, counter: LineCounter) -> None:
 def _canonical(path: str, types: Any, counter: LineCounter, select: Select | None, limits: Limits
                ) -> Iterator[Record]:
     for rec, line, _kind in read_json(path, path, limits):
+        if isinstance(rec, Note):  # a page of a query response: said once, by the first worker
+            if select is None or select(None, counter.lines):
+                yield InputWarning(path, line, rec.text)
+            continue
         counter.lines += 1
         seq = counter.lines
-        assert not isinstance(rec, Note)  # only the Jira reader notes anything
         if isinstance(rec, str):
             if select is None or select(None, seq):
                 yield Rejected(path, line, rec)

@@ -358,8 +358,13 @@ def _top_scalars(events: Iterable[tuple[str, str, Any]], top: dict[str, Any]) ->
 
 
 def read_json(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawRecord]:
-    """Objects of a JSON array, of a REST response's ``records``, or JSON Lines; the 'line' is the record number."""
-    for value, number, error in _json_values(path, display, ("records", "events", "items", "data"), limits):
+    """Objects of a JSON array, of a REST response's ``records``, or JSON Lines; the 'line' is the record number.
+
+    A Salesforce query response that says ``done: false`` (or holds fewer records than its ``totalSize``) is
+    one page of the answer: a :class:`Note` says so, as the cases of the other pages are not audited."""
+    top: dict[str, Any] = {}
+    number = 0
+    for value, number, error in _json_values(path, display, ("records", "events", "items", "data"), limits, top):
         if error is not None:
             yield error, number, None
         elif isinstance(value, dict):
@@ -367,6 +372,13 @@ def read_json(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[Raw
             yield value, number, attributes.get("type") if isinstance(attributes, dict) else None
         else:
             yield f"expected a JSON object, got {type(value).__name__}", number, None
+    total = top.get("totalSize")
+    fewer = isinstance(total, (int, float)) and not isinstance(total, bool) and number < total
+    if fewer or top.get("done") is False:
+        what = f"{number} of {int(total)} records" if fewer else f"{number} records and says done: false"
+        yield Note(f"this is one page of a query response: it holds {what}; the other pages are not in this "
+                   "export, so their records are not audited: fetch every page (nextRecordsUrl) or export "
+                   "with Data Loader or Bulk API"), 0, None
 
 
 def read_jira(path: str, display: str, limits: Limits = DEFAULT, initial: tuple[str, ...] = ()
