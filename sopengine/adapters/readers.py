@@ -373,9 +373,10 @@ def read_json(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[Raw
         else:
             yield f"expected a JSON object, got {type(value).__name__}", number, None
     total = top.get("totalSize")
-    fewer = isinstance(total, (int, float)) and not isinstance(total, bool) and number < total
-    if fewer or top.get("done") is False:
-        what = f"{number} of {int(total)} records" if fewer else f"{number} records and says done: false"
+    total = int(total) if isinstance(total, (int, float)) and not isinstance(total, bool) else None
+    if (total is not None and number < total) or top.get("done") is False:
+        what = f"{number} of {total} records" if total is not None and number < total \
+            else f"{number} records and says done: false"
         yield Note(f"this is one page of a query response: it holds {what}; the other pages are not in this "
                    "export, so their records are not audited: fetch every page (nextRecordsUrl) or export "
                    "with Data Loader or Bulk API"), 0, None
