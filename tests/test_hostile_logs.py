@@ -50,8 +50,9 @@ HOSTILE: dict[str, tuple[bytes, str | None]] = {
     "NUL inside a string": (b'{"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged", '
                             b'"data": {"comments": "\\u0000"}}', None),
     "CRLF line end": (b'{"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged"}\r', None),
-    "odd data": (b'{"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "case.status_changed", '
-                 b'"data": {"to": ["x"]}}', None),
+    # a declared field of another type: refused, as a rule would silently not fire on it (sopengine.datacheck)
+    "data of another type": (b'{"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "case.status_changed", '
+                             b'"data": {"to": ["x"]}}', "data.to should be a string, not list"),
 }
 SPEC = InputSpec(limits=Limits(line_bytes=LINE_LIMIT))
 

@@ -53,8 +53,10 @@ def _events(cases: list[tuple[str, str, list[Any]]]) -> list[Event]:
                 data = {"to": arg, "to_kind": "queue" if arg in QUEUES else "user"}
             elif etype == "case.status_changed":
                 data = {"to": arg}
-            elif etype.startswith("assignment."):
+            elif etype == "assignment.created":
                 data = {"assignment": arg, "team": "Sales"}
+            elif etype == "assignment.closed":
+                data = {"assignment": arg}
             elif etype == "chatter.posted":
                 data = {"assignment": arg} if arg == "A1" else ({"mentions": [arg]} if arg else {})
             elif etype == "case.field_changed":
