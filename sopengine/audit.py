@@ -22,6 +22,7 @@ from .session import CaseClosed as CaseClosed
 from .session import DuplicateEvent as DuplicateEvent
 from .session import Partial as Partial
 from .session import Session as Session
+from .session import attach_timelines, cases_with_findings
 from .session import duplicate_reason as duplicate_reason
 from .session import engine_name as engine_name
 from .session import feed_all as feed_all
@@ -92,12 +93,13 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
                 counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None,
                 resident_cases: int | None = None) -> AuditResult:
     """Audit log files: on the native engine, JSON Lines files are read by the core itself (no Python
-    object per event; events after a given ``as_of`` skipped as :func:`until` does); every other input,
-    and the Python engine, go through :func:`read_records`."""
+    object per event; events after a given ``as_of`` skipped as :func:`until` does; the events of
+    ``timelines`` read again afterwards); every other input, and the Python engine, go through
+    :func:`read_records`."""
     from .adapters import InputSpec, plain_jsonl
 
     spec = inputs or InputSpec()
-    if engine_name(engine) == "native" and not timelines and plain_jsonl(paths, spec):
+    if engine_name(engine) == "native" and plain_jsonl(paths, spec):
         from .native import NativeSession
 
         session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of,
@@ -107,10 +109,45 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
             first = session.rejected.first() if strict else None
             if first is not None:
                 raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
-        return session.result(as_of, last=True)
+        result = session.result(as_of, last=True)
+        if timelines:
+            reread_timelines(pack, paths, result, timelines, spec)
+        return result
     return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
                  timelines=timelines, engine=engine, resident_cases=resident_cases, limits=spec.limits,
                  lenient_data=spec.lenient_data)
+
+
+def reread_timelines(pack: Pack, paths: list[str], result: AuditResult, limit: int,
+                     inputs: "InputSpec | None" = None) -> None:
+    """Attach the timelines of up to ``limit`` cases with findings (:meth:`Session.add_timelines`) by reading the
+    logs again for the events of those cases: for audits whose engine kept no events (the core reading files
+    itself, --jobs workers, Spark). The events are those the audit evaluated: not after its as-of time, not
+    refused for their data, the first of a repeated id."""
+    from .adapters import InputSpec
+    from .datacheck import DataCheck, DataFault, DataNotes, check_event
+
+    spec = inputs or InputSpec()
+    wanted = cases_with_findings(result)
+    check, notes = DataCheck(pack.events), DataNotes()
+    kept: dict[str, list[Event]] = {}
+    ids: dict[str, set[str]] = {}
+
+    def mine(obj: Any, _seq: int) -> bool:
+        return isinstance(obj, dict) and obj.get("case") in wanted
+
+    for record in until(read_records(pack, paths, select=mine, inputs=spec), result.as_of):
+        if not isinstance(record, Event):
+            continue
+        try:
+            check_event(check, notes, spec.lenient_data, record.type, record.data, ("", 0))
+        except DataFault:
+            continue
+        seen = ids.setdefault(record.case, set())
+        if record.id not in seen:
+            seen.add(record.id)
+            kept.setdefault(record.case, []).append(record)
+    attach_timelines(result, kept, limit)
 
 
 def facts_file(arg: str | os.PathLike[str]) -> tuple[str | None, str]:

@@ -20,7 +20,7 @@ from click.core import ParameterSource
 
 from . import __version__, textsafe
 from .adapters import InputSpec
-from .audit import audit, audit_paths, facts_file, load_facts, read_records
+from .audit import audit, audit_paths, facts_file, load_facts, read_records, reread_timelines
 from .errors import InputError, Interrupted, PackError, SopengineError, UsageError, did_you_mean
 from .findings import AuditResult, WorkItem, cell
 from .config import Config, find_config, pack_paths
@@ -518,15 +518,14 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
             sys.exit(1)
 
 
-def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec, timelines: int) -> bool:
+def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec) -> bool:
     """Whether --jobs runs workers: always on the Python engine; on the native one for JSON Lines files
-    without timelines (else one process, said on stderr)."""
+    (else one process, said on stderr)."""
     from .adapters import plain_jsonl
 
-    if engine == "python" or (plain_jsonl(list(logs), inputs) and not timelines):
+    if engine == "python" or plain_jsonl(list(logs), inputs):
         return True
-    _notice("--jobs: the native engine runs one process for this input (inputs read through a mapping, or an "
-            "HTML report); same findings")
+    _notice("--jobs: the native engine runs one process for inputs read through a mapping; same findings")
     return False
 
 
@@ -579,7 +578,9 @@ def _audit(target: _Target, how: _How, *, timelines: int = 0,
             if spark:
                 result = _audit_on_spark(logs, target.pack_paths, params, target.input_format, target.mapping,
                                          facts, target.as_of, how.strict, how.master)
-            elif how.jobs > 1 and _parallel(local, logs, inputs, timelines) and _rereadable(logs, how.jobs):
+                if timelines:  # Spark's executors keep no events: those of the cases with findings are read again
+                    reread_timelines(pack, list(logs), result, timelines, inputs)
+            elif how.jobs > 1 and _parallel(local, logs, inputs) and _rereadable(logs, how.jobs):
                 result = audit_parallel(pack, (list(target.pack_paths), params), logs, facts, target.as_of,
                                         how.jobs, strict=how.strict, grouped=how.grouped, on_progress=bar.advance,
                                         inputs=inputs, timelines=timelines, engine=local,

@@ -28,7 +28,7 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Mapping, Sequence
 
 from .adapters import InputSpec
-from .audit import read_records, until
+from .audit import read_records, reread_timelines, until
 from .datacheck import DataNotes
 from .errors import SopengineError, StrictModeError
 from .events import LineCounter, Rejections
@@ -131,8 +131,8 @@ def audit_parallel(pack: Pack, pack_source: tuple[list[str], dict[str, str]], lo
 
     ``pack_source`` (SOP paths and --set values) lets workers compile the pack where
     processes are not forked; ``timelines`` is as for :func:`sopengine.audit.audit`.
-    ``engine="native"``: each worker's core reads the (plain or gzipped JSON Lines) files itself;
-    no timelines, ``grouped`` is not needed.
+    ``engine="native"``: each worker's core reads the (plain or gzipped JSON Lines) files itself
+    (``grouped`` is not needed); the timelines' events are read again by the parent.
     """
     if engine == "native":
         with tempfile.TemporaryDirectory(prefix="sopengine-join-") as parts:  # removed on every path
@@ -200,8 +200,11 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
             merged.notes.absorb(notes)
             for reason, n in skipped.items():
                 merged.skipped[reason] = merged.skipped.get(reason, 0) + n
-        return merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True,
-                             parts=[os.path.join(native[2], f"w{i}-") for i in range(jobs)])
+        result = merged.result(as_of, [partials[i][0][0] for i in range(jobs)], last=True,
+                               parts=[os.path.join(native[2], f"w{i}-") for i in range(jobs)])
+        if timelines:  # the cores keep no events: those of the cases with findings are read again
+            reread_timelines(pack, list(logs), result, timelines, inputs)
+        return result
     session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases

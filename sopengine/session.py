@@ -265,11 +265,15 @@ def index_facts(facts: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, An
     return out
 
 
+def cases_with_findings(result: AuditResult) -> dict[str, None]:
+    """The cases of the violations, then of the next actions, in that order (an ordered set)."""
+    return dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions])
+
+
 def attach_timelines(result: AuditResult, kept: Mapping[str, list[Event]], limit: int) -> None:
     """Attach the kept events of up to ``limit`` cases with findings (violations first), in time order, and
     the actor of every event of those cases."""
-    wanted = list(dict.fromkeys([v.case for v in result.violations] + [a.case for a in result.next_actions]))
-    for case_id in wanted:
+    for case_id in cases_with_findings(result):
         events = kept.get(case_id)
         if events is None:
             continue

@@ -41,7 +41,7 @@ from .audit import until
 from .datacheck import DataCheck, DataNotes
 from .errors import UsageError
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped, line_record, too_long_line
-from .findings import AuditResult, NextAction, Undecided, Violation
+from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
 from .judging import assemble, judge
 from .limits import DEFAULT, Limits
 from .model import EventType, Pack
@@ -276,11 +276,13 @@ def _judge(as_of: float | None) -> Callable[[Iterable[Any]], Iterator[Any]]:
         out = _rows()
         for batch in batches:
             pending = [pickle.loads(b) for b in batch.column("payload").to_pylist()]
-            late, actions, _work = judge(pending, as_of)
+            late, actions, work = judge(pending, as_of)
             for v in late:
                 _add(out, "violation", v)
             for a in actions:
                 _add(out, "action", a)
+            for w in work:
+                _add(out, "work", w)
         yield from _batches(out)
 
     return judge_pending
@@ -366,6 +368,7 @@ class SparkAudit:
         violations: list[Violation] = []
         actions: list[NextAction] = []
         undecided: list[Undecided] = []
+        work: list[WorkItem] = []
         rejected = Rejections(self.limits.rejected_kept)
         for r in self.rejected_lines.toLocalIterator():
             rejected.add(Rejected(r.file, r.line, r.error))
@@ -382,6 +385,8 @@ class SparkAudit:
                 actions.append(pickle.loads(row.payload))
             elif row.kind == "undecided":
                 undecided.append(pickle.loads(row.payload))
+            elif row.kind == "work":
+                work.append(pickle.loads(row.payload))
             elif row.kind == "rejected":
                 rejected.add(pickle.loads(row.payload))
             elif row.kind == "passed":
@@ -393,7 +398,7 @@ class SparkAudit:
             elif row.kind == "notes":
                 notes.absorb(pickle.loads(row.payload))
         return assemble(self.as_of, counts["events"], counts["cases"], violations, actions, undecided, rejected,
-                        passed, skipped, [], notes.warnings(self.check) if self.check is not None else [])
+                        passed, skipped, work, notes.warnings(self.check) if self.check is not None else [])
 
 
 def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", *,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sopengine import audit, load_facts, load_pack, read_records
+from sopengine import audit, load_facts, load_pack, parse_time, read_records
 from sopengine.audit import new_session
 from sopengine.findings import AuditResult
 from sopengine.native import available
@@ -178,3 +178,49 @@ def test_without_the_native_module_auto_runs_the_python_engine_and_says_so_once(
     assert without.stderr.count("native core is not built") == 1 and "native core" not in with_core.stderr
     named = CliRunner().invoke(cli, [*args, "--engine", "native"])
     assert named.exit_code == 2 and "not built" in named.stderr and "Traceback" not in named.output
+
+
+def test_the_html_report_is_the_same_on_both_engines_and_with_native_workers(tmp_path: Path) -> None:
+    """Timelines and the worklist do not depend on the engine: the native core keeps no events, so those of the
+    cases with findings are read again (in one process and after --jobs workers)."""
+    import re
+
+    from click.testing import CliRunner
+
+    from sopengine.cli import cli
+
+    pytest.importorskip("jinja2")
+    pages = []
+    for engine, jobs in (("python", "1"), ("native", "1"), ("native", "2")):
+        out = tmp_path / f"{engine}-{jobs}.html"
+        result = CliRunner().invoke(cli, ["audit", str(ROOT / "examples" / "events.jsonl"), "--facts",
+                                          str(ROOT / "examples" / "facts.yaml"), "--format", "html", "-o", str(out),
+                                          "--engine", engine, "--jobs", jobs, "--fail-on", "never"])
+        assert result.exit_code == 0, result.output
+        assert "one process" not in result.stderr
+        page = out.read_text(encoding="utf-8")
+        page = re.sub(r"generated \S+ by sopengine \S+ \((native|python) engine\)", "", page)
+        pages.append(re.sub(r'<td data-label="engine">(native|python)</td>', "", page))
+    assert pages[1] == pages[0]
+    assert pages[2] == pages[0]
+
+
+def test_timelines_read_again_after_the_core_are_the_events_the_audit_evaluated(bundled: Any, tmp_path: Path) -> None:
+    """Not after the as-of time, not refused for their data, the first of a repeated id: as the Python engine
+    kept them."""
+    from sopengine.audit import audit_paths
+
+    lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines()
+    first = next(line for line in lines if b'"case.created"' in line and b'"00001002"' in line)  # has findings
+    bad = orjson.loads(first)
+    bad["id"], bad["data"]["account_type"] = "bad-1", 5  # refused: account_type is a string
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"\n".join([*lines, first, orjson.dumps(bad)]) + b"\n")  # a repeated id, a refused line
+    facts = load_facts([ROOT / "examples" / "facts.yaml"])
+    for as_of in (None, parse_time("2024-05-20T00:00:00Z")):
+        python = audit_paths(bundled, [str(log)], facts, as_of, engine="python", timelines=1000)
+        native = audit_paths(bundled, [str(log)], facts, as_of, engine="native", timelines=1000)
+        assert bad["case"] in python.timelines and len(python.timelines) > 50
+        assert {c: [e.to_json() for e in evs] for c, evs in native.timelines.items()} == \
+            {c: [e.to_json() for e in evs] for c, evs in python.timelines.items()}
+        assert native.actors == python.actors

@@ -61,6 +61,21 @@ def test_the_example_log_gives_the_same_result_on_spark(spark: Any, bundled: Pac
     assert found.result().to_json() == _local(bundled, [EXAMPLE]).to_json()
 
 
+def test_the_worklist_and_the_timelines_are_as_on_one_machine(spark: Any, bundled: Pack) -> None:
+    """The HTML report needs both: the worklist comes from Spark's judging, the timelines' events are read
+    again on the driver (the executors keep none)."""
+    from sopengine.audit import reread_timelines
+
+    found = audit_spark(spark, [str(EXAMPLE)], facts=FACTS).result()
+    local = audit(bundled, read_records(bundled, [str(EXAMPLE)]), FACTS, timelines=1000)
+    assert found.work and [w.to_json() for w in found.work] == [w.to_json() for w in local.work]
+    reread_timelines(bundled, [str(EXAMPLE)], found, 1000)
+    assert len(local.timelines) > 50
+    assert {c: [e.to_json() for e in evs] for c, evs in found.timelines.items()} == \
+        {c: [e.to_json() for e in evs] for c, evs in local.timelines.items()}
+    assert found.actors == local.actors
+
+
 def test_events_after_the_as_of_time_are_skipped_on_spark_as_on_one_machine(spark: Any, bundled: Pack) -> None:
     from sopengine import parse_time
 
