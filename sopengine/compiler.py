@@ -27,6 +27,9 @@ from .model import (
 from .timeutil import parse_duration
 
 
+ANY = "any"  # on: any (every declared event type); the schema refuses it as an event type's name
+
+
 @dataclass
 class _Work:
     """Everything the stages share while compiling one pack."""
@@ -92,10 +95,19 @@ class _Work:
         return compiled or Template(str(text), (str(text),))
 
     def event_types(self, value: Any, loc: Location) -> frozenset[str]:
+        """``on:`` as the event types it names: one, a list, ``any`` (every declared type), or
+        ``{any_except: [...]}`` (every declared type but those)."""
+        if value == ANY:
+            return frozenset(self.events)
+        excluded = isinstance(value, Mapping)
+        if excluded:
+            value = value.get("any_except")
         names = [value] if isinstance(value, str) else list(value or [])
         for n in names:
             if n not in self.events:
                 self.error(Code.UNKNOWN_EVENT, f"unknown event type '{n}'{did_you_mean(n, self.events)}", loc)
+        if excluded:
+            return frozenset(self.events) - frozenset(names)
         return frozenset(names)
 
     def duration(self, value: Any, loc: Location) -> float | None:

@@ -144,6 +144,8 @@ def _message(error: ValidationError) -> tuple[str, Path, bool]:
         return f"{instance!r} is not one of {', '.join(choices)}{did_you_mean(str(instance), choices)}", path, False
     if error.validator == "required":
         return error.message.replace("is a required property", "is required here"), path, False
+    if error.validator == "not" and isinstance(expected, dict) and expected.get("description"):
+        return f"{instance!r} is not allowed here: {expected['description']}", path, False
     if error.validator == "pattern" and isinstance(schema, dict) and schema.get("description"):
         return f"{error.message}: {schema['description']}", path, False
     return error.message, path, False
