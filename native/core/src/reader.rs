@@ -757,7 +757,9 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                         fields: self.fields,
                     })?
                 }
-                _ => map.next_value_seed(Skip { depth: 2 })?,
+                _ => {
+                    map.next_value_seed(Skip { depth: 2 })?;
+                }
             }
         }
         Ok(Top::Object(obj))
@@ -849,7 +851,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                 }
                 None => {
                     // Not built, but its name is kept when it is filled (its last value counts).
-                    let filled = map.next_value_seed(Filled { depth: 3 })?;
+                    let filled = map.next_value_seed(Skip { depth: 3 })?;
                     let at = others.iter().position(|k| **k == *key);
                     match (filled, at) {
                         (true, None) => others.push(Str::from(&*key)),
@@ -887,8 +889,9 @@ fn skip_map<'de, A: MapAccess<'de>>(mut map: A, depth: u32) -> Result<(), A::Err
     Ok(())
 }
 
-/// Checks a value as orjson would without building it. Not `IgnoredAny` alone: that neither
-/// counts depth nor checks numbers (`1e400`) and string escapes as orjson does.
+/// Checks a value as orjson would without building it, and says whether it is filled (not null,
+/// not ""). Not `IgnoredAny` alone: that neither counts depth nor checks numbers (`1e400`) and
+/// string escapes as orjson does.
 #[derive(Clone, Copy)]
 struct Skip {
     /// The depth a container here would have (the top-level value is at 1).
@@ -896,57 +899,13 @@ struct Skip {
 }
 
 impl<'de> DeserializeSeed<'de> for Skip {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Skip {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(NOT_OBJECT)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        skip_seq(seq, self.depth)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        skip_map(map, self.depth)
-    }
-}
-
-/// As [`Skip`], and says whether the value is filled (not null, not "").
-#[derive(Clone, Copy)]
-struct Filled {
-    depth: u32,
-}
-
-impl<'de> DeserializeSeed<'de> for Filled {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Filled {
+impl<'de> Visitor<'de> for Skip {
     type Value = bool;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(NOT_OBJECT)
