@@ -29,6 +29,7 @@ _EXPECTED = {"string": "a string", "number": "a number", "boolean": "true or fal
              "object": "an object", "time": "an RFC 3339 time"}
 _SHOWN_CHARS = 60  # of a value quoted in a reason
 _SHOWN_VALUES = 20  # of the allowed values listed
+_SHOWN_TYPES = 5  # of the event types an undeclared field is named for
 
 
 class DataFault(ValueError):
@@ -92,9 +93,9 @@ class DataCheck:
         return out
 
     def explain(self, etype: str, field: str, problem: str, value: Any) -> str:
-        """One fault in words."""
+        """One fault in words (an undeclared field: see :meth:`undeclared`)."""
         if problem == UNDECLARED:
-            return f"data field {field!r} is not declared by the pack{did_you_mean(field, self._fields[etype])}"
+            return self.undeclared(field, [etype])
         spec = self._fields[etype][field]
         if problem == TYPE:
             got = _shown(value) if spec.type == "time" and isinstance(value, str) else _type_name(value)
@@ -105,6 +106,15 @@ class DataCheck:
             listed += f" and {len(allowed) - _SHOWN_VALUES} more"
         hint = did_you_mean(value, [v for v in allowed if isinstance(v, str)]) if isinstance(value, str) else ""
         return f"data.{field} {_shown(value)} is not one of {listed}{hint}"
+
+    def undeclared(self, field: str, etypes: list[str]) -> str:
+        """A field that events of these types carry and the pack does not declare for them."""
+        hint = did_you_mean(field, sorted({f for t in etypes for f in self._fields[t]}))
+        if len(etypes) == len(self._fields):
+            return f"data field {field!r} is not declared by the pack for any event type{hint}"
+        shown = ", ".join(etypes[:_SHOWN_TYPES]) + (f" and {len(etypes) - _SHOWN_TYPES} more types"
+                                                    if len(etypes) > _SHOWN_TYPES else "")
+        return f"data field {field!r} is not declared by the pack for {shown}{hint}"
 
     def reason(self, etype: str, faults: Iterable[tuple[str, str, Any]]) -> str:
         """Why an event is rejected for the faults of its declared fields."""
@@ -146,11 +156,21 @@ class DataNotes:
             self.add(etype, field, problem, n.value, n.file, n.line, n.count)
 
     def warnings(self, check: DataCheck) -> list[InputWarning]:
+        """One warning per field and problem; an undeclared field once for every type that carries it."""
         out = []
+        undeclared: dict[str, list[tuple[str, _Note]]] = {}
         for (etype, field, problem), n in self._notes.items():
+            if problem == UNDECLARED:
+                undeclared.setdefault(field, []).append((etype, n))
+                continue
             told = check.explain(etype, field, problem, n.value)
-            kept = "" if problem == UNDECLARED else ", kept (--lenient-data)"
-            out.append(InputWarning(n.file, n.line, f"{etype}: {told}{kept}: {n.count} event(s), the first here"))
+            out.append(InputWarning(n.file, n.line, f"{etype}: {told}, kept (--lenient-data): {n.count} event(s), "
+                                                    "the first here"))
+        for field, notes in undeclared.items():
+            first = min((n for _, n in notes), key=lambda n: (n.file, n.line))
+            told = check.undeclared(field, sorted(etype for etype, _ in notes))
+            out.append(InputWarning(first.file, first.line, f"{told}: {sum(n.count for _, n in notes)} event(s), "
+                                                            "the first here"))
         return out
 
 

@@ -86,7 +86,7 @@ LINES = [
     _line(4, "t.a", '{"b": "yes", "n": true, "l": "a;b"}'),   # three faults on one line
     _line(5, "t.a", '{"at": "yesterday"}'),                   # not a time
     _line(6, "t.a", '{"at": "2026-01-01T10:00:00Z", "any": 1.0, "o": {"k": 1}}'),  # all fine (1.0 == 1)
-    _line(7, "t.b", '{"s": "open"}'),                         # declared for t.a, not for t.b
+    _line(7, "t.b", '{"s": "open", "txt": "x"}'),             # s is declared for t.a, not t.b; txt nowhere
     _line(8, "t.a", '{"s": null, "n": "", "chanel": null}'),  # null and "" are not filled: not checked
     _line(9, "t.a", '{"chanel": "x", "chanel": null}'),       # a repeated key: the last value counts
     _line(10, "t.a", '{"s": "closed", "chanel": "y"}'),
@@ -107,9 +107,11 @@ def test_a_declared_field_holding_what_its_declaration_refuses_rejects_the_line(
                                 "data.n should be a number, not bool")
     assert "data.at should be an RFC 3339 time, not 'yesterday'" in errors[5]
     warnings = {w["warning"] for w in data["warnings"]}
-    assert warnings == {"t.a: data field 'chanel' is not declared by the pack: 2 event(s), the first here",
-                        "t.b: data field 's' is not declared by the pack: 1 event(s), the first here"}
-    assert [w["line"] for w in data["warnings"]] == [3, 7]
+    assert warnings == {"data field 'chanel' is not declared by the pack for t.a: 2 event(s), the first here",
+                        "data field 's' is not declared by the pack for t.b: 1 event(s), the first here",
+                        "data field 'txt' is not declared by the pack for t.b (did you mean 'text'?): 1 event(s), "
+                        "the first here"}
+    assert [w["line"] for w in data["warnings"]] == [3, 7, 7]
     assert data["summary"]["events"] == 6 and data["summary"]["read"] == 10
     assert len(data["violations"]) == 2 and code == 1
 
