@@ -149,6 +149,8 @@ class Plan:
             for up in var.updates:
                 for t in up.on:
                     self.types[t].updates.append((var, up))
+        # Who answers for each rule's findings (the rule's expression, else the pack's): read when one arises.
+        self.accountable = {r.id: pack.accountable_for(r) for r in pack.rules}
         self.initial_state = {v.name: v.fresh() for v in pack.state}
         self.set_vars = tuple(v.name for v in pack.state if v.kind == "set")
         self.indexes = tuple(pack.indexes.values())
@@ -208,9 +210,27 @@ class Evaluator:
     def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
                 more: int = 0) -> None:
         """Record a violation citing ``events`` (bounded by :func:`~sopengine.findings.cite`; ``more``: ids
-        already left out of them)."""
+        already left out of them), charged to whom the case's state now names accountable."""
         ids, left_out = cite(events)
-        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, ids, left_out + more))
+        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, ids, left_out + more,
+                                        self.accountable(run, rule)))
+
+    def accountable(self, run: CaseRun, rule: Rule) -> str | None:
+        """Who the case's state now names accountable for ``rule``: text, else None (nothing declared, the
+        expression failed, or it gave no text).
+
+        The state now is the state in force when a finding arises: an event's checks see it as the event is
+        evaluated, and a deadline is found passed at the first event after it, before that event changes
+        anything (state changes only at events).
+        """
+        expr = self.plan.accountable.get(rule.id)
+        if expr is None:
+            return None
+        try:
+            value = expr.fn(None, run.state, None, None, self.runtime)
+        except Exception:  # noqa: BLE001 - who is accountable is informative; a failure leaves it unknown
+            return None
+        return value if isinstance(value, str) and value else None
 
     def evidence(self, run: CaseRun, expr: Expr | None) -> list[str]:
         """Ids of the events that set the state an expression read."""

@@ -31,7 +31,8 @@ def _evidence(events: tuple[str, ...], more: int) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Violation:
     """The SOP was broken: which rule, where, when, and the events that show it (``more_events``: how many
-    more there are than it lists)."""
+    more there are than it lists). ``accountable``: who answers for it, by the pack's ``report.accountable``
+    (or the rule's own) over the case's state when it arose; None when the pack names nobody."""
 
     rule: str
     case: str
@@ -40,10 +41,12 @@ class Violation:
     message: str
     events: tuple[str, ...]
     more_events: int = 0
+    accountable: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "time": format_time(self.time), "severity": self.severity,
-                "message": self.message, **_evidence(self.events, self.more_events)}
+                "message": self.message, **_evidence(self.events, self.more_events),
+                **({"accountable": self.accountable} if self.accountable is not None else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class Pending:
     columns: tuple[tuple[str, Any], ...] = ()  # the pack's worklist columns, from the case's last state
     more_events: int = 0
     missed: int = 0  # deadlines of a repeating obligation already reported while its case was evaluated
+    accountable: str | None = None  # from the case's last state: the state at any deadline after it
 
     def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
         """Violations for deadlines before ``as_of`` and the next action still open at it (a repeating
@@ -109,7 +113,8 @@ class Pending:
                                       self.more_events)
 
     def violation(self, time: float, message: str) -> Violation:
-        return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events)
+        return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events,
+                         self.accountable)
 
 
 MAX_REPEATS = 1_000  # missed deadlines one repeating obligation lists; one more violation stands for the rest

@@ -65,7 +65,8 @@ def _join(plan: Plan, runtime: Runtime, probes: list[Probe], intervals: Mapping[
                 passed[rule.id] += 1
             else:
                 message = rule.message.render(e, probe.state, None, hit.attrs, runtime)
-                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event)))
+                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event),
+                                     accountable=probe.accountable))
     return out, undecided, passed
 
 
@@ -99,7 +100,8 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
         for r in rejected:
             bounded.add(r)
         rejected = bounded
-    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events))
+    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events,
+                                                   v.accountable or ""))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
     undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))

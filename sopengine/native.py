@@ -31,7 +31,7 @@ from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 def _load_core() -> Any:
     """The extension module, built by `pip install .`; None where it is missing (the Python engine runs).
@@ -91,7 +91,8 @@ class _Emitter:
 
     def rule(self, rule: Rule) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rule.id, "kind": rule.kind, "severity": rule.severity,
-                               "applies": self.applies(rule), "message": self.template(rule.message)}
+                               "applies": self.applies(rule), "message": self.template(rule.message),
+                               "accountable": self.expr(self.pack.accountable_for(rule))}
         out.update(KINDS[rule.kind].emit(self, rule))
         return out
 

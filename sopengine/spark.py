@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 LINES = "file string, line long, seq long, text binary"
 EVENTS = "case string, seq long, file string, line long, event binary"
 ROWS = "kind string, key string, n long, t double, payload binary"
-VIOLATIONS = "rule string, case string, time string, severity string, message string, events array<string>"
+VIOLATIONS = ("rule string, case string, time string, severity string, message string, events array<string>, "
+              "accountable string")
 NEXT_ACTIONS = "rule string, case string, action string, due string, since string, events array<string>"
 UNDECIDED = "rule string, case string, event string, reason string"
 REJECTED = "file string, line long, error string"
@@ -336,7 +337,7 @@ class SparkAudit:
 
             for batch in batches:
                 found = [pickle.loads(b).to_json() for b in batch.column("payload").to_pylist()]
-                yield pa.RecordBatch.from_pydict({n: [row[n] for row in found] for n in names},
+                yield pa.RecordBatch.from_pydict({n: [row.get(n) for row in found] for n in names},
                                                  schema=_arrow(schema))
 
         return self.rows.where(f"kind = '{kind}'").select("payload").mapInArrow(decode, schema)

@@ -115,7 +115,8 @@ def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[st
         inv.id, run.case, inv.severity,
         inv.action.render(breach.event, run.state, None, None, ev.runtime) if inv.action else "",
         inv.message.render(breach.event, run.state, None, None, ev.runtime),
-        breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more)
+        breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more,
+        accountable=ev.accountable(run, inv))
 
 
 def prepare(plan: Plan, rule: InvariantRule) -> None:

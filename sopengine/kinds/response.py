@@ -110,8 +110,10 @@ def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
         ev.violate(run, rule, ob.due, message, (ob.trigger.id,))
         return False
 
+    who = ev.accountable(run, rule)
+
     def missed(time: float, text: str) -> Violation:
-        return Violation(rule.id, run.case, time, rule.severity, text, (ob.trigger.id,))
+        return Violation(rule.id, run.case, time, rule.severity, text, (ob.trigger.id,), accountable=who)
 
     # a missed period: the next one starts at the deadline
     ob.due, ob.missed = missed_deadlines(ob.missed, ob.due, rule.every, t, message, missed, run.violations)
@@ -168,7 +170,8 @@ def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[st
         rule.id, run.case, rule.severity,
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
         rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
-        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed)
+        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed,
+        accountable=ev.accountable(run, rule))
 
 
 def prepare(plan: Plan, rule: ResponseRule) -> None:

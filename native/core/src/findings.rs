@@ -21,6 +21,8 @@ pub struct Violation {
     pub events: Vec<Str>,
     /// Evidence ids past the [`MAX_EVIDENCE`] listed.
     pub more_events: u64,
+    /// Who answers for it: the rule's accountable expression over the case's state when it arose.
+    pub accountable: Option<Str>,
 }
 
 /// A finding's evidence: the first [`MAX_EVIDENCE`] distinct ids, in order, and how many other
@@ -115,6 +117,8 @@ pub struct Pending {
     pub more_events: u64,
     /// Deadlines of a repeating obligation reported missed while its case was evaluated.
     pub missed: u64,
+    /// Who is accountable, from the case's last state: the state at any deadline after it.
+    pub accountable: Option<Str>,
 }
 
 impl Pending {
@@ -132,6 +136,7 @@ impl Pending {
                 message,
                 events: self.events.clone(),
                 more_events: self.more_events,
+                accountable: self.accountable.clone(),
             })
         };
         match self.every {
@@ -201,6 +206,8 @@ pub struct Probe {
     /// The state variables its match and message read: (variable, value).
     pub state: Vec<(usize, Value)>,
     pub key: Value,
+    /// Who answers for a violation it finds: from the state at the probe.
+    pub accountable: Option<Str>,
 }
 
 /// Everything a session found before the as-of judgement and the cross-case join; partials merge,

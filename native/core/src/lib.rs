@@ -25,4 +25,4 @@ pub mod tv;
 pub mod value;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;

@@ -414,6 +414,7 @@ impl<'e> Runner<'e> {
         more: u64,
     ) {
         let (events, left_out) = cite(events);
+        let accountable = self.accountable(run, rule);
         push_tight(
             &mut run.violations,
             Violation {
@@ -423,8 +424,21 @@ impl<'e> Runner<'e> {
                 message,
                 events,
                 more_events: left_out + more,
+                accountable,
             },
         );
+    }
+
+    /// Who the case's state now names accountable for a rule: text, else None (nothing declared,
+    /// the expression failed, or it gave no text). The state now is the state in force when a
+    /// finding arises: a deadline is found passed at the first event after it, before that event
+    /// changes anything (`sopengine.evaluator.Evaluator.accountable`).
+    pub fn accountable(&self, run: &CaseRun, rule: u32) -> Option<Str> {
+        let expr = self.engine.rules[rule as usize].accountable.as_ref()?;
+        match self.value(run, expr, None, None) {
+            Ok(Value::Str(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        }
     }
 
     /// Ids of the events that set the state an expression read.
@@ -504,6 +518,7 @@ impl<'e> Runner<'e> {
                 return false;
             };
             // a missed period: the next starts at the deadline
+            let accountable = self.accountable(run, ob.rule);
             let (next, missed) =
                 missed_deadlines(ob.missed, due, every, t, &message, |time, text| {
                     push_tight(
@@ -515,6 +530,7 @@ impl<'e> Runner<'e> {
                             message: text,
                             events: vec![ob.trigger.id.clone()],
                             more_events: 0,
+                            accountable: accountable.clone(),
                         },
                     )
                 });
@@ -817,6 +833,7 @@ impl<'e> Runner<'e> {
                 columns: columns.clone(),
                 more_events: 0,
                 missed: ob.missed,
+                accountable: self.accountable(run, ob.rule),
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -841,6 +858,7 @@ impl<'e> Runner<'e> {
                 columns: columns.clone(),
                 more_events: b.more,
                 missed: 0,
+                accountable: self.accountable(run, b.rule),
             });
         }
         out

@@ -360,6 +360,7 @@ impl NativeSession {
                 v.message.as_str(),
                 PyTuple::new(py, ids(&v.events))?,
                 v.more_events,
+                v.accountable.as_deref(),
             ))?;
         }
         let actions = PyList::empty(py);
