@@ -106,14 +106,20 @@ class HtmlReporter:
                       "marker": {"color": [_COLOURS[s] for s in _SEVERITIES]}}],
             "layout": {"margin": {"l": 50, "r": 20, "t": 10, "b": 40}, "height": 300}})
         label, groups = self._group_of(pack)
-        actors = Counter(result.actors.get(v.events[0]) or "(none)" for v in vs if v.events)
+        if declares_accountable(pack):
+            who = Counter(v.accountable or "(none)" for v in vs)
+            whom, how = "who is accountable", "whom the pack's report.accountable names when the violation arose"
+        else:
+            who = Counter(result.actors.get(v.events[0]) or "(none)" for v in vs if v.events)
+            whom, how = "actor", "the actor of the first evidence event: the pack declares no report.accountable"
         if groups:
             by_group: Counter[str] = Counter()
-            for actor, n in actors.items():
-                by_group[str(groups.get(actor) or "(unknown)")] += n
-            add("by-group", f"Violations by {label.lower()} of the actor", _bar(list(by_group), list(by_group.values())))
-        top = actors.most_common(15)
-        add("by-actor", "Violations by actor (top 15; the actor of the first evidence event)",
+            for person, n in who.items():
+                by_group[str(groups.get(person) or "(unknown)")] += n
+            add("by-group", f"Violations by {label.lower()} of {'the ' if whom == 'actor' else ''}{whom} ({how})",
+                _bar(list(by_group), list(by_group.values())))
+        top = who.most_common(15)
+        add("by-actor", f"Violations by {whom} (top 15; {how})",
             _bar([a for a, _ in top], [n for _, n in top], horizontal=True))
         days: dict[str, Counter[str]] = defaultdict(Counter)
         for v in vs:
@@ -155,6 +161,11 @@ class HtmlReporter:
 
 
 # -- what the page's script renders ---------------------------------------------------
+def declares_accountable(pack: Pack) -> bool:
+    """Whether the pack names who is accountable for some rule's findings (``report.accountable`` or a rule's own)."""
+    return pack.accountable is not None or any(r.accountable is not None for r in pack.rules)
+
+
 def _document_titles(pack: Pack) -> dict[str, str]:
     """Source document -> the title of the (first) SOP written from it; rules cite documents by file name."""
     titles: dict[str, str] = {}
