@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .events import Event
 from .expr import Expr, MissingFact, state_refs
-from .findings import Pending, Undecided, Violation, cite
+from .findings import Attainment, Pending, Undecided, Violation, cite
 from .kinds import KINDS, Check, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
@@ -111,7 +111,7 @@ class CaseRun:
     """The evolving evaluation of one case."""
 
     __slots__ = ("case", "state", "prov", "obligations", "breaches", "memory", "violations", "undecided",
-                 "intervals", "probes", "membership", "last", "passed")
+                 "intervals", "probes", "membership", "last", "passed", "outcomes")
 
     def __init__(self, case: str, plan: "Plan"):
         self.case = case
@@ -129,6 +129,7 @@ class CaseRun:
         self.membership: dict[str, tuple[Any, Any, Interval | None]] = {}
         self.last: tuple[float, int] = (float("-inf"), -1)
         self.passed: dict[str, int] = {}  # rule id -> times the rule was checked and held (or was met)
+        self.outcomes: Attainment = {}  # how its obligations with a deadline ended (findings.OUTCOMES)
 
 
 class Plan:
@@ -380,7 +381,7 @@ class Evaluator:
     def pending(self, run: CaseRun) -> list[Pending]:
         """What is still open after the case's last event."""
         columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches) else ()
-        out = [response.pending(self, run, ob, columns) for ob in run.obligations]
+        out = [response.pending(self, run, ob, columns) for ob in run.obligations if not ob.overdue]
         out.extend(invariant.pending(self, run, breach, columns) for breach in run.breaches.values()
                    if not breach.reported)
         return out

@@ -8,12 +8,37 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .events import InputWarning, Rejected
-from .timeutil import format_time
+from .timeutil import format_time, format_week, iso_week
 
 if TYPE_CHECKING:
     from .provenance import Provenance
 
 MAX_EVIDENCE = 20  # event ids a finding lists; it counts the others (more_events)
+
+# How the obligations of rules with a deadline ended: met by it, met after it, not met (past it, or failed),
+# still open at as-of and not yet due. Counted per (rule, ISO week of the deadline, accountable).
+OUTCOMES = ("on_time", "late", "missed", "open")
+ON_TIME, LATE, MISSED, OPEN = range(4)
+Attainment = dict[tuple[str, int, "str | None"], list[int]]
+
+
+def tally(counts: Attainment, rule: str, due: float, who: str | None, outcome: int, n: int = 1) -> None:
+    """Count ``n`` obligations of ``rule`` due at ``due`` that ended as ``outcome`` (an index of OUTCOMES)."""
+    key = (rule, iso_week(due), who)
+    row = counts.get(key)
+    if row is None:
+        row = counts[key] = [0, 0, 0, 0]
+    row[outcome] += n
+
+
+def add_counts(into: Attainment, other: Attainment) -> None:
+    for key, row in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = list(row)
+        else:
+            for i, n in enumerate(row):
+                mine[i] += n
 
 
 def cite(ids: Iterable[str]) -> tuple[tuple[str, ...], int]:
@@ -97,6 +122,7 @@ class Pending:
     more_events: int = 0
     missed: int = 0  # deadlines of a repeating obligation already reported while its case was evaluated
     accountable: str | None = None  # from the case's last state: the state at any deadline after it
+    attained: bool = False  # an obligation with a deadline: its outcome counts in the attainment
 
     def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
         """Violations for deadlines before ``as_of`` and the next action still open at it (a repeating
@@ -205,6 +231,8 @@ class AuditResult:
     provenance: "Provenance | None" = None  # what produced it (the command line says; the API leaves it None)
     # Rejected records past the limit rejected-kept, not listed: by kind (sopengine.events.reason_kind).
     rejected_more: dict[str, int] = field(default_factory=dict)
+    # Obligations of rules with a deadline by (rule, ISO week of the deadline, accountable): OUTCOMES counts.
+    attainment: Attainment = field(default_factory=dict)
 
     @property
     def rejected_count(self) -> int:
@@ -241,6 +269,16 @@ class AuditResult:
             bump(u.rule, "undecided")
         return dict(sorted(counts.items()))
 
+    def attainment_rows(self) -> list[dict[str, Any]]:
+        """The attainment as rows, by rule, week and accountable (unknown first)."""
+        rows = []
+        for (rule, week, who), counts in sorted(self.attainment.items(),
+                                               key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] is not None,
+                                                               kv[0][2] or "")):
+            rows.append({"rule": rule, "week": format_week(week), "accountable": who,
+                         **dict(zip(OUTCOMES, counts))})
+        return rows
+
     def to_json(self, *, lazy: bool = False) -> dict[str, Any]:
         """The JSON output as data; ``lazy``: the findings as iterators, rendered as they are read."""
         def items(found: Iterable[Any]) -> Any:
@@ -260,5 +298,6 @@ class AuditResult:
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "warnings": [w.to_json() for w in self.warnings],
             "rules": self.rule_counts(),
+            "attainment": self.attainment_rows(),
             **({"input_problem": self.input_problem} if self.input_problem else {}),
         }

@@ -274,7 +274,7 @@ class NativeSession:
         sessions that evaluated the other shares of the log. ``last``: the session is done with (its
         memory is freed first; a later call finds nothing)."""
         self._replay()
-        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(
+        as_of, events, cases, violations, actions, work, undecided, passed, attained = self._core.result(
             as_of, last, list(others), list(parts))
         for i, v in enumerate(violations):  # in place: each tuple is freed as its object is made
             violations[i] = Violation(*v)
@@ -282,7 +282,8 @@ class NativeSession:
             as_of, events, cases, violations, [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids, more)
-             for rule, case, action, due, since, overdue, columns, ids, more in work], list(self.warnings))
+             for rule, case, action, due, since, overdue, columns, ids, more in work], list(self.warnings),
+            {(rule, week, who): counts for rule, week, who, counts in attained})
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

@@ -163,7 +163,9 @@ def test_every_engine_writes_the_same_accountable_bytes(tmp_path: Path, accounta
                for args in (["--engine", "python"], ["--engine", "native"], ["--engine", "native", "--jobs", "2"],
                             ["--engine", "python", "--jobs", "2"])]
     assert reports[1:] == reports[:1] * 3
-    assert (b'"accountable"' in reports[0]) == (accountable is not None)
+    violations = json.loads(reports[0])["violations"]
+    assert violations and all(("accountable" in v) == (accountable is not None) for v in violations
+                              if v["case"] != "T4")  # T4's owner is cleared, or unset, when its deadlines pass
 
 
 def test_without_a_declaration_violations_have_no_accountable_key(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::value::{Num, Str, Value};
 
@@ -91,6 +91,61 @@ pub fn missed_deadlines(
     (due, missed)
 }
 
+/// How an obligation with a deadline ended (`sopengine.findings.OUTCOMES`): met by its deadline,
+/// met after it, not met, still open at as-of and not yet due.
+pub const ON_TIME: usize = 0;
+pub const LATE: usize = 1;
+pub const MISSED: usize = 2;
+pub const OPEN: usize = 3;
+
+/// (rule, ISO week of the deadline as `year * 100 + week`, accountable).
+pub type AttainmentKey = (u32, i64, Option<Str>);
+
+/// Obligation outcomes by (rule, week, accountable): counts, never the obligations.
+pub type Attainment = FxHashMap<AttainmentKey, [u64; 4]>;
+
+/// Count an obligation of `rule` due at `due` that ended as `outcome` (`sopengine.findings.tally`).
+pub fn tally(counts: &mut Attainment, rule: u32, due: f64, who: Option<Str>, outcome: usize) {
+    counts.entry((rule, iso_week(due), who)).or_default()[outcome] += 1;
+}
+
+pub fn add_counts(into: &mut Attainment, other: Attainment) {
+    for (key, row) in other {
+        let mine = into.entry(key).or_default();
+        for (m, n) in mine.iter_mut().zip(row) {
+            *m += n;
+        }
+    }
+}
+
+/// The ISO 8601 week (UTC) of an instant as `year * 100 + week` (`sopengine.timeutil.iso_week`:
+/// whole-day calendar arithmetic, Howard Hinnant's, the same for any finite time).
+pub fn iso_week(epoch: f64) -> i64 {
+    let days = (epoch / 86_400.0).floor() as i64;
+    let thursday = days - (days + 3).rem_euclid(7) + 3; // the week's Thursday names its year
+    let year = civil_year(thursday);
+    year * 100 + (thursday - days_from_civil(year, 1, 1)).div_euclid(7) + 1
+}
+
+fn civil_year(days: i64) -> i64 {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    yoe + era * 400 + i64::from(mp >= 10)
+}
+
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Undecided {
     pub rule: u32,
@@ -119,6 +174,8 @@ pub struct Pending {
     pub missed: u64,
     /// Who is accountable, from the case's last state: the state at any deadline after it.
     pub accountable: Option<Str>,
+    /// An obligation with a deadline: its outcome counts in the attainment.
+    pub attained: bool,
 }
 
 impl Pending {
@@ -224,6 +281,8 @@ pub struct Partial {
     pub probes: Vec<Probe>,
     /// Per rule: checks that held or obligations met.
     pub passed: Vec<u64>,
+    /// Outcomes of obligations with a deadline settled before the as-of judgement.
+    pub attainment: Attainment,
 }
 
 impl Partial {
@@ -255,5 +314,6 @@ impl Partial {
         for (i, n) in other.passed.into_iter().enumerate() {
             self.passed[i] += n;
         }
+        add_counts(&mut self.attainment, other.attainment);
     }
 }

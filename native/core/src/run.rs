@@ -17,7 +17,8 @@ use crate::engine::{CExpr, Engine, Op, VarKind};
 use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
 use crate::findings::{
-    cite, missed_deadlines, Interval, Pending, Position, Probe, Undecided, Violation,
+    cite, missed_deadlines, tally, Attainment, Interval, Pending, Position, Probe, Undecided,
+    Violation, MISSED, ON_TIME,
 };
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
 use crate::value::{CmpOp, Str, Value};
@@ -45,6 +46,10 @@ pub struct Obligation {
     pub since: f64,
     /// Deadlines of a repeating obligation reported missed.
     pub missed: u64,
+    /// Its deadline passed (reported): kept only to see whether it is met late.
+    pub overdue: bool,
+    /// Accountable at the deadline, once overdue.
+    pub who: Option<Str>,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -80,6 +85,8 @@ pub struct CaseRun {
     pub last: (f64, u64),
     /// Per rule that was checked: times it held (or was met).
     pub passed: Vec<(u32, u64)>,
+    /// How its obligations with a deadline ended (`findings::ON_TIME`...).
+    pub outcomes: Attainment,
 }
 
 impl CaseRun {
@@ -99,7 +106,20 @@ impl CaseRun {
             membership: vec![None; engine.indexes.len()],
             last: (f64::NEG_INFINITY, 0),
             passed: Vec::new(),
+            outcomes: Attainment::default(),
         }
+    }
+
+    /// The outcomes of its obligations, with each overdue one still unmet counted missed
+    /// (`sopengine.kinds.response.settled`).
+    pub fn settled(&self) -> Attainment {
+        let mut out = self.outcomes.clone();
+        for ob in self.obligations.iter().filter(|ob| ob.overdue) {
+            if let Some(due) = ob.due {
+                tally(&mut out, ob.rule, due, ob.who.clone(), MISSED);
+            }
+        }
+        out
     }
 
     fn take_items(&mut self, var: usize) -> Vec<(Value, Str)> {
@@ -309,6 +329,19 @@ impl<'e> Runner<'e> {
         expr.expr.eval(&self.scope(run, event, trigger))
     }
 
+    /// Whether an expression holds, a failure counting as not (no undecided check is recorded).
+    pub fn quietly(
+        &self,
+        run: &CaseRun,
+        expr: &CExpr,
+        event: Option<&Event>,
+        trigger: Option<&Event>,
+    ) -> bool {
+        expr.expr
+            .truth(&self.scope(run, event, trigger))
+            .unwrap_or(false)
+    }
+
     pub fn render(
         &self,
         run: &CaseRun,
@@ -509,18 +542,21 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 return false;
             };
-            let Some(due) = ob.due.filter(|&due| due < t) else {
+            let Some(due) = ob.due.filter(|&due| due < t && !ob.overdue) else {
                 return true;
             };
             let message = self.render(run, &rule.message, None, Some(&ob.trigger));
             let Some(every) = k.every else {
                 self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()], 0);
-                return false;
+                ob.overdue = true; // kept: a later meeting is late
+                ob.who = run.violations.last().and_then(|v| v.accountable.clone());
+                return true;
             };
             // a missed period: the next starts at the deadline
             let accountable = self.accountable(run, ob.rule);
             let (next, missed) =
                 missed_deadlines(ob.missed, due, every, t, &message, |time, text| {
+                    tally(&mut run.outcomes, ob.rule, time, accountable.clone(), MISSED);
                     push_tight(
                         &mut run.violations,
                         Violation {
@@ -564,9 +600,20 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 return false;
             };
+            if ob.overdue {
+                let ended = response::overdue_outcome(self, run, k, &ob.trigger, e);
+                if let (Some(outcome), Some(due)) = (ended, ob.due) {
+                    tally(&mut run.outcomes, ob.rule, due, ob.who.clone(), outcome);
+                }
+                return ended.is_none();
+            }
             match response::outcome(self, run, ob.rule, k, &ob.trigger, e) {
                 response::Outcome::Met => {
                     Runner::held(run, ob.rule);
+                    if let Some(due) = ob.due {
+                        let who = self.accountable(run, ob.rule);
+                        tally(&mut run.outcomes, ob.rule, due, who, ON_TIME);
+                    }
                     match k.every {
                         Some(every) => {
                             ob.due = Some(e.time + every); // recurring: the next period starts now
@@ -585,6 +632,10 @@ impl<'e> Runner<'e> {
                         vec![ob.trigger.id.clone(), e.id.clone()],
                         0,
                     );
+                    if let Some(due) = ob.due {
+                        let who = run.violations.last().and_then(|v| v.accountable.clone());
+                        tally(&mut run.outcomes, ob.rule, due, who, MISSED);
+                    }
                     false
                 }
                 response::Outcome::Open => true,
@@ -811,7 +862,7 @@ impl<'e> Runner<'e> {
                 Vec::new()
             },
         );
-        for ob in &run.obligations {
+        for ob in run.obligations.iter().filter(|ob| !ob.overdue) {
             let rule = &engine.rules[ob.rule as usize];
             let Kind::Response(k) = &rule.kind else {
                 continue;
@@ -834,6 +885,7 @@ impl<'e> Runner<'e> {
                 more_events: 0,
                 missed: ob.missed,
                 accountable: self.accountable(run, ob.rule),
+                attained: ob.due.is_some(),
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -859,6 +911,7 @@ impl<'e> Runner<'e> {
                 more_events: b.more,
                 missed: 0,
                 accountable: self.accountable(run, b.rule),
+                attained: false,
             });
         }
         out
