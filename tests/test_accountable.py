@@ -1,5 +1,6 @@
 """Who is accountable for a violation (pack ``report.accountable``, a rule's own ``accountable``): evaluated on
-the case's state when the violation arose, in both engines alike, and absent when the pack names nobody."""
+the case's state when the violation arose, in both engines alike, and absent when the pack names nobody; and the
+attainment of rules with a deadline (on time, late, missed, open by rule, week and accountable)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,10 @@ def _log(tmp_path: Path) -> Path:
         # (after it the owner is cleared); no owner for 90 minutes (the invariant's deadline is at 60).
         _event(1, "T4", 0, "opened", "req.four"), _event(2, "T4", 90, "owned", "disp", to="gus"),
         _event(3, "T4", 100, "closed", "frank"),
+        # T5: answered by its owner in time. T6: opened late in the day, due after the as-of time (open).
+        _event(1, "T5", 0, "opened", "req.five"), _event(2, "T5", 10, "owned", "disp", to="ana"),
+        _event(3, "T5", 30, "answered", "ana"),
+        _event(1, "T6", 330, "opened", "req.six"), _event(2, "T6", 340, "owned", "disp", to="hal"),
     ])
 
 
@@ -177,3 +182,65 @@ def test_without_a_declaration_violations_have_no_accountable_key(tmp_path: Path
 def test_an_accountable_expression_is_checked_like_any_other(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(_pack(tmp_path, "state.ownr"))])
     assert result.exit_code != 0 and "ownr" in result.output and "pack/report/accountable" in result.output
+
+
+def _row(who: str | None, on_time: int = 0, late: int = 0, missed: int = 0, open: int = 0) -> dict[str, Any]:
+    return {"rule": "desk/answer-2h", "week": "2024-W19", "accountable": who, "on_time": on_time, "late": late,
+            "missed": missed, "open": open}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_obligation_with_a_deadline_counts_once_on_time_late_missed_or_open_by_week_and_accountable(
+        tmp_path: Path, engine: str) -> None:
+    doc = json.loads(_audit(str(_log(tmp_path)), "--sops", str(_pack(tmp_path)), "--engine", engine))
+    assert doc["attainment"] == [
+        _row(None, missed=1),  # T4: closed unanswered; nobody owned it at its deadline
+        _row("ana", on_time=1),  # T5: met in time, as the case stood when met
+        _row("bob", late=1),  # T1: answered after its deadline, charged to the owner at the deadline
+        _row("cara", late=1),  # T2
+        _row("eve", missed=1),  # T3: still unanswered at the as-of time
+        _row("hal", open=1),  # T6: due after the as-of time
+    ]
+    # a late answer is still a violation, and the overdue obligation adds nothing else: no pass, no new finding
+    assert doc["rules"]["desk/answer-2h"] == {"passed": 1, "violations": 4, "next_actions": 1, "undecided": 0}
+    Draft202012Validator(load_schema(AUDIT_OUTPUT)).validate(doc)
+
+
+def test_attainment_is_bounded_by_rules_weeks_and_people_not_by_obligations(tmp_path: Path) -> None:
+    rows = []
+    for n in range(300):  # 300 tickets, one owner, all answered in time on one day
+        case = f"B{n}"
+        rows += [_event(1, case, 0, "opened", f"req.{n}"), _event(2, case, 1, "owned", "disp", to="ana"),
+                 _event(3, case, 5, "answered", "ana")]
+    log = write_jsonl(tmp_path / "many.jsonl", rows)
+    for engine in ENGINES:
+        doc = json.loads(_audit(str(log), "--sops", str(_pack(tmp_path)), "--engine", engine))
+        assert doc["attainment"] == [_row("ana", on_time=300)]
+
+
+def test_an_as_of_time_before_a_deadline_leaves_the_obligation_open_and_after_it_missed(tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "one.jsonl", [_event(1, "C1", 0, "opened", "req"),
+                                               _event(2, "C1", 5, "owned", "disp", to="ana")])
+    for engine in ENGINES:
+        def at(as_of: str) -> list[dict[str, Any]]:
+            result = CliRunner().invoke(cli, ["audit", str(log), "--sops", str(_pack(tmp_path)), "--format", "json",
+                                              "--fail-on", "never", "--engine", engine, "--as-of", as_of])
+            rows: list[dict[str, Any]] = json.loads(result.stdout)["attainment"]
+            return rows
+
+        assert at("2024-05-06T10:59:00Z") == [_row("ana", open=1)]
+        assert at("2024-05-06T11:01:00Z") == [_row("ana", missed=1)]
+
+
+def test_iso_weeks_match_the_calendar_across_year_ends() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from sopengine.timeutil import format_week, iso_week
+
+    start = datetime(2019, 12, 20, tzinfo=timezone.utc)
+    for hours in range(0, 24 * 365 * 6, 7):
+        t = start + timedelta(hours=hours)
+        year, week, _ = t.isocalendar()
+        assert iso_week(t.timestamp()) == year * 100 + week, t
+    assert format_week(iso_week(datetime(2021, 1, 3, 23, 59, tzinfo=timezone.utc).timestamp())) == "2020-W53"
+    assert format_week(iso_week(datetime(2024, 12, 30, tzinfo=timezone.utc).timestamp())) == "2025-W01"

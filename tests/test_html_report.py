@@ -459,3 +459,37 @@ def test_without_an_accountable_declaration_the_charts_fall_back_to_the_first_ev
     assert "first evidence event" in title and "declares no report.accountable" in title
     assert "ho.pat" in people and "sd.lou" not in people  # today's reading: who opened the ticket
     assert "Customers" in charts["by-group"][1]
+
+
+def test_the_attainment_section_shows_each_deadline_rules_weeks_and_who_was_accountable(
+        browser: Page, tmp_path: Path) -> None:
+    from .test_accountable import _log, _pack
+
+    facts = tmp_path / "people.yaml"
+    facts.write_text("people:\n  - {id: ana, team: Early}\n  - {id: bob, team: Late}\n  - {id: cara, team: Late}\n",
+                     encoding="utf-8")
+    page = tmp_path / "attainment.html"
+    result = CliRunner().invoke(cli, ["audit", str(_log(tmp_path)), "--sops", str(_pack(tmp_path)), "--facts",
+                                      str(facts), "--format", "html", "--output", str(page), "--fail-on", "never",
+                                      "--as-of", "2024-05-06T15:00:00Z"])
+    assert result.exit_code == 0, result.output
+    _open(browser, page)
+    browser.wait_for("[...document.querySelectorAll('.chart')].every(c => c.dataset.drawn === '1')")
+    panels = browser.js("[...document.querySelectorAll('#attainment .attainment')].map(p => p.dataset.rule)")
+    assert panels == ["desk/answer-2h"]  # the one rule with a deadline
+
+    def table(cls: str) -> list[list[str]]:
+        rows: list[list[str]] = browser.js(
+            f"[...document.querySelectorAll('#attainment .{cls} tbody tr')]"
+            ".map(r => [...r.cells].map(c => c.textContent))")
+        return rows
+
+    # week, on time, late, missed, open, on-time share of those settled
+    assert table("att-weeks") == [["2024-W19", "1", "2", "2", "1", "20%"], ["all weeks", "1", "2", "2", "1", "20%"]]
+    people = {row[0]: row[1:] for row in table("att-people")}
+    assert people["bob"] == ["0", "1", "0", "0", "0%"] and people["ana"] == ["1", "0", "0", "0", "100%"]
+    assert "req.one" not in people  # the requester who opened it is never charged
+    teams = {row[0]: row[1:] for row in table("att-groups")}
+    assert teams["Late"] == ["0", "2", "0", "0", "0%"] and teams["Early"] == ["1", "0", "0", "0", "100%"]
+    trend = browser.js("document.getElementById('chart-attainment-0').data.map(t => [t.name, t.y])")
+    assert trend[-1] == ["on time, of settled", [20]] and len(trend) == 5
