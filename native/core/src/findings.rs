@@ -317,3 +317,25 @@ impl Partial {
         add_counts(&mut self.attainment, other.attainment);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::iso_week;
+
+    /// Midnight UTC of a date, as epoch seconds.
+    fn day(y: i64, m: i64, d: i64) -> f64 {
+        (super::days_from_civil(y, m, d) * 86_400) as f64
+    }
+
+    #[test]
+    fn iso_weeks_follow_the_calendar_across_year_ends() {
+        assert_eq!(iso_week(0.0), 197_001); // 1970-01-01, a Thursday
+        assert_eq!(iso_week(day(2024, 5, 6)), 202_419);
+        assert_eq!(iso_week(day(2024, 5, 5) + 86_399.5), 202_418); // the Sunday before, its last second
+        assert_eq!(iso_week(day(2021, 1, 3)), 202_053);
+        assert_eq!(iso_week(day(2024, 12, 30)), 202_501);
+        assert_eq!(iso_week(day(2027, 1, 1)), 202_653);
+        assert_eq!(iso_week(day(1969, 12, 29) - 0.5), 196_952); // before the epoch
+        assert_eq!(iso_week(day(10_000, 1, 3)), 1_000_001); // past the year 9999
+    }
+}

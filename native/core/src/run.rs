@@ -556,7 +556,13 @@ impl<'e> Runner<'e> {
             let accountable = self.accountable(run, ob.rule);
             let (next, missed) =
                 missed_deadlines(ob.missed, due, every, t, &message, |time, text| {
-                    tally(&mut run.outcomes, ob.rule, time, accountable.clone(), MISSED);
+                    tally(
+                        &mut run.outcomes,
+                        ob.rule,
+                        time,
+                        accountable.clone(),
+                        MISSED,
+                    );
                     push_tight(
                         &mut run.violations,
                         Violation {

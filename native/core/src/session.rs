@@ -438,7 +438,13 @@ impl Session {
             let open = p.judge(limit, &mut violations);
             if p.attained {
                 for v in &violations[before..] {
-                    tally(&mut attainment, p.rule, v.time, p.accountable.clone(), MISSED);
+                    tally(
+                        &mut attainment,
+                        p.rule,
+                        v.time,
+                        p.accountable.clone(),
+                        MISSED,
+                    );
                 }
                 if let Some(Some(due)) = open {
                     tally(&mut attainment, p.rule, due, p.accountable.clone(), OPEN);
