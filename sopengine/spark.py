@@ -40,7 +40,7 @@ from .adapters.readers import container_of
 from .audit import until
 from .errors import UsageError
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped, line_record, too_long_line
-from .findings import AuditResult, NextAction, Undecided, Violation
+from .findings import Attainment, AuditResult, NextAction, Undecided, Violation, add_counts
 from .judging import assemble, judge
 from .limits import DEFAULT, Limits
 from .model import Pack
@@ -252,6 +252,8 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
             _add(out, "rejected", r)
         for rule, n in found.passed.items():
             _add(out, "passed", key=rule, n=n)
+        if found.attainment:
+            _add(out, "attained", found.attainment)
         for reason, n in found.skipped.items():
             _add(out, "skipped", key=reason, n=n)
         _add(out, "count", key="events", n=found.events)
@@ -274,11 +276,14 @@ def _judge(as_of: float | None) -> Callable[[Iterable[Any]], Iterator[Any]]:
         out = _rows()
         for batch in batches:
             pending = [pickle.loads(b) for b in batch.column("payload").to_pylist()]
-            late, actions, _work = judge(pending, as_of)
+            attainment: Attainment = {}
+            late, actions, _work = judge(pending, as_of, attainment)
             for v in late:
                 _add(out, "violation", v)
             for a in actions:
                 _add(out, "action", a)
+            if attainment:
+                _add(out, "attained", attainment)
         yield from _batches(out)
 
     return judge_pending
@@ -367,6 +372,7 @@ class SparkAudit:
         for r in self.rejected_lines.toLocalIterator():
             rejected.add(Rejected(r.file, r.line, r.error))
         passed: dict[str, int] = {}
+        attainment: Attainment = {}
         counts = {"events": 0, "cases": 0}
         skipped: dict[str, int] = {}
         for row in self.skipped_rows.groupBy("reason").count().collect():
@@ -382,12 +388,14 @@ class SparkAudit:
                 rejected.add(pickle.loads(row.payload))
             elif row.kind == "passed":
                 passed[row.key] = passed.get(row.key, 0) + row.n
+            elif row.kind == "attained":
+                add_counts(attainment, pickle.loads(row.payload))
             elif row.kind == "count":
                 counts[row.key] += row.n
             elif row.kind == "skipped":
                 skipped[row.key] = skipped.get(row.key, 0) + row.n
         return assemble(self.as_of, counts["events"], counts["cases"], violations, actions, undecided, rejected,
-                        passed, skipped, [])
+                        passed, skipped, [], attainment=attainment)
 
 
 def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", *,
