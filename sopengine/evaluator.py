@@ -378,6 +378,13 @@ class Evaluator:
             out.append((name, sorted(value) if isinstance(value, (set, frozenset)) else value))
         return tuple(out)
 
+    @staticmethod
+    def settled(run: CaseRun) -> Attainment:
+        """How the case's obligations and breaches with a deadline ended so far (those overdue: missed)."""
+        out = response.settled(run)
+        invariant.settled(run, out)
+        return out
+
     def pending(self, run: CaseRun) -> list[Pending]:
         """What is still open after the case's last event."""
         columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches) else ()

@@ -18,7 +18,6 @@ from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped
 from .findings import Attainment, AuditResult, NextAction, Pending, Undecided, Violation, add_counts
 from .judging import assemble, cross_case, judge
-from .kinds import response
 from .limits import DEFAULT, Limits
 from .model import Pack
 
@@ -189,7 +188,7 @@ class Session:
         run = self._settle(case)
         return Partial(violations=run.violations, pending=self._eval.pending(run),
                        undecided=list(run.undecided.values()), intervals=run.intervals, probes=run.probes,
-                       passed=run.passed, attainment=response.settled(run))
+                       passed=run.passed, attainment=self._eval.settled(run))
 
     # -- output ----------------------------------------------------------------------
     @property

@@ -184,8 +184,9 @@ def test_an_accountable_expression_is_checked_like_any_other(tmp_path: Path) -> 
     assert result.exit_code != 0 and "ownr" in result.output and "pack/report/accountable" in result.output
 
 
-def _row(who: str | None, on_time: int = 0, late: int = 0, missed: int = 0, open: int = 0) -> dict[str, Any]:
-    return {"rule": "desk/answer-2h", "week": "2024-W19", "accountable": who, "on_time": on_time, "late": late,
+def _row(who: str | None, on_time: int = 0, late: int = 0, missed: int = 0, open: int = 0,
+         rule: str = "answer-2h") -> dict[str, Any]:
+    return {"rule": f"desk/{rule}", "week": "2024-W19", "accountable": who, "on_time": on_time, "late": late,
             "missed": missed, "open": open}
 
 
@@ -200,6 +201,11 @@ def test_each_obligation_with_a_deadline_counts_once_on_time_late_missed_or_open
         _row("cara", late=1),  # T2
         _row("eve", missed=1),  # T3: still unanswered at the as-of time
         _row("hal", open=1),  # T6: due after the as-of time
+        # the invariant's grace is a deadline too: restoring it in time, late, or not at all
+        _row(None, late=1, missed=1, rule="owned-within-1h"),  # T4: owned after the hour; unowned at its close
+        _row("ana", on_time=3, rule="owned-within-1h"),  # T1, T2, T5: owned in time, by ana
+        _row("eve", on_time=1, rule="owned-within-1h"),
+        _row("hal", on_time=1, rule="owned-within-1h"),
     ]
     # a late answer is still a violation, and the overdue obligation adds nothing else: no pass, no new finding
     assert doc["rules"]["desk/answer-2h"] == {"passed": 1, "violations": 4, "next_actions": 1, "undecided": 0}
@@ -215,7 +221,7 @@ def test_attainment_is_bounded_by_rules_weeks_and_people_not_by_obligations(tmp_
     log = write_jsonl(tmp_path / "many.jsonl", rows)
     for engine in ENGINES:
         doc = json.loads(_audit(str(log), "--sops", str(_pack(tmp_path)), "--engine", engine))
-        assert doc["attainment"] == [_row("ana", on_time=300)]
+        assert doc["attainment"] == [_row("ana", on_time=300), _row("ana", on_time=300, rule="owned-within-1h")]
 
 
 def test_an_as_of_time_before_a_deadline_leaves_the_obligation_open_and_after_it_missed(tmp_path: Path) -> None:
@@ -228,8 +234,9 @@ def test_an_as_of_time_before_a_deadline_leaves_the_obligation_open_and_after_it
             rows: list[dict[str, Any]] = json.loads(result.stdout)["attainment"]
             return rows
 
-        assert at("2024-05-06T10:59:00Z") == [_row("ana", open=1)]
-        assert at("2024-05-06T11:01:00Z") == [_row("ana", missed=1)]
+        owned = _row("ana", on_time=1, rule="owned-within-1h")
+        assert at("2024-05-06T10:59:00Z") == [_row("ana", open=1), owned]
+        assert at("2024-05-06T11:01:00Z") == [_row("ana", missed=1), owned]
 
 
 def test_iso_weeks_match_the_calendar_across_year_ends() -> None:

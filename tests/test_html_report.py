@@ -476,11 +476,11 @@ def test_the_attainment_section_shows_each_deadline_rules_weeks_and_who_was_acco
     _open(browser, page)
     browser.wait_for("[...document.querySelectorAll('.chart')].every(c => c.dataset.drawn === '1')")
     panels = browser.js("[...document.querySelectorAll('#attainment .attainment')].map(p => p.dataset.rule)")
-    assert panels == ["desk/answer-2h"]  # the one rule with a deadline
+    assert panels == ["desk/answer-2h", "desk/owned-within-1h"]  # the rules with a deadline (or a grace)
 
     def table(cls: str) -> list[list[str]]:
         rows: list[list[str]] = browser.js(
-            f"[...document.querySelectorAll('#attainment .{cls} tbody tr')]"
+            f"[...document.querySelectorAll('#attainment-0 .{cls} tbody tr')]"
             ".map(r => [...r.cells].map(c => c.textContent))")
         return rows
 

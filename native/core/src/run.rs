@@ -62,6 +62,10 @@ pub struct Breach {
     pub more: u64,
     pub reported: bool,
     pub event: Arc<Event>,
+    /// It has a grace period: its outcome counts in the attainment.
+    pub timed: bool,
+    /// Accountable at the end of the grace, once reported.
+    pub who: Option<Str>,
 }
 
 /// The evolving evaluation of one case (serialisable: an idle case can be spilled to disk).
@@ -110,14 +114,17 @@ impl CaseRun {
         }
     }
 
-    /// The outcomes of its obligations, with each overdue one still unmet counted missed
-    /// (`sopengine.kinds.response.settled`).
+    /// The outcomes of its obligations and breaches with a deadline, with each overdue one still
+    /// unmet or unrestored counted missed (`sopengine.evaluator.Evaluator.settled`).
     pub fn settled(&self) -> Attainment {
         let mut out = self.outcomes.clone();
         for ob in self.obligations.iter().filter(|ob| ob.overdue) {
             if let Some(due) = ob.due {
                 tally(&mut out, ob.rule, due, ob.who.clone(), MISSED);
             }
+        }
+        for b in self.breaches.iter().filter(|b| b.timed && b.reported) {
+            tally(&mut out, b.rule, b.due, b.who.clone(), MISSED);
         }
         out
     }
@@ -591,6 +598,7 @@ impl<'e> Runner<'e> {
             let message = self.render(run, &rule.message, Some(&event), None);
             self.violate(run, idx, due, message, events, more);
             run.breaches[i].reported = true;
+            run.breaches[i].who = run.violations.last().and_then(|v| v.accountable.clone());
         }
     }
 
@@ -917,7 +925,7 @@ impl<'e> Runner<'e> {
                 more_events: b.more,
                 missed: 0,
                 accountable: self.accountable(run, b.rule),
-                attained: false,
+                attained: b.timed,
             });
         }
         out
