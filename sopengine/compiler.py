@@ -373,7 +373,8 @@ def compile_report(work: _Work) -> None:
         if expr is not None:
             work.columns[name] = expr
     if "accountable" in work.report:
-        work.accountable = work.expr(work.report["accountable"], work.scope(), doc.loc(("pack", "report", "accountable")))
+        work.accountable = work.expr(work.report["accountable"], work.scope(),
+                                     doc.loc(("pack", "report", "accountable")))
     groups = work.report.get("actor_groups")
     if groups and groups["facts"] not in work.facts:
         work.sink.add(Code.UNKNOWN_FACT, f"'{groups['facts']}' is not a declared facts collection"

@@ -31,6 +31,12 @@ def tally(counts: Attainment, rule: str, due: float, who: str | None, outcome: i
     row[outcome] += n
 
 
+def attainment_order(key: tuple[str, int, str | None]) -> tuple[str, int, bool, str]:
+    """Attainment rows by rule, week, then accountable (unknown first)."""
+    rule, week, who = key
+    return rule, week, who is not None, who or ""
+
+
 def add_counts(into: Attainment, other: Attainment) -> None:
     for key, row in other.items():
         mine = into.get(key)
@@ -272,9 +278,7 @@ class AuditResult:
     def attainment_rows(self) -> list[dict[str, Any]]:
         """The attainment as rows, by rule, week and accountable (unknown first)."""
         rows = []
-        for (rule, week, who), counts in sorted(self.attainment.items(),
-                                               key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] is not None,
-                                                               kv[0][2] or "")):
+        for (rule, week, who), counts in sorted(self.attainment.items(), key=lambda kv: attainment_order(kv[0])):
             rows.append({"rule": rule, "week": format_week(week), "accountable": who,
                          **dict(zip(OUTCOMES, counts))})
         return rows

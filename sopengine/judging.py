@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .evaluator import Interval, Plan, Position, Probe, Runtime, position
 from .events import InputWarning, Rejected, Rejections
-from .findings import MISSED, OPEN, Attainment, AuditResult, NextAction, Pending, Undecided, Violation, WorkItem, tally
+from .findings import (MISSED, OPEN, Attainment, AuditResult, NextAction, Pending, Undecided, Violation, WorkItem,
+                       attainment_order, tally)
 from .kinds.cross_case import CrossCaseRule, answer
 
 
@@ -115,4 +116,5 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
     return AuditResult(as_of, events, cases, violations, actions, undecided, rejected.kept(),
                        passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work,
                        warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)),
-                       rejected_more=rejected.counts(), attainment=dict(attainment or {}))
+                       rejected_more=rejected.counts(),
+                       attainment=dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0]))))

@@ -6,7 +6,9 @@ every request to another host. Sections: summary, the worklist (every open
 action, overdue first, with the pack's columns), every case with findings in a
 searchable, sortable, paged table whose rows open the case's timeline (its
 events, the evidence of each finding marked, the SOP's source text beside it),
-undecided checks grouped by reason, charts, and the rules.
+undecided checks grouped by reason, charts (violations by who the pack holds
+accountable, else by the first evidence actor), the attainment of each rule
+with a deadline (by week, accountable and group), and the rules.
 
 The worklist and the cases travel as one JSON document, gzipped and base64-coded
 (JSON is the bulk of the file and repeats itself a lot), which the page's own
