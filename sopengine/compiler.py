@@ -43,6 +43,7 @@ class _Work:
     report: dict[str, Any] = field(default_factory=dict)
     report_doc: YamlDocument | None = None
     columns: dict[str, Expr] = field(default_factory=dict)
+    accountable: Expr | None = None
     links: list[CaseLink] = field(default_factory=list)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
@@ -341,7 +342,9 @@ def compile_rules(work: _Work) -> None:
             common: dict[str, Any] = dict(
                 id=rule_id, sop=sop["id"], kind=raw["kind"], severity=raw["severity"],
                 description=raw["description"].strip(), source=Source(src["document"], src["step"], src.get("quote", "")),
-                message=None, location=loc, applies=applies, disabled=raw.get("disabled"))
+                message=None, location=loc, applies=applies, disabled=raw.get("disabled"),
+                accountable=work.expr(raw["accountable"], work.scope(), doc.loc(path + ("accountable",)))
+                if "accountable" in raw else None)
             for j, sup in enumerate(raw.get("suppress", [])):
                 work.suppressions.append(Suppression(sup["code"], rule_id, sup["reason"],
                                                      doc.loc(path + ("suppress", j))))
@@ -372,7 +375,8 @@ def compile_conflicts(work: _Work) -> None:
 
 
 def compile_report(work: _Work) -> None:
-    """worklist columns (expressions over a case's state), the facts that group actors, links of case ids."""
+    """worklist columns and who is accountable (expressions over a case's state), the facts that group actors,
+    links of case ids."""
     doc = work.report_doc
     if doc is None:
         return
@@ -380,6 +384,9 @@ def compile_report(work: _Work) -> None:
         expr = work.expr(text, work.scope(), doc.loc(("pack", "report", "columns", name)))
         if expr is not None:
             work.columns[name] = expr
+    if "accountable" in work.report:
+        work.accountable = work.expr(work.report["accountable"], work.scope(),
+                                     doc.loc(("pack", "report", "accountable")))
     groups = work.report.get("actor_groups")
     if groups and groups["facts"] not in work.facts:
         work.sink.add(Code.UNKNOWN_FACT, f"'{groups['facts']}' is not a declared facts collection"
@@ -420,4 +427,4 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
-        links=tuple(work.links), version=work.version)
+        accountable=work.accountable, links=tuple(work.links), version=work.version)

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .events import Event
 from .expr import Expr, MissingFact, state_refs
-from .findings import Pending, Undecided, Violation, cite
+from .findings import Attainment, Pending, Undecided, Violation, cite
 from .kinds import KINDS, Check, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
@@ -111,7 +111,7 @@ class CaseRun:
     """The evolving evaluation of one case."""
 
     __slots__ = ("case", "state", "prov", "obligations", "breaches", "memory", "violations", "undecided",
-                 "intervals", "probes", "membership", "last", "passed")
+                 "intervals", "probes", "membership", "last", "passed", "outcomes")
 
     def __init__(self, case: str, plan: "Plan"):
         self.case = case
@@ -129,6 +129,7 @@ class CaseRun:
         self.membership: dict[str, tuple[Any, Any, Interval | None]] = {}
         self.last: tuple[float, int] = (float("-inf"), -1)
         self.passed: dict[str, int] = {}  # rule id -> times the rule was checked and held (or was met)
+        self.outcomes: Attainment = {}  # how its obligations with a deadline ended (findings.OUTCOMES)
 
 
 class Plan:
@@ -149,6 +150,8 @@ class Plan:
             for up in var.updates:
                 for t in up.on:
                     self.types[t].updates.append((var, up))
+        # Who answers for each rule's findings (the rule's expression, else the pack's): read when one arises.
+        self.accountable = {r.id: pack.accountable_for(r) for r in pack.rules}
         self.initial_state = {v.name: v.fresh() for v in pack.state}
         self.set_vars = tuple(v.name for v in pack.state if v.kind == "set")
         self.indexes = tuple(pack.indexes.values())
@@ -208,9 +211,27 @@ class Evaluator:
     def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
                 more: int = 0) -> None:
         """Record a violation citing ``events`` (bounded by :func:`~sopengine.findings.cite`; ``more``: ids
-        already left out of them)."""
+        already left out of them), charged to whom the case's state now names accountable."""
         ids, left_out = cite(events)
-        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, ids, left_out + more))
+        run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, ids, left_out + more,
+                                        self.accountable(run, rule)))
+
+    def accountable(self, run: CaseRun, rule: Rule) -> str | None:
+        """Who the case's state now names accountable for ``rule``: text, else None (nothing declared, the
+        expression failed, or it gave no text).
+
+        The state now is the state in force when a finding arises: an event's checks see it as the event is
+        evaluated, and a deadline is found passed at the first event after it, before that event changes
+        anything (state changes only at events).
+        """
+        expr = self.plan.accountable.get(rule.id)
+        if expr is None:
+            return None
+        try:
+            value = expr.fn(None, run.state, None, None, self.runtime)
+        except Exception:  # noqa: BLE001 - who is accountable is informative; a failure leaves it unknown
+            return None
+        return value if isinstance(value, str) and value else None
 
     def evidence(self, run: CaseRun, expr: Expr | None) -> list[str]:
         """Ids of the events that set the state an expression read."""
@@ -357,10 +378,17 @@ class Evaluator:
             out.append((name, sorted(value) if isinstance(value, (set, frozenset)) else value))
         return tuple(out)
 
+    @staticmethod
+    def settled(run: CaseRun) -> Attainment:
+        """How the case's obligations and breaches with a deadline ended so far (those overdue: missed)."""
+        out = response.settled(run)
+        invariant.settled(run, out)
+        return out
+
     def pending(self, run: CaseRun) -> list[Pending]:
         """What is still open after the case's last event."""
         columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches) else ()
-        out = [response.pending(self, run, ob, columns) for ob in run.obligations]
+        out = [response.pending(self, run, ob, columns) for ob in run.obligations if not ob.overdue]
         out.extend(invariant.pending(self, run, breach, columns) for breach in run.breaches.values()
                    if not breach.reported)
         return out

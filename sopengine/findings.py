@@ -8,12 +8,43 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .events import InputWarning, Rejected
-from .timeutil import format_time
+from .timeutil import format_time, format_week, iso_week
 
 if TYPE_CHECKING:
     from .provenance import Provenance
 
 MAX_EVIDENCE = 20  # event ids a finding lists; it counts the others (more_events)
+
+# How the obligations of rules with a deadline ended: met by it, met after it, not met (past it, or failed),
+# still open at as-of and not yet due. Counted per (rule, ISO week of the deadline, accountable).
+OUTCOMES = ("on_time", "late", "missed", "open")
+ON_TIME, LATE, MISSED, OPEN = range(4)
+Attainment = dict[tuple[str, int, "str | None"], list[int]]
+
+
+def tally(counts: Attainment, rule: str, due: float, who: str | None, outcome: int, n: int = 1) -> None:
+    """Count ``n`` obligations of ``rule`` due at ``due`` that ended as ``outcome`` (an index of OUTCOMES)."""
+    key = (rule, iso_week(due), who)
+    row = counts.get(key)
+    if row is None:
+        row = counts[key] = [0, 0, 0, 0]
+    row[outcome] += n
+
+
+def attainment_order(key: tuple[str, int, str | None]) -> tuple[str, int, bool, str]:
+    """Attainment rows by rule, week, then accountable (unknown first)."""
+    rule, week, who = key
+    return rule, week, who is not None, who or ""
+
+
+def add_counts(into: Attainment, other: Attainment) -> None:
+    for key, row in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = list(row)
+        else:
+            for i, n in enumerate(row):
+                mine[i] += n
 
 
 def cite(ids: Iterable[str]) -> tuple[tuple[str, ...], int]:
@@ -31,7 +62,8 @@ def _evidence(events: tuple[str, ...], more: int) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Violation:
     """The SOP was broken: which rule, where, when, and the events that show it (``more_events``: how many
-    more there are than it lists)."""
+    more there are than it lists). ``accountable``: who answers for it, by the pack's ``report.accountable``
+    (or the rule's own) over the case's state when it arose; None when the pack names nobody."""
 
     rule: str
     case: str
@@ -40,10 +72,12 @@ class Violation:
     message: str
     events: tuple[str, ...]
     more_events: int = 0
+    accountable: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "time": format_time(self.time), "severity": self.severity,
-                "message": self.message, **_evidence(self.events, self.more_events)}
+                "message": self.message, **_evidence(self.events, self.more_events),
+                **({"accountable": self.accountable} if self.accountable is not None else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +127,8 @@ class Pending:
     columns: tuple[tuple[str, Any], ...] = ()  # the pack's worklist columns, from the case's last state
     more_events: int = 0
     missed: int = 0  # deadlines of a repeating obligation already reported while its case was evaluated
+    accountable: str | None = None  # from the case's last state: the state at any deadline after it
+    attained: bool = False  # an obligation with a deadline: its outcome counts in the attainment
 
     def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
         """Violations for deadlines before ``as_of`` and the next action still open at it (a repeating
@@ -109,7 +145,8 @@ class Pending:
                                       self.more_events)
 
     def violation(self, time: float, message: str) -> Violation:
-        return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events)
+        return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events,
+                         self.accountable)
 
 
 MAX_REPEATS = 1_000  # missed deadlines one repeating obligation lists; one more violation stands for the rest
@@ -200,6 +237,8 @@ class AuditResult:
     provenance: "Provenance | None" = None  # what produced it (the command line says; the API leaves it None)
     # Rejected records past the limit rejected-kept, not listed: by kind (sopengine.events.reason_kind).
     rejected_more: dict[str, int] = field(default_factory=dict)
+    # Obligations of rules with a deadline by (rule, ISO week of the deadline, accountable): OUTCOMES counts.
+    attainment: Attainment = field(default_factory=dict)
 
     @property
     def rejected_count(self) -> int:
@@ -236,6 +275,14 @@ class AuditResult:
             bump(u.rule, "undecided")
         return dict(sorted(counts.items()))
 
+    def attainment_rows(self) -> list[dict[str, Any]]:
+        """The attainment as rows, by rule, week and accountable (unknown first)."""
+        rows = []
+        for (rule, week, who), counts in sorted(self.attainment.items(), key=lambda kv: attainment_order(kv[0])):
+            rows.append({"rule": rule, "week": format_week(week), "accountable": who,
+                         **dict(zip(OUTCOMES, counts))})
+        return rows
+
     def to_json(self, *, lazy: bool = False) -> dict[str, Any]:
         """The JSON output as data; ``lazy``: the findings as iterators, rendered as they are read."""
         def items(found: Iterable[Any]) -> Any:
@@ -255,5 +302,6 @@ class AuditResult:
             "skipped": [{"reason": k, "count": v} for k, v in self.skipped.items()],
             "warnings": [w.to_json() for w in self.warnings],
             "rules": self.rule_counts(),
+            "attainment": self.attainment_rows(),
             **({"input_problem": self.input_problem} if self.input_problem else {}),
         }

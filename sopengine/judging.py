@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .evaluator import Interval, Plan, Position, Probe, Runtime, position
 from .events import InputWarning, Rejected, Rejections
-from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
+from .findings import (MISSED, OPEN, Attainment, AuditResult, NextAction, Pending, Undecided, Violation, WorkItem,
+                       attainment_order, tally)
 from .kinds.cross_case import CrossCaseRule, answer
 
 
@@ -65,21 +66,29 @@ def _join(plan: Plan, runtime: Runtime, probes: list[Probe], intervals: Mapping[
                 passed[rule.id] += 1
             else:
                 message = rule.message.render(e, probe.state, None, hit.attrs, runtime)
-                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event)))
+                out.append(Violation(rule.id, e.case, e.time, rule.severity, message, (e.id, hit.event),
+                                     accountable=probe.accountable))
     return out, undecided, passed
 
 
 
-def judge(pending: Iterable[Pending], as_of: float | None
+def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainment | None = None
           ) -> tuple[list[Violation], list[NextAction], list[WorkItem]]:
     """Open obligations as of ``as_of``: the late ones become violations, the others next actions;
-    every one open at as-of (late or not) is a worklist item."""
+    every one open at as-of (late or not) is a worklist item. ``attainment``: where to count the outcomes
+    of obligations with a deadline (each missed deadline; one still open, by its next deadline)."""
     violations: list[Violation] = []
     actions: list[NextAction] = []
     work: list[WorkItem] = []
     for p in pending:
         late, action = p.judge(as_of if as_of is not None else float("inf"))
         violations.extend(late)
+        if attainment is not None and p.attained:
+            for v in late:
+                tally(attainment, p.rule, v.time, p.accountable, MISSED)
+            due = action.due if action is not None else p.due if not late else None  # not yet shown: p.start
+            if due is not None:
+                tally(attainment, p.rule, due, p.accountable, OPEN)
         if action is not None:
             actions.append(action)
         if as_of is None or p.start <= as_of:
@@ -92,18 +101,20 @@ def judge(pending: Iterable[Pending], as_of: float | None
 def assemble(as_of: float | None, events: int, cases: int, violations: list[Violation], actions: list[NextAction],
              undecided: list[Undecided], rejected: Rejections | list[Rejected], passed: Mapping[str, int],
              skipped: Mapping[str, int], work: list[WorkItem],
-             warnings: Sequence[InputWarning] = ()) -> AuditResult:
+             warnings: Sequence[InputWarning] = (), attainment: Attainment | None = None) -> AuditResult:
     """The result in its one order, whichever way (one process, workers, Spark) the findings were made."""
     if not isinstance(rejected, Rejections):
         bounded = Rejections(max(len(rejected), 1))
         for r in rejected:
             bounded.add(r)
         rejected = bounded
-    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events))
+    violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events,
+                                                   v.accountable or ""))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
     undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
     return AuditResult(as_of, events, cases, violations, actions, undecided, rejected.kept(),
                        passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work,
                        warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)),
-                       rejected_more=rejected.counts())
+                       rejected_more=rejected.counts(),
+                       attainment=dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0]))))

@@ -167,11 +167,16 @@ class Pack:
     report: Mapping[str, Any] = field(default_factory=dict)  # how reports group findings (pack.report)
     columns: Mapping[str, Expr] = field(default_factory=dict)  # worklist columns over a case's state
     links: tuple[CaseLink, ...] = ()  # links of case ids (pack.report.links)
+    accountable: Expr | None = None  # who answers for a finding, over the case's state (pack.report.accountable)
     version: str | None = None  # pack.version, as the pack declares it
 
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""
         return next((url for link in self.links if (url := link.for_case(case_id)) is not None), None)
+
+    def accountable_for(self, rule: Rule) -> Expr | None:
+        """The expression naming who answers for ``rule``'s findings: the rule's own, else the pack's."""
+        return rule.accountable if rule.accountable is not None else self.accountable
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

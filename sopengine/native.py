@@ -92,7 +92,8 @@ class _Emitter:
 
     def rule(self, rule: Rule) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rule.id, "kind": rule.kind, "severity": rule.severity,
-                               "applies": self.applies(rule), "message": self.template(rule.message)}
+                               "applies": self.applies(rule), "message": self.template(rule.message),
+                               "accountable": self.expr(self.pack.accountable_for(rule))}
         out.update(KINDS[rule.kind].emit(self, rule))
         return out
 
@@ -287,7 +288,7 @@ class NativeSession:
         sessions that evaluated the other shares of the log. ``last``: the session is done with (its
         memory is freed first; a later call finds nothing)."""
         self._replay()
-        as_of, events, cases, violations, actions, work, undecided, passed = self._core.result(
+        as_of, events, cases, violations, actions, work, undecided, passed, attained = self._core.result(
             as_of, last, list(others), list(parts))
         for i, v in enumerate(violations):  # in place: each tuple is freed as its object is made
             violations[i] = Violation(*v)
@@ -296,7 +297,8 @@ class NativeSession:
             [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
             [WorkItem(rule, case, action, due, since, overdue, columns, ids, more)
              for rule, case, action, due, since, overdue, columns, ids, more in work],
-            self.warnings + self.notes.warnings(self._check))
+            self.warnings + self.notes.warnings(self._check),
+            {(rule, week, who): counts for rule, week, who, counts in attained})
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

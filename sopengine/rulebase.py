@@ -40,3 +40,4 @@ class Rule:
     location: Location
     applies: Expr | None  # the SOP's applies_when
     disabled: str | None = None  # the reason, when the rule is turned off in the YAML
+    accountable: Expr | None = None  # who answers for its findings (over the case's state); else the pack's

@@ -17,7 +17,7 @@ from .datacheck import DataCheck, DataFault, DataNotes, check_event
 from .errors import InputError, StrictModeError, UsageError
 from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped
-from .findings import AuditResult, NextAction, Pending, Undecided, Violation
+from .findings import Attainment, AuditResult, NextAction, Pending, Undecided, Violation, add_counts
 from .judging import assemble, cross_case, judge
 from .limits import DEFAULT, Limits
 from .model import Pack
@@ -66,6 +66,7 @@ class Partial:
     intervals: list[Interval] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)
+    attainment: Attainment = field(default_factory=dict)  # outcomes of obligations settled before as-of
     rejected: Rejections = field(default_factory=Rejections)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
     kept: dict[str, list[Event]] = field(default_factory=dict)  # events of cases that may have findings (timelines)
@@ -84,6 +85,7 @@ class Partial:
         self.probes.extend(other.probes)
         for rule, n in other.passed.items():
             self.passed[rule] = self.passed.get(rule, 0) + n
+        add_counts(self.attainment, other.attainment)
         self.rejected.absorb(other.rejected)
         for reason, n in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -194,7 +196,7 @@ class Session:
         run = self._settle(case)
         return Partial(violations=run.violations, pending=self._eval.pending(run),
                        undecided=list(run.undecided.values()), intervals=run.intervals, probes=run.probes,
-                       passed=run.passed)
+                       passed=run.passed, attainment=self._eval.settled(run))
 
     # -- output ----------------------------------------------------------------------
     @property
@@ -224,14 +226,16 @@ class Session:
             total.absorb(other)
         if as_of is None:
             as_of = total.latest
-        violations, actions, work = judge(total.pending, as_of)
+        attainment: Attainment = {}
+        add_counts(attainment, total.attainment)
+        violations, actions, work = judge(total.pending, as_of, attainment)
         cross, cross_undecided, cross_passed = self.cross_case(total.probes, total.intervals)
         passed = dict(total.passed)
         for rule_id, n in cross_passed.items():
             passed[rule_id] = passed.get(rule_id, 0) + n
         return assemble(as_of, total.events, total.cases, total.violations + violations + cross, actions,
                         total.undecided + cross_undecided, total.rejected, passed, total.skipped, work,
-                        total.warnings + total.notes.warnings(self._check))
+                        total.warnings + total.notes.warnings(self._check), attainment)
 
     def cross_case(self, probes: list[Probe], intervals: Iterable[Interval]
                    ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:

@@ -41,7 +41,7 @@ from .audit import until
 from .datacheck import DataCheck, DataNotes
 from .errors import UsageError
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped, line_record, too_long_line
-from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
+from .findings import Attainment, AuditResult, NextAction, Undecided, Violation, WorkItem, add_counts
 from .judging import assemble, judge
 from .limits import DEFAULT, Limits
 from .model import EventType, Pack
@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 LINES = "file string, line long, seq long, text binary"
 EVENTS = "case string, seq long, file string, line long, event binary"
 ROWS = "kind string, key string, n long, t double, payload binary"
-VIOLATIONS = "rule string, case string, time string, severity string, message string, events array<string>"
+VIOLATIONS = ("rule string, case string, time string, severity string, message string, events array<string>, "
+              "accountable string")
 NEXT_ACTIONS = "rule string, case string, action string, due string, since string, events array<string>"
 UNDECIDED = "rule string, case string, event string, reason string"
 REJECTED = "file string, line long, error string"
@@ -252,6 +253,8 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
             _add(out, "rejected", r)
         for rule, n in found.passed.items():
             _add(out, "passed", key=rule, n=n)
+        if found.attainment:
+            _add(out, "attained", found.attainment)
         for reason, n in found.skipped.items():
             _add(out, "skipped", key=reason, n=n)
         if found.notes:
@@ -276,13 +279,16 @@ def _judge(as_of: float | None) -> Callable[[Iterable[Any]], Iterator[Any]]:
         out = _rows()
         for batch in batches:
             pending = [pickle.loads(b) for b in batch.column("payload").to_pylist()]
-            late, actions, work = judge(pending, as_of)
+            attainment: Attainment = {}
+            late, actions, work = judge(pending, as_of, attainment)
             for v in late:
                 _add(out, "violation", v)
             for a in actions:
                 _add(out, "action", a)
             for w in work:
                 _add(out, "work", w)
+            if attainment:
+                _add(out, "attained", attainment)
         yield from _batches(out)
 
     return judge_pending
@@ -342,7 +348,7 @@ class SparkAudit:
 
             for batch in batches:
                 found = [pickle.loads(b).to_json() for b in batch.column("payload").to_pylist()]
-                yield pa.RecordBatch.from_pydict({n: [row[n] for row in found] for n in names},
+                yield pa.RecordBatch.from_pydict({n: [row.get(n) for row in found] for n in names},
                                                  schema=_arrow(schema))
 
         return self.rows.where(f"kind = '{kind}'").select("payload").mapInArrow(decode, schema)
@@ -373,6 +379,7 @@ class SparkAudit:
         for r in self.rejected_lines.toLocalIterator():
             rejected.add(Rejected(r.file, r.line, r.error))
         passed: dict[str, int] = {}
+        attainment: Attainment = {}
         counts = {"events": 0, "cases": 0}
         skipped: dict[str, int] = {}
         notes = DataNotes()
@@ -391,6 +398,8 @@ class SparkAudit:
                 rejected.add(pickle.loads(row.payload))
             elif row.kind == "passed":
                 passed[row.key] = passed.get(row.key, 0) + row.n
+            elif row.kind == "attained":
+                add_counts(attainment, pickle.loads(row.payload))
             elif row.kind == "count":
                 counts[row.key] += row.n
             elif row.kind == "skipped":
@@ -398,7 +407,8 @@ class SparkAudit:
             elif row.kind == "notes":
                 notes.absorb(pickle.loads(row.payload))
         return assemble(self.as_of, counts["events"], counts["cases"], violations, actions, undecided, rejected,
-                        passed, skipped, work, notes.warnings(self.check) if self.check is not None else [])
+                        passed, skipped, work, notes.warnings(self.check) if self.check is not None else [],
+                        attainment=attainment)
 
 
 def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", *,

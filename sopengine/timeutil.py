@@ -6,6 +6,7 @@ comparisons and deadline arithmetic on the hot path are plain float operations.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 
@@ -131,3 +132,40 @@ def _expanded(epoch: float) -> str:
     seconds, ms = divmod(rest, 1000)
     fraction = f".{ms:03d}" if ms else ""
     return f"{year:+05d}-{month:02d}-{day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}Z"
+
+
+def iso_week(epoch: float) -> int:
+    """The ISO 8601 week (UTC) an instant falls in, as ``year * 100 + week`` (2024-W19 is 202419).
+
+    Calendar arithmetic on whole days (Howard Hinnant's), not ``datetime``: any finite time has a week,
+    past the year 9999 too, and the native core counts it the same way.
+    """
+    days = math.floor(epoch / 86_400)
+    thursday = days - (days + 3) % 7 + 3  # the week's Thursday names its year (1970-01-01 was a Thursday)
+    year = _civil_year(thursday)
+    return year * 100 + (thursday - _days_from_civil(year, 1, 1)) // 7 + 1
+
+
+def format_week(week: int) -> str:
+    """:func:`iso_week`'s number as ISO 8601 text: ``2024-W19``."""
+    year, number = divmod(week, 100)
+    return f"{year:04d}-W{number:02d}"
+
+
+def _civil_year(days: int) -> int:
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    return yoe + era * 400 + (mp >= 10)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468

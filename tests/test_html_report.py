@@ -390,3 +390,106 @@ def test_hostile_case_ids_and_data_stay_text_in_the_page_and_its_data(
     assert HOSTILE in detail and LONG in detail  # shown whole, as text
     assert browser.js("document.querySelectorAll('main img, main script').length") == 0
     assert browser.js("document.title") == "SOP audit: sopengine-bundled"
+
+
+# -- who is accountable ---------------------------------------------------------------------------
+def _ticket_log(tmp_path: Path) -> Path:
+    """A ticket its reporter opens, assigned to sd.kim then to sd.lou before its first response is due (2h)."""
+    def event(n: int, minute: int, etype: str, actor: str, **data: Any) -> dict[str, Any]:
+        return {"id": f"SS-1-{n}", "case": "SS-1", "time": f"2024-05-06T{9 + minute // 60:02d}:{minute % 60:02d}:00Z",
+                "type": etype, "actor": actor, "data": data}
+
+    return write_jsonl(tmp_path / "ticket.jsonl", [
+        event(1, 0, "ticket.created", "ho.pat", reporter="ho.pat", organization="Acme Solar", priority="Low",
+              channel=["email"], request_type="billing"),
+        event(2, 5, "ticket.assigned", "sd.kim", assignee="sd.kim"),
+        event(3, 60, "ticket.assigned", "sd.kim", assignee="sd.lou"),
+        event(4, 300, "ticket.commented", "sd.lou", visibility="public", body="Sorry for the wait")])
+
+
+def _charts_of(browser: Page, page: Path) -> dict[str, tuple[str, list[Any]]]:
+    """Each chart's title and the labels of its bars, as the browser drew them."""
+    _open(browser, page)
+    browser.wait_for("[...document.querySelectorAll('.chart')].every(c => c.dataset.drawn === '1')")
+    charts: dict[str, tuple[str, list[Any]]] = {}
+    for cid in ("by-actor", "by-group"):
+        title = browser.js(f"document.getElementById('chart-{cid}').previousElementSibling.textContent")
+        labels = browser.js(f"(c => c.data[0].orientation === 'h' ? c.data[0].y : c.data[0].x)"
+                            f"(document.getElementById('chart-{cid}'))")
+        charts[cid] = (title, labels)
+    return charts
+
+
+def _teams(tmp_path: Path) -> Path:
+    facts = tmp_path / "teams.yaml"
+    facts.write_text("users:\n  - {id: sd.kim, team: Desk East}\n  - {id: sd.lou, team: Desk West}\n"
+                     "  - {id: ho.pat, team: Customers}\n", encoding="utf-8")
+    return facts
+
+
+def test_the_charts_by_person_and_team_charge_whom_the_pack_holds_accountable_at_the_deadline(
+        browser: Page, tmp_path: Path) -> None:
+    page = tmp_path / "accountable.html"
+    result = CliRunner().invoke(cli, ["audit", str(_ticket_log(tmp_path)), "--facts", str(_teams(tmp_path)),
+                                      "--format", "html", "--output", str(page), "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    charts = _charts_of(browser, page)
+    title, people = charts["by-actor"]
+    assert "who is accountable" in title and "report.accountable" in title
+    assert "sd.lou" in people and "ho.pat" not in people and "sd.kim" not in people  # assignee at the deadline
+    title, teams = charts["by-group"]
+    assert "who is accountable" in title and "Desk West" in teams and "Customers" not in teams
+
+
+def test_without_an_accountable_declaration_the_charts_fall_back_to_the_first_evidence_actor_and_say_so(
+        browser: Page, tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(SOPS, pack)
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines(keepends=True) if not line.startswith("    accountable:")]
+    assert len(kept) == len(text.splitlines()) - 1
+    (pack / "pack.yaml").write_text("".join(kept), encoding="utf-8")
+    page = tmp_path / "actors.html"
+    result = CliRunner().invoke(cli, ["audit", str(_ticket_log(tmp_path)), "--facts", str(_teams(tmp_path)),
+                                      "--sops", str(pack), "--format", "html", "--output", str(page),
+                                      "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    charts = _charts_of(browser, page)
+    title, people = charts["by-actor"]
+    assert "first evidence event" in title and "declares no report.accountable" in title
+    assert "ho.pat" in people and "sd.lou" not in people  # today's reading: who opened the ticket
+    assert "Customers" in charts["by-group"][1]
+
+
+def test_the_attainment_section_shows_each_deadline_rules_weeks_and_who_was_accountable(
+        browser: Page, tmp_path: Path) -> None:
+    from .test_accountable import _log, _pack
+
+    facts = tmp_path / "people.yaml"
+    facts.write_text("people:\n  - {id: ana, team: Early}\n  - {id: bob, team: Late}\n  - {id: cara, team: Late}\n",
+                     encoding="utf-8")
+    page = tmp_path / "attainment.html"
+    result = CliRunner().invoke(cli, ["audit", str(_log(tmp_path)), "--sops", str(_pack(tmp_path)), "--facts",
+                                      str(facts), "--format", "html", "--output", str(page), "--fail-on", "never",
+                                      "--as-of", "2024-05-06T15:00:00Z"])
+    assert result.exit_code == 0, result.output
+    _open(browser, page)
+    browser.wait_for("[...document.querySelectorAll('.chart')].every(c => c.dataset.drawn === '1')")
+    panels = browser.js("[...document.querySelectorAll('#attainment .attainment')].map(p => p.dataset.rule)")
+    assert panels == ["desk/answer-2h", "desk/owned-within-1h"]  # the rules with a deadline (or a grace)
+
+    def table(cls: str) -> list[list[str]]:
+        rows: list[list[str]] = browser.js(
+            f"[...document.querySelectorAll('#attainment-0 .{cls} tbody tr')]"
+            ".map(r => [...r.cells].map(c => c.textContent))")
+        return rows
+
+    # week, on time, late, missed, open, on-time share of those settled
+    assert table("att-weeks") == [["2024-W19", "1", "2", "2", "1", "20%"], ["all weeks", "1", "2", "2", "1", "20%"]]
+    people = {row[0]: row[1:] for row in table("att-people")}
+    assert people["bob"] == ["0", "1", "0", "0", "0%"] and people["ana"] == ["1", "0", "0", "0", "100%"]
+    assert "req.one" not in people  # the requester who opened it is never charged
+    teams = {row[0]: row[1:] for row in table("att-groups")}
+    assert teams["Late"] == ["0", "2", "0", "0", "0%"] and teams["Early"] == ["1", "0", "0", "0", "100%"]
+    trend = browser.js("document.getElementById('chart-attainment-0').data.map(t => [t.name, t.y])")
+    assert trend[-1] == ["on time, of settled", [20]] and len(trend) == 5

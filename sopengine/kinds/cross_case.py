@@ -45,6 +45,7 @@ class Probe:
     event: Event
     state: dict[str, Any]
     key: Any
+    accountable: str | None = None  # who answers for a violation it finds: from the state at the probe
 
 
 def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any],
@@ -89,7 +90,7 @@ def probe(ev: Evaluator, run: CaseRun, rule: CrossCaseRule, e: Event) -> None:
     data = e.data
     slim = Event(e.id, e.case, e.time, e.type, e.actor, {k: data[k] for k in ev.plan.probe_data[rule.id] if k in data},
                  e.seq)
-    run.probes.append(Probe(rule.id, rule.index, slim, snapshot, key))
+    run.probes.append(Probe(rule.id, rule.index, slim, snapshot, key, ev.accountable(run, rule)))
 
 
 def answer(rule: CrossCaseRule, probe: Probe, candidates: Iterable[Interval], runtime: Runtime,

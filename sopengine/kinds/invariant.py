@@ -3,6 +3,11 @@
 It is checked after every event that changed state it reads, and after the
 event types it names. A broken invariant within its grace is pending; one
 still broken past its grace is a violation.
+
+With a grace, a breach is an obligation to restore the condition, and ends in one of
+:data:`~sopengine.findings.OUTCOMES`: restored in its grace (accountable as the case
+then stands), restored after it, missed (still broken at as-of past its grace, or no
+longer applicable once past it: accountable at the deadline), or open.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from ..expr import Expr, Template, state_refs
-from ..findings import Pending, cite
+from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, cite, tally
 from ..rulebase import Rule
 from ._base import YAML_KEY, Condition, Demand, Path, RuleKind
 from ._common import (REQUIRE, compile_text, compile_when, duration_key, event_types_key, expression_key, gate,
@@ -63,7 +68,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 class Breach:
     """An invariant found broken in one case, from the event that broke it."""
 
-    __slots__ = ("rule", "since", "due", "events", "more", "reported", "event")
+    __slots__ = ("rule", "since", "due", "events", "more", "reported", "event", "who")
 
     def __init__(self, rule: InvariantRule, event: Event, evidence: Iterable[str]):
         self.rule = rule
@@ -72,6 +77,7 @@ class Breach:
         self.due = event.time + rule.grace
         self.events, self.more = cite(evidence)
         self.reported = False
+        self.who: str | None = None  # accountable at the end of the grace, once reported
 
 
 def _reads(rule: InvariantRule) -> frozenset[str]:
@@ -83,7 +89,10 @@ def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: 
     if changed.isdisjoint(ev.plan.invariant_refs[rule.id]) and e.type not in rule.explicit_on:
         return
     if not gate(ev, run, rule, e, rule.when):
-        run.breaches.pop(rule.id, None)  # not applicable (any more): nothing is broken
+        # not applicable (any more): nothing is broken; past its grace, it was missed
+        ended = run.breaches.pop(rule.id, None)
+        if ended is not None and rule.grace > 0 and ended.reported:
+            tally(run.outcomes, rule.id, ended.due, ended.who, MISSED)
         return
     holds = ev.test(run, rule, rule.require, e)
     if holds is False:
@@ -95,7 +104,12 @@ def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: 
                 ev.violate(run, rule, e.time, rule.message.render(e, run.state, None, None, ev.runtime),
                            breach.events, breach.more)
     elif holds is True:
-        run.breaches.pop(rule.id, None)
+        ended = run.breaches.pop(rule.id, None)
+        if ended is not None and rule.grace > 0:  # restored: in its grace, as the case now stands
+            if ended.reported:
+                tally(run.outcomes, rule.id, ended.due, ended.who, LATE)
+            else:
+                tally(run.outcomes, rule.id, ended.due, ev.accountable(run, rule), ON_TIME)
         ev.held(run, rule)
 
 
@@ -107,6 +121,7 @@ def expire(ev: Evaluator, run: CaseRun, t: float) -> None:
             ev.violate(run, breach.rule, breach.due,
                        breach.rule.message.render(breach.event, run.state, None, None, ev.runtime), breach.events,
                        breach.more)
+            breach.who = run.violations[-1].accountable
 
 
 def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[str, Any], ...]) -> Pending:
@@ -115,7 +130,15 @@ def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[st
         inv.id, run.case, inv.severity,
         inv.action.render(breach.event, run.state, None, None, ev.runtime) if inv.action else "",
         inv.message.render(breach.event, run.state, None, None, ev.runtime),
-        breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more)
+        breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more,
+        accountable=ev.accountable(run, inv), attained=inv.grace > 0)
+
+
+def settled(run: CaseRun, out: Attainment) -> None:
+    """Count into ``out`` each breach with a grace that is still broken past it: missed."""
+    for breach in run.breaches.values():
+        if breach.reported and breach.rule.grace > 0:
+            tally(out, breach.rule.id, breach.due, breach.who, MISSED)
 
 
 def prepare(plan: Plan, rule: InvariantRule) -> None:

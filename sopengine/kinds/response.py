@@ -3,6 +3,14 @@
 A trigger opens an obligation; later events of the case meet, fail or cancel
 it; a deadline that passes makes it a violation. What is open at the end of a
 case is pending, judged at the as-of time.
+
+An obligation with a deadline ends in one of :data:`~sopengine.findings.OUTCOMES`,
+counted per rule, ISO week of the deadline and accountable: met by its deadline
+(accountable: the state when met), not met (the state at the deadline, as its
+violation names), or still open at as-of (the case's last state). Past its
+deadline it is kept, *overdue*, only to see whether it is met late: it makes no
+finding, counts in nothing else, and its conditions are tested quietly (a failure
+is no match, not an undecided check). A repeating obligation counts each period.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..errors import Code
 from ..expr import Expr, Template
-from ..findings import Pending, Violation, missed_deadlines
+from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, missed_deadlines, tally
 from ..rulebase import Match, Rule
 from ..timeutil import MIN_REPEAT, format_duration
 from ..values import freeze
@@ -72,7 +80,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 class Obligation:
     """An open obligation of one response rule in one case."""
 
-    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed")
+    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed", "overdue", "who")
 
     def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float):
         self.rule = rule
@@ -82,6 +90,8 @@ class Obligation:
         self.start = start
         self.since = trigger.time
         self.missed = 0  # deadlines of a repeating obligation reported missed
+        self.overdue = False  # its deadline passed (reported): kept only to see whether it is met late
+        self.who: str | None = None  # accountable at the deadline, once overdue
 
 
 def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
@@ -94,7 +104,7 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
         except Exception:  # noqa: BLE001
             key = e.id
     for ob in run.obligations:
-        if ob.rule is rule and ob.key == key:
+        if ob.rule is rule and ob.key == key and not ob.overdue:
             return  # already open: one obligation per rule, case and key
     due = e.time + rule.within if rule.within is not None else None
     run.obligations.append(Obligation(rule, e, key, due, e.time + rule.start))
@@ -103,15 +113,19 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
 def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
     """Report the deadlines of ``ob`` that passed before ``t``; False when it is over."""
     rule = ob.rule
-    if ob.due is None or ob.due >= t:
+    if ob.due is None or ob.due >= t or ob.overdue:
         return True
     message = rule.message.render(None, run.state, ob.trigger, None, ev.runtime)
     if rule.every is None:
         ev.violate(run, rule, ob.due, message, (ob.trigger.id,))
-        return False
+        ob.overdue, ob.who = True, run.violations[-1].accountable
+        return True
+
+    who = ev.accountable(run, rule)
 
     def missed(time: float, text: str) -> Violation:
-        return Violation(rule.id, run.case, time, rule.severity, text, (ob.trigger.id,))
+        tally(run.outcomes, rule.id, time, who, MISSED)
+        return Violation(rule.id, run.case, time, rule.severity, text, (ob.trigger.id,), accountable=who)
 
     # a missed period: the next one starts at the deadline
     ob.due, ob.missed = missed_deadlines(ob.missed, ob.due, rule.every, t, message, missed, run.violations)
@@ -126,15 +140,26 @@ def resolve(ev: Evaluator, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
         if rule.id not in rule_ids:
             keep.append(ob)
             continue
+        if ob.overdue:
+            ended = _overdue_outcome(ev, run, ob, e)
+            if ended is None:
+                keep.append(ob)
+            else:
+                tally(run.outcomes, rule.id, ob.due, ob.who, ended)  # type: ignore[arg-type]
+            continue
         outcome = _outcome(ev, run, ob, e)
         if outcome == "met":
             ev.held(run, rule)
+            if ob.due is not None:
+                tally(run.outcomes, rule.id, ob.due, ev.accountable(run, rule), ON_TIME)
             if rule.every is not None:  # recurring: the next period starts now
                 ob.due = e.time + rule.every
                 keep.append(ob)
         elif outcome == "failed":
             ev.violate(run, rule, e.time, rule.message.render(e, run.state, ob.trigger, None, ev.runtime),
                        (ob.trigger.id, e.id))
+            if ob.due is not None:
+                tally(run.outcomes, rule.id, ob.due, run.violations[-1].accountable, MISSED)
         elif outcome == "open":
             keep.append(ob)
         # "cancelled" and "undecided" end the obligation without a finding
@@ -162,13 +187,43 @@ def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
     return "open"
 
 
+def _overdue_outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> int | None:
+    """LATE when ``e`` meets an overdue obligation, MISSED when it fails or cancels it, else None; tested
+    quietly."""
+    rule, et = ob.rule, e.type
+
+    def holds(expr: Expr | None) -> bool:
+        if expr is None:
+            return True
+        try:
+            return bool(expr.fn(e, run.state, ob.trigger, None, ev.runtime))
+        except Exception:  # noqa: BLE001 - past its deadline an obligation only counts; it finds nothing
+            return False
+
+    if et in rule.expect.on and holds(rule.expect.when):
+        return LATE
+    if any(et in m.on and holds(m.when) for m in (*rule.fail_on, *rule.cancel)):
+        return MISSED
+    return None
+
+
+def settled(run: CaseRun) -> Attainment:
+    """The case's obligation outcomes, with each overdue one still unmet counted missed."""
+    out = {key: list(row) for key, row in run.outcomes.items()}
+    for ob in run.obligations:
+        if ob.overdue:
+            tally(out, ob.rule.id, ob.due, ob.who, MISSED)  # type: ignore[arg-type]
+    return out
+
+
 def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[str, Any], ...]) -> Pending:
     rule = ob.rule
     return Pending(
         rule.id, run.case, rule.severity,
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
         rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
-        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed)
+        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed,
+        accountable=ev.accountable(run, rule), attained=ob.due is not None)
 
 
 def prepare(plan: Plan, rule: ResponseRule) -> None:

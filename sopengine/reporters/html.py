@@ -6,7 +6,9 @@ every request to another host. Sections: summary, the worklist (every open
 action, overdue first, with the pack's columns), every case with findings in a
 searchable, sortable, paged table whose rows open the case's timeline (its
 events, the evidence of each finding marked, the SOP's source text beside it),
-undecided checks grouped by reason, charts, and the rules.
+undecided checks grouped by reason, charts (violations by who the pack holds
+accountable, else by the first evidence actor), the attainment of each rule
+with a deadline (by week, accountable and group), and the rules.
 
 The worklist and the cases travel as one JSON document, gzipped and base64-coded
 (JSON is the bulk of the file and repeats itself a lot), which the page's own
@@ -29,11 +31,11 @@ from typing import Any, Mapping
 import orjson
 
 from ..errors import UsageError
-from ..findings import AuditResult, WorkItem
+from ..findings import OUTCOMES, AuditResult, WorkItem
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
-from ..timeutil import format_time
+from ..timeutil import format_time, format_week
 
 _SEVERITIES = ("error", "warning", "info")
 _COLOURS = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1", "met": "#27ae60", "late": "#c0392b",
@@ -67,10 +69,12 @@ class HtmlReporter:
         env.filters["time"] = lambda t: format_time(t) if isinstance(t, (int, float)) else (t or "")
         env.filters["case_url"] = pack.case_url
         charts = self._charts(result, pack)
+        attainment = self._attainment(result, pack)
+        drawn = charts + [a["chart"] for a in attainment]
         data = _page_data(result, pack)
         page = env.get_template("report.html.j2").render(
-            pack=pack, result=result, summary=result.summary(), charts=charts,
-            charts_json=json.dumps(charts).replace("<", "\\u003c"),  # no </script> nor <!-- in a script
+            pack=pack, result=result, summary=result.summary(), charts=charts, attainment=attainment,
+            charts_json=json.dumps(drawn).replace("<", "\\u003c"),  # no </script> nor <!-- in a script
             plotly_js=plotly.offline.get_plotlyjs().replace("</script", "<\\/script"),
             by_rule=self._by_rule(result, pack), titles=_document_titles(pack), undecided=_undecided(result),
             case_count=len(data["cases"]), overdue=sum(w.overdue for w in result.work), data=_pack_json(data),
@@ -106,14 +110,20 @@ class HtmlReporter:
                       "marker": {"color": [_COLOURS[s] for s in _SEVERITIES]}}],
             "layout": {"margin": {"l": 50, "r": 20, "t": 10, "b": 40}, "height": 300}})
         label, groups = self._group_of(pack)
-        actors = Counter(result.actors.get(v.events[0]) or "(none)" for v in vs if v.events)
+        if declares_accountable(pack):
+            who = Counter(v.accountable or "(none)" for v in vs)
+            whom, how = "who is accountable", "whom the pack's report.accountable names when the violation arose"
+        else:
+            who = Counter(result.actors.get(v.events[0]) or "(none)" for v in vs if v.events)
+            whom, how = "actor", "the actor of the first evidence event: the pack declares no report.accountable"
         if groups:
             by_group: Counter[str] = Counter()
-            for actor, n in actors.items():
-                by_group[str(groups.get(actor) or "(unknown)")] += n
-            add("by-group", f"Violations by {label.lower()} of the actor", _bar(list(by_group), list(by_group.values())))
-        top = actors.most_common(15)
-        add("by-actor", "Violations by actor (top 15; the actor of the first evidence event)",
+            for person, n in who.items():
+                by_group[str(groups.get(person) or "(unknown)")] += n
+            add("by-group", f"Violations by {label.lower()} of {'the ' if whom == 'actor' else ''}{whom} ({how})",
+                _bar(list(by_group), list(by_group.values())))
+        top = who.most_common(15)
+        add("by-actor", f"Violations by {whom} (top 15; {how})",
             _bar([a for a, _ in top], [n for _, n in top], horizontal=True))
         days: dict[str, Counter[str]] = defaultdict(Counter)
         for v in vs:
@@ -135,6 +145,40 @@ class HtmlReporter:
                        "height": max(260, 26 * len(names) + 60), "legend": {"orientation": "h", "y": 1.1}}})
         return charts
 
+    def _attainment(self, result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
+        """Per rule with a deadline: its obligations on time, late, missed and open by week (a table and a
+        chart of the shares, with the on-time share's trend), and by who is accountable and by their group."""
+        label, groups = self._group_of(pack)
+        declared = declares_accountable(pack)
+        by_rule: dict[str, dict[str, Any]] = {}
+        for (rule, week, who), counts in result.attainment.items():
+            entry = by_rule.setdefault(rule, {"weeks": defaultdict(lambda: [0, 0, 0, 0]),
+                                              "people": defaultdict(lambda: [0, 0, 0, 0]),
+                                              "groups": defaultdict(lambda: [0, 0, 0, 0])})
+            person = who or "(none)"
+            group = str(groups.get(who) or "(unknown)") if who is not None else "(none)"
+            for table, key in (("weeks", format_week(week)), ("people", person), ("groups", group)):
+                row = entry[table][key]
+                for i, n in enumerate(counts):
+                    row[i] += n
+        out: list[dict[str, Any]] = []
+        for n, rule in enumerate(r.id for r in pack.rules if r.id in by_rule):
+            entry = by_rule[rule]
+            weeks = sorted(entry["weeks"].items())
+            out.append({
+                "rule": rule, "id": f"attainment-{n}",
+                "weeks": [_attained(k, v) for k, v in weeks],
+                "total": _attained("all weeks", [sum(v[i] for _, v in weeks) for i in range(4)]),
+                "people": [_attained(k, v) for k, v in sorted(entry["people"].items(),
+                                                              key=lambda kv: (-sum(kv[1]), kv[0]))[:15]],
+                "more_people": max(0, len(entry["people"]) - 15),
+                "groups": [_attained(k, v) for k, v in sorted(entry["groups"].items(),
+                                                              key=lambda kv: (-sum(kv[1]), kv[0]))]
+                if groups else [],
+                "chart": {"id": f"attainment-{n}", "title": rule, "figure": _trend(weeks)},
+            })
+        return [dict(a, label=label, declared=declared) for a in out]
+
     # -- tables ----------------------------------------------------------------------
     @staticmethod
     def _by_rule(result: AuditResult, pack: Pack) -> list[dict[str, Any]]:
@@ -155,6 +199,36 @@ class HtmlReporter:
 
 
 # -- what the page's script renders ---------------------------------------------------
+def _attained(key: str, counts: list[int]) -> dict[str, Any]:
+    """A row of an attainment table: the counts and the on-time share of those settled (open ones are not)."""
+    on_time, late, missed, still_open = counts
+    settled = on_time + late + missed
+    return {"key": key, "on_time": on_time, "late": late, "missed": missed, "open": still_open,
+            "share": f"{100 * on_time / settled:.0f}%" if settled else "-"}
+
+
+def _trend(weeks: list[tuple[str, list[int]]]) -> dict[str, Any]:
+    """A rule's obligations by week as stacked shares, with the on-time share of those settled as a line."""
+    names = [w for w, _ in weeks]
+    totals = [sum(c) or 1 for _, c in weeks]
+    data: list[dict[str, Any]] = [
+        {"type": "bar", "name": name.replace("_", " "), "x": names,
+         "y": [round(100 * c[i] / t, 1) for (_, c), t in zip(weeks, totals)], "marker": {"color": colour}}
+        for i, (name, colour) in enumerate(zip(OUTCOMES, ("#27ae60", "#d68910", "#c0392b", "#95a5a6")))]
+    settled = [c[0] + c[1] + c[2] for _, c in weeks]
+    data.append({"type": "scatter", "mode": "lines+markers", "name": "on time, of settled", "x": names,
+                 "y": [round(100 * c[0] / s, 1) if s else None for (_, c), s in zip(weeks, settled)],
+                 "line": {"color": "#1b4f72"}})
+    return {"data": data, "layout": {"barmode": "stack", "height": 220, "margin": {"l": 40, "r": 10, "t": 10, "b": 50},
+                                     "yaxis": {"range": [0, 100], "ticksuffix": "%"}, "xaxis": {"type": "category"},
+                                     "legend": {"orientation": "h", "y": 1.25, "font": {"size": 10}}}}
+
+
+def declares_accountable(pack: Pack) -> bool:
+    """Whether the pack names who is accountable for some rule's findings (``report.accountable`` or a rule's own)."""
+    return pack.accountable is not None or any(r.accountable is not None for r in pack.rules)
+
+
 def _document_titles(pack: Pack) -> dict[str, str]:
     """Source document -> the title of the (first) SOP written from it; rules cite documents by file name."""
     titles: dict[str, str] = {}

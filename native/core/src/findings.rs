@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::value::{Num, Str, Value};
 
@@ -21,6 +21,8 @@ pub struct Violation {
     pub events: Vec<Str>,
     /// Evidence ids past the [`MAX_EVIDENCE`] listed.
     pub more_events: u64,
+    /// Who answers for it: the rule's accountable expression over the case's state when it arose.
+    pub accountable: Option<Str>,
 }
 
 /// A finding's evidence: the first [`MAX_EVIDENCE`] distinct ids, in order, and how many other
@@ -89,6 +91,61 @@ pub fn missed_deadlines(
     (due, missed)
 }
 
+/// How an obligation with a deadline ended (`sopengine.findings.OUTCOMES`): met by its deadline,
+/// met after it, not met, still open at as-of and not yet due.
+pub const ON_TIME: usize = 0;
+pub const LATE: usize = 1;
+pub const MISSED: usize = 2;
+pub const OPEN: usize = 3;
+
+/// (rule, ISO week of the deadline as `year * 100 + week`, accountable).
+pub type AttainmentKey = (u32, i64, Option<Str>);
+
+/// Obligation outcomes by (rule, week, accountable): counts, never the obligations.
+pub type Attainment = FxHashMap<AttainmentKey, [u64; 4]>;
+
+/// Count an obligation of `rule` due at `due` that ended as `outcome` (`sopengine.findings.tally`).
+pub fn tally(counts: &mut Attainment, rule: u32, due: f64, who: Option<Str>, outcome: usize) {
+    counts.entry((rule, iso_week(due), who)).or_default()[outcome] += 1;
+}
+
+pub fn add_counts(into: &mut Attainment, other: Attainment) {
+    for (key, row) in other {
+        let mine = into.entry(key).or_default();
+        for (m, n) in mine.iter_mut().zip(row) {
+            *m += n;
+        }
+    }
+}
+
+/// The ISO 8601 week (UTC) of an instant as `year * 100 + week` (`sopengine.timeutil.iso_week`:
+/// whole-day calendar arithmetic, Howard Hinnant's, the same for any finite time).
+pub fn iso_week(epoch: f64) -> i64 {
+    let days = (epoch / 86_400.0).floor() as i64;
+    let thursday = days - (days + 3).rem_euclid(7) + 3; // the week's Thursday names its year
+    let year = civil_year(thursday);
+    year * 100 + (thursday - days_from_civil(year, 1, 1)).div_euclid(7) + 1
+}
+
+fn civil_year(days: i64) -> i64 {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    yoe + era * 400 + i64::from(mp >= 10)
+}
+
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Undecided {
     pub rule: u32,
@@ -115,6 +172,10 @@ pub struct Pending {
     pub more_events: u64,
     /// Deadlines of a repeating obligation reported missed while its case was evaluated.
     pub missed: u64,
+    /// Who is accountable, from the case's last state: the state at any deadline after it.
+    pub accountable: Option<Str>,
+    /// An obligation with a deadline: its outcome counts in the attainment.
+    pub attained: bool,
 }
 
 impl Pending {
@@ -132,6 +193,7 @@ impl Pending {
                 message,
                 events: self.events.clone(),
                 more_events: self.more_events,
+                accountable: self.accountable.clone(),
             })
         };
         match self.every {
@@ -201,6 +263,8 @@ pub struct Probe {
     /// The state variables its match and message read: (variable, value).
     pub state: Vec<(usize, Value)>,
     pub key: Value,
+    /// Who answers for a violation it finds: from the state at the probe.
+    pub accountable: Option<Str>,
 }
 
 /// Everything a session found before the as-of judgement and the cross-case join; partials merge,
@@ -217,6 +281,8 @@ pub struct Partial {
     pub probes: Vec<Probe>,
     /// Per rule: checks that held or obligations met.
     pub passed: Vec<u64>,
+    /// Outcomes of obligations with a deadline settled before the as-of judgement.
+    pub attainment: Attainment,
 }
 
 impl Partial {
@@ -248,5 +314,28 @@ impl Partial {
         for (i, n) in other.passed.into_iter().enumerate() {
             self.passed[i] += n;
         }
+        add_counts(&mut self.attainment, other.attainment);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_week;
+
+    /// Midnight UTC of a date, as epoch seconds.
+    fn day(y: i64, m: i64, d: i64) -> f64 {
+        (super::days_from_civil(y, m, d) * 86_400) as f64
+    }
+
+    #[test]
+    fn iso_weeks_follow_the_calendar_across_year_ends() {
+        assert_eq!(iso_week(0.0), 197_001); // 1970-01-01, a Thursday
+        assert_eq!(iso_week(day(2024, 5, 6)), 202_419);
+        assert_eq!(iso_week(day(2024, 5, 5) + 86_399.5), 202_418); // the Sunday before, its last second
+        assert_eq!(iso_week(day(2021, 1, 3)), 202_053);
+        assert_eq!(iso_week(day(2024, 12, 30)), 202_501);
+        assert_eq!(iso_week(day(2027, 1, 1)), 202_653);
+        assert_eq!(iso_week(day(1969, 12, 29) - 0.5), 196_952); // before the epoch
+        assert_eq!(iso_week(day(10_000, 1, 3)), 1_000_001); // past the year 9999
     }
 }

@@ -158,6 +158,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                         time: e.time,
                         message,
                         events: vec![e.id.clone(), iv.event.clone()],
+                        accountable: probe.accountable.clone(),
                     });
                 }
             }

@@ -17,7 +17,8 @@ use crate::engine::{CExpr, Engine, Op, VarKind};
 use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
 use crate::findings::{
-    cite, missed_deadlines, Interval, Pending, Position, Probe, Undecided, Violation,
+    cite, missed_deadlines, tally, Attainment, Interval, Pending, Position, Probe, Undecided,
+    Violation, MISSED, ON_TIME,
 };
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
 use crate::value::{CmpOp, Str, Value};
@@ -45,6 +46,10 @@ pub struct Obligation {
     pub since: f64,
     /// Deadlines of a repeating obligation reported missed.
     pub missed: u64,
+    /// Its deadline passed (reported): kept only to see whether it is met late.
+    pub overdue: bool,
+    /// Accountable at the deadline, once overdue.
+    pub who: Option<Str>,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -57,6 +62,10 @@ pub struct Breach {
     pub more: u64,
     pub reported: bool,
     pub event: Arc<Event>,
+    /// It has a grace period: its outcome counts in the attainment.
+    pub timed: bool,
+    /// Accountable at the end of the grace, once reported.
+    pub who: Option<Str>,
 }
 
 /// The evolving evaluation of one case (serialisable: an idle case can be spilled to disk).
@@ -80,6 +89,8 @@ pub struct CaseRun {
     pub last: (f64, u64),
     /// Per rule that was checked: times it held (or was met).
     pub passed: Vec<(u32, u64)>,
+    /// How its obligations with a deadline ended (`findings::ON_TIME`...).
+    pub outcomes: Attainment,
 }
 
 impl CaseRun {
@@ -99,7 +110,23 @@ impl CaseRun {
             membership: vec![None; engine.indexes.len()],
             last: (f64::NEG_INFINITY, 0),
             passed: Vec::new(),
+            outcomes: Attainment::default(),
         }
+    }
+
+    /// The outcomes of its obligations and breaches with a deadline, with each overdue one still
+    /// unmet or unrestored counted missed (`sopengine.evaluator.Evaluator.settled`).
+    pub fn settled(&self) -> Attainment {
+        let mut out = self.outcomes.clone();
+        for ob in self.obligations.iter().filter(|ob| ob.overdue) {
+            if let Some(due) = ob.due {
+                tally(&mut out, ob.rule, due, ob.who.clone(), MISSED);
+            }
+        }
+        for b in self.breaches.iter().filter(|b| b.timed && b.reported) {
+            tally(&mut out, b.rule, b.due, b.who.clone(), MISSED);
+        }
+        out
     }
 
     fn take_items(&mut self, var: usize) -> Vec<(Value, Str)> {
@@ -309,6 +336,19 @@ impl<'e> Runner<'e> {
         expr.expr.eval(&self.scope(run, event, trigger))
     }
 
+    /// Whether an expression holds, a failure counting as not (no undecided check is recorded).
+    pub fn quietly(
+        &self,
+        run: &CaseRun,
+        expr: &CExpr,
+        event: Option<&Event>,
+        trigger: Option<&Event>,
+    ) -> bool {
+        expr.expr
+            .truth(&self.scope(run, event, trigger))
+            .unwrap_or(false)
+    }
+
     pub fn render(
         &self,
         run: &CaseRun,
@@ -414,6 +454,7 @@ impl<'e> Runner<'e> {
         more: u64,
     ) {
         let (events, left_out) = cite(events);
+        let accountable = self.accountable(run, rule);
         push_tight(
             &mut run.violations,
             Violation {
@@ -423,8 +464,21 @@ impl<'e> Runner<'e> {
                 message,
                 events,
                 more_events: left_out + more,
+                accountable,
             },
         );
+    }
+
+    /// Who the case's state now names accountable for a rule: text, else None (nothing declared,
+    /// the expression failed, or it gave no text). The state now is the state in force when a
+    /// finding arises: a deadline is found passed at the first event after it, before that event
+    /// changes anything (`sopengine.evaluator.Evaluator.accountable`).
+    pub fn accountable(&self, run: &CaseRun, rule: u32) -> Option<Str> {
+        let expr = self.engine.rules[rule as usize].accountable.as_ref()?;
+        match self.value(run, expr, None, None) {
+            Ok(Value::Str(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        }
     }
 
     /// Ids of the events that set the state an expression read.
@@ -495,17 +549,27 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 return false;
             };
-            let Some(due) = ob.due.filter(|&due| due < t) else {
+            let Some(due) = ob.due.filter(|&due| due < t && !ob.overdue) else {
                 return true;
             };
             let message = self.render(run, &rule.message, None, Some(&ob.trigger));
             let Some(every) = k.every else {
                 self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()], 0);
-                return false;
+                ob.overdue = true; // kept: a later meeting is late
+                ob.who = run.violations.last().and_then(|v| v.accountable.clone());
+                return true;
             };
             // a missed period: the next starts at the deadline
+            let accountable = self.accountable(run, ob.rule);
             let (next, missed) =
                 missed_deadlines(ob.missed, due, every, t, &message, |time, text| {
+                    tally(
+                        &mut run.outcomes,
+                        ob.rule,
+                        time,
+                        accountable.clone(),
+                        MISSED,
+                    );
                     push_tight(
                         &mut run.violations,
                         Violation {
@@ -515,6 +579,7 @@ impl<'e> Runner<'e> {
                             message: text,
                             events: vec![ob.trigger.id.clone()],
                             more_events: 0,
+                            accountable: accountable.clone(),
                         },
                     )
                 });
@@ -533,6 +598,7 @@ impl<'e> Runner<'e> {
             let message = self.render(run, &rule.message, Some(&event), None);
             self.violate(run, idx, due, message, events, more);
             run.breaches[i].reported = true;
+            run.breaches[i].who = run.violations.last().and_then(|v| v.accountable.clone());
         }
     }
 
@@ -548,9 +614,20 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 return false;
             };
+            if ob.overdue {
+                let ended = response::overdue_outcome(self, run, k, &ob.trigger, e);
+                if let (Some(outcome), Some(due)) = (ended, ob.due) {
+                    tally(&mut run.outcomes, ob.rule, due, ob.who.clone(), outcome);
+                }
+                return ended.is_none();
+            }
             match response::outcome(self, run, ob.rule, k, &ob.trigger, e) {
                 response::Outcome::Met => {
                     Runner::held(run, ob.rule);
+                    if let Some(due) = ob.due {
+                        let who = self.accountable(run, ob.rule);
+                        tally(&mut run.outcomes, ob.rule, due, who, ON_TIME);
+                    }
                     match k.every {
                         Some(every) => {
                             ob.due = Some(e.time + every); // recurring: the next period starts now
@@ -569,6 +646,10 @@ impl<'e> Runner<'e> {
                         vec![ob.trigger.id.clone(), e.id.clone()],
                         0,
                     );
+                    if let Some(due) = ob.due {
+                        let who = run.violations.last().and_then(|v| v.accountable.clone());
+                        tally(&mut run.outcomes, ob.rule, due, who, MISSED);
+                    }
                     false
                 }
                 response::Outcome::Open => true,
@@ -795,7 +876,7 @@ impl<'e> Runner<'e> {
                 Vec::new()
             },
         );
-        for ob in &run.obligations {
+        for ob in run.obligations.iter().filter(|ob| !ob.overdue) {
             let rule = &engine.rules[ob.rule as usize];
             let Kind::Response(k) = &rule.kind else {
                 continue;
@@ -817,6 +898,8 @@ impl<'e> Runner<'e> {
                 columns: columns.clone(),
                 more_events: 0,
                 missed: ob.missed,
+                accountable: self.accountable(run, ob.rule),
+                attained: ob.due.is_some(),
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -841,6 +924,8 @@ impl<'e> Runner<'e> {
                 columns: columns.clone(),
                 more_events: b.more,
                 missed: 0,
+                accountable: self.accountable(run, b.rule),
+                attained: b.timed,
             });
         }
         out

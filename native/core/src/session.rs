@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::Engine;
 use crate::event::Event;
-use crate::findings::{Partial, Pending, Undecided, Violation};
+use crate::findings::{tally, Attainment, Partial, Pending, Undecided, Violation, MISSED, OPEN};
 use crate::join::JoinInput;
 use crate::run::{CaseRun, Facts, Runner, Scratch};
 use crate::spill::Spill;
@@ -119,6 +119,8 @@ pub struct Judged {
     pub work: Vec<WorkItem>,
     pub undecided: Vec<Undecided>,
     pub passed: Vec<u64>,
+    /// Obligations with a deadline by (rule, week, accountable): `findings::OUTCOMES` counts.
+    pub attainment: Attainment,
 }
 
 pub struct NextAction {
@@ -429,9 +431,26 @@ impl Session {
         let mut violations = total.violations;
         let mut next_actions = Vec::new();
         let mut work = Vec::new();
+        let mut attainment = total.attainment;
         for p in total.pending {
             let p = Arc::new(p);
-            if let Some(due) = p.judge(limit, &mut violations).filter(|_| p.start <= limit) {
+            let before = violations.len();
+            let open = p.judge(limit, &mut violations);
+            if p.attained {
+                for v in &violations[before..] {
+                    tally(
+                        &mut attainment,
+                        p.rule,
+                        v.time,
+                        p.accountable.clone(),
+                        MISSED,
+                    );
+                }
+                if let Some(Some(due)) = open {
+                    tally(&mut attainment, p.rule, due, p.accountable.clone(), OPEN);
+                }
+            }
+            if let Some(due) = open.filter(|_| p.start <= limit) {
                 next_actions.push(NextAction {
                     pending: p.clone(),
                     due,
@@ -462,6 +481,7 @@ impl Session {
             work,
             undecided,
             passed,
+            attainment,
         }
     }
 }
@@ -498,6 +518,7 @@ fn found(
         intervals: run.intervals.clone(),
         probes: run.probes.clone(),
         passed,
+        attainment: run.settled(),
         ..Partial::default()
     }
 }

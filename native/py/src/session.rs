@@ -343,7 +343,7 @@ impl NativeSession {
     }
 
     /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
-    /// undecided, passed); the caller sorts and renders. `last`: no result is asked again, so the
+    /// undecided, passed, attainment); the caller sorts and renders. `last`: no result is asked again, so the
     /// session's cases are freed before the findings become Python objects.
     /// `others`: the `partial_bytes` of sessions that evaluated the other shares of the log, and
     /// `parts` the partition prefixes they wrote.
@@ -395,6 +395,7 @@ impl NativeSession {
                 v.message.as_str(),
                 PyTuple::new(py, ids(&v.events))?,
                 v.more_events,
+                v.accountable.as_deref(),
             ))?;
         }
         let actions = PyList::empty(py);
@@ -445,6 +446,10 @@ impl NativeSession {
                 passed.set_item(rule(i as u32), n)?;
             }
         }
+        let attainment = PyList::empty(py);
+        for ((r, week, who), counts) in &judged.attainment {
+            attainment.append((rule(*r), *week, who.as_deref(), counts.to_vec()))?;
+        }
         PyTuple::new(
             py,
             [
@@ -456,6 +461,7 @@ impl NativeSession {
                 work.into_any(),
                 undecided.into_any(),
                 passed.into_any(),
+                attainment.into_any(),
             ],
         )
     }

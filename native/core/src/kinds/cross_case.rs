@@ -81,6 +81,7 @@ pub fn probe(
         data,
         ..(**e).clone()
     };
+    let accountable = r.accountable(run, idx);
     crate::run::push_tight(
         &mut run.probes,
         Probe {
@@ -89,6 +90,7 @@ pub fn probe(
             event: Arc::new(slim),
             state,
             key,
+            accountable,
         },
     );
 }

@@ -9,6 +9,7 @@ use super::Rule;
 use crate::engine::{field, Builder, CExpr};
 use crate::event::Event;
 use crate::expr::Template;
+use crate::findings::{tally, LATE, MISSED, ON_TIME};
 use crate::run::{Breach, CaseRun, Runner};
 
 pub struct Invariant {
@@ -51,8 +52,12 @@ pub fn check(
     e: &Arc<Event>,
 ) {
     if !r.gate(run, idx, rule, k.when.as_ref(), e) {
-        run.breaches.retain(|b| b.rule != idx); // not applicable (any more): nothing is broken
-        run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
+        // not applicable (any more): nothing is broken; past its grace, it was missed
+        if let Some(b) = take_breach(run, idx) {
+            if b.timed && b.reported {
+                tally(&mut run.outcomes, idx, b.due, b.who, MISSED);
+            }
+        }
         return;
     }
     match r.test(run, idx, k.require.as_ref(), Some(e), None) {
@@ -71,6 +76,8 @@ pub fn check(
                 more,
                 reported: false,
                 event: e.clone(),
+                timed: k.grace > 0.0,
+                who: None,
             };
             if k.grace == 0.0 {
                 breach.reported = true;
@@ -80,10 +87,25 @@ pub fn check(
             crate::run::push_tight(&mut run.breaches, breach);
         }
         Some(true) => {
-            run.breaches.retain(|b| b.rule != idx);
-            run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
+            if let Some(b) = take_breach(run, idx).filter(|b| b.timed) {
+                // restored: within its grace, as the case now stands; after it, as at the deadline
+                let (outcome, who) = if b.reported {
+                    (LATE, b.who)
+                } else {
+                    (ON_TIME, r.accountable(run, idx))
+                };
+                tally(&mut run.outcomes, idx, b.due, who, outcome);
+            }
             Runner::held(run, idx);
         }
         None => {}
     }
+}
+
+/// Take the rule's breach out of the case, if it has one.
+fn take_breach(run: &mut CaseRun, idx: u32) -> Option<Breach> {
+    let at = run.breaches.iter().position(|b| b.rule == idx)?;
+    let b = run.breaches.remove(at);
+    run.breaches = crate::run::keep(std::mem::take(&mut run.breaches));
+    Some(b)
 }

@@ -28,6 +28,8 @@ pub struct Rule {
     /// The SOP's applicability slot (rules of a SOP share one answer per event).
     pub applies: Option<usize>,
     pub message: Template,
+    /// Who answers for its findings: the rule's expression, else the pack's (over the case's state).
+    pub accountable: Option<crate::engine::CExpr>,
     pub kind: Kind,
 }
 
@@ -62,6 +64,7 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Rule, String> {
         severity: Str::from(severity.as_str()),
         applies: field(raw, "applies")?,
         message: b.template(raw.get("message").unwrap_or(&Json::Null))?,
+        accountable: b.opt_expr(&field(raw, "accountable")?)?,
         kind,
     })
 }

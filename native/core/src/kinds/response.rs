@@ -70,7 +70,7 @@ pub fn trigger(
     if run
         .obligations
         .iter()
-        .any(|ob| ob.rule == idx && ob.key.py_eq(&key))
+        .any(|ob| ob.rule == idx && !ob.overdue && ob.key.py_eq(&key))
     {
         return;
     }
@@ -84,8 +84,34 @@ pub fn trigger(
             start: e.time + k.start,
             since: e.time,
             missed: 0,
+            overdue: false,
+            who: None,
         },
     );
+}
+
+/// What an event does to an overdue obligation: `LATE` when it meets it, `MISSED` when it fails
+/// or cancels it, else None; tested quietly (a failure is no match, not an undecided check).
+pub fn overdue_outcome(
+    r: &Runner,
+    run: &CaseRun,
+    k: &Response,
+    trigger: &Event,
+    e: &Arc<Event>,
+) -> Option<usize> {
+    let holds = |m: &CMatch| {
+        m.covers(e.etype)
+            && m.when
+                .as_ref()
+                .is_none_or(|w| r.quietly(run, w, Some(e), Some(trigger)))
+    };
+    if holds(&k.expect) {
+        return Some(crate::findings::LATE);
+    }
+    if k.fail_on.iter().chain(&k.cancel).any(holds) {
+        return Some(crate::findings::MISSED);
+    }
+    None
 }
 
 pub enum Outcome {
