@@ -62,7 +62,7 @@ def until(records: Iterable[Record], as_of: float | None) -> Iterable[Record]:
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
           as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
           timelines: int = 0, engine: str | None = None, resident_cases: int | None = None,
-          limits: Limits = DEFAULT, lenient_data: bool = False) -> AuditResult:
+          limits: Limits = DEFAULT, lenient_data: bool = False, cases_complete: bool = False) -> AuditResult:
     """Audit a stream of events (and rejected lines) against a pack, as of ``as_of`` (default: the latest
     event time); events after a given ``as_of`` are skipped, not evaluated (see :func:`until`).
 
@@ -76,10 +76,11 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     touched wait in a temporary file (default: no bound). Findings do not depend on it.
     ``limits``: rejected-kept bounds the rejected records listed (the rest are counted by kind).
     ``lenient_data``: events whose data breaks the pack's declaration are kept, each such field counted as a
-    warning, instead of rejected.
+    warning, instead of rejected. ``cases_complete``: the log is finished, every case ended at its last event:
+    an obligation still open there is a violation, not a next action (Declare's reading).
     """
     session = new_session(pack, facts, engine, resident_cases=resident_cases, timelines=timelines > 0,
-                          limits=limits, lenient_data=lenient_data)
+                          limits=limits, lenient_data=lenient_data, cases_complete=cases_complete)
     runs = feed_all(session, until(records, as_of), strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
@@ -103,7 +104,8 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
         from .native import NativeSession
 
         session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of,
-                                limits=spec.limits, lenient_data=spec.lenient_data)
+                                limits=spec.limits, lenient_data=spec.lenient_data,
+                                cases_complete=spec.cases_complete)
         for path in paths:
             session.feed_file(path, counter)
             first = session.rejected.first() if strict else None
@@ -115,7 +117,7 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
         return result
     return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
                  timelines=timelines, engine=engine, resident_cases=resident_cases, limits=spec.limits,
-                 lenient_data=spec.lenient_data)
+                 lenient_data=spec.lenient_data, cases_complete=spec.cases_complete)
 
 
 def reread_timelines(pack: Pack, paths: list[str], result: AuditResult, limit: int,

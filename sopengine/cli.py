@@ -282,6 +282,11 @@ def _input_options(func: F) -> F:
                         help="Keep events whose data breaks the pack's declaration of its fields (a value of "
                              "another type, or not one of the allowed values), counting a warning per field, "
                              "instead of rejecting them.")(func)
+    func = click.option("--cases-complete", "cases_complete", is_flag=True, expose_value=False,
+                        callback=_set_reading,
+                        help="The log is finished: every case ended at its last event, so an obligation still "
+                             "open there (a response with no deadline, one not yet due) is a violation, not a "
+                             "next action (Declare's reading of a historical log).")(func)
     func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
                         help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
     func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
@@ -295,7 +300,8 @@ def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> Inpu
     reading = _reading_options()
     return InputSpec(input_format, mapping, tuple(sops), _limits(), csv_delimiter=reading.get("csv_delimiter"),
                      encoding=reading.get("encoding"), time_format=reading.get("time_format"),
-                     timezone=reading.get("timezone"), lenient_data=reading.get("lenient_data") == "true")
+                     timezone=reading.get("timezone"), lenient_data=reading.get("lenient_data") == "true",
+                     cases_complete=reading.get("cases_complete") == "true")
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
@@ -670,7 +676,8 @@ def _engine(engine: str, *, jobs: int = 1) -> str:
 def _audit_on_spark(logs: Sequence[str], pack_paths: Sequence[str], params: dict[str, str], input_format: str,
                     mapping: str | None, facts: dict[str, Any], as_of: float | None, strict: bool,
                     master: str) -> AuditResult:
-    if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs or _reading_options():
+    if mapping or input_format not in ("auto", "jsonl", "parquet") or strict or "-" in logs or \
+            set(_reading_options()) - {"cases_complete"}:
         raise UsageError("--engine spark reads JSON Lines and Parquet files by path (no stdin, --mapping, other "
                          "--input-format, --strict, --csv-delimiter, --encoding, --time-format, --timezone or "
                          "--lenient-data); convert other exports with the local engine first")
@@ -679,7 +686,8 @@ def _audit_on_spark(logs: Sequence[str], pack_paths: Sequence[str], params: dict
     spark = local_session(master)
     try:
         return audit_spark(spark, list(logs), sops=list(pack_paths), params=params, facts=facts, as_of=as_of,
-                           limits=_limits()).result()
+                           limits=_limits(), cases_complete=_reading_options().get("cases_complete") == "true"
+                           ).result()
     finally:
         spark.stop()
 
@@ -736,7 +744,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
         if sop not in pack.sops:
             raise UsageError(f"--sop: unknown SOP {sop!r}{did_you_mean(sop, pack.sops)}")
     records = read_records(pack, logs, inputs=inputs)
-    result = audit(pack, records, facts, when)
+    result = audit(pack, records, facts, when, lenient_data=inputs.lenient_data, cases_complete=inputs.cases_complete)
     items = [w for w in result.work
              if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
              and (not overdue or w.overdue)

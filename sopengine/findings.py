@@ -129,6 +129,11 @@ class Pending:
     missed: int = 0  # deadlines of a repeating obligation already reported while its case was evaluated
     accountable: str | None = None  # from the case's last state: the state at any deadline after it
     attained: bool = False  # an obligation with a deadline: its outcome counts in the attainment
+    last: float = float("inf")  # the time of the case's last event: its end, when its log is complete
+
+    def at_end(self) -> Violation:
+        """The violation of an obligation still open when its case ended (a complete log, Declare's reading)."""
+        return self.violation(self.last, f"{self.message} [still open when the case ended]")
 
     def judge(self, as_of: float) -> tuple[list[Violation], NextAction | None]:
         """Violations for deadlines before ``as_of`` and the next action still open at it (a repeating

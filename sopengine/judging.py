@@ -72,16 +72,29 @@ def _join(plan: Plan, runtime: Runtime, probes: list[Probe], intervals: Mapping[
 
 
 
-def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainment | None = None
-          ) -> tuple[list[Violation], list[NextAction], list[WorkItem]]:
+def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainment | None = None,
+          complete: bool = False) -> tuple[list[Violation], list[NextAction], list[WorkItem]]:
     """Open obligations as of ``as_of``: the late ones become violations, the others next actions;
     every one open at as-of (late or not) is a worklist item. ``attainment``: where to count the outcomes
-    of obligations with a deadline (each missed deadline; one still open, by its next deadline)."""
+    of obligations with a deadline (each missed deadline; one still open, by its next deadline).
+
+    ``complete``: every case has ended at its last event (a finished log, Declare's reading): deadlines
+    count up to the case's end, and an obligation (or broken invariant) still open there is a violation at
+    it, not a next action."""
     violations: list[Violation] = []
     actions: list[NextAction] = []
     work: list[WorkItem] = []
+    limit = as_of if as_of is not None else float("inf")
     for p in pending:
-        late, action = p.judge(as_of if as_of is not None else float("inf"))
+        if complete:
+            late, _ = p.judge(min(p.last, limit))
+            ended_open = p.every is None and not late
+            if attainment is not None and p.attained:
+                for when in [v.time for v in late] + ([p.due] if ended_open and p.due is not None else []):
+                    tally(attainment, p.rule, when, p.accountable, MISSED)
+            violations.extend([p.at_end()] if ended_open else late)
+            continue
+        late, action = p.judge(limit)
         violations.extend(late)
         if attainment is not None and p.attained:
             for v in late:

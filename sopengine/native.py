@@ -164,7 +164,7 @@ class NativeSession:
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
                  resident_cases: int | None = None, share: tuple[int, int] | None = None,
                  timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT,
-                 lenient_data: bool = False):
+                 lenient_data: bool = False, cases_complete: bool = False):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -175,6 +175,7 @@ class NativeSession:
             self._core.set_share(*share)
         self._core.set_until(until)  # feed_file skips (and counts) events after it: an audit as of a time
         self._core.set_lenient_data(lenient_data)  # feed_file keeps events whose data breaks the pack's, noted
+        self._core.set_cases_complete(cases_complete)  # every case ended at its last event (judging.judge)
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()

@@ -80,7 +80,7 @@ def _worker(mine: int, jobs: int, pack: Pack | None, pack_source: tuple[list[str
                                                     os.path.join(parts, f"w{mine}-"), as_of), 0))
             return
         spec = inputs or InputSpec()
-        session = Session(pack, facts, limits=spec.limits, lenient_data=spec.lenient_data)
+        session = Session(pack, facts, limits=spec.limits, lenient_data=spec.lenient_data)  # judged by the parent
         runs = feed_all(session, until(read_records(pack, logs, counter, _share(jobs, mine), inputs), as_of),
                         strict=strict, grouped=grouped, keep_seq=True)
         partial = session.partial()
@@ -193,7 +193,8 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
     if native is not None:
         from .native import NativeSession
 
-        merged = NativeSession(pack, facts, keep_events=False, limits=(inputs or InputSpec()).limits)
+        merged = NativeSession(pack, facts, keep_events=False, limits=(inputs or InputSpec()).limits,
+                               cases_complete=(inputs or InputSpec()).cases_complete)
         for i in range(jobs):
             _, rejected, skipped, notes = partials[i][0]
             merged.rejected.absorb(rejected)
@@ -205,7 +206,8 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
         if timelines:  # the cores keep no events: those of the cases with findings are read again
             reread_timelines(pack, list(logs), result, timelines, inputs)
         return result
-    session = Session(pack, facts, limits=(inputs or InputSpec()).limits)
+    session = Session(pack, facts, limits=(inputs or InputSpec()).limits,
+                      cases_complete=(inputs or InputSpec()).cases_complete)
     result = session.result(as_of, [partials[i][0] for i in range(jobs)])
     result.grouped_input = sum(r for _, r in partials.values()) == result.cases
     if timelines:

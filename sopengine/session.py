@@ -103,8 +103,9 @@ class Session:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
-                 limits: Limits = DEFAULT, lenient_data: bool = False):
+                 limits: Limits = DEFAULT, lenient_data: bool = False, cases_complete: bool = False):
         self.pack = pack
+        self.cases_complete = cases_complete  # every case ended at its last event: open obligations are violations
         self.limits = limits  # rejected-kept bounds the rejected records kept
         self._check = DataCheck(pack.events)  # declared data: a breaking event is refused (DataFault),
         self._lenient = lenient_data  # or with lenient data kept and noted
@@ -228,7 +229,7 @@ class Session:
             as_of = total.latest
         attainment: Attainment = {}
         add_counts(attainment, total.attainment)
-        violations, actions, work = judge(total.pending, as_of, attainment)
+        violations, actions, work = judge(total.pending, as_of, attainment, self.cases_complete)
         cross, cross_undecided, cross_passed = self.cross_case(total.probes, total.intervals)
         passed = dict(total.passed)
         for rule_id, n in cross_passed.items():
@@ -343,19 +344,22 @@ def engine_name(engine: str | None = None) -> str:
 
 def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
                 *, keep_events: bool = True, resident_cases: int | None = None,
-                timelines: bool = True, limits: Limits = DEFAULT, lenient_data: bool = False
-                ) -> "Session | NativeSession":
+                timelines: bool = True, limits: Limits = DEFAULT, lenient_data: bool = False,
+                cases_complete: bool = False) -> "Session | NativeSession":
     """A session on the chosen engine (see :func:`engine_name`); both give the same findings.
 
     ``resident_cases`` bounds the cases the native engine keeps in memory (the rest wait on disk);
     the Python reference engine keeps every case. ``timelines=False``: no report will ask for the events
     of cases (:meth:`Session.add_timelines`), so the native engine keeps no Python copy of them.
     ``limits``: rejected-kept bounds the rejected records kept whole. ``lenient_data``: an event whose data
-    breaks the pack's declaration is kept (and noted), not rejected.
+    breaks the pack's declaration is kept (and noted), not rejected. ``cases_complete``: the log is finished,
+    every case ended at its last event (see :func:`sopengine.judging.judge`).
     """
     if engine_name(engine) == "native":
         from .native import NativeSession
 
         return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases,
-                             timelines=timelines, limits=limits, lenient_data=lenient_data)
-    return Session(pack, facts, keep_events=keep_events, limits=limits, lenient_data=lenient_data)
+                             timelines=timelines, limits=limits, lenient_data=lenient_data,
+                             cases_complete=cases_complete)
+    return Session(pack, facts, keep_events=keep_events, limits=limits, lenient_data=lenient_data,
+                   cases_complete=cases_complete)

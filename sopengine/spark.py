@@ -274,13 +274,13 @@ def _evaluate(shipment: PackShipment, facts: Mapping[str, Any],
 
 # --------------------------------------------------------------------------- stages 3 and 4
 
-def _judge(as_of: float | None) -> Callable[[Iterable[Any]], Iterator[Any]]:
+def _judge(as_of: float | None, complete: bool) -> Callable[[Iterable[Any]], Iterator[Any]]:
     def judge_pending(batches: Iterable[Any]) -> Iterator[Any]:
         out = _rows()
         for batch in batches:
             pending = [pickle.loads(b) for b in batch.column("payload").to_pylist()]
             attainment: Attainment = {}
-            late, actions, work = judge(pending, as_of, attainment)
+            late, actions, work = judge(pending, as_of, attainment, complete)
             for v in late:
                 _add(out, "violation", v)
             for a in actions:
@@ -414,13 +414,14 @@ class SparkAudit:
 def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", *,
                 sops: Sequence[str | os.PathLike[str]] | None = None, params: Mapping[str, str] | None = None,
                 facts: Mapping[str, Any] | None = None, as_of: float | None = None, limits: Limits = DEFAULT,
-                partitions: int | None = None) -> SparkAudit:
+                partitions: int | None = None, cases_complete: bool = False) -> SparkAudit:
     """Audit events on Spark against a pack (the bundled one by default).
 
     ``events``: a DataFrame of canonical event rows (columns case, time, type, optional actor and id; every
     other column is a data field, as for Parquet), or paths Spark can read: JSON Lines (``.jsonl``,
     ``.jsonl.gz``, one event per line) or Parquet (``.parquet``). ``partitions``: how many shares the cases
-    are shuffled into (default: four per core of the cluster).
+    are shuffled into (default: four per core of the cluster). ``cases_complete``: the log is finished, every
+    case ended at its last event (:func:`sopengine.judging.judge`).
     """
     shipment = PackShipment.of(sops, params, limits)
     pack = load_pack(list(sops or []) or None, dict(params or {}), limits)  # fail here, on the driver, if broken
@@ -438,7 +439,7 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     if as_of is None:
         latest = per_case.where(kinds == "latest").agg(F.max("t")).first()
         as_of = latest[0] if latest is not None else None
-    judged = per_case.where(kinds == "pending").mapInArrow(_judge(as_of), ROWS)
+    judged = per_case.where(kinds == "pending").mapInArrow(_judge(as_of, cases_complete), ROWS)
     joined = (per_case.where(kinds.isin("interval", "probe")).repartition(shares, "key")
               .sortWithinPartitions("key", "kind").mapInArrow(_join(shipment, facts), ROWS))
     rows = per_case.where(~kinds.isin("pending", "latest", "interval", "probe")).unionByName(judged) \

@@ -58,6 +58,7 @@ class InputSpec:
     timezone: str | None = None  # IANA zone of mapped records' times written without an offset
     facts: MappingT[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)  # identities
     lenient_data: bool = False  # keep events whose data breaks the pack's declaration, noted (sopengine.datacheck)
+    cases_complete: bool = False  # a finished log: every case ended at its last event (sopengine.judging.judge)
 
     def __post_init__(self) -> None:
         if self.csv_delimiter is not None and self.csv_delimiter not in DELIMITERS:

@@ -131,7 +131,7 @@ def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[st
         inv.action.render(breach.event, run.state, None, None, ev.runtime) if inv.action else "",
         inv.message.render(breach.event, run.state, None, None, ev.runtime),
         breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more,
-        accountable=ev.accountable(run, inv), attained=inv.grace > 0)
+        accountable=ev.accountable(run, inv), attained=inv.grace > 0, last=run.last[0])
 
 
 def settled(run: CaseRun, out: Attainment) -> None:

@@ -223,7 +223,7 @@ def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[st
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
         rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
         ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed,
-        accountable=ev.accountable(run, rule), attained=ob.due is not None)
+        accountable=ev.accountable(run, rule), attained=ob.due is not None, last=run.last[0])
 
 
 def prepare(plan: Plan, rule: ResponseRule) -> None:

@@ -176,9 +176,24 @@ pub struct Pending {
     pub accountable: Option<Str>,
     /// An obligation with a deadline: its outcome counts in the attainment.
     pub attained: bool,
+    /// The time of the case's last event: its end, when its log is complete.
+    pub last: f64,
 }
 
 impl Pending {
+    /// The violation of an obligation still open when its case ended (`Pending.at_end`).
+    pub fn at_end(&self) -> Violation {
+        Violation {
+            rule: self.rule,
+            case: self.case.clone(),
+            time: self.last,
+            message: format!("{} [still open when the case ended]", self.message),
+            events: self.events.clone(),
+            more_events: self.more_events,
+            accountable: self.accountable.clone(),
+        }
+    }
+
     /// The violations of its deadlines before `limit`, into `out`; then, if it is still open at
     /// `limit`, its next deadline (`sopengine.findings.Pending.judge`).
     pub fn judge(&self, limit: f64, out: &mut Vec<Violation>) -> Option<Option<f64>> {

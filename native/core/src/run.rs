@@ -900,6 +900,7 @@ impl<'e> Runner<'e> {
                 missed: ob.missed,
                 accountable: self.accountable(run, ob.rule),
                 attained: ob.due.is_some(),
+                last: run.last.0,
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -926,6 +927,7 @@ impl<'e> Runner<'e> {
                 missed: 0,
                 accountable: self.accountable(run, b.rule),
                 attained: b.timed,
+                last: run.last.0,
             });
         }
         out

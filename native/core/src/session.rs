@@ -107,6 +107,8 @@ pub struct Session {
     share: (u64, u64),
     /// Set by [`Session::finish`]: cases are dropped as their findings are taken.
     finishing: bool,
+    /// The log is finished: every case ended at its last event (`sopengine.judging.judge`).
+    pub cases_complete: bool,
 }
 
 /// A judged result: what the reference `Session.result` assembles (sorting happens at output).
@@ -152,6 +154,7 @@ impl Session {
             spill_error: None,
             share: (0, 1),
             finishing: false,
+            cases_complete: false,
         }
     }
 
@@ -435,6 +438,21 @@ impl Session {
         for p in total.pending {
             let p = Arc::new(p);
             let before = violations.len();
+            if self.cases_complete {
+                p.judge(p.last.min(limit), &mut violations);
+                let ended_open = p.every.is_none() && violations.len() == before;
+                if p.attained {
+                    let missed = violations[before..].iter().map(|v| v.time);
+                    let end = p.due.filter(|_| ended_open);
+                    for when in missed.chain(end).collect::<Vec<_>>() {
+                        tally(&mut attainment, p.rule, when, p.accountable.clone(), MISSED);
+                    }
+                }
+                if ended_open {
+                    violations.push(p.at_end());
+                }
+                continue;
+            }
             let open = p.judge(limit, &mut violations);
             if p.attained {
                 for v in &violations[before..] {

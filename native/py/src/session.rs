@@ -74,6 +74,11 @@ impl NativeSession {
         self.lenient = lenient;
     }
 
+    /// The log is finished: every case ended at its last event (`sopengine.judging.judge`).
+    fn set_cases_complete(&mut self, complete: bool) {
+        self.inner.cases_complete = complete;
+    }
+
     /// Skip, and count, the events of files later than `until` (`feed_file`, `replay_files`).
     fn set_until(&mut self, until: Option<f64>) {
         self.until = until;
