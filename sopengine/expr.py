@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import Code, Diagnostic, Location, did_you_mean
 from .limits import DEFAULT, Limits
 from .timeutil import format_duration, format_time_strict, parse_duration
+from .typecheck import ANY, Names, Ty, TypeProblem, infer
 
 MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
 MAX_JOINED = 100_000  # the longest text or list '+' may build (20 joins of a 1 MB field would copy 200 MB)
@@ -62,6 +63,7 @@ class Scope:
     extra: frozenset[str] = frozenset()  # bare names supplied at run time (e.g. `missing`)
     record: bool = False  # an input mapping: `row.FIELD` and field('path') read the input record `E`
     tables: frozenset[str] = frozenset()  # lookup tables an input mapping may name in lookup()
+    types: Names | None = None  # the types of the names above, where the pack declares them: checked when given
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Expr:
     data_refs: frozenset[str] = frozenset()  # data fields of `event` it reads
     constant: bool = False  # reads nothing that varies at run time (no event, state, trigger, other, facts)
     tree: ast.expr | None = field(default=None, repr=False, compare=False)  # the user's syntax tree, for lint
+    ty: Ty = field(default=ANY, repr=False, compare=False)  # the kinds of value it can give (typecheck)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -795,6 +798,12 @@ def compile_expr(text: object, scope: Scope, location: Location,
         return None, Diagnostic(exc.code, f"in {source!r}: {exc.message}", location)
     except RecursionError:
         return None, Diagnostic(Code.EXPRESSION_LIMIT, "expression nested too deeply", location)
+    ty = ANY
+    if scope.types is not None:
+        try:
+            ty = infer(tree.body, scope.types, _KW_SUFFIX)
+        except TypeProblem as exc:
+            return None, Diagnostic(exc.code, f"in {source!r}: {exc.message}", location)
     lam = ast.Expression(ast.Lambda(
         ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in ("E", "S", "T", "O", "R")],
                       vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
@@ -807,7 +816,7 @@ def compile_expr(text: object, scope: Scope, location: Location,
     fn = eval(code, namespace)  # noqa: S307 - code built from a whitelisted, rewritten AST
     return Expr(source, location, fn, frozenset(translator.state_refs), translator.uses_event,
                 frozenset(translator.param_refs), frozenset(translator.fact_refs),
-                frozenset(translator.data_refs), translator.runtime_refs == 0, tree.body), None
+                frozenset(translator.data_refs), translator.runtime_refs == 0, tree.body, ty), None
 
 
 @dataclass(frozen=True)
