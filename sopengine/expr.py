@@ -34,7 +34,8 @@ from .timeutil import format_duration, format_time_strict, parse_duration
 from .typecheck import ANY, Names, Ty, TypeProblem, infer
 
 MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
-MAX_JOINED = 100_000  # the longest text or list '+' may build (20 joins of a 1 MB field would copy 200 MB)
+MAX_JOINED = 100_000  # the longest text or list '+', replace() or text() of a list may build (20 joins of a 1 MB
+#                      field would copy 200 MB; 20 nested replace() of a 262-character text, 10 GB)
 
 EVENT_ATTRS = frozenset({"id", "case", "time", "type", "actor"})
 
@@ -235,8 +236,22 @@ def _split(value: Any, sep: Any) -> list[str] | None:
 
 def _replace(value: Any, old: Any, new: Any) -> Any:
     if isinstance(value, str) and isinstance(old, str) and isinstance(new, str) and old:
+        if len(new) > len(old):  # the size is known before the text is built: nested replace() doubles it each time
+            size = len(value) + value.count(old) * (len(new) - len(old))
+            if size > MAX_JOINED:
+                raise OverflowError(f"replace() would build a text of {size} characters; the limit is {MAX_JOINED}")
         return value.replace(old, new)
     return value
+
+
+def _text_fn(value: Any) -> str:
+    """text(): as _text, and a list or set joins to at most MAX_JOINED characters (as '+' builds at most that):
+    a list of a few hundred copies of a long field would otherwise build hundreds of megabytes."""
+    if isinstance(value, (list, tuple, set, frozenset)) and value:
+        size = sum(len(v) if isinstance(v, str) else len(str(v)) for v in value) + 2 * (len(value) - 1)
+        if size > MAX_JOINED:
+            raise OverflowError(f"text() would build a text of {size} characters; the limit is {MAX_JOINED}")
+    return _text(value)
 
 
 def get_path(record: Any, path: str) -> Any:
@@ -295,7 +310,7 @@ FUNCTIONS: dict[str, _Fn] = {
     "all_in": _Fn(_all_in, 2, 2, "every item of a list is in a text or list"),
     "missing_in": _Fn(_missing_in, 2, 2, "the items of a list that are not in a text or list"),
     "coalesce": _Fn(_coalesce, 1, 8, "the first filled value"),
-    "text": _Fn(_text, 1, 1, "value as text (lists joined with commas)"),
+    "text": _Fn(_text_fn, 1, 1, "value as text (lists joined with commas)"),
     "iso": _Fn(_iso, 1, 1, "a time as RFC 3339 text"),
     "duration_text": _Fn(_duration_text, 1, 1, "a duration as text, e.g. 2d4h"),
     "seconds": _Fn(_seconds, 1, 1, "a duration of n seconds"),

@@ -309,11 +309,13 @@ impl Value {
         }
     }
 
-    /// `_freeze` of the evaluator: lists become tuples (recursively), a set a frozenset, a dict the
-    /// tuple of its `(key, frozen value)` pairs sorted by key.
+    /// `_freeze` of the evaluator: lists and tuples become tuples of frozen items, a set a frozenset, a
+    /// dict the tuple of its `(key, frozen value)` pairs sorted by key.
     pub fn freeze(&self) -> Value {
         match self {
-            Value::List(v) => Value::Tuple(Arc::new(v.iter().map(Value::freeze).collect())),
+            Value::List(v) | Value::Tuple(v) => {
+                Value::Tuple(Arc::new(v.iter().map(Value::freeze).collect()))
+            }
             Value::Set(v) => Value::FrozenSet(v.clone()),
             Value::Dict(d) => {
                 let mut pairs: Vec<&(Str, Value)> = d.iter().collect();
@@ -521,5 +523,6 @@ mod tests {
         assert_eq!(Value::None.as_items().len(), 0);
         assert!(!Value::str("").filled() && Value::Int(0).filled() && !list(vec![]).filled());
         assert_eq!(tuple(vec![list(vec![])]).unhashable(), Some("list"));
+        assert_eq!(tuple(vec![list(vec![])]).freeze().unhashable(), None);
     }
 }
