@@ -886,7 +886,7 @@ def compile_template(text: object, scope: Scope, location: Location,
         return None, [Diagnostic(Code.SCHEMA, "a message must be text", location)]
     parts: list[str | Expr] = []
     problems: list[Diagnostic] = []
-    i, buf = 0, []
+    i, buf, placeholders = 0, [], 0
     while i < len(text):
         ch = text[i]
         if ch == "{" and text.startswith("{{", i):
@@ -896,6 +896,12 @@ def compile_template(text: object, scope: Scope, location: Location,
             buf.append("}")
             i += 2
         elif ch == "{":
+            placeholders += 1
+            if placeholders > limits.template_placeholders:
+                problems.append(Diagnostic(Code.EXPRESSION_LIMIT, f"message has more than "
+                                           f"{limits.template_placeholders} {{...}} placeholders (limit "
+                                           "template-placeholders)", location))
+                break
             end = text.find("}", i)
             if end < 0:
                 problems.append(Diagnostic(Code.EXPRESSION_SYNTAX, f"unclosed '{{' in message {text!r}", location))
