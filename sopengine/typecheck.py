@@ -48,7 +48,8 @@ class Ty:
         shown = [k for k in (NONE, BOOL, NUMBER, TEXT, LIST, SET, OBJECT) if k in self.kinds]
         if len(shown) > 1 and NONE in shown:
             shown.remove(NONE)
-        return " or ".join(f"a {k}" if k != NONE else "null" for k in shown)
+        words = ["null" if k == NONE else f"an {k}" if k == OBJECT else f"a {k}" for k in shown]
+        return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 ANY = Ty()
