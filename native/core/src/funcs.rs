@@ -116,7 +116,8 @@ impl Func {
                 if let Some(items) = a.seq_items() {
                     bounded(
                         "text()",
-                        items.iter().map(char_len).sum::<usize>() + 2 * items.len().saturating_sub(1),
+                        items.iter().map(char_len).sum::<usize>()
+                            + 2 * items.len().saturating_sub(1),
                     )?;
                 }
                 Value::Str(Arc::from(text(a)))

@@ -971,7 +971,10 @@ fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &Str, value: Value) {
 /// count as 0 and 1), ascending, then every other value by its text and then its type's name. A total
 /// order whatever the set holds (texts and numbers both, NaN), unlike Python's `<`.
 fn sorted_list(items: &[Value]) -> Value {
-    let number = |v: &Value| v.num().filter(|n| !matches!(n, Num::Float(f) if f.is_nan()));
+    let number = |v: &Value| {
+        v.num()
+            .filter(|n| !matches!(n, Num::Float(f) if f.is_nan()))
+    };
     let mut out = items.to_vec();
     out.sort_by(|a, b| match (number(a), number(b)) {
         (Some(x), Some(y)) => num_cmp(x, y).unwrap_or(std::cmp::Ordering::Equal),
