@@ -28,6 +28,7 @@ from sopengine.errors import PackError
 from sopengine.events import Event
 from sopengine.model import Pack
 from sopengine.parallel import audit_parallel
+from sopengine.scenarios import PackSource, load_scenario_file, run_scenario
 from sopengine.timeutil import format_time
 
 from .conftest import START, engine_blind
@@ -417,6 +418,11 @@ def test_a_generated_pack_that_validates_audits_and_tests_on_both_engines_withou
     tested = CliRunner().invoke(cli, ["test", str(folder)])
     assert tested.exception is None or isinstance(tested.exception, SystemExit), tested.output
     assert tested.exit_code in (0, 1) and "Traceback" not in tested.output, tested.output
+    doc, problems = load_scenario_file(folder / "gen.test.yaml")
+    assert doc is not None, problems
+    source = PackSource([folder])
+    outcomes = [run_scenario(source, doc, 0, engine) for engine in ("python", "native")]
+    assert outcomes[0].problems == outcomes[1].problems
     assert time.perf_counter() - started < 20.0
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert grown_mb < 300, f"peak memory grew by {grown_mb:.0f} MB"
