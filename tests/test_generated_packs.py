@@ -311,7 +311,7 @@ _expr = st.recursive(
     lambda inner: st.one_of(
         st.builds(lambda f, a: f.format(a), st.sampled_from(_UNARY), inner),
         st.builds(lambda f, a, b: "(" + f.format(a, b) + ")", st.sampled_from(_BINARY), inner, inner)),
-    max_leaves=5)
+    max_leaves=8)
 _run_rule = st.sampled_from(["guard", "forbid", "invariant", "response", "require_fields"])
 _fields = st.lists(st.sampled_from(["v", "n", "l", "o", "state.s", "state.last", "n + 1", "v or l"]), min_size=1,
                    max_size=3)
