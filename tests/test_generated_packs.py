@@ -296,6 +296,11 @@ state:
     type: value
     updates:
       - {{on: [a.x, b.x], set: {value}}}
+indexes:
+  by:
+    member: {member}
+    key: {key}
+    attributes: {{seen: {attribute}}}
 sop: {{id: gen, title: Generated, source: {{document: gen.txt}}}}
 rules:
 """
@@ -312,10 +317,11 @@ _expr = st.recursive(
         st.builds(lambda f, a: f.format(a), st.sampled_from(_UNARY), inner),
         st.builds(lambda f, a, b: "(" + f.format(a, b) + ")", st.sampled_from(_BINARY), inner, inner)),
     max_leaves=8)
-_run_rule = st.sampled_from(["guard", "forbid", "invariant", "response", "require_fields"])
+_run_rule = st.sampled_from(["guard", "forbid", "invariant", "response", "require_fields", "cross_case", "at_most",
+                             "precedence"])
 _fields = st.lists(st.sampled_from(["v", "n", "l", "o", "state.s", "state.last", "n + 1", "v or l"]), min_size=1,
                    max_size=3)
-_run_pack = st.tuples(st.lists(_expr, min_size=4, max_size=4),
+_run_pack = st.tuples(st.lists(_expr, min_size=7, max_size=7),
                       st.lists(st.tuples(_run_rule, _expr, _expr, _fields), min_size=1, max_size=3))
 _shapes = st.sampled_from([None, "", "a", "a,b", "é" * 3, 0, 7, 2.5, -1, True, [], ["a"], ["a", ["b", ["c"]]],
                            [1, "1"], {"k": ["v"]}, "x" * 3000, 10**15])
@@ -325,16 +331,19 @@ _run_log = st.lists(_run_event, min_size=1, max_size=12)
 _RULE_BODY = {
     "guard": "on: a.x\nrequire: {c}", "forbid": "on: b.x\nwhen: {c}", "invariant": "require: {c}\ngrace: 30m\n"
     "action: fix it", "response": "after: {{on: a.x, when: {c}}}\nexpect: {{on: b.x}}\nwithin: 1h\naction: answer",
-    "require_fields": "on: a.x\nfields: {f}",
+    "require_fields": "on: a.x\nfields: {f}", "cross_case": "on: a.x\nindex: by\nkey: {c}",
+    "at_most": "on: a.x\nwhen: {c}\nmax: 1", "precedence": "on: b.x\nwhen: {c}\nafter: {{on: a.x}}\nwithin: 1h",
 }
 _CONDITION = {"guard": ("require",), "forbid": ("when",), "invariant": ("require",), "response": ("after", "when"),
-              "require_fields": ("fields",)}
+              "require_fields": ("fields",), "cross_case": ("key",), "at_most": ("when",), "precedence": ("when",)}
 
 
 def _run_slots(spec: Any) -> dict[tuple[Any, ...], Any]:
     """Every place of the generated pack that holds generated text, by its path in the file."""
-    (column, add, count, value), rules = spec
+    (column, add, count, value, member, key, attribute), rules = spec
     slots: dict[tuple[Any, ...], Any] = {("pack", "report", "columns", "col"): column,
+                                         ("indexes", "by", "member"): member, ("indexes", "by", "key"): key,
+                                         ("indexes", "by", "attributes", "seen"): attribute,
                                          ("state", "s", "updates", 0, "add"): add,
                                          ("state", "c", "updates", 0, "add"): count,
                                          ("state", "last", "updates", 0, "set"): value}
@@ -344,7 +353,8 @@ def _run_slots(spec: Any) -> dict[tuple[Any, ...], Any]:
     return slots
 
 
-_SAFE = {"col": "state.c", "add": "data.v", "set": "data.v", "fields": ["v"], "message": "broken"}
+_SAFE = {"col": "state.c", "add": "data.v", "set": "data.v", "fields": ["v"], "message": "broken",
+         "key": "state.last", "seen": "state.c"}
 
 
 def _run_pack_text(spec: Any, slots: dict[tuple[Any, ...], Any]) -> str:
@@ -353,7 +363,8 @@ def _run_pack_text(spec: Any, slots: dict[tuple[Any, ...], Any]) -> str:
 
     out = [RUN_HEADER.format(column=at("pack", "report", "columns", "col"), add=at("state", "s", "updates", 0, "add"),
                              count=at("state", "c", "updates", 0, "add"),
-                             value=at("state", "last", "updates", 0, "set"))]
+                             value=at("state", "last", "updates", 0, "set"), member=at("indexes", "by", "member"),
+                             key=at("indexes", "by", "key"), attribute=at("indexes", "by", "attributes", "seen"))]
     for i, (kind, *_rest) in enumerate(spec[1]):
         body = _RULE_BODY[kind].format(c=at("rules", i, *_CONDITION[kind]) if kind != "require_fields" else "",
                                        f=at("rules", i, "fields") if kind == "require_fields" else "")
