@@ -276,6 +276,7 @@ def update_problem(var_kind: str, op: str, ty: Ty) -> str | None:
         if ty.kinds & {LIST, SET} and ty.items != KINDS and ty.items & CONTAINERS:
             return (f"'{op}' of a set takes a value or a list of values; this gives a list holding "
                     f"{Ty(ty.items & CONTAINERS).describe()}, and a set's items are single values")
-    if var_kind == "counter" and op in ("set", "add") and ty.known and not ty.kinds & NUMERIC:
+    allowed = NUMERIC | {NONE} if op == "set" else NUMERIC  # set: null empties a counter; add: null does nothing
+    if var_kind == "counter" and op in ("set", "add") and ty.known and not ty.kinds & allowed:
         return f"a counter holds a number; '{op}' gives {ty.describe()}"
     return None
