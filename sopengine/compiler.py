@@ -25,7 +25,7 @@ from .model import (
     StateVar, Suppression,
 )
 from .timeutil import parse_duration
-from .typecheck import ANY, STATE_KINDS, Names, Ty, field_type, update_problem
+from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
 
 
 ANY = "any"  # on: any (every declared event type); the schema refuses it as an event type's name
@@ -87,7 +87,8 @@ class _Work:
               extra: Iterable[str] = ()) -> Scope:
         event = None if event is None else list(event)
         trigger = None if trigger is None else list(trigger)
-        state_types = {name: STATE_KINDS.get(str(raw.get("type")), ANY) for name, (_doc, raw) in self.state_raw.items()}
+        state_types = {name: STATE_KINDS.get(str(raw.get("type")), UNKNOWN)
+                       for name, (_doc, raw) in self.state_raw.items()}
         types = Names(self.field_types(event), self.field_types(trigger), state_types, self.params)
         return Scope(
             event_fields=None if event is None else self.fields_of(event),

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import Code, Diagnostic, Location, did_you_mean
 from .limits import DEFAULT, Limits
 from .timeutil import format_duration, format_time_strict, parse_duration
-from .typecheck import ANY, Names, Ty, TypeProblem, infer
+from .typecheck import UNKNOWN, Names, Ty, TypeProblem, infer
 
 MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
 MAX_JOINED = 100_000  # the longest text or list '+', replace() or text() of a list may build (20 joins of a 1 MB
@@ -81,7 +81,7 @@ class Expr:
     data_refs: frozenset[str] = frozenset()  # data fields of `event` it reads
     constant: bool = False  # reads nothing that varies at run time (no event, state, trigger, other, facts)
     tree: ast.expr | None = field(default=None, repr=False, compare=False)  # the user's syntax tree, for lint
-    ty: Ty = field(default=ANY, repr=False, compare=False)  # the kinds of value it can give (typecheck)
+    ty: Ty = field(default=UNKNOWN, repr=False, compare=False)  # the kinds of value it can give (typecheck)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -813,7 +813,7 @@ def compile_expr(text: object, scope: Scope, location: Location,
         return None, Diagnostic(exc.code, f"in {source!r}: {exc.message}", location)
     except RecursionError:
         return None, Diagnostic(Code.EXPRESSION_LIMIT, "expression nested too deeply", location)
-    ty = ANY
+    ty = UNKNOWN
     if scope.types is not None:
         try:
             ty = infer(tree.body, scope.types, _KW_SUFFIX)

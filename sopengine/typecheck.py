@@ -52,7 +52,7 @@ class Ty:
         return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
-ANY = Ty()
+UNKNOWN = Ty()
 
 
 def of(*kinds: str, items: frozenset[str] = KINDS) -> Ty:
@@ -68,7 +68,7 @@ STATE_KINDS: dict[str, Ty] = {"set": of(SET, items=SCALARS | frozenset({LIST})),
 
 
 def field_type(declared: str) -> Ty:
-    return FIELD_TYPES.get(declared, ANY)
+    return FIELD_TYPES.get(declared, UNKNOWN)
 
 
 def value_type(value: Any) -> Ty:
@@ -99,7 +99,7 @@ class TypeProblem(Exception):
 
 @dataclass(frozen=True)
 class Names:
-    """The types of the names an expression may read (absent ones are unknown: ANY)."""
+    """The types of the names an expression may read (absent ones are unknown: UNKNOWN)."""
 
     event_fields: Mapping[str, Ty]
     trigger_fields: Mapping[str, Ty]
@@ -147,10 +147,10 @@ class _Infer:
         if root == "case" and not rest:
             return of(TEXT)
         if root == "data" and len(rest) == 1:
-            return n.event_fields.get(rest[0], ANY)
+            return n.event_fields.get(rest[0], UNKNOWN)
         if root in ("event", "trigger") and rest:
             if rest[0] == "data" and len(rest) == 2:
-                return (n.event_fields if root == "event" else n.trigger_fields).get(rest[1], ANY)
+                return (n.event_fields if root == "event" else n.trigger_fields).get(rest[1], UNKNOWN)
             if rest == ["time"]:
                 return of(NUMBER)
             if rest in (["id"], ["case"], ["type"]):
@@ -158,10 +158,10 @@ class _Infer:
             if rest == ["actor"]:
                 return of(TEXT, NONE)
         if root == "state" and len(rest) == 1:
-            return n.state.get(rest[0], ANY)
+            return n.state.get(rest[0], UNKNOWN)
         if root == "params" and len(rest) == 1 and rest[0] in n.params:
             return value_type(n.params[rest[0]])
-        return ANY
+        return UNKNOWN
 
     def visit(self, node: ast.AST) -> Ty:
         if isinstance(node, ast.Constant):
@@ -194,7 +194,7 @@ class _Infer:
             return of(SET if isinstance(node, ast.Set) else LIST, items=items)
         if isinstance(node, ast.Call):
             return self._call(node)
-        return ANY
+        return UNKNOWN
 
     def _need(self, ty: Ty, allowed: frozenset[str], node: ast.AST, what: str) -> None:
         if ty.known and not ty.kinds & allowed:
@@ -257,7 +257,7 @@ class _Infer:
             return of(LIST, NONE, items=frozenset({TEXT}) if args[0].kinds <= {TEXT, NONE} else KINDS)
         if name in ("iso", "duration_text"):
             return args[0] | of(TEXT)
-        return ANY
+        return UNKNOWN
 
 
 _CMP_TEXT = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
