@@ -25,6 +25,7 @@ from .model import (
     StateVar, Suppression,
 )
 from .timeutil import parse_duration
+from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
 
 
 ANY = "any"  # on: any (every declared event type); the schema refuses it as an event type's name
@@ -71,9 +72,24 @@ class _Work:
                 names.update(et.fields)
         return frozenset(names)
 
+    def field_types(self, types: Iterable[str] | None) -> dict[str, Ty]:
+        """Each data field of the event types -> the kinds of value it may hold (the union over the types)."""
+        out: dict[str, Ty] = {}
+        for t in types or ():
+            et = self.events.get(t)
+            for name, spec in (et.fields if et else {}).items():
+                ty = field_type(spec.type)
+                out[name] = out[name] | ty if name in out else ty
+        return out
+
     def scope(self, *, event: Iterable[str] | None = None, trigger: Iterable[str] | None = None,
               other: Iterable[str] | None = None, state: bool = True,
               extra: Iterable[str] = ()) -> Scope:
+        event = None if event is None else list(event)
+        trigger = None if trigger is None else list(trigger)
+        state_types = {name: STATE_KINDS.get(str(raw.get("type")), UNKNOWN)
+                       for name, (_doc, raw) in self.state_raw.items()}
+        types = Names(self.field_types(event), self.field_types(trigger), state_types, self.params)
         return Scope(
             event_fields=None if event is None else self.fields_of(event),
             trigger_fields=None if trigger is None else self.fields_of(trigger),
@@ -82,6 +98,7 @@ class _Work:
             params=self.params,
             facts={name: frozenset(c.fields) for name, c in self.facts.items()},
             extra=frozenset(extra),
+            types=types,
         )
 
     def expr(self, text: Any, scope: Scope, loc: Location) -> Expr | None:
@@ -297,6 +314,9 @@ def compile_state(work: _Work) -> None:
                 work.error(Code.BAD_STATE_OP, f"'add' needs a set or counter; '{name}' is a value",
                            doc.loc(path + (op,)))
             value = None if op == "clear" else work.expr(up[op], scope, doc.loc(path + (op,)))
+            problem = update_problem(kind, op, value.ty) if value is not None else None
+            if problem:
+                work.error(Code.TYPE_MISMATCH, f"state '{name}': {problem}", doc.loc(path + (op,)))
             updates.append(StateUpdate(types, op, value, when))
         work.state.append(StateVar(name, kind, raw.get("initial"), raw.get("description", ""),
                                    tuple(updates), doc.key_loc(base)))

@@ -40,6 +40,7 @@ class Code(str, Enum):
     BAD_PATTERN = "bad-pattern"
     BAD_PARAM = "bad-param"
     BAD_STATE_OP = "bad-state-op"
+    TYPE_MISMATCH = "type-mismatch"
     EMPTY_PACK = "empty-pack"
     # lint: semantic checks on a pack that compiles
     MISSING_SOURCE = "missing-source"

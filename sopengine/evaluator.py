@@ -96,7 +96,16 @@ class Interval:
 
 
 _NOTHING: frozenset[str] = frozenset()
-_CONTAINERS = (list, set, dict)
+_CONTAINERS = (list, tuple, set, dict)
+
+
+def _column_order(value: Any) -> tuple[Any, ...]:
+    """Where an item of a set goes when a worklist column shows the set as a list: numbers first, ascending
+    (bools as 0 and 1), then every other value by its text, then its type's name. Python's ``<`` is no order
+    for a set holding texts and numbers both (it raises); the core sorts by this same key."""
+    if isinstance(value, (int, float)) and value == value:
+        return (0, value)
+    return (1, str(value), type(value).__name__)
 
 
 def _as_items(value: Any) -> tuple[Any, ...]:
@@ -375,7 +384,7 @@ class Evaluator:
                 value = expr.fn(None, run.state, None, None, self.runtime)
             except Exception:  # noqa: BLE001 - a column is informative; a failure leaves it empty
                 value = None
-            out.append((name, sorted(value) if isinstance(value, (set, frozenset)) else value))
+            out.append((name, sorted(value, key=_column_order) if isinstance(value, (set, frozenset)) else value))
         return tuple(out)
 
     @staticmethod

@@ -31,9 +31,11 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import Code, Diagnostic, Location, did_you_mean
 from .limits import DEFAULT, Limits
 from .timeutil import format_duration, format_time_strict, parse_duration
+from .typecheck import UNKNOWN, Names, Ty, TypeProblem, infer
 
 MAX_INT = 10**15  # the largest number an expression may write or compute by multiplying
-MAX_JOINED = 100_000  # the longest text or list '+' may build (20 joins of a 1 MB field would copy 200 MB)
+MAX_JOINED = 100_000  # the longest text or list '+', replace() or text() of a list may build (20 joins of a 1 MB
+#                      field would copy 200 MB; 20 nested replace() of a 262-character text, 10 GB)
 
 EVENT_ATTRS = frozenset({"id", "case", "time", "type", "actor"})
 
@@ -62,6 +64,7 @@ class Scope:
     extra: frozenset[str] = frozenset()  # bare names supplied at run time (e.g. `missing`)
     record: bool = False  # an input mapping: `row.FIELD` and field('path') read the input record `E`
     tables: frozenset[str] = frozenset()  # lookup tables an input mapping may name in lookup()
+    types: Names | None = None  # the types of the names above, where the pack declares them: checked when given
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Expr:
     data_refs: frozenset[str] = frozenset()  # data fields of `event` it reads
     constant: bool = False  # reads nothing that varies at run time (no event, state, trigger, other, facts)
     tree: ast.expr | None = field(default=None, repr=False, compare=False)  # the user's syntax tree, for lint
+    ty: Ty = field(default=UNKNOWN, repr=False, compare=False)  # the kinds of value it can give (typecheck)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -232,8 +236,22 @@ def _split(value: Any, sep: Any) -> list[str] | None:
 
 def _replace(value: Any, old: Any, new: Any) -> Any:
     if isinstance(value, str) and isinstance(old, str) and isinstance(new, str) and old:
+        if len(new) > len(old):  # the size is known before the text is built: nested replace() doubles it each time
+            size = len(value) + value.count(old) * (len(new) - len(old))
+            if size > MAX_JOINED:
+                raise OverflowError(f"replace() would build a text of {size} characters; the limit is {MAX_JOINED}")
         return value.replace(old, new)
     return value
+
+
+def _text_fn(value: Any) -> str:
+    """text(): as _text, and a list or set joins to at most MAX_JOINED characters (as '+' builds at most that):
+    a list of a few hundred copies of a long field would otherwise build hundreds of megabytes."""
+    if isinstance(value, (list, tuple, set, frozenset)) and value:
+        size = sum(len(v) if isinstance(v, str) else len(str(v)) for v in value) + 2 * (len(value) - 1)
+        if size > MAX_JOINED:
+            raise OverflowError(f"text() would build a text of {size} characters; the limit is {MAX_JOINED}")
+    return _text(value)
 
 
 def get_path(record: Any, path: str) -> Any:
@@ -292,7 +310,7 @@ FUNCTIONS: dict[str, _Fn] = {
     "all_in": _Fn(_all_in, 2, 2, "every item of a list is in a text or list"),
     "missing_in": _Fn(_missing_in, 2, 2, "the items of a list that are not in a text or list"),
     "coalesce": _Fn(_coalesce, 1, 8, "the first filled value"),
-    "text": _Fn(_text, 1, 1, "value as text (lists joined with commas)"),
+    "text": _Fn(_text_fn, 1, 1, "value as text (lists joined with commas)"),
     "iso": _Fn(_iso, 1, 1, "a time as RFC 3339 text"),
     "duration_text": _Fn(_duration_text, 1, 1, "a duration as text, e.g. 2d4h"),
     "seconds": _Fn(_seconds, 1, 1, "a duration of n seconds"),
@@ -795,6 +813,12 @@ def compile_expr(text: object, scope: Scope, location: Location,
         return None, Diagnostic(exc.code, f"in {source!r}: {exc.message}", location)
     except RecursionError:
         return None, Diagnostic(Code.EXPRESSION_LIMIT, "expression nested too deeply", location)
+    ty = UNKNOWN
+    if scope.types is not None:
+        try:
+            ty = infer(tree.body, scope.types, _KW_SUFFIX)
+        except TypeProblem as exc:
+            return None, Diagnostic(exc.code, f"in {source!r}: {exc.message}", location)
     lam = ast.Expression(ast.Lambda(
         ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in ("E", "S", "T", "O", "R")],
                       vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
@@ -807,7 +831,7 @@ def compile_expr(text: object, scope: Scope, location: Location,
     fn = eval(code, namespace)  # noqa: S307 - code built from a whitelisted, rewritten AST
     return Expr(source, location, fn, frozenset(translator.state_refs), translator.uses_event,
                 frozenset(translator.param_refs), frozenset(translator.fact_refs),
-                frozenset(translator.data_refs), translator.runtime_refs == 0, tree.body), None
+                frozenset(translator.data_refs), translator.runtime_refs == 0, tree.body, ty), None
 
 
 @dataclass(frozen=True)
@@ -862,7 +886,7 @@ def compile_template(text: object, scope: Scope, location: Location,
         return None, [Diagnostic(Code.SCHEMA, "a message must be text", location)]
     parts: list[str | Expr] = []
     problems: list[Diagnostic] = []
-    i, buf = 0, []
+    i, buf, placeholders = 0, [], 0
     while i < len(text):
         ch = text[i]
         if ch == "{" and text.startswith("{{", i):
@@ -872,6 +896,12 @@ def compile_template(text: object, scope: Scope, location: Location,
             buf.append("}")
             i += 2
         elif ch == "{":
+            placeholders += 1
+            if placeholders > limits.template_placeholders:
+                problems.append(Diagnostic(Code.EXPRESSION_LIMIT, f"message has more than "
+                                           f"{limits.template_placeholders} {{...}} placeholders (limit "
+                                           "template-placeholders)", location))
+                break
             end = text.find("}", i)
             if end < 0:
                 problems.append(Diagnostic(Code.EXPRESSION_SYNTAX, f"unclosed '{{' in message {text!r}", location))

@@ -31,6 +31,7 @@ class Limits:
     expression_length: int = 2_000  # characters of one expression
     expression_depth: int = 32  # nesting of one expression
     expression_nodes: int = 400  # parts (names, operators, literals) of one expression
+    template_placeholders: int = 50  # {expression} parts of one message or action (each shows up to 1,000 characters)
     line_bytes: int = 1_000_000  # one line of a JSON Lines log (or one CSV field)
     json_depth: int = 64  # nesting of arrays and objects in one log record (a line, a JSON document's record)
     rejected_kept: int = 1_000  # rejected records listed with their reason; the rest are counted by kind

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 from ._yaml import YamlDocument, load_yaml_file
 from .audit import until
 from .compiler import compile_pack
-from .errors import Diagnostic, DiagnosticSink, Location, PackError
+from .errors import Code, Diagnostic, DiagnosticSink, Location, PackError
 from .events import Event, event_from_obj
 from .findings import AuditResult
 from .limits import DEFAULT, Limits
@@ -155,6 +155,60 @@ def _time(text: Any, start: float, where: str) -> float:
     return parse_time(stripped)
 
 
+def scenario_problems(doc: YamlDocument, index: int) -> list[Diagnostic]:
+    """What keeps one scenario of a scenario file from running, each problem with its place: a time or an
+    offset that does not parse or is out of range (start, an event's at or time, as_of, an expected at or
+    due), two events with one id (given, or the e1, e2, ... an event without one gets), an as_of before
+    every event (each would be skipped: the scenario would test nothing)."""
+    data = doc.data
+    sc = data["scenarios"][index]
+    base: tuple[str | int, ...] = ("scenarios", index)
+    problems: list[Diagnostic] = []
+
+    def when(text: Any, path: tuple[str | int, ...], offset_from: float | None) -> float | None:
+        try:
+            return parse_time(text) if offset_from is None else _time(text, offset_from, str(path[-1]))
+        except (ValueError, TimeFormatError) as exc:
+            problems.append(Diagnostic(Code.BAD_DURATION, str(exc), doc.loc(path)))
+            return None
+
+    start_path = base + ("start",) if "start" in sc else ("start",)
+    start = when(sc.get("start") or data.get("start") or DEFAULT_START, start_path, None)
+    if start is None:
+        return problems
+    times: list[float] = []
+    seen: dict[tuple[str, str], int] = {}
+    default_case = sc.get("case") or data.get("case") or "C1"
+    for i, raw in enumerate(sc["events"]):
+        path = base + ("events", i)
+        t = when(raw["time"], path + ("time",), None) if "time" in raw else \
+            when(raw.get("at", "0s"), path + ("at",), start)
+        if t is not None:
+            times.append(t)
+        key = (str(raw.get("case", default_case)), str(raw.get("id", f"e{i + 1}")))
+        if key in seen:
+            first = seen[key]
+            problems.append(Diagnostic(
+                Code.DUPLICATE_ID, f"event {i + 1} has the id '{key[1]}' of event {first + 1} (line "
+                f"{doc.loc(base + ('events', first)).line}) in case '{key[0]}'; each event needs its own id "
+                "(an event without one is e1, e2, ... by its place)", doc.loc(path + (("id",) if "id" in raw else ()))))
+        else:
+            seen[key] = i
+    if "as_of" in sc:
+        as_of = when(sc["as_of"], base + ("as_of",), start)
+        if as_of is not None and times and as_of < min(times):
+            problems.append(Diagnostic(
+                Code.BAD_DURATION, f"as_of {format_time(as_of)} is before the scenario's first event "
+                f"({format_time(min(times))}): every event would be skipped", doc.loc(base + ("as_of",))))
+    expect = sc.get("expect") or {}
+    for section in ("violations", "next_actions", "undecided"):
+        for j, exp in enumerate(expect.get(section) or []):
+            for key_name in ("at", "due"):
+                if exp.get(key_name) is not None:
+                    when(exp[key_name], base + ("expect", section, j, key_name), start)
+    return problems
+
+
 def _full(rule: str, sop: str) -> str:
     return rule if "/" in rule else f"{sop}/{rule}"
 
@@ -165,6 +219,10 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
     sc = data["scenarios"][index]
     sop = data["sop"]
     out = ScenarioOutcome(doc.file, sc["name"], sop, doc.loc(("scenarios", index)))
+    problems = scenario_problems(doc, index)
+    if problems:
+        out.problems.extend(str(p) for p in problems)
+        return out
     try:
         pack = source.pack(sc.get("params"))
     except PackError as exc:

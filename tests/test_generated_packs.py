@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import random
+import resource
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,14 @@ from hypothesis import strategies as st
 
 from sopengine import Session, audit, load_pack, read_records
 from sopengine.cli import cli
+from sopengine.errors import PackError
 from sopengine.events import Event
 from sopengine.model import Pack
 from sopengine.parallel import audit_parallel
+from sopengine.scenarios import PackSource, load_scenario_file, run_scenario
 from sopengine.timeutil import format_time
 
-from .conftest import START
+from .conftest import START, engine_blind
 from .fuzzing import budget
 
 TYPES = ["a.x", "b.x", "c.x"]
@@ -262,3 +266,174 @@ def test_a_breach_judged_after_its_grace_lists_each_evidence_event_once(tmp_path
     expired_by_an_event = audit(pack, _copy(events) + [later])
     assert [v.events for v in judged_at_as_of.violations] == [("e0",)]
     assert [v.events for v in expired_by_an_event.violations] == [("e0",)]
+
+
+# ---------------------------------------------------------------------------- validates => runs (issue 15)
+# Packs made of random expressions over every kind of value (text, number, list, unknown data; a set, a
+# counter and a value in state; parameters; every function, replace() nested) in every place one is written
+# (conditions, state updates, messages, worklist columns, field lists), and logs whose data has any shape
+# (kept with --lenient-data). Whatever the compiler accepts must audit on both engines alike and run its
+# scenarios, with no traceback, in bounded time and memory.
+RUN_HEADER = """\
+pack: {{name: gen-run, report: {{columns: {{col: {column}}}}}}}
+params:
+  p: {{type: number, default: 2}}
+  tags: {{type: list, default: [a, b]}}
+events:
+  a.x: {{data: {{v: {{type: string}}, n: {{type: number}}, l: {{type: list}}, o: {{type: any}}}}}}
+  b.x: {{data: {{v: {{type: string}}, n: {{type: number}}, l: {{type: list}}, o: {{type: any}}}}}}
+state:
+  s:
+    type: set
+    updates:
+      - {{on: a.x, add: {add}}}
+      - {{on: b.x, remove: data.v}}
+  c:
+    type: counter
+    updates:
+      - {{on: a.x, add: {count}}}
+  last:
+    type: value
+    updates:
+      - {{on: [a.x, b.x], set: {value}}}
+indexes:
+  by:
+    member: {member}
+    key: {key}
+    attributes: {{seen: {attribute}}}
+sop: {{id: gen, title: Generated, source: {{document: gen.txt}}}}
+rules:
+"""
+_ATOMS = ["data.v", "data.n", "data.l", "data.o", "state.s", "state.c", "state.last", "params.p", "params.tags",
+          "'a'", "'a,b'", "1", "2.5", "0", "true", "null", "[1, 'a']", "[[1], 'a']", "{1, 'a'}", "event.time"]
+_UNARY = ["len({})", "text({})", "lower({})", "filled({})", "days({})", "not {}", "-{}", "split({}, ',')",
+          "replace({}, 'a', 'aa')", "replace(replace({}, 'a', 'aaaa'), 'a', 'aaaa')", "[{}]", "iso({})",
+          "duration_text({})", "coalesce({}, 'z')"]
+_BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / {}", "{} % {}", "{} < {}", "{} == {}", "{} in {}", "{} and {}",
+           "{} or {}", "{} if {} else 'no'", "missing_in({}, {})", "contains({}, {})", "any_in({}, {})"]
+_expr = st.recursive(
+    st.sampled_from(_ATOMS),
+    lambda inner: st.one_of(
+        st.builds(lambda f, a: f.format(a), st.sampled_from(_UNARY), inner),
+        st.builds(lambda f, a, b: "(" + f.format(a, b) + ")", st.sampled_from(_BINARY), inner, inner)),
+    max_leaves=8)
+_run_rule = st.sampled_from(["guard", "forbid", "invariant", "response", "require_fields", "cross_case", "at_most",
+                             "precedence"])
+_fields = st.lists(st.sampled_from(["v", "n", "l", "o", "state.s", "state.last", "n + 1", "v or l"]), min_size=1,
+                   max_size=3)
+_run_pack = st.tuples(st.lists(_expr, min_size=7, max_size=7),
+                      st.lists(st.tuples(_run_rule, _expr, _expr, _fields), min_size=1, max_size=3))
+_shapes = st.sampled_from([None, "", "a", "a,b", "é" * 3, 0, 7, 2.5, -1, True, [], ["a"], ["a", ["b", ["c"]]],
+                           [1, "1"], {"k": ["v"]}, "x" * 3000, 10**15])
+_run_event = st.tuples(st.sampled_from(["C0", "C1"]), st.integers(0, 180), st.sampled_from(["a.x", "b.x"]),
+                       _shapes, _shapes, _shapes, _shapes)
+_run_log = st.lists(_run_event, min_size=1, max_size=12)
+_RULE_BODY = {
+    "guard": "on: a.x\nrequire: {c}", "forbid": "on: b.x\nwhen: {c}", "invariant": "require: {c}\ngrace: 30m\n"
+    "action: fix it", "response": "after: {{on: a.x, when: {c}}}\nexpect: {{on: b.x}}\nwithin: 1h\naction: answer",
+    "require_fields": "on: a.x\nfields: {f}", "cross_case": "on: a.x\nindex: by\nkey: {c}",
+    "at_most": "on: a.x\nwhen: {c}\nmax: 1", "precedence": "on: b.x\nwhen: {c}\nafter: {{on: a.x}}\nwithin: 1h",
+}
+_CONDITION = {"guard": ("require",), "forbid": ("when",), "invariant": ("require",), "response": ("after", "when"),
+              "require_fields": ("fields",), "cross_case": ("key",), "at_most": ("when",), "precedence": ("when",)}
+
+
+def _run_slots(spec: Any) -> dict[tuple[Any, ...], Any]:
+    """Every place of the generated pack that holds generated text, by its path in the file."""
+    (column, add, count, value, member, key, attribute), rules = spec
+    slots: dict[tuple[Any, ...], Any] = {("pack", "report", "columns", "col"): column,
+                                         ("indexes", "by", "member"): member, ("indexes", "by", "key"): key,
+                                         ("indexes", "by", "attributes", "seen"): attribute,
+                                         ("state", "s", "updates", 0, "add"): add,
+                                         ("state", "c", "updates", 0, "add"): count,
+                                         ("state", "last", "updates", 0, "set"): value}
+    for i, (kind, condition, message, fields) in enumerate(rules):
+        slots[("rules", i, *_CONDITION[kind])] = fields if kind == "require_fields" else condition
+        slots[("rules", i, "message")] = "{" + message + "} and {" + message + "}"
+    return slots
+
+
+_SAFE = {"col": "state.c", "add": "data.v", "set": "data.v", "fields": ["v"], "message": "broken",
+         "key": "state.last", "seen": "state.c"}
+
+
+def _run_pack_text(spec: Any, slots: dict[tuple[Any, ...], Any]) -> str:
+    def at(*path: Any) -> str:
+        return json.dumps(slots[path])
+
+    out = [RUN_HEADER.format(column=at("pack", "report", "columns", "col"), add=at("state", "s", "updates", 0, "add"),
+                             count=at("state", "c", "updates", 0, "add"),
+                             value=at("state", "last", "updates", 0, "set"), member=at("indexes", "by", "member"),
+                             key=at("indexes", "by", "key"), attribute=at("indexes", "by", "attributes", "seen"))]
+    for i, (kind, *_rest) in enumerate(spec[1]):
+        body = _RULE_BODY[kind].format(c=at("rules", i, *_CONDITION[kind]) if kind != "require_fields" else "",
+                                       f=at("rules", i, "fields") if kind == "require_fields" else "")
+        out.append(f"  - id: r{i}\n    kind: {kind}\n    severity: error\n    description: rule {i}\n"
+                   f"    source: {{document: gen.txt, step: \"{i}\"}}\n    message: {at('rules', i, 'message')}\n")
+        out.append("".join(f"    {line}\n" for line in body.splitlines()))
+    return "".join(out)
+
+
+def _validating(folder: Path, spec: Any) -> bool:
+    """Write the generated pack; each place the compiler refuses gets a safe expression instead (its refusal
+    must be a diagnostic with that place), until the pack validates. False if it never does."""
+    slots = _run_slots(spec)
+    for _ in range(4):
+        (folder / "gen.yaml").write_text(_run_pack_text(spec, slots))
+        try:
+            load_pack([folder])
+            return True
+        except PackError as exc:
+            refused = {path for path in slots for d in exc.diagnostics if d.location.path[:len(path)] == path}
+            assert refused, [str(d) for d in exc.diagnostics]
+            for path in refused:
+                slots[path] = "1" if path[:2] == ("state", "c") else _SAFE.get(str(path[-1]), "true")
+    return False
+
+
+def _run_lines(log: list[Any]) -> list[dict[str, Any]]:
+    return [{"id": f"e{i}", "case": case, "time": format_time(START + minutes * 60.0), "type": etype,
+             "data": {k: val for k, val in zip("vnlo", values) if val is not None}}
+            for i, (case, minutes, etype, *values) in enumerate(log)]
+
+
+@budget(30)
+@given(_run_pack, _run_log)
+def test_a_generated_pack_that_validates_audits_and_tests_on_both_engines_without_an_exception(
+        tmp_path_factory: pytest.TempPathFactory, spec: Any, log: Any) -> None:
+    root = tmp_path_factory.mktemp("run")
+    folder = root / "pack"
+    folder.mkdir()
+    if not _validating(folder, spec):
+        return
+    validated = CliRunner().invoke(cli, ["validate", str(folder)])
+    assert validated.exit_code == 0, validated.output
+    lines = _run_lines(log)
+    path = root / "log.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    scenario = {"sop": "gen", "scenarios": [{"name": "generated", "expect": {}, "events": [
+        {"id": line["id"], "case": line["case"], "at": f"{minutes}m", "type": line["type"], "data": line["data"]}
+        for line, (_case, minutes, *_rest) in zip(lines, log)]}]}
+    (folder / "gen.test.yaml").write_text(json.dumps(scenario))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    reports = []
+    for engine in ("python", "native"):
+        run = CliRunner().invoke(cli, ["audit", str(path), "--sops", str(folder), "--format", "json", "--engine",
+                                       engine, "--lenient-data", "--max-rejected", "100%"])
+        assert run.exception is None or isinstance(run.exception, SystemExit), run.output
+        assert run.exit_code in (0, 1), run.output
+        assert len(run.stdout_bytes) < 2_000_000
+        reports.append(engine_blind(run.stdout_bytes))
+    assert reports[0] == reports[1]
+    tested = CliRunner().invoke(cli, ["test", str(folder)])
+    assert tested.exception is None or isinstance(tested.exception, SystemExit), tested.output
+    assert tested.exit_code in (0, 1) and "Traceback" not in tested.output, tested.output
+    doc, problems = load_scenario_file(folder / "gen.test.yaml")
+    assert doc is not None, problems
+    source = PackSource([folder])
+    outcomes = [run_scenario(source, doc, 0, engine) for engine in ("python", "native")]
+    assert outcomes[0].problems == outcomes[1].problems
+    assert time.perf_counter() - started < 20.0
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert grown_mb < 300, f"peak memory grew by {grown_mb:.0f} MB"

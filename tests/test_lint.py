@@ -110,6 +110,7 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
     "bad-pattern": (BASE.replace("filled(state.owner)", "matches(state.owner, '([')"), {}),
     "bad-param": (BASE.replace("default: 1h", "default: soon"), {}),
     "bad-state-op": (BASE.replace("set: data.owner", "remove: data.owner"), {}),
+    "type-mismatch": (BASE.replace("data.kind == 'a'", "data.kind * 2 == 'a'"), {}),
     "empty-pack": ("events: {}\n", {}),
     "always-holds": (BASE.replace("data.kind == 'a'", "data.kind != 'c'"), {}),
     "never-holds": (BASE.replace("data.kind == 'a'", "data.kind == 'a' and data.kind == 'b'"), {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from ..errors import Code, did_you_mean
 from ..expr import Expr
 from ..rulebase import Rule
 from ._base import Condition, Path, RuleKind
@@ -29,9 +30,19 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
                  common: dict[str, Any]) -> RequireFieldsRule:
     on, scope, when = compile_event_rule(work, doc, p, raw, common, message_extra=("missing",))
     fields = []
+    declared = work.fields_of(on)
     for i, name in enumerate(raw["fields"]):
-        text = name if name.startswith("state.") else f"data.{name}"
-        compiled = work.expr(text, scope, doc.loc(p + ("fields", i)))
+        loc = doc.loc(p + ("fields", i))
+        state = name.startswith("state.")
+        if name.removeprefix("state.") not in (work.state_raw if state else declared):
+            what = "declared state" if state else f"a data field of {', '.join(sorted(on))}"
+            choices = [f"state.{s}" for s in work.state_raw] if state else declared
+            work.error(Code.UNKNOWN_STATE if state else Code.UNKNOWN_FIELD,
+                       f"'{name}' is not {what}: each entry names a field (or state.NAME); a condition belongs "
+                       f"in 'when'{did_you_mean(name, choices)}", loc)
+            continue
+        text = name if state else f"data.{name}"
+        compiled = work.expr(text, scope, loc)
         if compiled:
             fields.append((name.removeprefix("state."), compiled))
     return RequireFieldsRule(**common, on=on, when=when, fields=tuple(fields))
@@ -42,7 +53,10 @@ def check(ev: Evaluator, run: CaseRun, rule: RequireFieldsRule, e: Event) -> Non
         return
     missing = []
     for label, expr in rule.fields:
-        value = expr.fn(e, run.state, None, None, ev.runtime)
+        try:
+            value = expr.fn(e, run.state, None, None, ev.runtime)
+        except Exception:  # noqa: BLE001 - a value that cannot be read is not filled (as in the core)
+            value = None
         if value is None or value == "" or (isinstance(value, (list, tuple, set, frozenset)) and not value):
             missing.append(label)
     if missing:

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::expr::Raise;
-use crate::ops::{in_, number};
+use crate::ops::{in_, number, MAX_JOINED};
 use crate::pyfmt::{format_duration, format_time, py_strip};
 use crate::value::{Num, Value};
 
@@ -112,7 +112,16 @@ impl Func {
                 .find(|v| v.filled())
                 .cloned()
                 .unwrap_or(Value::None),
-            Func::Text => Value::Str(Arc::from(text(a))),
+            Func::Text => {
+                if let Some(items) = a.seq_items() {
+                    bounded(
+                        "text()",
+                        items.iter().map(char_len).sum::<usize>()
+                            + 2 * items.len().saturating_sub(1),
+                    )?;
+                }
+                Value::Str(Arc::from(text(a)))
+            }
             Func::Iso => match plain_number(a) {
                 Some(n) => Value::Str(Arc::from(format_time(n)?)),
                 None => a.clone(),
@@ -127,12 +136,38 @@ impl Func {
             Func::Days => Value::Float(as_float(number(a)?) * 86400.0),
             Func::Replace => match (a, &args[1], &args[2]) {
                 (Value::Str(s), Value::Str(old), Value::Str(new)) if !old.is_empty() => {
+                    let (from, to) = (old.chars().count(), new.chars().count());
+                    if to > from {
+                        // the size is known before the text is built: nested replace() doubles it each time
+                        let count = s.matches(&**old).count();
+                        bounded("replace()", s.chars().count() + count * (to - from))?;
+                    }
                     Value::Str(Arc::from(s.replace(&**old, new)))
                 }
                 _ => a.clone(),
             },
             Func::Split => split(a, &args[1]),
         })
+    }
+}
+
+/// `replace()` and `text()` of a list build at most `MAX_JOINED` characters, as `+` does (the
+/// reference's OverflowError, with its words).
+fn bounded(what: &str, size: usize) -> Result<(), Raise> {
+    if size > MAX_JOINED {
+        return Err(Raise::error(
+            "OverflowError",
+            format!("{what} would build a text of {size} characters; the limit is {MAX_JOINED}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `len(str(v))` without building the text of a text.
+fn char_len(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => s.chars().count(),
+        _ => v.py_str().chars().count(),
     }
 }
 
@@ -405,4 +440,32 @@ fn translate(source: &str, multiline_end: bool) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Value {
+        Value::Str(Arc::from(text))
+    }
+
+    #[test]
+    fn replace_and_text_build_at_most_max_joined_characters() {
+        let grown = Func::Replace.call(&[s(&"a".repeat(1000)), s("a"), s(&"b".repeat(101))]);
+        let Err(Raise::Error { class, message }) = grown else {
+            panic!("101,000 characters is past the limit")
+        };
+        assert_eq!(class, "OverflowError");
+        assert_eq!(
+            message,
+            "replace() would build a text of 101000 characters; the limit is 100000"
+        );
+        let shrunk = Func::Replace.call(&[s(&"ab".repeat(100_000)), s("ab"), s("c")]);
+        assert_eq!(shrunk.unwrap().py_len(), Some(100_000));
+        let many = Value::List(Arc::new(vec![s(&"x".repeat(50_000)); 3]));
+        assert!(Func::Text.call(&[many]).is_err());
+        let few = Value::List(Arc::new(vec![s("x"), Value::Int(12)]));
+        assert_eq!(Func::Text.call(&[few]).unwrap().py_str(), "x, 12");
+    }
 }

@@ -21,7 +21,7 @@ use crate::findings::{
     Violation, MISSED, ON_TIME,
 };
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
-use crate::value::{CmpOp, Str, Value};
+use crate::value::{num_cmp, Num, Str, Value};
 
 /// Facts by collection, then record id: each record's fields.
 pub type Facts = FxHashMap<String, FxHashMap<String, Vec<(String, Value)>>>;
@@ -716,7 +716,9 @@ impl<'e> Runner<'e> {
                 }
                 (Op::Set, _) => {
                     let value = match value {
-                        Value::List(_) | Value::Set(_) | Value::Dict(_) => value.freeze(),
+                        Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::Dict(_) => {
+                            value.freeze()
+                        }
                         other => other,
                     };
                     if !run.state[var].py_eq(&value) {
@@ -965,16 +967,23 @@ fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &Str, value: Value) {
 }
 
 /// Python's `sorted(a_set)` as a list (items compared with `<`; the rare incomparable pair keeps its order).
+/// A set shown in a worklist column as a list, in `_column_order` of the evaluator: numbers first (bools
+/// count as 0 and 1), ascending, then every other value by its text and then its type's name. A total
+/// order whatever the set holds (texts and numbers both, NaN), unlike Python's `<`.
 fn sorted_list(items: &[Value]) -> Value {
+    let number = |v: &Value| {
+        v.num()
+            .filter(|n| !matches!(n, Num::Float(f) if f.is_nan()))
+    };
     let mut out = items.to_vec();
-    out.sort_by(|a, b| {
-        if a.py_cmp(CmpOp::Lt, b) == Ok(true) {
-            std::cmp::Ordering::Less
-        } else if b.py_cmp(CmpOp::Lt, a) == Ok(true) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
+    out.sort_by(|a, b| match (number(a), number(b)) {
+        (Some(x), Some(y)) => num_cmp(x, y).unwrap_or(std::cmp::Ordering::Equal),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a
+            .py_str()
+            .cmp(&b.py_str())
+            .then_with(|| a.type_name().cmp(b.type_name())),
     });
     Value::List(Arc::new(out))
 }

@@ -309,11 +309,13 @@ impl Value {
         }
     }
 
-    /// `_freeze` of the evaluator: lists become tuples (recursively), a set a frozenset, a dict the
-    /// tuple of its `(key, frozen value)` pairs sorted by key.
+    /// `_freeze` of the evaluator: lists and tuples become tuples of frozen items, a set a frozenset, a
+    /// dict the tuple of its `(key, frozen value)` pairs sorted by key.
     pub fn freeze(&self) -> Value {
         match self {
-            Value::List(v) => Value::Tuple(Arc::new(v.iter().map(Value::freeze).collect())),
+            Value::List(v) | Value::Tuple(v) => {
+                Value::Tuple(Arc::new(v.iter().map(Value::freeze).collect()))
+            }
             Value::Set(v) => Value::FrozenSet(v.clone()),
             Value::Dict(d) => {
                 let mut pairs: Vec<&(Str, Value)> = d.iter().collect();
@@ -407,10 +409,15 @@ fn subset(a: &[Value], b: &[Value]) -> bool {
     a.iter().all(|x| b.iter().any(|y| x.py_eq(y)))
 }
 
-/// The order a set is shown in: numbers ascending, then the rest by `str`.
+/// The order a set is shown in: numbers ascending, then the rest by `str` (NaN among them: it has no
+/// place among the numbers, and a comparator that is no total order may make the sort panic).
 pub fn display_order(items: &[Value]) -> Vec<&Value> {
+    let number = |v: &Value| {
+        v.num()
+            .filter(|n| !matches!(n, Num::Float(f) if f.is_nan()))
+    };
     let mut out: Vec<&Value> = items.iter().collect();
-    out.sort_by(|a, b| match (a.num(), b.num()) {
+    out.sort_by(|a, b| match (number(a), number(b)) {
         (Some(x), Some(y)) => num_cmp(x, y).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
@@ -521,5 +528,16 @@ mod tests {
         assert_eq!(Value::None.as_items().len(), 0);
         assert!(!Value::str("").filled() && Value::Int(0).filled() && !list(vec![]).filled());
         assert_eq!(tuple(vec![list(vec![])]).unhashable(), Some("list"));
+        assert_eq!(tuple(vec![list(vec![])]).freeze().unhashable(), None);
+    }
+
+    #[test]
+    fn a_set_with_nan_among_many_numbers_and_texts_is_shown_in_one_order() {
+        let mut items: Vec<Value> = (0..200).rev().map(|i| Value::Int(i % 97)).collect();
+        items.extend([Value::Float(f64::NAN), Value::str("b"), Value::str("a")]);
+        items.extend((0..50).map(|i| Value::Float(f64::from(i) + 0.5)));
+        let shown: Vec<String> = display_order(&items).iter().map(|v| v.py_str()).collect();
+        assert_eq!(&shown[shown.len() - 3..], ["a", "b", "nan"]);
+        assert_eq!(shown[0], "0");
     }
 }
