@@ -45,6 +45,9 @@ class _Work:
     report_doc: YamlDocument | None = None
     columns: dict[str, Expr] = field(default_factory=dict)
     accountable: Expr | None = None
+    complete_doc: YamlDocument | None = None  # the file whose pack section says when a case is complete
+    complete_when: Expr | None = None
+    complete_idle: float | None = None
     links: list[CaseLink] = field(default_factory=list)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
@@ -193,6 +196,8 @@ def collect_declarations(work: _Work) -> None:
             work.name = pack["name"]
             work.version = pack.get("version", work.version)
             work.report.update(pack.get("report") or {})
+            if "complete" in pack:
+                work.complete_doc = doc
             if pack.get("report"):
                 work.report_doc = doc
     for doc, name, raw in _declared(work, "events"):
@@ -420,6 +425,18 @@ def compile_report(work: _Work) -> None:
         work.links.append(CaseLink(link["url"], re.compile(match) if match is not None else None))
 
 
+def compile_completion(work: _Work) -> None:
+    """When a case has ended (pack.complete): a condition over its state, a time without events."""
+    doc = work.complete_doc
+    if doc is None:
+        return
+    raw = doc.data["pack"]["complete"]
+    if "when" in raw:
+        work.complete_when = work.expr(raw["when"], work.scope(), doc.loc(("pack", "complete", "when")))
+    if "idle" in raw:
+        work.complete_idle = work.duration(raw["idle"], doc.loc(("pack", "complete", "idle")))
+
+
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("declarations", collect_declarations),
     ("parameters", resolve_params),
@@ -428,6 +445,7 @@ STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("rules", compile_rules),
     ("conflicts", compile_conflicts),
     ("report", compile_report),
+    ("completion", compile_completion),
 )
 
 
@@ -447,4 +465,5 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         rules=tuple(work.rules), files=tuple(d.file for d in docs), conflicts=tuple(work.conflicts),
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
-        accountable=work.accountable, links=tuple(work.links), version=work.version)
+        accountable=work.accountable, links=tuple(work.links), version=work.version,
+        complete_when=work.complete_when, complete_idle=work.complete_idle)

@@ -20,7 +20,7 @@ judged against the as-of time once that is known.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from .events import Event
@@ -400,4 +400,18 @@ class Evaluator:
         out = [response.pending(self, run, ob, columns) for ob in run.obligations if not ob.overdue]
         out.extend(invariant.pending(self, run, breach, columns) for breach in run.breaches.values()
                    if not breach.reported)
+        pack = self.plan.pack
+        if out and (pack.complete_when is not None or pack.complete_idle is not None):
+            ended = self._ended(run)
+            out = [replace(p, ended=ended, idle=pack.complete_idle) for p in out]
         return out
+
+    def _ended(self, run: CaseRun) -> bool:
+        """Whether the pack's ``complete.when`` holds on the case's state after its last event (a failure: no)."""
+        expr = self.plan.pack.complete_when
+        if expr is None:
+            return False
+        try:
+            return bool(expr.fn(None, run.state, None, None, self.runtime))
+        except Exception:  # noqa: BLE001 - an unknown end leaves the case open, as a case without the condition
+            return False

@@ -130,6 +130,12 @@ class Pending:
     accountable: str | None = None  # from the case's last state: the state at any deadline after it
     attained: bool = False  # an obligation with a deadline: its outcome counts in the attainment
     last: float = float("inf")  # the time of the case's last event: its end, when its log is complete
+    ended: bool = False  # the pack's pack.complete.when held after the case's last event: the case has ended
+    idle: float | None = None  # pack.complete.idle: the case has ended once this long has passed without events
+
+    def has_ended(self, complete: bool, limit: float) -> bool:
+        """Whether the case had ended by ``limit`` (every case of a complete log has)."""
+        return complete or self.ended or (self.idle is not None and self.last + self.idle <= limit)
 
     def at_end(self) -> Violation:
         """The violation of an obligation still open when its case ended (a complete log, Declare's reading)."""

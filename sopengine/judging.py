@@ -80,13 +80,13 @@ def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainmen
 
     ``complete``: every case has ended at its last event (a finished log, Declare's reading): deadlines
     count up to the case's end, and an obligation (or broken invariant) still open there is a violation at
-    it, not a next action."""
+    it, not a next action. A pack's ``complete`` ends some cases so (:meth:`Pending.has_ended`)."""
     violations: list[Violation] = []
     actions: list[NextAction] = []
     work: list[WorkItem] = []
     limit = as_of if as_of is not None else float("inf")
     for p in pending:
-        if complete:
+        if p.has_ended(complete, limit):
             late, _ = p.judge(min(p.last, limit))
             ended_open = p.every is None and not late
             if attainment is not None and p.attained:

@@ -168,6 +168,8 @@ class Pack:
     columns: Mapping[str, Expr] = field(default_factory=dict)  # worklist columns over a case's state
     links: tuple[CaseLink, ...] = ()  # links of case ids (pack.report.links)
     accountable: Expr | None = None  # who answers for a finding, over the case's state (pack.report.accountable)
+    complete_when: Expr | None = None  # a case whose state after its last event holds it has ended (pack.complete)
+    complete_idle: float | None = None  # a case with no event for this long has ended (pack.complete.idle)
     version: str | None = None  # pack.version, as the pack declares it
 
     def case_url(self, case_id: str) -> str | None:

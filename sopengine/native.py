@@ -120,6 +120,7 @@ class _Emitter:
             "sops": self.sop_slots,
             "rules": rules,
             "columns": [[name, self.expr(e)] for name, e in pack.columns.items()],
+            "complete": {"when": self.expr(pack.complete_when), "idle": pack.complete_idle},
         }
 
 

@@ -126,3 +126,36 @@ def test_next_with_complete_cases_lists_nothing_to_do(tmp_path: Path) -> None:
     finished = CliRunner().invoke(cli, [*args, "--cases-complete"])
     assert live.exit_code == finished.exit_code == 0, live.output + finished.output
     assert "0 item(s)" not in live.stdout and "0 item(s)" in finished.stdout
+
+
+COMPLETE_PACK = PACK.replace("sop: {id: cc,", """state:
+  closed:
+    type: value
+    initial: false
+    updates:
+      - {on: t.note, set: "true"}
+pack:
+  name: cc
+  complete: {when: state.closed, idle: 7d}
+sop: {id: cc,""")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_pack_says_when_a_case_has_ended_by_its_state_or_by_inactivity(tmp_path: Path, engine: str) -> None:
+    """K1 and K3 end with a note (state.closed); K4 has no note but no event for 7 days by the as-of time;
+    K5 has neither: its obligations stay next actions."""
+    (tmp_path / "cc.yaml").write_text(COMPLETE_PACK)
+    pack = load_pack([tmp_path])
+    events = [("K1", 0, "t.open"), ("K1", 0.5, "t.note"), ("K4", 0, "t.open"), ("K5", 200, "t.open"),
+              ("K5", 200.5, "t.reply")]
+    session = new_session(pack, None, engine)
+    for i, (case, hours, etype) in enumerate(events):
+        session.feed(Event(f"e{i}", case, START + hours * H, etype, None, {}))
+    result = session.result()
+    ended = sorted((v.case, v.rule, (v.time - START) / H) for v in result.violations
+                   if v.message.endswith("[still open when the case ended]"))
+    assert ended == [("K1", "cc/replied", 0.5), ("K1", "cc/replied-in-a-day", 0.5), ("K4", "cc/replied", 0.0),
+                     ("K4", "cc/replied-in-a-day", 0.0)]
+    assert {(a.case, a.rule) for a in result.next_actions} == {("K5", "cc/noted-hourly")}
+    earlier = session.result(as_of=START + 100 * H)  # K4's 7 days have not passed yet: still open
+    assert ("K4", "cc/replied") in {(a.case, a.rule) for a in earlier.next_actions}

@@ -94,6 +94,9 @@ pub struct Engine {
     pub columns: Vec<(Str, Option<CExpr>)>,
     /// The declared data fields, checked as events are read.
     pub vocab: crate::vocab::Vocabulary,
+    /// When a case has ended (`pack.complete`): a condition over its state, seconds without events.
+    pub complete_when: Option<CExpr>,
+    pub complete_idle: Option<f64>,
 }
 
 /// What a build needs to resolve names.
@@ -255,6 +258,8 @@ impl Engine {
         }
         let vocab = crate::vocab::Vocabulary::build(&plan.event_data, &fields, &field_index)?;
         Ok(Engine {
+            complete_when: b.opt_expr(&plan.complete.when)?,
+            complete_idle: plan.complete.idle,
             vocab,
             types,
             type_index,

@@ -178,9 +178,18 @@ pub struct Pending {
     pub attained: bool,
     /// The time of the case's last event: its end, when its log is complete.
     pub last: f64,
+    /// The pack's `complete.when` held after the case's last event: the case has ended.
+    pub ended: bool,
+    /// The pack's `complete.idle`: the case has ended once this long passed without events.
+    pub idle: Option<f64>,
 }
 
 impl Pending {
+    /// Whether the case had ended by `limit` (`Pending.has_ended`).
+    pub fn has_ended(&self, complete: bool, limit: f64) -> bool {
+        complete || self.ended || self.idle.is_some_and(|idle| self.last + idle <= limit)
+    }
+
     /// The violation of an obligation still open when its case ended (`Pending.at_end`).
     pub fn at_end(&self) -> Violation {
         Violation {

@@ -17,6 +17,16 @@ pub struct Plan {
     pub sops: Vec<SopSlot>,
     pub rules: Vec<Json>,
     pub columns: Vec<(String, Option<ExprSlot>)>,
+    /// When a case has ended (`pack.complete`).
+    pub complete: Complete,
+}
+
+#[derive(Deserialize)]
+pub struct Complete {
+    /// A condition over the case's state after its last event.
+    pub when: Option<ExprSlot>,
+    /// Seconds without an event after which a case has ended.
+    pub idle: Option<f64>,
 }
 
 #[derive(Deserialize)]

@@ -878,6 +878,12 @@ impl<'e> Runner<'e> {
                 Vec::new()
             },
         );
+        // When the pack says when a case has ended (`Evaluator._ended`): an unknown answer leaves it open.
+        let ended = engine.complete_when.as_ref().is_some_and(|x| {
+            (!run.obligations.is_empty() || !run.breaches.is_empty())
+                && self.value(run, x, None, None).is_ok_and(|v| v.truthy())
+        });
+        let idle = engine.complete_idle;
         for ob in run.obligations.iter().filter(|ob| !ob.overdue) {
             let rule = &engine.rules[ob.rule as usize];
             let Kind::Response(k) = &rule.kind else {
@@ -903,6 +909,8 @@ impl<'e> Runner<'e> {
                 accountable: self.accountable(run, ob.rule),
                 attained: ob.due.is_some(),
                 last: run.last.0,
+                ended,
+                idle,
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -930,6 +938,8 @@ impl<'e> Runner<'e> {
                 accountable: self.accountable(run, b.rule),
                 attained: b.timed,
                 last: run.last.0,
+                ended,
+                idle,
             });
         }
         out

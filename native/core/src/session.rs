@@ -438,7 +438,7 @@ impl Session {
         for p in total.pending {
             let p = Arc::new(p);
             let before = violations.len();
-            if self.cases_complete {
+            if p.has_ended(self.cases_complete, limit) {
                 p.judge(p.last.min(limit), &mut violations);
                 let ended_open = p.every.is_none() && violations.len() == before;
                 if p.attained {
