@@ -27,6 +27,8 @@ from .errors import UsageError as UsageError
 from .events import Event as Event
 from .events import Rejected as Rejected
 from .findings import AuditResult as AuditResult
+from .frames import FrameAudit as FrameAudit
+from .frames import audit_frame as audit_frame
 from .findings import NextAction as NextAction
 from .findings import Undecided as Undecided
 from .findings import Violation as Violation
@@ -58,5 +60,5 @@ def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = 
 __all__ = [
     "AuditResult", "Diagnostic", "InputSpec", "Event", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
     "Rejected", "Rule", "Session", "SopengineError", "TestReport", "Undecided", "UsageError", "Violation", "audit",
-    "audit_files", "audit_paths", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
+    "FrameAudit", "audit_files", "audit_frame", "audit_paths", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
 ]
