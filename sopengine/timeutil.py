@@ -117,16 +117,7 @@ def _expanded(epoch: float) -> str:
         return str(epoch)
     millis = round(epoch * 1000)
     days, rest = divmod(millis, 86_400_000)
-    # days since 1970-01-01 -> proleptic Gregorian date (Howard Hinnant's civil_from_days)
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year = yoe + era * 400 + (month <= 2)
+    year, month, day = _civil_from_days(days)
     hours, rest = divmod(rest, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     seconds, ms = divmod(rest, 1000)
@@ -142,7 +133,7 @@ def iso_week(epoch: float) -> int:
     """
     days = math.floor(epoch / 86_400)
     thursday = days - (days + 3) % 7 + 3  # the week's Thursday names its year (1970-01-01 was a Thursday)
-    year = _civil_year(thursday)
+    year = _civil_from_days(thursday)[0]
     return year * 100 + (thursday - _days_from_civil(year, 1, 1)) // 7 + 1
 
 
@@ -152,14 +143,17 @@ def format_week(week: int) -> str:
     return f"{year:04d}-W{number:02d}"
 
 
-def _civil_year(days: int) -> int:
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """Days since 1970-01-01 -> the proleptic Gregorian (year, month, day) (Howard Hinnant's civil_from_days)."""
     z = days + 719_468
     era = z // 146_097
     doe = z - era * 146_097
     yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
     mp = (5 * doy + 2) // 153
-    return yoe + era * 400 + (mp >= 10)
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
