@@ -28,6 +28,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from ._core import native as _NATIVE
 from .errors import Code, Diagnostic, Location, did_you_mean
 from .limits import DEFAULT, Limits
 from .timeutil import format_duration, format_time_strict, parse_duration
@@ -604,9 +605,8 @@ class _Translator:
             problem = pattern_problem(pattern)
             if problem:
                 raise _fail(Code.BAD_PATTERN, problem)
-            compiled = re.compile(pattern)
             slot = f"_re{len(self.extra_globals)}"
-            self.extra_globals[slot] = (_matcher if name == "matches" else _finder)(compiled)
+            self.extra_globals[slot] = (_matcher if name == "matches" else _finder)(_linear(pattern))
             return ast.Call(ast.Name(slot, ast.Load()), [self.visit(node.args[0], d)], [])
         if name in _RECORD_ONLY and not self.scope.record:
             raise _fail(Code.UNKNOWN_FUNCTION, f"{name}() is only available in input mappings")
@@ -716,20 +716,45 @@ def _nested_repeat(pattern: str) -> bool:
         return False
 
 
-def _matcher(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
-    search = pattern.search
+def _linear(pattern: str) -> Any:
+    """A pack's pattern, compiled for the evaluator: on the native core's linear-time engine where the core
+    is built (a pattern may come from an untrusted pull request, and Python's ``re`` backtracks: ``(a|aa)*b``
+    takes exponential time), so that both engines run the same matcher; else Python's ``re`` (the
+    compile-time refusals of :func:`pattern_problem` are then the only bound)."""
+    if _NATIVE is not None:
+        return _NATIVE.Regex(pattern)
+    return _ReMatcher(re.compile(pattern))
+
+
+class _ReMatcher:
+    """Python's ``re`` behind the native ``Regex``'s two methods."""
+
+    def __init__(self, compiled: re.Pattern[str]):
+        self.compiled = compiled
+
+    def is_match(self, text: str) -> bool:
+        return self.compiled.search(text) is not None
+
+    def findall(self, text: str) -> list[Any]:
+        return self.compiled.findall(text)
+
+
+
+
+def _matcher(pattern: Any) -> Callable[[Any], bool]:
+    search = pattern.is_match
 
     def match(value: Any) -> bool:
         if value is None:
             return False
         if not isinstance(value, str):
             value = _text(value)
-        return search(value) is not None
+        return bool(search(value))
 
     return match
 
 
-def _finder(pattern: re.Pattern[str]) -> Callable[[Any], list[Any]]:
+def _finder(pattern: Any) -> Callable[[Any], list[Any]]:
     findall = pattern.findall
 
     def find(value: Any) -> list[Any]:

@@ -11,7 +11,6 @@ and the worklist columns.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import weakref
@@ -20,6 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import orjson
 
 from . import plan as ir
+from ._core import native as native_core
 from .datacheck import DataCheck, DataNotes, check_event
 from .errors import InputError
 from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Skipped, damaged_message,
@@ -34,22 +34,7 @@ from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_rea
 
 PLAN_VERSION = 2
 
-def _load_core() -> Any:
-    """The extension module, built by `pip install .`; None where it is missing (the Python engine runs).
-
-    The core allocates through mimalloc, which hands freed pages back to the system only during its own
-    later allocations, after a delay: once the core is done, the process allocates through Python's
-    allocator and a finished audit's freed cases would stay resident (~80 MB of a 1M-event audit's
-    peak). Purging at once costs no measurable time; the environment can still say otherwise.
-    """
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
-    try:
-        return importlib.import_module("sopengine._native")
-    except ImportError:  # pragma: no cover - exercised only where the extension is missing
-        return None
-
-
-_native: Any = _load_core()
+_native: Any = native_core
 
 
 def available() -> bool:
