@@ -56,6 +56,7 @@ class Code(str, Enum):
     SOP_CONFLICT_RESOLVED = "sop-conflict-resolved"
     RULE_DISABLED = "rule-disabled"
     UNUSED_SUPPRESSION = "unused-suppression"
+    NEVER_LATE = "never-late"  # an obligation that can only ever be a next action
 
 
 class Severity(str, Enum):

@@ -329,6 +329,12 @@ def check_sop_conflicts(pack: Pack) -> Iterator[Diagnostic]:
                          f"by {c.resolved_by(pack.params)}: {c.reason}", c.location, Severity.INFO, c.id)
 
 
+def check_kinds(pack: Pack) -> Iterator[Diagnostic]:
+    """What each rule's kind says of it (:attr:`RuleKind.notes`)."""
+    for rule in pack.rules:
+        yield from kind_of(rule).notes(rule, pack)
+
+
 def check_disabled(pack: Pack) -> Iterator[Diagnostic]:
     for rule in pack.disabled:
         yield Diagnostic(Code.RULE_DISABLED, f"rule {rule.id} is disabled: {rule.disabled}", rule.location,
@@ -341,6 +347,7 @@ CHECKS: tuple[tuple[str, Callable[[Pack], Iterable[Diagnostic]]], ...] = (
     ("required and forbidden", check_required_and_forbidden),
     ("conflicts between SOPs", check_sop_conflicts),
     ("disabled rules", check_disabled),
+    ("rule kinds", check_kinds),
 )
 
 

@@ -131,6 +131,7 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
     "rule-disabled": (BASE.replace("    kind: cross_case\n", "    kind: cross_case\n    disabled: retired in 2024\n"),
                       {}),
     "pack-limit": (BASE + "".join(rule(f"never-close-{i}", "forbid", "    on: thing.closed") for i in range(5000)), {}),
+    "never-late": (BASE.replace("    within: params.limit\n", ""), {}),
     "unused-suppression": (BASE + "suppress:\n  - {code: unused-param, target: nothing, reason: kept for later}\n", {}),
 }
 
@@ -251,3 +252,14 @@ def test_a_pairwise_check_lists_a_bounded_number_of_findings_and_says_there_are_
     pairs = [d for d in report.diagnostics if d.code.value == "required-and-forbidden"]
     assert len(pairs) == PER_CHECK + 1
     assert any(f"the first {PER_CHECK} are" in d.message for d in pairs)
+
+
+def test_an_obligation_with_no_deadline_is_fine_once_the_pack_says_when_a_case_has_ended(tmp_path: Path) -> None:
+    """never-late: a response with no within and no fail_on can only be a next action, unless cases end."""
+    no_deadline = BASE.replace("    within: params.limit\n", "")
+    ended = no_deadline.replace("sop: {id: demo,", "pack:\n  name: demo\n  complete: {idle: 30d}\nsop: {id: demo,")
+    for name in ("open", "ended"):
+        (tmp_path / name).mkdir()
+    codes = {name: [d.code.value for d in lint([_write(tmp_path / name, text, {})]).diagnostics]
+             for name, text in (("open", no_deadline), ("ended", ended))}
+    assert codes["open"].count("never-late") == 1 and "never-late" not in codes["ended"]

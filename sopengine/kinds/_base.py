@@ -10,6 +10,8 @@ from ..rulebase import Match, Rule
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
+    from ..errors import Diagnostic
+    from ..model import Pack
     from ..compiler import _Work
     from ..evaluator import Plan
     from ..native import _Emitter
@@ -49,6 +51,10 @@ def _no_indexes(rule: Rule) -> frozenset[str]:
     return frozenset()
 
 
+def _no_notes(rule: Rule, pack: "Pack") -> Iterator["Diagnostic"]:
+    return iter(())
+
+
 @dataclass(frozen=True)
 class RuleKind(Generic[R]):
     """One kind of rule: what the compiler, evaluator, lint and native emitter need of it.
@@ -72,4 +78,5 @@ class RuleKind(Generic[R]):
     forbidden: Callable[[R], Match | None] = _no_match  # the events it forbids
     demand: Callable[[R], Demand | None] = _no_demand
     indexes: Callable[[R], frozenset[str]] = _no_indexes  # cross-case indexes it searches
+    notes: Callable[[R, "Pack"], Iterator["Diagnostic"]] = _no_notes  # what lint says of a rule of the kind
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from ..errors import Code
+from ..errors import Code, Diagnostic, Severity
 from ..expr import Expr, Template
 from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, missed_deadlines, tally
 from ..rulebase import Match, Rule
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..compiler import _Work
     from ..evaluator import CaseRun, Evaluator, Plan
     from ..events import Event
+    from ..model import Pack
     from ..native import _Emitter
 
 
@@ -299,5 +300,15 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+def notes(rule: ResponseRule, pack: Pack) -> Iterator[Diagnostic]:
+    """An obligation with no deadline, no fail_on, in a pack that never says a case has ended, can only ever
+    be a next action (Declare's liveness needs the case's end)."""
+    if rule.within is None and not rule.fail_on and pack.complete_when is None and pack.complete_idle is None:
+        yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} has no deadline (within), no fail_on, and the pack does "
+                         "not say when a case has ended (pack.complete): it can only ever be a next action. Fine "
+                         "for a to-do; else declare pack.complete, or audit a finished log with --cases-complete",
+                         rule.location, Severity.INFO, rule.id)
+
+
 KIND = RuleKind("response", ResponseRule, SCHEMA, compile_rule, prepare, emit, conditions, event_types,
-                templates=templates, required=required)
+                templates=templates, required=required, notes=notes)
