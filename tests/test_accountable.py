@@ -153,6 +153,19 @@ def test_a_missed_deadline_is_charged_to_whom_the_state_names_at_the_deadline_no
     assert first_actors["T1"] == "T1-1"  # the evidence still starts at the requester's event
 
 
+def test_sarif_text_and_junit_name_who_is_accountable(tmp_path: Path) -> None:
+    args = [str(_log(tmp_path)), "--sops", str(_pack(tmp_path)), "--fail-on", "never", "--as-of",
+            "2024-05-06T15:00:00Z"]
+    sarif = json.loads(CliRunner().invoke(cli, ["audit", *args, "--format", "sarif"]).stdout)
+    charged = {(r["properties"]["case"], r["ruleId"].split("/")[1]): r["properties"].get("accountable")
+               for r in sarif["runs"][0]["results"]}
+    assert charged[("T1", "answer-2h")] == "bob" and charged[("T4", "answer-2h")] is None
+    text = CliRunner().invoke(cli, ["audit", *args]).stdout
+    assert "; accountable: bob" in text
+    junit = CliRunner().invoke(cli, ["audit", *args, "--format", "junit"]).stdout
+    assert "(accountable: bob)" in junit
+
+
 def test_a_rules_own_accountable_overrides_the_packs(tmp_path: Path) -> None:
     found = _violations(_audit(str(_log(tmp_path)), "--sops", str(_pack(tmp_path, override=True))))
     assert found[("T4", "owned-within-1h")] == "lead.req.four"

@@ -95,6 +95,7 @@ class JunitReporter:
                 failure = ET.SubElement(case, "failure", type=rule.severity,
                                         message=f"{len(found)} violation(s) in {len({v.case for v in found})} case(s)")
                 failure.text = "\n".join(f"{v.case} {format_time(v.time)} {v.message} [{', '.join(v.events)}]"
+                                          + (f" (accountable: {v.accountable})" if v.accountable else "")
                                          for v in found)
         if result.provenance:  # what produced the audit, in each suite (where JUnit readers look for it)
             for suite in root:

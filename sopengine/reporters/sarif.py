@@ -105,7 +105,8 @@ class SarifReporter:
                 "ruleId": v.rule, "level": _AUDIT_LEVEL.get(v.severity, "warning"),
                 "message": {"text": f"Case {v.case}: {v.message}"},
                 "locations": [{"logicalLocations": [{"name": v.case, "kind": "object"}]}],
-                "properties": {"case": v.case, "time": format_time(v.time), "events": list(v.events)},
+                "properties": {"case": v.case, "time": format_time(v.time), "events": list(v.events),
+                               **({"accountable": v.accountable} if v.accountable else {})},
                 "partialFingerprints": _fingerprint(v.rule, v.case, v.time, *v.events),
             }
             if v.rule in index:

@@ -138,7 +138,8 @@ class TextReporter:
                 out.append(f"    {self.descriptions[rule]}")
             for v in sorted(items, key=lambda v: (v.time, v.case))[: self.per_rule]:
                 out.append(f"    {v.case}  {format_time(v.time)}  {v.message}")
-                out.append(f"      evidence: {', '.join(v.events)}")
+                out.append(f"      evidence: {', '.join(v.events)}"
+                           + (f"; accountable: {v.accountable}" if v.accountable else ""))
             if len(items) > self.per_rule:
                 out.append(f"    ... and {len(items) - self.per_rule} more")
         return out
