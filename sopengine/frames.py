@@ -100,10 +100,8 @@ def _value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "isoformat"):
-        if str(value) == "NaT":
-            return None
-        return value.isoformat()
-    if type(value).__name__ in ("NAType", "NaTType"):
+        return None if str(value) == "NaT" else value.isoformat()
+    if type(value).__name__ == "NAType":  # pandas.NA
         return None
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)) and getattr(value, "shape", None) == ():
         return value.item()
