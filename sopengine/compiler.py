@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from . import calendars as cal
 from ._yaml import YamlDocument
+from .calendars import AROUND_THE_CLOCK, Calendar, CalendarRef
 from .errors import Code, DiagnosticSink, Location, did_you_mean
 from .expr import Expr, Scope, Template, compile_expr, compile_template, pattern_problem
 from .limits import DEFAULT, Limits
@@ -62,6 +64,8 @@ class _Work:
     conflicts: list[Conflict] = field(default_factory=list)
     suppressions: list[Suppression] = field(default_factory=list)
     duration_params: set[str] = field(default_factory=set)
+    calendars_raw: dict[str, tuple[YamlDocument, dict[str, Any]]] = field(default_factory=dict)
+    calendars: dict[str, Calendar] = field(default_factory=dict)
 
     # -- helpers shared by the stages ------------------------------------------
     def error(self, code: Code, message: str, location: Location) -> None:
@@ -153,6 +157,47 @@ class _Work:
             self.error(Code.BAD_DURATION, str(exc), loc)
             return None
 
+    def calendar(self, value: Any, scope: Scope, loc: Location) -> CalendarRef | None:
+        """A rule's ``calendar:``: a declared name, ``24x7`` (None: around the clock), ``params.NAME`` (a text
+        parameter naming one), or ``{expr: ...}`` (an expression giving the name, evaluated where the deadline
+        starts). A name known here is checked here; one an expression gives is checked at run time."""
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            expr = self.expr(value.get("expr"), scope, loc)
+            if expr is None:
+                return None
+            for name in _constant_names(expr, self.params):
+                self._known_calendar(name, loc)
+            return CalendarRef(None, expr)
+        name = value
+        if isinstance(value, str) and value.startswith("params."):
+            pname = value[len("params."):]
+            spec = self.param_specs.get(pname)
+            if spec is None:
+                self.error(Code.UNKNOWN_PARAM, f"'{value}' is not a declared parameter"
+                           f"{did_you_mean(pname, self.param_specs)}", loc)
+                return None
+            if spec.type != "string":
+                self.error(Code.BAD_CALENDAR, f"parameter '{pname}' is a {spec.type}, not the text naming a "
+                           "calendar", loc)
+                return None
+            self.duration_params.add(pname)  # read by the rule, as a duration parameter is
+            name = self.params.get(pname)
+        if not isinstance(name, str) or not self._known_calendar(name, loc):
+            return None
+        return None if name == AROUND_THE_CLOCK else CalendarRef(name, None)
+
+    def _known_calendar(self, name: Any, loc: Location) -> bool:
+        if name == AROUND_THE_CLOCK or name in self.calendars:
+            return True
+        if name in self.calendars_raw:
+            return False  # declared, but broken: reported where it is declared
+        known = [*self.calendars_raw, AROUND_THE_CLOCK]
+        self.error(Code.UNKNOWN_CALENDAR, f"calendar {name!r} is not declared (calendars: {', '.join(known)})"
+                   f"{did_you_mean(str(name), known)}", loc)
+        return False
+
     def match(self, raw: Mapping[str, Any], doc: YamlDocument, path: tuple[str | int, ...],
               trigger: frozenset[str] | None = None) -> Match:
         types = self.event_types(raw.get("on"), doc.loc(path + ("on",)))
@@ -160,6 +205,33 @@ class _Work:
         if "when" in raw:
             when = self.expr(raw["when"], self.scope(event=types, trigger=trigger), doc.loc(path + ("when",)))
         return Match(types, when)
+
+
+def _constant_names(expr: Expr, params: Mapping[str, Any]) -> list[Any]:
+    """The values an expression choosing a calendar can give that are known before it runs: the whole
+    expression's when it is constant, else the literal texts and parameters it gives directly (through
+    ``x if c else y``, ``and``, ``or``)."""
+    import ast
+
+    if expr.constant:
+        try:
+            return [expr.fn(None, {}, None, None, None)]
+        except Exception:  # noqa: BLE001 - it fails at run time too, and is undecided there
+            return []
+    out: list[Any] = []
+    todo = [expr.tree] if expr.tree is not None else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.IfExp):
+            todo += [node.body, node.orelse]
+        elif isinstance(node, ast.BoolOp):
+            todo += node.values
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.append(node.value)
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "params"
+              and isinstance(params.get(node.attr), str)):
+            out.append(params[node.attr])
+    return out
 
 
 def _declared(work: _Work, section: str) -> Iterable[tuple[YamlDocument, str, Any]]:
@@ -217,6 +289,12 @@ def collect_declarations(work: _Work) -> None:
     for doc, name, raw in _declared(work, "state"):
         if once("state", name, doc.key_loc(("state", name))):
             work.state_raw[name] = (doc, raw)
+    for doc, name, raw in _declared(work, "calendars"):
+        if name == AROUND_THE_CLOCK:
+            work.error(Code.BAD_CALENDAR, f"'{AROUND_THE_CLOCK}' is the built-in calendar of every hour; give "
+                       "yours another name", doc.key_loc(("calendars", name)))
+        elif once("calendar", name, doc.key_loc(("calendars", name))):
+            work.calendars_raw[name] = (doc, raw)
     for doc in work.docs:
         sop = (doc.data or {}).get("sop")
         if sop:
@@ -295,6 +373,60 @@ def resolve_params(work: _Work) -> None:
             work.params[name] = coerce_param(override, text, where)
         except ValueError as exc:
             work.error(Code.BAD_PARAM, f"--set {name}: {exc}", where)
+
+
+# ------------------------------------------------------------------ stage: calendars
+def compile_calendars(work: _Work) -> None:
+    """Each declared calendar expanded into its working intervals (:mod:`sopengine.calendars`)."""
+    for name, (doc, raw) in work.calendars_raw.items():
+        base = ("calendars", name)
+        ok = True
+
+        def bad(message: str, *path: str | int) -> None:
+            nonlocal ok
+            ok = False
+            work.error(Code.BAD_CALENDAR, f"calendar '{name}': {message}", doc.loc(base + path))
+
+        years = tuple(raw.get("years") or cal.DEFAULT_YEARS)
+        if not (1900 <= years[0] <= years[1] <= 2200) or years[1] - years[0] >= cal.MAX_YEARS:
+            bad(f"years {list(years)}: from 1900 to 2200, first <= last, at most {cal.MAX_YEARS} of them",
+                "years")
+        hours: list[tuple[int, tuple[tuple[int, int], ...]]] = []
+        for day, ranges in (raw.get("hours") or {}).items():
+            parsed = []
+            for i, text in enumerate(ranges or []):
+                try:
+                    parsed.append(cal.parse_range(text))
+                except ValueError as exc:
+                    bad(str(exc), "hours", day, i)
+            parsed.sort()
+            if any(a[1] > b[0] for a, b in zip(parsed, parsed[1:])):
+                bad(f"the hours of {day} overlap", "hours", day)
+            hours.append((cal.WEEKDAYS.index(day), tuple(parsed)))
+        closed: set[Any] = set()
+        for i, text in enumerate(raw.get("closed") or []):
+            try:
+                closed.add(cal.date.fromisoformat(str(text)))
+            except ValueError:
+                bad(f"{text!r} is not a date (YYYY-MM-DD)", "closed", i)
+        spec = raw.get("holidays")
+        if spec and ok:
+            try:
+                closed |= cal.holiday_dates(spec["country"], spec.get("subdivision"), years,  # type: ignore[arg-type]
+                                            tuple(spec.get("categories") or ()))
+            except ValueError as exc:
+                bad(f"holidays: {exc}", "holidays")
+        if not ok:
+            continue
+        try:
+            work.calendars[name] = cal.build(name, raw["zone"], tuple(sorted(hours)), frozenset(closed),
+                                             years)  # type: ignore[arg-type]
+        except ValueError as exc:
+            bad(str(exc), "zone")
+            continue
+        if not work.calendars[name].starts:
+            bad("it has no working time at all in its years", "hours")
+            del work.calendars[name]
 
 
 # ------------------------------------------------------------------ stage: state
@@ -440,6 +572,7 @@ def compile_completion(work: _Work) -> None:
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("declarations", collect_declarations),
     ("parameters", resolve_params),
+    ("calendars", compile_calendars),
     ("state", compile_state),
     ("indexes", compile_indexes),
     ("rules", compile_rules),
@@ -466,4 +599,4 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
         accountable=work.accountable, links=tuple(work.links), version=work.version,
-        complete_when=work.complete_when, complete_idle=work.complete_idle)
+        complete_when=work.complete_when, complete_idle=work.complete_idle, calendars=dict(work.calendars))

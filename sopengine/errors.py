@@ -40,6 +40,8 @@ class Code(str, Enum):
     BAD_PATTERN = "bad-pattern"
     BAD_PARAM = "bad-param"
     BAD_STATE_OP = "bad-state-op"
+    BAD_CALENDAR = "bad-calendar"
+    UNKNOWN_CALENDAR = "unknown-calendar"
     TYPE_MISMATCH = "type-mismatch"
     EMPTY_PACK = "empty-pack"
     # lint: semantic checks on a pack that compiles

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import quote
 
+from .calendars import Calendar
 from .errors import Location
 from .expr import Expr
 from .kinds.at_most import AtMostRule as AtMostRule
@@ -163,7 +164,7 @@ class Pack:
     conflicts: tuple[Conflict, ...] = ()
     disabled: tuple[Rule, ...] = ()  # compiled (so checked) but not evaluated
     suppressions: tuple[Suppression, ...] = ()
-    duration_params: frozenset[str] = frozenset()  # parameters used as durations (within: params.X)
+    duration_params: frozenset[str] = frozenset()  # parameters a rule key names (within: params.X, calendar: ...)
     report: Mapping[str, Any] = field(default_factory=dict)  # how reports group findings (pack.report)
     columns: Mapping[str, Expr] = field(default_factory=dict)  # worklist columns over a case's state
     links: tuple[CaseLink, ...] = ()  # links of case ids (pack.report.links)
@@ -171,6 +172,7 @@ class Pack:
     complete_when: Expr | None = None  # a case whose state after its last event holds it has ended (pack.complete)
     complete_idle: float | None = None  # a case with no event for this long has ended (pack.complete.idle)
     version: str | None = None  # pack.version, as the pack declares it
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)  # declared business calendars, expanded
 
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""

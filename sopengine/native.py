@@ -20,6 +20,7 @@ import orjson
 
 from . import plan as ir
 from ._core import native as native_core
+from .calendars import Calendar, CalendarRef
 from .datacheck import DataCheck, DataNotes, check_event
 from .errors import InputError
 from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Skipped, damaged_message,
@@ -32,7 +33,7 @@ from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 
 _native: Any = native_core
 
@@ -62,6 +63,12 @@ class _Emitter:
 
     def template(self, t: Template | None) -> dict[str, Any] | None:
         return None if t is None else ir.template(t, self.state, self.pack.params)
+
+    def calendar(self, ref: CalendarRef | None) -> dict[str, Any] | None:
+        """A rule's choice of calendar: null (every hour), ``{"name": ...}``, or ``{"expr": ...}``."""
+        if ref is None:
+            return None
+        return {"name": ref.name} if ref.expr is None else {"expr": self.expr(ref.expr)}
 
     def match(self, m: Match) -> dict[str, Any]:
         return {"on": self.on(m.on), "when": self.expr(m.when)}
@@ -106,7 +113,16 @@ class _Emitter:
             "rules": rules,
             "columns": [[name, self.expr(e)] for name, e in pack.columns.items()],
             "complete": {"when": self.expr(pack.complete_when), "idle": pack.complete_idle},
+            "calendars": [_calendar(c) for c in pack.calendars.values()],
         }
+
+
+def _calendar(c: Calendar) -> dict[str, Any]:
+    def seconds(times: tuple[float, ...]) -> list[float | int]:
+        return [int(t) if t.is_integer() else t for t in times]  # whole seconds, written short
+
+    return {"name": c.name, "years": list(c.years), "first": c.first, "last": c.last, "starts": seconds(c.starts),
+            "ends": seconds(c.ends)}
 
 
 def emit(pack: Pack) -> str:

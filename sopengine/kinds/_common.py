@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol
 
-from ..expr import Expr, Scope, Template
+from ..calendars import AROUND_THE_CLOCK, Calendar, CalendarRef
+from ..expr import Expr, MissingFact, Scope, Template
 from ..rulebase import Rule
 from ._base import Check, Condition, Path
 
@@ -51,6 +52,55 @@ def gate(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, when: Expr | None) -
     return (rule.applies is None or ev.applies(run, rule, e)) and (when is None or bool(ev.test(run, rule, when, e)))
 
 
+def counted(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef | None, e: Event, since: float,
+            spans: tuple[float | None, ...]) -> tuple[float | None, ...] | None:
+    """``since`` plus each span (None: no such time) counted in the rule's calendar (``ref``; None: every
+    hour). None when it cannot be: no calendar could be chosen, or a time falls outside the calendar's years;
+    the check is then undecided (recorded at ``e``). The calendar is chosen only when some span needs it."""
+    if ref is None or not any(spans):
+        return tuple(None if s is None else since + s for s in spans)
+    calendar = _choose(ev, run, rule, ref, e)
+    if calendar is False:
+        return None
+    if calendar is None:
+        return tuple(None if s is None else since + s for s in spans)
+    out = tuple(None if s is None else calendar.add(since, s) for s in spans)
+    if any(t is None and s is not None for t, s in zip(out, spans)):
+        ev.undecided(run, rule, e, calendar.outside(since))
+        return None
+    return out
+
+
+def _choose(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef, e: Event) -> Calendar | None | bool:
+    """The calendar ``ref`` names at ``e`` (None: every hour), or False, the reason recorded as undecided."""
+    calendars = ev.plan.pack.calendars
+    if ref.expr is None:
+        return calendars[ref.name]  # type: ignore[index]  # checked by the compiler
+    try:
+        value = ref.expr.fn(e, run.state, None, None, ev.runtime)
+    except MissingFact as exc:
+        ev.undecided(run, rule, e, exc.reason)
+        return False
+    except Exception as exc:  # noqa: BLE001 - data of an unexpected shape must not stop an audit
+        ev.undecided(run, rule, e, f"calendar {ref.expr.text!r} could not be evaluated: {type(exc).__name__}: "
+                                   f"{exc}")
+        return False
+    if value == AROUND_THE_CLOCK and isinstance(value, str):
+        return None
+    found = calendars.get(value) if isinstance(value, str) else None
+    if found is None:
+        ev.undecided(run, rule, e, unknown_calendar(ref.expr.text, value, calendars))
+        return False
+    return found
+
+
+def unknown_calendar(text: str, value: Any, calendars: Iterable[str]) -> str:
+    """Why a calendar an expression gave is none (the core words it alike)."""
+    if isinstance(value, str):
+        return f"calendar '{value}' is not declared (calendars: {', '.join([*calendars, AROUND_THE_CLOCK])})"
+    return f"calendar {text!r} gave {type(value).__name__}, not the name of a calendar"
+
+
 # -- lint -------------------------------------------------------------------------
 def when_condition(when: Expr | None, on: frozenset[str]) -> Iterator[Condition]:
     if when is not None:
@@ -88,6 +138,10 @@ def duration_key(description: str) -> dict[str, Any]:
 
 def text_key(description: str) -> dict[str, Any]:
     return {"description": description, "type": "string", "minLength": 1}
+
+
+def calendar_key(description: str) -> dict[str, Any]:
+    return {"description": description, "$ref": "#/$defs/calendarChoice"}
 
 
 def match_key(description: str) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
+from ..calendars import CalendarRef
 from ..expr import Expr, Template, state_refs
 from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, cite, tally
 from ..rulebase import Rule
 from ._base import YAML_KEY, Condition, Demand, Path, RuleKind
-from ._common import (REQUIRE, compile_text, compile_when, duration_key, event_types_key, expression_key, gate,
+from ._common import (REQUIRE, calendar_key, compile_text, counted, compile_when, duration_key, event_types_key, expression_key, gate,
                       on_types, optional_template, text_key, when_condition)
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class InvariantRule(Rule):
     require: Expr | None = None
     grace: float = 0.0
     action: Template | None = None
+    calendar: CalendarRef | None = None  # the grace counts its working time; None: every hour
 
 
 def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any],
@@ -60,8 +62,9 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
             for up in var.updates:
                 on |= up.on
     grace = work.duration(raw["grace"], doc.loc(p + ("grace",))) or 0.0
+    calendar = work.calendar(raw.get("calendar"), scope, doc.loc(p + ("calendar",)))
     return InvariantRule(**common, on=frozenset(on), explicit_on=explicit, when=when, require=require, grace=grace,
-                         action=action)
+                         action=action, calendar=calendar)
 
 
 # -- evaluate ---------------------------------------------------------------------
@@ -70,11 +73,11 @@ class Breach:
 
     __slots__ = ("rule", "since", "due", "events", "more", "reported", "event", "who")
 
-    def __init__(self, rule: InvariantRule, event: Event, evidence: Iterable[str]):
+    def __init__(self, rule: InvariantRule, event: Event, evidence: Iterable[str], due: float):
         self.rule = rule
         self.event = event
         self.since = event.time
-        self.due = event.time + rule.grace
+        self.due = due
         self.events, self.more = cite(evidence)
         self.reported = False
         self.who: str | None = None  # accountable at the end of the grace, once reported
@@ -97,7 +100,10 @@ def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: 
     holds = ev.test(run, rule, rule.require, e)
     if holds is False:
         if rule.id not in run.breaches:
-            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)))
+            times = counted(ev, run, rule, rule.calendar, e, e.time, (rule.grace,))
+            if times is None:
+                return  # undecided: no calendar to count the grace in
+            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)), times[0])  # type: ignore[arg-type]
             run.breaches[rule.id] = breach
             if rule.grace == 0:  # no grace: broken at once
                 breach.reported = True
@@ -151,7 +157,7 @@ def prepare(plan: Plan, rule: InvariantRule) -> None:
 def emit(em: _Emitter, rule: InvariantRule) -> dict[str, Any]:
     return dict(on=em.on(rule.on), explicit_on=em.on(rule.explicit_on), when=em.expr(rule.when),
                 require=em.expr(rule.require), grace=rule.grace, action=em.template(rule.action),
-                reads=sorted(em.state[n] for n in _reads(rule)))
+                reads=sorted(em.state[n] for n in _reads(rule)), calendar=em.calendar(rule.calendar))
 
 
 def conditions(rule: InvariantRule) -> Iterator[Condition]:
@@ -179,6 +185,9 @@ SCHEMA: dict[str, Any] = {
         "when": expression_key("Precondition on the case's state: the condition applies only while it holds."),
         "require": REQUIRE,
         "grace": duration_key("How long the condition may stay false before it is a violation."),
+        "calendar": calendar_key("The business calendar the grace counts in: a declared calendar's name, 24x7 "
+                                 "(every hour, the default), params.NAME, or {expr: ...} naming one when the "
+                                 "condition breaks."),
         "action": text_key("The next action shown while the condition is false: text with {expression} "
                            "placeholders."),
     },

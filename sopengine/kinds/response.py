@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from ..calendars import CalendarRef
 from ..errors import Code, Diagnostic, Severity
 from ..expr import Expr, Template
 from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, missed_deadlines, tally
@@ -25,8 +26,8 @@ from ..rulebase import Match, Rule
 from ..timeutil import MIN_REPEAT, format_duration
 from ..values import freeze
 from ._base import YAML_KEY, Condition, Path, RuleKind
-from ._common import (add_checks, compile_text, duration_key, expression_key, gate, match_key, optional_template,
-                      text_key)
+from ._common import (add_checks, calendar_key, compile_text, counted, duration_key, expression_key, gate, match_key,
+                      optional_template, text_key)
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -48,6 +49,12 @@ class ResponseRule(Rule):
     cancel: tuple[Match, ...] = ()
     fail_on: tuple[Match, ...] = ()
     action: Template | None = None
+    calendar: CalendarRef | None = None  # within and start count its working time; None: every hour
+
+
+DUE = "due"
+"""The name a response rule's message and action read its obligation's deadline by (epoch seconds; null when
+it has none): ``{iso(due)}``."""
 
 
 def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any],
@@ -58,7 +65,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
     cancel = tuple(work.match(m, doc, p + ("cancel", i), trigger=trig) for i, m in enumerate(raw.get("cancel", [])))
     fail_on = tuple(work.match(m, doc, p + ("fail_on", i), trigger=trig)
                     for i, m in enumerate(raw.get("fail_on", [])))
-    text_scope = work.scope(trigger=trig)
+    text_scope = work.scope(trigger=trig, extra=(DUE,))
     common["message"] = compile_text(work, doc, p, raw, "message", text_scope)
     action = compile_text(work, doc, p, raw, "action", text_scope)
     key = work.expr(raw["key"], work.scope(event=trig), doc.loc(p + ("key",))) if "key" in raw else None
@@ -73,8 +80,12 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
         within = every
     if within is not None and start > within:
         work.error(Code.BAD_DURATION, "start is later than the deadline (within)", doc.loc(p + ("start",)))
+    calendar = work.calendar(raw.get("calendar"), work.scope(event=trig), doc.loc(p + ("calendar",)))
+    if calendar is not None and "repeat" in raw:
+        work.error(Code.BAD_CALENDAR, "a repeating obligation counts every hour: its periods cannot follow a "
+                   "calendar (leave out calendar, or name 24x7)", doc.loc(p + ("calendar",)))
     return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
-                        cancel=cancel, fail_on=fail_on, action=action)
+                        cancel=cancel, fail_on=fail_on, action=action, calendar=calendar)
 
 
 # -- evaluate ---------------------------------------------------------------------
@@ -107,8 +118,11 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
     for ob in run.obligations:
         if ob.rule is rule and ob.key == key and not ob.overdue:
             return  # already open: one obligation per rule, case and key
-    due = e.time + rule.within if rule.within is not None else None
-    run.obligations.append(Obligation(rule, e, key, due, e.time + rule.start))
+    times = counted(ev, run, rule, rule.calendar, e, e.time, (rule.within, rule.start))
+    if times is None:
+        return  # undecided: no calendar to count in
+    due, start = times
+    run.obligations.append(Obligation(rule, e, key, due, start))  # type: ignore[arg-type]
 
 
 def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
@@ -116,6 +130,7 @@ def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
     rule = ob.rule
     if ob.due is None or ob.due >= t or ob.overdue:
         return True
+    ev.runtime.vars[DUE] = ob.due
     message = rule.message.render(None, run.state, ob.trigger, None, ev.runtime)
     if rule.every is None:
         ev.violate(run, rule, ob.due, message, (ob.trigger.id,))
@@ -157,6 +172,7 @@ def resolve(ev: Evaluator, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
                 ob.due = e.time + rule.every
                 keep.append(ob)
         elif outcome == "failed":
+            ev.runtime.vars[DUE] = ob.due
             ev.violate(run, rule, e.time, rule.message.render(e, run.state, ob.trigger, None, ev.runtime),
                        (ob.trigger.id, e.id))
             if ob.due is not None:
@@ -219,6 +235,7 @@ def settled(run: CaseRun) -> Attainment:
 
 def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[str, Any], ...]) -> Pending:
     rule = ob.rule
+    ev.runtime.vars[DUE] = ob.due
     return Pending(
         rule.id, run.case, rule.severity,
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
@@ -238,7 +255,8 @@ def prepare(plan: Plan, rule: ResponseRule) -> None:
 def emit(em: _Emitter, rule: ResponseRule) -> dict[str, Any]:
     return dict(after=em.match(rule.after), expect=em.match(rule.expect), cancel=[em.match(m) for m in rule.cancel],
                 fail_on=[em.match(m) for m in rule.fail_on], within=rule.within, start=rule.start, every=rule.every,
-                key=em.expr(rule.key), action=em.template(rule.action))
+                key=em.expr(rule.key), action=em.template(rule.action),
+                calendar=em.calendar(rule.calendar))
 
 
 def conditions(rule: ResponseRule) -> Iterator[Condition]:
@@ -295,7 +313,10 @@ SCHEMA: dict[str, Any] = {
             "items": match_key(_EVENTS),
         },
         "action": text_key("The next action shown while the obligation is open: text with {expression} "
-                           "placeholders."),
+                           "placeholders ('due' is its deadline: {iso(due)})."),
+        "calendar": calendar_key("The business calendar within and start count in: a declared calendar's name, "
+                                 "24x7 (every hour, the default), params.NAME, or {expr: ...} naming one at the "
+                                 "trigger."),
     },
 }
 

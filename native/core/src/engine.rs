@@ -3,6 +3,7 @@
 use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
 
+use crate::calendar::{Calendar, CalendarRef};
 use crate::expr::{BuildCtx, Expr, Template};
 use crate::kinds::{self, Rule};
 use crate::plan::{self, ExprSlot, MatchSlot, Plan};
@@ -97,11 +98,14 @@ pub struct Engine {
     /// When a case has ended (`pack.complete`): a condition over its state, seconds without events.
     pub complete_when: Option<CExpr>,
     pub complete_idle: Option<f64>,
+    /// The declared business calendars, in the plan's order.
+    pub calendars: Vec<Calendar>,
 }
 
 /// What a build needs to resolve names.
 pub struct Builder<'a> {
     pub field_index: &'a FxHashMap<Str, u32>,
+    pub calendars: &'a [Calendar],
 }
 
 impl Builder<'_> {
@@ -131,6 +135,21 @@ impl Builder<'_> {
             data_field: &lookup,
         };
         Template::build(json, &ctx)
+    }
+
+    /// A rule's `calendar` (`{"name": ...}` or `{"expr": ...}`; null: every hour).
+    pub fn calendar(&self, raw: &Json) -> Result<Option<CalendarRef>, String> {
+        let Some(choice) = raw.get("calendar").filter(|c| !c.is_null()) else {
+            return Ok(None);
+        };
+        if let Some(name) = choice.get("name").and_then(Json::as_str) {
+            return match self.calendars.iter().position(|c| &*c.name == name) {
+                Some(i) => Ok(Some(CalendarRef::Named(i))),
+                None => Err(format!("calendar '{name}' is not in the plan")),
+            };
+        }
+        let slot: ExprSlot = field(choice, "expr")?;
+        Ok(Some(CalendarRef::Expr(self.expr(&slot)?)))
     }
 
     pub fn matcher(&self, slot: &MatchSlot) -> Result<CMatch, String> {
@@ -184,8 +203,14 @@ impl Engine {
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
+        let calendars = plan
+            .calendars
+            .into_iter()
+            .map(Calendar::build)
+            .collect::<Result<Vec<_>, String>>()?;
         let b = Builder {
             field_index: &field_index,
+            calendars: &calendars,
         };
         let state = plan
             .state
@@ -257,8 +282,10 @@ impl Engine {
             return Err("the plan's event_data does not match its event_types".into());
         }
         let vocab = crate::vocab::Vocabulary::build(&plan.event_data, &fields, &field_index)?;
+        let complete_when = b.opt_expr(&plan.complete.when)?;
         Ok(Engine {
-            complete_when: b.opt_expr(&plan.complete.when)?,
+            calendars,
+            complete_when,
             complete_idle: plan.complete.idle,
             vocab,
             types,

@@ -5,6 +5,7 @@
 //! per-case state, every rule kind, deadlines, the cross-case join, and the
 //! findings. It knows no domain: every name comes from the plan.
 
+pub mod calendar;
 pub mod engine;
 pub mod event;
 pub mod expr;
@@ -26,4 +27,4 @@ pub mod value;
 pub mod vocab;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
-pub const PLAN_VERSION: u32 = 2;
+pub const PLAN_VERSION: u32 = 3;

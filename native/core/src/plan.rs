@@ -19,6 +19,8 @@ pub struct Plan {
     pub columns: Vec<(String, Option<ExprSlot>)>,
     /// When a case has ended (`pack.complete`).
     pub complete: Complete,
+    /// The declared business calendars, expanded into working intervals.
+    pub calendars: Vec<crate::calendar::CalendarPlan>,
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ use std::sync::{Arc, LazyLock};
 
 use rustc_hash::FxHashMap;
 
+use crate::calendar::{CalendarRef, AROUND_THE_CLOCK};
 use crate::engine::{CExpr, Engine, Op, VarKind};
 use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
@@ -309,6 +310,76 @@ impl<'e> Runner<'e> {
         }
     }
 
+    /// The deadline a response rule's message and action read as `due` (`response.DUE`).
+    fn set_due(&mut self, due: Option<f64>) {
+        self.set_var("due", due.map_or(Value::None, Value::Float));
+    }
+
+    /// `since` plus each span (None: no such time) counted in a rule's calendar (none: every
+    /// hour); None when it cannot be, the check then undecided at `e`
+    /// (`sopengine.kinds._common.counted`). The calendar is chosen only when a span needs it.
+    pub fn counted<const N: usize>(
+        &mut self,
+        run: &mut CaseRun,
+        rule: u32,
+        choice: Option<&CalendarRef>,
+        e: &Arc<Event>,
+        since: f64,
+        spans: [Option<f64>; N],
+    ) -> Option<[Option<f64>; N]> {
+        let plain = spans.map(|s| s.map(|s| since + s));
+        let Some(choice) = choice else {
+            return Some(plain);
+        };
+        if !spans.iter().any(|s| s.is_some_and(|s| s != 0.0)) {
+            return Some(plain);
+        }
+        let engine = self.engine;
+        let calendar = match choice {
+            CalendarRef::Named(i) => &engine.calendars[*i],
+            CalendarRef::Expr(expr) => {
+                let reason = match self.value(run, expr, Some(e), None) {
+                    Ok(Value::Str(name)) if &*name == AROUND_THE_CLOCK => return Some(plain),
+                    Ok(Value::Str(name)) => match engine.calendars.iter().find(|c| c.name == name) {
+                        Some(found) => Ok(found),
+                        None => {
+                            let mut names: Vec<&str> =
+                                engine.calendars.iter().map(|c| &*c.name).collect();
+                            names.push(AROUND_THE_CLOCK);
+                            Err(format!(
+                                "calendar '{name}' is not declared (calendars: {})",
+                                names.join(", ")
+                            ))
+                        }
+                    },
+                    Ok(other) => Err(format!(
+                        "calendar {} gave {}, not the name of a calendar",
+                        expr.repr,
+                        other.type_name()
+                    )),
+                    Err(Raise::MissingFact(reason)) => Err(reason),
+                    Err(Raise::Error { class, message }) => Err(format!(
+                        "calendar {} could not be evaluated: {class}: {message}",
+                        expr.repr
+                    )),
+                };
+                match reason {
+                    Ok(found) => found,
+                    Err(reason) => {
+                        self.undecided(run, rule, Some(e), reason);
+                        return None;
+                    }
+                }
+            }
+        };
+        let out = spans.map(|s| s.map(|s| calendar.add(since, s)));
+        if out.iter().any(|t| matches!(t, Some(None))) {
+            self.undecided(run, rule, Some(e), calendar.outside(since));
+            return None;
+        }
+        Some(out.map(Option::flatten))
+    }
+
     fn scope<'a>(
         &'a self,
         run: &'a CaseRun,
@@ -552,6 +623,7 @@ impl<'e> Runner<'e> {
             let Some(due) = ob.due.filter(|&due| due < t && !ob.overdue) else {
                 return true;
             };
+            self.set_due(ob.due);
             let message = self.render(run, &rule.message, None, Some(&ob.trigger));
             let Some(every) = k.every else {
                 self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()], 0);
@@ -637,6 +709,7 @@ impl<'e> Runner<'e> {
                     }
                 }
                 response::Outcome::Failed => {
+                    self.set_due(ob.due);
                     let message = self.render(run, &rule.message, Some(e), Some(&ob.trigger));
                     self.violate(
                         run,
@@ -866,7 +939,7 @@ impl<'e> Runner<'e> {
     }
 
     /// What is still open after the case's last event.
-    pub fn pending(&self, run: &CaseRun) -> Vec<Pending> {
+    pub fn pending(&mut self, run: &CaseRun) -> Vec<Pending> {
         let engine = self.engine;
         let mut out = Vec::new();
         let columns = Arc::new(
@@ -889,6 +962,7 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 continue;
             };
+            self.set_due(ob.due);
             out.push(Pending {
                 rule: ob.rule,
                 case: run.case.clone(),

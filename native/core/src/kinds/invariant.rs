@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::Rule;
+use crate::calendar::CalendarRef;
 use crate::engine::{field, Builder, CExpr};
 use crate::event::Event;
 use crate::expr::Template;
@@ -23,6 +24,8 @@ pub struct Invariant {
     pub action: Option<Template>,
     /// State variables the condition (and the SOP's applicability) read.
     pub reads: Vec<usize>,
+    /// The calendar the grace counts in (none: every hour).
+    pub calendar: Option<CalendarRef>,
 }
 
 pub fn build(b: &Builder, raw: &Json) -> Result<Invariant, String> {
@@ -40,6 +43,7 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Invariant, String> {
         grace: field(raw, "grace")?,
         action,
         reads: field(raw, "reads")?,
+        calendar: b.calendar(raw)?,
     })
 }
 
@@ -65,13 +69,18 @@ pub fn check(
             if run.breaches.iter().any(|b| b.rule == idx) {
                 return;
             }
+            let Some([due]) =
+                r.counted(run, idx, k.calendar.as_ref(), e, e.time, [Some(k.grace)])
+            else {
+                return; // undecided: no calendar to count the grace in
+            };
             let mut events = vec![e.id.clone()];
             events.extend(Runner::evidence(run, k.require.as_ref()));
             let (events, more) = crate::findings::cite(events);
             let mut breach = Breach {
                 rule: idx,
                 since: e.time,
-                due: e.time + k.grace,
+                due: due.unwrap_or(e.time),
                 events,
                 more,
                 reported: false,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::Rule;
+use crate::calendar::CalendarRef;
 use crate::engine::{field, Builder, CExpr, CMatch};
 use crate::event::Event;
 use crate::expr::Template;
@@ -24,6 +25,8 @@ pub struct Response {
     pub every: Option<f64>,
     pub key: Option<CExpr>,
     pub action: Option<Template>,
+    /// The calendar `within` and `start` count in (none: every hour).
+    pub calendar: Option<CalendarRef>,
 }
 
 pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
@@ -45,6 +48,7 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
         every: field(raw, "every")?,
         key: b.opt_expr(&field(raw, "key")?)?,
         action,
+        calendar: b.calendar(raw)?,
     })
 }
 
@@ -74,14 +78,24 @@ pub fn trigger(
     {
         return;
     }
+    let Some([due, start]) = r.counted(
+        run,
+        idx,
+        k.calendar.as_ref(),
+        e,
+        e.time,
+        [k.within, Some(k.start)],
+    ) else {
+        return; // undecided: no calendar to count in
+    };
     crate::run::push_tight(
         &mut run.obligations,
         Obligation {
             rule: idx,
             trigger: e.clone(),
             key,
-            due: k.within.map(|w| e.time + w),
-            start: e.time + k.start,
+            due,
+            start: start.unwrap_or(e.time),
             since: e.time,
             missed: 0,
             overdue: false,
