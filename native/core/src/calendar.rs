@@ -42,7 +42,10 @@ pub enum CalendarRef {
 impl Calendar {
     pub fn build(plan: CalendarPlan) -> Result<Calendar, String> {
         if plan.starts.len() != plan.ends.len() {
-            return Err(format!("calendar {}: starts and ends differ in length", plan.name));
+            return Err(format!(
+                "calendar {}: starts and ends differ in length",
+                plan.name
+            ));
         }
         let mut worked = Vec::with_capacity(plan.starts.len() + 1);
         worked.push(0.0);

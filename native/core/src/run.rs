@@ -340,18 +340,20 @@ impl<'e> Runner<'e> {
             CalendarRef::Expr(expr) => {
                 let reason = match self.value(run, expr, Some(e), None) {
                     Ok(Value::Str(name)) if &*name == AROUND_THE_CLOCK => return Some(plain),
-                    Ok(Value::Str(name)) => match engine.calendars.iter().find(|c| c.name == name) {
-                        Some(found) => Ok(found),
-                        None => {
-                            let mut names: Vec<&str> =
-                                engine.calendars.iter().map(|c| &*c.name).collect();
-                            names.push(AROUND_THE_CLOCK);
-                            Err(format!(
-                                "calendar '{name}' is not declared (calendars: {})",
-                                names.join(", ")
-                            ))
+                    Ok(Value::Str(name)) => {
+                        match engine.calendars.iter().find(|c| c.name == name) {
+                            Some(found) => Ok(found),
+                            None => {
+                                let mut names: Vec<&str> =
+                                    engine.calendars.iter().map(|c| &*c.name).collect();
+                                names.push(AROUND_THE_CLOCK);
+                                Err(format!(
+                                    "calendar '{name}' is not declared (calendars: {})",
+                                    names.join(", ")
+                                ))
+                            }
                         }
-                    },
+                    }
                     Ok(other) => Err(format!(
                         "calendar {} gave {}, not the name of a calendar",
                         expr.repr,

@@ -69,8 +69,7 @@ pub fn check(
             if run.breaches.iter().any(|b| b.rule == idx) {
                 return;
             }
-            let Some([due]) =
-                r.counted(run, idx, k.calendar.as_ref(), e, e.time, [Some(k.grace)])
+            let Some([due]) = r.counted(run, idx, k.calendar.as_ref(), e, e.time, [Some(k.grace)])
             else {
                 return; // undecided: no calendar to count the grace in
             };
