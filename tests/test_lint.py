@@ -109,6 +109,10 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
     "bad-duration": (BASE.replace("within: params.limit", "within: an hour"), {}),
     "bad-pattern": (BASE.replace("filled(state.owner)", "matches(state.owner, '([')"), {}),
     "bad-param": (BASE.replace("default: 1h", "default: soon"), {}),
+    "bad-calendar": (BASE.replace("params:\n", "calendars:\n  office: {zone: Europe/Berln, hours: {mon: ['09:00-17:00']}}\n"
+                                               "params:\n"), {}),
+    "unknown-calendar": (BASE.replace("    within: params.limit\n", "    within: params.limit\n    calendar: ofice\n"),
+                         {}),
     "bad-state-op": (BASE.replace("set: data.owner", "remove: data.owner"), {}),
     "type-mismatch": (BASE.replace("data.kind == 'a'", "data.kind * 2 == 'a'"), {}),
     "empty-pack": ("events: {}\n", {}),
