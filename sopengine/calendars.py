@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from .expr import Expr
@@ -133,7 +133,7 @@ def expand(zone: str, hours: Hours, closed: frozenset[date], years: tuple[int, i
     change (so a range starting in it starts an hour later). Adjacent ranges (a day ending at 24:00 and the
     next starting at 00:00) join into one interval.
     """
-    tz = _zone(zone)
+    tz = zone_info(zone)
     by_day = dict(hours)
     day, stop = date(years[0], 1, 1), date(years[1] + 1, 1, 1)
     starts: list[float] = []
@@ -159,7 +159,8 @@ def expand(zone: str, hours: Hours, closed: frozenset[date], years: tuple[int, i
     return first, last, tuple(starts), tuple(ends)
 
 
-def _zone(name: str) -> "object":
+def zone_info(name: str) -> Any:
+    """The IANA time zone ``name``; raises ValueError for one the database does not know."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:

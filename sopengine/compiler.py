@@ -65,6 +65,9 @@ class _Work:
     suppressions: list[Suppression] = field(default_factory=list)
     duration_params: set[str] = field(default_factory=set)
     calendars_raw: dict[str, tuple[YamlDocument, dict[str, Any]]] = field(default_factory=dict)
+    calendar_specs: dict[str, tuple[Any, frozenset[Any], tuple[int, int]]] = field(default_factory=dict)
+    calendars_used: set[str] = field(default_factory=set)
+    any_calendar: bool = False  # an expression chooses: every declared calendar may be named
     calendars: dict[str, Calendar] = field(default_factory=dict)
 
     # -- helpers shared by the stages ------------------------------------------
@@ -169,6 +172,7 @@ class _Work:
                 return None
             for name in _constant_names(expr, self.params):
                 self._known_calendar(name, loc)
+            self.any_calendar = True
             return CalendarRef(None, expr)
         name = value
         if isinstance(value, str) and value.startswith("params."):
@@ -189,7 +193,10 @@ class _Work:
         return None if name == AROUND_THE_CLOCK else CalendarRef(name, None)
 
     def _known_calendar(self, name: Any, loc: Location) -> bool:
-        if name == AROUND_THE_CLOCK or name in self.calendars:
+        if name == AROUND_THE_CLOCK:
+            return True
+        if name in self.calendar_specs:
+            self.calendars_used.add(name)
             return True
         if name in self.calendars_raw:
             return False  # declared, but broken: reported where it is declared
@@ -377,7 +384,8 @@ def resolve_params(work: _Work) -> None:
 
 # ------------------------------------------------------------------ stage: calendars
 def compile_calendars(work: _Work) -> None:
-    """Each declared calendar expanded into its working intervals (:mod:`sopengine.calendars`)."""
+    """Each declared calendar checked: years, hours, closed dates, zone. It is expanded only once a rule uses it
+    (:func:`expand_calendars`): the holidays library takes about a second to load."""
     for name, (doc, raw) in work.calendars_raw.items():
         base = ("calendars", name)
         ok = True
@@ -409,24 +417,36 @@ def compile_calendars(work: _Work) -> None:
                 closed.add(cal.date.fromisoformat(str(text)))
             except ValueError:
                 bad(f"{text!r} is not a date (YYYY-MM-DD)", "closed", i)
-        spec = raw.get("holidays")
-        if spec and ok:
-            try:
-                closed |= cal.holiday_dates(spec["country"], spec.get("subdivision"), years,  # type: ignore[arg-type]
-                                            tuple(spec.get("categories") or ()))
-            except ValueError as exc:
-                bad(f"holidays: {exc}", "holidays")
-        if not ok:
-            continue
         try:
-            work.calendars[name] = cal.build(name, raw["zone"], tuple(sorted(hours)), frozenset(closed),
-                                             years)  # type: ignore[arg-type]
+            cal.zone_info(raw["zone"])
         except ValueError as exc:
             bad(str(exc), "zone")
+        if ok:
+            work.calendar_specs[name] = (tuple(sorted(hours)), frozenset(closed), years)  # type: ignore[assignment]
+
+
+def expand_calendars(work: _Work) -> None:
+    """The calendars the rules use (every one when an expression chooses), with their holidays, expanded into
+    working intervals (:mod:`sopengine.calendars`), in the order they are declared."""
+    for name, (hours, closed, years) in work.calendar_specs.items():
+        if not (work.any_calendar or name in work.calendars_used):
             continue
-        if not work.calendars[name].starts:
-            bad("it has no working time at all in its years", "hours")
-            del work.calendars[name]
+        doc, raw = work.calendars_raw[name]
+        loc = doc.loc(("calendars", name, "holidays"))
+        spec = raw.get("holidays")
+        if spec:
+            try:
+                closed = closed | cal.holiday_dates(spec["country"], spec.get("subdivision"), years,
+                                                    tuple(spec.get("categories") or ()))
+            except ValueError as exc:
+                work.error(Code.BAD_CALENDAR, f"calendar '{name}': holidays: {exc}", loc)
+                continue
+        built = cal.build(name, raw["zone"], hours, closed, years)
+        if not built.starts:
+            work.error(Code.BAD_CALENDAR, f"calendar '{name}': it has no working time at all in its years",
+                       doc.loc(("calendars", name, "hours")))
+            continue
+        work.calendars[name] = built
 
 
 # ------------------------------------------------------------------ stage: state
@@ -576,6 +596,7 @@ STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("state", compile_state),
     ("indexes", compile_indexes),
     ("rules", compile_rules),
+    ("calendars used", expand_calendars),
     ("conflicts", compile_conflicts),
     ("report", compile_report),
     ("completion", compile_completion),
