@@ -116,7 +116,7 @@ def holiday_dates(country: str, subdivision: str | None, years: tuple[int, int],
         raise ValueError("holidays by country need the 'holidays' package (pip install holidays)") from None
     try:
         found = holidays.country_holidays(country, subdiv=subdivision, years=range(years[0], years[1] + 1),
-                                          **({"categories": categories} if categories else {}))
+                                          categories=categories or None)
     except NotImplementedError as exc:
         raise ValueError(str(exc).strip() or f"no holidays are known for {country}") from None
     return frozenset(found)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -65,7 +66,7 @@ class _Work:
     suppressions: list[Suppression] = field(default_factory=list)
     duration_params: set[str] = field(default_factory=set)
     calendars_raw: dict[str, tuple[YamlDocument, dict[str, Any]]] = field(default_factory=dict)
-    calendar_specs: dict[str, tuple[Any, frozenset[Any], tuple[int, int]]] = field(default_factory=dict)
+    calendar_specs: dict[str, tuple[cal.Hours, frozenset[date], tuple[int, int]]] = field(default_factory=dict)
     calendars_used: set[str] = field(default_factory=set)
     any_calendar: bool = False  # an expression chooses: every declared calendar may be named
     calendars: dict[str, Calendar] = field(default_factory=dict)
@@ -414,7 +415,7 @@ def compile_calendars(work: _Work) -> None:
         closed: set[Any] = set()
         for i, text in enumerate(raw.get("closed") or []):
             try:
-                closed.add(cal.date.fromisoformat(str(text)))
+                closed.add(date.fromisoformat(str(text)))
             except ValueError:
                 bad(f"{text!r} is not a date (YYYY-MM-DD)", "closed", i)
         try:
@@ -422,7 +423,7 @@ def compile_calendars(work: _Work) -> None:
         except ValueError as exc:
             bad(str(exc), "zone")
         if ok:
-            work.calendar_specs[name] = (tuple(sorted(hours)), frozenset(closed), years)  # type: ignore[assignment]
+            work.calendar_specs[name] = (tuple(sorted(hours)), frozenset(closed), (years[0], years[1]))
 
 
 def expand_calendars(work: _Work) -> None:

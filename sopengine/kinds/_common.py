@@ -59,8 +59,8 @@ def counted(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef | None, e:
     the check is then undecided (recorded at ``e``). The calendar is chosen only when some span needs it."""
     if ref is None or not any(spans):
         return tuple(None if s is None else since + s for s in spans)
-    calendar = _choose(ev, run, rule, ref, e)
-    if calendar is False:
+    chosen, calendar = _choose(ev, run, rule, ref, e)
+    if not chosen:
         return None
     if calendar is None:
         return tuple(None if s is None else since + s for s in spans)
@@ -71,27 +71,28 @@ def counted(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef | None, e:
     return out
 
 
-def _choose(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef, e: Event) -> Calendar | None | bool:
-    """The calendar ``ref`` names at ``e`` (None: every hour), or False, the reason recorded as undecided."""
+def _choose(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef, e: Event) -> tuple[bool, Calendar | None]:
+    """(True, the calendar ``ref`` names at ``e``; None: every hour), or (False, None) with the reason recorded
+    as undecided."""
     calendars = ev.plan.pack.calendars
     if ref.expr is None:
-        return calendars[ref.name]  # type: ignore[index]  # checked by the compiler
+        return True, calendars[ref.name]  # type: ignore[index]  # checked by the compiler
     try:
         value = ref.expr.fn(e, run.state, None, None, ev.runtime)
     except MissingFact as exc:
         ev.undecided(run, rule, e, exc.reason)
-        return False
+        return False, None
     except Exception as exc:  # noqa: BLE001 - data of an unexpected shape must not stop an audit
         ev.undecided(run, rule, e, f"calendar {ref.expr.text!r} could not be evaluated: {type(exc).__name__}: "
                                    f"{exc}")
-        return False
+        return False, None
     if value == AROUND_THE_CLOCK and isinstance(value, str):
-        return None
+        return True, None
     found = calendars.get(value) if isinstance(value, str) else None
     if found is None:
         ev.undecided(run, rule, e, unknown_calendar(ref.expr.text, value, calendars))
-        return False
-    return found
+        return False, None
+    return True, found
 
 
 def unknown_calendar(text: str, value: Any, calendars: Iterable[str]) -> str:
