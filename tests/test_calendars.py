@@ -157,6 +157,11 @@ def test_the_base_pack_loads_and_its_rule_counts_in_the_office_calendar(tmp_path
     (("    hours:", "    years: [2045, 2000]\n    hours:"), "bad-calendar", "years [2045, 2000]"),
     (("  office:\n", "  24x7:\n"), "bad-calendar", "built-in calendar of every hour"),
     (("    within: 2h\n", "    repeat: {every: 1d}\n"), "bad-calendar", "a repeating obligation counts every hour"),
+    (("within: 2h", "within: {expr: \"hours(1) if data.region == 'EU' else hours(4)\"}"), None, None),
+    (("within: 2h", "within: {expr: \"hours(1) if data.regio == 'EU' else hours(4)\"}"), "unknown-field",
+     "did you mean 'region'"),
+    (("within: 2h", "within: {expr: hours(1)}\n    repeat: {every: 1d}", "calendar: office", "calendar: 24x7"),
+     "bad-duration", "a repeating obligation's deadline is a duration, not an expression"),
 ])
 def test_a_calendar_that_cannot_be_used_is_an_error_at_its_place_with_the_reason(
         tmp_path: Path, change: tuple[str, ...], code: str | None, words: str | None) -> None:

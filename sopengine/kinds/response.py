@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..calendars import CalendarRef
 from ..errors import Code, Diagnostic, Severity
-from ..expr import Expr, Template
+from ..expr import Expr, MissingFact, Template
 from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, missed_deadlines, tally
 from ..rulebase import Match, Rule
-from ..timeutil import MIN_REPEAT, format_duration
+from ..timeutil import MAX_DURATION, MIN_REPEAT, format_duration
 from ..values import freeze
 from ._base import YAML_KEY, Condition, Path, RuleKind
 from ._common import (add_checks, calendar_key, compile_text, counted, duration_key, expression_key, gate, match_key,
@@ -43,6 +43,8 @@ class ResponseRule(Rule):
     after: Match = field(default_factory=lambda: Match(frozenset()))
     expect: Match = field(default_factory=lambda: Match(frozenset()))
     within: float | None = None
+    # within: {expr: ...}: the deadline in seconds, evaluated at the trigger (then ``within`` is None)
+    within_expr: Expr | None = field(default=None, metadata={YAML_KEY: None})
     start: float = 0.0
     every: float | None = field(default=None, metadata={YAML_KEY: "repeat"})  # repeat: {every: ...}
     key: Expr | None = None
@@ -69,7 +71,15 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
     common["message"] = compile_text(work, doc, p, raw, "message", text_scope)
     action = compile_text(work, doc, p, raw, "action", text_scope)
     key = work.expr(raw["key"], work.scope(event=trig), doc.loc(p + ("key",))) if "key" in raw else None
-    within = work.duration(raw.get("within"), doc.loc(p + ("within",)))
+    within_raw = raw.get("within")
+    within_expr = None
+    if isinstance(within_raw, Mapping):
+        within_raw = None
+        within_expr = work.expr(raw["within"].get("expr"), work.scope(event=trig), doc.loc(p + ("within",)))
+        if "repeat" in raw:
+            work.error(Code.BAD_DURATION, "a repeating obligation's deadline is a duration, not an expression",
+                       doc.loc(p + ("within",)))
+    within = work.duration(within_raw, doc.loc(p + ("within",)))
     start = work.duration(raw.get("start"), doc.loc(p + ("start",))) or 0.0
     every = work.duration((raw.get("repeat") or {}).get("every"), doc.loc(p + ("repeat", "every")))
     if every is not None and every < MIN_REPEAT:
@@ -85,7 +95,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
         work.error(Code.BAD_CALENDAR, "a repeating obligation counts every hour: its periods cannot follow a "
                    "calendar (leave out calendar, or name 24x7)", doc.loc(p + ("calendar",)))
     return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
-                        cancel=cancel, fail_on=fail_on, action=action, calendar=calendar)
+                        cancel=cancel, fail_on=fail_on, action=action, calendar=calendar, within_expr=within_expr)
 
 
 # -- evaluate ---------------------------------------------------------------------
@@ -118,11 +128,34 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
     for ob in run.obligations:
         if ob.rule is rule and ob.key == key and not ob.overdue:
             return  # already open: one obligation per rule, case and key
-    times = counted(ev, run, rule, rule.calendar, e, e.time, (rule.within, rule.start))
+    within = rule.within
+    if rule.within_expr is not None:
+        within = _within(ev, run, rule, rule.within_expr, e)
+        if within is None:
+            return  # undecided: no deadline
+    times = counted(ev, run, rule, rule.calendar, e, e.time, (within, rule.start))
     if times is None:
         return  # undecided: no calendar to count in
     due, start = times
     run.obligations.append(Obligation(rule, e, key, due, start))  # type: ignore[arg-type]
+
+
+def _within(ev: Evaluator, run: CaseRun, rule: ResponseRule, expr: Expr, e: Event) -> float | None:
+    """The deadline ``within: {expr}`` gives at the trigger, in seconds; None (undecided, the reason recorded)
+    when it fails or gives no duration of 0 to 1000 years. The core words the reasons alike."""
+    try:
+        value = expr.fn(e, run.state, None, None, ev.runtime)
+    except MissingFact as exc:
+        ev.undecided(run, rule, e, exc.reason)
+        return None
+    except Exception as exc:  # noqa: BLE001 - data of an unexpected shape must not stop an audit
+        ev.undecided(run, rule, e, f"within {expr.text!r} could not be evaluated: {type(exc).__name__}: {exc}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_DURATION:
+        ev.undecided(run, rule, e, f"within {expr.text!r} gave no duration (a {type(value).__name__}, not "
+                                   "seconds from 0 to 1000 years)")
+        return None
+    return float(value)
 
 
 def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
@@ -255,13 +288,17 @@ def prepare(plan: Plan, rule: ResponseRule) -> None:
 def emit(em: _Emitter, rule: ResponseRule) -> dict[str, Any]:
     return dict(after=em.match(rule.after), expect=em.match(rule.expect), cancel=[em.match(m) for m in rule.cancel],
                 fail_on=[em.match(m) for m in rule.fail_on], within=rule.within, start=rule.start, every=rule.every,
-                key=em.expr(rule.key), action=em.template(rule.action),
+                key=em.expr(rule.key), action=em.template(rule.action), within_expr=em.expr(rule.within_expr),
                 calendar=em.calendar(rule.calendar))
 
 
 def conditions(rule: ResponseRule) -> Iterator[Condition]:
     if rule.key is not None:
         yield "key", rule.key, frozenset()  # the rule has no 'on' of its own
+    if rule.within_expr is not None:
+        yield "within", rule.within_expr, rule.after.on
+    if rule.calendar is not None and rule.calendar.expr is not None:
+        yield "calendar", rule.calendar.expr, rule.after.on
     for name, m in (("after", rule.after), ("expect", rule.expect)):
         if m.when is not None:
             yield f"{name}.when", m.when, m.on
@@ -291,7 +328,9 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "after": match_key("The trigger: events that open an obligation."),
         "expect": match_key("The events that meet the obligation."),
-        "within": duration_key("Deadline, measured from the trigger."),
+        "within": {"description": "Deadline, measured from the trigger: a duration, or {expr: ...} giving seconds "
+                             "at the trigger (e.g. hours(1) if data.priority == 'High' else hours(4)).",
+                   "$ref": "#/$defs/durationChoice"},
         "start": duration_key("The obligation shows as a next action only from this long after the trigger."),
         "repeat": {
             "description": "The obligation recurs; after each period it is due again.",
@@ -324,7 +363,7 @@ SCHEMA: dict[str, Any] = {
 def notes(rule: ResponseRule, pack: Pack) -> Iterator[Diagnostic]:
     """An obligation with no deadline, no fail_on, in a pack that never says a case has ended, can only ever
     be a next action (Declare's liveness needs the case's end)."""
-    if rule.within is None and not rule.fail_on and pack.complete_when is None and pack.complete_idle is None:
+    if rule.within is None and rule.within_expr is None and not rule.fail_on and pack.complete_when is None and pack.complete_idle is None:
         yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} has no deadline (within), no fail_on, and the pack does "
                          "not say when a case has ended (pack.complete): it can only ever be a next action. Fine "
                          "for a to-do; else declare pack.complete, or audit a finished log with --cases-complete",

@@ -36,7 +36,7 @@ pub struct Calendar {
 /// A rule's choice of calendar (none: every hour).
 pub enum CalendarRef {
     Named(usize),
-    Expr(CExpr),
+    Expr(Box<CExpr>),
 }
 
 impl Calendar {

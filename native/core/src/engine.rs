@@ -149,7 +149,7 @@ impl Builder<'_> {
             };
         }
         let slot: ExprSlot = field(choice, "expr")?;
-        Ok(Some(CalendarRef::Expr(self.expr(&slot)?)))
+        Ok(Some(CalendarRef::Expr(Box::new(self.expr(&slot)?))))
     }
 
     pub fn matcher(&self, slot: &MatchSlot) -> Result<CMatch, String> {

@@ -10,7 +10,7 @@ use super::Rule;
 use crate::calendar::CalendarRef;
 use crate::engine::{field, Builder, CExpr, CMatch};
 use crate::event::Event;
-use crate::expr::Template;
+use crate::expr::{Raise, Template};
 use crate::plan::MatchSlot;
 use crate::run::{CaseRun, Obligation, Runner};
 use crate::value::Value;
@@ -21,6 +21,8 @@ pub struct Response {
     pub cancel: Vec<CMatch>,
     pub fail_on: Vec<CMatch>,
     pub within: Option<f64>,
+    /// `within: {expr}`: the deadline in seconds, evaluated at the trigger.
+    pub within_expr: Option<Box<CExpr>>,
     pub start: f64,
     pub every: Option<f64>,
     pub key: Option<CExpr>,
@@ -44,6 +46,7 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
         cancel: matches("cancel")?,
         fail_on: matches("fail_on")?,
         within: field(raw, "within")?,
+        within_expr: b.opt_expr(&field(raw, "within_expr")?)?.map(Box::new),
         start: field(raw, "start")?,
         every: field(raw, "every")?,
         key: b.opt_expr(&field(raw, "key")?)?,
@@ -78,13 +81,20 @@ pub fn trigger(
     {
         return;
     }
+    let within = match &k.within_expr {
+        None => k.within,
+        Some(expr) => match within(r, run, idx, expr, e) {
+            Some(seconds) => Some(seconds),
+            None => return, // undecided: no deadline
+        },
+    };
     let Some([due, start]) = r.counted(
         run,
         idx,
         k.calendar.as_ref(),
         e,
         e.time,
-        [k.within, Some(k.start)],
+        [within, Some(k.start)],
     ) else {
         return; // undecided: no calendar to count in
     };
@@ -102,6 +112,36 @@ pub fn trigger(
             who: None,
         },
     );
+}
+
+/// The longest duration a rule may use (`sopengine.timeutil.MAX_DURATION`): 1000 years.
+const MAX_DURATION: f64 = 1000.0 * 365.25 * 86400.0;
+
+/// The deadline `within: {expr}` gives at the trigger, in seconds; None (undecided, the reason
+/// recorded) when it fails or gives no duration of 0 to 1000 years (`response._within`).
+fn within(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    expr: &CExpr,
+    e: &Arc<Event>,
+) -> Option<f64> {
+    let reason = match r.value(run, expr, Some(e), None) {
+        Ok(Value::Int(i)) if 0 <= i && i as f64 <= MAX_DURATION => return Some(i as f64),
+        Ok(Value::Float(f)) if (0.0..=MAX_DURATION).contains(&f) => return Some(f),
+        Ok(other) => format!(
+            "within {} gave no duration (a {}, not seconds from 0 to 1000 years)",
+            expr.repr,
+            other.type_name()
+        ),
+        Err(Raise::MissingFact(reason)) => reason,
+        Err(Raise::Error { class, message }) => format!(
+            "within {} could not be evaluated: {class}: {message}",
+            expr.repr
+        ),
+    };
+    r.undecided(run, idx, Some(e), reason);
+    None
 }
 
 /// What an event does to an overdue obligation: `LATE` when it meets it, `MISSED` when it fails
