@@ -39,7 +39,7 @@ from .reporters import REPORTERS, HtmlReporter, JsonReporter, Reporter, TextRepo
 from .verdict import DEFAULT_MAX_REJECTED, input_problem
 from .reproduce import changed_files, differences, load_report, new_pack_files
 from .scenarios import run_tests
-from .timeutil import TimeFormatError, format_duration, format_time, parse_time
+from .timeutil import TimeFormatError, format_due, format_duration, format_time, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -772,7 +772,7 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     for w in items:
         shown = "  ".join(f"{k}={cell(v)}" for k, v in w.columns if v not in (None, ""))
         flag = "OVERDUE " if w.overdue else ""
-        lines += ["", f"{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}"]
+        lines += ["", f"{flag}due {format_due(w.due, w.zone) or '(no deadline)'}  {w.case}  {w.rule}"]
         lines.append(f"    {w.action}")
         if shown:
             lines.append(f"    {shown}")

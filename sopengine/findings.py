@@ -91,6 +91,7 @@ class NextAction:
     since: float
     events: tuple[str, ...] = ()
     more_events: int = 0
+    zone: str | None = None  # of the business calendar its deadline counted in; JSON keeps times in UTC
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
@@ -132,6 +133,7 @@ class Pending:
     last: float = float("inf")  # the time of the case's last event: its end, when its log is complete
     ended: bool = False  # the pack's pack.complete.when held after the case's last event: the case has ended
     idle: float | None = None  # pack.complete.idle: the case has ended once this long has passed without events
+    zone: str | None = None  # of the business calendar its deadline counted in (None: every hour)
 
     def has_ended(self, complete: bool, limit: float) -> bool:
         """Whether the case had ended by ``limit`` (every case of a complete log has)."""
@@ -153,7 +155,7 @@ class Pending:
         if self.start > as_of:
             return violations, None
         return violations, NextAction(self.rule, self.case, self.action, due, self.since, self.events,
-                                      self.more_events)
+                                      self.more_events, self.zone)
 
     def violation(self, time: float, message: str) -> Violation:
         return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events,
@@ -198,6 +200,7 @@ class WorkItem:
     columns: tuple[tuple[str, Any], ...]
     events: tuple[str, ...]
     more_events: int = 0
+    zone: str | None = None  # of the business calendar its deadline counted in; JSON and CSV keep UTC
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),

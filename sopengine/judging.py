@@ -107,7 +107,7 @@ def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainmen
         if as_of is None or p.start <= as_of:
             work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
                                  p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events,
-                                 p.more_events))
+                                 p.more_events, p.zone))
     return violations, actions, work
 
 

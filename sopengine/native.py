@@ -121,7 +121,7 @@ def _calendar(c: Calendar) -> dict[str, Any]:
     def seconds(times: tuple[float, ...]) -> list[float | int]:
         return [int(t) if t.is_integer() else t for t in times]  # whole seconds, written short
 
-    return {"name": c.name, "years": list(c.years), "first": c.first, "last": c.last, "starts": seconds(c.starts),
+    return {"name": c.name, "zone": c.zone, "years": list(c.years), "first": c.first, "last": c.last, "starts": seconds(c.starts),
             "ends": seconds(c.ends)}
 
 
@@ -298,8 +298,8 @@ class NativeSession:
         return assemble(
             as_of, events, cases, violations, [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
-            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more)
-             for rule, case, action, due, since, overdue, columns, ids, more in work],
+            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more, zone)
+             for rule, case, action, due, since, overdue, columns, ids, more, zone in work],
             self.warnings + self.notes.warnings(self._check),
             {(rule, week, who): counts for rule, week, who, counts in attained})
 

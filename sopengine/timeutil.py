@@ -105,6 +105,22 @@ def format_time(epoch: float | None) -> str | None:
         return _expanded(epoch)
 
 
+def format_due(epoch: float | None, zone: str | None) -> str | None:
+    """A deadline for people: RFC 3339 in UTC, and when a business calendar in ``zone`` counted it, the local
+    time there too: ``2026-03-30T09:00:00Z (2026-03-30 11:00 CEST, Europe/Berlin)``."""
+    text = format_time(epoch)
+    if epoch is None or zone is None:
+        return text
+    from zoneinfo import ZoneInfo
+
+    try:
+        local = datetime.fromtimestamp(epoch, ZoneInfo(zone))
+    except (ValueError, OverflowError, OSError, KeyError):
+        return text
+    shown = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+    return f"{text} ({shown} {local.tzname()}, {zone})"
+
+
 def format_time_strict(epoch: float) -> str:
     """:func:`format_time` as the expression language's ``iso()`` has it: raises outside years 1-9999."""
     value = datetime.fromtimestamp(epoch, timezone.utc)

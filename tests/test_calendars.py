@@ -236,3 +236,33 @@ def test_an_audit_with_calendars_is_the_same_json_on_both_engines(tmp_path: Path
         assert any(r.startswith("calendar \"'berlin-office' if data.region") and "could not be evaluated: TypeError"
                    in r for r in reasons), reasons
         assert "'c9' is not in the 'customers' facts" in reasons
+
+
+# -- due times shown in the calendar's zone -----------------------------------------------------------------
+def test_a_deadline_counted_in_a_calendar_is_shown_in_its_zone_as_well_as_utc() -> None:
+    from sopengine.timeutil import format_due, parse_time
+
+    due = parse_time("2026-03-30T09:00:00Z")
+    assert format_due(due, "Europe/Berlin") == "2026-03-30T09:00:00Z (2026-03-30 11:00 CEST, Europe/Berlin)"
+    assert format_due(due + 30, "America/Denver") == "2026-03-30T09:00:30Z (2026-03-30 03:00:30 MDT, America/Denver)"
+    assert format_due(due, None) == "2026-03-30T09:00:00Z"
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_text_reports_show_due_times_in_the_calendar_zone_and_json_keeps_utc(tmp_path: Path, runner,  # type: ignore[no-untyped-def]
+                                                                          engine: str) -> None:
+    if engine == "native" and not available():
+        pytest.skip("the native core is not built")
+    log = write_jsonl(tmp_path / "log.jsonl", [
+        {"id": "t1", "case": "SS-1", "time": "2024-11-08T16:30:00-07:00", "type": "ticket.created",
+         "actor": "pat@home.example", "data": {"reporter": "pat@home.example"}}])
+    args = [str(log), "--set", "service_desk_calendar=service-desk-hours", "--as-of", "2024-11-11T12:00:00Z"]
+    text = runner.invoke(cli, ["audit", *args, "--engine", engine, "--fail-on", "never"]).output
+    # 30 minutes on Friday, Monday 11 November is Veterans Day: Tuesday 09:30 Mountain time
+    assert "due 2024-11-12T16:30:00Z (2024-11-12 09:30 MST, America/Denver)  service-desk/first-response-2h" in text
+    worklist = runner.invoke(cli, ["next", *args]).output
+    assert "due 2024-11-12T16:30:00Z (2024-11-12 09:30 MST, America/Denver)" in worklist
+    report = json.loads(runner.invoke(cli, ["audit", *args, "--engine", engine, "--format", "json",
+                                            "--fail-on", "never"]).output)
+    [action] = [a for a in report["next_actions"] if a["rule"] == "service-desk/first-response-2h"]
+    assert action["due"] == "2024-11-12T16:30:00Z" and "zone" not in action

@@ -52,23 +52,27 @@ def gate(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, when: Expr | None) -
     return (rule.applies is None or ev.applies(run, rule, e)) and (when is None or bool(ev.test(run, rule, when, e)))
 
 
+Counted = tuple[tuple[float | None, ...], str | None]  # the times, and the zone of the calendar that counted
+
+
 def counted(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef | None, e: Event, since: float,
-            spans: tuple[float | None, ...]) -> tuple[float | None, ...] | None:
+            spans: tuple[float | None, ...]) -> Counted | None:
     """``since`` plus each span (None: no such time) counted in the rule's calendar (``ref``; None: every
-    hour). None when it cannot be: no calendar could be chosen, or a time falls outside the calendar's years;
-    the check is then undecided (recorded at ``e``). The calendar is chosen only when some span needs it."""
+    hour), with the calendar's zone (None: every hour counted). None when it cannot be: no calendar could be
+    chosen, or a time falls outside the calendar's years; the check is then undecided (recorded at ``e``).
+    The calendar is chosen only when some span needs it."""
     if ref is None or not any(spans):
-        return tuple(None if s is None else since + s for s in spans)
+        return tuple(None if s is None else since + s for s in spans), None
     chosen, calendar = _choose(ev, run, rule, ref, e)
     if not chosen:
         return None
     if calendar is None:
-        return tuple(None if s is None else since + s for s in spans)
+        return tuple(None if s is None else since + s for s in spans), None
     out = tuple(None if s is None else calendar.add(since, s) for s in spans)
     if any(t is None and s is not None for t, s in zip(out, spans)):
         ev.undecided(run, rule, e, calendar.outside(since))
         return None
-    return out
+    return out, calendar.zone
 
 
 def _choose(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef, e: Event) -> tuple[bool, Calendar | None]:

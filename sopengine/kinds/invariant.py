@@ -20,8 +20,8 @@ from ..expr import Expr, Template, state_refs
 from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, cite, tally
 from ..rulebase import Rule
 from ._base import YAML_KEY, Condition, Demand, Path, RuleKind
-from ._common import (REQUIRE, calendar_key, compile_text, counted, compile_when, duration_key, event_types_key, expression_key, gate,
-                      on_types, optional_template, text_key, when_condition)
+from ._common import (REQUIRE, calendar_key, compile_text, compile_when, counted, duration_key, event_types_key,
+                      expression_key, gate, on_types, optional_template, text_key, when_condition)
 
 if TYPE_CHECKING:
     from .._yaml import YamlDocument
@@ -71,9 +71,10 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 class Breach:
     """An invariant found broken in one case, from the event that broke it."""
 
-    __slots__ = ("rule", "since", "due", "events", "more", "reported", "event", "who")
+    __slots__ = ("rule", "since", "due", "events", "more", "reported", "event", "who", "zone")
 
-    def __init__(self, rule: InvariantRule, event: Event, evidence: Iterable[str], due: float):
+    def __init__(self, rule: InvariantRule, event: Event, evidence: Iterable[str], due: float,
+                 zone: str | None = None):
         self.rule = rule
         self.event = event
         self.since = event.time
@@ -81,6 +82,7 @@ class Breach:
         self.events, self.more = cite(evidence)
         self.reported = False
         self.who: str | None = None  # accountable at the end of the grace, once reported
+        self.zone = zone  # of the calendar its grace counted in (None: every hour)
 
 
 def _reads(rule: InvariantRule) -> frozenset[str]:
@@ -100,10 +102,11 @@ def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: 
     holds = ev.test(run, rule, rule.require, e)
     if holds is False:
         if rule.id not in run.breaches:
-            times = counted(ev, run, rule, rule.calendar, e, e.time, (rule.grace,))
-            if times is None:
+            found = counted(ev, run, rule, rule.calendar, e, e.time, (rule.grace,))
+            if found is None:
                 return  # undecided: no calendar to count the grace in
-            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)), times[0])  # type: ignore[arg-type]
+            (due,), zone = found
+            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)), due, zone)  # type: ignore[arg-type]
             run.breaches[rule.id] = breach
             if rule.grace == 0:  # no grace: broken at once
                 breach.reported = True
@@ -137,7 +140,7 @@ def pending(ev: Evaluator, run: CaseRun, breach: Breach, columns: tuple[tuple[st
         inv.action.render(breach.event, run.state, None, None, ev.runtime) if inv.action else "",
         inv.message.render(breach.event, run.state, None, None, ev.runtime),
         breach.since, breach.since, breach.due, None, breach.events, columns, more_events=breach.more,
-        accountable=ev.accountable(run, inv), attained=inv.grace > 0, last=run.last[0])
+        accountable=ev.accountable(run, inv), attained=inv.grace > 0, last=run.last[0], zone=breach.zone)
 
 
 def settled(run: CaseRun, out: Attainment) -> None:

@@ -102,9 +102,10 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 class Obligation:
     """An open obligation of one response rule in one case."""
 
-    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed", "overdue", "who")
+    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed", "overdue", "who", "zone")
 
-    def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float):
+    def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float,
+                 zone: str | None = None):
         self.rule = rule
         self.trigger = trigger
         self.key = key
@@ -114,6 +115,7 @@ class Obligation:
         self.missed = 0  # deadlines of a repeating obligation reported missed
         self.overdue = False  # its deadline passed (reported): kept only to see whether it is met late
         self.who: str | None = None  # accountable at the deadline, once overdue
+        self.zone = zone  # of the calendar its deadline counted in (None: every hour)
 
 
 def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
@@ -133,11 +135,11 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
         within = _within(ev, run, rule, rule.within_expr, e)
         if within is None:
             return  # undecided: no deadline
-    times = counted(ev, run, rule, rule.calendar, e, e.time, (within, rule.start))
-    if times is None:
+    found = counted(ev, run, rule, rule.calendar, e, e.time, (within, rule.start))
+    if found is None:
         return  # undecided: no calendar to count in
-    due, start = times
-    run.obligations.append(Obligation(rule, e, key, due, start))  # type: ignore[arg-type]
+    (due, start), zone = found
+    run.obligations.append(Obligation(rule, e, key, due, start, zone))  # type: ignore[arg-type]
 
 
 def _within(ev: Evaluator, run: CaseRun, rule: ResponseRule, expr: Expr, e: Event) -> float | None:
@@ -274,7 +276,7 @@ def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[st
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
         rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
         ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed,
-        accountable=ev.accountable(run, rule), attained=ob.due is not None, last=run.last[0])
+        accountable=ev.accountable(run, rule), attained=ob.due is not None, last=run.last[0], zone=ob.zone)
 
 
 def prepare(plan: Plan, rule: ResponseRule) -> None:

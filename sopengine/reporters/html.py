@@ -35,7 +35,7 @@ from ..findings import OUTCOMES, AuditResult, WorkItem
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
-from ..timeutil import format_time, format_week
+from ..timeutil import format_due, format_time, format_week
 
 _SEVERITIES = ("error", "warning", "info")
 _COLOURS = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1", "met": "#27ae60", "late": "#c0392b",
@@ -247,7 +247,8 @@ def _page_data(result: AuditResult, pack: Pack) -> dict[str, Any]:
     for v in result.violations:
         findings[v.case].append(["violation", v.rule, v.severity, v.message, format_time(v.time), list(v.events)])
     for a in result.next_actions:
-        findings[a.case].append(["next action", a.rule, "pending", a.action, format_time(a.due), list(a.events)])
+        findings[a.case].append(["next action", a.rule, "pending", a.action, format_due(a.due, a.zone),
+                                 list(a.events)])
     due: dict[str, float] = {}
     for w in result.work:
         if w.due is not None and w.due < due.get(w.case, float("inf")):

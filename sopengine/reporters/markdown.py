@@ -11,7 +11,7 @@ from ..findings import AuditResult
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
-from ..timeutil import format_time
+from ..timeutil import format_due, format_time
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 
@@ -59,7 +59,7 @@ class MarkdownReporter:
         if result.next_actions:
             lines += ["", "### Next actions, soonest due first", ""]
             lines += _table(["due", "case", "rule", "action"],
-                            [[format_time(a.due) or "(no deadline)", a.case, a.rule, a.action]
+                            [[format_due(a.due, a.zone) or "(no deadline)", a.case, a.rule, a.action]
                              for a in result.next_actions[: self.rows]])
             lines += self._more(len(result.next_actions), "next actions")
         if result.rejected:

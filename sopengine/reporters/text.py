@@ -11,7 +11,7 @@ from ..findings import AuditResult, NextAction, Violation
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
-from ..timeutil import format_time
+from ..timeutil import format_due, format_time
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -149,7 +149,7 @@ class TextReporter:
             return []
         out = ["", f"Next actions ({len(actions)}), soonest due first"]
         for a in actions[: self.per_rule * 5]:
-            due = f"due {format_time(a.due)}" if a.due is not None else "no deadline"
+            due = f"due {format_due(a.due, a.zone)}" if a.due is not None else "no deadline"
             out.append(f"  {a.case}  {due}  {a.rule}")
             out.append(f"      {a.action}")
         if len(actions) > self.per_rule * 5:

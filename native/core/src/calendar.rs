@@ -15,6 +15,7 @@ pub const AROUND_THE_CLOCK: &str = "24x7";
 #[derive(Deserialize)]
 pub struct CalendarPlan {
     pub name: String,
+    pub zone: String,
     pub years: (i64, i64),
     pub first: f64,
     pub last: f64,
@@ -24,6 +25,8 @@ pub struct CalendarPlan {
 
 pub struct Calendar {
     pub name: Str,
+    /// Its IANA time zone, only carried to reports with the deadlines it counted.
+    pub zone: Str,
     years: (i64, i64),
     first: f64,
     last: f64,
@@ -55,6 +58,7 @@ impl Calendar {
         }
         Ok(Calendar {
             name: Str::from(plan.name.as_str()),
+            zone: Str::from(plan.zone.as_str()),
             years: plan.years,
             first: plan.first,
             last: plan.last,
@@ -109,6 +113,7 @@ mod tests {
         let day = 86_400.0;
         Calendar::build(CalendarPlan {
             name: "test".into(),
+            zone: "UTC".into(),
             years: (1970, 1970),
             first: 0.0,
             last: 365.0 * day,

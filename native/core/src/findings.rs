@@ -182,6 +182,8 @@ pub struct Pending {
     pub ended: bool,
     /// The pack's `complete.idle`: the case has ended once this long passed without events.
     pub idle: Option<f64>,
+    /// The zone of the business calendar its deadline counted in (none: every hour).
+    pub zone: Option<Str>,
 }
 
 impl Pending {

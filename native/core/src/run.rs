@@ -51,6 +51,8 @@ pub struct Obligation {
     pub overdue: bool,
     /// Accountable at the deadline, once overdue.
     pub who: Option<Str>,
+    /// The zone of the business calendar its deadline counted in (none: every hour).
+    pub zone: Option<Str>,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -67,6 +69,8 @@ pub struct Breach {
     pub timed: bool,
     /// Accountable at the end of the grace, once reported.
     pub who: Option<Str>,
+    /// The zone of the business calendar its grace counted in (none: every hour).
+    pub zone: Option<Str>,
 }
 
 /// The evolving evaluation of one case (serialisable: an idle case can be spilled to disk).
@@ -316,7 +320,7 @@ impl<'e> Runner<'e> {
     }
 
     /// `since` plus each span (None: no such time) counted in a rule's calendar (none: every
-    /// hour); None when it cannot be, the check then undecided at `e`
+    /// hour), with the calendar's zone; None when it cannot be, the check then undecided at `e`
     /// (`sopengine.kinds._common.counted`). The calendar is chosen only when a span needs it.
     pub fn counted<const N: usize>(
         &mut self,
@@ -326,20 +330,22 @@ impl<'e> Runner<'e> {
         e: &Arc<Event>,
         since: f64,
         spans: [Option<f64>; N],
-    ) -> Option<[Option<f64>; N]> {
+    ) -> Option<([Option<f64>; N], Option<Str>)> {
         let plain = spans.map(|s| s.map(|s| since + s));
         let Some(choice) = choice else {
-            return Some(plain);
+            return Some((plain, None));
         };
         if !spans.iter().any(|s| s.is_some_and(|s| s != 0.0)) {
-            return Some(plain);
+            return Some((plain, None));
         }
         let engine = self.engine;
         let calendar = match choice {
             CalendarRef::Named(i) => &engine.calendars[*i],
             CalendarRef::Expr(expr) => {
                 let reason = match self.value(run, expr, Some(e), None) {
-                    Ok(Value::Str(name)) if &*name == AROUND_THE_CLOCK => return Some(plain),
+                    Ok(Value::Str(name)) if &*name == AROUND_THE_CLOCK => {
+                        return Some((plain, None))
+                    }
                     Ok(Value::Str(name)) => {
                         match engine.calendars.iter().find(|c| c.name == name) {
                             Some(found) => Ok(found),
@@ -379,7 +385,7 @@ impl<'e> Runner<'e> {
             self.undecided(run, rule, Some(e), calendar.outside(since));
             return None;
         }
-        Some(out.map(Option::flatten))
+        Some((out.map(Option::flatten), Some(calendar.zone.clone())))
     }
 
     fn scope<'a>(
@@ -987,6 +993,7 @@ impl<'e> Runner<'e> {
                 last: run.last.0,
                 ended,
                 idle,
+                zone: ob.zone.clone(),
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -1016,6 +1023,7 @@ impl<'e> Runner<'e> {
                 last: run.last.0,
                 ended,
                 idle,
+                zone: b.zone.clone(),
             });
         }
         out

@@ -414,6 +414,7 @@ impl NativeSession {
                 p.since,
                 PyTuple::new(py, ids(&p.events))?,
                 p.more_events,
+                p.zone.as_deref(),
             ))?;
         }
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
@@ -434,6 +435,7 @@ impl NativeSession {
                 PyTuple::new(py, cols)?,
                 PyTuple::new(py, ids(&p.events))?,
                 p.more_events,
+                p.zone.as_deref(),
             ))?;
         }
         let undecided = PyList::empty(py);

@@ -69,7 +69,8 @@ pub fn check(
             if run.breaches.iter().any(|b| b.rule == idx) {
                 return;
             }
-            let Some([due]) = r.counted(run, idx, k.calendar.as_ref(), e, e.time, [Some(k.grace)])
+            let Some(([due], zone)) =
+                r.counted(run, idx, k.calendar.as_ref(), e, e.time, [Some(k.grace)])
             else {
                 return; // undecided: no calendar to count the grace in
             };
@@ -86,6 +87,7 @@ pub fn check(
                 event: e.clone(),
                 timed: k.grace > 0.0,
                 who: None,
+                zone,
             };
             if k.grace == 0.0 {
                 breach.reported = true;

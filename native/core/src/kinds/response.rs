@@ -88,7 +88,7 @@ pub fn trigger(
             None => return, // undecided: no deadline
         },
     };
-    let Some([due, start]) = r.counted(
+    let Some(([due, start], zone)) = r.counted(
         run,
         idx,
         k.calendar.as_ref(),
@@ -110,6 +110,7 @@ pub fn trigger(
             missed: 0,
             overdue: false,
             who: None,
+            zone,
         },
     );
 }
