@@ -87,7 +87,7 @@ class _Work:
 
     def scope(self, *, event: Iterable[str] | None = None, trigger: Iterable[str] | None = None,
               other: Iterable[str] | None = None, state: bool = True,
-              extra: Iterable[str] = ()) -> Scope:
+              extra: Iterable[str] = (), trigger_name: str = "trigger") -> Scope:
         event = None if event is None else list(event)
         trigger = None if trigger is None else list(trigger)
         state_types = {name: STATE_KINDS.get(str(raw.get("type")), UNKNOWN)
@@ -96,6 +96,7 @@ class _Work:
         return Scope(
             event_fields=None if event is None else self.fields_of(event),
             trigger_fields=None if trigger is None else self.fields_of(trigger),
+            trigger_name=trigger_name,
             other_fields=None if other is None else frozenset(other),
             state_vars=frozenset(self.state_raw) if state else None,
             params=self.params,
@@ -154,11 +155,12 @@ class _Work:
             return None
 
     def match(self, raw: Mapping[str, Any], doc: YamlDocument, path: tuple[str | int, ...],
-              trigger: frozenset[str] | None = None) -> Match:
+              trigger: frozenset[str] | None = None, trigger_name: str = "trigger") -> Match:
         types = self.event_types(raw.get("on"), doc.loc(path + ("on",)))
         when = None
         if "when" in raw:
-            when = self.expr(raw["when"], self.scope(event=types, trigger=trigger), doc.loc(path + ("when",)))
+            scope = self.scope(event=types, trigger=trigger, trigger_name=trigger_name)
+            when = self.expr(raw["when"], scope, doc.loc(path + ("when",)))
         return Match(types, when)
 
 

@@ -15,6 +15,7 @@ from .errors import Location
 from .expr import Expr
 from .kinds.at_most import AtMostRule as AtMostRule
 from .kinds.cross_case import CrossCaseRule as CrossCaseRule
+from .kinds.declare import DeclareRule as DeclareRule
 from .kinds.forbid import ForbidRule as ForbidRule
 from .kinds.guard import GuardRule as GuardRule
 from .kinds.invariant import InvariantRule as InvariantRule

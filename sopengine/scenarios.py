@@ -245,7 +245,7 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
         out.problems.append(str(exc))
         return out
     facts = sc.get("facts", data.get("facts"))
-    session = new_session(pack, facts, engine)
+    session = new_session(pack, facts, engine, cases_complete=bool(sc.get("cases_complete")))
     feed_all(session, until(events, as_of))
     result = session.result(as_of)
     out.result = result
