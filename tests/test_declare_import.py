@@ -164,7 +164,8 @@ def test_a_model_pm4py_discovers_audits_as_pm4py_checks_it(tmp_path: Path, seed:
     by_quote = {r.id: r.source.quote for r in pack.rules}
     expected = {}
     cases = sorted(df["case:concept:name"].unique())
-    for case, row in zip(cases, pm4py.conformance_declare(df, model)):
+    checked = pm4py.conformance_declare(df, model)
+    for case, row in zip(cases, checked):
         expected[case] = {f"{name}({key})" if isinstance(key, str) else f"{name}({key[0]}, {key[1]})"
                           for name, key in row["deviations"]}
     for engine in ("python", "native"):
@@ -173,4 +174,11 @@ def test_a_model_pm4py_discovers_audits_as_pm4py_checks_it(tmp_path: Path, seed:
         for v in found.result.violations:
             got[v.case].add(by_quote[v.rule])
         assert got == expected, engine
+        table = found.conformance.set_index("case")  # pm4py's shape, case by case
+        assert list(table.index) == cases
+        for case, row in zip(cases, checked):
+            assert (table.at[case, "no_constr_total"], table.at[case, "no_dev_total"]) == \
+                (row["no_constr_total"], row["no_dev_total"])
+            assert table.at[case, "dev_fitness"] == pytest.approx(row["dev_fitness"])
+            assert table.at[case, "is_fit"] == row["is_fit"]
     assert sum(map(len, expected.values())) > 50, "the model should be broken often for the test to mean much"

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from ..errors import Code
+from ..errors import Code, Diagnostic, Severity
 from ..findings import MAX_EVIDENCE, Pending
 from ..rulebase import Match, Rule
 from ._base import YAML_KEY, Condition, Path, RuleKind
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ..evaluator import CaseRun, Evaluator, Plan
     from ..events import Event
     from ..expr import Template
+    from ..model import Pack
     from ..native import _Emitter
 
 # Where a partner must stand relative to the event that needs it (or, for never, the target to the activation).
@@ -416,6 +417,28 @@ def templates(rule: DeclareRule) -> Iterator[Template]:
     return optional_template(rule.action)
 
 
+def notes(rule: DeclareRule, pack: Pack) -> Iterator[Diagnostic]:
+    """Declare's traps: liveness that can never be late, and activations that are their own targets."""
+    sh = rule.shape
+    live = sh.at_least or sh.last or sh.forward in (LATER, ANYWHERE, NEXT) or sh.backward == ANYWHERE
+    if live and rule.most is None and pack.complete_when is None and pack.complete_idle is None:
+        yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} ({rule.template}) waits with no deadline (window.max) in "
+                         "a pack that does not say when a case has ended (pack.complete): what it waits for can only "
+                         "ever be a next action. Declare pack.complete, or audit a finished log with "
+                         "--cases-complete", rule.location, Severity.INFO, rule.id)
+    target = rule.target
+    ordered = sh.forward in (LATER, EARLIER, NEXT, PREV) or sh.backward in (EARLIER, PREV)
+    if target is None or not ordered or rule.activation.when is not None or target.when is not None:
+        return
+    both = sorted(rule.activation.on & target.on)
+    if both:
+        first = sh.forward in (EARLIER, PREV)
+        yield Diagnostic(Code.SELF_TARGET, f"rule {rule.id} ({rule.template}): {', '.join(repr(t) for t in both)} "
+                         f"is both activation and target, and an event does not meet itself: the "
+                         f"{'first' if first else 'last'} such event of every case can never be met", rule.location,
+                         Severity.WARNING, rule.id)
+
+
 def _match(description: str, when: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -457,4 +480,4 @@ SCHEMA: dict[str, Any] = {
 }
 
 KIND = RuleKind("declare", DeclareRule, SCHEMA, compile_rule, prepare, emit, conditions, event_types,
-                templates=templates)
+                templates=templates, notes=notes)
