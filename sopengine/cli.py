@@ -276,6 +276,8 @@ def _input_options(func: F) -> F:
         ("--timezone", "ZONE", "IANA time zone (e.g. Europe/Berlin) of the export's times written without a "
                                "UTC offset (a report's local times). Default: such times are rejected. "
                                "Inputs read through a mapping only."),
+        ("--case-type", "TYPE", "OCEL 2.0 logs: the object type whose objects are the cases (an event is in the "
+                                "case of each related object of that type)."),
     )):
         func = click.option(name, name.lstrip("-").replace("-", "_"), metavar=metavar, expose_value=False,
                             callback=_set_reading, help=text)(func)
@@ -291,9 +293,9 @@ def _input_options(func: F) -> F:
     func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
                         help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
     func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
-                        help="jsonl, json, csv, parquet, xes, or the name of an input mapping shipped beside "
+                        help="jsonl, json, csv, parquet, xes, ocel, or the name of an input mapping shipped beside "
                              "the pack (NAME.input.yaml; the bundled pack has two CRM exports). auto: by file "
-                             "extension (.jsonl, .json, .csv, .parquet, .xes; .gz too).")(func)
+                             "extension (.jsonl, .json, .csv, .parquet, .xes, .jsonocel, .sqlite; .gz too).")(func)
     return func
 
 
@@ -302,7 +304,7 @@ def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> Inpu
     return InputSpec(input_format, mapping, tuple(sops), _limits(), csv_delimiter=reading.get("csv_delimiter"),
                      encoding=reading.get("encoding"), time_format=reading.get("time_format"),
                      timezone=reading.get("timezone"), lenient_data=reading.get("lenient_data") == "true",
-                     cases_complete=reading.get("cases_complete") == "true")
+                     cases_complete=reading.get("cases_complete") == "true", case_type=reading.get("case_type"))
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),

@@ -648,12 +648,13 @@ def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawR
 
 
 def container_of(path: str) -> str:
-    """The container format by file extension (``.gz`` looked through): csv, parquet, json, xes or jsonl."""
+    """The container format by file extension (``.gz`` looked through): csv, parquet, json, xes, ocel (``.jsonocel``,
+    ``.sqlite``) or jsonl."""
     name = os.path.basename(path).lower()
     if name.endswith(".gz"):
         name = name[:-3]
     for ext, fmt in ((".csv", "csv"), (".parquet", "parquet"), (".pq", "parquet"), (".json", "json"),
-                     (".xes", "xes")):
+                     (".xes", "xes"), (".jsonocel", "ocel"), (".sqlite", "ocel"), (".sqlite3", "ocel")):
         if name.endswith(ext):
             return fmt
     return "jsonl"
