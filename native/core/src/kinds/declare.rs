@@ -40,6 +40,7 @@ pub struct Shape {
 }
 
 impl Shape {
+    #[rustfmt::skip] // a table: one template per line
     fn of(template: &str) -> Option<Shape> {
         use Place::*;
         let s = Shape::default();
@@ -100,7 +101,8 @@ pub struct Declare {
 
 pub fn build(b: &Builder, raw: &Json) -> Result<Declare, String> {
     let template: String = field(raw, "template")?;
-    let shape = Shape::of(&template).ok_or_else(|| format!("unknown Declare template '{template}'"))?;
+    let shape =
+        Shape::of(&template).ok_or_else(|| format!("unknown Declare template '{template}'"))?;
     let target: Option<MatchSlot> = field(raw, "target")?;
     let action = match raw.get("action") {
         Some(Json::Null) | None => None,
@@ -146,7 +148,14 @@ struct At<'a> {
     is_tgt: bool,
 }
 
-pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Declare, e: &Arc<Event>) {
+pub fn check(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    idx: u32,
+    rule: &Rule,
+    k: &Declare,
+    e: &Arc<Event>,
+) {
     if rule.applies.is_some() && !r.applies(run, idx, rule, e) {
         return;
     }
@@ -170,7 +179,14 @@ pub fn check(r: &mut Runner, run: &mut CaseRun, idx: u32, rule: &Rule, k: &Decla
     let is_act = k.activation.covers(e.etype)
         && r.test(run, idx, k.activation.when.as_ref(), Some(e), None) == Some(true);
     let is_tgt = k.target.as_ref().is_some_and(|t| t.covers(e.etype));
-    let at = At { idx, rule, k, e, is_act, is_tgt };
+    let at = At {
+        idx,
+        rule,
+        k,
+        e,
+        is_act,
+        is_tgt,
+    };
     let sh = k.shape;
     if k.max.is_some() && (!trace.wait_fwd.is_empty() || !trace.wait_bwd.is_empty()) {
         expire(r, run, &at, &mut trace);
@@ -209,7 +225,14 @@ fn violate(
     more: u64,
 ) {
     let message = r.render(run, &at.rule.message, Some(subject), None);
-    r.violate(run, at.idx, time.unwrap_or(subject.time), message, ids, more);
+    r.violate(
+        run,
+        at.idx,
+        time.unwrap_or(subject.time),
+        message,
+        ids,
+        more,
+    );
 }
 
 /// Whether an activation and a target correlate: the window, then the target's condition.
@@ -231,7 +254,11 @@ fn find(
     as_act: bool,
 ) -> Option<Arc<Event>> {
     events.iter().rev().find_map(|x| {
-        let hit = if as_act { pairs(r, run, at, at.e, x) } else { pairs(r, run, at, x, at.e) };
+        let hit = if as_act {
+            pairs(r, run, at, at.e, x)
+        } else {
+            pairs(r, run, at, x, at.e)
+        };
         hit.then(|| x.clone())
     })
 }
@@ -246,7 +273,11 @@ fn unmet(
 ) -> Vec<Arc<Event>> {
     let mut keep = Vec::new();
     for x in waiting {
-        let met = if as_act { pairs(r, run, at, at.e, &x) } else { pairs(r, run, at, &x, at.e) };
+        let met = if as_act {
+            pairs(r, run, at, at.e, &x)
+        } else {
+            pairs(r, run, at, &x, at.e)
+        };
         if met {
             Runner::held(run, at.idx);
         } else {
@@ -309,7 +340,15 @@ fn forward(r: &mut Runner, run: &mut CaseRun, at: &At, trace: &mut Trace, place:
                 } else {
                     if at.k.shape.alternate {
                         for a in std::mem::take(&mut trace.wait_fwd) {
-                            violate(r, run, at, &a, vec![a.id.clone(), e.id.clone()], Some(e.time), 0);
+                            violate(
+                                r,
+                                run,
+                                at,
+                                &a,
+                                vec![a.id.clone(), e.id.clone()],
+                                Some(e.time),
+                                0,
+                            );
                         }
                     }
                     trace.wait_fwd.push(e.clone());
@@ -339,7 +378,15 @@ fn forward(r: &mut Runner, run: &mut CaseRun, at: &At, trace: &mut Trace, place:
                 if at.is_tgt && pairs(r, run, at, &a, e) {
                     Runner::held(run, at.idx);
                 } else {
-                    violate(r, run, at, &a, vec![a.id.clone(), e.id.clone()], Some(e.time), 0);
+                    violate(
+                        r,
+                        run,
+                        at,
+                        &a,
+                        vec![a.id.clone(), e.id.clone()],
+                        Some(e.time),
+                        0,
+                    );
                 }
             }
             if at.is_act {
@@ -459,7 +506,11 @@ pub fn waits(k: &Declare, memory: Option<&Memory>) -> Vec<(Arc<Event>, Vec<Str>,
     };
     let mut out = Vec::new();
     if k.shape.at_least && (trace.count as i64) < k.n {
-        let ids = if trace.first.is_empty() { vec![trace.seen.id.clone()] } else { trace.first.clone() };
+        let ids = if trace.first.is_empty() {
+            vec![trace.seen.id.clone()]
+        } else {
+            trace.first.clone()
+        };
         out.push((trace.seen.clone(), ids, None));
     }
     if k.shape.last {
