@@ -758,7 +758,8 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
 def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
     if fmt == "json":
         doc = {"as_of": format_time(result.as_of), "summary": {**result.summary(), "items": len(items),
-                                                               "overdue": sum(w.overdue for w in items)},
+                                                               "overdue": sum(w.overdue for w in items),
+                                                               "at_risk_items": sum(w.at_risk for w in items)},
                "items": [w.to_json() for w in items],
                "rejected": [r.to_json() for r in result.rejected],
                **({"rejected_more": [{"reason": k, "count": v} for k, v in result.rejected_more.items()]}
@@ -771,10 +772,10 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
         writer.writerows(w.row(columns) for w in items)
         return buf.getvalue()
     lines = [f"Worklist as of {format_time(result.as_of)}: {len(items)} item(s), "
-             f"{sum(w.overdue for w in items)} overdue"]
+             f"{sum(w.overdue for w in items)} overdue, {sum(w.at_risk for w in items)} at risk"]
     for w in items:
         shown = "  ".join(f"{k}={cell(v)}" for k, v in w.columns if v not in (None, ""))
-        flag = "OVERDUE " if w.overdue else ""
+        flag = "OVERDUE " if w.overdue else "AT RISK " if w.at_risk else ""
         lines += ["", f"{flag}due {format_time(w.due) or '(no deadline)'}  {w.case}  {w.rule}"]
         lines.append(f"    {w.action}")
         if shown:

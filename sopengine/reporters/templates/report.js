@@ -230,8 +230,8 @@
   function showWorklist(data) {
     var header = data.work_header, at = function (name) { return header.indexOf(name); };
     var urls = new Map(data.cases.map(function (c) { return [c.id, c.url]; }));
-    var overdue = at("overdue"), due = at("due"), kase = at("case");
-    var shown = header.filter(function (h) { return h !== "overdue" && h !== "events"; });
+    var overdue = at("overdue"), risk = at("at_risk"), due = at("due"), kase = at("case");
+    var shown = header.filter(function (h) { return h !== "overdue" && h !== "at_risk" && h !== "events"; });
     pagedTable(document.getElementById("worklist-table"), document.getElementById("worklist-search"), {
       rows: data.work, tableClass: "stack worklist",
       columns: shown.map(function (name) {
@@ -244,8 +244,9 @@
           col.sort = function (r) { return r[i]; };
         }
         if (name === "due") col.cell = function (r) {
-          return el("span", {}, r[overdue] === "true" ? el("span", {"class": "sev overdue"}, "overdue") : null,
-                    r[overdue] === "true" ? " " : null, r[due] ? shownTime(r[due]) : "no deadline");
+          var flag = r[overdue] === "true" ? el("span", {"class": "sev overdue"}, "overdue")
+            : r[risk] === "true" ? el("span", {"class": "sev warning"}, "at risk") : null;
+          return el("span", {}, flag, flag ? " " : null, r[due] ? shownTime(r[due]) : "no deadline");
         };
         return col;
       }),
