@@ -891,6 +891,63 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
         sys.exit(1)
 
 
+@cli.command(name="reconcile")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@_input_options
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Judge as of this moment (RFC 3339), as audit does. Default: the latest event.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@click.option("--engine", type=click.Choice(["auto", "native", "python"]), default="auto", show_default=True,
+              help="The evaluator (both give the same findings).")
+@_max_option
+@_errors_to_exits
+def reconcile_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+                  facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, fmt: str,
+                  output: str | None, engine: str) -> None:
+    """Where the system of record's SLA verdicts disagree with sopengine's, and why.
+
+    The export's SLA verdicts (Jira Service Management SLA cycles, Salesforce case
+    milestones) come in as the events pack.reconcile names; per case and SLA the
+    system's verdict (breached, met, open) is set beside the rule's (violated, met,
+    open), and each disagreement is explained: the clock started at another time,
+    another goal, a pause, time counted in working hours. Exit 1 when any verdict
+    differs, 0 when all agree, 2 when the input cannot be read.
+
+    \b
+    Example:
+      sopengine reconcile issues.json --input-format jira --format json
+    """
+    from .events import Event
+    from .reconcile import reconcile
+
+    pack = _load(sops, sets)
+    if pack.reconcile is None:
+        raise UsageError("the pack does not say which events carry the system's SLA verdicts: declare "
+                         "pack.reconcile (event, rules); see docs/reconcile.md")
+    facts_files = tuple(_facts_files(facts_files))
+    _reading(logs, facts_files, pack.files, [mapping or ""])
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
+    records = list(read_records(pack, logs, inputs=inputs))
+    result = audit(pack, iter(records), facts, _parse_as_of(as_of), lenient_data=inputs.lenient_data,
+                   cases_complete=inputs.cases_complete, engine=_engine(engine))
+    if result.rejected_count:
+        raise InputError(f"{result.rejected_count} record(s) could not be read (audit --format json lists them): "
+                         "a reconciliation of part of the input would not say what the export says")
+    found = reconcile(pack, (r for r in records if isinstance(r, Event)), result)
+    text = orjson.dumps(found.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
+        else found.text()
+    _write(text, output)
+    if found.summary()["disagree"]:
+        sys.exit(1)
+
+
 @cli.command(name="import-declare")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--sop-id", "sop_id", default=None, metavar="ID",

@@ -192,8 +192,9 @@ def _constraint(model: Model, m: re.Match[str], line: str, number: int, used: se
         n = n or 1
     elif n is not None:
         raise ModelError(doc, number, f"{m['name']} takes no count")
-    model.rules.append(_rule(doc, line, number, template, [args[act_at]], [args[tgt_at]] if binary else None,
-                             act_when, tgt_when, window, used, n))
+    target = [args[tgt_at]] if tgt_at is not None else None
+    model.rules.append(_rule(doc, line, number, template, [args[act_at]], target, act_when, tgt_when, window, used,
+                             n))
 
 
 def _condition(text: str, document: str, line: int, own: str, target: str | None = None) -> str | None:

@@ -134,6 +134,15 @@ class Suppression:
 
 
 @dataclass(frozen=True)
+class Reconcile:
+    """pack.reconcile: the event type carrying the system of record's SLA verdicts, and the rule encoding each
+    of its SLAs by name (sopengine.reconcile)."""
+
+    event: str
+    rules: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class CaseLink:
     """Where a case id links to in reports: ``url`` with ``{case}``, for ids in which ``match`` finds a match."""
 
@@ -172,6 +181,7 @@ class Pack:
     complete_when: Expr | None = None  # a case whose state after its last event holds it has ended (pack.complete)
     complete_idle: float | None = None  # a case with no event for this long has ended (pack.complete.idle)
     version: str | None = None  # pack.version, as the pack declares it
+    reconcile: Reconcile | None = None  # pack.reconcile: SLA verdicts of the system of record
 
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""

@@ -66,7 +66,7 @@ def _json(path: str, display: str) -> tuple[list[tuple[Event, Related]], set[str
         raise InputError(f"{display}: not an OCEL 2.0 JSON log (no 'events' list)")
     object_type = {o.get("id"): o.get("type") for o in log.get("objects") or [] if isinstance(o, dict)}
     types = {t.get("name") for t in log.get("objectTypes") or [] if isinstance(t, dict)} | set(object_type.values())
-    out = []
+    out: list[tuple[Event, Related]] = []
     for e in log["events"]:
         if not isinstance(e, dict):
             out.append(({"__bad__": f"expected an event object, got {type(e).__name__}"}, []))
