@@ -322,6 +322,7 @@ def cli() -> None:
     sopengine rules                     list the rules of the bundled pack
     sopengine audit log.jsonl           audit an event log against the bundled pack
     sopengine next log.jsonl            what the SOPs require now (the worklist)
+    sopengine explain CASE log.jsonl    one case's timeline: what each rule did and why
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
     files, lint errors, failed SOP tests), 2 bad usage or unreadable input.
@@ -750,6 +751,55 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
              and (not overdue or w.overdue)
              and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
     _write(_render_work(items, columns, result, fmt), output)
+
+
+@cli.command(name="explain")
+@click.argument("case")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@_input_options
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Explain as of this RFC 3339 time, as in audit: events after it are not evaluated, deadlines "
+                   "are judged at it. Default: the latest event time in the input.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@_max_option
+@_errors_to_exits
+def explain_cmd(case: str, logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+                facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, fmt: str,
+                output: str | None) -> None:
+    """Why the audit says what it says about one CASE of the LOGS.
+
+    \b
+    sopengine explain 00001004 examples/events.jsonl --facts examples/facts.yaml
+    sopengine explain 00001004 examples/events.jsonl --facts examples/facts.yaml --format json
+
+    The case's events in time order; after each, what every rule looked at did
+    (held, violated, triggered an obligation, pending, undecided, not applicable)
+    and why (the conditions it tested and their values), the state it changed
+    and the clocks running (open obligations and broken conditions, with since,
+    shown from and due). Then what was still open at the as-of time, judged as
+    the audit judges it, the answers to the case's cross-case questions, and the
+    case's findings, which are the audit's for the case. Reads the logs as audit
+    does (same options) and evaluates them on the Python reference evaluator.
+    Exit 0; 2 when the case has no event in the logs (or none up to --as-of).
+    """
+    from .explain import explain
+    from .reporters.explain import text
+
+    pack = _load(sops, sets)
+    facts_files = tuple(_facts_files(facts_files))
+    _reading(logs, facts_files, pack.files, [mapping or ""])
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
+    x = explain(pack, read_records(pack, logs, inputs=inputs), case, facts, _parse_as_of(as_of),
+                limits=inputs.limits, lenient_data=inputs.lenient_data, cases_complete=inputs.cases_complete)
+    _write(orjson.dumps(x.to_json(), option=orjson.OPT_INDENT_2, default=str).decode() + "\n" if fmt == "json"
+           else text(x), output)
 
 
 def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:

@@ -450,8 +450,13 @@ def _conclude(ev: Evaluation) -> None:
             ev.outcome, ev.why = PENDING, f"still open: {_cond(failed)}" if failed else "still open"
     elif ev.held:
         ev.outcome = HELD
-        ev.why = "the broken condition is restored" if ev.ended else \
-            ("; ".join(_cond(c) for c in ev.conditions) or "no condition failed")
+        tested = "; ".join(_cond(c) for c in ev.conditions if c.what != "applies_when")
+        if ev.ended:
+            ev.why = "the broken condition is restored"
+        elif ev.kind == "forbid":
+            ev.why = f"not a forbidden event ({tested})" if tested else "not a forbidden event"
+        else:
+            ev.why = tested or "it holds"
     elif failed is not None:
         if ev.phase == INVARIANT and failed.what == "require":
             ev.outcome, ev.why = PENDING, f"still broken ({_cond(failed)})"
@@ -523,7 +528,8 @@ def explain(pack: Pack, records: Iterable[Record], case: str, facts: Mapping[str
             raise UsageError(f"case {case!r} has no event up to the as-of time {format_time(as_of)} ({later} "
                              "after it, not evaluated)")
         ids = session.case_ids()
-        raise UsageError(f"case {case!r} is not in the log ({len(ids)} case(s)){did_you_mean(case, ids)}")
+        hint = did_you_mean(case, ids) or (f"; its cases: {', '.join(map(repr, ids))}" if len(ids) <= 10 else "")
+        raise UsageError(f"case {case!r} is not in the log ({len(ids)} case(s)){hint}")
     judged = [_judge(run, p, result.as_of, cases_complete) for p in observer.pending(run)]
     violations = [v for s in observer.steps for v in s.deadlines] \
         + [v for s in observer.steps for e in s.evaluations for v in e.violations] \
