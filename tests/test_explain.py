@@ -283,3 +283,14 @@ def test_a_case_not_in_the_log_names_the_cases_it_has(library: Any) -> None:
     events = [ev("e1", "L1", 0, "loan.borrowed", book="Dune", member="m1")]
     with pytest.raises(UsageError, match=r"'L2' is not in the log \(1 case\(s\)\); its cases: 'L1'"):
         explain(library, events, "L2", FACTS_LIB)
+
+
+def test_a_hostile_case_id_and_data_stay_on_their_lines_in_the_text(tmp_path: Path) -> None:
+    from .test_output_injection import HOSTILE_CASE, _assert_inert
+
+    log = write_jsonl(tmp_path / "log.jsonl", [
+        {"id": "e1\n::error::x", "case": HOSTILE_CASE, "time": "2024-05-06T09:00:00Z", "type": "loan.borrowed",
+         "actor": "desk\x1b[2J", "data": {"book": "Dune\n::error file=a::pwned", "member": "m1"}}])
+    result = CliRunner().invoke(cli, ["explain", HOSTILE_CASE, str(log), "--sops", str(LIBRARY)])
+    assert result.exit_code == 0, result.output
+    _assert_inert(result.stdout)
