@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import UsageError, did_you_mean
-from .evaluator import CaseRun, Evaluator, Plan, _column_order
+from .evaluator import CaseRun, Evaluator, Interval, Plan, _column_order
 from .events import Event, Record
 from .expr import Expr
 from .findings import LATE, Attainment, NextAction, Pending, Undecided, Violation
@@ -258,13 +258,14 @@ class _Trace:
 
 
 class _Observer(Evaluator):
-    """The reference evaluator, recording what it does for one case (the explained one)."""
+    """The reference evaluator, recording what it does for some cases (those explained)."""
 
-    def __init__(self, plan: Plan, evaluator: Evaluator, case: str):
+    def __init__(self, plan: Plan, evaluator: Evaluator, cases: Iterable[str]):
         super().__init__(plan, evaluator.runtime)
-        self.case = case
-        self.run: CaseRun | None = None  # the case's run being recorded (a replay starts a new one)
-        self.steps: list[Step] = []
+        self.cases = frozenset(cases)
+        self.runs: dict[str, CaseRun] = {}  # each case's run being recorded (a replay starts a new one)
+        self.steps: dict[str, list[Step]] = {}
+        self._run: CaseRun | None = None  # the run whose event is being stepped, while one of theirs is
         self._trace: _Trace | None = None
         self._names: dict[tuple[str, int], str] = {}  # (rule, id of an expression) -> which condition it is
         for tp in plan.types.values():
@@ -274,20 +275,20 @@ class _Observer(Evaluator):
 
     # -- around each step -------------------------------------------------------------------------------------
     def step(self, run: CaseRun, e: Event) -> None:
-        if run.case != self.case:
+        if run.case not in self.cases:
             super().step(run, e)
             return
-        if run is not self.run:  # the case's first event, or a replay of it in time order
-            self.run, self.steps = run, []
+        if run is not self.runs.get(run.case):  # the case's first event, or a replay of it in time order
+            self.runs[run.case], self.steps[run.case] = run, []
         step = Step(e)
         before = {k: _copy(v) for k, v in run.state.items()}
         open_before = list(run.obligations)
         late_before = {ob.rule.id: _late(run.outcomes, ob.rule.id) for ob in open_before if ob.overdue}
-        self._trace = _Trace(step)
+        self._trace, self._run = _Trace(step), run
         try:
             super().step(run, e)
         finally:
-            self._trace = None
+            self._trace = self._run = None
         for ev in step.evaluations:
             if ev.phase == OBLIGATION and ev.trigger is not None:
                 ev.ended = not any(o.trigger.id == ev.trigger and o.rule.id == ev.rule for o in run.obligations)
@@ -305,10 +306,10 @@ class _Observer(Evaluator):
         step.state = {k: plain(v) for k, v in run.state.items()}
         step.changed = [k for k, v in run.state.items() if v != before.get(k)]
         step.clocks = clocks(run)
-        self.steps.append(step)
+        self.steps[run.case].append(step)
 
     def _expire(self, run: CaseRun, t: float) -> None:
-        trace = self._trace if run is self.run else None
+        trace = self._trace if run is self._run else None
         if trace is None:
             super()._expire(run, t)
             return
@@ -320,7 +321,7 @@ class _Observer(Evaluator):
 
     def _watch(self, handler: "Check", phase: str) -> "Check":
         def watched(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, *rest: Any) -> None:
-            trace = self._trace if run is self.run else None
+            trace = self._trace if run is self._run else None
             if trace is None:
                 handler(ev, run, rule, e, *rest)
                 return
@@ -347,7 +348,7 @@ class _Observer(Evaluator):
     # -- what the rule kinds tell the evaluator ----------------------------------------------------------------
     def test(self, run: CaseRun, rule: Rule, expr: Expr | None, event: Event | None, trigger: Event | None = None,
              other: Any = None) -> bool | None:
-        trace = self._trace if run is self.run else None
+        trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, trigger) if trace is not None else None  # first: an undecided goes to it
         value = super().test(run, rule, expr, event, trigger, other)
         if ev is not None and expr is not None and expr is not rule.applies:
@@ -356,7 +357,7 @@ class _Observer(Evaluator):
 
     def applies(self, run: CaseRun, rule: Rule, event: Event) -> bool:
         value = super().applies(run, rule, event)
-        trace = self._trace if run is self.run else None
+        trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None and rule.applies is not None:
             ev.conditions.append(Condition("applies_when", rule.applies.text, value))
@@ -364,7 +365,7 @@ class _Observer(Evaluator):
 
     def held(self, run: CaseRun, rule: Rule) -> None:  # type: ignore[override]
         Evaluator.held(run, rule)
-        trace = self._trace if run is self.run else None
+        trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
             ev.held = True
@@ -372,14 +373,14 @@ class _Observer(Evaluator):
     def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
                 more: int = 0) -> None:
         super().violate(run, rule, time, message, events, more)
-        trace = self._trace if run is self.run else None
+        trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
             ev.violations.append(run.violations[-1])
 
     def undecided(self, run: CaseRun, rule: Rule, event: Event | None, reason: str) -> None:
         super().undecided(run, rule, event, reason)
-        trace = self._trace if run is self.run else None
+        trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
             ev.undecided.append(reason)
@@ -486,12 +487,12 @@ def _cond(c: Condition | None) -> str:
 
 # -- running -------------------------------------------------------------------------------------------------------
 class _ExplainSession(Session):
-    """A Python session whose evaluator records one case."""
+    """A Python session whose evaluator records some cases."""
 
-    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None, case: str, *, limits: Limits,
+    def __init__(self, pack: Pack, facts: Mapping[str, Any] | None, cases: Iterable[str], *, limits: Limits,
                  lenient_data: bool, cases_complete: bool):
         super().__init__(pack, facts, limits=limits, lenient_data=lenient_data, cases_complete=cases_complete)
-        self.observer = _Observer(self._plan, self._eval, case)
+        self.observer = _Observer(self._plan, self._eval, cases)
         self._eval = self.observer
 
     def case_ids(self) -> list[str]:
@@ -506,10 +507,6 @@ def explain(pack: Pack, records: Iterable[Record], case: str, facts: Mapping[str
 
     Raises :class:`~sopengine.errors.UsageError` when the log has no event of the case up to the as-of time.
     """
-    from .audit import until
-
-    session = _ExplainSession(pack, facts, case, limits=limits, lenient_data=lenient_data,
-                              cases_complete=cases_complete)
     later = 0
 
     def counted(records: Iterable[Record]) -> Iterable[Record]:
@@ -519,31 +516,55 @@ def explain(pack: Pack, records: Iterable[Record], case: str, facts: Mapping[str
                 later += 1
             yield r
 
-    feed_all(session, until(counted(records), as_of))
-    result = session.result(as_of)
-    observer = session.observer
-    run = observer.run
-    if run is None:
+    session = _ExplainSession(pack, facts, [case], limits=limits, lenient_data=lenient_data,
+                              cases_complete=cases_complete)
+    found = _explained(session, counted(records), as_of, cases_complete)
+    if case not in found:
         if later:
             raise UsageError(f"case {case!r} has no event up to the as-of time {format_time(as_of)} ({later} "
                              "after it, not evaluated)")
         ids = session.case_ids()
         hint = did_you_mean(case, ids) or (f"; its cases: {', '.join(map(repr, ids))}" if len(ids) <= 10 else "")
         raise UsageError(f"case {case!r} is not in the log ({len(ids)} case(s)){hint}")
-    judged = [_judge(run, p, result.as_of, cases_complete) for p in observer.pending(run)]
-    violations = [v for s in observer.steps for v in s.deadlines] \
-        + [v for s in observer.steps for e in s.evaluations for v in e.violations] \
-        + [v for j in judged for v in j.violations]
-    answered, cross_undecided = _answer(session, observer, run)  # after: the askers take their answers
-    violations += [v for a in answered for v in a.violations]
-    return Explanation(
-        case, result.as_of, "given" if as_of is not None else "latest event", cases_complete, observer.steps, judged,
-        answered,
-        sorted(violations, key=lambda v: (v.time, v.rule, v.events, v.message, v.more_events, v.accountable or "")),
-        sorted([a for j in judged if (a := j.action) is not None],
-               key=lambda a: (a.due is None, a.due or 0.0, a.rule, a.events)),
-        sorted([*run.undecided.values(), *cross_undecided], key=lambda u: (u.rule, u.reason, u.event or "")),
-        later)
+    found[case].skipped = later
+    return found[case]
+
+
+def explain_cases(pack: Pack, records: Iterable[Record], cases: Iterable[str],
+                  facts: Mapping[str, Any] | None = None, as_of: float | None = None, *, limits: Limits = DEFAULT,
+                  lenient_data: bool = False, cases_complete: bool = False) -> dict[str, Explanation]:
+    """Explain several cases of a log in one pass (:func:`explain`): those that have events up to as-of."""
+    session = _ExplainSession(pack, facts, cases, limits=limits, lenient_data=lenient_data,
+                              cases_complete=cases_complete)
+    return _explained(session, records, as_of, cases_complete)
+
+
+def _explained(session: _ExplainSession, records: Iterable[Record], as_of: float | None,
+               cases_complete: bool) -> dict[str, Explanation]:
+    from .audit import until
+
+    feed_all(session, until(records, as_of))
+    result = session.result(as_of)
+    observer = session.observer
+    intervals = session.partial().intervals if any(r.probes for r in observer.runs.values()) else []
+    out = {}
+    for case, run in observer.runs.items():
+        steps = observer.steps[case]
+        judged = [_judge(run, p, result.as_of, cases_complete) for p in observer.pending(run)]
+        violations = [v for s in steps for v in s.deadlines] \
+            + [v for s in steps for e in s.evaluations for v in e.violations] \
+            + [v for j in judged for v in j.violations]
+        answered, cross_undecided = _answer(observer, run, steps, intervals)  # after: the askers take answers
+        violations += [v for a in answered for v in a.violations]
+        out[case] = Explanation(
+            case, result.as_of, "given" if as_of is not None else "latest event", cases_complete, steps, judged,
+            answered,
+            sorted(violations, key=lambda v: (v.time, v.rule, v.events, v.message, v.more_events,
+                                              v.accountable or "")),
+            sorted([a for j in judged if (a := j.action) is not None],
+                   key=lambda a: (a.due is None, a.due or 0.0, a.rule, a.events)),
+            sorted([*run.undecided.values(), *cross_undecided], key=lambda u: (u.rule, u.reason, u.event or "")))
+    return out
 
 
 def _judge(run: CaseRun, pending: Pending, as_of: float | None, complete: bool) -> Judged:
@@ -565,14 +586,14 @@ def _judge(run: CaseRun, pending: Pending, as_of: float | None, complete: bool) 
     return Judged(clock, TRIGGERED, f"open, but not shown before {format_time(pending.start)}")
 
 
-def _answer(session: _ExplainSession, observer: _Observer, run: CaseRun) -> tuple[list[Answer], list[Undecided]]:
+def _answer(observer: _Observer, run: CaseRun, steps: list[Step], intervals: list[Interval]
+            ) -> tuple[list[Answer], list[Undecided]]:
     """The case's cross-case questions answered against every case's index intervals, as the audit joins them;
     the evaluation that asked each takes its answer."""
     if not run.probes:
         return [], []
-    intervals = session.partial().intervals
     case_of = {iv.event: iv.case for iv in intervals}
-    asked = {e.probe: e for s in observer.steps for e in s.evaluations if e.probe is not None}
+    asked = {e.probe: e for s in steps for e in s.evaluations if e.probe is not None}
     answers: list[Answer] = []
     undecided: list[Undecided] = []
     for i, probe in enumerate(run.probes):

@@ -294,3 +294,18 @@ def test_a_hostile_case_id_and_data_stay_on_their_lines_in_the_text(tmp_path: Pa
     result = CliRunner().invoke(cli, ["explain", HOSTILE_CASE, str(log), "--sops", str(LIBRARY)])
     assert result.exit_code == 0, result.output
     _assert_inert(result.stdout)
+
+
+def test_every_case_of_the_example_log_explained_in_one_pass_has_the_audits_findings(
+        audits: dict[str, Any]) -> None:
+    from sopengine.audit import load_facts, read_records
+    from sopengine.explain import explain_cases
+
+    pack = load_pack([ROOT / "sops"])
+    cases = list(dict.fromkeys(json.loads(line)["case"] for line in Path(LOG).read_text().splitlines()))
+    found = explain_cases(pack, read_records(pack, [LOG]), cases, load_facts([FACTS]))
+    assert sorted(found) == sorted(cases)
+    for case, x in found.items():
+        doc = x.to_json()
+        for engine, audit in audits.items():
+            assert {k: doc[k] for k in FINDINGS} == _of_case(audit, case), (case, engine)
