@@ -475,6 +475,10 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, ...). "
                    "Under spark-submit the session it made is used instead.")
+@click.option("--explain", "explain_timelines", is_flag=True,
+              help="With --format html: each case's timeline also shows, after each event, what every rule did "
+                   "and why, as sopengine explain does (the logs are read again and evaluated on the Python "
+                   "reference evaluator; not from stdin).")
 @click.option("--reproduce", metavar="REPORT", type=click.Path(),
               help="Run again the audit a JSON report was made by (its provenance: pack, parameters, facts, logs, "
                    "as-of time, engine), from the directory it ran in. Every file must be as it was (else exit "
@@ -486,8 +490,8 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
               output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
-              progress: bool | None, memory_budget: int, engine: str, master: str, reproduce: str | None,
-              **kwargs: Any) -> None:
+              progress: bool | None, memory_budget: int, engine: str, master: str, explain_timelines: bool,
+              reproduce: str | None, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
@@ -511,9 +515,10 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     html = "html" in formats or bool(per_format.get("html"))
     result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0)  # HTML: every case
     result.input_problem = input_problem(result, max_rejected)
+    explained = _explain_timelines(target, result, pack, facts) if html and explain_timelines else {}
     _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
           else r.audit(result, pack), TextReporter(per_rule=limit, quiet=_quiet()),
-          {"html": HtmlReporter(facts)})
+          {"html": HtmlReporter(facts, explained)})
     if result.input_problem:
         raise InputError(f"input not read: {result.input_problem}")
     if result.grouped_input and not grouped and result.events >= 100_000:
@@ -523,6 +528,19 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _explain_timelines(target: "_Target", result: AuditResult, pack: Pack, facts: dict[str, Any]
+                       ) -> Mapping[str, Any]:
+    """--explain: the cases whose timelines the HTML report shows, explained in one more read of the logs."""
+    from .explain import explain_cases
+
+    if STDIN in target.logs:
+        raise UsageError("--explain reads the logs again, which stdin cannot be: give the log as a file")
+    inputs = _inputs(target.input_format, target.mapping, target.pack_paths).with_facts(facts)
+    return explain_cases(pack, read_records(pack, target.logs, inputs=inputs), list(result.timelines), facts,
+                         result.as_of, limits=inputs.limits, lenient_data=inputs.lenient_data,
+                         cases_complete=inputs.cases_complete)
 
 
 def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec) -> bool:

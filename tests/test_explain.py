@@ -309,3 +309,83 @@ def test_every_case_of_the_example_log_explained_in_one_pass_has_the_audits_find
         doc = x.to_json()
         for engine, audit in audits.items():
             assert {k: doc[k] for k in FINDINGS} == _of_case(audit, case), (case, engine)
+
+
+# -- the HTML report's timelines ----------------------------------------------------------------------------------
+def _page_data(page: str) -> dict[str, Any]:
+    import base64
+    import gzip
+    import re
+
+    packed = re.search(r'<script type="text/plain" id="report-data">([^<]*)</script>', page)
+    assert packed is not None
+    data: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(packed.group(1))))
+    return data
+
+
+def _html(tmp_path: Path, *extra: str) -> Path:
+    pytest.importorskip("jinja2")
+    pytest.importorskip("plotly")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["audit", LOG, "--facts", FACTS, "--format", "html", "--output", str(out),
+                                      "--fail-on", "never", *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_the_html_timelines_show_what_each_rule_did_as_explain_says_with_explain(tmp_path: Path) -> None:
+    data = _page_data(_html(tmp_path, "--explain").read_text(encoding="utf-8"))
+    cases = {c["id"]: c for c in data["cases"]}
+    runner = CliRunner()
+    for case in ("SS-4999", "00001229"):
+        explained = _explained(runner, case)
+        shown = cases[case]["explained"]
+        assert list(shown) == [s["event"]["id"] for s in explained["timeline"]]
+        for step in explained["timeline"]:
+            assert shown[step["event"]["id"]][len(step["deadlines"]):] == \
+                [[e["outcome"], e["rule"], e["why"]] for e in step["evaluations"]]
+            assert [row[:2] for row in shown[step["event"]["id"]][:len(step["deadlines"])]] == \
+                [["violated", v["rule"]] for v in step["deadlines"]]
+    assert all("explained" in c for c in data["cases"])  # every case with findings
+
+
+def test_without_explain_the_html_report_is_as_before(tmp_path: Path) -> None:
+    data = _page_data(_html(tmp_path).read_text(encoding="utf-8"))
+    assert data["cases"] and not any("explained" in c for c in data["cases"])
+
+
+def test_explain_for_the_html_report_cannot_read_stdin_again() -> None:
+    result = CliRunner().invoke(cli, ["audit", "-", "--facts", FACTS, "--format", "html", "--explain",
+                                      "--fail-on", "never"], input=Path(LOG).read_text())
+    assert result.exit_code == 2 and "stdin" in result.output
+
+
+def test_an_opened_case_in_the_html_report_lists_each_events_rule_evaluations(tmp_path: Path) -> None:
+    from .browser import Page
+    from .test_html_report import _chromium, _open, _search
+
+    report = _html(tmp_path, "--explain")
+    case = "SS-4999"
+    explained = _explained(CliRunner(), case)
+    with Page(_chromium(), tmp_path / "chromium") as page:
+        _open(page, report)
+        _search(page, "cases-search", case)
+        page.js("document.querySelector('#cases-table tr.case-row').click()")
+        shown = page.js("[...document.querySelectorAll('#cases-table ol.timeline > li')].map(li => "
+                        "[...li.querySelectorAll('li.eval')].filter(x => x.offsetParent !== null)"
+                        ".map(x => x.innerText))")
+        assert len(shown) == len(explained["timeline"])
+        for lines, step in zip(shown, explained["timeline"]):
+            applicable = [e for e in step["evaluations"] if e["outcome"] != "not_applicable"]
+            for e in applicable:  # each shown with its outcome, rule and why; the others behind one button
+                assert any(e["rule"] in line and e["why"] in line and e["outcome"].replace("_", " ") in line
+                           for line in lines), e
+            hidden = len(step["evaluations"]) - len(applicable)
+            assert len(lines) == len(step["deadlines"]) + len(applicable) + (1 if hidden else 0)
+        first = explained["timeline"][0]
+        assert any(e["outcome"] == "not_applicable" for e in first["evaluations"])
+        page.js("document.querySelector('#cases-table ul.evals').querySelector('button').click()")
+        opened = page.js("[...document.querySelector('#cases-table ul.evals').querySelectorAll('li.eval')]"
+                         ".filter(x => x.offsetParent !== null).length")
+        assert opened == len(first["deadlines"]) + len(first["evaluations"]) + 1
+    assert page.errors == []
