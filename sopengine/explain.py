@@ -56,6 +56,7 @@ OUTCOMES = (HELD, VIOLATED, TRIGGERED, PENDING, PAUSED, UNDECIDED, NOT_APPLICABL
 
 # Where in an event's evaluation a rule's step ran (docs/explain.md; the evaluator's order).
 OBLIGATION, CHECK, RECORD, INVARIANT = "obligation", "check", "record", "invariant"
+_DEADLINES = "deadlines"  # before them: deadlines that passed (listed with the step, not as evaluations)
 
 
 def plain(value: Any) -> Any:
@@ -242,7 +243,7 @@ class _Trace:
         self.last_of_rule: dict[str, Evaluation] = {}  # in the obligation phase: the obligation tested last
 
     def evaluation(self, rule: Rule, trigger: Event | None) -> Evaluation | None:
-        if self.phase == "deadline":
+        if self.phase == _DEADLINES:
             return None
         if self.current is not None:
             return self.current
@@ -313,7 +314,7 @@ class _Observer(Evaluator):
         if trace is None:
             super()._expire(run, t)
             return
-        trace.phase = "deadline"
+        trace.phase = _DEADLINES
         n = len(run.violations)
         super()._expire(run, t)
         trace.step.deadlines.extend(run.violations[n:])
