@@ -4,8 +4,9 @@ The case is evaluated by the reference evaluator through :class:`_Observer`, an
 :class:`~sopengine.evaluator.Evaluator` that records what the rule kinds tell it
 (``test``, ``applies``, ``held``, ``violate``, ``undecided``) and, around each
 rule's step, what changed (an obligation opened, a breach began, a cross-case
-question was asked). The audit's evaluator is not touched: recording lives only
-in the subclass, so an audit pays nothing for it.
+question was asked). The recording methods and the watched rule steps are put in
+place only while an explained case's event is stepped; the other cases' events,
+and every audit, go through the evaluator untouched, so an audit pays nothing.
 
 Every event of the log goes through one :class:`~sopengine.session.Session`, as
 ``audit --engine python`` would run it, so the as-of time, data checks, repeated
@@ -269,7 +270,12 @@ class _Observer(Evaluator):
         self._run: CaseRun | None = None  # the run whose event is being stepped, while one of theirs is
         self._trace: _Trace | None = None
         self._names: dict[tuple[str, int], str] = {}  # (rule, id of an expression) -> which condition it is
-        for tp in plan.types.values():
+        # The explained cases' events are stepped through a plan of their own, whose rule steps are watched;
+        # the other cases' events go through the plain one, at the audit's cost.
+        self._plain, self._watched = plan, Plan(plan.pack)
+        self._hooks = {"_expire": self._expire_seen, "test": self._test_seen, "applies": self._applies_seen,
+                       "held": self._held_seen, "violate": self._violate_seen, "undecided": self._undecided_seen}
+        for tp in self._watched.types.values():
             tp.checks[:] = [(self._watch(h, CHECK), r) for h, r in tp.checks]
             tp.recorders[:] = [(self._watch(h, RECORD), r) for h, r in tp.recorders]
             tp.invariants[:] = [(self._watch(h, INVARIANT), r) for h, r in tp.invariants]
@@ -285,11 +291,15 @@ class _Observer(Evaluator):
         before = {k: _copy(v) for k, v in run.state.items()}
         open_before = list(run.obligations)
         late_before = {ob.rule.id: _late(run.outcomes, ob.rule.id) for ob in open_before if ob.overdue}
-        self._trace, self._run = _Trace(step), run
+        self._trace, self._run, self.plan = _Trace(step), run, self._watched
+        hooks = vars(self)
+        hooks.update(self._hooks)  # the evaluator's methods the kinds call, recording, for this step only
         try:
             super().step(run, e)
         finally:
-            self._trace = self._run = None
+            self._trace, self._run, self.plan = None, None, self._plain
+            for name in self._hooks:
+                del hooks[name]
         for ev in step.evaluations:
             if ev.phase == OBLIGATION and ev.trigger is not None:
                 ev.ended = not any(o.trigger.id == ev.trigger and o.rule.id == ev.rule for o in run.obligations)
@@ -309,23 +319,19 @@ class _Observer(Evaluator):
         step.clocks = clocks(run)
         self.steps[run.case].append(step)
 
-    def _expire(self, run: CaseRun, t: float) -> None:
-        trace = self._trace if run is self._run else None
-        if trace is None:
-            super()._expire(run, t)
-            return
+    def _expire_seen(self, run: CaseRun, t: float) -> None:
+        trace = self._trace
+        assert trace is not None
         trace.phase = _DEADLINES
         n = len(run.violations)
-        super()._expire(run, t)
+        Evaluator._expire(self, run, t)
         trace.step.deadlines.extend(run.violations[n:])
         trace.phase = OBLIGATION
 
     def _watch(self, handler: "Check", phase: str) -> "Check":
         def watched(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, *rest: Any) -> None:
-            trace = self._trace if run is self._run else None
-            if trace is None:
-                handler(ev, run, rule, e, *rest)
-                return
+            trace = self._trace
+            assert trace is not None and run is self._run  # the watched plan steps only the explained cases
             current = trace.current = Evaluation(rule.id, rule.kind, phase)
             obligations, probes, broken = len(run.obligations), len(run.probes), rule.id in run.breaches
             try:
@@ -346,41 +352,41 @@ class _Observer(Evaluator):
             trace.step.evaluations.append(current)
         return watched
 
-    # -- what the rule kinds tell the evaluator ----------------------------------------------------------------
-    def test(self, run: CaseRun, rule: Rule, expr: Expr | None, event: Event | None, trigger: Event | None = None,
-             other: Any = None) -> bool | None:
+    # -- what the rule kinds tell the evaluator (set on the instance while an explained case's event is stepped)
+    def _test_seen(self, run: CaseRun, rule: Rule, expr: Expr | None, event: Event | None,
+                   trigger: Event | None = None, other: Any = None) -> bool | None:
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, trigger) if trace is not None else None  # first: an undecided goes to it
-        value = super().test(run, rule, expr, event, trigger, other)
+        value = Evaluator.test(self, run, rule, expr, event, trigger, other)
         if ev is not None and expr is not None and expr is not rule.applies:
             ev.conditions.append(Condition(self._name(rule, expr), expr.text, value))
         return value
 
-    def applies(self, run: CaseRun, rule: Rule, event: Event) -> bool:
-        value = super().applies(run, rule, event)
+    def _applies_seen(self, run: CaseRun, rule: Rule, event: Event) -> bool:
+        value = Evaluator.applies(self, run, rule, event)
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None and rule.applies is not None:
             ev.conditions.append(Condition("applies_when", rule.applies.text, value))
         return value
 
-    def held(self, run: CaseRun, rule: Rule) -> None:  # type: ignore[override]
+    def _held_seen(self, run: CaseRun, rule: Rule) -> None:
         Evaluator.held(run, rule)
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
             ev.held = True
 
-    def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
-                more: int = 0) -> None:
-        super().violate(run, rule, time, message, events, more)
+    def _violate_seen(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
+                      more: int = 0) -> None:
+        Evaluator.violate(self, run, rule, time, message, events, more)
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
             ev.violations.append(run.violations[-1])
 
-    def undecided(self, run: CaseRun, rule: Rule, event: Event | None, reason: str) -> None:
-        super().undecided(run, rule, event, reason)
+    def _undecided_seen(self, run: CaseRun, rule: Rule, event: Event | None, reason: str) -> None:
+        Evaluator.undecided(self, run, rule, event, reason)
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
