@@ -325,6 +325,7 @@ def cli() -> None:
     sopengine rules                     list the rules of the bundled pack
     sopengine audit log.jsonl           audit an event log against the bundled pack
     sopengine next log.jsonl            what the SOPs require now (the worklist)
+    sopengine explain CASE log.jsonl    one case's timeline: what each rule did and why
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
     files, lint errors, failed SOP tests), 2 bad usage or unreadable input.
@@ -477,6 +478,10 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, ...). "
                    "Under spark-submit the session it made is used instead.")
+@click.option("--explain", "explain_timelines", is_flag=True,
+              help="With --format html: each case's timeline also shows, after each event, what every rule did "
+                   "and why, as sopengine explain does (the logs are read again and evaluated on the Python "
+                   "reference evaluator; not from stdin).")
 @click.option("--reproduce", metavar="REPORT", type=click.Path(),
               help="Run again the audit a JSON report was made by (its provenance: pack, parameters, facts, logs, "
                    "as-of time, engine), from the directory it ran in. Every file must be as it was (else exit "
@@ -488,8 +493,8 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
               output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
-              progress: bool | None, memory_budget: int, engine: str, master: str, reproduce: str | None,
-              **kwargs: Any) -> None:
+              progress: bool | None, memory_budget: int, engine: str, master: str, explain_timelines: bool,
+              reproduce: str | None, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
@@ -513,9 +518,10 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     html = "html" in formats or bool(per_format.get("html"))
     result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0)  # HTML: every case
     result.input_problem = input_problem(result, max_rejected)
+    explained = _explain_timelines(target, result, pack, facts) if html and explain_timelines else {}
     _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
           else r.audit(result, pack), TextReporter(per_rule=limit, quiet=_quiet()),
-          {"html": HtmlReporter(facts)})
+          {"html": HtmlReporter(facts, explained)})
     if result.input_problem:
         raise InputError(f"input not read: {result.input_problem}")
     if result.grouped_input and not grouped and result.events >= 100_000:
@@ -525,6 +531,19 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _explain_timelines(target: "_Target", result: AuditResult, pack: Pack, facts: dict[str, Any]
+                       ) -> Mapping[str, Any]:
+    """--explain: the cases whose timelines the HTML report shows, explained in one more read of the logs."""
+    from .explain import explain_cases
+
+    if STDIN in target.logs:
+        raise UsageError("--explain reads the logs again, which stdin cannot be: give the log as a file")
+    inputs = _inputs(target.input_format, target.mapping, target.pack_paths).with_facts(facts)
+    return explain_cases(pack, read_records(pack, target.logs, inputs=inputs), list(result.timelines), facts,
+                         result.as_of, limits=inputs.limits, lenient_data=inputs.lenient_data,
+                         cases_complete=inputs.cases_complete)
 
 
 def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec) -> bool:
@@ -753,6 +772,55 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
              and (not overdue or w.overdue)
              and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
     _write(_render_work(items, columns, result, fmt), output)
+
+
+@cli.command(name="explain")
+@click.argument("case")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@_input_options
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Explain as of this RFC 3339 time, as in audit: events after it are not evaluated, deadlines "
+                   "are judged at it. Default: the latest event time in the input.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@_max_option
+@_errors_to_exits
+def explain_cmd(case: str, logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+                facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, fmt: str,
+                output: str | None) -> None:
+    """Why the audit says what it says about one CASE of the LOGS.
+
+    \b
+    sopengine explain 00001004 examples/events.jsonl --facts examples/facts.yaml
+    sopengine explain 00001004 examples/events.jsonl --facts examples/facts.yaml --format json
+
+    The case's events in time order; after each, what every rule looked at did
+    (held, violated, triggered an obligation, pending, undecided, not applicable)
+    and why (the conditions it tested and their values), the state it changed
+    and the clocks running (open obligations and broken conditions, with since,
+    shown from and due). Then what was still open at the as-of time, judged as
+    the audit judges it, the answers to the case's cross-case questions, and the
+    case's findings, which are the audit's for the case. Reads the logs as audit
+    does (same options) and evaluates them on the Python reference evaluator.
+    Exit 0; 2 when the case has no event in the logs (or none up to --as-of).
+    """
+    from .explain import explain
+    from .reporters.explain import text
+
+    pack = _load(sops, sets)
+    facts_files = tuple(_facts_files(facts_files))
+    _reading(logs, facts_files, pack.files, [mapping or ""])
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
+    x = explain(pack, read_records(pack, logs, inputs=inputs), case, facts, _parse_as_of(as_of),
+                limits=inputs.limits, lenient_data=inputs.lenient_data, cases_complete=inputs.cases_complete)
+    _write(orjson.dumps(x.to_json(), option=orjson.OPT_INDENT_2, default=str).decode() + "\n" if fmt == "json"
+           else text(x), output)
 
 
 def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:

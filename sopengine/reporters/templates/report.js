@@ -150,7 +150,22 @@
         head.appendChild(document.createTextNode(" "));
         head.appendChild(el("b", {}, e[2]));
         head.appendChild(el("span", {"class": "muted"}, " " + (e[3] ? e[3] + " \u00b7 " : "") + e[0]));
-        events.appendChild(el("li", {"class": marks[e[0]] ? "evidence" : null}, head, data));
+        var evals = null;
+        if (c.explained && c.explained[e[0]]) {  // what each rule did at this event: [outcome, rule, why]
+          evals = el("ul", {"class": "evals"});
+          var hidden = 0;
+          c.explained[e[0]].forEach(function (x) {
+            if (x[0] === "not_applicable") hidden++;
+            evals.appendChild(el("li", {"class": "eval " + x[0]}, el("span", {"class": "outcome"},
+              x[0].replace("_", " ")), " ", el("b", {}, x[1]), " ", el("span", {"class": "muted"}, x[2])));
+          });
+          if (hidden) {
+            var toggle = el("button", {type: "button", "class": "link"}, hidden + " rule(s) not applicable");
+            toggle.addEventListener("click", function (ev) { ev.stopPropagation(); evals.classList.toggle("all"); });
+            evals.appendChild(el("li", {"class": "eval more"}, toggle));
+          }
+        }
+        events.appendChild(el("li", {"class": marks[e[0]] ? "evidence" : null}, head, data, evals));
       });
     }
     var findings = el("div", {"class": "findings"});
