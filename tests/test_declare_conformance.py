@@ -23,7 +23,6 @@ in every other template Declare's first activity is the activation and its secon
 from __future__ import annotations
 
 import gzip
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 from xml.parsers import expat
 
+import orjson
 import pytest
 import yaml
 
@@ -48,8 +48,9 @@ LOGS = {
     "bpic2013": (DATA / "bpic2013_incidents.xes.gz", PACKS / "declare-bpic2013"),
     "bpic2012": (DATA / "bpic2012.xes.gz", PACKS / "declare-bpic2012"),
 }
-# Which log each engine is compared on: the reference evaluator takes about four times the core's time, so
-# it runs on the smaller log only (its findings equal the core's byte for byte elsewhere: tests/test_engines.py).
+# Which log each engine is compared on: the reference evaluator takes five or six times the core's time here
+# (BPI 2012: about 24 s against 4 s), so it runs on the smaller log only, to keep this module near 40 s (its
+# findings equal the core's byte for byte on the packs of tests/test_engines.py).
 RUNS = [("native", "bpic2013"), ("native", "bpic2012"), ("python", "bpic2013")]
 
 PRECEDENCE_LIKE = {"precedence", "alternate_precedence", "chain_precedence"}
@@ -128,9 +129,9 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Log]:
             traces = {case: [a for _, _, a in evs] for case, evs in ordered.items()}
             times = {case: [t for t, _, _ in evs] for case, evs in ordered.items()}
             jsonl = tmp_path_factory.mktemp(name) / f"{name}.jsonl"
-            with jsonl.open("w", encoding="utf-8") as fh:
+            with jsonl.open("wb") as fh:
                 for seq, (case, activity, stamp, _) in enumerate(events):
-                    fh.write(json.dumps({"id": f"e{seq}", "case": case, "time": stamp, "type": activity}) + "\n")
+                    fh.write(orjson.dumps({"id": f"e{seq}", "case": case, "time": stamp, "type": activity}) + b"\n")
             cache[name] = Log(traces, times, events, jsonl)
         return cache[name]
 
@@ -288,14 +289,14 @@ def pm4py_cases(log: Log, cs: list[Constraint]) -> dict[str, set[str]]:
     model: dict[str, dict[Any, dict[str, int]]] = {}
     for template, key in keyed:
         model.setdefault(template, {})[key] = {"support": 1, "confidence": 1}
-    # One row per event, each case's rows together and in the traces' order; pm4py takes the rows as they come.
+    # One row per event, the cases in the order of their ids, each case's events together and in time order:
+    # pm4py takes each case's rows as they come and the cases in the order of their ids (numpy.unique).
+    cases = sorted(log.traces)
     frame = pd.DataFrame({
-        "case:concept:name": [case for case, t in log.traces.items() for _ in t],
-        "concept:name": [a for t in log.traces.values() for a in t],
-        "time:timestamp": pd.to_datetime([x for ts in log.times.values() for x in ts], unit="s", utc=True),
+        "case:concept:name": [case for case in cases for _ in log.traces[case]],
+        "concept:name": [a for case in cases for a in log.traces[case]],
+        "time:timestamp": pd.to_datetime([x for case in cases for x in log.times[case]], unit="s", utc=True),
     })
-    cases = sorted(log.traces)  # pm4py's trace order: the case ids sorted (numpy.unique)
-    assert pm4py.project_on_event_attribute(frame, "concept:name") == [log.traces[c] for c in cases]
     results = pm4py.conformance_declare(frame, model, return_diagnostics_dataframe=False)
     out: dict[str, set[str]] = {rule: set() for rule in keyed.values()}
     for case, result in zip(cases, results, strict=True):
@@ -324,14 +325,16 @@ def differences(log: Log, cs: list[Constraint], got: dict[str, set[str]], want: 
 def test_violating_cases_per_constraint_equal_pm4py_conformance_declare(
         engine: str, name: str, logs: Callable[[str], Log], found: Callable[[str, str], dict[str, set[str]]]) -> None:
     log, cs = logs(name), [c for c in constraints(name) if c.standard_in_pm4py]
-    assert not differences(log, cs, found(engine, name), found("pm4py", name), (engine, "pm4py"))
+    diffs = differences(log, cs, found(engine, name), found("pm4py", name), (engine, "pm4py"))
+    assert not diffs, "\n".join(diffs)
 
 
 @pytest.mark.parametrize("engine, name", RUNS)
 def test_violating_cases_per_constraint_equal_a_standard_declare_checker(
         engine: str, name: str, logs: Callable[[str], Log], found: Callable[[str, str], dict[str, set[str]]]) -> None:
     log, cs = logs(name), constraints(name)
-    assert not differences(log, cs, found(engine, name), found("standard", name), (engine, "standard"))
+    diffs = differences(log, cs, found(engine, name), found("standard", name), (engine, "standard"))
+    assert not diffs, "\n".join(diffs)
 
 
 @pytest.mark.parametrize("name", LOGS)
@@ -339,7 +342,8 @@ def test_pm4py_equals_the_standard_checker_on_its_standard_templates(
         name: str, logs: Callable[[str], Log], found: Callable[[str, str], dict[str, set[str]]]) -> None:
     """The two references agree with each other, so that a difference above points at sopengine."""
     log, cs = logs(name), [c for c in constraints(name) if c.standard_in_pm4py]
-    assert not differences(log, cs, found("pm4py", name), found("standard", name), ("pm4py", "standard"))
+    diffs = differences(log, cs, found("pm4py", name), found("standard", name), ("pm4py", "standard"))
+    assert not diffs, "\n".join(diffs)
 
 
 @pytest.mark.parametrize("name", LOGS)
@@ -355,12 +359,13 @@ def test_every_template_both_holds_and_fails_in_many_cases(
     """Summed over a template's constraints, at least 100 cases violate it and 100 meet it with one of its
     activities present (not vacuously), by the standard checker: the comparison above can fail both ways."""
     log, violated = logs(name), found("standard", name)
+    present = {case: set(t) for case, t in log.traces.items()}
     failed: Counter[str] = Counter()
     held: Counter[str] = Counter()
     for c in constraints(name):
         failed[c.template] += len(violated[c.rule])
-        held[c.template] += sum(1 for case, t in log.traces.items() if case not in violated[c.rule] and
-                                (c.template in UNARY or c.a in t or c.b in t))
+        held[c.template] += sum(1 for case, acts in present.items() if case not in violated[c.rule] and
+                                (c.template in UNARY or c.a in acts or c.b in acts))
     assert {t for t in STANDARD if failed[t] < 100 or held[t] < 100} == set(), (failed, held)
 
 
@@ -380,3 +385,13 @@ def test_pm4py_nonsuccession_and_nonchainsuccession_are_not_standard_declare() -
     for template in ("not_succession", "not_chain_succession"):
         assert not STANDARD[template](trace, Constraint("", template, "a", "b", 1))
     assert result["deviations"] == [], "pm4py now reads them as Declare does: compare them with pm4py too"
+
+
+@pytest.mark.parametrize("name", LOGS)
+def test_on_the_logs_pm4py_nonsuccession_and_nonchainsuccession_miss_standard_violations(
+        name: str, found: Callable[[str, str], dict[str, set[str]]]) -> None:
+    """What that reading does on real data: pm4py flags some of the cases Declare does and no other."""
+    pm4py_found, standard = found("pm4py", name), found("standard", name)
+    cs = [c for c in constraints(name) if c.template in ("not_succession", "not_chain_succession")]
+    assert all(pm4py_found[c.rule] <= standard[c.rule] for c in cs)
+    assert sum(len(standard[c.rule] - pm4py_found[c.rule]) for c in cs) >= 100
