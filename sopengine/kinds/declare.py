@@ -107,10 +107,7 @@ class DeclareRule(Rule):
     least: float = field(default=0.0, metadata={YAML_KEY: "window"})  # window: {min, max}
     most: float | None = field(default=None, metadata={YAML_KEY: None})
     action: Template | None = None
-
-    @property
-    def shape(self) -> Shape:
-        return TEMPLATES[self.template]
+    shape: Shape = field(default_factory=Shape, metadata={YAML_KEY: None})  # the template's parts, looked up once
 
 
 def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any],
@@ -138,7 +135,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
     common["message"] = compile_text(work, doc, p, raw, "message", scope)
     action = compile_text(work, doc, p, raw, "action", scope) if "action" in raw else None
     return DeclareRule(**common, template=name, activation=activation, target=target, n=int(raw.get("n", 1)),
-                       least=least, most=most, action=action)
+                       least=least, most=most, action=action, shape=shape)
 
 
 # -- evaluate ---------------------------------------------------------------------
