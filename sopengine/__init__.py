@@ -25,6 +25,8 @@ from .errors import PackError as PackError
 from .errors import SopengineError as SopengineError
 from .errors import UsageError as UsageError
 from .events import Event as Event
+from .explain import Explanation as Explanation
+from .explain import explain as explain
 from .events import Rejected as Rejected
 from .findings import AuditResult as AuditResult
 from .frames import FrameAudit as FrameAudit
@@ -58,7 +60,7 @@ def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = 
 
 
 __all__ = [
-    "AuditResult", "Diagnostic", "InputSpec", "Event", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
+    "AuditResult", "Diagnostic", "InputSpec", "Event", "Explanation", "Impact", "InputError", "LintReport", "NextAction", "Pack", "PackError",
     "Rejected", "Rule", "Session", "SopengineError", "TestReport", "Undecided", "UsageError", "Violation", "audit",
-    "FrameAudit", "audit_files", "audit_frame", "audit_paths", "compare", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
+    "FrameAudit", "audit_files", "audit_frame", "audit_paths", "compare", "explain", "lint", "load_facts", "load_pack", "parse_time", "read_records", "run_tests",
 ]

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, fields
@@ -275,6 +276,8 @@ def _input_options(func: F) -> F:
         ("--timezone", "ZONE", "IANA time zone (e.g. Europe/Berlin) of the export's times written without a "
                                "UTC offset (a report's local times). Default: such times are rejected. "
                                "Inputs read through a mapping only."),
+        ("--case-type", "TYPE", "OCEL 2.0 logs: the object type whose objects are the cases (an event is in the "
+                                "case of each related object of that type)."),
     )):
         func = click.option(name, name.lstrip("-").replace("-", "_"), metavar=metavar, expose_value=False,
                             callback=_set_reading, help=text)(func)
@@ -290,9 +293,9 @@ def _input_options(func: F) -> F:
     func = click.option("--mapping", "mapping", metavar="FILE", type=click.Path(),
                         help="Input mapping (YAML) from the export's records to events; see docs/inputs.md.")(func)
     func = click.option("--input-format", "input_format", default="auto", show_default=True, metavar="FORMAT",
-                        help="jsonl, json, csv, parquet, xes, or the name of an input mapping shipped beside "
+                        help="jsonl, json, csv, parquet, xes, ocel, or the name of an input mapping shipped beside "
                              "the pack (NAME.input.yaml; the bundled pack has two CRM exports). auto: by file "
-                             "extension (.jsonl, .json, .csv, .parquet, .xes; .gz too).")(func)
+                             "extension (.jsonl, .json, .csv, .parquet, .xes, .jsonocel, .sqlite; .gz too).")(func)
     return func
 
 
@@ -301,7 +304,7 @@ def _inputs(input_format: str, mapping: str | None, sops: Sequence[str]) -> Inpu
     return InputSpec(input_format, mapping, tuple(sops), _limits(), csv_delimiter=reading.get("csv_delimiter"),
                      encoding=reading.get("encoding"), time_format=reading.get("time_format"),
                      timezone=reading.get("timezone"), lenient_data=reading.get("lenient_data") == "true",
-                     cases_complete=reading.get("cases_complete") == "true")
+                     cases_complete=reading.get("cases_complete") == "true", case_type=reading.get("case_type"))
 
 
 _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
@@ -322,6 +325,7 @@ def cli() -> None:
     sopengine rules                     list the rules of the bundled pack
     sopengine audit log.jsonl           audit an event log against the bundled pack
     sopengine next log.jsonl            what the SOPs require now (the worklist)
+    sopengine explain CASE log.jsonl    one case's timeline: what each rule did and why
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
     files, lint errors, failed SOP tests), 2 bad usage or unreadable input.
@@ -474,6 +478,10 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 @click.option("--master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, ...). "
                    "Under spark-submit the session it made is used instead.")
+@click.option("--explain", "explain_timelines", is_flag=True,
+              help="With --format html: each case's timeline also shows, after each event, what every rule did "
+                   "and why, as sopengine explain does (the logs are read again and evaluated on the Python "
+                   "reference evaluator; not from stdin).")
 @click.option("--reproduce", metavar="REPORT", type=click.Path(),
               help="Run again the audit a JSON report was made by (its provenance: pack, parameters, facts, logs, "
                    "as-of time, engine), from the directory it ran in. Every file must be as it was (else exit "
@@ -485,8 +493,8 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
               output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
-              progress: bool | None, memory_budget: int, engine: str, master: str, reproduce: str | None,
-              **kwargs: Any) -> None:
+              progress: bool | None, memory_budget: int, engine: str, master: str, explain_timelines: bool,
+              reproduce: str | None, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
@@ -510,9 +518,10 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     html = "html" in formats or bool(per_format.get("html"))
     result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0)  # HTML: every case
     result.input_problem = input_problem(result, max_rejected)
+    explained = _explain_timelines(target, result, pack, facts) if html and explain_timelines else {}
     _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
           else r.audit(result, pack), TextReporter(per_rule=limit, quiet=_quiet()),
-          {"html": HtmlReporter(facts)})
+          {"html": HtmlReporter(facts, explained)})
     if result.input_problem:
         raise InputError(f"input not read: {result.input_problem}")
     if result.grouped_input and not grouped and result.events >= 100_000:
@@ -522,6 +531,19 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _explain_timelines(target: "_Target", result: AuditResult, pack: Pack, facts: dict[str, Any]
+                       ) -> Mapping[str, Any]:
+    """--explain: the cases whose timelines the HTML report shows, explained in one more read of the logs."""
+    from .explain import explain_cases
+
+    if STDIN in target.logs:
+        raise UsageError("--explain reads the logs again, which stdin cannot be: give the log as a file")
+    inputs = _inputs(target.input_format, target.mapping, target.pack_paths).with_facts(facts)
+    return explain_cases(pack, read_records(pack, target.logs, inputs=inputs), list(result.timelines), facts,
+                         result.as_of, limits=inputs.limits, lenient_data=inputs.lenient_data,
+                         cases_complete=inputs.cases_complete)
 
 
 def _parallel(engine: str, logs: Sequence[str], inputs: InputSpec) -> bool:
@@ -752,10 +774,60 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     _write(_render_work(items, columns, result, fmt), output)
 
 
+@cli.command(name="explain")
+@click.argument("case")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@_input_options
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Explain as of this RFC 3339 time, as in audit: events after it are not evaluated, deadlines "
+                   "are judged at it. Default: the latest event time in the input.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@_max_option
+@_errors_to_exits
+def explain_cmd(case: str, logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+                facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, fmt: str,
+                output: str | None) -> None:
+    """Why the audit says what it says about one CASE of the LOGS.
+
+    \b
+    sopengine explain 00001004 examples/events.jsonl --facts examples/facts.yaml
+    sopengine explain 00001004 examples/events.jsonl --facts examples/facts.yaml --format json
+
+    The case's events in time order; after each, what every rule looked at did
+    (held, violated, triggered an obligation, pending, undecided, not applicable)
+    and why (the conditions it tested and their values), the state it changed
+    and the clocks running (open obligations and broken conditions, with since,
+    shown from and due). Then what was still open at the as-of time, judged as
+    the audit judges it, the answers to the case's cross-case questions, and the
+    case's findings, which are the audit's for the case. Reads the logs as audit
+    does (same options) and evaluates them on the Python reference evaluator.
+    Exit 0; 2 when the case has no event in the logs (or none up to --as-of).
+    """
+    from .explain import explain
+    from .reporters.explain import text
+
+    pack = _load(sops, sets)
+    facts_files = tuple(_facts_files(facts_files))
+    _reading(logs, facts_files, pack.files, [mapping or ""])
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
+    x = explain(pack, read_records(pack, logs, inputs=inputs), case, facts, _parse_as_of(as_of),
+                limits=inputs.limits, lenient_data=inputs.lenient_data, cases_complete=inputs.cases_complete)
+    _write(orjson.dumps(x.to_json(), option=orjson.OPT_INDENT_2, default=str).decode() + "\n" if fmt == "json"
+           else text(x), output)
+
+
 def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
     if fmt == "json":
         doc = {"as_of": format_time(result.as_of), "summary": {**result.summary(), "items": len(items),
-                                                               "overdue": sum(w.overdue for w in items)},
+                                                               "overdue": sum(w.overdue for w in items),
+                                                               "at_risk_items": sum(w.at_risk for w in items)},
                "items": [w.to_json() for w in items],
                "rejected": [r.to_json() for r in result.rejected],
                **({"rejected_more": [{"reason": k, "count": v} for k, v in result.rejected_more.items()]}
@@ -768,10 +840,10 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
         writer.writerows(w.row(columns) for w in items)
         return buf.getvalue()
     lines = [f"Worklist as of {format_time(result.as_of)}: {len(items)} item(s), "
-             f"{sum(w.overdue for w in items)} overdue"]
+             f"{sum(w.overdue for w in items)} overdue, {sum(w.at_risk for w in items)} at risk"]
     for w in items:
         shown = "  ".join(f"{k}={cell(v)}" for k, v in w.columns if v not in (None, ""))
-        flag = "OVERDUE " if w.overdue else ""
+        flag = "OVERDUE " if w.overdue else "AT RISK " if w.at_risk else ""
         lines += ["", f"{flag}due {format_due(w.due, w.zone) or '(no deadline)'}  {w.case}  {w.rule}"]
         lines.append(f"    {w.action}")
         if shown:
@@ -885,6 +957,107 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
     _write(text, output)
     if not impact.empty:
         sys.exit(1)
+
+
+@cli.command(name="reconcile")
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@_sops_option
+@_input_options
+@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_set_option
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Judge as of this moment (RFC 3339), as audit does. Default: the latest event.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@click.option("--engine", type=click.Choice(["auto", "native", "python"]), default="auto", show_default=True,
+              help="The evaluator (both give the same findings).")
+@_max_option
+@_errors_to_exits
+def reconcile_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, mapping: str | None,
+                  facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, fmt: str,
+                  output: str | None, engine: str) -> None:
+    """Where the system of record's SLA verdicts disagree with sopengine's, and why.
+
+    The export's SLA verdicts (Jira Service Management SLA cycles, Salesforce case
+    milestones) come in as the events pack.reconcile names; per case and SLA the
+    system's verdict (breached, met, open) is set beside the rule's (violated, met,
+    open), and each disagreement is explained: the clock started at another time,
+    another goal, a pause, time counted in working hours. Exit 1 when any verdict
+    differs, 0 when all agree, 2 when the input cannot be read.
+
+    \b
+    Example:
+      sopengine reconcile issues.json --input-format jira --format json
+    """
+    from .events import Event
+    from .reconcile import reconcile
+
+    pack = _load(sops, sets)
+    if pack.reconcile is None:
+        raise UsageError("the pack does not say which events carry the system's SLA verdicts: declare "
+                         "pack.reconcile (event, rules); see docs/reconcile.md")
+    facts_files = tuple(_facts_files(facts_files))
+    _reading(logs, facts_files, pack.files, [mapping or ""])
+    inputs = _inputs(input_format, mapping, _pack_paths(sops))
+    facts = load_facts(facts_files, inputs=inputs, pack=pack)
+    inputs = inputs.with_facts(facts)
+    records = list(read_records(pack, logs, inputs=inputs))
+    result = audit(pack, iter(records), facts, _parse_as_of(as_of), lenient_data=inputs.lenient_data,
+                   cases_complete=inputs.cases_complete, engine=_engine(engine))
+    if result.rejected_count:
+        raise InputError(f"{result.rejected_count} record(s) could not be read (audit --format json lists them): "
+                         "a reconciliation of part of the input would not say what the export says")
+    found = reconcile(pack, (r for r in records if isinstance(r, Event)), result)
+    text = orjson.dumps(found.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
+        else found.text()
+    _write(text, output)
+    if found.summary()["disagree"]:
+        sys.exit(1)
+
+
+@cli.command(name="import-declare")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--sop-id", "sop_id", default=None, metavar="ID",
+              help="The SOP's id (default: from the model's file name).")
+@click.option("--title", default=None, help="The SOP's title (default: the model's file name).")
+@click.option("--no-events", "no_events", is_flag=True,
+              help="Leave the event types out: the pack declares them already.")
+@click.option("--output", "-o", metavar="FILE", help="Write the SOP file to FILE instead of stdout.")
+@_quiet_option
+@_errors_to_exits
+def import_declare(model: str, sop_id: str | None, title: str | None, no_events: bool, output: str | None) -> None:
+    """Write a Declare model (Declare4Py/RuM .decl text) as a SOP file of declare rules.
+
+    Each constraint becomes a rule whose source names its line; activities become event
+    types with the attributes the model binds to them (unless --no-events). Data conditions
+    (A.x, T.x, same x, is, in) become activation and target conditions, and the time
+    condition min,max,unit the rule's window. Exit 2 when the model cannot be read.
+
+    \b
+    Example:
+      sopengine import-declare model.decl -o sops/model.yaml
+      sopengine audit log.xes --sops sops --cases-complete
+    """
+    from .declare_import import ModelError, dump, read_decl
+
+    _reading([model])
+    path = Path(model)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {model}: {exc}") from None
+    try:
+        read = read_decl(text, path.name)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "model"
+    if not slug[0].isalpha():
+        slug = "m-" + slug
+    content = read.sop_file(sop_id or slug, title or path.stem, events=not no_events)
+    _write(dump(content), output)
+    if not _quiet():
+        click.echo(f"{len(read.rules)} rule(s) from {model}", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,7 +25,7 @@ from .limits import DEFAULT, Limits
 from .kinds import KINDS
 from .model import (
     CaseLink, Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
-    StateVar, Suppression,
+    StateVar, Suppression, Reconcile,
 )
 from .timeutil import parse_duration
 from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
@@ -49,6 +49,8 @@ class _Work:
     columns: dict[str, Expr] = field(default_factory=dict)
     accountable: Expr | None = None
     complete_doc: YamlDocument | None = None  # the file whose pack section says when a case is complete
+    reconcile_doc: YamlDocument | None = None  # the file whose pack section says how to reconcile SLA verdicts
+    reconcile: Reconcile | None = None
     complete_when: Expr | None = None
     complete_idle: float | None = None
     links: list[CaseLink] = field(default_factory=list)
@@ -95,7 +97,7 @@ class _Work:
 
     def scope(self, *, event: Iterable[str] | None = None, trigger: Iterable[str] | None = None,
               other: Iterable[str] | None = None, state: bool = True,
-              extra: Iterable[str] = ()) -> Scope:
+              extra: Iterable[str] = (), trigger_name: str = "trigger") -> Scope:
         event = None if event is None else list(event)
         trigger = None if trigger is None else list(trigger)
         state_types = {name: STATE_KINDS.get(str(raw.get("type")), UNKNOWN)
@@ -104,6 +106,7 @@ class _Work:
         return Scope(
             event_fields=None if event is None else self.fields_of(event),
             trigger_fields=None if trigger is None else self.fields_of(trigger),
+            trigger_name=trigger_name,
             other_fields=None if other is None else frozenset(other),
             state_vars=frozenset(self.state_raw) if state else None,
             params=self.params,
@@ -207,11 +210,12 @@ class _Work:
         return False
 
     def match(self, raw: Mapping[str, Any], doc: YamlDocument, path: tuple[str | int, ...],
-              trigger: frozenset[str] | None = None) -> Match:
+              trigger: frozenset[str] | None = None, trigger_name: str = "trigger") -> Match:
         types = self.event_types(raw.get("on"), doc.loc(path + ("on",)))
         when = None
         if "when" in raw:
-            when = self.expr(raw["when"], self.scope(event=types, trigger=trigger), doc.loc(path + ("when",)))
+            scope = self.scope(event=types, trigger=trigger, trigger_name=trigger_name)
+            when = self.expr(raw["when"], scope, doc.loc(path + ("when",)))
         return Match(types, when)
 
 
@@ -278,6 +282,8 @@ def collect_declarations(work: _Work) -> None:
             work.report.update(pack.get("report") or {})
             if "complete" in pack:
                 work.complete_doc = doc
+            if "reconcile" in pack:
+                work.reconcile_doc = doc
             if pack.get("report"):
                 work.report_doc = doc
     for doc, name, raw in _declared(work, "events"):
@@ -590,6 +596,25 @@ def compile_completion(work: _Work) -> None:
         work.complete_idle = work.duration(raw["idle"], doc.loc(("pack", "complete", "idle")))
 
 
+def compile_reconcile(work: _Work) -> None:
+    """Which events carry the system of record's SLA verdicts, and which rule encodes each SLA
+    (sopengine.reconcile)."""
+    doc = work.reconcile_doc
+    if doc is None:
+        return
+    raw = doc.data["pack"]["reconcile"]
+    event = raw["event"]
+    if event not in work.events:
+        work.error(Code.UNKNOWN_EVENT, f"unknown event type '{event}'{did_you_mean(event, work.events)}",
+                   doc.loc(("pack", "reconcile", "event")))
+    ids = {r.id for r in work.rules}
+    for name, rule_id in raw["rules"].items():
+        if rule_id not in ids:
+            work.error(Code.SCHEMA, f"reconcile: {name!r} names no rule of the pack: '{rule_id}'"
+                       f"{did_you_mean(rule_id, ids)}", doc.loc(("pack", "reconcile", "rules", name)))
+    work.reconcile = Reconcile(event, dict(raw["rules"]))
+
+
 STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("declarations", collect_declarations),
     ("parameters", resolve_params),
@@ -601,6 +626,7 @@ STAGES: tuple[tuple[str, Callable[[_Work], None]], ...] = (
     ("conflicts", compile_conflicts),
     ("report", compile_report),
     ("completion", compile_completion),
+    ("reconcile", compile_reconcile),
 )
 
 
@@ -621,4 +647,5 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
         accountable=work.accountable, links=tuple(work.links), version=work.version,
-        complete_when=work.complete_when, complete_idle=work.complete_idle, calendars=dict(work.calendars))
+        complete_when=work.complete_when, complete_idle=work.complete_idle, reconcile=work.reconcile,
+        calendars=dict(work.calendars))

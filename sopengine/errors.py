@@ -59,6 +59,7 @@ class Code(str, Enum):
     RULE_DISABLED = "rule-disabled"
     UNUSED_SUPPRESSION = "unused-suppression"
     NEVER_LATE = "never-late"  # an obligation that can only ever be a next action
+    SELF_TARGET = "self-target"  # a Declare rule whose activations are their own targets: one is never met
 
 
 class Severity(str, Enum):

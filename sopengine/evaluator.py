@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 from .events import Event
 from .expr import Expr, MissingFact, state_refs
 from .findings import Attainment, Pending, Undecided, Violation, cite
-from .kinds import KINDS, Check, invariant, response
+from .kinds import KINDS, Check, declare, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
 from .values import freeze
@@ -153,6 +153,7 @@ class Plan:
         # What a cross-case probe must keep of the state and the event: what its match and message read.
         self.probe_refs: dict[str, tuple[str, ...]] = {}
         self.probe_data: dict[str, tuple[str, ...]] = {}
+        self.open_ended: list[declare.DeclareRule] = []  # rules with their own pending items at a case's end (declare)
         for rule in pack.rules:
             KINDS[rule.kind].prepare(self, rule)
         for var in pack.state:
@@ -396,10 +397,13 @@ class Evaluator:
 
     def pending(self, run: CaseRun) -> list[Pending]:
         """What is still open after the case's last event."""
-        columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches) else ()
+        waiting = [rule for rule in self.plan.open_ended if declare.waits(run, rule)]
+        columns = self._columns(run) if self.plan.pack.columns and (run.obligations or run.breaches or waiting) else ()
         out = [response.pending(self, run, ob, columns) for ob in run.obligations if not ob.overdue]
         out.extend(invariant.pending(self, run, breach, columns) for breach in run.breaches.values()
                    if not breach.reported)
+        for rule in waiting:
+            out.extend(declare.pending(self, run, rule, columns))
         pack = self.plan.pack
         if out and (pack.complete_when is not None or pack.complete_idle is not None):
             ended = self._ended(run)

@@ -58,6 +58,7 @@ class Scope:
 
     event_fields: frozenset[str] | None = None  # data fields of `event`/`data`; None: no event here
     trigger_fields: frozenset[str] | None = None  # `trigger` (the event that opened an obligation)
+    trigger_name: str = "trigger"  # what expressions call that event here (`activation` in a declare rule)
     other_fields: frozenset[str] | None = None  # `other` (a member of a cross-case index)
     state_vars: frozenset[str] | None = None  # `state.*`; None: no state here
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -378,7 +379,7 @@ class _Translator:
         if s.event_fields is not None:
             roots += ["event", "data", "case"]
         if s.trigger_fields is not None:
-            roots.append("trigger")
+            roots.append(s.trigger_name)
         if s.other_fields is not None:
             roots.append("other")
         if s.state_vars is not None:
@@ -448,8 +449,8 @@ class _Translator:
                 return self._data_get(ast.Attribute(ast.Name("E", ast.Load()), "data", ast.Load()),
                                       rest[0], s.event_fields, "data")
             return self._event_ref("E", "event", s.event_fields, rest)
-        if root == "trigger" and s.trigger_fields is not None:
-            return self._event_ref("T", "trigger", s.trigger_fields, rest)
+        if root == s.trigger_name and s.trigger_fields is not None:
+            return self._event_ref("T", s.trigger_name, s.trigger_fields, rest)
         if root == "state" and s.state_vars is not None:
             if len(rest) != 1:
                 raise _fail(Code.EXPRESSION_FORBIDDEN, "write state.NAME (one declared state variable)")

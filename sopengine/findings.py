@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .events import InputWarning, Rejected
 from .timeutil import format_time, format_week, iso_week
@@ -96,6 +96,55 @@ class NextAction:
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
                 "since": format_time(self.since), **_evidence(self.events, self.more_events)}
+
+
+@dataclass(frozen=True, slots=True)
+class AtRisk:
+    """A next action past its rule's warning point (``warn``): due soon, not yet late."""
+
+    rule: str
+    case: str
+    action: str
+    due: float
+    since: float
+    time: float  # when it turned at risk
+    events: tuple[str, ...] = ()
+    more_events: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
+                "at_risk_since": format_time(self.time), "since": format_time(self.since),
+                **_evidence(self.events, self.more_events)}
+
+
+# A rule's warning point: (seconds before the deadline, or share of the time to it; its repeat period).
+Warn = tuple[float | None, float | None, float | None]
+
+
+def risk_from(warn: Warn, due: float, since: float) -> float:
+    """When an obligation due at ``due`` (open since ``since``) turns at risk; a repeating one's share counts
+    from the start of its period."""
+    before, share, every = warn
+    if before is not None:
+        return due - before
+    start = due - every if every is not None else since
+    return start + (share or 0.0) * (due - start)
+
+
+def at_risk(actions: Iterable[NextAction], work: list[WorkItem], warns: Mapping[str, Warn],
+            as_of: float | None) -> tuple[list[AtRisk], list[WorkItem]]:
+    """The next actions at risk at ``as_of``, and the worklist with its at-risk items marked."""
+    if not warns or as_of is None:
+        return [], work
+    out = []
+    for a in actions:
+        warn = warns.get(a.rule)
+        if warn is not None and a.due is not None and risk_from(warn, a.due, a.since) <= as_of:
+            out.append(AtRisk(a.rule, a.case, a.action, a.due, a.since, risk_from(warn, a.due, a.since), a.events,
+                              a.more_events))
+    marked = [replace(w, at_risk=True) if not w.overdue and w.due is not None and w.rule in warns
+              and risk_from(warns[w.rule], w.due, w.since) <= as_of else w for w in work]
+    return out, marked
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,23 +249,25 @@ class WorkItem:
     columns: tuple[tuple[str, Any], ...]
     events: tuple[str, ...]
     more_events: int = 0
+    at_risk: bool = False  # not overdue, but past its rule's warning point (findings.AtRisk)
     zone: str | None = None  # of the business calendar its deadline counted in; JSON and CSV keep UTC
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
-                "overdue": self.overdue, "since": format_time(self.since),
+                "overdue": self.overdue, "at_risk": self.at_risk, "since": format_time(self.since),
                 **{k: v for k, v in self.columns}, **_evidence(self.events, self.more_events)}
 
     @staticmethod
     def header(columns: Sequence[str]) -> list[str]:
         """The worklist's CSV header, with the pack's ``columns``."""
-        return ["overdue", "due", "case", "rule", "action", *columns, "since", "events"]
+        return ["overdue", "due", "case", "rule", "action", *columns, "since", "events", "at_risk"]
 
     def row(self, columns: Sequence[str]) -> list[str]:
         """This item as text cells under :meth:`header` (the CSV of ``sopengine next`` and of the HTML report)."""
         values = dict(self.columns)
         return [str(self.overdue).lower(), format_time(self.due) or "", self.case, self.rule, self.action,
-                *[cell(values.get(c)) for c in columns], format_time(self.since) or "", " ".join(self.events)]
+                *[cell(values.get(c)) for c in columns], format_time(self.since) or "", " ".join(self.events),
+                str(self.at_risk).lower()]
 
 
 def cell(value: Any) -> str:
@@ -253,6 +304,7 @@ class AuditResult:
     rejected_more: dict[str, int] = field(default_factory=dict)
     # Obligations of rules with a deadline by (rule, ISO week of the deadline, accountable): OUTCOMES counts.
     attainment: Attainment = field(default_factory=dict)
+    at_risk: list[AtRisk] = field(default_factory=list)  # next actions past their rule's warning point
 
     @property
     def rejected_count(self) -> int:
@@ -268,7 +320,7 @@ class AuditResult:
     def summary(self) -> dict[str, Any]:
         return {"events": self.events, "cases": self.cases, "rejected": self.rejected_count,
                 "violations": len(self.violations), "next_actions": len(self.next_actions),
-                "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read,
+                "at_risk": len(self.at_risk), "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read,
                 "warnings": len(self.warnings)}
 
     def rule_counts(self) -> dict[str, dict[str, int]]:
@@ -309,6 +361,7 @@ class AuditResult:
             **({"provenance": self.provenance.to_json()} if self.provenance else {}),
             "violations": items(self.violations),
             "next_actions": items(self.next_actions),
+            "at_risk": items(self.at_risk),
             "undecided": items(self.undecided),
             "rejected": [r.to_json() for r in self.rejected],
             **({"rejected_more": [{"reason": k, "count": v} for k, v in self.rejected_more.items()]}

@@ -5,6 +5,7 @@ data field; findings back as DataFrames.
 >>> found = sopengine.audit_frame(df, load_pack(["sops"]), cases_complete=True)
 >>> found.violations            # one row per violation, the JSON output's fields
 >>> found.per_case              # case, rule, violations, next_actions: what pm4py and Declare4Py users read
+>>> found.conformance           # per case as pm4py's conformance_declare: deviations, dev_fitness, is_fit
 
 Rows are checked as the lines of a log are (a missing case, a naive or bad time, an unknown type, data
 outside the pack's declaration: rejected with the row number); a row's id is its ``id`` column, else
@@ -33,6 +34,8 @@ class FrameAudit:
     """An audit of a DataFrame: the result, and its findings as DataFrames."""
 
     result: AuditResult
+    rules: tuple[str, ...] = ()  # the pack's rules (the constraints of a Declare model)
+    cases: tuple[str, ...] = ()  # every case of the frame, in order of first appearance
 
     @property
     def violations(self) -> Any:
@@ -54,6 +57,20 @@ class FrameAudit:
         return _frame([{"case": c, "rule": r, "violations": n[0], "next_actions": n[1]}
                        for (c, r), n in sorted(counts.items())], ["case", "rule", "violations", "next_actions"])
 
+    @property
+    def conformance(self) -> Any:
+        """One row per case in the shape of pm4py's ``conformance_declare``: the number of constraints (rules),
+        the rules the case breaks (``deviations``), how many, ``dev_fitness`` (the share of rules it keeps) and
+        ``is_fit``. Read with ``cases_complete=True`` for Declare's reading of a finished trace."""
+        broken: dict[str, set[str]] = {case: set() for case in self.cases}
+        for v in self.result.violations:
+            broken.setdefault(v.case, set()).add(v.rule)
+        total = len(self.rules)
+        rows = [{"case": case, "no_constr_total": total, "deviations": sorted(rules), "no_dev_total": len(rules),
+                 "dev_fitness": 1 - len(rules) / total if total else 1.0, "is_fit": not rules}
+                for case, rules in broken.items()]
+        return _frame(rows, ["case", "no_constr_total", "deviations", "no_dev_total", "dev_fitness", "is_fit"])
+
 
 def audit_frame(frame: Any, pack: Pack, *, facts: Mapping[str, Any] | None = None, as_of: float | None = None,
                 columns: Mapping[str, str] | None = None, engine: str | None = None, cases_complete: bool = False,
@@ -66,7 +83,8 @@ def audit_frame(frame: Any, pack: Pack, *, facts: Mapping[str, Any] | None = Non
     names = dict(columns or _columns(rows[0] if rows else {}))
     result = audit(pack, _records(rows, names, pack), facts, as_of, engine=engine, cases_complete=cases_complete,
                    lenient_data=lenient_data)
-    return FrameAudit(result)
+    cases = dict.fromkeys(str(c) for c in (_value(row.get(names["case"])) for row in rows) if c is not None)
+    return FrameAudit(result, tuple(r.id for r in pack.rules), tuple(cases))
 
 
 def _rows(frame: Any) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .evaluator import Interval, Plan, Position, Probe, Runtime, position
 from .events import InputWarning, Rejected, Rejections
-from .findings import (MISSED, OPEN, Attainment, AuditResult, NextAction, Pending, Undecided, Violation, WorkItem,
-                       attainment_order, tally)
+from .findings import (MISSED, OPEN, Attainment, AuditResult, NextAction, Pending, Undecided, Violation, Warn,
+                       WorkItem, at_risk, attainment_order, tally)
 from .kinds.cross_case import CrossCaseRule, answer
 
 
@@ -107,15 +107,17 @@ def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainmen
         if as_of is None or p.start <= as_of:
             work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
                                  p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events,
-                                 p.more_events, p.zone))
+                                 p.more_events, zone=p.zone))
     return violations, actions, work
 
 
 def assemble(as_of: float | None, events: int, cases: int, violations: list[Violation], actions: list[NextAction],
              undecided: list[Undecided], rejected: Rejections | list[Rejected], passed: Mapping[str, int],
              skipped: Mapping[str, int], work: list[WorkItem],
-             warnings: Sequence[InputWarning] = (), attainment: Attainment | None = None) -> AuditResult:
-    """The result in its one order, whichever way (one process, workers, Spark) the findings were made."""
+             warnings: Sequence[InputWarning] = (), attainment: Attainment | None = None,
+             warns: Mapping[str, Warn] | None = None) -> AuditResult:
+    """The result in its one order, whichever way (one process, workers, Spark) the findings were made;
+    ``warns``: the rules' warning points, which make next actions at risk at as-of."""
     if not isinstance(rejected, Rejections):
         bounded = Rejections(max(len(rejected), 1))
         for r in rejected:
@@ -125,9 +127,11 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
                                                    v.accountable or ""))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
     undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
+    risky, work = at_risk(actions, work, warns or {}, as_of)
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
     return AuditResult(as_of, events, cases, violations, actions, undecided, rejected.kept(),
                        passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work,
                        warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)),
                        rejected_more=rejected.counts(),
-                       attainment=dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0]))))
+                       attainment=dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0]))),
+                       at_risk=risky)

@@ -122,6 +122,8 @@ def check_unused(pack: Pack) -> Iterator[Diagnostic]:
     for var in pack.state:
         for up in var.updates:
             used_types |= up.on
+    if pack.reconcile is not None:
+        used_types.add(pack.reconcile.event)
     for name, et in pack.events.items():
         if name not in used_types:
             yield Diagnostic(Code.UNUSED_EVENT, f"event type '{name}' is used by no rule or state update "

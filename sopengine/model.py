@@ -16,6 +16,7 @@ from .errors import Location
 from .expr import Expr
 from .kinds.at_most import AtMostRule as AtMostRule
 from .kinds.cross_case import CrossCaseRule as CrossCaseRule
+from .kinds.declare import DeclareRule as DeclareRule
 from .kinds.forbid import ForbidRule as ForbidRule
 from .kinds.guard import GuardRule as GuardRule
 from .kinds.invariant import InvariantRule as InvariantRule
@@ -134,6 +135,15 @@ class Suppression:
 
 
 @dataclass(frozen=True)
+class Reconcile:
+    """pack.reconcile: the event type carrying the system of record's SLA verdicts, and the rule encoding each
+    of its SLAs by name (sopengine.reconcile)."""
+
+    event: str
+    rules: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class CaseLink:
     """Where a case id links to in reports: ``url`` with ``{case}``, for ids in which ``match`` finds a match."""
 
@@ -172,6 +182,7 @@ class Pack:
     complete_when: Expr | None = None  # a case whose state after its last event holds it has ended (pack.complete)
     complete_idle: float | None = None  # a case with no event for this long has ended (pack.complete.idle)
     version: str | None = None  # pack.version, as the pack declares it
+    reconcile: Reconcile | None = None  # pack.reconcile: SLA verdicts of the system of record
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # declared business calendars, expanded
 
     def case_url(self, case_id: str) -> str | None:

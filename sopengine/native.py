@@ -28,6 +28,7 @@ from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Ski
 from .expr import Expr, Template, state_refs
 from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
 from .judging import assemble
+from .kinds.response import warn_points
 from .kinds import KINDS
 from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
@@ -298,10 +299,10 @@ class NativeSession:
         return assemble(
             as_of, events, cases, violations, [NextAction(*a) for a in actions],
             [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
-            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more, zone)
+            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more, zone=zone)
              for rule, case, action, due, since, overdue, columns, ids, more, zone in work],
             self.warnings + self.notes.warnings(self._check),
-            {(rule, week, who): counts for rule, week, who, counts in attained})
+            {(rule, week, who): counts for rule, week, who, counts in attained}, warn_points(self.pack))
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

@@ -83,11 +83,11 @@ class _Emitter:
             return {"op": "event", "attr": "case"}
         if root == "data" and len(rest) == 1:
             return {"op": "data", "field": rest[0]}
-        if root in ("event", "trigger") and rest:
+        if root in ("event", "trigger", "activation") and rest:  # `activation`: a declare rule's `trigger`
             if rest[0] == "data" and len(rest) == 2:
                 return {"op": "data" if root == "event" else "trigger_data", "field": rest[1]}
             if len(rest) == 1:
-                return {"op": root, "attr": rest[0]}
+                return {"op": "event" if root == "event" else "trigger", "attr": rest[0]}
         if root == "state" and len(rest) == 1:
             return {"op": "state", "var": self.state_index[rest[0]]}
         if root == "other" and len(rest) == 1:

@@ -245,7 +245,7 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
         out.problems.append(str(exc))
         return out
     facts = sc.get("facts", data.get("facts"))
-    session = new_session(pack, facts, engine)
+    session = new_session(pack, facts, engine, cases_complete=bool(sc.get("cases_complete")))
     feed_all(session, until(events, as_of))
     result = session.result(as_of)
     out.result = result
@@ -256,6 +256,8 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
              expect.get("violations", []), sop, default_case, start)
     _compare(out, "next action", [a for a in result.next_actions if a.rule in scope],
              expect.get("next_actions", []), sop, default_case, start)
+    _compare(out, "at-risk item", [r for r in result.at_risk if r.rule in scope],
+             expect.get("at_risk", []), sop, default_case, start)
     _compare(out, "undecided check", [u for u in result.undecided if u.rule in scope],
              expect.get("undecided", []), sop, default_case, start)
     out.fired = {_full(v["rule"], sop) for v in expect.get("violations", [])}

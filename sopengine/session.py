@@ -19,6 +19,7 @@ from .evaluator import CaseRun, Evaluator, Interval, Plan, Probe, Runtime
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped
 from .findings import Attainment, AuditResult, NextAction, Pending, Undecided, Violation, add_counts
 from .judging import assemble, cross_case, judge
+from .kinds.response import warn_points
 from .limits import DEFAULT, Limits
 from .model import Pack
 
@@ -236,7 +237,7 @@ class Session:
             passed[rule_id] = passed.get(rule_id, 0) + n
         return assemble(as_of, total.events, total.cases, total.violations + violations + cross, actions,
                         total.undecided + cross_undecided, total.rejected, passed, total.skipped, work,
-                        total.warnings + total.notes.warnings(self._check), attainment)
+                        total.warnings + total.notes.warnings(self._check), attainment, warn_points(self.pack))
 
     def cross_case(self, probes: list[Probe], intervals: Iterable[Interval]
                    ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:

@@ -41,8 +41,9 @@ from .audit import until
 from .datacheck import DataCheck, DataNotes
 from .errors import UsageError
 from .events import Event, InputWarning, Record, Rejected, Rejections, Skipped, line_record, too_long_line
-from .findings import Attainment, AuditResult, NextAction, Undecided, Violation, WorkItem, add_counts
+from .findings import Attainment, AuditResult, NextAction, Undecided, Violation, Warn, WorkItem, add_counts
 from .judging import assemble, judge
+from .kinds.response import warn_points
 from .limits import DEFAULT, Limits
 from .model import EventType, Pack
 from .pack import load_pack, pack_files
@@ -338,6 +339,7 @@ class SparkAudit:
     as_of: float | None
     limits: Limits = DEFAULT  # rejected-kept: how many rejected records result() keeps whole
     check: DataCheck | None = None  # the pack's event vocabulary, to word the notes on event data
+    warns: Mapping[str, Warn] | None = None  # the rules' warning points (findings.at_risk)
 
     def _decoded(self, kind: str, schema: str) -> "DataFrame":
         """The findings of one kind as rows with the JSON output's columns (their ``to_json()``)."""
@@ -408,7 +410,7 @@ class SparkAudit:
                 notes.absorb(pickle.loads(row.payload))
         return assemble(self.as_of, counts["events"], counts["cases"], violations, actions, undecided, rejected,
                         passed, skipped, work, notes.warnings(self.check) if self.check is not None else [],
-                        attainment=attainment)
+                        attainment=attainment, warns=self.warns)
 
 
 def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", *,
@@ -447,7 +449,7 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     rejected = parsed.where(kinds == "rejected").select(
         "file", "line", F.decode("payload", "UTF-8").alias("error"))
     skipped = parsed.where(kinds == "skipped").select("file", "line", F.decode("payload", "UTF-8").alias("reason"))
-    return SparkAudit(rows, rejected, skipped, as_of, limits, DataCheck(pack.events))
+    return SparkAudit(rows, rejected, skipped, as_of, limits, DataCheck(pack.events), warn_points(pack))
 
 
 def _read(spark: "SparkSession", events: "DataFrame | str | Sequence[str]", types: Mapping[str, EventType],

@@ -148,7 +148,7 @@ class _Infer:
             return of(TEXT)
         if root == "data" and len(rest) == 1:
             return n.event_fields.get(rest[0], UNKNOWN)
-        if root in ("event", "trigger") and rest:
+        if root in ("event", "trigger", "activation") and rest:
             if rest[0] == "data" and len(rest) == 2:
                 return (n.event_fields if root == "event" else n.trigger_fields).get(rest[1], UNKNOWN)
             if rest == ["time"]:

@@ -26,6 +26,7 @@ from sopengine import Session, audit, load_pack, read_records
 from sopengine.cli import cli
 from sopengine.errors import PackError
 from sopengine.events import Event
+from sopengine.kinds.declare import TEMPLATES
 from sopengine.model import Pack
 from sopengine.parallel import audit_parallel
 from sopengine.scenarios import PackSource, load_scenario_file, run_scenario
@@ -60,6 +61,23 @@ EVENT_CONDS = ["data.v == 'p'", "filled(data.n)", "data.n > 5", "state.last_v !=
 STATE_CONDS = ["state.count < 2", "state.last_v != 'q'", "filled(state.last_v)", "state.count == 0 or true"]
 DURATIONS = ["30m", "1h", "2h", "1d"]
 
+CORRELATIONS = ["", "event.data.v == activation.data.v", "filled(event.data.n) or activation.data.v == 'p'"]
+WINDOWS = ["", "{max: 1h}", "{min: 15m}", "{min: 15m, max: 2h}"]
+
+
+def _declare(template: str, a: str, b: str, cond: str, corr: str, window: str, n: int) -> str:
+    """A declare rule's keys: only those its template takes."""
+    shape = TEMPLATES[template]
+    lines = [f"template: {template}", f"activation: {{on: {a}" + (f", when: \"{cond}\"" if cond else "") + "}"]
+    if shape.binary:
+        lines.append(f"target: {{on: {b}" + (f", when: \"{corr}\"" if corr else "") + "}")
+        if window:
+            lines.append(f"window: {window}")
+    if shape.counts:
+        lines.append(f"n: {n}")
+    return "\n".join(lines)
+
+
 _types = st.sampled_from(TYPES)
 _rule = st.one_of(
     st.builds(lambda t, c: f"on: {t}\nrequire: \"{c}\"", _types, st.sampled_from(EVENT_CONDS)).map(
@@ -77,6 +95,10 @@ _rule = st.one_of(
     st.builds(lambda c, d: f"require: \"{c}\"\ngrace: {d}\naction: fix it", st.sampled_from(STATE_CONDS),
               st.sampled_from(DURATIONS)).map(lambda body: ("invariant", body)),
     st.builds(lambda t: f"on: {t}\nindex: by_v\nkey: data.v", _types).map(lambda body: ("cross_case", body)),
+    st.builds(lambda template, a, b, c, corr, window, n: _declare(template, a, b, c, corr, window, n),
+              st.sampled_from(list(TEMPLATES)), _types, _types, st.sampled_from(EVENT_CONDS[:3] + [""]),
+              st.sampled_from(CORRELATIONS), st.sampled_from(WINDOWS), st.integers(1, 2)).map(
+        lambda body: ("declare", body)),
 )
 _packs = st.lists(_rule, min_size=1, max_size=6)
 

@@ -289,7 +289,7 @@ def test_the_csv_downloads_are_built_in_the_page(browser: Page, report: Path, ex
     cli_csv = runner.invoke(cli, ["next", str(EXAMPLE), "--facts", str(FACTS), "--format", "csv",
                                   "--as-of", example.to_json()["as_of"]])
     assert cli_csv.exit_code == 0, cli_csv.output
-    assert worklist.splitlines()[0] == "overdue,due,case,rule,action,owner,queue,status,since,events"
+    assert worklist.splitlines()[0] == "overdue,due,case,rule,action,owner,queue,status,since,events,at_risk"
     assert worklist == cli_csv.stdout  # the same file as sopengine next --format csv
     violations = list(csv.reader(io.StringIO(browser.js(_CAPTURE_CSV % "'violations-csv'"))))
     assert violations[0] == ["rule", "case", "time", "severity", "message", "events"]

@@ -34,12 +34,26 @@ def test_ctrl_c_exits_130_says_how_far_it_got_and_writes_no_report(long_log: Pat
                                                                    jobs: str) -> None:
     report = tmp_path / "report.json"
     proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(long_log), "--format", "json",
-                             "--output", str(report), "--jobs", jobs, "--engine", "python"],
+                             "--output", str(report), "--jobs", jobs, "--engine", "python", "--progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(3.0)
+    err = bytearray()
+    reading = threading.Event()
+
+    def collect() -> None:  # the progress bar's first drawing says the audit is reading the log
+        assert proc.stderr is not None
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):  # type: ignore[union-attr]
+            err.extend(chunk)
+            reading.set()
+
+    collector = threading.Thread(target=collect, daemon=True)
+    collector.start()
+    # not a fixed sleep: on a loaded machine starting Python and the workers can take longer than any guess
+    assert reading.wait(120), "the audit never started reading"
+    time.sleep(1.0)
     assert proc.poll() is None, "the audit ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-    _, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    collector.join(10)
     text = err.decode()
     assert proc.returncode == 130, text
     assert "interrupted after" in text and "MB" in text and "no report was written" in text

@@ -136,6 +136,8 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
                       {}),
     "pack-limit": (BASE + "".join(rule(f"never-close-{i}", "forbid", "    on: thing.closed") for i in range(5000)), {}),
     "never-late": (BASE.replace("    within: params.limit\n", ""), {}),
+    "self-target": (BASE + rule("reopen-after-close", "declare", "    template: precedence\n"
+                                "    activation: {on: thing.closed}\n    target: {on: [thing.opened, thing.closed]}"), {}),
     "unused-suppression": (BASE + "suppress:\n  - {code: unused-param, target: nothing, reason: kept for later}\n", {}),
 }
 

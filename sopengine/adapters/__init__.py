@@ -35,8 +35,9 @@ from .readers import (DELIMITERS, Note, RawRecord, container_of, read_csv, read_
                       read_xes)
 
 _HERE = Path(__file__).resolve().parent
-BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes")
-_DEFAULT_MAPPINGS = {"csv": "columns", "parquet": "columns", "xes": "xes"}
+BUILTIN_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "xes", "ocel")
+_DEFAULT_MAPPINGS = {"csv": "columns", "parquet": "columns", "xes": "xes", "ocel": "ocel"}
+_READER_CONTAINERS = ("xes", "ocel")  # mappings whose reader is one of these read that container
 
 Reader = Callable[[str, str], Iterator[RawRecord]]
 _CONTAINERS: dict[str, Callable[..., Iterator[RawRecord]]] = {"csv": read_csv, "parquet": read_parquet, "json": read_json,
@@ -59,6 +60,7 @@ class InputSpec:
     facts: MappingT[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)  # identities
     lenient_data: bool = False  # keep events whose data breaks the pack's declaration, noted (sopengine.datacheck)
     cases_complete: bool = False  # a finished log: every case ended at its last event (sopengine.judging.judge)
+    case_type: str | None = None  # OCEL: the object type whose objects are the cases (sopengine.adapters.ocel)
 
     def __post_init__(self) -> None:
         if self.csv_delimiter is not None and self.csv_delimiter not in DELIMITERS:
@@ -138,13 +140,14 @@ class _Plan:
         container = container_of(path) if path != "-" else "jsonl"
         if fmt in self._named:
             mapping = self.override or self._load(self._named[fmt])
-            if mapping.reader == "xes":
-                container = "xes"
+            if mapping.reader in _READER_CONTAINERS:
+                container = mapping.reader
             return container, mapping
         if fmt not in ("auto",):
             container = fmt
         if self.override is not None:
-            return ("xes" if self.override.reader == "xes" else container), self.override
+            return (self.override.reader if self.override.reader in _READER_CONTAINERS else container), \
+                self.override
         if container in _DEFAULT_MAPPINGS:
             return container, self._load(_HERE / f"{_DEFAULT_MAPPINGS[container]}.input.yaml")
         return container, None
@@ -395,6 +398,10 @@ def _reader_for(container: str, mapping: Mapping, spec: InputSpec) -> Reader:
         return partial(read_jira, limits=limits, initial=mapping.initial)
     if mapping.reader == "xes":
         return partial(read_xes, limits=limits)
+    if mapping.reader == "ocel":
+        from .ocel import read_ocel
+
+        return partial(read_ocel, limits=limits, case_type=spec.case_type)
     if container == "csv":
         return partial(read_csv, limits=limits, delimiter=spec.csv_delimiter, encoding=spec.encoding)
     reader = _CONTAINERS.get(container)

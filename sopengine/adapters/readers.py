@@ -444,11 +444,42 @@ def read_jira(path: str, display: str, limits: Limits = DEFAULT, initial: tuple[
         if gap:
             yield Note(f"issue {key}: its comment field holds {gap} comments; the others are not in this "
                        f"export: merge the pages of /rest/api/3/issue/{key}/comment into the issue"), number, None
+        for field_id, value in fields.items():
+            if isinstance(value, dict) and ("completedCycles" in value or "ongoingCycle" in value):
+                yield from ((cycle, number, "sla") for cycle in _sla_cycles(key, field_id, value))
     page = _short(top, number, "issues")
     if page or top.get("isLast") is False:
         what = page or f"{number} issues and says isLast: false"
         yield Note(f"this is one page of a search response: it holds {what}; the other pages are not in this "
                    "export, so their tickets are not audited: fetch every page (startAt or nextPageToken)"), 0, None
+
+
+def _sla_cycles(key: str, field_id: str, sla: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Records of kind ``sla``: each cycle of a Jira Service Management SLA field (completed ones, then the
+    ongoing one), as exported plus ``key``, ``field``, ``name``, ``cycle`` (its number), ``ongoing``, and its
+    times as RFC 3339 UTC text from their ``epochMillis`` (``start``, ``stop``, ``target``: the breach time) and
+    durations in seconds (``goal``, ``elapsed``): JSM's own ``iso8601`` writes offsets without a colon."""
+    def when(t: Any) -> str | None:
+        millis = t.get("epochMillis") if isinstance(t, dict) else None
+        if not isinstance(millis, (int, float)) or isinstance(millis, bool):
+            return None
+        from ..timeutil import format_time
+        return format_time(millis / 1000)
+
+    def seconds(d: Any) -> float | None:
+        millis = d.get("millis") if isinstance(d, dict) else None
+        return millis / 1000 if isinstance(millis, (int, float)) and not isinstance(millis, bool) else None
+
+    completed = sla.get("completedCycles")
+    done: list[Any] = completed if isinstance(completed, list) else []
+    ongoing = [sla["ongoingCycle"]] if isinstance(sla.get("ongoingCycle"), dict) else []
+    for i, cycle in enumerate([*done, *ongoing]):
+        if not isinstance(cycle, dict):
+            continue
+        yield {**cycle, "key": key, "field": field_id, "name": sla.get("name"), "cycle": i,
+               "ongoing": i >= len(done), "start": when(cycle.get("startTime")), "stop": when(cycle.get("stopTime")),
+               "target": when(cycle.get("breachTime")), "goal": seconds(cycle.get("goalDuration")),
+               "elapsed": seconds(cycle.get("elapsedTime"))}
 
 
 def _short(page: Any, held: int, what: str = "") -> str:
@@ -648,12 +679,13 @@ def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawR
 
 
 def container_of(path: str) -> str:
-    """The container format by file extension (``.gz`` looked through): csv, parquet, json, xes or jsonl."""
+    """The container format by file extension (``.gz`` looked through): csv, parquet, json, xes, ocel (``.jsonocel``,
+    ``.sqlite``) or jsonl."""
     name = os.path.basename(path).lower()
     if name.endswith(".gz"):
         name = name[:-3]
     for ext, fmt in ((".csv", "csv"), (".parquet", "parquet"), (".pq", "parquet"), (".json", "json"),
-                     (".xes", "xes")):
+                     (".xes", "xes"), (".jsonocel", "ocel"), (".sqlite", "ocel"), (".sqlite3", "ocel")):
         if name.endswith(ext):
             return fmt
     return "jsonl"

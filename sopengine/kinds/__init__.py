@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..rulebase import Rule
-from . import at_most, cross_case, forbid, guard, invariant, precedence, require_fields, response
+from . import at_most, cross_case, declare, forbid, guard, invariant, precedence, require_fields, response
 from ._base import Check as Check
 from ._base import RuleKind as RuleKind
 
 
 KINDS: Mapping[str, RuleKind[Any]] = {k.name: k for k in (
     guard.KIND, forbid.KIND, require_fields.KIND, precedence.KIND, at_most.KIND, response.KIND, invariant.KIND,
-    cross_case.KIND,
+    cross_case.KIND, declare.KIND,
 )}
 
 

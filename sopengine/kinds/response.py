@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from ..calendars import CalendarRef
 from ..errors import Code, Diagnostic, Severity
 from ..expr import Expr, MissingFact, Template
-from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, missed_deadlines, tally
+from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, Warn, missed_deadlines, tally
 from ..rulebase import Match, Rule
 from ..timeutil import MAX_DURATION, MIN_REPEAT, format_duration
 from ..values import freeze
@@ -51,6 +51,8 @@ class ResponseRule(Rule):
     cancel: tuple[Match, ...] = ()
     fail_on: tuple[Match, ...] = ()
     action: Template | None = None
+    warn_before: float | None = field(default=None, metadata={YAML_KEY: "warn"})  # warn: 30m, or warn: 75%
+    warn_share: float | None = field(default=None, metadata={YAML_KEY: None})
     calendar: CalendarRef | None = None  # within and start count its working time; None: every hour
 
 
@@ -94,8 +96,40 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
     if calendar is not None and "repeat" in raw:
         work.error(Code.BAD_CALENDAR, "a repeating obligation counts every hour: its periods cannot follow a "
                    "calendar (leave out calendar, or name 24x7)", doc.loc(p + ("calendar",)))
+    warn_before, warn_share = _warning(work, doc, p, raw.get("warn"), within)
     return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
-                        cancel=cancel, fail_on=fail_on, action=action, calendar=calendar, within_expr=within_expr)
+                        cancel=cancel, fail_on=fail_on, action=action, warn_before=warn_before, warn_share=warn_share,
+                        calendar=calendar, within_expr=within_expr)
+
+
+def _warning(work: _Work, doc: YamlDocument, p: Path, raw: Any, within: float | None
+             ) -> tuple[float | None, float | None]:
+    """``warn``: a duration before the deadline, or a share of the time to it ("75%")."""
+    if raw is None:
+        return None, None
+    loc = doc.loc(p + ("warn",))
+    if within is None:
+        work.error(Code.BAD_DURATION, "warn needs a deadline (within or repeat)", loc)
+        return None, None
+    if isinstance(raw, str) and raw.endswith("%"):
+        share = float(raw[:-1]) / 100
+        if not 0 < share < 1:
+            work.error(Code.BAD_DURATION, f"warn {raw}: a share of the time to the deadline is between 0% and "
+                       "100%", loc)
+            return None, None
+        return None, share
+    before = work.duration(raw, loc)
+    if before is not None and not 0 < before < within:
+        work.error(Code.BAD_DURATION, f"warn {format_duration(before)} before the deadline: it is at least as long "
+                   f"as the time to it ({format_duration(within)})", loc)
+        return None, None
+    return before, None
+
+
+def warn_points(pack: Pack) -> dict[str, Warn]:
+    """Each response rule with a warning point: when its next actions turn at risk (findings.at_risk)."""
+    return {r.id: (r.warn_before, r.warn_share, r.every) for r in pack.rules
+            if isinstance(r, ResponseRule) and (r.warn_before is not None or r.warn_share is not None)}
 
 
 # -- evaluate ---------------------------------------------------------------------
@@ -358,6 +392,8 @@ SCHEMA: dict[str, Any] = {
         "calendar": calendar_key("The business calendar within and start count in: a declared calendar's name, "
                                  "24x7 (every hour, the default), params.NAME, or {expr: ...} naming one at the "
                                  "trigger."),
+        "warn": duration_key("When the open obligation turns at risk: a duration before its deadline (30m), or a "
+                             "share of the time to it ('75%'); at-risk items are listed apart (at_risk)."),
     },
 }
 

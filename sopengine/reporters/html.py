@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import orjson
 
@@ -36,6 +36,9 @@ from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
 from ..timeutil import format_due, format_time, format_week
+
+if TYPE_CHECKING:
+    from ..explain import Explanation
 
 _SEVERITIES = ("error", "warning", "info")
 _COLOURS = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1", "met": "#27ae60", "late": "#c0392b",
@@ -57,6 +60,8 @@ class HtmlReporter:
     """Renders an audit as HTML. ``facts`` lets it group actors (the pack's ``report.actor_groups``)."""
 
     facts: Mapping[str, Any] = field(default_factory=dict)
+    # Cases explained (sopengine.explain): their timelines show what each rule did at each event, and why.
+    explained: Mapping[str, "Explanation"] = field(default_factory=dict)
 
     def audit(self, result: AuditResult, pack: Pack) -> str:
         try:
@@ -71,7 +76,7 @@ class HtmlReporter:
         charts = self._charts(result, pack)
         attainment = self._attainment(result, pack)
         drawn = charts + [a["chart"] for a in attainment]
-        data = _page_data(result, pack)
+        data = _page_data(result, pack, self.explained)
         page = env.get_template("report.html.j2").render(
             pack=pack, result=result, summary=result.summary(), charts=charts, attainment=attainment,
             charts_json=json.dumps(drawn).replace("<", "\\u003c"),  # no </script> nor <!-- in a script
@@ -237,8 +242,10 @@ def _document_titles(pack: Pack) -> dict[str, str]:
     return titles
 
 
-def _page_data(result: AuditResult, pack: Pack) -> dict[str, Any]:
-    """The worklist and every case with findings (its findings, its events), for the page's script.
+def _page_data(result: AuditResult, pack: Pack, explained: Mapping[str, "Explanation"] | None = None
+               ) -> dict[str, Any]:
+    """The worklist and every case with findings (its findings, its events; for a case ``explained``, what each
+    rule did at each event: [outcome, rule, why] by event id), for the page's script.
 
     Cases are in case-id order and each case's violations in the result's order, so that the violations
     CSV the page builds lists them as the JSON output does.
@@ -260,7 +267,8 @@ def _page_data(result: AuditResult, pack: Pack) -> dict[str, Any]:
             "id": case_id, "url": pack.case_url(case_id), "due": due.get(case_id),
             "due_text": format_time(due.get(case_id)), "findings": findings[case_id],
             "events": None if events is None else
-            [[e.id, format_time(e.time), e.type, e.actor, e.data] for e in events]})
+            [[e.id, format_time(e.time), e.type, e.actor, e.data] for e in events],
+            **({"explained": _evaluations(explained[case_id])} if explained and case_id in explained else {})})
     titles = _document_titles(pack)
     columns = list(pack.columns)
     return {
@@ -270,6 +278,14 @@ def _page_data(result: AuditResult, pack: Pack) -> dict[str, Any]:
         "work_header": WorkItem.header(columns),
         "work": [w.row(columns) for w in result.work],
     }
+
+
+def _evaluations(x: "Explanation") -> dict[str, list[list[str]]]:
+    """What each rule did at each event of an explained case, by event id: [outcome, rule, why]; the deadlines
+    that passed before the event first."""
+    return {s.event.id: [["violated", v.rule, f"deadline {format_time(v.time)} passed before this event: "
+                          f"{v.message}"] for v in s.deadlines] + [[e.outcome, e.rule, e.why] for e in s.evaluations]
+            for s in x.steps}
 
 
 def _pack_json(data: Mapping[str, Any]) -> str:

@@ -81,10 +81,11 @@ class TextReporter:
             lines.append(f"  {s['read']} records read: {s['events']} evaluated, {s['rejected']} rejected{skipped}; "
                          f"{s['cases']} cases" + (f"; {s['warnings']} warning(s) about the input" if s['warnings']
                                                   else ""))
-            lines.append(f"  {s['violations']} violations, {s['next_actions']} next actions, "
+            risky = f" ({s['at_risk']} at risk)" if s["at_risk"] else ""
+            lines.append(f"  {s['violations']} violations, {s['next_actions']} next actions{risky}, "
                          f"{s['undecided']} checks undecided")
         lines.extend(self._violations(result.violations))
-        lines.extend(self._actions(result.next_actions, result.as_of))
+        lines.extend(self._actions(result.next_actions, result.as_of, {(a.rule, a.case, a.due) for a in result.at_risk}))
         if result.undecided:
             lines.append("")
             lines.append(f"Checks that could not be decided ({len(result.undecided)})")
@@ -144,13 +145,15 @@ class TextReporter:
                 out.append(f"    ... and {len(items) - self.per_rule} more")
         return out
 
-    def _actions(self, actions: list[NextAction], as_of: float | None) -> list[str]:
+    def _actions(self, actions: list[NextAction], as_of: float | None,
+                 risky: set[tuple[str, str, float | None]]) -> list[str]:
         if not actions:
             return []
         out = ["", f"Next actions ({len(actions)}), soonest due first"]
         for a in actions[: self.per_rule * 5]:
             due = f"due {format_due(a.due, a.zone)}" if a.due is not None else "no deadline"
-            out.append(f"  {a.case}  {due}  {a.rule}")
+            flag = "AT RISK  " if (a.rule, a.case, a.due) in risky else ""
+            out.append(f"  {flag}{a.case}  {due}  {a.rule}")
             out.append(f"      {a.action}")
         if len(actions) > self.per_rule * 5:
             out.append(f"  ... and {len(actions) - self.per_rule * 5} more (--format json lists them all)")

@@ -92,6 +92,8 @@ pub struct Engine {
     pub sops: Vec<CExpr>,
     pub rules: Vec<Rule>,
     pub steps: Vec<TypeSteps>,
+    /// Rules with their own pending items at a case's end (declare), in pack order.
+    pub open_ended: Vec<u32>,
     pub columns: Vec<(Str, Option<CExpr>)>,
     /// The declared data fields, checked as events are read.
     pub vocab: crate::vocab::Vocabulary,
@@ -264,9 +266,13 @@ impl Engine {
             .map(|s| b.expr(&s.applies))
             .collect::<Result<Vec<_>, String>>()?;
         let mut rules = Vec::with_capacity(plan.rules.len());
+        let mut open_ended = Vec::new();
         for (i, raw) in plan.rules.iter().enumerate() {
             let rule = kinds::build(&b, raw)?;
             rule.register(i as u32, &mut steps);
+            if matches!(rule.kind, kinds::Kind::Declare(_)) {
+                open_ended.push(i as u32);
+            }
             rules.push(rule);
         }
         for s in &mut steps {
@@ -299,6 +305,7 @@ impl Engine {
             sops,
             rules,
             steps,
+            open_ended,
             columns,
         })
     }

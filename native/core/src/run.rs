@@ -35,6 +35,7 @@ pub enum Memory {
         count: u64,
         first: Vec<Str>,
     },
+    Declare(Box<crate::kinds::declare::Trace>),
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -156,6 +157,12 @@ impl CaseRun {
             .iter_mut()
             .find(|(r, _)| *r == rule)
             .map(|(_, m)| m)
+    }
+
+    /// A rule's memory, taken out to be worked on (put back with [`CaseRun::set_memory`]).
+    pub fn take_memory(&mut self, rule: u32) -> Option<Memory> {
+        let at = self.memory.iter().position(|(r, _)| *r == rule)?;
+        Some(self.memory.swap_remove(at).1)
     }
 
     pub fn set_memory(&mut self, rule: u32, memory: Memory) {
@@ -950,20 +957,28 @@ impl<'e> Runner<'e> {
     pub fn pending(&mut self, run: &CaseRun) -> Vec<Pending> {
         let engine = self.engine;
         let mut out = Vec::new();
-        let columns = Arc::new(
-            if !engine.columns.is_empty()
-                && (!run.obligations.is_empty() || !run.breaches.is_empty())
-            {
-                self.columns(run)
-            } else {
-                Vec::new()
-            },
-        );
-        // When the pack says when a case has ended (`Evaluator._ended`): an unknown answer leaves it open.
-        let ended = engine.complete_when.as_ref().is_some_and(|x| {
-            (!run.obligations.is_empty() || !run.breaches.is_empty())
-                && self.value(run, x, None, None).is_ok_and(|v| v.truthy())
+        let waiting: Vec<_> = engine
+            .open_ended
+            .iter()
+            .filter_map(|&idx| {
+                let Kind::Declare(k) = &engine.rules[idx as usize].kind else {
+                    return None;
+                };
+                let waits = crate::kinds::declare::waits(k, run.memory(idx));
+                (!waits.is_empty()).then_some((idx, k, waits))
+            })
+            .collect();
+        let open = !run.obligations.is_empty() || !run.breaches.is_empty() || !waiting.is_empty();
+        let columns = Arc::new(if !engine.columns.is_empty() && open {
+            self.columns(run)
+        } else {
+            Vec::new()
         });
+        // When the pack says when a case has ended (`Evaluator._ended`): an unknown answer leaves it open.
+        let ended = engine
+            .complete_when
+            .as_ref()
+            .is_some_and(|x| open && self.value(run, x, None, None).is_ok_and(|v| v.truthy()));
         let idle = engine.complete_idle;
         for ob in run.obligations.iter().filter(|ob| !ob.overdue) {
             let rule = &engine.rules[ob.rule as usize];
@@ -1025,6 +1040,35 @@ impl<'e> Runner<'e> {
                 idle,
                 zone: b.zone.clone(),
             });
+        }
+        for (idx, k, waits) in waiting {
+            let rule = &engine.rules[idx as usize];
+            for (subject, events, due) in waits {
+                let message = self.render(run, &rule.message, Some(&subject), None);
+                out.push(Pending {
+                    rule: idx,
+                    case: run.case.clone(),
+                    action: match &k.action {
+                        Some(a) => self.render(run, a, Some(&subject), None),
+                        None => message.clone(),
+                    },
+                    message,
+                    since: subject.time,
+                    start: subject.time,
+                    due,
+                    every: None,
+                    events,
+                    columns: columns.clone(),
+                    more_events: 0,
+                    missed: 0,
+                    accountable: self.accountable(run, idx),
+                    attained: false,
+                    last: run.last.0,
+                    ended,
+                    idle,
+                    zone: None,
+                });
+            }
         }
         out
     }

@@ -150,7 +150,22 @@
         head.appendChild(document.createTextNode(" "));
         head.appendChild(el("b", {}, e[2]));
         head.appendChild(el("span", {"class": "muted"}, " " + (e[3] ? e[3] + " \u00b7 " : "") + e[0]));
-        events.appendChild(el("li", {"class": marks[e[0]] ? "evidence" : null}, head, data));
+        var evals = null;
+        if (c.explained && c.explained[e[0]]) {  // what each rule did at this event: [outcome, rule, why]
+          evals = el("ul", {"class": "evals"});
+          var hidden = 0;
+          c.explained[e[0]].forEach(function (x) {
+            if (x[0] === "not_applicable") hidden++;
+            evals.appendChild(el("li", {"class": "eval " + x[0]}, el("span", {"class": "outcome"},
+              x[0].replace("_", " ")), " ", el("b", {}, x[1]), " ", el("span", {"class": "muted"}, x[2])));
+          });
+          if (hidden) {
+            var toggle = el("button", {type: "button", "class": "link"}, hidden + " rule(s) not applicable");
+            toggle.addEventListener("click", function (ev) { ev.stopPropagation(); evals.classList.toggle("all"); });
+            evals.appendChild(el("li", {"class": "eval more"}, toggle));
+          }
+        }
+        events.appendChild(el("li", {"class": marks[e[0]] ? "evidence" : null}, head, data, evals));
       });
     }
     var findings = el("div", {"class": "findings"});
@@ -230,8 +245,8 @@
   function showWorklist(data) {
     var header = data.work_header, at = function (name) { return header.indexOf(name); };
     var urls = new Map(data.cases.map(function (c) { return [c.id, c.url]; }));
-    var overdue = at("overdue"), due = at("due"), kase = at("case");
-    var shown = header.filter(function (h) { return h !== "overdue" && h !== "events"; });
+    var overdue = at("overdue"), risk = at("at_risk"), due = at("due"), kase = at("case");
+    var shown = header.filter(function (h) { return h !== "overdue" && h !== "at_risk" && h !== "events"; });
     pagedTable(document.getElementById("worklist-table"), document.getElementById("worklist-search"), {
       rows: data.work, tableClass: "stack worklist",
       columns: shown.map(function (name) {
@@ -244,8 +259,9 @@
           col.sort = function (r) { return r[i]; };
         }
         if (name === "due") col.cell = function (r) {
-          return el("span", {}, r[overdue] === "true" ? el("span", {"class": "sev overdue"}, "overdue") : null,
-                    r[overdue] === "true" ? " " : null, r[due] ? shownTime(r[due]) : "no deadline");
+          var flag = r[overdue] === "true" ? el("span", {"class": "sev overdue"}, "overdue")
+            : r[risk] === "true" ? el("span", {"class": "sev warning"}, "at risk") : null;
+          return el("span", {}, flag, flag ? " " : null, r[due] ? shownTime(r[due]) : "no deadline");
         };
         return col;
       }),

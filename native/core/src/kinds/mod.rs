@@ -14,6 +14,7 @@ use crate::value::Str;
 
 pub mod at_most;
 pub mod cross_case;
+pub mod declare;
 pub mod forbid;
 pub mod guard;
 pub mod invariant;
@@ -42,6 +43,7 @@ pub enum Kind {
     Response(response::Response),
     Invariant(invariant::Invariant),
     CrossCase(cross_case::CrossCase),
+    Declare(declare::Declare),
 }
 
 pub fn build(b: &Builder, raw: &Json) -> Result<Rule, String> {
@@ -56,6 +58,7 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Rule, String> {
         "response" => Kind::Response(response::build(b, raw)?),
         "invariant" => Kind::Invariant(invariant::build(b, raw)?),
         "cross_case" => Kind::CrossCase(cross_case::build(b, raw)?),
+        "declare" => Kind::Declare(declare::build(b, raw)?),
         other => return Err(format!("rule {id}: unknown kind '{other}'")),
     };
     let severity: String = field(raw, "severity")?;
@@ -115,6 +118,17 @@ impl Rule {
                     steps[t as usize].invariants.push(idx);
                 }
             }
+            Kind::Declare(k) => {
+                if k.shape.every_event() {
+                    steps.iter_mut().for_each(|s| s.checks.push(idx));
+                } else {
+                    let mut on = k.activation.on.clone();
+                    on.extend(k.target.iter().flat_map(|t| t.on.iter().copied()));
+                    on.sort_unstable();
+                    on.dedup();
+                    checks(&on, steps);
+                }
+            }
         }
     }
 
@@ -128,6 +142,7 @@ impl Rule {
             Kind::AtMost(k) => at_most::check(r, run, idx, self, k, e),
             Kind::Response(k) => response::trigger(r, run, idx, self, k, e),
             Kind::CrossCase(k) => cross_case::probe(r, run, idx, self, k, e),
+            Kind::Declare(k) => declare::check(r, run, idx, self, k, e),
             Kind::Invariant(_) => {}
         }
     }
