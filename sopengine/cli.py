@@ -991,12 +991,10 @@ def reconcile_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: st
       sopengine reconcile issues.json --input-format jira --format json
     """
     from .events import Event
-    from .reconcile import reconcile
+    from .reconcile import encoded, reconcile
 
     pack = _load(sops, sets)
-    if pack.reconcile is None:
-        raise UsageError("the pack does not say which events carry the system's SLA verdicts: declare "
-                         "pack.reconcile (event, rules); see docs/reconcile.md")
+    encoded(pack)  # every SLA it names has its rule
     facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
     inputs = _inputs(input_format, mapping, _pack_paths(sops))
