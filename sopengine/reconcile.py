@@ -1,5 +1,5 @@
-"""Reconciliation with the system of record: where the SLA verdicts an export carries (Jira Service Management's
-SLA cycles, Salesforce's case milestones) disagree with sopengine's, and why.
+"""Reconciliation with the system of record: where the SLA verdicts an export carries (a service desk's SLA
+cycles, a CRM's case milestones, as an input mapping makes them events) disagree with sopengine's, and why.
 
 The pack names the event type that carries the system's verdicts and which rule encodes each of the system's
 SLAs::
