@@ -979,8 +979,8 @@ def reconcile_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: st
                   output: str | None, engine: str) -> None:
     """Where the system of record's SLA verdicts disagree with sopengine's, and why.
 
-    The export's SLA verdicts (Jira Service Management SLA cycles, Salesforce case
-    milestones) come in as the events pack.reconcile names; per case and SLA the
+    The export's SLA verdicts (a service desk's SLA cycles, a CRM's case milestones:
+    see docs/reconcile.md) come in as the events pack.reconcile names; per case and SLA the
     system's verdict (breached, met, open) is set beside the rule's (violated, met,
     open), and each disagreement is explained: the clock started at another time,
     another goal, a pause, time counted in working hours. Exit 1 when any verdict
@@ -988,15 +988,13 @@ def reconcile_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: st
 
     \b
     Example:
-      sopengine reconcile issues.json --input-format jira --format json
+      sopengine reconcile export.json --input-format NAME --format json
     """
     from .events import Event
-    from .reconcile import reconcile
+    from .reconcile import encoded, reconcile
 
     pack = _load(sops, sets)
-    if pack.reconcile is None:
-        raise UsageError("the pack does not say which events carry the system's SLA verdicts: declare "
-                         "pack.reconcile (event, rules); see docs/reconcile.md")
+    encoded(pack)  # every SLA it names has its rule
     facts_files = tuple(_facts_files(facts_files))
     _reading(logs, facts_files, pack.files, [mapping or ""])
     inputs = _inputs(input_format, mapping, _pack_paths(sops))

@@ -1,5 +1,5 @@
-"""Reconciliation with the system of record: where the SLA verdicts an export carries (Jira Service Management's
-SLA cycles, Salesforce's case milestones) disagree with sopengine's, and why.
+"""Reconciliation with the system of record: where the SLA verdicts an export carries (a service desk's SLA
+cycles, a CRM's case milestones, as an input mapping makes them events) disagree with sopengine's, and why.
 
 The pack names the event type that carries the system's verdicts and which rule encodes each of the system's
 SLAs::
@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from .errors import UsageError, did_you_mean
 from .events import Event
 from .findings import AuditResult
 from .kinds.response import ResponseRule
-from .model import Pack
+from .model import Pack, Rule
 from .timeutil import TimeFormatError, format_duration, format_time, parse_duration, parse_time
 
 SLACK = 60.0  # seconds two clocks may differ by and still agree (exports round to the minute)
@@ -130,16 +131,31 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
+def encoded(pack: Pack) -> dict[str, Rule]:
+    """The rule that encodes each of the system's SLAs (pack.reconcile.rules); a name no rule has is a usage
+    error here (the compiler lets it be: pack.yaml is also read without the SOP files that hold the rules)."""
+    config = pack.reconcile
+    if config is None:
+        raise UsageError("the pack does not say which events carry the system's SLA verdicts: declare "
+                         "pack.reconcile (event, rules); see docs/reconcile.md")
+    known = {r.id: r for r in pack.rules}
+    for name, rule_id in config.rules.items():
+        if rule_id not in known:
+            raise UsageError(f"pack.reconcile: {name!r} names no rule of the pack: '{rule_id}'"
+                             f"{did_you_mean(rule_id, known)}")
+    return {name: known[rule_id] for name, rule_id in config.rules.items()}
+
+
 def reconcile(pack: Pack, events: Iterable[Event], result: AuditResult) -> Reconciliation:
     """Set the verdict events' SLAs beside the audit's findings of the rules that encode them."""
-    config = pack.reconcile
-    assert config is not None, "the pack declares no pack.reconcile"
-    rules = {name: pack.rule(rule_id) for name, rule_id in config.rules.items()}
+    rules = encoded(pack)  # a usage error when the pack has no pack.reconcile
+    assert pack.reconcile is not None
+    event_type = pack.reconcile.event
     systems: dict[tuple[str, str], _System] = {}
     triggers: dict[tuple[str, str], Event] = {}  # the first trigger of each rule in each case
     unmapped: dict[str, int] = {}
     for e in events:
-        if e.type == config.event:
+        if e.type == event_type:
             name = str(e.data.get("sla"))
             if name not in rules:
                 unmapped[name] = unmapped.get(name, 0) + 1

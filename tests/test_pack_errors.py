@@ -224,6 +224,8 @@ KIND_KEYS: dict[str, dict[str, Any]] = {
                  "action": "log a review"},
     "invariant": {"require": "state.owner != null", "grace": "1h", "action": "assign the case"},
     "cross_case": {"on": "case.created", "index": "queued_cases", "key": "state.owner"},
+    "declare": {"template": "response", "activation": {"on": "case.created"}, "target": {"on": "review.logged"},
+                "window": {"max": "2d"}},
 }
 HEAD_LINES = 8  # the lines of _kind_rule's text before the kind's keys
 

@@ -153,3 +153,13 @@ def test_salesforce_milestones_are_reconciled_through_the_shipped_mapping(tmp_pa
 def test_without_pack_reconcile_the_command_says_what_to_declare(tmp_path: Path) -> None:
     out = _reconcile(str(_jsm(tmp_path / "issues.json")), "--sops", str(PACKS / "library"))
     assert out.exit_code == 2 and "pack.reconcile" in out.stderr and "Traceback" not in out.output
+
+
+def test_a_reconcile_entry_naming_no_rule_is_a_usage_error(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    text = (PACKS / "reconcile" / "milestones.yaml").read_text(encoding="utf-8")
+    (pack / "milestones.yaml").write_text(text.replace("cases/first-response-1h}", "cases/first-response-1}"))
+    out = _reconcile(str(_jsm(tmp_path / "issues.json")), "--sops", str(pack))
+    assert out.exit_code == 2 and "names no rule of the pack: 'cases/first-response-1'" in out.stderr
+    assert "did you mean 'cases/first-response-1h'" in out.stderr
