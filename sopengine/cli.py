@@ -1007,6 +1007,10 @@ def reconcile_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: st
         raise InputError(f"{result.rejected_count} record(s) could not be read (audit --format json lists them): "
                          "a reconciliation of part of the input would not say what the export says")
     found = reconcile(pack, (r for r in records if isinstance(r, Event)), result)
+    if not found.rows and not found.unmapped:
+        assert pack.reconcile is not None
+        raise InputError(f"the input holds no {pack.reconcile.event} events, so there is nothing to reconcile: "
+                         "does its mapping read the export's SLA verdicts? (docs/reconcile.md)")
     text = orjson.dumps(found.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json" \
         else found.text()
     _write(text, output)
@@ -1049,6 +1053,8 @@ def import_declare(model: str, sop_id: str | None, title: str | None, no_events:
         read = read_decl(text, path.name)
     except ModelError as exc:
         raise UsageError(str(exc)) from None
+    if not read.rules:
+        raise UsageError(f"{model}: no constraint in the model: nothing to import")
     slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "model"
     if not slug[0].isalpha():
         slug = "m-" + slug

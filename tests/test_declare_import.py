@@ -182,3 +182,10 @@ def test_a_model_pm4py_discovers_audits_as_pm4py_checks_it(tmp_path: Path, seed:
             assert table.at[case, "dev_fitness"] == pytest.approx(row["dev_fitness"])
             assert table.at[case, "is_fit"] == row["is_fit"]
     assert sum(map(len, expected.values())) > 50, "the model should be broken often for the test to mean much"
+
+
+def test_a_model_with_no_constraint_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "empty.decl"
+    model.write_text("activity A\nactivity B\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["import-declare", str(model)])
+    assert out.exit_code == 2 and "no constraint in the model" in out.stderr and out.stdout == ""

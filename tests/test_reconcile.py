@@ -163,3 +163,13 @@ def test_a_reconcile_entry_naming_no_rule_is_a_usage_error(tmp_path: Path) -> No
     out = _reconcile(str(_jsm(tmp_path / "issues.json")), "--sops", str(pack))
     assert out.exit_code == 2 and "names no rule of the pack: 'cases/first-response-1'" in out.stderr
     assert "did you mean 'cases/first-response-1h'" in out.stderr
+
+
+def test_an_input_without_verdict_events_is_not_a_clean_reconciliation(tmp_path: Path) -> None:
+    """Nothing compared is not everything agreeing: the mapping did not read the SLA fields."""
+    issue = _issue("SD-9", 1 * HOUR, _cycle(0, 1 * HOUR, 2 * HOUR, 1 * HOUR, False))
+    del issue["fields"]["customfield_10030"]  # an export without the SLA field
+    log = tmp_path / "issues.json"
+    log.write_text(json.dumps({"issues": [issue]}), encoding="utf-8")
+    out = _reconcile(str(log), "--input-format", "jira")
+    assert out.exit_code == 2 and "holds no sla.recorded events" in out.stderr
