@@ -118,6 +118,7 @@ def test_next_flags_at_risk_items_in_text_json_and_csv(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "message"), [
     ("    warn: \"75%\"\n", "    warn: 4h\n"),
     ("    warn: \"75%\"\n", "    warn: \"150%\"\n"),
+    ("    warn: \"75%\"\n", "    warn: \"most%\"\n"),
     ("    within: 4h\n    warn: \"75%\"\n", "    warn: 1h\n"),
 ])
 def test_a_warning_point_outside_the_time_to_the_deadline_is_an_error(tmp_path: Path, change: str,

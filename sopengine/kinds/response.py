@@ -112,7 +112,10 @@ def _warning(work: _Work, doc: YamlDocument, p: Path, raw: Any, within: float | 
         work.error(Code.BAD_DURATION, "warn needs a deadline (within or repeat)", loc)
         return None, None
     if isinstance(raw, str) and raw.endswith("%"):
-        share = float(raw[:-1]) / 100
+        try:
+            share = float(raw[:-1]) / 100
+        except ValueError:
+            share = -1.0
         if not 0 < share < 1:
             work.error(Code.BAD_DURATION, f"warn {raw}: a share of the time to the deadline is between 0% and "
                        "100%", loc)
