@@ -177,14 +177,20 @@ def _constraint(model: Model, m: re.Match[str], line: str, number: int, used: se
     correlation = parts[1] if binary and len(parts) > 1 else ""
     time_cond = parts[2 if binary else 1] if len(parts) > (2 if binary else 1) else ""
     act_when = tgt_when = None
+    # the model's activation (A.) and target (T.): for the swapped templates, our target and activation
+    model_act, model_tgt = (tgt_at, act_at) if swapped and tgt_at is not None else (act_at, tgt_at)
+    reads = {"A": model.activities[args[model_act]]}
+    if model_tgt is not None:
+        reads["T"] = model.activities[args[model_tgt]]
     if binary and swapped:  # every condition on the pair, with the model's activation as our target
-        pieces = [x for x in (_condition(activation_cond, doc, number, own="event"),
-                              _condition(correlation, doc, number, own="event", target="activation")) if x]
+        pieces = [x for x in (_condition(activation_cond, doc, number, own="event", reads=reads),
+                              _condition(correlation, doc, number, own="event", target="activation", reads=reads))
+                  if x]
         tgt_when = " and ".join(f"({p})" for p in pieces) or None
     else:
-        act_when = _condition(activation_cond, doc, number, own="data")
+        act_when = _condition(activation_cond, doc, number, own="data", reads=reads)
         if binary:
-            tgt_when = _condition(correlation, doc, number, own="activation", target="event")
+            tgt_when = _condition(correlation, doc, number, own="activation", target="event", reads=reads)
     window = _window(time_cond, doc, number) if time_cond else None
     if window and not binary:
         raise ModelError(doc, number, "a time condition needs a template that relates two activities")
@@ -197,9 +203,11 @@ def _constraint(model: Model, m: re.Match[str], line: str, number: int, used: se
                              n))
 
 
-def _condition(text: str, document: str, line: int, own: str, target: str | None = None) -> str | None:
+def _condition(text: str, document: str, line: int, own: str, target: str | None = None,
+               reads: Mapping[str, list[str]] | None = None) -> str | None:
     """A ``.decl`` condition as an expression: ``A.x`` is ``own`` (``data`` reads the event at hand),
-    ``T.x`` is ``target``; bare words are text values."""
+    ``T.x`` is ``target``; bare words are text values. ``reads``: per prefix, the attribute list of its
+    activity, where an attribute the condition reads is added when the model did not bind it."""
     text = text.strip()
     if not text:
         return None
@@ -208,6 +216,9 @@ def _condition(text: str, document: str, line: int, own: str, target: str | None
         holder = own if prefix == "A" else target
         if holder is None:
             raise ModelError(document, line, f"'{prefix}.{name}': an activation condition reads A. only")
+        attributes = (reads or {}).get(prefix)
+        if attributes is not None and name not in attributes:
+            attributes.append(name)
         return f"data.{name}" if holder == "data" else f"{holder}.data.{name}"
 
     tokens = []

@@ -189,3 +189,11 @@ def test_a_model_with_no_constraint_is_refused(tmp_path: Path) -> None:
     model.write_text("activity A\nactivity B\n", encoding="utf-8")
     out = CliRunner().invoke(cli, ["import-declare", str(model)])
     assert out.exit_code == 2 and "no constraint in the model" in out.stderr and out.stdout == ""
+
+
+def test_attributes_a_condition_reads_are_declared_on_their_activities() -> None:
+    """A model need not bind what its conditions read: A. belongs to the activation's activity, T. to the
+    target's (for not precedence, the later activity is the model's activation)."""
+    model = read_decl("activity A\nactivity B\nResponse[A, B] |A.x > 1 |T.y in (1, 2) |\n"
+                      "Not Precedence[A, B] |A.z is on | |\n", "m.decl")
+    assert model.activities == {"A": ["x"], "B": ["y", "z"]}
