@@ -165,11 +165,20 @@ def reconcile(pack: Pack, events: Iterable[Event], result: AuditResult) -> Recon
             if isinstance(rule, ResponseRule) and e.type in rule.after.on and (e.case, name) not in triggers:
                 triggers[(e.case, name)] = e
     times = {(t.case, t.id): t.time for t in triggers.values()}
+    wanted = {r.id for r in rules.values()}
+    violations: dict[tuple[str, str], list[Any]] = {}
+    for v in result.violations:
+        if v.rule in wanted:
+            violations.setdefault((v.case, v.rule), []).append(v)
+    actions: dict[tuple[str, str], list[Any]] = {}
+    for a in result.next_actions:
+        if a.rule in wanted:
+            actions.setdefault((a.case, a.rule), []).append(a)
     rows = []
     for (case, name), system in sorted(systems.items()):
         rule = rules[name]
-        violated = [v for v in result.violations if v.case == case and v.rule == rule.id]
-        open_ = [a for a in result.next_actions if a.case == case and a.rule == rule.id]
+        violated = violations.get((case, rule.id), [])
+        open_ = actions.get((case, rule.id), [])
         first = triggers.get((case, name))
         due: float | None
         trigger: float | None
