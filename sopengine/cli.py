@@ -313,6 +313,8 @@ _sops_option = click.option("--sops", "sops", multiple=True, type=click.Path(),
                                  "the demo pack (said on stderr).")
 _set_option = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
                            help="Override a pack parameter (repeatable), e.g. --set reopen_window=12h.")
+_facts_option = click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
+                             help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -718,8 +720,7 @@ def _audit_on_spark(logs: Sequence[str], pack_paths: Sequence[str], params: dict
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @_sops_option
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
-              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_facts_option
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="The moment to list for (RFC 3339): events after it are not evaluated (counted as skipped), "
@@ -779,8 +780,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @_sops_option
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
-              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_facts_option
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="Explain as of this RFC 3339 time, as in audit: events after it are not evaluated, deadlines "
@@ -922,8 +922,7 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.option("--log", "logs", multiple=True, required=True, type=click.Path(),
               help="Historical event log to replay (repeatable).")
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
-              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_facts_option
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="As-of time for both runs, as in audit (default: the latest event time).")
@@ -963,8 +962,7 @@ def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: 
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
 @_sops_option
 @_input_options
-@click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
-              help="Facts file (repeatable): YAML, JSON, or CSV holding the collection NAME.")
+@_facts_option
 @_set_option
 @click.option("--as-of", "as_of", metavar="TIME",
               help="Judge as of this moment (RFC 3339), as audit does. Default: the latest event.")

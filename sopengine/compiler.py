@@ -147,13 +147,7 @@ class _Work:
             return None
         if isinstance(value, str) and value.startswith("params."):
             name = value[len("params."):]
-            spec = self.param_specs.get(name)
-            if spec is None:
-                self.error(Code.UNKNOWN_PARAM, f"'{value}' is not a declared parameter"
-                           f"{did_you_mean(name, self.param_specs)}", loc)
-                return None
-            if spec.type != "duration":
-                self.error(Code.BAD_DURATION, f"parameter '{name}' is a {spec.type}, not a duration", loc)
+            if not self._param_of(value, "duration", Code.BAD_DURATION, "a duration", loc):
                 return None
             self.duration_params.add(name)
             value = self.params.get(name)
@@ -163,6 +157,19 @@ class _Work:
         except ValueError as exc:
             self.error(Code.BAD_DURATION, str(exc), loc)
             return None
+
+    def _param_of(self, ref: str, kind: str, code: Code, what: str, loc: Location) -> bool:
+        """Whether ``params.NAME`` names a declared parameter of type ``kind`` (else the error, said)."""
+        name = ref[len("params."):]
+        spec = self.param_specs.get(name)
+        if spec is None:
+            self.error(Code.UNKNOWN_PARAM, f"'{ref}' is not a declared parameter"
+                       f"{did_you_mean(name, self.param_specs)}", loc)
+            return False
+        if spec.type != kind:
+            self.error(code, f"parameter '{name}' is a {spec.type}, not {what}", loc)
+            return False
+        return True
 
     def calendar(self, value: Any, scope: Scope, loc: Location) -> CalendarRef | None:
         """A rule's ``calendar:``: a declared name, ``24x7`` (None: around the clock), ``params.NAME`` (a text
@@ -181,14 +188,7 @@ class _Work:
         name = value
         if isinstance(value, str) and value.startswith("params."):
             pname = value[len("params."):]
-            spec = self.param_specs.get(pname)
-            if spec is None:
-                self.error(Code.UNKNOWN_PARAM, f"'{value}' is not a declared parameter"
-                           f"{did_you_mean(pname, self.param_specs)}", loc)
-                return None
-            if spec.type != "string":
-                self.error(Code.BAD_CALENDAR, f"parameter '{pname}' is a {spec.type}, not the text naming a "
-                           "calendar", loc)
+            if not self._param_of(value, "string", Code.BAD_CALENDAR, "the text naming a calendar", loc):
                 return None
             self.duration_params.add(pname)  # read by the rule, as a duration parameter is
             name = self.params.get(pname)
