@@ -250,15 +250,7 @@ def _forward(ev: Evaluator, run: CaseRun, rule: DeclareRule, trace: _Trace, e: E
         if is_tgt and where == ANYWHERE:
             trace.tgts.append(e)
     elif where == EARLIER:
-        if is_act:
-            if _find(trace.tgts, lambda t: _pairs(ev, run, rule, e, t)) is not None:
-                ev.held(run, rule)
-            else:
-                _violate(ev, run, rule, e, (e.id,))
-            if sh.alternate:
-                trace.tgts = []
-        if is_tgt:
-            trace.tgts.append(e)
+        _earlier(ev, run, rule, e, is_act, is_tgt, trace.tgts, lambda t: _pairs(ev, run, rule, e, t))
     elif where == NEXT:
         if trace.wait_fwd:
             a = trace.wait_fwd.pop()
@@ -292,21 +284,28 @@ def _backward(ev: Evaluator, run: CaseRun, rule: DeclareRule, trace: _Trace, e: 
         if is_act:
             trace.acts.append(e)
     elif where == EARLIER:
-        if is_tgt:
-            if _find(trace.acts, lambda a: _pairs(ev, run, rule, a, e)) is not None:
-                ev.held(run, rule)
-            else:
-                _violate(ev, run, rule, e, (e.id,))
-            if sh.alternate:
-                trace.acts = []
-        if is_act:
-            trace.acts.append(e)
+        _earlier(ev, run, rule, e, is_tgt, is_act, trace.acts, lambda a: _pairs(ev, run, rule, a, e))
     elif is_tgt:  # PREV
         p = trace.prev
         if p is not None and trace.prev_act and _pairs(ev, run, rule, p, e):
             ev.held(run, rule)
         else:
             _violate(ev, run, rule, e, (e.id,) if p is None else (e.id, p.id))
+
+
+def _earlier(ev: Evaluator, run: CaseRun, rule: DeclareRule, e: Event, needs: bool, offers: bool,
+             partners: list[Event], pairs: Callable[[Event], bool]) -> None:
+    """``e`` needs an earlier partner among ``partners`` (alternate: since the last one that needed one), then
+    is one itself: forward, an activation needs a target; backward, a target an activation."""
+    if needs:
+        if _find(partners, pairs) is not None:
+            ev.held(run, rule)
+        else:
+            _violate(ev, run, rule, e, (e.id,))
+        if rule.shape.alternate:
+            partners.clear()
+    if offers:
+        partners.append(e)
 
 
 def _never(ev: Evaluator, run: CaseRun, rule: DeclareRule, trace: _Trace, e: Event, is_act: bool,

@@ -358,21 +358,7 @@ fn forward(r: &mut Runner, run: &mut CaseRun, at: &At, trace: &mut Trace, place:
                 trace.tgts.push(e.clone());
             }
         }
-        Place::Earlier => {
-            if at.is_act {
-                if find(r, run, at, &trace.tgts, true).is_some() {
-                    Runner::held(run, at.idx);
-                } else {
-                    violate(r, run, at, e, vec![e.id.clone()], None, 0);
-                }
-                if at.k.shape.alternate {
-                    trace.tgts.clear();
-                }
-            }
-            if at.is_tgt {
-                trace.tgts.push(e.clone());
-            }
-        }
+        Place::Earlier => earlier(r, run, at, at.is_act, at.is_tgt, &mut trace.tgts, true),
         Place::Next => {
             if let Some(a) = trace.wait_fwd.pop() {
                 if at.is_tgt && pairs(r, run, at, &a, e) {
@@ -436,21 +422,7 @@ fn backward(r: &mut Runner, run: &mut CaseRun, at: &At, trace: &mut Trace, place
                 trace.acts.push(e.clone());
             }
         }
-        Place::Earlier => {
-            if at.is_tgt {
-                if find(r, run, at, &trace.acts, false).is_some() {
-                    Runner::held(run, at.idx);
-                } else {
-                    violate(r, run, at, e, vec![e.id.clone()], None, 0);
-                }
-                if at.k.shape.alternate {
-                    trace.acts.clear();
-                }
-            }
-            if at.is_act {
-                trace.acts.push(e.clone());
-            }
-        }
+        Place::Earlier => earlier(r, run, at, at.is_tgt, at.is_act, &mut trace.acts, false),
         _ => {
             // Prev
             if at.is_tgt {
@@ -463,6 +435,33 @@ fn backward(r: &mut Runner, run: &mut CaseRun, at: &At, trace: &mut Trace, place
                 }
             }
         }
+    }
+}
+
+/// The event at hand needs an earlier partner among `partners` (alternate: since the last one that
+/// needed one), then is one itself; `as_act`: it is the activation (forward), else the target (backward).
+fn earlier(
+    r: &mut Runner,
+    run: &mut CaseRun,
+    at: &At,
+    needs: bool,
+    offers: bool,
+    partners: &mut Vec<Arc<Event>>,
+    as_act: bool,
+) {
+    let e = at.e;
+    if needs {
+        if find(r, run, at, partners, as_act).is_some() {
+            Runner::held(run, at.idx);
+        } else {
+            violate(r, run, at, e, vec![e.id.clone()], None, 0);
+        }
+        if at.k.shape.alternate {
+            partners.clear();
+        }
+    }
+    if offers {
+        partners.push(e.clone());
     }
 }
 
