@@ -65,6 +65,17 @@ class Calendar:
             return None
         return self.starts[j] + (target - self.worked[j])
 
+    def worked_at(self, t: float) -> float | None:
+        """The working seconds of the calendar before ``t``; None when ``t`` is not inside :attr:`years`.
+        A paused obligation keeps the working time left to its deadline as the difference of two of these
+        (the core computes it alike)."""
+        if not self.first <= t <= self.last:
+            return None
+        i = bisect_right(self.ends, t)  # the first interval that ends after t
+        if i == len(self.ends):
+            return self.worked[i]
+        return self.worked[i] + (t - self.starts[i]) if t > self.starts[i] else self.worked[i]
+
     def outside(self, t: float) -> str:
         """Why :meth:`add` from ``t`` gave None: the undecided check's reason (the core words it alike)."""
         from .timeutil import format_time

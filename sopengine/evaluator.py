@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .events import Event
 from .expr import Expr, MissingFact, state_refs
-from .findings import Attainment, Pending, Undecided, Violation, cite
+from .findings import Attainment, Pauses, Pending, Undecided, Violation, cite
 from .kinds import KINDS, Check, declare, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
@@ -154,6 +154,7 @@ class Plan:
         self.probe_refs: dict[str, tuple[str, ...]] = {}
         self.probe_data: dict[str, tuple[str, ...]] = {}
         self.open_ended: list[declare.DeclareRule] = []  # rules with their own pending items at a case's end (declare)
+        self.pausing = False  # a response rule's clock can pause: after each event, test its pause
         for rule in pack.rules:
             KINDS[rule.kind].prepare(self, rule)
         for var in pack.state:
@@ -219,12 +220,12 @@ class Evaluator:
         passed[rule.id] = passed.get(rule.id, 0) + 1
 
     def violate(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
-                more: int = 0) -> None:
+                more: int = 0, pauses: Pauses = ()) -> None:
         """Record a violation citing ``events`` (bounded by :func:`~sopengine.findings.cite`; ``more``: ids
         already left out of them), charged to whom the case's state now names accountable."""
         ids, left_out = cite(events)
         run.violations.append(Violation(rule.id, run.case, time, rule.severity, message, ids, left_out + more,
-                                        self.accountable(run, rule)))
+                                        self.accountable(run, rule), pauses))
 
     def accountable(self, run: CaseRun, rule: Rule) -> str | None:
         """Who the case's state now names accountable for ``rule``: text, else None (nothing declared, the
@@ -274,11 +275,16 @@ class Evaluator:
         changed = self._update(run, e, tp.updates) if tp.updates else _NOTHING
         if changed and plan.indexes and not changed.isdisjoint(plan.any_index_refs):
             self._index(run, e, changed)
+        if plan.pausing and run.obligations:
+            self._pause(run, e)
         if tp.invariants:
             self._applies.clear()  # invariants see the state after the event
             for handler, rule in tp.invariants:
                 handler(self, run, rule, e, changed)
         run.last = (t, e.seq)
+
+    def _pause(self, run: CaseRun, e: Event) -> None:
+        response.pause_clocks(self, run, e)
 
     def _expire(self, run: CaseRun, t: float) -> None:
         run.obligations = [ob for ob in run.obligations if response.still_open(self, run, ob, t)]

@@ -27,7 +27,7 @@ from .errors import UsageError, did_you_mean
 from .evaluator import CaseRun, Evaluator, Interval, Plan, _column_order
 from .events import Event, Record
 from .expr import Expr
-from .findings import LATE, Attainment, NextAction, Pending, Undecided, Violation
+from .findings import LATE, Attainment, NextAction, Pauses, Pending, Undecided, Violation
 from .judging import cross_case, judge
 from .kinds import kind_of
 from .kinds.invariant import Breach
@@ -45,7 +45,7 @@ HELD = "held"  # a check held, an obligation was met, a broken condition was res
 VIOLATED = "violated"
 TRIGGERED = "triggered"  # an obligation opened, a condition with a grace began to be broken
 PENDING = "pending"  # an obligation or a broken condition stays open through this event
-PAUSED = "paused"  # a clock stopped by a calendar or a pause (not produced yet: no rule kind pauses)
+PAUSED = "paused"  # an obligation's clock stopped by its rule's pause
 UNDECIDED = "undecided"
 NOT_APPLICABLE = "not_applicable"  # the SOP does not apply, or the rule's precondition is false
 CANCELLED = "cancelled"
@@ -119,8 +119,9 @@ class Evaluation:
 class Clock:
     """An open obligation or a broken condition with its times: since (its trigger), shown from, due.
 
-    ``calendar`` and ``paused`` are for business calendars and pauses, which no rule kind has yet: None today,
-    and absent from the JSON while None."""
+    ``calendar``: the business calendar its deadline counts in (None: every hour); ``paused``: whether its clock
+    stands still now, for a rule with a ``pause`` (None otherwise; ``due`` is then None). Absent from the
+    JSON while None."""
 
     rule: str
     kind: str  # "obligation" (a response) or "breach" (an invariant broken within its grace)
@@ -242,6 +243,7 @@ class _Trace:
         self.current: Evaluation | None = None  # the rule step running (checks, records, invariants)
         self.by_trigger: dict[tuple[str, str], Evaluation] = {}  # (rule, trigger) -> evaluation of an obligation
         self.last_of_rule: dict[str, Evaluation] = {}  # in the obligation phase: the obligation tested last
+        self.turned: list[Evaluation] = []  # clocks a pause stopped or started again (concluded already)
 
     def evaluation(self, rule: Rule, trigger: Event | None) -> Evaluation | None:
         if self.phase == _DEADLINES:
@@ -273,7 +275,7 @@ class _Observer(Evaluator):
         # The explained cases' events are stepped through a plan of their own, whose rule steps are watched;
         # the other cases' events go through the plain one, at the audit's cost.
         self._plain, self._watched = plan, Plan(plan.pack)
-        self._hooks = {"_expire": self._expire_seen, "test": self._test_seen, "applies": self._applies_seen,
+        self._hooks = {"_expire": self._expire_seen, "_pause": self._pause_seen, "test": self._test_seen, "applies": self._applies_seen,
                        "held": self._held_seen, "violate": self._violate_seen, "undecided": self._undecided_seen}
         for tp in self._watched.types.values():
             tp.checks[:] = [(self._watch(h, CHECK), r) for h, r in tp.checks]
@@ -291,7 +293,8 @@ class _Observer(Evaluator):
         before = {k: _copy(v) for k, v in run.state.items()}
         open_before = list(run.obligations)
         late_before = {ob.rule.id: _late(run.outcomes, ob.rule.id) for ob in open_before if ob.overdue}
-        self._trace, self._run, self.plan = _Trace(step), run, self._watched
+        trace = self._trace = _Trace(step)
+        self._run, self.plan = run, self._watched
         hooks = vars(self)
         hooks.update(self._hooks)  # the evaluator's methods the kinds call, recording, for this step only
         try:
@@ -306,6 +309,7 @@ class _Observer(Evaluator):
                 ev.key = next((o.key for o in open_before if o.trigger.id == ev.trigger and o.rule.id == ev.rule),
                               None)
             _conclude(ev)
+        step.evaluations.extend(trace.turned)
         for ob in open_before:  # an overdue obligation ends quietly: met late, or failed or cancelled after it
             if ob.overdue and not any(ob is o for o in run.obligations):
                 late = _late(run.outcomes, ob.rule.id) > late_before.get(ob.rule.id, 0)
@@ -327,6 +331,28 @@ class _Observer(Evaluator):
         Evaluator._expire(self, run, t)
         trace.step.deadlines.extend(run.violations[n:])
         trace.phase = OBLIGATION
+
+    def _pause_seen(self, run: CaseRun, e: Event) -> None:
+        """The clocks the event stopped or started again, each as an evaluation of its obligation."""
+        trace = self._trace
+        assert trace is not None
+        was = {id(ob): ob.paused_at is not None for ob in run.obligations}
+        trace.phase = _DEADLINES  # the pause conditions tested are not listed, only the clocks that turned
+        try:
+            Evaluator._pause(self, run, e)
+        finally:
+            trace.phase = OBLIGATION
+        for ob in run.obligations:
+            paused = ob.paused_at is not None
+            if paused == was[id(ob)]:
+                continue
+            assert ob.rule.pause is not None
+            cond = Condition("pause.when", ob.rule.pause.text, paused)
+            left = format_duration(ob.left) + ("" if ob.calendar is None else f" of {ob.calendar.name} time")
+            why = (f"the clock stands still ({_cond(cond)}): {left} left to the deadline" if paused
+                   else f"the clock runs again ({_cond(cond)}): due {format_time(ob.due)}")
+            trace.turned.append(Evaluation(ob.rule.id, ob.rule.kind, OBLIGATION, PAUSED if paused else PENDING, why,
+                                           [cond], trigger=ob.trigger.id, key=ob.key))
 
     def _watch(self, handler: "Check", phase: str) -> "Check":
         def watched(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, *rest: Any) -> None:
@@ -378,8 +404,8 @@ class _Observer(Evaluator):
             ev.held = True
 
     def _violate_seen(self, run: CaseRun, rule: Rule, time: float, message: str, events: Iterable[str],
-                      more: int = 0) -> None:
-        Evaluator.violate(self, run, rule, time, message, events, more)
+                      more: int = 0, pauses: Pauses = ()) -> None:
+        Evaluator.violate(self, run, rule, time, message, events, more, pauses)
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
         if ev is not None:
@@ -412,8 +438,10 @@ def _copy(value: Any) -> Any:
 
 
 def _obligation_clock(ob: Obligation) -> Clock:
-    return Clock(ob.rule.id, "obligation", ob.trigger.id, ob.since, ob.start, ob.due, ob.rule.every, ob.key,
-                 ob.overdue)
+    paused = ob.paused_at is not None
+    return Clock(ob.rule.id, "obligation", ob.trigger.id, ob.since, ob.start, None if paused else ob.due,
+                 ob.rule.every, ob.key, ob.overdue, ob.calendar.name if ob.calendar is not None else None,
+                 paused if ob.rule.pause is not None else None)
 
 
 def _breach_clock(breach: Breach) -> Clock:

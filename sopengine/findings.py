@@ -59,6 +59,27 @@ def _evidence(events: tuple[str, ...], more: int) -> dict[str, Any]:
     return {"events": list(events), **({"more_events": more} if more else {})}
 
 
+Pauses = tuple[tuple[float, "float | None"], ...]
+"""When an obligation's clock stood still (a response rule's ``pause``): (from, until) in epoch seconds;
+until None while it still stands."""
+
+
+def _pauses(pauses: Pauses) -> dict[str, Any]:
+    """A finding's pauses as JSON (nothing when there were none): each interval, and the seconds of the
+    closed ones."""
+    if not pauses:
+        return {}
+    return {"pauses": [{"from": format_time(a), "until": format_time(b)} for a, b in pauses],
+            "paused_seconds": sum(b - a for a, b in pauses if b is not None)}
+
+
+def closed(pauses: Pauses, at: float) -> Pauses:
+    """``pauses`` with one still standing ended at ``at`` (when a finding arises, its clock's story ends)."""
+    if pauses and pauses[-1][1] is None:
+        return (*pauses[:-1], (pauses[-1][0], at))
+    return pauses
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """The SOP was broken: which rule, where, when, and the events that show it (``more_events``: how many
@@ -73,11 +94,13 @@ class Violation:
     events: tuple[str, ...]
     more_events: int = 0
     accountable: str | None = None
+    pauses: Pauses = ()  # when the obligation's clock stood still before it (all ended)
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "time": format_time(self.time), "severity": self.severity,
                 "message": self.message, **_evidence(self.events, self.more_events),
-                **({"accountable": self.accountable} if self.accountable is not None else {})}
+                **({"accountable": self.accountable} if self.accountable is not None else {}),
+                **_pauses(self.pauses)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +115,12 @@ class NextAction:
     events: tuple[str, ...] = ()
     more_events: int = 0
     zone: str | None = None  # of the business calendar its deadline counted in; JSON keeps times in UTC
+    pauses: Pauses = ()  # when its clock stood still; a last one still standing: paused now (due None)
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
-                "since": format_time(self.since), **_evidence(self.events, self.more_events)}
+                "since": format_time(self.since), **_evidence(self.events, self.more_events),
+                **_pauses(self.pauses)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +208,12 @@ class Pending:
     ended: bool = False  # the pack's pack.complete.when held after the case's last event: the case has ended
     idle: float | None = None  # pack.complete.idle: the case has ended once this long has passed without events
     zone: str | None = None  # of the business calendar its deadline counted in (None: every hour)
+    pauses: Pauses = ()  # when its clock stood still; one still standing: paused (``due`` is then its deadline
+    # as it stood when the pause began, which counts in the attainment, and no deadline passes)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1][1] is None
 
     def has_ended(self, complete: bool, limit: float) -> bool:
         """Whether the case had ended by ``limit`` (every case of a complete log has)."""
@@ -196,7 +227,7 @@ class Pending:
         """Violations for deadlines before ``as_of`` and the next action still open at it (a repeating
         obligation's misses bounded, see :func:`missed_deadlines`)."""
         violations: list[Violation] = []
-        due = self.due
+        due = None if self.paused else self.due
         if due is not None and due < as_of:
             if self.every is None:
                 return [self.violation(due, self.message)], None
@@ -204,11 +235,11 @@ class Pending:
         if self.start > as_of:
             return violations, None
         return violations, NextAction(self.rule, self.case, self.action, due, self.since, self.events,
-                                      self.more_events, self.zone)
+                                      self.more_events, self.zone, self.pauses)
 
     def violation(self, time: float, message: str) -> Violation:
         return Violation(self.rule, self.case, time, self.severity, message, self.events, self.more_events,
-                         self.accountable)
+                         self.accountable, closed(self.pauses, time))
 
 
 MAX_REPEATS = 1_000  # missed deadlines one repeating obligation lists; one more violation stands for the rest

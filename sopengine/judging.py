@@ -99,14 +99,16 @@ def judge(pending: Iterable[Pending], as_of: float | None, attainment: Attainmen
         if attainment is not None and p.attained:
             for v in late:
                 tally(attainment, p.rule, v.time, p.accountable, MISSED)
-            due = action.due if action is not None else p.due if not late else None  # not yet shown: p.start
+            # not yet shown (p.start), or paused: by the deadline as it stood
+            due = action.due if action is not None and not p.paused else p.due if not late else None
             if due is not None:
                 tally(attainment, p.rule, due, p.accountable, OPEN)
         if action is not None:
             actions.append(action)
         if as_of is None or p.start <= as_of:
-            work.append(WorkItem(p.rule, p.case, p.action, p.due, p.since,
-                                 p.due is not None and as_of is not None and p.due < as_of, p.columns, p.events,
+            due = None if p.paused else p.due
+            work.append(WorkItem(p.rule, p.case, p.action, due, p.since,
+                                 due is not None and as_of is not None and due < as_of, p.columns, p.events,
                                  p.more_events, zone=p.zone))
     return violations, actions, work
 

@@ -34,7 +34,7 @@ from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 
 _native: Any = native_core
 

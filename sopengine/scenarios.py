@@ -206,6 +206,10 @@ def scenario_problems(doc: YamlDocument, index: int) -> list[Diagnostic]:
             for key_name in ("at", "due"):
                 if exp.get(key_name) is not None:
                     when(exp[key_name], base + ("expect", section, j, key_name), start)
+            for k, pause in enumerate(exp.get("pauses") or []):
+                for end in ("from", "until"):
+                    if pause.get(end) is not None:
+                        when(pause[end], base + ("expect", section, j, "pauses", k, end), start)
     return problems
 
 
@@ -312,6 +316,11 @@ def _matches(actual: Any, exp: Mapping[str, Any], sop: str, default_case: str, s
         return False
     if "reason" in exp and exp["reason"] not in actual.reason:
         return False
+    if "pauses" in exp:
+        wanted = tuple((_time(p["from"], start, "from"), None if p["until"] is None else _time(p["until"], start, "until"))
+                       for p in exp["pauses"])
+        if actual.pauses != wanted:
+            return False
     return True
 
 

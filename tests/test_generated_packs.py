@@ -89,9 +89,11 @@ _rule = st.one_of(
     st.builds(lambda t, u, d: f"on: {t}\nafter: {{on: {u}}}" + (f"\nwithin: {d}" if d else ""),
               _types, _types, st.sampled_from(DURATIONS + [""])).map(lambda body: ("precedence", body)),
     st.builds(lambda t, k: f"on: {t}\nmax: {k}", _types, st.integers(0, 2)).map(lambda body: ("at_most", body)),
-    st.builds(lambda t, u, d, c: f"after: {{on: {t}, when: \"{c}\"}}\nexpect: {{on: {u}}}\nwithin: {d}\n"
-                                 "action: do it", _types, _types, st.sampled_from(DURATIONS),
-              st.sampled_from(EVENT_CONDS)).map(lambda body: ("response", body)),
+    st.builds(lambda t, u, d, c, p: f"after: {{on: {t}, when: \"{c}\"}}\nexpect: {{on: {u}}}\nwithin: {d}\n"
+                                    "action: do it" + (f"\npause: {{when: \"{p}\"}}" if p else ""),
+              _types, _types, st.sampled_from(DURATIONS), st.sampled_from(EVENT_CONDS),
+              st.sampled_from(["", "", *STATE_CONDS[:3], "trigger.data.v == state.last_v"])).map(
+        lambda body: ("response", body)),
     st.builds(lambda c, d: f"require: \"{c}\"\ngrace: {d}\naction: fix it", st.sampled_from(STATE_CONDS),
               st.sampled_from(DURATIONS)).map(lambda body: ("invariant", body)),
     st.builds(lambda t: f"on: {t}\nindex: by_v\nkey: data.v", _types).map(lambda body: ("cross_case", body)),

@@ -52,13 +52,13 @@ def gate(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, when: Expr | None) -
     return (rule.applies is None or ev.applies(run, rule, e)) and (when is None or bool(ev.test(run, rule, when, e)))
 
 
-Counted = tuple[tuple[float | None, ...], str | None]  # the times, and the zone of the calendar that counted
+Counted = tuple[tuple[float | None, ...], Calendar | None]  # the times, and the calendar that counted them
 
 
 def counted(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef | None, e: Event, since: float,
             spans: tuple[float | None, ...]) -> Counted | None:
     """``since`` plus each span (None: no such time) counted in the rule's calendar (``ref``; None: every
-    hour), with the calendar's zone (None: every hour counted). None when it cannot be: no calendar could be
+    hour), with that calendar (None: every hour counted). None when it cannot be: no calendar could be
     chosen, or a time falls outside the calendar's years; the check is then undecided (recorded at ``e``).
     The calendar is chosen only when some span needs it."""
     if ref is None or not any(spans):
@@ -72,7 +72,7 @@ def counted(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef | None, e:
     if any(t is None and s is not None for t, s in zip(out, spans)):
         ev.undecided(run, rule, e, calendar.outside(since))
         return None
-    return out, calendar.zone
+    return out, calendar
 
 
 def _choose(ev: Evaluator, run: CaseRun, rule: Rule, ref: CalendarRef, e: Event) -> tuple[bool, Calendar | None]:

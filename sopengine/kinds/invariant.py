@@ -105,8 +105,8 @@ def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: 
             found = counted(ev, run, rule, rule.calendar, e, e.time, (rule.grace,))
             if found is None:
                 return  # undecided: no calendar to count the grace in
-            (due,), zone = found
-            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)), due, zone)  # type: ignore[arg-type]
+            (due,), calendar = found
+            breach = Breach(rule, e, (e.id, *ev.evidence(run, rule.require)), due, calendar and calendar.zone)  # type: ignore[arg-type]
             run.breaches[rule.id] = breach
             if rule.grace == 0:  # no grace: broken at once
                 breach.reported = True

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from ..calendars import CalendarRef
+from ..calendars import Calendar, CalendarRef
 from ..errors import Code, Diagnostic, Severity
 from ..expr import Expr, MissingFact, Template
-from ..findings import LATE, MISSED, ON_TIME, Attainment, Pending, Violation, Warn, missed_deadlines, tally
+from ..findings import (LATE, MISSED, ON_TIME, Attainment, Pauses, Pending, Violation, Warn, cite, missed_deadlines,
+                        tally)
 from ..rulebase import Match, Rule
 from ..timeutil import MAX_DURATION, MIN_REPEAT, format_duration
 from ..values import freeze
@@ -54,6 +55,7 @@ class ResponseRule(Rule):
     warn_before: float | None = field(default=None, metadata={YAML_KEY: "warn"})  # warn: 30m, or warn: 75%
     warn_share: float | None = field(default=None, metadata={YAML_KEY: None})
     calendar: CalendarRef | None = None  # within and start count its working time; None: every hour
+    pause: Expr | None = None  # pause: {when: ...}: while it holds, the clock stands still
 
 
 DUE = "due"
@@ -97,9 +99,15 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
         work.error(Code.BAD_CALENDAR, "a repeating obligation counts every hour: its periods cannot follow a "
                    "calendar (leave out calendar, or name 24x7)", doc.loc(p + ("calendar",)))
     warn_before, warn_share = _warning(work, doc, p, raw.get("warn"), within)
+    pause = None
+    if "pause" in raw:
+        pause = work.expr(raw["pause"].get("when"), work.scope(trigger=trig), doc.loc(p + ("pause", "when")))
+        if "repeat" in raw:
+            work.error(Code.BAD_DURATION, "a repeating obligation's periods run every hour: its clock cannot pause "
+                       "(leave out pause, or repeat)", doc.loc(p + ("pause",)))
     return ResponseRule(**common, after=after, expect=expect, within=within, start=start, every=every, key=key,
                         cancel=cancel, fail_on=fail_on, action=action, warn_before=warn_before, warn_share=warn_share,
-                        calendar=calendar, within_expr=within_expr)
+                        calendar=calendar, within_expr=within_expr, pause=pause)
 
 
 def _warning(work: _Work, doc: YamlDocument, p: Path, raw: Any, within: float | None
@@ -139,10 +147,11 @@ def warn_points(pack: Pack) -> dict[str, Warn]:
 class Obligation:
     """An open obligation of one response rule in one case."""
 
-    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed", "overdue", "who", "zone")
+    __slots__ = ("rule", "trigger", "key", "due", "start", "since", "missed", "overdue", "who", "calendar",
+                 "paused_at", "left", "pauses", "pause_ids")
 
     def __init__(self, rule: ResponseRule, trigger: Event, key: Any, due: float | None, start: float,
-                 zone: str | None = None):
+                 calendar: Calendar | None = None):
         self.rule = rule
         self.trigger = trigger
         self.key = key
@@ -152,7 +161,27 @@ class Obligation:
         self.missed = 0  # deadlines of a repeating obligation reported missed
         self.overdue = False  # its deadline passed (reported): kept only to see whether it is met late
         self.who: str | None = None  # accountable at the deadline, once overdue
-        self.zone = zone  # of the calendar its deadline counted in (None: every hour)
+        self.calendar = calendar  # its deadline counted in (None: every hour)
+        # The rule's pause: since when the clock stands still (None: it runs), the working seconds then left to
+        # the deadline (``due`` keeps the deadline as it stood), the pauses that ended, the events of each turn.
+        self.paused_at: float | None = None
+        self.left = 0.0
+        self.pauses: list[tuple[float, float]] = []
+        self.pause_ids: list[str] = []
+
+    @property
+    def zone(self) -> str | None:
+        return self.calendar.zone if self.calendar is not None else None
+
+    def evidence(self, *more: str) -> tuple[str, ...]:
+        """Its trigger, the events that stopped and started its clock, then ``more``."""
+        return (self.trigger.id, *self.pause_ids, *more)
+
+    def intervals(self, until: float | None) -> Pauses:
+        """Its pauses, one still standing ended at ``until`` (None: left standing)."""
+        if self.paused_at is None:
+            return tuple(self.pauses)
+        return (*self.pauses, (self.paused_at, until))
 
 
 def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
@@ -175,8 +204,8 @@ def trigger(ev: Evaluator, run: CaseRun, rule: ResponseRule, e: Event) -> None:
     found = counted(ev, run, rule, rule.calendar, e, e.time, (within, rule.start))
     if found is None:
         return  # undecided: no calendar to count in
-    (due, start), zone = found
-    run.obligations.append(Obligation(rule, e, key, due, start, zone))  # type: ignore[arg-type]
+    (due, start), calendar = found
+    run.obligations.append(Obligation(rule, e, key, due, start, calendar))  # type: ignore[arg-type]
 
 
 def _within(ev: Evaluator, run: CaseRun, rule: ResponseRule, expr: Expr, e: Event) -> float | None:
@@ -200,12 +229,12 @@ def _within(ev: Evaluator, run: CaseRun, rule: ResponseRule, expr: Expr, e: Even
 def still_open(ev: Evaluator, run: CaseRun, ob: Obligation, t: float) -> bool:
     """Report the deadlines of ``ob`` that passed before ``t``; False when it is over."""
     rule = ob.rule
-    if ob.due is None or ob.due >= t or ob.overdue:
+    if ob.due is None or ob.due >= t or ob.overdue or ob.paused_at is not None:
         return True
     ev.runtime.vars[DUE] = ob.due
     message = rule.message.render(None, run.state, ob.trigger, None, ev.runtime)
     if rule.every is None:
-        ev.violate(run, rule, ob.due, message, (ob.trigger.id,))
+        ev.violate(run, rule, ob.due, message, ob.evidence(), pauses=ob.intervals(ob.due))
         ob.overdue, ob.who = True, run.violations[-1].accountable
         return True
 
@@ -246,13 +275,46 @@ def resolve(ev: Evaluator, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
         elif outcome == "failed":
             ev.runtime.vars[DUE] = ob.due
             ev.violate(run, rule, e.time, rule.message.render(e, run.state, ob.trigger, None, ev.runtime),
-                       (ob.trigger.id, e.id))
+                       ob.evidence(e.id), pauses=ob.intervals(e.time))
             if ob.due is not None:
                 tally(run.outcomes, rule.id, ob.due, run.violations[-1].accountable, MISSED)
         elif outcome == "open":
             keep.append(ob)
         # "cancelled" and "undecided" end the obligation without a finding
     run.obligations = keep
+
+
+def pause_clocks(ev: Evaluator, run: CaseRun, e: Event) -> None:
+    """After ``e`` changed the case's state: stop the clock of each open obligation whose rule's ``pause`` now
+    holds, and start again those whose no longer does, with the working time that was left (a pause that
+    cannot be decided changes nothing). The core (``response::pause_clocks``) does the same."""
+    t = e.time
+    for ob in run.obligations:
+        rule = ob.rule
+        if rule.pause is None or ob.due is None or ob.overdue:
+            continue
+        holds = ev.test(run, rule, rule.pause, e, ob.trigger)
+        if holds is None or holds == (ob.paused_at is not None):
+            continue
+        calendar = ob.calendar
+        if holds:
+            if calendar is None:
+                ob.left = ob.due - t
+            else:
+                now, due = calendar.worked_at(t), calendar.worked_at(ob.due)
+                if now is None or due is None:
+                    ev.undecided(run, rule, e, calendar.outside(t))
+                    continue
+                ob.left = due - now
+            ob.paused_at = t
+        else:
+            due = t + ob.left if calendar is None else calendar.add(t, ob.left)
+            if due is None:
+                ev.undecided(run, rule, e, calendar.outside(t))  # type: ignore[union-attr]
+                continue
+            ob.pauses.append((ob.paused_at, t))  # type: ignore[arg-type]
+            ob.paused_at, ob.due = None, due
+        ob.pause_ids.append(e.id)
 
 
 def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
@@ -308,12 +370,14 @@ def settled(run: CaseRun) -> Attainment:
 def pending(ev: Evaluator, run: CaseRun, ob: Obligation, columns: tuple[tuple[str, Any], ...]) -> Pending:
     rule = ob.rule
     ev.runtime.vars[DUE] = ob.due
+    events, more = cite(ob.evidence())
     return Pending(
         rule.id, run.case, rule.severity,
         rule.action.render(None, run.state, ob.trigger, None, ev.runtime) if rule.action else "",
         rule.message.render(None, run.state, ob.trigger, None, ev.runtime),
-        ob.since, ob.start, ob.due, rule.every, (ob.trigger.id,), columns, missed=ob.missed,
-        accountable=ev.accountable(run, rule), attained=ob.due is not None, last=run.last[0], zone=ob.zone)
+        ob.since, ob.start, ob.due, rule.every, events, columns, more, missed=ob.missed,
+        accountable=ev.accountable(run, rule), attained=ob.due is not None, last=run.last[0], zone=ob.zone,
+        pauses=ob.intervals(None))
 
 
 def prepare(plan: Plan, rule: ResponseRule) -> None:
@@ -321,6 +385,8 @@ def prepare(plan: Plan, rule: ResponseRule) -> None:
         for t in m.on:
             plan.types[t].obligation_rules.add(rule.id)
     add_checks(plan, rule.after.on, trigger, rule)
+    if rule.pause is not None:
+        plan.pausing = True
 
 
 # -- native plan and lint -----------------------------------------------------------
@@ -328,7 +394,7 @@ def emit(em: _Emitter, rule: ResponseRule) -> dict[str, Any]:
     return dict(after=em.match(rule.after), expect=em.match(rule.expect), cancel=[em.match(m) for m in rule.cancel],
                 fail_on=[em.match(m) for m in rule.fail_on], within=rule.within, start=rule.start, every=rule.every,
                 key=em.expr(rule.key), action=em.template(rule.action), within_expr=em.expr(rule.within_expr),
-                calendar=em.calendar(rule.calendar))
+                calendar=em.calendar(rule.calendar), pause=em.expr(rule.pause))
 
 
 def conditions(rule: ResponseRule) -> Iterator[Condition]:
@@ -338,6 +404,8 @@ def conditions(rule: ResponseRule) -> Iterator[Condition]:
         yield "within", rule.within_expr, rule.after.on
     if rule.calendar is not None and rule.calendar.expr is not None:
         yield "calendar", rule.calendar.expr, rule.after.on
+    if rule.pause is not None:
+        yield "pause.when", rule.pause, frozenset()
     for name, m in (("after", rule.after), ("expect", rule.expect)):
         if m.when is not None:
             yield f"{name}.when", m.when, m.on
@@ -395,6 +463,16 @@ SCHEMA: dict[str, Any] = {
         "calendar": calendar_key("The business calendar within and start count in: a declared calendar's name, "
                                  "24x7 (every hour, the default), params.NAME, or {expr: ...} naming one at the "
                                  "trigger."),
+        "pause": {
+            "description": "The obligation's clock stands still while a condition on the case's state holds "
+                           "(e.g. state.status == 'Waiting for customer'), tested after each event, and runs "
+                           "again with the time that was left; findings list the pauses (pauses, "
+                           "paused_seconds). Not with repeat.",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["when"],
+            "properties": {"when": expression_key("The pause condition: sees state, trigger and params.")},
+        },
         "warn": duration_key("When the open obligation turns at risk: a duration before its deadline (30m), or a "
                              "share of the time to it ('75%'); at-risk items are listed apart (at_risk)."),
     },

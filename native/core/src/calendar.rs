@@ -94,6 +94,23 @@ impl Calendar {
         Some(self.starts[j] + (target - self.worked[j]))
     }
 
+    /// The working seconds of the calendar before `t`; None outside its years
+    /// (`Calendar.worked_at`).
+    pub fn worked_at(&self, t: f64) -> Option<f64> {
+        if !(self.first <= t && t <= self.last) {
+            return None;
+        }
+        let i = self.ends.partition_point(|&end| end <= t);
+        if i == self.ends.len() {
+            return Some(self.worked[i]);
+        }
+        Some(if t > self.starts[i] {
+            self.worked[i] + (t - self.starts[i])
+        } else {
+            self.worked[i]
+        })
+    }
+
     /// Why `add` from `t` gave None (`Calendar.outside`).
     pub fn outside(&self, t: f64) -> String {
         let when = crate::pyfmt::format_time(crate::value::Num::Float(t)).unwrap_or_default();

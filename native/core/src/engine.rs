@@ -94,6 +94,8 @@ pub struct Engine {
     pub steps: Vec<TypeSteps>,
     /// Rules with their own pending items at a case's end (declare), in pack order.
     pub open_ended: Vec<u32>,
+    /// A response rule's clock can pause: after each event, its pause is tested.
+    pub pausing: bool,
     pub columns: Vec<(Str, Option<CExpr>)>,
     /// The declared data fields, checked as events are read.
     pub vocab: crate::vocab::Vocabulary,
@@ -267,12 +269,14 @@ impl Engine {
             .collect::<Result<Vec<_>, String>>()?;
         let mut rules = Vec::with_capacity(plan.rules.len());
         let mut open_ended = Vec::new();
+        let mut pausing = false;
         for (i, raw) in plan.rules.iter().enumerate() {
             let rule = kinds::build(&b, raw)?;
             rule.register(i as u32, &mut steps);
             if matches!(rule.kind, kinds::Kind::Declare(_)) {
                 open_ended.push(i as u32);
             }
+            pausing |= matches!(&rule.kind, kinds::Kind::Response(k) if k.pause.is_some());
             rules.push(rule);
         }
         for s in &mut steps {
@@ -306,6 +310,7 @@ impl Engine {
             rules,
             steps,
             open_ended,
+            pausing,
             columns,
         })
     }

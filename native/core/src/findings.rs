@@ -23,6 +23,21 @@ pub struct Violation {
     pub more_events: u64,
     /// Who answers for it: the rule's accountable expression over the case's state when it arose.
     pub accountable: Option<Str>,
+    /// When the obligation's clock stood still before it (all ended).
+    pub pauses: Pauses,
+}
+
+/// When an obligation's clock stood still (a response rule's `pause`): (from, until); until None
+/// while it still stands (`sopengine.findings.Pauses`).
+pub type Pauses = Vec<(f64, Option<f64>)>;
+
+/// `pauses` with one still standing ended at `at` (`sopengine.findings.closed`).
+pub fn closed(pauses: &Pauses, at: f64) -> Pauses {
+    let mut out = pauses.clone();
+    if let Some(last) = out.last_mut().filter(|p| p.1.is_none()) {
+        last.1 = Some(at);
+    }
+    out
 }
 
 /// A finding's evidence: the first [`MAX_EVIDENCE`] distinct ids, in order, and how many other
@@ -184,9 +199,25 @@ pub struct Pending {
     pub idle: Option<f64>,
     /// The zone of the business calendar its deadline counted in (none: every hour).
     pub zone: Option<Str>,
+    /// When its clock stood still; one still standing: paused (`due` is then the deadline as it
+    /// stood when the pause began: it counts in the attainment, and no deadline passes).
+    pub pauses: Pauses,
 }
 
 impl Pending {
+    pub fn paused(&self) -> bool {
+        self.pauses.last().is_some_and(|p| p.1.is_none())
+    }
+
+    /// The deadline a next action or worklist item shows: none while the clock stands still.
+    pub fn shown_due(&self) -> Option<f64> {
+        if self.paused() {
+            None
+        } else {
+            self.due
+        }
+    }
+
     /// Whether the case had ended by `limit` (`Pending.has_ended`).
     pub fn has_ended(&self, complete: bool, limit: f64) -> bool {
         complete || self.ended || self.idle.is_some_and(|idle| self.last + idle <= limit)
@@ -202,14 +233,15 @@ impl Pending {
             events: self.events.clone(),
             more_events: self.more_events,
             accountable: self.accountable.clone(),
+            pauses: closed(&self.pauses, self.last),
         }
     }
 
     /// The violations of its deadlines before `limit`, into `out`; then, if it is still open at
     /// `limit`, its next deadline (`sopengine.findings.Pending.judge`).
     pub fn judge(&self, limit: f64, out: &mut Vec<Violation>) -> Option<Option<f64>> {
-        let Some(due) = self.due.filter(|&due| due < limit) else {
-            return Some(self.due);
+        let Some(due) = self.shown_due().filter(|&due| due < limit) else {
+            return Some(self.shown_due());
         };
         let mut violation = |time: f64, message: String| {
             out.push(Violation {
@@ -220,6 +252,7 @@ impl Pending {
                 events: self.events.clone(),
                 more_events: self.more_events,
                 accountable: self.accountable.clone(),
+                pauses: self.pauses.clone(),
             })
         };
         match self.every {

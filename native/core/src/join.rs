@@ -153,6 +153,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                     let message = rule.message.render(&scope(Some(&iv.attrs)));
                     out.violations.push(Violation {
                         more_events: 0,
+                        pauses: Vec::new(),
                         rule: probe.rule,
                         case: e.case.clone(),
                         time: e.time,

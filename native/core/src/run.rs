@@ -52,8 +52,52 @@ pub struct Obligation {
     pub overdue: bool,
     /// Accountable at the deadline, once overdue.
     pub who: Option<Str>,
-    /// The zone of the business calendar its deadline counted in (none: every hour).
-    pub zone: Option<Str>,
+    /// The business calendar its deadline counted in, by index (none: every hour).
+    pub calendar: Option<u32>,
+    /// Its rule's pause, once its clock first stood still.
+    pub pause: Option<Box<Pause>>,
+}
+
+/// The pauses of an obligation's clock (`response.Obligation`'s `paused_at`, `left`, `pauses`,
+/// `pause_ids`).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Pause {
+    /// Since when the clock stands still (None: it runs).
+    pub since: Option<f64>,
+    /// The working seconds left to the deadline when it stopped.
+    pub left: f64,
+    /// The pauses that ended: (from, until).
+    pub ended: Vec<(f64, f64)>,
+    /// The events that stopped and started it.
+    pub events: Vec<Str>,
+}
+
+impl Obligation {
+    pub fn paused(&self) -> bool {
+        self.pause.as_ref().is_some_and(|p| p.since.is_some())
+    }
+
+    /// Its trigger, the events that stopped and started its clock, then `more`.
+    pub fn evidence(&self, more: Option<&Str>) -> Vec<Str> {
+        let mut out = vec![self.trigger.id.clone()];
+        if let Some(p) = &self.pause {
+            out.extend(p.events.iter().cloned());
+        }
+        out.extend(more.cloned());
+        out
+    }
+
+    /// Its pauses, one still standing ended at `until` (None: left standing).
+    pub fn intervals(&self, until: Option<f64>) -> crate::findings::Pauses {
+        let Some(p) = &self.pause else {
+            return Vec::new();
+        };
+        let mut out: crate::findings::Pauses = p.ended.iter().map(|&(a, b)| (a, Some(b))).collect();
+        if let Some(since) = p.since {
+            out.push((since, until));
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -337,7 +381,7 @@ impl<'e> Runner<'e> {
         e: &Arc<Event>,
         since: f64,
         spans: [Option<f64>; N],
-    ) -> Option<([Option<f64>; N], Option<Str>)> {
+    ) -> Option<([Option<f64>; N], Option<u32>)> {
         let plain = spans.map(|s| s.map(|s| since + s));
         let Some(choice) = choice else {
             return Some((plain, None));
@@ -346,15 +390,15 @@ impl<'e> Runner<'e> {
             return Some((plain, None));
         }
         let engine = self.engine;
-        let calendar = match choice {
-            CalendarRef::Named(i) => &engine.calendars[*i],
+        let index = match choice {
+            CalendarRef::Named(i) => *i,
             CalendarRef::Expr(expr) => {
                 let reason = match self.value(run, expr, Some(e), None) {
                     Ok(Value::Str(name)) if &*name == AROUND_THE_CLOCK => {
                         return Some((plain, None))
                     }
                     Ok(Value::Str(name)) => {
-                        match engine.calendars.iter().find(|c| c.name == name) {
+                        match engine.calendars.iter().position(|c| c.name == name) {
                             Some(found) => Ok(found),
                             None => {
                                 let mut names: Vec<&str> =
@@ -387,12 +431,13 @@ impl<'e> Runner<'e> {
                 }
             }
         };
+        let calendar = &engine.calendars[index];
         let out = spans.map(|s| s.map(|s| calendar.add(since, s)));
         if out.iter().any(|t| matches!(t, Some(None))) {
             self.undecided(run, rule, Some(e), calendar.outside(since));
             return None;
         }
-        Some((out.map(Option::flatten), Some(calendar.zone.clone())))
+        Some((out.map(Option::flatten), Some(index as u32)))
     }
 
     fn scope<'a>(
@@ -539,6 +584,21 @@ impl<'e> Runner<'e> {
         events: Vec<Str>,
         more: u64,
     ) {
+        self.violate_paused(run, rule, time, message, events, more, Vec::new());
+    }
+
+    /// [`Runner::violate`], of an obligation whose clock stood still (`pauses`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn violate_paused(
+        &self,
+        run: &mut CaseRun,
+        rule: u32,
+        time: f64,
+        message: String,
+        events: Vec<Str>,
+        more: u64,
+        pauses: crate::findings::Pauses,
+    ) {
         let (events, left_out) = cite(events);
         let accountable = self.accountable(run, rule);
         push_tight(
@@ -551,6 +611,7 @@ impl<'e> Runner<'e> {
                 events,
                 more_events: left_out + more,
                 accountable,
+                pauses,
             },
         );
     }
@@ -610,6 +671,9 @@ impl<'e> Runner<'e> {
         if !changed.is_empty() && changed.iter().any(|&v| engine.index_reads[v]) {
             self.index(run, e, &changed);
         }
+        if engine.pausing && !run.obligations.is_empty() {
+            response::pause_clocks(self, run, e);
+        }
         if !steps.invariants.is_empty() {
             self.applies.iter_mut().for_each(|a| *a = None); // invariants see the state after the event
             for &idx in &steps.invariants {
@@ -635,13 +699,14 @@ impl<'e> Runner<'e> {
             let Kind::Response(k) = &rule.kind else {
                 return false;
             };
-            let Some(due) = ob.due.filter(|&due| due < t && !ob.overdue) else {
+            let Some(due) = ob.due.filter(|&due| due < t && !ob.overdue && !ob.paused()) else {
                 return true;
             };
             self.set_due(ob.due);
             let message = self.render(run, &rule.message, None, Some(&ob.trigger));
             let Some(every) = k.every else {
-                self.violate(run, ob.rule, due, message, vec![ob.trigger.id.clone()], 0);
+                let pauses = ob.intervals(Some(due));
+                self.violate_paused(run, ob.rule, due, message, ob.evidence(None), 0, pauses);
                 ob.overdue = true; // kept: a later meeting is late
                 ob.who = run.violations.last().and_then(|v| v.accountable.clone());
                 return true;
@@ -667,6 +732,7 @@ impl<'e> Runner<'e> {
                             events: vec![ob.trigger.id.clone()],
                             more_events: 0,
                             accountable: accountable.clone(),
+                            pauses: Vec::new(), // a repeating obligation does not pause
                         },
                     )
                 });
@@ -726,14 +792,9 @@ impl<'e> Runner<'e> {
                 response::Outcome::Failed => {
                     self.set_due(ob.due);
                     let message = self.render(run, &rule.message, Some(e), Some(&ob.trigger));
-                    self.violate(
-                        run,
-                        ob.rule,
-                        e.time,
-                        message,
-                        vec![ob.trigger.id.clone(), e.id.clone()],
-                        0,
-                    );
+                    let pauses = ob.intervals(Some(e.time));
+                    let evidence = ob.evidence(Some(&e.id));
+                    self.violate_paused(run, ob.rule, e.time, message, evidence, 0, pauses);
                     if let Some(due) = ob.due {
                         let who = run.violations.last().and_then(|v| v.accountable.clone());
                         tally(&mut run.outcomes, ob.rule, due, who, MISSED);
@@ -986,6 +1047,7 @@ impl<'e> Runner<'e> {
                 continue;
             };
             self.set_due(ob.due);
+            let (events, more_events) = cite(ob.evidence(None));
             out.push(Pending {
                 rule: ob.rule,
                 case: run.case.clone(),
@@ -999,16 +1061,19 @@ impl<'e> Runner<'e> {
                 start: ob.start,
                 due: ob.due,
                 every: k.every,
-                events: vec![ob.trigger.id.clone()],
+                events,
                 columns: columns.clone(),
-                more_events: 0,
+                more_events,
                 missed: ob.missed,
                 accountable: self.accountable(run, ob.rule),
                 attained: ob.due.is_some(),
                 last: run.last.0,
                 ended,
                 idle,
-                zone: ob.zone.clone(),
+                zone: ob
+                    .calendar
+                    .map(|i| engine.calendars[i as usize].zone.clone()),
+                pauses: ob.intervals(None),
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
@@ -1039,6 +1104,7 @@ impl<'e> Runner<'e> {
                 ended,
                 idle,
                 zone: b.zone.clone(),
+                pauses: Vec::new(),
             });
         }
         for (idx, k, waits) in waiting {
@@ -1067,6 +1133,7 @@ impl<'e> Runner<'e> {
                     ended,
                     idle,
                     zone: None,
+                    pauses: Vec::new(),
                 });
             }
         }

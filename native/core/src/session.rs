@@ -464,7 +464,9 @@ impl Session {
                         MISSED,
                     );
                 }
-                if let Some(Some(due)) = open {
+                // by its next deadline; paused: by the deadline as it stood
+                let counted = if p.paused() { p.due } else { open.flatten() };
+                if let Some(due) = counted.filter(|_| open.is_some()) {
                     tally(&mut attainment, p.rule, due, p.accountable.clone(), OPEN);
                 }
             }
@@ -475,7 +477,7 @@ impl Session {
                 });
             }
             if as_of.is_none_or(|a| p.start <= a) {
-                let overdue = matches!((p.due, as_of), (Some(d), Some(a)) if d < a);
+                let overdue = matches!((p.shown_due(), as_of), (Some(d), Some(a)) if d < a);
                 work.push(WorkItem {
                     pending: p.clone(),
                     overdue,

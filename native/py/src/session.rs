@@ -401,6 +401,7 @@ impl NativeSession {
                 PyTuple::new(py, ids(&v.events))?,
                 v.more_events,
                 v.accountable.as_deref(),
+                PyTuple::new(py, &v.pauses)?,
             ))?;
         }
         let actions = PyList::empty(py);
@@ -415,6 +416,7 @@ impl NativeSession {
                 PyTuple::new(py, ids(&p.events))?,
                 p.more_events,
                 p.zone.as_deref(),
+                PyTuple::new(py, &p.pauses)?,
             ))?;
         }
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
@@ -429,7 +431,7 @@ impl NativeSession {
                 rule(p.rule),
                 p.case.as_ref(),
                 p.action.as_str(),
-                p.due,
+                p.shown_due(),
                 p.since,
                 w.overdue,
                 PyTuple::new(py, cols)?,

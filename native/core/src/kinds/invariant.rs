@@ -69,7 +69,7 @@ pub fn check(
             if run.breaches.iter().any(|b| b.rule == idx) {
                 return;
             }
-            let Some(([due], zone)) =
+            let Some(([due], calendar)) =
                 r.counted(run, idx, k.calendar.as_ref(), e, e.time, [Some(k.grace)])
             else {
                 return; // undecided: no calendar to count the grace in
@@ -87,7 +87,7 @@ pub fn check(
                 event: e.clone(),
                 timed: k.grace > 0.0,
                 who: None,
-                zone,
+                zone: calendar.map(|i| r.engine.calendars[i as usize].zone.clone()),
             };
             if k.grace == 0.0 {
                 breach.reported = true;

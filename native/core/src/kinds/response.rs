@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::Rule;
+use super::{Kind, Rule};
 use crate::calendar::CalendarRef;
 use crate::engine::{field, Builder, CExpr, CMatch};
 use crate::event::Event;
@@ -29,6 +29,8 @@ pub struct Response {
     pub action: Option<Template>,
     /// The calendar `within` and `start` count in (none: every hour).
     pub calendar: Option<CalendarRef>,
+    /// `pause: {when}`: while it holds over the case's state, the clock stands still.
+    pub pause: Option<Box<CExpr>>,
 }
 
 pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
@@ -52,6 +54,7 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Response, String> {
         key: b.opt_expr(&field(raw, "key")?)?,
         action,
         calendar: b.calendar(raw)?,
+        pause: b.opt_expr(&field(raw, "pause")?)?.map(Box::new),
     })
 }
 
@@ -88,7 +91,7 @@ pub fn trigger(
             None => return, // undecided: no deadline
         },
     };
-    let Some(([due, start], zone)) = r.counted(
+    let Some(([due, start], calendar)) = r.counted(
         run,
         idx,
         k.calendar.as_ref(),
@@ -110,9 +113,76 @@ pub fn trigger(
             missed: 0,
             overdue: false,
             who: None,
-            zone,
+            calendar,
+            pause: None,
         },
     );
+}
+
+/// After `e` changed the case's state: stop the clock of each open obligation whose rule's
+/// `pause` now holds, and start again those whose no longer does, with the working time that was
+/// left (a pause that cannot be decided changes nothing) (`response.pause_clocks`).
+pub fn pause_clocks(r: &mut Runner, run: &mut CaseRun, e: &Arc<Event>) {
+    let engine = r.engine;
+    let t = e.time;
+    // Taken out while this runs: conditions never read the obligations.
+    let mut obligations = std::mem::take(&mut run.obligations);
+    for ob in obligations.iter_mut() {
+        let rule = &engine.rules[ob.rule as usize];
+        let Kind::Response(k) = &rule.kind else {
+            continue;
+        };
+        let (Some(pause), Some(due)) = (&k.pause, ob.due) else {
+            continue;
+        };
+        if ob.overdue {
+            continue;
+        }
+        let Some(holds) = r.test(run, ob.rule, Some(pause), Some(e), Some(&ob.trigger)) else {
+            continue;
+        };
+        if holds == ob.paused() {
+            continue;
+        }
+        let calendar = ob.calendar.map(|i| &engine.calendars[i as usize]);
+        let state = ob.pause.get_or_insert_with(Box::default);
+        if holds {
+            let left = match calendar {
+                None => Some(due - t),
+                Some(c) => c.worked_at(due).zip(c.worked_at(t)).map(|(d, n)| d - n),
+            };
+            let Some(left) = left else {
+                r.undecided(
+                    run,
+                    ob.rule,
+                    Some(e),
+                    calendar.map(|c| c.outside(t)).unwrap_or_default(),
+                );
+                continue;
+            };
+            state.left = left;
+            state.since = Some(t);
+        } else {
+            let resumed = match calendar {
+                None => Some(t + state.left),
+                Some(c) => c.add(t, state.left),
+            };
+            let Some(resumed) = resumed else {
+                r.undecided(
+                    run,
+                    ob.rule,
+                    Some(e),
+                    calendar.map(|c| c.outside(t)).unwrap_or_default(),
+                );
+                continue;
+            };
+            let since = state.since.take().unwrap_or(t);
+            state.ended.push((since, t));
+            ob.due = Some(resumed);
+        }
+        state.events.push(e.id.clone());
+    }
+    run.obligations = obligations;
 }
 
 /// The longest duration a rule may use (`sopengine.timeutil.MAX_DURATION`): 1000 years.
