@@ -235,7 +235,9 @@ def _explained(row: Row, system: _System, rule: Any) -> Row:
     if system.paused or (still is not None and still > max(shift or 0.0, 0.0) + SLACK):
         seen = f"its clock stood still for {format_duration(still)}" if still is not None and still > SLACK \
             else "it reports the clock paused"
-        out.append(("pause", f"the system paused the SLA ({seen}); {rule.id} does not pause"))
+        pause = getattr(rule, "pause", None)
+        ours = "does not pause" if pause is None else f"pauses only while {pause.text}"
+        out.append(("pause", f"the system paused the SLA ({seen}); {rule.id} {ours}"))
     elif shift is not None and shift > SLACK:
         assert system.target is not None and system.start is not None and system.goal is not None
         out.append(("calendar", f"the system's target {format_time(system.target)} is "

@@ -70,12 +70,13 @@ def test_ctrl_c_while_the_native_core_waits_on_a_pipe_exits_130_and_writes_no_re
     os.mkfifo(fifo)
     report = tmp_path / "report.json"
     lines = (ROOT / "examples" / "events.jsonl").read_bytes().splitlines(keepends=True)
-    done = threading.Event()
+    done, read = threading.Event(), threading.Event()
 
     def write() -> None:
         with open(fifo, "wb") as fh:
-            fh.writelines(lines[:500])
+            fh.writelines(lines[:500])  # more than a pipe holds: written once the audit has read most of it
             fh.flush()
+            read.set()
             done.wait(60)  # keep the pipe open and silent: the reader waits in read()
 
     writer = threading.Thread(target=write, daemon=True)
@@ -84,7 +85,8 @@ def test_ctrl_c_while_the_native_core_waits_on_a_pipe_exits_130_and_writes_no_re
                              "--output", str(report), "--engine", "native"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        time.sleep(3.0)
+        assert read.wait(60), "the audit never read the pipe"
+        time.sleep(0.5)  # the reader now waits in read() (a fixed delay from the start fails on a busy machine)
         assert proc.poll() is None, "the audit ended while the pipe was still open"
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
