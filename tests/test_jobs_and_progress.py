@@ -101,10 +101,14 @@ def _busy_parallel_audit(tmp_path: Path) -> tuple[Any, list[int]]:
     proc = subprocess.Popen([sys.executable, "-m", "sopengine", "audit", str(big), "--jobs", "2", "--engine",
                              "python", "--format", "json", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(2.5)
-    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                   text=True).stdout.split()]
+    deadline = time.monotonic() + 60  # start-up takes seconds on a busy machine: wait for the workers, not a time
+    children: list[int] = []
+    while len(children) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                       text=True).stdout.split()]
     assert len(children) == 2, children
+    time.sleep(0.5)  # both at work
     return proc, children
 
 
