@@ -31,6 +31,7 @@ from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 from .native import resident_cases
 from .lint import lint as run_lint
 from .model import Pack
+from .rulebase import public_rule
 from .pack import load_pack
 from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
@@ -758,7 +759,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     if unknown:
         raise UsageError(f"--where: unknown column {unknown[0]!r}{did_you_mean(unknown[0], columns)}; "
                          f"columns: {', '.join(columns) or '(the pack declares none)'}")
-    known_rules = {r.id for r in pack.rules}
+    known_rules = {name for r in pack.rules for name in (r.id, r.public_id)}  # a versioned rule: every version
     wanted_rules = {r if "/" in r else next((k for k in known_rules if k.endswith("/" + r)), r) for r in rule_ids}
     for r in wanted_rules:
         if r not in known_rules:
@@ -769,10 +770,11 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     records = read_records(pack, logs, inputs=inputs)
     result = audit(pack, records, facts, when, lenient_data=inputs.lenient_data, cases_complete=inputs.cases_complete)
     items = [w for w in result.work
-             if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
+             if (not sop_ids or w.rule.split("/")[0] in sop_ids)
+             and (not wanted_rules or w.rule in wanted_rules or public_rule(w.rule)[0] in wanted_rules)
              and (not overdue or w.overdue)
              and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
-    _write(_render_work(items, columns, result, fmt), output)
+    _write(_render_work(items, columns, result, fmt, pack.versioned), output)
 
 
 @cli.command(name="explain")
@@ -823,7 +825,8 @@ def explain_cmd(case: str, logs: tuple[str, ...], sops: tuple[str, ...], input_f
            else text(x), output)
 
 
-def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
+def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str,
+                 versioned: bool = False) -> str:
     if fmt == "json":
         doc = {"as_of": format_time(result.as_of), "summary": {**result.summary(), "items": len(items),
                                                                "overdue": sum(w.overdue for w in items),
@@ -836,8 +839,8 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(WorkItem.header(columns))
-        writer.writerows(w.row(columns) for w in items)
+        writer.writerow(WorkItem.header(columns, versioned))
+        writer.writerows(w.row(columns, versioned) for w in items)
         return buf.getvalue()
     lines = [f"Worklist as of {format_time(result.as_of)}: {len(items)} item(s), "
              f"{sum(w.overdue for w in items)} overdue, {sum(w.at_risk for w in items)} at risk"]
