@@ -136,7 +136,7 @@ class CaseRun:
         self.intervals: list[Interval] = []
         self.probes: list[Probe] = []
         self.membership: dict[str, tuple[Any, Any, Interval | None]] = {}
-        self.first: float | None = None  # the time of its first event: when the case was created
+        self.first = float("inf")  # the time of its first event: when the case was created
         self.last: tuple[float, int] = (float("-inf"), -1)
         self.passed: dict[str, int] = {}  # rule id -> times the rule was checked and held (or was met)
         self.outcomes: Attainment = {}  # how its obligations with a deadline ended (findings.OUTCOMES)
@@ -267,7 +267,7 @@ class Evaluator:
         plan = self.plan
         tp = plan.types[e.type]
         t = e.time
-        if run.first is None:
+        if t < run.first:  # its first event (events of a case come in time order)
             run.first = t
         self._applies.clear()
         if run.obligations or run.breaches:
