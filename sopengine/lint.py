@@ -326,7 +326,7 @@ def check_sop_conflicts(pack: Pack) -> Iterator[Diagnostic]:
             for target in sorted(set(a_req) & set(b_req)):
                 if a_req[target] & b_req[target]:
                     continue
-                if any({a.id, b.id} <= rules for rules in declared):
+                if any({a.id, b.id} <= rules or {a.public_id, b.public_id} <= rules for rules in declared):
                     continue  # declared, reported below with its resolution
                 yield Diagnostic(Code.SOP_CONFLICT,
                                  f"{a.id} requires {target} in {_show(a_req[target])} but {b.id} requires "
