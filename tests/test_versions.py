@@ -405,3 +405,16 @@ def test_diff_between_versions_that_are_not_there_is_a_usage_error(tmp_path: Pat
     log = write_jsonl(tmp_path / "log.jsonl", LOG)
     result = runner.invoke(cli, ["diff", str(VERSIONS), *args, "--log", str(log)])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_explain_says_a_version_not_in_force_does_not_apply(tmp_path: Path, runner: CliRunner) -> None:
+    log = write_jsonl(tmp_path / "log.jsonl", LOG)
+    result = runner.invoke(cli, ["explain", "--sops", str(VERSIONS), "A", str(log), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["timeline"]
+    opened = {e["rule"]: e for e in steps[0]["evaluations"]}
+    assert opened["answer/first-answer@2024-h2"]["outcome"] == "not_applicable"
+    assert opened["answer/first-answer@2024-h2"]["conditions"] == [{
+        "condition": "effective", "value": False,
+        "expression": "version 2024-h2 in force from 2024-07-01T00:00:00Z, at the case creation 2024-06-30T20:00:00Z"}]
+    assert opened["answer/first-answer@2024"]["outcome"] == "triggered"
