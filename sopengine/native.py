@@ -50,8 +50,8 @@ class _Emitter:
         self.types = {name: i for i, name in enumerate(pack.events)}
         self.state = {var.name: i for i, var in enumerate(pack.state)}
         self.indexes = {name: i for i, name in enumerate(pack.indexes)}
-        # (id(applies expr), version's range) -> SOP slot: rules of a SOP (version) share one answer per event
-        self.sops: dict[tuple[int, Effective | None], int] = {}
+        # (SOP, id(applies expr), version's range) -> slot: rules of a SOP (version) share one answer per event
+        self.sops: dict[tuple[str, int, Effective | None], int] = {}
         self.sop_slots: list[dict[str, Any]] = []
 
     def on(self, types: Iterable[str]) -> list[int]:
@@ -78,7 +78,7 @@ class _Emitter:
     def applies(self, rule: Rule) -> int | None:
         if not rule.gated:
             return None
-        key = (id(rule.applies), rule.effective)
+        key = (rule.sop, id(rule.applies), rule.effective)
         slot = self.sops.get(key)
         if slot is None:
             slot = self.sops[key] = len(self.sop_slots)
