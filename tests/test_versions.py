@@ -418,3 +418,68 @@ def test_explain_says_a_version_not_in_force_does_not_apply(tmp_path: Path, runn
         "condition": "effective", "value": False,
         "expression": "version 2024-h2 in force from 2024-07-01T00:00:00Z, at the case creation 2024-06-30T20:00:00Z"}]
     assert opened["answer/first-answer@2024"]["outcome"] == "triggered"
+
+
+# -- every kind honours the version's range -------------------------------------------------------------------
+_KIND_PACK = """\
+pack: {name: kinds}
+events:
+  thing.opened: {data: {n: {type: number}, m: {type: string}, owner: {type: string}}}
+  thing.checked: {}
+  thing.done: {}
+state:
+  count: {type: counter, updates: [{on: thing.opened, add: "1"}]}
+  owner: {type: value, updates: [{on: thing.opened, set: data.owner}]}
+indexes:
+  owners: {member: filled(state.owner), key: state.owner}
+sop:
+  id: k
+  title: K
+  source: {document: k.md}
+  version: "1"
+  effective: {from: "2024-01-01", until: "2024-07-01"}
+rules:
+  - id: r
+    kind: KIND
+    severity: error
+    description: d
+    source: {document: k.md, step: "1"}
+    message: m
+"""
+_KIND_KEYS: dict[str, str] = {
+    "guard": "on: thing.opened\nrequire: data.n > 5",
+    "forbid": "on: thing.done",
+    "require_fields": "on: thing.opened\nfields: [m]",
+    "precedence": "on: thing.done\nafter: {on: thing.checked}",
+    "at_most": "on: thing.opened\nmax: 1",
+    "response": "after: {on: thing.opened}\nexpect: {on: thing.checked}\nwithin: 1h\naction: check it",
+    "invariant": "require: state.count < 2\ngrace: 1m\naction: fix it",
+    "cross_case": "on: thing.opened\nindex: owners\nkey: data.owner",
+    "declare": "template: response\nactivation: {on: thing.opened}\ntarget: {on: thing.checked}\nwindow: {max: 1h}",
+}
+
+
+def _kind_log(start: str) -> list[Event]:
+    t = parse_time(start)
+    rows = [("p1", "P", 0, "thing.opened"), ("p2", "P", 1, "thing.opened"), ("p3", "P", 2, "thing.done"),
+            ("q1", "Q", 3, "thing.opened"), ("q2", "Q", 4, "thing.done")]
+    return [Event(i, case, t + minutes * 60, etype, None, {"n": 1, "owner": "o"} if etype == "thing.opened" else {})
+            for i, case, minutes, etype in rows]
+
+
+@pytest.mark.parametrize("at", ["case", "event"])
+@pytest.mark.parametrize("kind", list(_KIND_KEYS))
+def test_every_kind_judges_only_the_cases_of_its_version(tmp_path: Path, kind: str, at: str) -> None:
+    keys = _KIND_KEYS[kind] + ("\neffective_at: event" if at == "event" else "")
+    (tmp_path / "k.yaml").write_text(_KIND_PACK.replace("KIND", kind) + "".join(f"    {line}\n"
+                                                                               for line in keys.splitlines()))
+    pack = load_pack([tmp_path])
+    engines = ["python", "native"] if available() else ["python"]
+    for start, judged in (("2024-03-01T00:00:00Z", True), ("2024-08-01T00:00:00Z", False),
+                          ("2023-12-31T12:00:00Z", False)):
+        reports = [audit(pack, _kind_log(start), None, parse_time(start) + 86400, engine=e) for e in engines]
+        found = [(v.rule, v.case) for v in reports[0].violations] + [(a.rule, a.case) for a in reports[0].next_actions]
+        assert bool(found) == judged, (start, found)
+        assert all(rule == "k/r@1" for rule, _ in found)
+        as_json = [orjson.dumps(r.to_json()) for r in reports]
+        assert as_json[-1] == as_json[0]
