@@ -24,8 +24,8 @@ from .expr import Expr, Scope, Template, compile_expr, compile_template, pattern
 from .limits import DEFAULT, Limits
 from .kinds import KINDS
 from .model import (
-    CaseLink, Conflict, Effective, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
-    StateVar, Suppression, Reconcile,
+    CaseLink, Conflict, Effective, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source,
+    StateUpdate, StateVar, Suppression, Reconcile,
 )
 from .rulebase import rule_key
 from .timeutil import parse_duration, parse_time
@@ -348,8 +348,9 @@ def collect_sops(work: _Work) -> None:
             work.effective[id(doc)] = effective
             ranges[sop_id].append(effective)
     for sop_id, (doc, sop) in first.items():
+        in_order = tuple(sorted(ranges[sop_id], key=lambda e: (e.start, e.version)))
         work.sops[sop_id] = Sop(sop_id, sop["title"], sop.get("description", ""), sop["source"]["document"],
-                                doc.loc(("sop", "id")), tuple(sorted(ranges[sop_id], key=lambda e: (e.start, e.version))))
+                                doc.loc(("sop", "id")), in_order)
 
 
 def _effective(work: _Work, doc: YamlDocument, version: str) -> Effective | None:

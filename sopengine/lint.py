@@ -395,7 +395,8 @@ def _suppress(pack: Pack, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     used: set[int] = set()
     for d in diagnostics:
         for i, sup in enumerate(pack.suppressions):
-            if sup.code == d.code.value and (sup.target is None or sup.target in (d.subject, public_rule(d.subject)[0])):
+            targets = (d.subject, public_rule(d.subject)[0])  # a versioned rule's key, or its plain id
+            if sup.code == d.code.value and (sup.target is None or sup.target in targets):
                 used.add(i)
                 d = Diagnostic(d.code, d.message, d.location, d.severity, d.subject, sup.reason)
                 break
