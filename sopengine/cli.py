@@ -26,11 +26,12 @@ from .errors import InputError, Interrupted, PackError, SopengineError, UsageErr
 from .findings import AuditResult, WorkItem, cell
 from .config import Config, find_config, pack_paths
 from .events import LineCounter
-from .impact import compare
+from .impact import as_version, compare
 from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 from .native import resident_cases
 from .lint import lint as run_lint
-from .model import Pack
+from .model import Effective, Pack, Rule
+from .rulebase import public_rule
 from .pack import load_pack
 from .parallel import audit_parallel, tune_gc
 from .progress import Progress, total_bytes, wanted
@@ -376,13 +377,13 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
         items = []
         for r in (*pack.rules, *pack.disabled):
             item: dict[str, Any] = {
-                "id": r.id, "sop": r.sop, "kind": r.kind, "severity": r.severity, "description": r.description,
-                "source": {"document": r.source.document, "step": r.source.step},
+                "id": r.public_id, "sop": r.sop, **_version_of(r), "kind": r.kind, "severity": r.severity,
+                "description": r.description, "source": {"document": r.source.document, "step": r.source.step},
                 "location": str(r.location),
             }
             if r.source.quote:
                 item["source"]["quote"] = r.source.quote
-            conflicts = [c.id for c in pack.conflicts if r.id in c.rules]
+            conflicts = [c.id for c in pack.conflicts if r.id in c.rules or r.public_id in c.rules]
             if conflicts:
                 item["conflicts"] = conflicts
             if r.disabled:
@@ -390,13 +391,15 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             items.append(item)
         click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
         return
-    current = None
+    current: tuple[str, str | None] | None = None
     for r in pack.rules:
-        if r.sop != current:
-            current = r.sop
+        if (r.sop, r.version) != current:
+            current = (r.sop, r.version)
             sop = pack.sops[r.sop]
-            click.echo("\n" + textsafe.line(f"{sop.id}: {sop.title}  ({sop.document})"))
-        click.echo(textsafe.line(f"  {r.id:<50} {r.severity:<8} {r.kind}"))
+            click.echo("\n" + textsafe.line(f"{sop.id}: {sop.title}  ({sop.document})" + (
+                "" if r.effective is None else f"  version {r.version}, in force {_in_force(r.effective)}")))
+        at_event = "  (version in force at each event)" if r.effective is not None and r.effective.at_event else ""
+        click.echo(textsafe.line(f"  {r.public_id:<50} {r.severity:<8} {r.kind}{at_event}"))
         click.echo(textsafe.line(f"      {r.source.document}, {r.source.step}"))
     for r in pack.disabled:
         click.echo("\n" + textsafe.line(f"disabled: {r.id}: {r.disabled}"))
@@ -406,6 +409,19 @@ def rules(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
             click.echo(textsafe.line(f"  resolved by {c.resolved_by(pack.params)} (pack default {c.choice!r})"))
         click.echo(textsafe.line(f"  {c.reason}"))
     click.echo(f"\n{len(pack.rules)} rule(s) in {len(pack.sops)} SOP(s)")
+
+
+def _version_of(rule: Rule) -> dict[str, Any]:
+    """A versioned rule's version and when it is in force, as ``rules --format json`` lists them."""
+    eff = rule.effective
+    if eff is None:
+        return {}
+    return {"version": rule.version, "effective": {"from": format_time(eff.start), "until": format_time(eff.end)},
+            "effective_at": "event" if eff.at_event else "case"}
+
+
+def _in_force(eff: Effective) -> str:
+    return f"from {format_time(eff.start)}" + (f" until {format_time(eff.end)}" if eff.end is not None else "")
 
 
 @cli.command(name="params")
@@ -758,7 +774,7 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     if unknown:
         raise UsageError(f"--where: unknown column {unknown[0]!r}{did_you_mean(unknown[0], columns)}; "
                          f"columns: {', '.join(columns) or '(the pack declares none)'}")
-    known_rules = {r.id for r in pack.rules}
+    known_rules = {name for r in pack.rules for name in (r.id, r.public_id)}  # a versioned rule: every version
     wanted_rules = {r if "/" in r else next((k for k in known_rules if k.endswith("/" + r)), r) for r in rule_ids}
     for r in wanted_rules:
         if r not in known_rules:
@@ -769,10 +785,11 @@ def next_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, ma
     records = read_records(pack, logs, inputs=inputs)
     result = audit(pack, records, facts, when, lenient_data=inputs.lenient_data, cases_complete=inputs.cases_complete)
     items = [w for w in result.work
-             if (not sop_ids or w.rule.split("/")[0] in sop_ids) and (not wanted_rules or w.rule in wanted_rules)
+             if (not sop_ids or w.rule.split("/")[0] in sop_ids)
+             and (not wanted_rules or w.rule in wanted_rules or public_rule(w.rule)[0] in wanted_rules)
              and (not overdue or w.overdue)
              and all(str(dict(w.columns).get(k)) == v for k, v in filters.items())]
-    _write(_render_work(items, columns, result, fmt), output)
+    _write(_render_work(items, columns, result, fmt, pack.versioned), output)
 
 
 @cli.command(name="explain")
@@ -823,7 +840,8 @@ def explain_cmd(case: str, logs: tuple[str, ...], sops: tuple[str, ...], input_f
            else text(x), output)
 
 
-def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str) -> str:
+def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditResult, fmt: str,
+                 versioned: bool = False) -> str:
     if fmt == "json":
         doc = {"as_of": format_time(result.as_of), "summary": {**result.summary(), "items": len(items),
                                                                "overdue": sum(w.overdue for w in items),
@@ -836,8 +854,8 @@ def _render_work(items: Sequence[WorkItem], columns: list[str], result: AuditRes
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(WorkItem.header(columns))
-        writer.writerows(w.row(columns) for w in items)
+        writer.writerow(WorkItem.header(columns, versioned))
+        writer.writerows(w.row(columns, versioned) for w in items)
         return buf.getvalue()
     lines = [f"Worklist as of {format_time(result.as_of)}: {len(items)} item(s), "
              f"{sum(w.overdue for w in items)} overdue, {sum(w.at_risk for w in items)} at risk"]
@@ -918,7 +936,10 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 
 @cli.command(name="diff")
 @click.argument("old_path", type=click.Path())
-@click.argument("new_path", type=click.Path())
+@click.argument("new_path", type=click.Path(), required=False)
+@click.option("--sop-versions", "sop_versions", nargs=3, metavar="SOP OLD NEW",
+              help="Compare two versions of a versioned SOP of the one pack OLD_PATH (no NEW_PATH): each case of "
+                   "the log judged by version OLD, then by version NEW, whatever their effective dates.")
 @click.option("--log", "logs", multiple=True, required=True, type=click.Path(),
               help="Historical event log to replay (repeatable).")
 @_input_options
@@ -930,17 +951,31 @@ def test_cmd(paths: tuple[str, ...], formats: tuple[str, ...], output: str | Non
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @_max_option
 @_errors_to_exits
-def diff_cmd(old_path: str, new_path: str, logs: tuple[str, ...], input_format: str, mapping: str | None,
-             facts_files: tuple[str, ...],
+def diff_cmd(old_path: str, new_path: str | None, sop_versions: tuple[str, str, str] | None, logs: tuple[str, ...],
+             input_format: str, mapping: str | None, facts_files: tuple[str, ...],
              sets: tuple[str, ...], as_of: str | None, fmt: str, output: str | None) -> None:
-    """What an SOP edit would have changed: audit LOG with OLD_PATH and NEW_PATH packs and compare.
+    """What an SOP edit would have changed: audit LOG with OLD_PATH and NEW_PATH packs and compare; or with
+    --sop-versions, two versions of a SOP of the pack OLD_PATH.
 
     Lists, per rule and case, the findings that appear, disappear, or change
     (time, deadline or text). Exit 1 when anything changes, 0 when nothing does.
     """
-    _reading(logs, facts_files, [old_path, new_path], [mapping or ""])
+    if (new_path is None) == (not sop_versions):
+        raise UsageError("give two packs (OLD_PATH NEW_PATH), or one pack and --sop-versions SOP OLD NEW")
     params = _parse_sets(sets)
-    old_pack, new_pack = load_pack([old_path], params, _limits()), load_pack([new_path], params, _limits())
+    if sop_versions:
+        _reading(logs, facts_files, [old_path], [mapping or ""])
+        pack = load_pack([old_path], params, _limits())
+        sop, old_version, new_version = sop_versions
+        try:
+            old_pack, new_pack = as_version(pack, sop, old_version), as_version(pack, sop, new_version)
+        except ValueError as exc:
+            raise UsageError(f"--sop-versions: {exc}") from None
+        new_path = old_path
+    else:
+        assert new_path is not None
+        _reading(logs, facts_files, [old_path, new_path], [mapping or ""])
+        old_pack, new_pack = load_pack([old_path], params, _limits()), load_pack([new_path], params, _limits())
     inputs = _inputs(input_format, mapping, [old_path])
     facts = load_facts(facts_files, inputs=inputs, pack=new_pack)
     inputs = inputs.with_facts(facts)

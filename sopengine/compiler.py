@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
-from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from . import calendars as cal
@@ -24,10 +24,11 @@ from .expr import Expr, Scope, Template, compile_expr, compile_template, pattern
 from .limits import DEFAULT, Limits
 from .kinds import KINDS
 from .model import (
-    CaseLink, Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
-    StateVar, Suppression, Reconcile,
+    CaseLink, Conflict, Effective, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source,
+    StateUpdate, StateVar, Suppression, Reconcile,
 )
-from .timeutil import parse_duration
+from .rulebase import rule_key
+from .timeutil import parse_duration, parse_time
 from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
 
 
@@ -62,6 +63,7 @@ class _Work:
     state: list[StateVar] = field(default_factory=list)
     indexes: dict[str, Index] = field(default_factory=dict)
     sops: dict[str, Sop] = field(default_factory=dict)
+    effective: dict[int, Effective] = field(default_factory=dict)  # id(document) -> its SOP version's range
     rules: list[Rule] = field(default_factory=list)
     disabled: list[Rule] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
@@ -309,13 +311,79 @@ def collect_declarations(work: _Work) -> None:
                        "yours another name", doc.key_loc(("calendars", name)))
         elif once("calendar", name, doc.key_loc(("calendars", name))):
             work.calendars_raw[name] = (doc, raw)
+    collect_sops(work)
+
+
+def collect_sops(work: _Work) -> None:
+    """Each SOP once, with its versions: several files may declare one SOP id only as versions, each with a
+    distinct ``version`` and an ``effective`` range (the schema requires both keys together)."""
+    first: dict[str, tuple[YamlDocument, dict[str, Any]]] = {}
+    versions: dict[str, dict[str, Location]] = {}
+    ranges: dict[str, list[Effective]] = {}
     for doc in work.docs:
         sop = (doc.data or {}).get("sop")
-        if sop:
-            loc = doc.loc(("sop", "id"))
-            if once("sop", sop["id"], loc):
-                work.sops[sop["id"]] = Sop(sop["id"], sop["title"], sop.get("description", ""),
-                                           sop["source"]["document"], loc)
+        if not sop:
+            continue
+        sop_id, loc = sop["id"], doc.loc(("sop", "id"))
+        earlier = first.get(sop_id)
+        if earlier is None:
+            first[sop_id] = (doc, sop)
+            versions[sop_id], ranges[sop_id] = {}, []
+        elif "version" not in sop or "version" not in earlier[1]:
+            unversioned = doc.loc(("sop", "id")) if "version" not in sop else earlier[0].loc(("sop", "id"))
+            work.error(Code.DUPLICATE_DECLARATION, f"sop '{sop_id}' is already declared at "
+                       f"{earlier[0].loc(('sop', 'id'))}; files may declare one SOP only as its versions, each with "
+                       f"a distinct 'version' and an 'effective' range (this one at {unversioned} has none)", loc)
+            continue
+        if "version" not in sop:
+            continue
+        version, vloc = str(sop["version"]), doc.loc(("sop", "version"))
+        if version in versions[sop_id]:
+            work.error(Code.DUPLICATE_DECLARATION, f"version '{version}' of sop '{sop_id}' is already declared at "
+                       f"{versions[sop_id][version]}", vloc)
+            continue
+        versions[sop_id][version] = vloc
+        effective = _effective(work, doc, version)
+        if effective is not None:
+            work.effective[id(doc)] = effective
+            ranges[sop_id].append(effective)
+    for sop_id, (doc, sop) in first.items():
+        in_order = tuple(sorted(ranges[sop_id], key=lambda e: (e.start, e.version)))
+        work.sops[sop_id] = Sop(sop_id, sop["title"], sop.get("description", ""), sop["source"]["document"],
+                                doc.loc(("sop", "id")), in_order)
+
+
+def _effective(work: _Work, doc: YamlDocument, version: str) -> Effective | None:
+    """A SOP version's ``effective: {from, until}``: RFC 3339 dates (00:00 UTC) or date-times with an offset;
+    ``until`` (exclusive) may be left out while the version is still in force."""
+    raw = doc.data["sop"]["effective"]
+    times: dict[str, float | None] = {"from": None, "until": None}
+    for key in ("from", "until"):
+        if key not in raw:
+            continue
+        try:
+            times[key] = parse_effective_time(raw[key])
+        except ValueError as exc:
+            work.error(Code.BAD_EFFECTIVE, f"effective.{key}: {exc}", doc.loc(("sop", "effective", key)))
+            return None
+    start, end = times["from"], times["until"]
+    assert start is not None  # the schema requires from
+    if end is not None and end <= start:
+        work.error(Code.BAD_EFFECTIVE, f"effective: until ({raw['until']}) is not after from ({raw['from']})",
+                   doc.loc(("sop", "effective", "until")))
+        return None
+    return Effective(version, start, end, False, doc.loc(("sop", "effective")))
+
+
+def parse_effective_time(text: Any) -> float:
+    """A date (``2024-07-01``: 00:00 UTC that day) or an RFC 3339 date-time with an offset, as epoch seconds.
+    Raises ValueError."""
+    if isinstance(text, str) and len(text) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc).timestamp()
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    return parse_time(text)
 
 
 # ------------------------------------------------------------------ stage: parameters
@@ -511,24 +579,33 @@ def compile_rules(work: _Work) -> None:
         sop = data.get("sop")
         if not sop:
             continue
+        if "version" in sop and id(doc) not in work.effective:
+            continue  # a duplicate SOP, or a version whose range is wrong: reported; its rules would clash
         applies = None
         if "applies_when" in sop:
             applies = work.expr(sop["applies_when"], work.scope(event=all_types), doc.loc(("sop", "applies_when")))
+        effective = work.effective.get(id(doc))
+        per_event = replace(effective, at_event=True) if effective is not None else None
+        version = effective.version if effective is not None else None
         for i, raw in enumerate(data.get("rules") or []):
             path: tuple[str | int, ...] = ("rules", i)
-            rule_id = f"{sop['id']}/{raw['id']}"
+            rule_id = rule_key(f"{sop['id']}/{raw['id']}", version)
             loc = doc.loc(path + ("id",))
             if rule_id in ids:
                 work.error(Code.DUPLICATE_ID, f"rule id '{rule_id}' is already used at {ids[rule_id]}", loc)
                 continue
             ids[rule_id] = loc
+            if "effective_at" in raw and effective is None:
+                work.error(Code.BAD_EFFECTIVE, "effective_at: the rule's SOP has no versions (sop.version and "
+                           "sop.effective)", doc.loc(path + ("effective_at",)))
             src = raw["source"]
             common: dict[str, Any] = dict(
                 id=rule_id, sop=sop["id"], kind=raw["kind"], severity=raw["severity"],
                 description=raw["description"].strip(), source=Source(src["document"], src["step"], src.get("quote", "")),
                 message=None, location=loc, applies=applies, disabled=raw.get("disabled"),
                 accountable=work.expr(raw["accountable"], work.scope(), doc.loc(path + ("accountable",)))
-                if "accountable" in raw else None)
+                if "accountable" in raw else None,
+                version=version, effective=per_event if raw.get("effective_at") == "event" else effective)
             for j, sup in enumerate(raw.get("suppress", [])):
                 work.suppressions.append(Suppression(sup["code"], rule_id, sup["reason"],
                                                      doc.loc(path + ("suppress", j))))
@@ -542,7 +619,7 @@ def compile_rules(work: _Work) -> None:
 
 
 def compile_conflicts(work: _Work) -> None:
-    known = {r.id for r in (*work.rules, *work.disabled)}
+    known = {name for r in (*work.rules, *work.disabled) for name in (r.id, r.public_id)}
     for doc, name, raw in _declared(work, "conflicts"):
         base = ("conflicts", name)
         for i, rule_id in enumerate(raw["rules"]):

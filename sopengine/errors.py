@@ -42,6 +42,7 @@ class Code(str, Enum):
     BAD_STATE_OP = "bad-state-op"
     BAD_CALENDAR = "bad-calendar"
     UNKNOWN_CALENDAR = "unknown-calendar"
+    BAD_EFFECTIVE = "bad-effective"  # a SOP version's effective range, or a rule's effective_at
     TYPE_MISMATCH = "type-mismatch"
     EMPTY_PACK = "empty-pack"
     # lint: semantic checks on a pack that compiles
@@ -59,6 +60,8 @@ class Code(str, Enum):
     RULE_DISABLED = "rule-disabled"
     UNUSED_SUPPRESSION = "unused-suppression"
     NEVER_LATE = "never-late"  # an obligation that can only ever be a next action
+    VERSION_OVERLAP = "version-overlap"  # two versions of a SOP in force at once
+    VERSION_GAP = "version-gap"  # a time between two versions of a SOP when none is in force
     SELF_TARGET = "self-target"  # a Declare rule whose activations are their own targets: one is never met
 
 

@@ -120,7 +120,7 @@ class CaseRun:
     """The evolving evaluation of one case."""
 
     __slots__ = ("case", "state", "prov", "obligations", "breaches", "memory", "violations", "undecided",
-                 "intervals", "probes", "membership", "last", "passed", "outcomes")
+                 "intervals", "probes", "membership", "first", "last", "passed", "outcomes")
 
     def __init__(self, case: str, plan: "Plan"):
         self.case = case
@@ -136,6 +136,7 @@ class CaseRun:
         self.intervals: list[Interval] = []
         self.probes: list[Probe] = []
         self.membership: dict[str, tuple[Any, Any, Interval | None]] = {}
+        self.first = float("inf")  # the time of its first event: when the case was created
         self.last: tuple[float, int] = (float("-inf"), -1)
         self.passed: dict[str, int] = {}  # rule id -> times the rule was checked and held (or was met)
         self.outcomes: Attainment = {}  # how its obligations with a deadline ended (findings.OUTCOMES)
@@ -204,7 +205,11 @@ class Evaluator:
             run.undecided[key] = Undecided(rule.id, run.case, event.id if event else None, reason)
 
     def applies(self, run: CaseRun, rule: Rule, event: Event) -> bool:
-        """The rule's SOP applies to this case at this event (cached per event: rules of a SOP share it)."""
+        """The rule's SOP applies to this case at this event: its version is in force (at the case's creation, or
+        at the event), then its applies_when holds (cached per event: rules of a SOP share it)."""
+        effective = rule.effective
+        if effective is not None and not effective.covers(event.time if effective.at_event else run.first):
+            return False
         expr = rule.applies
         if expr is None:
             return True
@@ -263,6 +268,8 @@ class Evaluator:
         plan = self.plan
         tp = plan.types[e.type]
         t = e.time
+        if t < run.first:  # its first event (events of a case come in time order)
+            run.first = t
         self._applies.clear()
         if run.obligations or run.breaches:
             self._expire(run, t)

@@ -392,6 +392,16 @@ class _Observer(Evaluator):
         value = Evaluator.applies(self, run, rule, event)
         trace = self._trace if run is self._run else None
         ev = trace.evaluation(rule, None) if trace is not None else None
+        if ev is not None and rule.effective is not None:
+            eff = rule.effective
+            at = event.time if eff.at_event else run.first
+            in_force = eff.covers(at)
+            ev.conditions.append(Condition(
+                "effective", f"version {eff.version} in force from {format_time(eff.start)}"
+                + (f" until {format_time(eff.end)}" if eff.end is not None else "")
+                + f", at {'the event' if eff.at_event else 'the case creation'} {format_time(at)}", in_force))
+            if not in_force:
+                return value
         if ev is not None and rule.applies is not None:
             ev.conditions.append(Condition("applies_when", rule.applies.text, value))
         return value
@@ -486,7 +496,7 @@ def _conclude(ev: Evaluation) -> None:
             ev.outcome, ev.why = PENDING, f"still open: {_cond(failed)}" if failed else "still open"
     elif ev.held:
         ev.outcome = HELD
-        tested = "; ".join(_cond(c) for c in ev.conditions if c.what != "applies_when")
+        tested = "; ".join(_cond(c) for c in ev.conditions if c.what not in ("applies_when", "effective"))
         if ev.ended:
             ev.why = "the broken condition is restored"
         elif ev.kind == "forbid":
@@ -498,7 +508,8 @@ def _conclude(ev: Evaluation) -> None:
             ev.outcome, ev.why = PENDING, f"still broken ({_cond(failed)})"
         else:
             ev.outcome = NOT_APPLICABLE
-            ev.why = ("the SOP does not apply to the case: " if failed.what == "applies_when" else "") + _cond(failed)
+            ev.why = ("the SOP does not apply to the case: " if failed.what in ("applies_when", "effective") else ""
+                      ) + _cond(failed)
             if ev.ended:
                 ev.why += "; the broken condition no longer applies"
     elif ev.phase == RECORD:

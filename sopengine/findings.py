@@ -8,6 +8,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .events import InputWarning, Rejected
+from .rulebase import public_rule
 from .timeutil import format_time, format_week, iso_week
 
 if TYPE_CHECKING:
@@ -55,6 +56,13 @@ def cite(ids: Iterable[str]) -> tuple[tuple[str, ...], int]:
     return tuple(islice(distinct, MAX_EVIDENCE)), len(distinct) - MAX_EVIDENCE
 
 
+def named(key: str) -> dict[str, str]:
+    """A finding's rule as reports name it: ``{"rule": id}``, and ``"version"`` when its SOP is versioned (the
+    key ``<sop>/<rule>@<version>`` split, :func:`sopengine.rulebase.rule_key`)."""
+    rule_id, version = public_rule(key)
+    return {"rule": rule_id} if version is None else {"rule": rule_id, "version": version}
+
+
 def _evidence(events: tuple[str, ...], more: int) -> dict[str, Any]:
     return {"events": list(events), **({"more_events": more} if more else {})}
 
@@ -97,7 +105,7 @@ class Violation:
     pauses: Pauses = ()  # when the obligation's clock stood still before it (all ended)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "case": self.case, "time": format_time(self.time), "severity": self.severity,
+        return {**named(self.rule), "case": self.case, "time": format_time(self.time), "severity": self.severity,
                 "message": self.message, **_evidence(self.events, self.more_events),
                 **({"accountable": self.accountable} if self.accountable is not None else {}),
                 **_pauses(self.pauses)}
@@ -118,7 +126,7 @@ class NextAction:
     pauses: Pauses = ()  # when its clock stood still; a last one still standing: paused now (due None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
+        return {**named(self.rule), "case": self.case, "action": self.action, "due": format_time(self.due),
                 "since": format_time(self.since), **_evidence(self.events, self.more_events),
                 **_pauses(self.pauses)}
 
@@ -137,7 +145,7 @@ class AtRisk:
     more_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
+        return {**named(self.rule), "case": self.case, "action": self.action, "due": format_time(self.due),
                 "at_risk_since": format_time(self.time), "since": format_time(self.since),
                 **_evidence(self.events, self.more_events)}
 
@@ -182,7 +190,7 @@ class Undecided:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "case": self.case, "event": self.event, "reason": self.reason}
+        return {**named(self.rule), "case": self.case, "event": self.event, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,21 +292,24 @@ class WorkItem:
     zone: str | None = None  # of the business calendar its deadline counted in; JSON and CSV keep UTC
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "case": self.case, "action": self.action, "due": format_time(self.due),
+        return {**named(self.rule), "case": self.case, "action": self.action, "due": format_time(self.due),
                 "overdue": self.overdue, "at_risk": self.at_risk, "since": format_time(self.since),
                 **{k: v for k, v in self.columns}, **_evidence(self.events, self.more_events)}
 
     @staticmethod
-    def header(columns: Sequence[str]) -> list[str]:
-        """The worklist's CSV header, with the pack's ``columns``."""
-        return ["overdue", "due", "case", "rule", "action", *columns, "since", "events", "at_risk"]
+    def header(columns: Sequence[str], versioned: bool = False) -> list[str]:
+        """The worklist's CSV header, with the pack's ``columns`` (and a last column ``version`` when some SOP of
+        the pack is versioned)."""
+        return ["overdue", "due", "case", "rule", "action", *columns, "since", "events", "at_risk",
+                *(["version"] if versioned else [])]
 
-    def row(self, columns: Sequence[str]) -> list[str]:
+    def row(self, columns: Sequence[str], versioned: bool = False) -> list[str]:
         """This item as text cells under :meth:`header` (the CSV of ``sopengine next`` and of the HTML report)."""
         values = dict(self.columns)
-        return [str(self.overdue).lower(), format_time(self.due) or "", self.case, self.rule, self.action,
+        rule_id, version = public_rule(self.rule)
+        return [str(self.overdue).lower(), format_time(self.due) or "", self.case, rule_id, self.action,
                 *[cell(values.get(c)) for c in columns], format_time(self.since) or "", " ".join(self.events),
-                str(self.at_risk).lower()]
+                str(self.at_risk).lower(), *([version or ""] if versioned else [])]
 
 
 def cell(value: Any) -> str:
@@ -376,7 +387,7 @@ class AuditResult:
         """The attainment as rows, by rule, week and accountable (unknown first)."""
         rows = []
         for (rule, week, who), counts in sorted(self.attainment.items(), key=lambda kv: attainment_order(kv[0])):
-            rows.append({"rule": rule, "week": format_week(week), "accountable": who,
+            rows.append({**named(rule), "week": format_week(week), "accountable": who,
                          **dict(zip(OUTCOMES, counts))})
         return rows
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import textsafe
+from .errors import did_you_mean
 from .findings import AuditResult, NextAction, Violation
+from .model import Pack, Rule
 from .timeutil import format_time
 
 Finding = Violation | NextAction
@@ -113,3 +115,23 @@ def _order(f: Finding) -> float:
     if isinstance(f, Violation):
         return f.time
     return f.due if f.due is not None else float("inf")
+
+
+def as_version(pack: Pack, sop: str, version: str) -> Pack:
+    """The pack with one version of a versioned SOP in force at every time, its rules under their plain ids (the
+    SOP's other versions left out): two of these, audited over one log, compare the versions case by case
+    (``sopengine diff --sop-versions``). Raises ValueError naming what is unknown."""
+    found = pack.sops.get(sop)
+    if found is None:
+        raise ValueError(f"unknown SOP {sop!r}{did_you_mean(sop, pack.sops)}")
+    versions = [e.version for e in found.versions]
+    if version not in versions:
+        raise ValueError(f"SOP {sop!r} has no version {version!r}" + (
+            f" (its versions: {', '.join(versions)})" if versions else " (it is not versioned)"))
+
+    def chosen(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        return tuple(replace(r, id=r.public_id, version=None, effective=None) if r.sop == sop else r
+                     for r in rules if r.sop != sop or r.version == version)
+
+    return replace(pack, rules=chosen(pack.rules), disabled=chosen(pack.disabled),
+                   sops={**pack.sops, sop: replace(found, versions=())})

@@ -21,6 +21,8 @@ from .limits import DEFAULT, Limits
 from .kinds import kind_of
 from .model import Pack, Rule
 from .pack import load_documents
+from .rulebase import public_rule
+from .timeutil import format_time
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
@@ -292,8 +294,8 @@ def check_required_and_forbidden(pack: Pack) -> Iterator[Diagnostic]:
             continue
         for other, how, match in required:
             common = forbidden.on & match.on
-            if not common:
-                continue
+            if not common or (other.sop == rule.sop and other.version != rule.version):
+                continue  # two versions of a SOP: a case is judged by one (check_versions)
             when = forbidden.when
             if when is None or _dump(when) == _dump(match.when):
                 types = ", ".join(sorted(common))
@@ -324,7 +326,7 @@ def check_sop_conflicts(pack: Pack) -> Iterator[Diagnostic]:
             for target in sorted(set(a_req) & set(b_req)):
                 if a_req[target] & b_req[target]:
                     continue
-                if any({a.id, b.id} <= rules for rules in declared):
+                if any({a.id, b.id} <= rules or {a.public_id, b.public_id} <= rules for rules in declared):
                     continue  # declared, reported below with its resolution
                 yield Diagnostic(Code.SOP_CONFLICT,
                                  f"{a.id} requires {target} in {_show(a_req[target])} but {b.id} requires "
@@ -334,6 +336,35 @@ def check_sop_conflicts(pack: Pack) -> Iterator[Diagnostic]:
     for c in pack.conflicts:
         yield Diagnostic(Code.SOP_CONFLICT_RESOLVED, f"conflict '{c.id}' between {', '.join(c.rules)} is resolved "
                          f"by {c.resolved_by(pack.params)}: {c.reason}", c.location, Severity.INFO, c.id)
+
+
+def check_versions(pack: Pack) -> Iterator[Diagnostic]:
+    """The versions of each SOP, in order of coming into force: two in force at once (a case created then is
+    judged by both, each finding twice: an error), a time between them when none is (a case created then is
+    judged by no version of the SOP: a warning, as it may be meant, e.g. a SOP suspended for a while)."""
+    for sop in pack.sops.values():
+        versions = sop.versions
+        for i, b in enumerate(versions):
+            for a in versions[:i]:
+                if a.end is None or a.end > b.start:
+                    ends = [t for t in (a.end, b.end) if t is not None]
+                    yield Diagnostic(Code.VERSION_OVERLAP,
+                                     f"versions {a.version} and {b.version} of SOP {sop.id} are both in force "
+                                     f"{_between(b.start, min(ends) if ends else None)}; a case created then is "
+                                     f"judged by both. End {a.version} (effective.until) where {b.version} begins",
+                                     b.location, Severity.ERROR, sop.id)
+            earlier = versions[:i]
+            if earlier and all(a.end is not None for a in earlier):
+                last = max(earlier, key=lambda a: a.end or 0.0)
+                if last.end is not None and last.end < b.start:
+                    yield Diagnostic(Code.VERSION_GAP,
+                                     f"no version of SOP {sop.id} is in force {_between(last.end, b.start)} (after "
+                                     f"{last.version}, before {b.version}); a case created then is judged by none "
+                                     "of its rules", b.location, Severity.WARNING, sop.id)
+
+
+def _between(start: float, end: float | None) -> str:
+    return f"from {format_time(start)}" + (f" until {format_time(end)}" if end is not None else " on")
 
 
 def check_kinds(pack: Pack) -> Iterator[Diagnostic]:
@@ -354,6 +385,7 @@ CHECKS: tuple[tuple[str, Callable[[Pack], Iterable[Diagnostic]]], ...] = (
     ("required and forbidden", check_required_and_forbidden),
     ("conflicts between SOPs", check_sop_conflicts),
     ("disabled rules", check_disabled),
+    ("versions", check_versions),
     ("rule kinds", check_kinds),
 )
 
@@ -363,7 +395,8 @@ def _suppress(pack: Pack, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     used: set[int] = set()
     for d in diagnostics:
         for i, sup in enumerate(pack.suppressions):
-            if sup.code == d.code.value and (sup.target is None or sup.target == d.subject):
+            targets = (d.subject, public_rule(d.subject)[0])  # a versioned rule's key, or its plain id
+            if sup.code == d.code.value and (sup.target is None or sup.target in targets):
                 used.add(i)
                 d = Diagnostic(d.code, d.message, d.location, d.severity, d.subject, sup.reason)
                 break

@@ -23,6 +23,7 @@ from .kinds.invariant import InvariantRule as InvariantRule
 from .kinds.precedence import PrecedenceRule as PrecedenceRule
 from .kinds.require_fields import RequireFieldsRule as RequireFieldsRule
 from .kinds.response import ResponseRule as ResponseRule
+from .rulebase import Effective as Effective
 from .rulebase import Match as Match
 from .rulebase import Rule as Rule
 from .rulebase import Source as Source
@@ -105,6 +106,7 @@ class Sop:
     description: str
     document: str
     location: Location
+    versions: tuple[Effective, ...] = ()  # its versions, by the time they come into force (none: unversioned)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,11 @@ class Pack:
     version: str | None = None  # pack.version, as the pack declares it
     reconcile: Reconcile | None = None  # pack.reconcile: SLA verdicts of the system of record
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # declared business calendars, expanded
+
+    @property
+    def versioned(self) -> bool:
+        """Whether some SOP of the pack comes in versions (findings then name the version)."""
+        return any(sop.versions for sop in self.sops.values())
 
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""

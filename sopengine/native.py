@@ -31,10 +31,10 @@ from .judging import assemble
 from .kinds.response import warn_points
 from .kinds import KINDS
 from .limits import DEFAULT, Limits
-from .model import Match, Pack, Rule
+from .model import Effective, Match, Pack, Rule
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 4
+PLAN_VERSION = 5
 
 _native: Any = native_core
 
@@ -50,7 +50,8 @@ class _Emitter:
         self.types = {name: i for i, name in enumerate(pack.events)}
         self.state = {var.name: i for i, var in enumerate(pack.state)}
         self.indexes = {name: i for i, name in enumerate(pack.indexes)}
-        self.sops: dict[int, int] = {}  # id(applies expr) -> SOP slot: rules of a SOP share one answer per event
+        # (SOP, id(applies expr), version's range) -> slot: rules of a SOP (version) share one answer per event
+        self.sops: dict[tuple[str, int, Effective | None], int] = {}
         self.sop_slots: list[dict[str, Any]] = []
 
     def on(self, types: Iterable[str]) -> list[int]:
@@ -75,12 +76,15 @@ class _Emitter:
         return {"on": self.on(m.on), "when": self.expr(m.when)}
 
     def applies(self, rule: Rule) -> int | None:
-        if rule.applies is None:
+        if not rule.gated:
             return None
-        slot = self.sops.get(id(rule.applies))
+        key = (rule.sop, id(rule.applies), rule.effective)
+        slot = self.sops.get(key)
         if slot is None:
-            slot = self.sops[id(rule.applies)] = len(self.sop_slots)
-            self.sop_slots.append({"sop": rule.sop, "applies": self.expr(rule.applies)})
+            slot = self.sops[key] = len(self.sop_slots)
+            eff = rule.effective
+            self.sop_slots.append({"sop": rule.sop, "applies": self.expr(rule.applies), "effective": None if eff is None
+                                   else {"from": eff.start, "until": eff.end, "at_event": eff.at_event}})
         return slot
 
     def rule(self, rule: Rule) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from .limits import DEFAULT, Limits
 from .model import Pack
 from .pack import SCENARIO_SUFFIXES, load_documents, pack_files, walk_yaml
 from .schema import SCENARIO_FILE, check
+from .rulebase import public_rule
 from .session import feed_all, new_session
 from .timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
@@ -236,8 +237,9 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
         out.problems.append(f"unknown SOP '{sop}'")
         return out
     sop_rules = {r.id for r in pack.rules if r.sop == sop}
-    scope = {_full(r, sop) for r in sc.get("rules", [])} or sop_rules
-    unknown = sorted(scope - {r.id for r in pack.rules})
+    named = {_full(r, sop): _keys(pack, _full(r, sop)) for r in sc.get("rules", [])}
+    scope = set().union(*named.values()) or sop_rules
+    unknown = sorted(name for name, keys in named.items() if not keys)
     if unknown:
         out.problems.append(f"unknown rule(s) in 'rules': {', '.join(unknown)}")
         return out
@@ -264,9 +266,17 @@ def run_scenario(source: PackSource, doc: YamlDocument, index: int, engine: str 
              expect.get("at_risk", []), sop, default_case, start)
     _compare(out, "undecided check", [u for u in result.undecided if u.rule in scope],
              expect.get("undecided", []), sop, default_case, start)
-    out.fired = {_full(v["rule"], sop) for v in expect.get("violations", [])}
-    out.silent = scope - out.fired - {_full(a["rule"], sop) for a in expect.get("next_actions", [])}
+    out.fired = {k for v in expect.get("violations", []) for k in _keys(pack, _full(v["rule"], sop), v.get("version"))}
+    out.silent = scope - out.fired - {k for a in expect.get("next_actions", [])
+                                      for k in _keys(pack, _full(a["rule"], sop), a.get("version"))}
     return out
+
+
+def _keys(pack: Pack, name: str, version: str | None = None) -> set[str]:
+    """The rules a scenario names: '<sop>/<rule>' is every version of a versioned rule (or the one ``version``
+    says)."""
+    return {r.id for r in pack.rules
+            if r.id == name or (r.public_id == name and (version is None or r.version == str(version)))}
 
 
 def scenario_events(sc: Mapping[str, Any], data: Mapping[str, Any], pack: Pack, start: float) -> list[Event]:
@@ -298,7 +308,10 @@ def _compare(out: ScenarioOutcome, what: str, actual: list[Any], expected: list[
 
 
 def _matches(actual: Any, exp: Mapping[str, Any], sop: str, default_case: str, start: float) -> bool:
-    if actual.rule != _full(exp["rule"], sop):
+    rule_id, version = public_rule(actual.rule)
+    if rule_id != _full(exp["rule"], sop):
+        return False
+    if "version" in exp and version != str(exp["version"]):
         return False
     if actual.case != exp.get("case", default_case):
         return False

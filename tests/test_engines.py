@@ -35,7 +35,7 @@ def _json(result: AuditResult) -> bytes:
 def _scenarios() -> list[Any]:
     out = []
     for pack_dir in (SOPS, PACKS / "library", PACKS / "incidents", PACKS / "declare", PACKS / "calendars",
-                     PACKS / "pauses"):
+                     PACKS / "pauses", PACKS / "versions"):
         for path in scenario_files([pack_dir]):
             doc, _ = load_scenario_file(path)
             if doc is None:

@@ -86,6 +86,19 @@ sop: {id: other, title: Other, source: {document: other.txt}}
 rules:
 """ + rule("kind-is-b", "guard", "    on: thing.opened\n    require: \"data.kind == 'b'\"")
 
+_SOP = "sop: {id: demo, title: Demo, source: {document: demo.txt}}"
+
+
+def versioned(until: str) -> str:
+    """BASE as version 1 of its SOP, in force from 2024 until ``until``."""
+    return BASE.replace(_SOP, _SOP[:-1] + f", version: '1', effective: {{from: '2024-01-01', until: '{until}'}}}}")
+
+
+def version_2(start: str) -> str:
+    return (_SOP[:-1] + f", version: '2', effective: {{from: '{start}'}}}}\nrules:\n"
+            + rule("kind-is-b", "guard", "    on: thing.opened\n    require: \"data.kind == 'b'\""))
+
+
 # code -> the files of a pack that shows it (main file text, optional extra files)
 CASES: dict[str, tuple[str, dict[str, str]]] = {
     "yaml-syntax": (BASE + "  - id: [oops\n", {}),
@@ -138,6 +151,9 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
     "never-late": (BASE.replace("    within: params.limit\n", ""), {}),
     "self-target": (BASE + rule("reopen-after-close", "declare", "    template: precedence\n"
                                 "    activation: {on: thing.closed}\n    target: {on: [thing.opened, thing.closed]}"), {}),
+    "bad-effective": (versioned("2023-01-01"), {}),
+    "version-overlap": (versioned("2024-07-01"), {"v2.yaml": version_2("2024-06-01")}),
+    "version-gap": (versioned("2024-07-01"), {"v2.yaml": version_2("2024-08-01")}),
     "unused-suppression": (BASE + "suppress:\n  - {code: unused-param, target: nothing, reason: kept for later}\n", {}),
 }
 

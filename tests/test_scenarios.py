@@ -11,7 +11,8 @@ from sopengine.scenarios import PackSource, load_scenario_file, run_files, run_s
 
 from .conftest import PACKS, SOPS
 
-_SOURCES = (SOPS, PACKS / "library", PACKS / "declare", PACKS / "calendars", PACKS / "pauses")
+_SOURCES = (SOPS, PACKS / "library", PACKS / "declare", PACKS / "calendars", PACKS / "pauses",
+            PACKS / "versions")
 
 
 _DOCS: dict[Path, YamlDocument] = {}

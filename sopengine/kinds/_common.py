@@ -49,7 +49,7 @@ def add_checks(plan: Plan, types: Iterable[str], check: Check, rule: Rule) -> No
 
 def gate(ev: Evaluator, run: CaseRun, rule: Rule, e: Event, when: Expr | None) -> bool:
     """The rule's SOP applies at ``e`` and ``when`` holds (undecided counts as not holding)."""
-    return (rule.applies is None or ev.applies(run, rule, e)) and (when is None or bool(ev.test(run, rule, when, e)))
+    return (not rule.gated or ev.applies(run, rule, e)) and (when is None or bool(ev.test(run, rule, when, e)))
 
 
 Counted = tuple[tuple[float | None, ...], Calendar | None]  # the times, and the calendar that counted them

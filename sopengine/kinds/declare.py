@@ -157,7 +157,7 @@ class _Trace:
 
 
 def check(ev: Evaluator, run: CaseRun, rule: DeclareRule, e: Event) -> None:
-    if rule.applies is not None and not ev.applies(run, rule, e):
+    if rule.gated and not ev.applies(run, rule, e):
         return
     trace: _Trace | None = run.memory.get(rule.id)
     first = trace is None

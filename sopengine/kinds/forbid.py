@@ -31,7 +31,7 @@ def compile_rule(work: _Work, doc: YamlDocument, p: Path, raw: Mapping[str, Any]
 
 
 def check(ev: Evaluator, run: CaseRun, rule: ForbidRule, e: Event) -> None:
-    if rule.applies is not None and not ev.applies(run, rule, e):
+    if rule.gated and not ev.applies(run, rule, e):
         return
     hit = ev.test(run, rule, rule.when, e)
     if hit:

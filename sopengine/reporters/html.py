@@ -275,8 +275,8 @@ def _page_data(result: AuditResult, pack: Pack, explained: Mapping[str, "Explana
         "rules": {r.id: [titles.get(r.source.document, r.source.document), r.source.step, r.source.quote]
                   for r in pack.rules},
         "cases": cases,
-        "work_header": WorkItem.header(columns),
-        "work": [w.row(columns) for w in result.work],
+        "work_header": WorkItem.header(columns, pack.versioned),
+        "work": [w.row(columns, pack.versioned) for w in result.work],
     }
 
 

@@ -89,7 +89,8 @@ pub struct Engine {
     pub indexes: Vec<IndexDef>,
     /// Per state variable: whether some index reads it.
     pub index_reads: Vec<bool>,
-    pub sops: Vec<CExpr>,
+    /// Per SOP slot: its version's range (if versioned) and its `applies_when` (if any).
+    pub sops: Vec<(Option<plan::Effective>, Option<CExpr>)>,
     pub rules: Vec<Rule>,
     pub steps: Vec<TypeSteps>,
     /// Rules with their own pending items at a case's end (declare), in pack order.
@@ -265,7 +266,7 @@ impl Engine {
         let sops = plan
             .sops
             .iter()
-            .map(|s| b.expr(&s.applies))
+            .map(|s| Ok((s.effective, b.opt_expr(&s.applies)?)))
             .collect::<Result<Vec<_>, String>>()?;
         let mut rules = Vec::with_capacity(plan.rules.len());
         let mut open_ended = Vec::new();

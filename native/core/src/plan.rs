@@ -68,7 +68,27 @@ pub struct Index {
 #[derive(Deserialize)]
 pub struct SopSlot {
     pub sop: String,
-    pub applies: ExprSlot,
+    /// The SOP's `applies_when`, if any.
+    pub applies: Option<ExprSlot>,
+    /// When the SOP's version is in force, if it is versioned.
+    pub effective: Option<Effective>,
+}
+
+/// When a version of a SOP is in force (`sopengine.rulebase.Effective`).
+#[derive(Deserialize, Clone, Copy)]
+pub struct Effective {
+    /// Epoch seconds, inclusive.
+    pub from: f64,
+    /// Epoch seconds, exclusive; None: still in force.
+    pub until: Option<f64>,
+    /// Judged at the event a rule checks, not at the case's first event.
+    pub at_event: bool,
+}
+
+impl Effective {
+    pub fn covers(&self, time: f64) -> bool {
+        self.from <= time && self.until.is_none_or(|until| time < until)
+    }
 }
 
 /// An expression with what the evaluator needs around it.

@@ -136,6 +136,8 @@ pub struct CaseRun {
     pub probes: Vec<Probe>,
     /// Per index: (key, attributes, the open interval's place in `intervals`).
     pub membership: Vec<Option<(Value, Vec<Value>, usize)>>,
+    /// The time of its first event: when the case was created.
+    pub first: f64,
     pub last: (f64, u64),
     /// Per rule that was checked: times it held (or was met).
     pub passed: Vec<(u32, u64)>,
@@ -158,6 +160,7 @@ impl CaseRun {
             intervals: Vec::new(),
             probes: Vec::new(),
             membership: vec![None; engine.indexes.len()],
+            first: f64::NAN,
             last: (f64::NEG_INFINITY, 0),
             passed: Vec::new(),
             outcomes: Attainment::default(),
@@ -540,16 +543,23 @@ impl<'e> Runner<'e> {
         });
     }
 
-    /// The rule's SOP applies to this case at this event (one answer per SOP and event).
+    /// The rule's SOP applies to this case at this event: its version is in force (at the case's
+    /// creation, or at the event), then its `applies_when` holds (one answer per SOP and event).
     pub fn applies(&mut self, run: &mut CaseRun, idx: u32, rule: &Rule, e: &Arc<Event>) -> bool {
         let Some(slot) = rule.applies else {
             return true;
         };
+        let engine = self.engine;
+        let (effective, applies) = &engine.sops[slot];
+        if let Some(eff) = effective {
+            if !eff.covers(if eff.at_event { e.time } else { run.first }) {
+                return false;
+            }
+        }
         if let Some(cached) = self.applies[slot] {
             return cached;
         }
-        let engine = self.engine;
-        let answer = self.test(run, idx, Some(&engine.sops[slot]), Some(e), None) == Some(true);
+        let answer = self.test(run, idx, applies.as_ref(), Some(e), None) == Some(true);
         self.applies[slot] = Some(answer);
         answer
     }
@@ -647,6 +657,9 @@ impl<'e> Runner<'e> {
         let engine = self.engine;
         let steps = &engine.steps[e.etype as usize];
         let t = e.time;
+        if run.first.is_nan() {
+            run.first = t;
+        }
         self.applies.iter_mut().for_each(|a| *a = None);
         if !run.obligations.is_empty() || !run.breaches.is_empty() {
             self.expire(run, t);
