@@ -277,3 +277,95 @@ def test_development_mode_lets_loopback_in_only(pack: Pack, facts: Any, tmp_path
     assert refused.exit_code == 2 and "loopback" in refused.output
     refused = CliRunner().invoke(cli, ["serve", "--db", str(db)])
     assert refused.exit_code == 2 and "--token-file" in refused.output
+
+
+# -- webhooks -----------------------------------------------------------------------------------------
+
+JIRA = ROOT / "tests" / "data" / "inputs" / "jira"
+
+
+def jira_webhooks(issue: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Jira Cloud sends over an issue's life: created (fields as at creation), one update per changelog
+    history, one comment_created per comment."""
+    from sopengine.timeutil import parse_time
+
+    histories = issue.get("changelog", {}).get("histories", [])
+    fields = {k: v for k, v in issue["fields"].items() if k != "comment"}  # as at creation (no changed one)
+    bare = {"id": issue["id"], "key": issue["key"], "fields": fields}
+    hooks: list[tuple[float, dict[str, Any]]] = [(parse_time(fields["created"].replace("+1000", "+10:00")), {
+        "webhookEvent": "jira:issue_created", "issue": bare})]
+    for h in histories:
+        at = parse_time(h["created"].replace("+1000", "+10:00"))
+        hooks.append((at, {"webhookEvent": "jira:issue_updated", "timestamp": int(at * 1000), "user": h["author"],
+                           "issue": bare, "changelog": {"id": h["id"], "items": h["items"]}}))
+    for comment in issue["fields"].get("comment", {}).get("comments", []):
+        at = parse_time(comment["created"].replace("+1000", "+10:00"))
+        hooks.append((at, {"webhookEvent": "comment_created", "comment": comment, "issue": bare}))
+    return [h for _, h in sorted(hooks, key=lambda th: th[0])]
+
+
+def signed(secret: bytes, body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    return {"x-hub-signature": "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest(),
+            "content-type": "application/json"}
+
+
+def test_jira_webhooks_signed_with_the_shared_secret_give_the_batch_audit_of_the_export(pack: Pack,
+                                                                                       tmp_path: Path) -> None:
+    secret = b"s3cret"
+    facts = load_facts([JIRA / "facts.yaml"])
+    issues = json.loads((JIRA / "issues.json").read_text())["issues"][:1]  # the other is malformed on purpose
+    export = tmp_path / "issues.json"
+    export.write_text(json.dumps({"issues": issues}))
+    db = tmp_path / "s.db"
+    config = ServeConfig(jira_secret=secret)  # no token: the signature is the credential
+    with client(pack, facts, db, config, address=("10.0.0.5", 4000)) as c:
+        for issue in issues:
+            for hook in jira_webhooks(issue):
+                body = json.dumps(hook).encode()
+                r = c.post("/webhooks/jira", content=body, headers=signed(secret, body))
+                assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
+        body = json.dumps(jira_webhooks(issues[0])[0]).encode()
+        assert c.post("/webhooks/jira", content=body, headers=signed(secret, body)).json()["duplicate"] >= 1
+        before = stored(db)
+        assert c.post("/webhooks/jira", content=body, headers=signed(b"wrong", body)).status_code == 401
+        assert c.post("/webhooks/jira", content=body, headers={"content-type": "application/json"}).status_code == 401
+        assert stored(db) == before
+        served = c.get("/findings", params={"as_of": "2024-05-10T00:00:00Z"}, headers={}).status_code
+        assert served == 401  # the secret opens the webhook, nothing else
+    with client(pack, facts, db) as c:
+        served = c.get("/findings", params={"as_of": "2024-05-10T00:00:00Z"}).json()
+    result = CliRunner().invoke(cli, ["audit", str(export), "--input-format", "jira", "--sops",
+                                      str(ROOT / "sops"), "--facts", str(JIRA / "facts.yaml"), "--format", "json",
+                                      "--as-of", "2024-05-10T00:00:00Z"])
+    expected = json.loads(result.stdout)
+    expected.pop("provenance")
+    assert served["summary"]["events"] == expected["summary"]["events"] >= 5
+    assert served == expected
+
+
+def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, tmp_path: Path) -> None:
+    import csv
+
+    from sopengine.adapters import InputSpec
+    from sopengine.audit import read_records
+
+    sf = ROOT / "tests" / "data" / "inputs" / "salesforce"
+    with (sf / "Case.csv").open(newline="", encoding="utf-8") as fh:
+        cases = [{"attributes": {"type": "Case"}, **row} for row in csv.DictReader(fh)]
+    comments = json.loads((sf / "CaseComment.json").read_text())["records"]
+    payload = {"records": cases + comments}
+    export = tmp_path / "payload.json"
+    export.write_text(json.dumps(payload))
+    facts = load_facts([sf / "facts.yaml"])
+    expected = [e.to_json() for e in read_records(pack, [export], inputs=InputSpec("salesforce").with_facts(facts))
+                if hasattr(e, "to_json") and hasattr(e, "case")]
+    db = tmp_path / "s.db"
+    with client(pack, facts, db) as c:
+        r = c.post("/webhooks/salesforce", json=payload)
+        assert r.status_code == 200 and r.json()["accepted"] == len(expected) > 2, r.text
+        assert c.post("/webhooks/salesforce", json=payload).json()["duplicate"] == len(expected)
+    with sqlite3.connect(db) as con:
+        assert [json.loads(b) for (b,) in con.execute("SELECT body FROM events ORDER BY seq")] == expected

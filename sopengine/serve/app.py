@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import os
 import time as _time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -67,6 +68,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config: ServeConfig) -> Starlette:
     """The service over ``store`` (opened by the caller, closed when the app shuts down)."""
     live = Live(pack, facts, store, config.live)
+    dirs = sorted({os.path.dirname(f) or "." for f in pack.files})  # where the pack's NAME.input.yaml mappings are
     notifier = Notifier(store, config.notify, backoff=config.notify_backoff, max_attempts=config.notify_attempts)
     started = _time.time()
     lag = {"seconds": 0.0}
@@ -150,7 +152,7 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
             obj = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return ingested(commit([(1, refused(json_reason(exc), body))], f"POST /webhooks/{which}"))
-        records = map_webhook(pack, which, obj, body)
+        records = map_webhook(pack, which, obj, body, dirs, live.facts)
         if records is None:
             return JSONResponse({"accepted": 0, "duplicate": 0, "rejected": 0, "records": [],
                                  "ignored": "a webhook event this mapping does not read"})
