@@ -388,7 +388,8 @@ def metrics_text(live: Live, notifier: Notifier, store: Store, lag: float, start
            [(f'{{reason="{_label(k)}"}}', n) for k, n in sorted(tally.rejected.items())] or [("", 0)])
     metric("sopengine_events_stored", "gauge", "Events in the store.", [("", counts["events"])])
     metric("sopengine_cases", "gauge", "Cases with events.", [("", cases)])
-    metric("sopengine_open_obligations", "gauge", "Worklist items open now.", [("", open_items)])
+    metric("sopengine_open_obligations", "gauge", "Items open after each case's last event (obligations, "
+           "broken conditions; overdue ones included).", [("", open_items)])
     metric("sopengine_ingest_lag_seconds", "gauge", "Wall clock minus the time of the last event ingested.",
            [("", lag)])
     metric("sopengine_timers_armed", "gauge", "Timers in the due-time index.", [("", counts["timers"])])

@@ -73,11 +73,16 @@ class Store(Protocol):
     an answer to a client is sent only after its records are committed (ack = committed)."""
 
     def add(self, events: Sequence[NewEvent], rejected: Sequence[tuple[str, int, str, bytes]],
-            timers: dict[str, list[Timer]], outgoing: Iterable[tuple[str, str, bytes]] = ()
-            ) -> tuple[list[int | None], list[int]]:
+            timers: dict[str, list[Timer]], outgoing: Iterable[tuple[str, str, bytes]] = (),
+            open_items: dict[str, int] | None = None) -> tuple[list[int | None], list[int]]:
         """In one transaction: insert ``events`` (their seqs; None for one whose (case, id) is already
         stored), the ``rejected`` records (source, line, reason, body; their seqs), replace the timers of
-        each case of ``timers`` by its list, and queue the ``outgoing`` notifications not queued before."""
+        each case of ``timers`` by its list, queue the ``outgoing`` notifications not queued before, and set
+        the number of items each case of ``open_items`` has open."""
+        ...
+
+    def open_items(self) -> tuple[int, int]:
+        """(cases, items they have open after their last event), as the last ingest of each left them."""
         ...
 
     def has(self, case: str, event_id: str) -> bool: ...
@@ -140,6 +145,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     PRIMARY KEY (key, target)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_try);
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY,
+    open_items INTEGER NOT NULL
+);
 """
 
 
@@ -156,8 +165,8 @@ class SqliteStore:
         self._db.executescript(_SCHEMA)
 
     def add(self, events: Sequence[NewEvent], rejected: Sequence[tuple[str, int, str, bytes]],
-            timers: dict[str, list[Timer]], outgoing: Iterable[tuple[str, str, bytes]] = ()
-            ) -> tuple[list[int | None], list[int]]:
+            timers: dict[str, list[Timer]], outgoing: Iterable[tuple[str, str, bytes]] = (),
+            open_items: dict[str, int] | None = None) -> tuple[list[int | None], list[int]]:
         now = _time.time()
         seqs: list[int | None] = []
         rejected_seqs: list[int] = []
@@ -174,6 +183,8 @@ class SqliteStore:
                 rejected_seqs.append(cur.lastrowid or 0)
             self._set_timers(timers)
             self._queue(outgoing)
+            db.executemany("INSERT OR REPLACE INTO cases (case_id, open_items) VALUES (?, ?)",
+                           list((open_items or {}).items()))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -227,6 +238,10 @@ class SqliteStore:
                 "outbox_pending": one("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0],
                 "outbox_delivered": one("SELECT count(*) FROM outbox WHERE state = 'delivered'").fetchone()[0],
                 "dead_letters": one("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]}
+
+    def open_items(self) -> tuple[int, int]:
+        cases, items = self._db.execute("SELECT count(*), coalesce(sum(open_items), 0) FROM cases").fetchone()
+        return cases, items
 
     def timers(self) -> list[Timer]:
         return [Timer(due, case, rule, trigger, kind, text) for case, rule, trigger, kind, due, text in
