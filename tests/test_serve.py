@@ -320,7 +320,7 @@ def test_jira_webhooks_signed_with_the_shared_secret_give_the_batch_audit_of_the
     export = tmp_path / "issues.json"
     export.write_text(json.dumps({"issues": issues}))
     db = tmp_path / "s.db"
-    config = ServeConfig(jira_secret=secret)  # no token: the signature is the credential
+    config = ServeConfig(webhook_secrets={"jira": secret})  # no token: the signature is the credential
     with client(pack, facts, db, config, address=("10.0.0.5", 4000)) as c:
         for issue in issues:
             for hook in jira_webhooks(issue):
@@ -333,8 +333,8 @@ def test_jira_webhooks_signed_with_the_shared_secret_give_the_batch_audit_of_the
         assert c.post("/webhooks/jira", content=body, headers=signed(b"wrong", body)).status_code == 401
         assert c.post("/webhooks/jira", content=body, headers={"content-type": "application/json"}).status_code == 401
         assert stored(db) == before
-        served = c.get("/findings", params={"as_of": "2024-05-10T00:00:00Z"}, headers={}).status_code
-        assert served == 401  # the secret opens the webhook, nothing else
+        assert c.get("/findings").status_code == 401  # the secret opens the webhook, nothing else
+        assert c.post("/webhooks/salesforce", json={"records": []}).status_code == 401  # nor another one
     with client(pack, facts, db) as c:
         served = c.get("/findings", params={"as_of": "2024-05-10T00:00:00Z"}).json()
     result = CliRunner().invoke(cli, ["audit", str(export), "--input-format", "jira", "--sops",
@@ -367,5 +367,7 @@ def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, 
         r = c.post("/webhooks/salesforce", json=payload)
         assert r.status_code == 200 and r.json()["accepted"] == len(expected) > 2, r.text
         assert c.post("/webhooks/salesforce", json=payload).json()["duplicate"] == len(expected)
+        unknown = c.post("/webhooks/salesforse", json=payload)
+        assert unknown.status_code == 404 and "did you mean 'salesforce'" in unknown.json()["error"]
     with sqlite3.connect(db) as con:
         assert [json.loads(b) for (b,) in con.execute("SELECT body FROM events ORDER BY seq")] == expected

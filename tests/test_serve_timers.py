@@ -154,3 +154,14 @@ def test_a_failing_receiver_is_retried_with_the_same_key_and_a_dead_one_is_kept_
         flaky.close()
     assert len(flaky.got) == 3 and len({key for _, _, key, _ in flaky.got}) == 1
     assert [(d["target"], d["attempts"]) for d in dead] == [("http://127.0.0.1:9/closed", 3)]
+
+
+def test_an_event_that_comes_past_its_deadline_is_notified_overdue_at_once_and_not_at_risk(
+        tmp_path: Path, receiver: Receiver) -> None:
+    start = time.time()
+    with service(tmp_path / "s.db", [Target(receiver.url)]) as c:
+        c.post("/events", json=opened("late", start - WITHIN - 1))
+        receiver.wait(1, LATENCY + 1)
+        time.sleep(0.5)
+    assert [(b["kind"], b["trigger"]) for *_, b in receiver.got] == [("overdue", "late")]
+    assert receiver.got[0][0] <= start + LATENCY + 1

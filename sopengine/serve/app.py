@@ -22,11 +22,11 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import UsageError, did_you_mean
-from ..events import json_reason
+from ..events import Event, Rejected, json_reason
 from ..findings import AuditResult, WorkItem
 from ..model import Pack
 from ..timeutil import TimeFormatError, format_time, parse_time
-from .auth import Tokens, allows, is_loopback, jira_signature_ok, presented_token
+from .auth import Tokens, allows, is_loopback, presented_token, signature_ok
 from .live import Live, LiveConfig, Outcome, refused
 from .notify import LATENCY, Notifier, Target
 from .openapi import openapi
@@ -46,7 +46,8 @@ class ServeConfig:
     max_body: int = 10 * MB
     live: LiveConfig = field(default_factory=LiveConfig)
     notify: Sequence[Target] = ()
-    jira_secret: bytes | None = None  # X-Hub-Signature is then required on /webhooks/jira
+    # input mapping name -> shared secret: /webhooks/NAME then requires X-Hub-Signature instead of a token
+    webhook_secrets: Mapping[str, bytes] = field(default_factory=dict)
     notify_backoff: float = 1.0
     notify_attempts: int = 8
 
@@ -69,6 +70,7 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
     """The service over ``store`` (opened by the caller, closed when the app shuts down)."""
     live = Live(pack, facts, store, config.live)
     dirs = sorted({os.path.dirname(f) or "." for f in pack.files})  # where the pack's NAME.input.yaml mappings are
+    mappings = _webhook_mappings(dirs)
     notifier = Notifier(store, config.notify, backoff=config.notify_backoff, max_attempts=config.notify_attempts)
     started = _time.time()
     lag = {"seconds": 0.0}
@@ -135,28 +137,40 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         body = await body_of(request)
         return ingested(commit(split_body(body, request.headers.get("content-type", "")), "POST /events"))
 
-    async def post_jira(request: Request) -> Response:
+    async def post_webhook(request: Request) -> Response:
+        from ..adapters.webhooks import webhook_records
+
+        name = request.path_params["mapping"]
+        if name not in mappings:
+            raise _Refusal(404, f"no input mapping {name!r} beside the pack{did_you_mean(name, mappings)}; "
+                                f"webhooks: {', '.join(mappings) or '(none)'}")
         body = await body_of(request)
-        if config.jira_secret is not None and not jira_signature_ok(config.jira_secret, body,
-                                                                    request.headers.get("x-hub-signature")):
+        secret = config.webhook_secrets.get(name)
+        if secret is not None and not signature_ok(secret, body, request.headers.get("x-hub-signature")):
             raise _Refusal(401, "bad or missing X-Hub-Signature (sha256=HMAC of the body with the shared secret)")
-        return await _mapped(body, "jira")
-
-    async def post_salesforce(request: Request) -> Response:
-        return await _mapped(await body_of(request), "salesforce")
-
-    async def _mapped(body: bytes, which: str) -> Response:
-        from .webhooks import map_webhook
-
+        source = f"POST /webhooks/{name}"
         try:
-            obj = orjson.loads(body)
+            payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return ingested(commit([(1, refused(json_reason(exc), body))], f"POST /webhooks/{which}"))
-        records = map_webhook(pack, which, obj, body, dirs, live.facts)
+            return ingested(commit([(1, refused(json_reason(exc), body))], source))
+        records = webhook_records(pack, name, payload, dirs, live.facts)
         if records is None:
             return JSONResponse({"accepted": 0, "duplicate": 0, "rejected": 0, "records": [],
-                                 "ignored": "a webhook event this mapping does not read"})
-        return ingested(commit(records, f"POST /webhooks/{which}"))
+                                 "ignored": "a kind of webhook that makes no event"})
+        return ingested(commit([(n, r.to_json() if isinstance(r, Event) else refused(r.error, body))
+                                for n, r in enumerate(records, 1) if isinstance(r, (Event, Rejected))], source))
+
+    async def webhook(request: Request) -> Response:
+        """A webhook with a shared secret is let in by its signature (the sender has no token); others by an
+        ingest token."""
+        if request.path_params["mapping"] in config.webhook_secrets:
+            try:
+                return await post_webhook(request)
+            except _Refusal as exc:
+                return _problem(exc.status, str(exc), exc.headers)
+        return await guarded_webhook(request)
+
+    guarded_webhook = guard("ingest", post_webhook)
 
     def as_of_of(request: Request) -> float | None:
         text = request.query_params.get("as_of")
@@ -241,9 +255,7 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
 
     routes = [
         Route("/events", guard("ingest", post_events), methods=["POST"]),
-        Route("/webhooks/jira", guard("ingest", post_jira) if config.jira_secret is None else
-              _signed_only(post_jira), methods=["POST"]),
-        Route("/webhooks/salesforce", guard("ingest", post_salesforce), methods=["POST"]),
+        Route("/webhooks/{mapping}", webhook, methods=["POST"]),
         Route("/next", guard("read", get_next), methods=["GET"]),
         Route("/findings", guard("read", get_findings), methods=["GET"]),
         Route("/cases/{case}/findings", guard("read", get_case_findings), methods=["GET"]),
@@ -261,14 +273,10 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
     return app
 
 
-def _signed_only(handler: Handler) -> Handler:
-    """Jira with a shared secret: the signature is the credential (Jira sends no token)."""
-    async def signed(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except _Refusal as exc:
-            return _problem(exc.status, str(exc), exc.headers)
-    return signed
+def _webhook_mappings(dirs: Sequence[str]) -> list[str]:
+    from ..adapters.webhooks import webhook_mappings
+
+    return webhook_mappings(dirs)
 
 
 def split_body(body: bytes, content_type: str) -> list[tuple[int, Any]]:

@@ -1,4 +1,4 @@
-"""API tokens with scopes, kept only as hashes; Jira's webhook signature.
+"""API tokens with scopes, kept only as hashes; webhook signatures (``X-Hub-Signature``).
 
 A token file holds one JSON object per line: ``{"name": ..., "sha256": <hex of the token>, "scopes": [...]}``.
 Tokens are 32 random bytes (:func:`new_token`), so a plain SHA-256 is enough to keep them: there is no
@@ -109,8 +109,9 @@ def allows(entry: TokenEntry, scope: str) -> bool:
     return scope in entry.scopes or "admin" in entry.scopes
 
 
-def jira_signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
-    """Jira Cloud's ``X-Hub-Signature: sha256=<hex>``: an HMAC-SHA256 of the body with the webhook's secret."""
+def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    """``X-Hub-Signature: sha256=<hex>``, an HMAC-SHA256 of the body with the webhook's shared secret (as the
+    issue tracker's and the code host's webhooks sign), compared in constant time."""
     if not header:
         return False
     method, _, given = header.partition("=")

@@ -50,9 +50,10 @@ def _fail(exc: SopengineError) -> None:
 @click.option("--notify", "notify", multiple=True, metavar="[FORMAT=]URL",
               help="Outbound webhook for items turning at risk or overdue and for violations (repeatable); "
                    "FORMAT json (default), slack or teams.")
-@click.option("--jira-secret-env", "jira_secret_env", metavar="NAME",
-              help="Environment variable holding the Jira webhook's shared secret: /webhooks/jira then requires "
-                   "X-Hub-Signature (sha256 HMAC of the body) instead of a token.")
+@click.option("--webhook-secret-env", "webhook_secrets", multiple=True, metavar="MAPPING=VAR",
+              help="The environment variable VAR holds the shared secret of the webhook read through the input "
+                   "mapping MAPPING (repeatable): POST /webhooks/MAPPING then requires X-Hub-Signature "
+                   "(sha256 HMAC of the body) instead of a token.")
 @click.option("--engine", type=click.Choice(["auto", "native", "python"]), default="auto", show_default=True,
               help="The evaluator of the live session (the findings are the same).")
 @click.option("--log-level", "log_level", default="warning", show_default=True,
@@ -60,9 +61,9 @@ def _fail(exc: SopengineError) -> None:
 @click.pass_context
 def serve(ctx: click.Context, sops: tuple[str, ...], sets: tuple[str, ...], facts_files: tuple[str, ...], db: str,
           host: str, port: int, token_file: str | None, dev_no_auth: bool, public_health: bool, max_body: int,
-          reorder_window: str, notify: tuple[str, ...], jira_secret_env: str | None, engine: str,
+          reorder_window: str, notify: tuple[str, ...], webhook_secrets: tuple[str, ...], engine: str,
           log_level: str) -> None:
-    """Run the live service: events in (POST /events, Jira and Salesforce webhooks), the worklist and
+    """Run the live service: events in (POST /events, webhooks read through the pack's input mappings), the worklist and
     findings out (GET /next, /findings, /cases/CASE/findings, /cases/CASE/explain, the page at /), with
     /healthz, /readyz, /metrics and /openapi.json.
 
@@ -78,7 +79,7 @@ def serve(ctx: click.Context, sops: tuple[str, ...], sets: tuple[str, ...], fact
         return
     try:
         app = _build(sops, sets, facts_files, db, host, token_file, dev_no_auth, public_health, max_body,
-                     reorder_window, notify, jira_secret_env, engine)
+                     reorder_window, notify, webhook_secrets, engine)
     except SopengineError as exc:
         _fail(exc)
         return
@@ -89,7 +90,7 @@ def serve(ctx: click.Context, sops: tuple[str, ...], sets: tuple[str, ...], fact
 
 def _build(sops: tuple[str, ...], sets: tuple[str, ...], facts_files: tuple[str, ...], db: str, host: str,
            token_file: str | None, dev_no_auth: bool, public_health: bool, max_body: int, reorder_window: str,
-           notify: tuple[str, ...], jira_secret_env: str | None, engine: str) -> Any:
+           notify: tuple[str, ...], webhook_secrets: tuple[str, ...], engine: str) -> Any:
     from ..audit import load_facts
     from ..config import find_config, pack_paths
     from ..pack import load_pack
@@ -110,12 +111,15 @@ def _build(sops: tuple[str, ...], sets: tuple[str, ...], facts_files: tuple[str,
         window = parse_duration(reorder_window)
     except ValueError as exc:
         raise UsageError(f"--reorder-window: {exc}") from None
-    secret = None
-    if jira_secret_env:
-        value = os.environ.get(jira_secret_env)
+    secrets: dict[str, bytes] = {}
+    for item in webhook_secrets:
+        name, sep, var = item.partition("=")
+        value = os.environ.get(var) if sep else None
+        if not sep or not name:
+            raise UsageError(f"--webhook-secret-env expects MAPPING=VAR, got {item!r}")
         if not value:
-            raise UsageError(f"--jira-secret-env: the environment variable {jira_secret_env} is not set")
-        secret = value.encode()
+            raise UsageError(f"--webhook-secret-env: the environment variable {var} is not set")
+        secrets[name] = value.encode()
     config = find_config()
     paths, _ = pack_paths(list(sops), config)
     params = {**(dict(config.params) if config else {})}
@@ -130,7 +134,7 @@ def _build(sops: tuple[str, ...], sets: tuple[str, ...], facts_files: tuple[str,
     return create_app(pack, facts, store, ServeConfig(
         tokens=tokens, dev_no_auth=dev_no_auth, public_health=public_health, max_body=max_body,
         live=LiveConfig(engine=engine, reorder_window=window), notify=[Target.parse(n) for n in notify],
-        jira_secret=secret))
+        webhook_secrets=secrets))
 
 
 @serve.group(name="token")

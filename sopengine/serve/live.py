@@ -10,6 +10,7 @@ pure function of the stored events and is rebuilt from them at start.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -185,15 +186,20 @@ class Live:
         notes = [o for key, item in violations for o in outgoing(key, item)] if outgoing is not None else []
         seqs, refused_seqs = self.store.add([NewEvent(e.case, e.id, e.time, b) for e, b in new], refused, timers,
                                             notes, open_items)
-        # committed: from here on the records are acknowledged
-        for (event, _), seq in zip(new, seqs):
-            if seq is None:  # stored meanwhile by another writer: it is that one's
-                continue
-            event.seq = seq
-            self._session.feed(event, seq)
-            self._note_latest(event)
-        for (src, _line, reason, _body), rseq in zip(refused, refused_seqs):
-            self._session.reject(Rejected(src, rseq, reason))
+        # committed: from here on the records are acknowledged, and the session must follow the store
+        try:
+            for (event, _), seq in zip(new, seqs):
+                if seq is None:  # stored meanwhile by another writer: it is that one's
+                    continue
+                event.seq = seq
+                self._session.feed(event, seq)
+                self._note_latest(event)
+            for (src, _line, reason, _body), rseq in zip(refused, refused_seqs):
+                self._session.reject(Rejected(src, rseq, reason))
+        except Exception:  # noqa: BLE001 - an engine fault: the state is rebuilt from the store, then raised
+            self.rebuild()
+            raise
+        for _src, _line, reason, _body in refused:
             self.tally.reject(reason)
         self.tally.accepted += len(new)
         self.tally.duplicates += sum(o.status == "duplicate" for o in outcomes)
@@ -211,6 +217,7 @@ class Live:
         out: dict[str, list[Timer]] = {}
         found: list[tuple[str, dict[str, Any]]] = []
         counts: dict[str, int] = {}
+        now = time.time()
         for case in cases:
             events = [self._decode(s.body, s.seq) for s in self.store.events(case)] if case in self._latest else []
             events.extend(by_case.get(case, ()))
@@ -227,7 +234,7 @@ class Live:
                 trigger = p.events[0] if p.events else ""
                 items[(p.rule, trigger, "overdue")] = Timer(p.due, case, p.rule, trigger, "overdue", p.action)
                 warn = self._warns.get(p.rule)
-                if warn is not None:
+                if warn is not None and p.due > now:  # past its deadline already: overdue says it
                     items[(p.rule, trigger, "at_risk")] = Timer(risk_from(warn, p.due, p.since), case, p.rule,
                                                                  trigger, "at_risk", p.action)
             out[case] = list(items.values())

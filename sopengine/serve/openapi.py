@@ -51,11 +51,10 @@ def openapi(version: str) -> dict[str, Any]:
                     "id": {"type": "string"}, "case": {"type": "string"}, "error": {"type": "string"}}}}}}}},
         "paths": {
             "/events": _ingest("Ingest canonical events: one, a JSON array, NDJSON, or CloudEvents (structured)"),
-            "/webhooks/jira": _ingest("A Jira Cloud webhook (issue created/updated with changelog, comment created), "
-                                      "read through the pack's jira input mapping; with a shared secret the "
-                                      "X-Hub-Signature header is the credential"),
-            "/webhooks/salesforce": _ingest("Salesforce records (JSON), read through the pack's salesforce input "
-                                            "mapping"),
+            "/webhooks/{mapping}": _ingest("A webhook read through the input mapping NAME.input.yaml beside the "
+                                           "pack (docs/serve.md); with a shared secret for it, the X-Hub-Signature "
+                                           "header is the credential instead of a token",
+                                           {"404": {"description": "No such input mapping beside the pack"}}),
             "/next": _get("The worklist, as sopengine next --format json (default as of now)", "read", [
                 _AS_OF,
                 {"name": "sop", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},

@@ -77,7 +77,7 @@ class Store(Protocol):
             open_items: dict[str, int] | None = None) -> tuple[list[int | None], list[int]]:
         """In one transaction: insert ``events`` (their seqs; None for one whose (case, id) is already
         stored), the ``rejected`` records (source, line, reason, body; their seqs), replace the timers of
-        each case of ``timers`` by its list, queue the ``outgoing`` notifications not queued before, and set
+        each case of ``timers`` by its list, put the ``outgoing`` notifications in the outbox (once per key), and set
         the number of items each case of ``open_items`` has open."""
         ...
 
@@ -93,10 +93,10 @@ class Store(Protocol):
     def timers(self) -> list[Timer]: ...
     def set_timers(self, timers: dict[str, list[Timer]]) -> None: ...
     def fire(self, timer: Timer, outgoing: Iterable[tuple[str, str, bytes]]) -> bool:
-        """Delete ``timer`` and queue its notifications (idempotency key, target, payload) once: False when
+        """Delete ``timer`` and put its notifications (idempotency key, target, payload) in the outbox once: False when
         the timer was no longer stored (its case changed since)."""
         ...
-    def queue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None: ...
+    def enqueue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None: ...
     def outbox_due(self, now: float, limit: int = 100) -> list[Outgoing]: ...
     def next_outgoing(self) -> float | None: ...
     def delivered(self, key: str, target: str) -> None: ...
@@ -182,7 +182,7 @@ class SqliteStore:
                                  (*r, now))
                 rejected_seqs.append(cur.lastrowid or 0)
             self._set_timers(timers)
-            self._queue(outgoing)
+            self._enqueue(outgoing)
             db.executemany("INSERT OR REPLACE INTO cases (case_id, open_items) VALUES (?, ?)",
                            list((open_items or {}).items()))
             db.execute("COMMIT")
@@ -254,22 +254,22 @@ class SqliteStore:
             cur = db.execute("DELETE FROM timers WHERE case_id = ? AND rule = ? AND trigger = ? AND kind = ? "
                              "AND due = ?", (timer.case, timer.rule, timer.trigger, timer.kind, timer.due))
             if cur.rowcount:
-                self._queue(outgoing)
+                self._enqueue(outgoing)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return bool(cur.rowcount)
 
-    def _queue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None:
+    def _enqueue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None:
         now = _time.time()
         self._db.executemany("INSERT OR IGNORE INTO outbox (key, target, payload, next_try) VALUES (?, ?, ?, ?)",
                              [(key, target, payload, now) for key, target, payload in outgoing])
 
-    def queue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None:
+    def enqueue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._queue(outgoing)
+            self._enqueue(outgoing)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
