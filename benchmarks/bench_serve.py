@@ -10,7 +10,8 @@ facts), then, from one client on loopback:
    2 hours, an assignee within 15 minutes, ...) in NDJSON batches of ``--batch`` events: events/s and the
    latency of each batch request;
 2. sends ``--singles`` more events one per request: p50/p99 latency of a single-event ingest;
-3. reads the server's resident memory (VmRSS) with every case open, and times GET /next and /metrics.
+3. reads the server's resident memory (VmRSS) with every case open, and times GET /next and /metrics;
+4. restarts it on the same store and times until it is ready (the state rebuilt from the stored events).
 
 Every request is acknowledged only after its SQLite transaction committed (synchronous=FULL), so the figures
 include an fsync per request. Bounded: the server is stopped at the end, whatever happens.
@@ -57,6 +58,29 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def start(db: str, engine: str) -> tuple[str, subprocess.Popen[bytes], float]:
+    """The server on a free port, once it is ready: its URL, its process and the seconds it took."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "serve", "--sops", str(ROOT / "sops"), "--facts",
+                             str(FACTS), "--db", db, "--port", str(port), "--dev-no-auth", "--engine", engine],
+                            env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return url, proc, time.perf_counter() - t0
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise SystemExit("the server did not start")
+            time.sleep(0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
@@ -66,40 +90,33 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-        proc = subprocess.Popen([sys.executable, "-m", "sopengine", "serve", "--sops", str(ROOT / "sops"), "--facts",
-                                 str(FACTS), "--db", f"{tmp}/bench.db", "--port", str(port), "--dev-no-auth",
-                                 "--engine", args.engine], env=env, stderr=subprocess.PIPE)
+        db = f"{tmp}/bench.db"
+        url, proc, _ = start(db, args.engine)
         try:
-            run(url, proc, args)
+            rows = run(url, proc, args)
         finally:
             proc.terminate()
-            proc.wait(30)
+            proc.wait(60)
+        url, proc, took = start(db, args.engine)  # 4. a restart: the state rebuilt from the store
+        proc.terminate()
+        proc.wait(60)
+    rows.append((f"restart until ready, {args.cases + args.singles:,} stored events", f"{took:,.1f} s"))
+    width = max(len(k) for k, _ in rows)
+    print(f"| {'measure':<{width}} | figure |\n|{'-' * (width + 2)}|---|")
+    for k, v in rows:
+        print(f"| {k:<{width}} | {v} |")
 
 
-def run(url: str, proc: subprocess.Popen[bytes], args: argparse.Namespace) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.1)
+def run(url: str, proc: subprocess.Popen[bytes], args: argparse.Namespace) -> list[tuple[str, str]]:
     idle = rss_mb(proc.pid)
     now = time.time()
     rows: list[tuple[str, str]] = []
     with httpx.Client(timeout=120) as http:
         latencies: list[float] = []
         t0 = time.perf_counter()
-        for start in range(0, args.cases, args.batch):
+        for first in range(0, args.cases, args.batch):
             body = b"".join(json.dumps(ticket(n, now - 60)).encode() + b"\n"
-                            for n in range(start, min(start + args.batch, args.cases)))
+                            for n in range(first, min(first + args.batch, args.cases)))
             t = time.perf_counter()
             r = http.post(f"{url}/events", content=body, headers={"content-type": "application/x-ndjson"})
             latencies.append(time.perf_counter() - t)
@@ -129,11 +146,7 @@ def run(url: str, proc: subprocess.Popen[bytes], args: argparse.Namespace) -> No
                          f"({len(r.content) / 1e6:.1f} MB)"))
         ready = http.get(f"{url}/readyz").json()
     rows.append(("engine", ready["engine"]))
-    width = max(len(k) for k, _ in rows)
-    print(f"| {'measure':<{width}} | figure |\n|{'-' * (width + 2)}|---|")
-    for k, v in rows:
-        print(f"| {k:<{width}} | {v} |")
-
+    return rows
 
 if __name__ == "__main__":
     main()
