@@ -41,6 +41,7 @@ from .reporters import REPORTERS, HtmlReporter, JsonReporter, Reporter, TextRepo
 from .verdict import DEFAULT_MAX_REJECTED, input_problem
 from .reproduce import changed_files, differences, load_report, new_pack_files
 from .scenarios import run_tests
+from .serve.command import serve as serve_command
 from .timeutil import TimeFormatError, format_due, format_duration, format_time, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -329,6 +330,7 @@ def cli() -> None:
     sopengine audit log.jsonl           audit an event log against the bundled pack
     sopengine next log.jsonl            what the SOPs require now (the worklist)
     sopengine explain CASE log.jsonl    one case's timeline: what each rule did and why
+    sopengine serve --db state.db       the live service: events in, worklist and findings out
 
     Exit codes: 0 clean, 1 findings (violations at or above --fail-on, invalid SOP
     files, lint errors, failed SOP tests), 2 bad usage or unreadable input.
@@ -1095,6 +1097,9 @@ def import_declare(model: str, sop_id: str | None, title: str | None, no_events:
     _write(dump(content), output)
     if not _quiet():
         click.echo(f"{len(read.rules)} rule(s) from {model}", err=True)
+
+
+cli.add_command(serve_command)  # sopengine/serve: the live service (issue 19)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,152 @@
+"""Load test of sopengine serve on loopback: ingest rate, request latency, memory with many open cases.
+
+    python benchmarks/bench_serve.py                       # 100k cases (the figures of docs/serve.md)
+    python benchmarks/bench_serve.py --cases 10000         # a quick run
+
+It starts the real server (uvicorn, one process, a temporary SQLite file, the bundled pack and the example
+facts), then, from one client on loopback:
+
+1. ingests ``--cases`` new Jira-style tickets (each opens the service-desk obligations: a first response within
+   2 hours, an assignee within 15 minutes, ...) in NDJSON batches of ``--batch`` events: events/s and the
+   latency of each batch request;
+2. sends ``--singles`` more events one per request: p50/p99 latency of a single-event ingest;
+3. reads the server's resident memory (VmRSS) with every case open, and times GET /next and /metrics;
+4. restarts it on the same store and times until it is ready (the state rebuilt from the stored events).
+
+Every request is acknowledged only after its SQLite transaction committed (synchronous=FULL), so the figures
+include an fsync per request. Bounded: the server is stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+FACTS = ROOT / "examples" / "facts.yaml"
+
+
+def ticket(n: int, at: float) -> dict[str, Any]:
+    when = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"id": f"B-{n}-1", "case": f"B-{n}", "time": when, "type": "ticket.created",
+            "actor": f"customer{n}@mail.example",
+            "data": {"reporter": f"customer{n}@mail.example", "organization": "Bright Roofs", "channel": ["email"],
+                     "labels": [], "priority": "Medium", "request_type": "training"}}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def start(db: str, engine: str) -> tuple[str, subprocess.Popen[bytes], float]:
+    """The server on a free port, once it is ready: its URL, its process and the seconds it took."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "serve", "--sops", str(ROOT / "sops"), "--facts",
+                             str(FACTS), "--db", db, "--port", str(port), "--dev-no-auth", "--engine", engine],
+                            env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return url, proc, time.perf_counter() - t0
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise SystemExit("the server did not start")
+            time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--singles", type=int, default=1000)
+    parser.add_argument("--engine", default="auto", choices=["auto", "native", "python"])
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"{tmp}/bench.db"
+        url, proc, _ = start(db, args.engine)
+        try:
+            rows = run(url, proc, args)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        url, proc, took = start(db, args.engine)  # 4. a restart: the state rebuilt from the store
+        proc.terminate()
+        proc.wait(60)
+    rows.append((f"restart until ready, {args.cases + args.singles:,} stored events", f"{took:,.1f} s"))
+    width = max(len(k) for k, _ in rows)
+    print(f"| {'measure':<{width}} | figure |\n|{'-' * (width + 2)}|---|")
+    for k, v in rows:
+        print(f"| {k:<{width}} | {v} |")
+
+
+def run(url: str, proc: subprocess.Popen[bytes], args: argparse.Namespace) -> list[tuple[str, str]]:
+    idle = rss_mb(proc.pid)
+    now = time.time()
+    rows: list[tuple[str, str]] = []
+    with httpx.Client(timeout=120) as http:
+        latencies: list[float] = []
+        t0 = time.perf_counter()
+        for first in range(0, args.cases, args.batch):
+            body = b"".join(json.dumps(ticket(n, now - 60)).encode() + b"\n"
+                            for n in range(first, min(first + args.batch, args.cases)))
+            t = time.perf_counter()
+            r = http.post(f"{url}/events", content=body, headers={"content-type": "application/x-ndjson"})
+            latencies.append(time.perf_counter() - t)
+            assert r.status_code == 200 and r.json()["accepted"] == body.count(b"\n"), r.text[:300]
+        elapsed = time.perf_counter() - t0
+        rows.append((f"ingest {args.cases:,} events in batches of {args.batch}",
+                     f"{args.cases / elapsed:,.0f} events/s; batch p50 {pct(latencies, 50) * 1000:.0f} ms, "
+                     f"p99 {pct(latencies, 99) * 1000:.0f} ms"))
+        singles: list[float] = []
+        t0 = time.perf_counter()
+        for n in range(args.cases, args.cases + args.singles):
+            t = time.perf_counter()
+            r = http.post(f"{url}/events", json=ticket(n, now - 60))
+            singles.append(time.perf_counter() - t)
+            assert r.status_code == 200
+        elapsed = time.perf_counter() - t0
+        rows.append((f"ingest {args.singles:,} events one per request",
+                     f"{args.singles / elapsed:,.0f} events/s; p50 {pct(singles, 50) * 1000:.1f} ms, "
+                     f"p99 {pct(singles, 99) * 1000:.1f} ms"))
+        open_cases = args.cases + args.singles
+        rows.append((f"server memory (VmRSS) with {open_cases:,} open cases", f"{rss_mb(proc.pid):,.0f} MB "
+                     f"(idle after start: {idle:,.0f} MB)"))
+        for path in ("/next", "/metrics"):
+            t = time.perf_counter()
+            r = http.get(f"{url}{path}")
+            rows.append((f"GET {path} with {open_cases:,} open cases", f"{(time.perf_counter() - t) * 1000:,.0f} ms "
+                         f"({len(r.content) / 1e6:.1f} MB)"))
+        ready = http.get(f"{url}/readyz").json()
+    rows.append(("engine", ready["engine"]))
+    return rows
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""``sopengine serve``: live monitoring with durable state (issue 19).
+
+:func:`create_app` builds the ASGI application from a pack, its facts, a store and a :class:`ServeConfig`;
+it needs the ``serve`` extra (Starlette, uvicorn). The store (:mod:`.store`) keeps what was acknowledged; the
+live engine (:mod:`.live`) is rebuilt from it; timers and notifications are :mod:`.notify`'s.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .live import Live as Live
+from .live import LiveConfig as LiveConfig
+from .store import SqliteStore as SqliteStore
+from .store import Store as Store
+
+if TYPE_CHECKING:
+    from .app import ServeConfig as ServeConfig
+
+
+def create_app(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`sopengine.serve.app.create_app` (imported here lazily: it needs Starlette)."""
+    from .app import create_app as make
+
+    return make(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ServeConfig":
+        from .app import ServeConfig
+
+        return ServeConfig
+    raise AttributeError(name)
+
+
+__all__ = ["Live", "LiveConfig", "ServeConfig", "SqliteStore", "Store", "create_app"]

@@ -1,0 +1,155 @@
+"""Timers and notifications.
+
+The scheduler keeps the stored due-time index (:meth:`Store.timers`) in a heap and sleeps until its earliest
+entry, or until an ingest adds an earlier one; a restart re-arms every timer from the store. A timer that comes
+due is deleted and its notifications queued in the outbox in one transaction, keyed by (case, rule, trigger,
+kind), so a notification is queued at most once however often its timer is re-armed. The deliverer POSTs the
+outbox with retries and exponential backoff; one that keeps failing is kept as a dead letter. Delivery is at
+least once: a receiver de-duplicates by the ``Idempotency-Key`` header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time as _time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import orjson
+
+from ..timeutil import format_time
+from .store import Store, Timer
+
+FORMATS = ("json", "slack", "teams")
+LATENCY = 1.0  # the stated bound: a timer fires within this many seconds of its due time (loop not starved)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An outbound webhook: where, and in which format (generic JSON, Slack or Teams incoming webhook)."""
+
+    url: str
+    format: str = "json"
+
+    @staticmethod
+    def parse(text: str) -> "Target":
+        """``URL`` (generic JSON), or ``slack=URL``, ``teams=URL``, ``json=URL``."""
+        name, sep, rest = text.partition("=")
+        if sep and name in FORMATS and "://" not in name:
+            return Target(rest, name)
+        return Target(text)
+
+
+def payload(target: Target, key: str, item: dict[str, Any]) -> bytes:
+    """A notification in the target's format. ``item``: kind, case, rule, text, and due or time."""
+    when = item.get("due") or item.get("time") or ""
+    headline = f"[{item['kind']}] case {item['case']}, {item['rule']}"
+    line = f"{headline}: {item['text']}" + (f" (due {when})" if item.get("due") else "")
+    if target.format == "slack":
+        return orjson.dumps({"text": line})
+    if target.format == "teams":
+        return orjson.dumps({"@type": "MessageCard", "@context": "https://schema.org/extensions",
+                             "summary": headline, "title": headline, "text": f"{item['text']} {when}".strip()})
+    return orjson.dumps({"key": key, **item})
+
+
+def timer_item(timer: Timer) -> dict[str, Any]:
+    return {"kind": timer.kind, "case": timer.case, "rule": timer.rule, "text": timer.text,
+            "trigger": timer.trigger, "due" if timer.kind == "overdue" else "at": format_time(timer.due)}
+
+
+class Notifier:
+    """The scheduler and the deliverer, as two asyncio tasks of the service."""
+
+    def __init__(self, store: Store, targets: Iterable[Target], *, max_attempts: int = 8, backoff: float = 1.0,
+                 backoff_cap: float = 300.0, timeout: float = 10.0):
+        self.store = store
+        self.targets = list(targets)
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self.timeout = timeout
+        self._heap: list[tuple[float, int, Timer, float]] = []  # (due, order, timer, when armed)
+        self._n = 0
+        self._wake = asyncio.Event()
+        self._send = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.latency: list[float] = []  # seconds fired timers came after their due time (the last 1,000)
+        self.fired = 0
+        self.delivered = 0
+        self.failed = 0
+
+    def outgoing(self, key: str, item: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+        return [(key, t.url, payload(t, key, item)) for t in self.targets]
+
+    def arm(self, timers: Iterable[Timer]) -> None:
+        """Add timers to the heap (a changed case's; stale ones are found out when they fire)."""
+        now = _time.time()
+        for t in timers:
+            self._n += 1
+            heapq.heappush(self._heap, (t.due, self._n, t, now))
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Something was queued in the outbox."""
+        self._send.set()
+
+    def start(self) -> None:
+        self.arm(self.store.timers())
+        self._tasks = [asyncio.create_task(self._schedule()), asyncio.create_task(self._deliver())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _schedule(self) -> None:
+        while True:
+            now = _time.time()
+            while self._heap and self._heap[0][0] <= now:
+                _, _, timer, armed = heapq.heappop(self._heap)
+                if self.store.fire(timer, self.outgoing(timer.key, timer_item(timer))):
+                    self.fired += 1
+                    if armed < timer.due:  # a due time already past when armed (a late event) is no latency
+                        self.latency = self.latency[-999:] + [max(0.0, now - timer.due)]
+                    self._send.set()
+            delay = self._heap[0][0] - _time.time() if self._heap else 3600.0
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, delay))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _deliver(self) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            while True:
+                for item in self.store.outbox_due(_time.time()):
+                    try:
+                        response = await client.post(item.target, content=item.payload, headers={
+                            "content-type": "application/json", "idempotency-key": item.key,
+                            "user-agent": "sopengine-notifier"})
+                        error = None if response.is_success else f"HTTP {response.status_code}"
+                    except httpx.HTTPError as exc:
+                        error = f"{type(exc).__name__}: {exc}"
+                    if error is None:
+                        self.store.delivered(item.key, item.target)
+                        self.delivered += 1
+                        continue
+                    self.failed += 1
+                    dead = item.attempts + 1 >= self.max_attempts
+                    wait = min(self.backoff * 2 ** item.attempts, self.backoff_cap)
+                    self.store.retry(item.key, item.target, _time.time() + wait, error, dead)
+                upcoming = self.store.next_outgoing()
+                delay = 60.0 if upcoming is None else max(0.0, upcoming - _time.time())
+                self._send.clear()
+                try:
+                    await asyncio.wait_for(self._send.wait(), timeout=min(delay, 60.0))
+                except asyncio.TimeoutError:
+                    pass
