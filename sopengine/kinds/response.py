@@ -297,23 +297,23 @@ def pause_clocks(ev: Evaluator, run: CaseRun, e: Event) -> None:
         if holds is None or holds == (ob.paused_at is not None):
             continue
         calendar = ob.calendar
-        if holds:
-            if calendar is None:
-                ob.left = ob.due - t
-            else:
-                now, due = calendar.worked_at(t), calendar.worked_at(ob.due)
-                if now is None or due is None:
-                    ev.undecided(run, rule, e, calendar.outside(t))
-                    continue
-                ob.left = due - now
-            ob.paused_at = t
+        # stopping: the (working) time left to the deadline; starting again: the new deadline
+        counted: float | None
+        if calendar is None:
+            counted = ob.due - t if holds else t + ob.left
+        elif holds:
+            now, due = calendar.worked_at(t), calendar.worked_at(ob.due)
+            counted = None if now is None or due is None else due - now
         else:
-            due = t + ob.left if calendar is None else calendar.add(t, ob.left)
-            if due is None:
-                ev.undecided(run, rule, e, calendar.outside(t))  # type: ignore[union-attr]
-                continue
+            counted = calendar.add(t, ob.left)
+        if counted is None:
+            ev.undecided(run, rule, e, calendar.outside(t))  # type: ignore[union-attr]
+            continue
+        if holds:
+            ob.left, ob.paused_at = counted, t
+        else:
             ob.pauses.append((ob.paused_at, t))  # type: ignore[arg-type]
-            ob.paused_at, ob.due = None, due
+            ob.paused_at, ob.due = None, counted
         ob.pause_ids.append(e.id)
 
 

@@ -145,40 +145,26 @@ pub fn pause_clocks(r: &mut Runner, run: &mut CaseRun, e: &Arc<Event>) {
             continue;
         }
         let calendar = ob.calendar.map(|i| &engine.calendars[i as usize]);
+        let left = ob.pause.as_ref().map_or(0.0, |p| p.left);
+        // stopping: the (working) time left to the deadline; starting again: the new deadline
+        let counted = match calendar {
+            None if holds => Some(due - t),
+            None => Some(t + left),
+            Some(c) if holds => c.worked_at(due).zip(c.worked_at(t)).map(|(d, n)| d - n),
+            Some(c) => c.add(t, left),
+        };
+        let Some(counted) = counted else {
+            let reason = calendar.map(|c| c.outside(t)).unwrap_or_default();
+            r.undecided(run, ob.rule, Some(e), reason);
+            continue;
+        };
         let state = ob.pause.get_or_insert_with(Box::default);
         if holds {
-            let left = match calendar {
-                None => Some(due - t),
-                Some(c) => c.worked_at(due).zip(c.worked_at(t)).map(|(d, n)| d - n),
-            };
-            let Some(left) = left else {
-                r.undecided(
-                    run,
-                    ob.rule,
-                    Some(e),
-                    calendar.map(|c| c.outside(t)).unwrap_or_default(),
-                );
-                continue;
-            };
-            state.left = left;
-            state.since = Some(t);
+            (state.left, state.since) = (counted, Some(t));
         } else {
-            let resumed = match calendar {
-                None => Some(t + state.left),
-                Some(c) => c.add(t, state.left),
-            };
-            let Some(resumed) = resumed else {
-                r.undecided(
-                    run,
-                    ob.rule,
-                    Some(e),
-                    calendar.map(|c| c.outside(t)).unwrap_or_default(),
-                );
-                continue;
-            };
             let since = state.since.take().unwrap_or(t);
             state.ended.push((since, t));
-            ob.due = Some(resumed);
+            ob.due = Some(counted);
         }
         state.events.push(e.id.clone());
     }
