@@ -27,6 +27,7 @@ from .model import (
     CaseLink, Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
     StateVar, Suppression, Reconcile,
 )
+from .rulebase import UNDECLARED
 from .timeutil import parse_duration
 from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
 
@@ -53,6 +54,7 @@ class _Work:
     reconcile: Reconcile | None = None
     complete_when: Expr | None = None
     complete_idle: float | None = None
+    open_vocabulary: bool = False  # pack.vocabulary: open
     links: list[CaseLink] = field(default_factory=list)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
@@ -128,9 +130,11 @@ class _Work:
 
     def event_types(self, value: Any, loc: Location) -> frozenset[str]:
         """``on:`` as the event types it names: one, a list, ``any`` (every declared type), or
-        ``{any_except: [...]}`` (every declared type but those)."""
+        ``{any_except: [...]}`` (every declared type but those); with an open vocabulary, ``any`` and
+        ``any_except`` also hold for the undeclared types (:data:`UNDECLARED`)."""
+        every = frozenset(self.events) | ({UNDECLARED} if self.open_vocabulary else frozenset())
         if value == ANY:
-            return frozenset(self.events)
+            return every
         excluded = isinstance(value, Mapping)
         if excluded:
             value = value.get("any_except")
@@ -139,7 +143,7 @@ class _Work:
             if n not in self.events:
                 self.error(Code.UNKNOWN_EVENT, f"unknown event type '{n}'{did_you_mean(n, self.events)}", loc)
         if excluded:
-            return frozenset(self.events) - frozenset(names)
+            return every - frozenset(names)
         return frozenset(names)
 
     def duration(self, value: Any, loc: Location) -> float | None:
@@ -282,6 +286,7 @@ def collect_declarations(work: _Work) -> None:
             work.report.update(pack.get("report") or {})
             if "complete" in pack:
                 work.complete_doc = doc
+            work.open_vocabulary = work.open_vocabulary or pack.get("vocabulary") == "open"
             if "reconcile" in pack:
                 work.reconcile_doc = doc
             if pack.get("report"):
@@ -643,5 +648,5 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
         accountable=work.accountable, links=tuple(work.links), version=work.version,
-        complete_when=work.complete_when, complete_idle=work.complete_idle, reconcile=work.reconcile,
+        complete_when=work.complete_when, complete_idle=work.complete_idle, open_vocabulary=work.open_vocabulary, reconcile=work.reconcile,
         calendars=dict(work.calendars))

@@ -29,6 +29,7 @@ from .findings import Attainment, Pending, Undecided, Violation, cite
 from .kinds import KINDS, Check, declare, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
+from .rulebase import UNDECLARED
 from .values import freeze
 
 
@@ -147,6 +148,8 @@ class Plan:
     def __init__(self, pack: Pack):
         self.pack = pack
         self.types: dict[str, _TypePlan] = {t: _TypePlan() for t in pack.events}
+        if pack.open_vocabulary:  # the plan of every undeclared type (rules reach it by on: any and any_except)
+            self.types[UNDECLARED] = _TypePlan()
         self.rules = {r.id: r for r in pack.rules}
         # An invariant is re-checked only when an event changed state it reads (or on its explicit types).
         self.invariant_refs: dict[str, frozenset[str]] = {}
@@ -172,6 +175,12 @@ class Plan:
         order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
         for tp in self.types.values():
             tp.updates.sort(key=lambda vu: order[id(vu[1])])
+
+
+    def matched(self, name: str) -> str:
+        """The name a rule's ``on`` holds for an event of this type: its own, or :data:`UNDECLARED` for a type
+        the pack does not declare (an open vocabulary)."""
+        return name if name in self.types else UNDECLARED
 
 
 class Evaluator:
@@ -260,7 +269,7 @@ class Evaluator:
     def step(self, run: CaseRun, e: Event) -> None:
         """Evaluate one event of a case (events of a case must come in (time, seq) order)."""
         plan = self.plan
-        tp = plan.types[e.type]
+        tp = plan.types.get(e.type) or plan.types[UNDECLARED]  # an undeclared type: an open vocabulary
         t = e.time
         self._applies.clear()
         if run.obligations or run.breaches:

@@ -101,7 +101,7 @@ def _columns(row: Mapping[str, Any]) -> dict[str, str]:
 
 def _records(rows: list[dict[str, Any]], names: Mapping[str, str], pack: Pack) -> Iterator[Record]:
     envelope = set(names.values())
-    types = pack.events
+    types = pack.known_types
     for n, row in enumerate(rows, start=1):
         obj = {key: _value(row.get(column)) for key, column in names.items()}
         obj["data"] = {k: v for k, v in ((k, _value(v)) for k, v in row.items() if k not in envelope)

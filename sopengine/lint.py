@@ -20,6 +20,7 @@ from .expr import Expr, Template
 from .limits import DEFAULT, Limits
 from .kinds import kind_of
 from .model import Pack, Rule
+from .rulebase import UNDECLARED
 from .pack import load_documents
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
@@ -291,7 +292,7 @@ def check_required_and_forbidden(pack: Pack) -> Iterator[Diagnostic]:
         if forbidden is None:
             continue
         for other, how, match in required:
-            common = forbidden.on & match.on
+            common = (forbidden.on & match.on) - {UNDECLARED}
             if not common:
                 continue
             when = forbidden.when

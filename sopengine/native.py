@@ -32,9 +32,10 @@ from .kinds.response import warn_points
 from .kinds import KINDS
 from .limits import DEFAULT, Limits
 from .model import Match, Pack, Rule
+from .rulebase import UNDECLARED
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 
 _native: Any = native_core
 
@@ -48,6 +49,7 @@ class _Emitter:
     def __init__(self, pack: Pack):
         self.pack = pack
         self.types = {name: i for i, name in enumerate(pack.events)}
+        self.types[UNDECLARED] = len(pack.events)  # one past the declared types (an open vocabulary)
         self.state = {var.name: i for i, var in enumerate(pack.state)}
         self.indexes = {name: i for i, name in enumerate(pack.indexes)}
         self.sops: dict[int, int] = {}  # id(applies expr) -> SOP slot: rules of a SOP share one answer per event
@@ -114,6 +116,7 @@ class _Emitter:
             "rules": rules,
             "columns": [[name, self.expr(e)] for name, e in pack.columns.items()],
             "complete": {"when": self.expr(pack.complete_when), "idle": pack.complete_idle},
+            "open_vocabulary": pack.open_vocabulary,
             "calendars": [_calendar(c) for c in pack.calendars.values()],
         }
 
@@ -194,7 +197,7 @@ class NativeSession:
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
-        if event.type not in self.pack.events:
+        if event.type not in self.pack.known_types:
             raise ValueError(f"unknown event type {event.type!r}")
         number = self._seq if seq is None else seq
         check_event(self._check, self.notes, self._lenient, event.type, event.data,

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from .errors import Location
 from .expr import Expr, Template
 
+# In a pack with an open vocabulary (pack.vocabulary: open), the name ``on: any`` and ``{any_except: [...]}``
+# hold for the types the pack does not declare: events of those types share its plan. The schema refuses
+# control characters in a type's name, so no declared type is named so.
+UNDECLARED = "\x00undeclared"
+
 
 @dataclass(frozen=True)
 class Match:

@@ -132,7 +132,7 @@ class Session:
         when given (it must grow with input order): a case's events with equal times
         are evaluated in that order.
         """
-        if event.type not in self._plan.types:
+        if event.type not in self.pack.known_types:
             raise ValueError(f"unknown event type {event.type!r}")
         # every refusal comes before anything is counted: a refused event is rejected, never also evaluated
         number = self._seq if seq is None else seq

@@ -256,7 +256,7 @@ def resolve(ev: Evaluator, run: CaseRun, e: Event, rule_ids: set[str]) -> None:
 
 
 def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
-    rule, et = ob.rule, e.type
+    rule, et = ob.rule, ev.plan.matched(e.type)
     if et in rule.expect.on:
         met = ev.test(run, rule, rule.expect.when, e, ob.trigger)
         if met is None:
@@ -279,7 +279,7 @@ def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
 def _overdue_outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> int | None:
     """LATE when ``e`` meets an overdue obligation, MISSED when it fails or cancels it, else None; tested
     quietly."""
-    rule, et = ob.rule, e.type
+    rule, et = ob.rule, ev.plan.matched(e.type)
 
     def holds(expr: Expr | None) -> bool:
         if expr is None:

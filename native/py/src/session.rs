@@ -201,10 +201,14 @@ impl NativeSession {
         line: u64,
     ) -> PyResult<Option<&'static str>> {
         let engine = self.inner.engine.clone();
-        let Some(&t) = engine.type_index.get(etype) else {
-            return Err(PyValueError::new_err(format!(
-                "unknown event type {etype:?}"
-            )));
+        let (t, undeclared) = match (engine.type_index.get(etype), engine.undeclared) {
+            (Some(&t), _) => (t, None),
+            (None, Some(t)) => (t, Some(Str::from(etype))),
+            (None, None) => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown event type {etype:?}"
+                )))
+            }
         };
         let json: serde_json::Value =
             serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -214,6 +218,7 @@ impl NativeSession {
             case: Str::from(case),
             time,
             etype: t,
+            undeclared,
             actor: actor.map(Str::from),
             data: sopengine_core::json::data_fields(&json, &lookup),
             seq,
