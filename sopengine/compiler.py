@@ -27,7 +27,7 @@ from .model import (
     CaseLink, Conflict, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source, StateUpdate,
     StateVar, Suppression, Reconcile,
 )
-from .rulebase import UNDECLARED
+from .rulebase import UNDECLARED, Completion
 from .timeutil import parse_duration
 from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
 
@@ -533,7 +533,8 @@ def compile_rules(work: _Work) -> None:
                 description=raw["description"].strip(), source=Source(src["document"], src["step"], src.get("quote", "")),
                 message=None, location=loc, applies=applies, disabled=raw.get("disabled"),
                 accountable=work.expr(raw["accountable"], work.scope(), doc.loc(path + ("accountable",)))
-                if "accountable" in raw else None)
+                if "accountable" in raw else None,
+                complete=completion(work, doc, path + ("complete",), raw["complete"]) if "complete" in raw else None)
             for j, sup in enumerate(raw.get("suppress", [])):
                 work.suppressions.append(Suppression(sup["code"], rule_id, sup["reason"],
                                                      doc.loc(path + ("suppress", j))))
@@ -589,16 +590,20 @@ def compile_report(work: _Work) -> None:
         work.links.append(CaseLink(link["url"], re.compile(match) if match is not None else None))
 
 
+def completion(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any]) -> Completion:
+    """A ``complete`` section (the pack's or a rule's): a condition over a case's state, a time without events."""
+    when = work.expr(raw["when"], work.scope(), doc.loc(p + ("when",))) if "when" in raw else None
+    idle = work.duration(raw["idle"], doc.loc(p + ("idle",))) if "idle" in raw else None
+    return Completion(when, idle)
+
+
 def compile_completion(work: _Work) -> None:
-    """When a case has ended (pack.complete): a condition over its state, a time without events."""
+    """When a case has ended (pack.complete)."""
     doc = work.complete_doc
     if doc is None:
         return
-    raw = doc.data["pack"]["complete"]
-    if "when" in raw:
-        work.complete_when = work.expr(raw["when"], work.scope(), doc.loc(("pack", "complete", "when")))
-    if "idle" in raw:
-        work.complete_idle = work.duration(raw["idle"], doc.loc(("pack", "complete", "idle")))
+    done = completion(work, doc, ("pack", "complete"), doc.data["pack"]["complete"])
+    work.complete_when, work.complete_idle = done.when, done.idle
 
 
 def compile_reconcile(work: _Work) -> None:

@@ -165,6 +165,9 @@ class Plan:
                     self.types[t].updates.append((var, up))
         # Who answers for each rule's findings (the rule's expression, else the pack's): read when one arises.
         self.accountable = {r.id: pack.accountable_for(r) for r in pack.rules}
+        # When a case has ended for each rule's pending items (its complete:, else the pack's).
+        self.completion = {r.id: pack.completion_for(r) for r in pack.rules}
+        self.completes = any(self.completion.values())
         self.initial_state = {v.name: v.fresh() for v in pack.state}
         self.set_vars = tuple(v.name for v in pack.state if v.kind == "set")
         self.indexes = tuple(pack.indexes.values())
@@ -413,15 +416,18 @@ class Evaluator:
                    if not breach.reported)
         for rule in waiting:
             out.extend(declare.pending(self, run, rule, columns))
-        pack = self.plan.pack
-        if out and (pack.complete_when is not None or pack.complete_idle is not None):
-            ended = self._ended(run)
-            out = [replace(p, ended=ended, idle=pack.complete_idle) for p in out]
+        if out and self.plan.completes:
+            ends: dict[int, bool] = {}  # per condition: rules without their own share the pack's
+            for i, p in enumerate(out):
+                done = self.plan.completion[p.rule]
+                if done:
+                    key = id(done.when)
+                    ended = ends[key] if key in ends else ends.setdefault(key, self._ended(run, done.when))
+                    out[i] = replace(p, ended=ended, idle=done.idle)
         return out
 
-    def _ended(self, run: CaseRun) -> bool:
-        """Whether the pack's ``complete.when`` holds on the case's state after its last event (a failure: no)."""
-        expr = self.plan.pack.complete_when
+    def _ended(self, run: CaseRun, expr: Expr | None) -> bool:
+        """Whether a ``complete.when`` holds on the case's state after its last event (a failure: no)."""
         if expr is None:
             return False
         try:

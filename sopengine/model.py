@@ -24,6 +24,7 @@ from .kinds.invariant import InvariantRule as InvariantRule
 from .kinds.precedence import PrecedenceRule as PrecedenceRule
 from .kinds.require_fields import RequireFieldsRule as RequireFieldsRule
 from .kinds.response import ResponseRule as ResponseRule
+from .rulebase import Completion as Completion
 from .rulebase import Match as Match
 from .rulebase import Rule as Rule
 from .rulebase import Source as Source
@@ -204,6 +205,12 @@ class Pack:
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""
         return next((url for link in self.links if (url := link.for_case(case_id)) is not None), None)
+
+    def completion_for(self, rule: Rule) -> Completion:
+        """When a case has ended for ``rule``: the rule's own ``complete``, else the pack's."""
+        if rule.complete is not None:
+            return rule.complete
+        return Completion(self.complete_when, self.complete_idle)
 
     def accountable_for(self, rule: Rule) -> Expr | None:
         """The expression naming who answers for ``rule``'s findings: the rule's own, else the pack's."""

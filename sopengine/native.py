@@ -88,7 +88,9 @@ class _Emitter:
     def rule(self, rule: Rule) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rule.id, "kind": rule.kind, "severity": rule.severity,
                                "applies": self.applies(rule), "message": self.template(rule.message),
-                               "accountable": self.expr(self.pack.accountable_for(rule))}
+                               "accountable": self.expr(self.pack.accountable_for(rule)),
+                               "complete": None if rule.complete is None else
+                               {"when": self.expr(rule.complete.when), "idle": rule.complete.idle}}
         out.update(KINDS[rule.kind].emit(self, rule))
         return out
 

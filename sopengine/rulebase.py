@@ -25,6 +25,18 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """When a case has ended (``complete``): a condition over its state after its last event, a time without
+    events; either may be None."""
+
+    when: Expr | None = None
+    idle: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.when is not None or self.idle is not None
+
+
+@dataclass(frozen=True)
 class Source:
     document: str
     step: str
@@ -46,3 +58,4 @@ class Rule:
     applies: Expr | None  # the SOP's applies_when
     disabled: str | None = None  # the reason, when the rule is turned off in the YAML
     accountable: Expr | None = None  # who answers for its findings (over the case's state); else the pack's
+    complete: Completion | None = None  # when a case has ended for this rule (its complete:); else the pack's

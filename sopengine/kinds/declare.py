@@ -418,10 +418,10 @@ def notes(rule: DeclareRule, pack: Pack) -> Iterator[Diagnostic]:
     """Declare's traps: liveness that can never be late, and activations that are their own targets."""
     sh = rule.shape
     live = sh.at_least or sh.last or sh.forward in (LATER, ANYWHERE, NEXT) or sh.backward == ANYWHERE
-    if live and rule.most is None and pack.complete_when is None and pack.complete_idle is None:
+    if live and rule.most is None and not pack.completion_for(rule):
         yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} ({rule.template}) waits with no deadline (window.max) in "
-                         "a pack that does not say when a case has ended (pack.complete): what it waits for can only "
-                         "ever be a next action. Declare pack.complete, or audit a finished log with "
+                         "a pack that does not say when a case has ended (pack.complete, or the rule's complete): what it "
+                         "waits for can only ever be a next action. Declare pack.complete, or audit a finished log with "
                          "--cases-complete", rule.location, Severity.INFO, rule.id)
     target = rule.target
     ordered = sh.forward in (LATER, EARLIER, NEXT, PREV) or sh.backward in (EARLIER, PREV)

@@ -404,7 +404,7 @@ SCHEMA: dict[str, Any] = {
 def notes(rule: ResponseRule, pack: Pack) -> Iterator[Diagnostic]:
     """An obligation with no deadline, no fail_on, in a pack that never says a case has ended, can only ever
     be a next action (Declare's liveness needs the case's end)."""
-    if rule.within is None and rule.within_expr is None and not rule.fail_on and pack.complete_when is None and pack.complete_idle is None:
+    if rule.within is None and rule.within_expr is None and not rule.fail_on and not pack.completion_for(rule):
         yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} has no deadline (within), no fail_on, and the pack does "
                          "not say when a case has ended (pack.complete): it can only ever be a next action. Fine "
                          "for a to-do; else declare pack.complete, or audit a finished log with --cases-complete",
