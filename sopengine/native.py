@@ -172,7 +172,7 @@ class NativeSession:
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
                  resident_cases: int | None = None, share: tuple[int, int] | None = None,
                  timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT,
-                 lenient_data: bool = False, cases_complete: bool = False):
+                 lenient_data: bool = False, cases_complete: bool = False, held_by_case: bool = False):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -184,6 +184,7 @@ class NativeSession:
         self._core.set_until(until)  # feed_file skips (and counts) events after it: an audit as of a time
         self._core.set_lenient_data(lenient_data)  # feed_file keeps events whose data breaks the pack's, noted
         self._core.set_cases_complete(cases_complete)  # every case ended at its last event (judging.judge)
+        self._core.set_held_by_case(held_by_case)  # per case, the times each declare rule held (AuditResult.held)
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()
@@ -297,7 +298,7 @@ class NativeSession:
         sessions that evaluated the other shares of the log. ``last``: the session is done with (its
         memory is freed first; a later call finds nothing)."""
         self._replay()
-        as_of, events, cases, violations, actions, work, undecided, passed, attained = self._core.result(
+        as_of, events, cases, violations, actions, work, undecided, passed, attained, held = self._core.result(
             as_of, last, list(others), list(parts))
         for i, v in enumerate(violations):  # in place: each tuple is freed as its object is made
             violations[i] = Violation(*v)
@@ -307,7 +308,7 @@ class NativeSession:
             [WorkItem(rule, case, action, due, since, overdue, columns, ids, more, zone=zone)
              for rule, case, action, due, since, overdue, columns, ids, more, zone in work],
             self.warnings + self.notes.warnings(self._check),
-            {(rule, week, who): counts for rule, week, who, counts in attained}, warn_points(self.pack))
+            {(rule, week, who): counts for rule, week, who, counts in attained}, warn_points(self.pack), held)
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

@@ -79,6 +79,11 @@ impl NativeSession {
         self.inner.cases_complete = complete;
     }
 
+    /// Keep per case and declare rule the times it held (the result's tenth item).
+    fn set_held_by_case(&mut self, keep: bool) {
+        self.inner.held_by_case = keep;
+    }
+
     /// Skip, and count, the events of files later than `until` (`feed_file`, `replay_files`).
     fn set_until(&mut self, until: Option<f64>) {
         self.until = until;
@@ -462,6 +467,10 @@ impl NativeSession {
         for ((r, week, who), counts) in &judged.attainment {
             attainment.append((rule(*r), *week, who.as_deref(), counts.to_vec()))?;
         }
+        let held = PyList::empty(py);
+        for (case, r, n) in &judged.held {
+            held.append((case.as_ref(), rule(*r), *n))?;
+        }
         PyTuple::new(
             py,
             [
@@ -474,6 +483,7 @@ impl NativeSession {
                 undecided.into_any(),
                 passed.into_any(),
                 attainment.into_any(),
+                held.into_any(),
             ],
         )
     }
