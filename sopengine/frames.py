@@ -85,9 +85,10 @@ class FrameAudit:
 CONSTRAINT_COLUMNS = ["case", "rule", "activations", "fulfilments", "violations", "pendings", "state"]
 
 
-def constraint_counts(result: AuditResult, cases: Iterable[str], rules: Iterable[str], complete: bool
+def constraint_counts(result: AuditResult, cases: Iterable[str] | None, rules: Iterable[str], complete: bool
                       ) -> list[dict[str, Any]]:
-    """Per case and declare rule (every pair, cases in the order given), Declare4Py's counts from an audit
+    """Per case and declare rule (every pair, cases in the order given; ``cases`` None: the pairs activated, by
+    case and rule), Declare4Py's counts from an audit
     made with ``held_by_case``: each activation is fulfilled (the rule held at it), violated or, at the end of
     a case read live, pending (a next action); ``activations`` is their sum. For the templates that read both
     ways (coexistence, the successions) a target that needs an activation counts as one, as Declare4Py sums
@@ -101,14 +102,19 @@ def constraint_counts(result: AuditResult, cases: Iterable[str], rules: Iterable
         counts.setdefault((v.case, v.rule), [0, 0, 0])[1] += 1
     for a in result.next_actions:
         counts.setdefault((a.case, a.rule), [0, 0, 0])[2] += 1
+    rules = list(rules)
+    if cases is None:
+        wanted = set(rules)
+        pairs = sorted(key for key in counts if key[1] in wanted)
+    else:
+        pairs = [(case, rule) for case in cases for rule in rules]
     rows = []
-    for case in cases:
-        for rule in rules:
-            held, broken, waiting = counts.get((case, rule), (0, 0, 0))
-            state = ("violated" if broken else "possibly_violated" if waiting else
-                     "satisfied" if complete else "possibly_satisfied")
-            rows.append({"case": case, "rule": rule, "activations": held + broken + waiting, "fulfilments": held,
-                         "violations": broken, "pendings": waiting, "state": state})
+    for case, rule in pairs:
+        held, broken, waiting = counts.get((case, rule), (0, 0, 0))
+        state = ("violated" if broken else "possibly_violated" if waiting else
+                 "satisfied" if complete else "possibly_satisfied")
+        rows.append({"case": case, "rule": rule, "activations": held + broken + waiting, "fulfilments": held,
+                     "violations": broken, "pendings": waiting, "state": state})
     return rows
 
 

@@ -3,15 +3,20 @@ fulfilled, violated or pending, and the state; on both engines, from an audit th
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from sopengine import audit_frame, load_pack
 from sopengine.audit import audit
+from sopengine.cli import cli
 from sopengine.native import available
 
-from .conftest import PACKS, START, ev
+from .conftest import PACKS, START, engine_blind, ev, write_jsonl
 
 pd = pytest.importorskip("pandas")
 ENGINES = ["python"] + (["native"] if available() else [])
@@ -65,3 +70,28 @@ def test_an_audit_that_does_not_ask_keeps_nothing_per_case(engine: str) -> None:
     events = [ev(f"e{i}", case, hours * H, etype, None, **data) for i, (case, hours, etype, data) in enumerate(TRACE)]
     assert audit(pack, list(events), engine=engine).held == []
     assert audit(pack, list(events), engine=engine, held_by_case=True).held != []
+
+
+def test_audit_writes_the_counts_to_a_csv_file_and_leaves_the_report_as_it_was(tmp_path: Path) -> None:
+    from sopengine.timeutil import format_time
+
+    log = write_jsonl(tmp_path / "log.jsonl", [
+        {"id": f"e{i}", "case": case, "time": format_time(START + hours * 3600), "type": etype, "data": data}
+        for i, (case, hours, etype, data) in enumerate(TRACE)])
+    base = ["audit", str(log), "--sops", str(PACKS / "declare"), "--format", "json", "--cases-complete"]
+    reports, tables = [], []
+    for engine in ENGINES:
+        plain = CliRunner().invoke(cli, [*base, "--engine", engine])
+        out = tmp_path / f"{engine}.csv"
+        counted = CliRunner().invoke(cli, [*base, "--engine", engine, "--conformance", str(out), "--jobs", "2"])
+        assert counted.exit_code == plain.exit_code == 1, counted.output
+        assert counted.stdout == plain.stdout  # the report does not change
+        reports.append(engine_blind(plain.stdout))
+        tables.append(out.read_text(encoding="utf-8"))
+    assert len(set(reports)) == len(set(tables)) == 1
+    rows = list(csv.DictReader(io.StringIO(tables[0])))
+    assert rows[0].keys() == {"case", "rule", "activations", "fulfilments", "violations", "pendings", "state"}
+    by = {(r["case"], r["rule"]): r for r in rows}
+    assert [by["O1", "orders/pay-within-2d"][k] for k in ("activations", "fulfilments", "violations", "state")] == \
+        ["2", "1", "1", "violated"]
+    assert ("O2", "orders/ship-after-payment") not in by  # never activated: left out of the file
