@@ -55,7 +55,7 @@ def test_each_activation_is_fulfilled_violated_or_pending(engine: str) -> None:
     assert live["O1", "paid"] == (1, 1, 0, 0, "possibly_satisfied")
     assert live["O2", "paid"] == (1, 0, 0, 1, "possibly_violated")  # too few: the case's one judgement
     assert live["O2", "ship-after-payment"] == (0, 0, 0, 0, "possibly_satisfied")  # never activated
-    assert len(live) == 2 * 21  # every case and declare rule
+    assert len(live) == 2 * 22  # every case and declare rule
 
 
 @pytest.mark.skipif(not available(), reason="the native core is not built")
