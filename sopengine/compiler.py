@@ -653,5 +653,6 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
         accountable=work.accountable, links=tuple(work.links), version=work.version,
-        complete_when=work.complete_when, complete_idle=work.complete_idle, open_vocabulary=work.open_vocabulary, reconcile=work.reconcile,
+        complete_when=work.complete_when, complete_idle=work.complete_idle, open_vocabulary=work.open_vocabulary,
+        reconcile=work.reconcile,
         calendars=dict(work.calendars))

@@ -179,7 +179,6 @@ class Plan:
         for tp in self.types.values():
             tp.updates.sort(key=lambda vu: order[id(vu[1])])
 
-
     def matched(self, name: str) -> str:
         """The name a rule's ``on`` holds for an event of this type: its own, or :data:`UNDECLARED` for a type
         the pack does not declare (an open vocabulary)."""

@@ -273,7 +273,8 @@ def test_a_key_of_another_kind_is_one_error_listing_the_keys_of_this_one(tmp_pat
     (problem,) = _problems(tmp_path, _kind_rule(kind, {**KIND_KEYS[kind], foreign: "x"}))
     assert problem.message.startswith(f"key '{foreign}' is not allowed here")
     allowed = set(problem.message.rsplit("allowed: ", 1)[1].split(", "))
-    assert allowed == own | {"id", "kind", "severity", "description", "source", "message", "disabled", "accountable", "suppress"}
+    assert allowed == own | {"id", "kind", "severity", "description", "source", "message", "disabled", "accountable",
+                             "complete", "suppress"}
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

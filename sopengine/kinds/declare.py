@@ -263,7 +263,8 @@ def _forward(ev: Evaluator, run: CaseRun, rule: DeclareRule, trace: _Trace, e: E
             trace.wait_fwd.append(e)
     elif is_act:  # PREV
         p = trace.prev
-        if p is not None and rule.target is not None and ev.plan.matched(p.type) in rule.target.on and _pairs(ev, run, rule, e, p):
+        met = p is not None and rule.target is not None and ev.plan.matched(p.type) in rule.target.on
+        if met and p is not None and _pairs(ev, run, rule, e, p):
             ev.held(run, rule)
         else:
             _violate(ev, run, rule, e, (e.id,) if p is None else (e.id, p.id))
@@ -420,9 +421,9 @@ def notes(rule: DeclareRule, pack: Pack) -> Iterator[Diagnostic]:
     live = sh.at_least or sh.last or sh.forward in (LATER, ANYWHERE, NEXT) or sh.backward == ANYWHERE
     if live and rule.most is None and not pack.completion_for(rule):
         yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} ({rule.template}) waits with no deadline (window.max) in "
-                         "a pack that does not say when a case has ended (pack.complete, or the rule's complete): what it "
-                         "waits for can only ever be a next action. Declare pack.complete, or audit a finished log with "
-                         "--cases-complete", rule.location, Severity.INFO, rule.id)
+                         "a pack that does not say when a case has ended (pack.complete, or the rule's complete): "
+                         "what it waits for can only ever be a next action. Declare pack.complete, or audit a "
+                         "finished log with --cases-complete", rule.location, Severity.INFO, rule.id)
     target = rule.target
     ordered = sh.forward in (LATER, EARLIER, NEXT, PREV) or sh.backward in (EARLIER, PREV)
     if target is None or not ordered or rule.activation.when is not None or target.when is not None:
