@@ -62,7 +62,8 @@ def until(records: Iterable[Record], as_of: float | None) -> Iterable[Record]:
 def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None = None,
           as_of: float | None = None, *, strict: bool = False, grouped: bool = False,
           timelines: int = 0, engine: str | None = None, resident_cases: int | None = None,
-          limits: Limits = DEFAULT, lenient_data: bool = False, cases_complete: bool = False) -> AuditResult:
+          limits: Limits = DEFAULT, lenient_data: bool = False, cases_complete: bool = False,
+          held_by_case: bool = False) -> AuditResult:
     """Audit a stream of events (and rejected lines) against a pack, as of ``as_of`` (default: the latest
     event time); events after a given ``as_of`` are skipped, not evaluated (see :func:`until`).
 
@@ -77,10 +78,12 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
     ``limits``: rejected-kept bounds the rejected records listed (the rest are counted by kind).
     ``lenient_data``: events whose data breaks the pack's declaration are kept, each such field counted as a
     warning, instead of rejected. ``cases_complete``: the log is finished, every case ended at its last event:
-    an obligation still open there is a violation, not a next action (Declare's reading).
+    an obligation still open there is a violation, not a next action (Declare's reading). ``held_by_case``:
+    keep per case how often each declare rule held (:attr:`AuditResult.held`).
     """
     session = new_session(pack, facts, engine, resident_cases=resident_cases, timelines=timelines > 0,
-                          limits=limits, lenient_data=lenient_data, cases_complete=cases_complete)
+                          limits=limits, lenient_data=lenient_data, cases_complete=cases_complete,
+                          held_by_case=held_by_case)
     runs = feed_all(session, until(records, as_of), strict=strict, grouped=grouped)
     result = session.result(as_of)
     result.grouped_input = runs == result.cases
@@ -92,7 +95,7 @@ def audit(pack: Pack, records: Iterable[Record], facts: Mapping[str, Any] | None
 def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = None, as_of: float | None = None,
                 *, strict: bool = False, grouped: bool = False, inputs: "InputSpec | None" = None,
                 counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None,
-                resident_cases: int | None = None) -> AuditResult:
+                resident_cases: int | None = None, held_by_case: bool = False) -> AuditResult:
     """Audit log files: on the native engine, JSON Lines files are read by the core itself (no Python
     object per event; events after a given ``as_of`` skipped as :func:`until` does; the events of
     ``timelines`` read again afterwards); every other input, and the Python engine, go through
@@ -105,7 +108,7 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
 
         session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of,
                                 limits=spec.limits, lenient_data=spec.lenient_data,
-                                cases_complete=spec.cases_complete)
+                                cases_complete=spec.cases_complete, held_by_case=held_by_case)
         for path in paths:
             session.feed_file(path, counter)
             first = session.rejected.first() if strict else None
@@ -117,7 +120,7 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
         return result
     return audit(pack, read_records(pack, paths, counter, inputs=spec), facts, as_of, strict=strict, grouped=grouped,
                  timelines=timelines, engine=engine, resident_cases=resident_cases, limits=spec.limits,
-                 lenient_data=spec.lenient_data, cases_complete=spec.cases_complete)
+                 lenient_data=spec.lenient_data, cases_complete=spec.cases_complete, held_by_case=held_by_case)
 
 
 def reread_timelines(pack: Pack, paths: list[str], result: AuditResult, limit: int,

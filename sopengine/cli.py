@@ -507,6 +507,10 @@ def params_cmd(sops: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
                    "as-of time, engine), from the directory it ran in. Every file must be as it was (else exit "
                    "2, naming the files); exit 0 when the findings are identical, 1 with a summary per rule "
                    "when they differ. Takes no LOGS and no options that change what is audited.")
+@click.option("--conformance", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write Declare4Py's counts per case and declare rule to FILE (CSV: case, rule, "
+                   "activations, fulfilments, violations, pendings, state), for the pairs activated; see "
+                   "docs/process-mining.md. Runs one process (not --jobs workers, not on Spark).")
 @_max_option
 @_quiet_option
 @_errors_to_exits
@@ -514,7 +518,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
               facts_files: tuple[str, ...], sets: tuple[str, ...], as_of: str | None, formats: tuple[str, ...],
               output: str | None, fail_on: str, strict: bool, max_rejected: str, grouped: bool, limit: int, jobs: int,
               progress: bool | None, memory_budget: int, engine: str, master: str, explain_timelines: bool,
-              reproduce: str | None, **kwargs: Any) -> None:
+              reproduce: str | None, conformance: str | None, **kwargs: Any) -> None:
     """Audit event logs against a pack: JSON Lines (- for stdin), or exports read
     through an input mapping (CSV, Parquet, JSON, XES, the pack's CRM exports); .gz too.
 
@@ -536,8 +540,11 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
     target = _Target(logs, tuple(_pack_paths(sops)), dict(config.params) if config else {}, _parse_sets(sets),
                      tuple(_facts_files(facts_files)), _parse_as_of(as_of), input_format, mapping, engine)
     html = "html" in formats or bool(per_format.get("html"))
-    result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0)  # HTML: every case
+    result, pack, facts = _audit(target, how, timelines=sys.maxsize if html else 0,  # HTML: every case
+                                 held_by_case=conformance is not None)
     result.input_problem = input_problem(result, max_rejected)
+    if conformance is not None:
+        _write_conformance(conformance, result, pack, _reading_options().get("cases_complete") == "true")
     explained = _explain_timelines(target, result, pack, facts) if html and explain_timelines else {}
     _emit(formats, output, per_format, lambda r: r.audit_chunks(result, pack) if isinstance(r, JsonReporter)
           else r.audit(result, pack), TextReporter(per_rule=limit, quiet=_quiet()),
@@ -551,6 +558,22 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
         threshold = _SEVERITY_RANK[fail_on]
         if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
             sys.exit(1)
+
+
+def _write_conformance(path: str, result: AuditResult, pack: Pack, complete: bool) -> None:
+    """--conformance: Declare4Py's counts per case and declare rule, as CSV."""
+    import csv
+
+    from .frames import CONSTRAINT_COLUMNS, constraint_counts
+
+    rows = constraint_counts(result, None, [r.id for r in pack.rules if r.kind == "declare"], complete)
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, CONSTRAINT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        raise InputError(f"--conformance {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _explain_timelines(target: "_Target", result: AuditResult, pack: Pack, facts: dict[str, Any]
@@ -604,10 +627,11 @@ class _How:
     master: str = "local[2]"
 
 
-def _audit(target: _Target, how: _How, *, timelines: int = 0,
-           recorded: Provenance | None = None) -> tuple[AuditResult, Pack, dict[str, Any]]:
+def _audit(target: _Target, how: _How, *, timelines: int = 0, recorded: Provenance | None = None,
+           held_by_case: bool = False) -> tuple[AuditResult, Pack, dict[str, Any]]:
     """Run an audit on the engine asked for; the result carries its provenance. ``recorded``: the provenance
-    of the report being reproduced, whose pack must have the same files (their contents were checked)."""
+    of the report being reproduced, whose pack must have the same files (their contents were checked).
+    ``held_by_case``: keep Declare's counts per case (:attr:`AuditResult.held`), in one process."""
     logs, params = list(target.logs), {**target.configured, **target.given}
     pack = load_pack(target.pack_paths, params, _limits())
     pack_files = pack_file_paths(pack, target.pack_paths)
@@ -619,6 +643,8 @@ def _audit(target: _Target, how: _How, *, timelines: int = 0,
     inputs = inputs.with_facts(facts)
     tune_gc()
     spark = target.engine == "spark"
+    if held_by_case and spark:
+        raise UsageError("--conformance: the counts per case are made in one process; not with --engine spark")
     local = "spark" if spark else _engine(target.engine, jobs=how.jobs)
     with Progress(wanted(how.progress) and not spark, total_bytes(logs)) as bar, \
             (tallied_stdin() if STDIN in logs else contextlib.nullcontext()) as stdin:
@@ -628,7 +654,8 @@ def _audit(target: _Target, how: _How, *, timelines: int = 0,
                                          facts, target.as_of, how.strict, how.master)
                 if timelines:  # Spark's executors keep no events: those of the cases with findings are read again
                     reread_timelines(pack, list(logs), result, timelines, inputs)
-            elif how.jobs > 1 and _parallel(local, logs, inputs) and _rereadable(logs, how.jobs):
+            elif how.jobs > 1 and not held_by_case and _parallel(local, logs, inputs) and \
+                    _rereadable(logs, how.jobs):
                 result = audit_parallel(pack, (list(target.pack_paths), params), logs, facts, target.as_of,
                                         how.jobs, strict=how.strict, grouped=how.grouped, on_progress=bar.advance,
                                         inputs=inputs, timelines=timelines, engine=local,
@@ -636,7 +663,8 @@ def _audit(target: _Target, how: _How, *, timelines: int = 0,
             else:
                 result = audit_paths(pack, logs, facts, target.as_of, strict=how.strict, grouped=how.grouped,
                                      inputs=inputs, counter=LineCounter(bar.advance), timelines=timelines,
-                                     engine=local, resident_cases=resident_cases(how.memory_budget))
+                                     engine=local, resident_cases=resident_cases(how.memory_budget),
+                                     held_by_case=held_by_case)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted {bar.how_far()}; no report was written") from None
     reading = _reading_options()

@@ -27,7 +27,7 @@ from .model import (
     CaseLink, Conflict, Effective, EventType, FactCollection, FieldSpec, Index, Match, Pack, Param, Rule, Sop, Source,
     StateUpdate, StateVar, Suppression, Reconcile,
 )
-from .rulebase import rule_key
+from .rulebase import UNDECLARED, Completion, rule_key
 from .timeutil import parse_duration, parse_time
 from .typecheck import STATE_KINDS, UNKNOWN, Names, Ty, field_type, update_problem
 
@@ -54,6 +54,7 @@ class _Work:
     reconcile: Reconcile | None = None
     complete_when: Expr | None = None
     complete_idle: float | None = None
+    open_vocabulary: bool = False  # pack.vocabulary: open
     links: list[CaseLink] = field(default_factory=list)
     events: dict[str, EventType] = field(default_factory=dict)
     param_specs: dict[str, Param] = field(default_factory=dict)
@@ -130,9 +131,11 @@ class _Work:
 
     def event_types(self, value: Any, loc: Location) -> frozenset[str]:
         """``on:`` as the event types it names: one, a list, ``any`` (every declared type), or
-        ``{any_except: [...]}`` (every declared type but those)."""
+        ``{any_except: [...]}`` (every declared type but those); with an open vocabulary, ``any`` and
+        ``any_except`` also hold for the undeclared types (:data:`UNDECLARED`)."""
+        every = frozenset(self.events) | ({UNDECLARED} if self.open_vocabulary else frozenset())
         if value == ANY:
-            return frozenset(self.events)
+            return every
         excluded = isinstance(value, Mapping)
         if excluded:
             value = value.get("any_except")
@@ -141,7 +144,7 @@ class _Work:
             if n not in self.events:
                 self.error(Code.UNKNOWN_EVENT, f"unknown event type '{n}'{did_you_mean(n, self.events)}", loc)
         if excluded:
-            return frozenset(self.events) - frozenset(names)
+            return every - frozenset(names)
         return frozenset(names)
 
     def duration(self, value: Any, loc: Location) -> float | None:
@@ -284,6 +287,7 @@ def collect_declarations(work: _Work) -> None:
             work.report.update(pack.get("report") or {})
             if "complete" in pack:
                 work.complete_doc = doc
+            work.open_vocabulary = work.open_vocabulary or pack.get("vocabulary") == "open"
             if "reconcile" in pack:
                 work.reconcile_doc = doc
             if pack.get("report"):
@@ -605,7 +609,8 @@ def compile_rules(work: _Work) -> None:
                 message=None, location=loc, applies=applies, disabled=raw.get("disabled"),
                 accountable=work.expr(raw["accountable"], work.scope(), doc.loc(path + ("accountable",)))
                 if "accountable" in raw else None,
-                version=version, effective=per_event if raw.get("effective_at") == "event" else effective)
+                version=version, effective=per_event if raw.get("effective_at") == "event" else effective,
+                complete=completion(work, doc, path + ("complete",), raw["complete"]) if "complete" in raw else None)
             for j, sup in enumerate(raw.get("suppress", [])):
                 work.suppressions.append(Suppression(sup["code"], rule_id, sup["reason"],
                                                      doc.loc(path + ("suppress", j))))
@@ -661,16 +666,20 @@ def compile_report(work: _Work) -> None:
         work.links.append(CaseLink(link["url"], re.compile(match) if match is not None else None))
 
 
+def completion(work: _Work, doc: YamlDocument, p: tuple[str | int, ...], raw: Mapping[str, Any]) -> Completion:
+    """A ``complete`` section (the pack's or a rule's): a condition over a case's state, a time without events."""
+    when = work.expr(raw["when"], work.scope(), doc.loc(p + ("when",))) if "when" in raw else None
+    idle = work.duration(raw["idle"], doc.loc(p + ("idle",))) if "idle" in raw else None
+    return Completion(when, idle)
+
+
 def compile_completion(work: _Work) -> None:
-    """When a case has ended (pack.complete): a condition over its state, a time without events."""
+    """When a case has ended (pack.complete)."""
     doc = work.complete_doc
     if doc is None:
         return
-    raw = doc.data["pack"]["complete"]
-    if "when" in raw:
-        work.complete_when = work.expr(raw["when"], work.scope(), doc.loc(("pack", "complete", "when")))
-    if "idle" in raw:
-        work.complete_idle = work.duration(raw["idle"], doc.loc(("pack", "complete", "idle")))
+    done = completion(work, doc, ("pack", "complete"), doc.data["pack"]["complete"])
+    work.complete_when, work.complete_idle = done.when, done.idle
 
 
 def compile_reconcile(work: _Work) -> None:
@@ -720,5 +729,6 @@ def compile_pack(docs: list[YamlDocument], overrides: Mapping[str, str] | None =
         disabled=tuple(work.disabled), suppressions=tuple(work.suppressions),
         duration_params=frozenset(work.duration_params), report=dict(work.report), columns=dict(work.columns),
         accountable=work.accountable, links=tuple(work.links), version=work.version,
-        complete_when=work.complete_when, complete_idle=work.complete_idle, reconcile=work.reconcile,
+        complete_when=work.complete_when, complete_idle=work.complete_idle, open_vocabulary=work.open_vocabulary,
+        reconcile=work.reconcile,
         calendars=dict(work.calendars))

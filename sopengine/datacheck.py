@@ -78,8 +78,11 @@ class DataCheck:
 
     def faults(self, etype: str, data: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
         """(field, problem, value) of each filled field of an event of a declared type that breaks its
-        declaration (TYPE, VALUE) or is not declared (UNDECLARED), by field name."""
-        declared = self._fields[etype]
+        declaration (TYPE, VALUE) or is not declared (UNDECLARED), by field name; none for an event of a type the
+        pack does not declare (an open vocabulary)."""
+        declared = self._fields.get(etype)
+        if declared is None:
+            return []
         out = []
         for name in sorted(data):
             value = data[name]

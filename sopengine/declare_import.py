@@ -100,9 +100,13 @@ class Model:
     rules: list[dict[str, Any]] = field(default_factory=list)
 
     def sop_file(self, sop_id: str, title: str, events: bool = True) -> dict[str, Any]:
-        """The SOP file's content: the vocabulary (unless the pack has it), the SOP and its rules."""
+        """The SOP file's content: the vocabulary (unless the pack has it), the SOP and its rules.
+
+        With its vocabulary the file is a pack of its own, and an open one (``pack.vocabulary``): a log's other
+        activities are read, as Declare reads them, instead of being rejected."""
         out: dict[str, Any] = {}
         if events:
+            out["pack"] = {"name": sop_id, "vocabulary": "open"}
             out["events"] = {name: {"data": {a: dict(self.types.get(a, {"type": "any"})) for a in attrs}}
                              for name, attrs in self.activities.items()}
         out["sop"] = {"id": sop_id, "title": title, "source": {"document": self.document}}

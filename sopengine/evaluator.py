@@ -29,6 +29,7 @@ from .findings import Attainment, Pauses, Pending, Undecided, Violation, cite
 from .kinds import KINDS, Check, declare, invariant, response
 from .kinds.cross_case import Probe as Probe
 from .model import Pack, Rule, StateUpdate, StateVar
+from .rulebase import UNDECLARED
 from .values import freeze
 
 
@@ -148,6 +149,8 @@ class Plan:
     def __init__(self, pack: Pack):
         self.pack = pack
         self.types: dict[str, _TypePlan] = {t: _TypePlan() for t in pack.events}
+        if pack.open_vocabulary:  # the plan of every undeclared type (rules reach it by on: any and any_except)
+            self.types[UNDECLARED] = _TypePlan()
         self.rules = {r.id: r for r in pack.rules}
         # An invariant is re-checked only when an event changed state it reads (or on its explicit types).
         self.invariant_refs: dict[str, frozenset[str]] = {}
@@ -164,6 +167,9 @@ class Plan:
                     self.types[t].updates.append((var, up))
         # Who answers for each rule's findings (the rule's expression, else the pack's): read when one arises.
         self.accountable = {r.id: pack.accountable_for(r) for r in pack.rules}
+        # When a case has ended for each rule's pending items (its complete:, else the pack's).
+        self.completion = {r.id: pack.completion_for(r) for r in pack.rules}
+        self.completes = any(self.completion.values())
         self.initial_state = {v.name: v.fresh() for v in pack.state}
         self.set_vars = tuple(v.name for v in pack.state if v.kind == "set")
         self.indexes = tuple(pack.indexes.values())
@@ -174,6 +180,11 @@ class Plan:
         order = {id(up): i for i, (var, up) in enumerate((v, u) for v in pack.state for u in v.updates)}
         for tp in self.types.values():
             tp.updates.sort(key=lambda vu: order[id(vu[1])])
+
+    def matched(self, name: str) -> str:
+        """The name a rule's ``on`` holds for an event of this type: its own, or :data:`UNDECLARED` for a type
+        the pack does not declare (an open vocabulary)."""
+        return name if name in self.types else UNDECLARED
 
 
 class Evaluator:
@@ -266,7 +277,7 @@ class Evaluator:
     def step(self, run: CaseRun, e: Event) -> None:
         """Evaluate one event of a case (events of a case must come in (time, seq) order)."""
         plan = self.plan
-        tp = plan.types[e.type]
+        tp = plan.types.get(e.type) or plan.types[UNDECLARED]  # an undeclared type: an open vocabulary
         t = e.time
         if t < run.first:  # its first event (events of a case come in time order)
             run.first = t
@@ -417,15 +428,18 @@ class Evaluator:
                    if not breach.reported)
         for rule in waiting:
             out.extend(declare.pending(self, run, rule, columns))
-        pack = self.plan.pack
-        if out and (pack.complete_when is not None or pack.complete_idle is not None):
-            ended = self._ended(run)
-            out = [replace(p, ended=ended, idle=pack.complete_idle) for p in out]
+        if out and self.plan.completes:
+            ends: dict[int, bool] = {}  # per condition: rules without their own share the pack's
+            for i, p in enumerate(out):
+                done = self.plan.completion[p.rule]
+                if done:
+                    key = id(done.when)
+                    ended = ends[key] if key in ends else ends.setdefault(key, self._ended(run, done.when))
+                    out[i] = replace(p, ended=ended, idle=done.idle)
         return out
 
-    def _ended(self, run: CaseRun) -> bool:
-        """Whether the pack's ``complete.when`` holds on the case's state after its last event (a failure: no)."""
-        expr = self.plan.pack.complete_when
+    def _ended(self, run: CaseRun, expr: Expr | None) -> bool:
+        """Whether a ``complete.when`` holds on the case's state after its last event (a failure: no)."""
         if expr is None:
             return False
         try:

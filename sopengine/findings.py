@@ -340,6 +340,9 @@ class AuditResult:
     work: list[WorkItem] = field(default_factory=list)  # every open action at as-of, overdue ones included
     actors: dict[str, str | None] = field(default_factory=dict)
     input_problem: str | None = None  # why the input cannot be trusted (sopengine.verdict); the audit exits 2
+    # (case, declare rule, times it held) when the session was asked (held_by_case): Declare's per-constraint
+    # counts (sopengine.frames.constraint_counts); not part of any report.
+    held: list[tuple[str, str, int]] = field(default_factory=list)
     warnings: list[InputWarning] = field(default_factory=list)  # what the input says may make findings wrong
     provenance: "Provenance | None" = None  # what produced it (the command line says; the API leaves it None)
     # Rejected records past the limit rejected-kept, not listed: by kind (sopengine.events.reason_kind).

@@ -6,6 +6,7 @@ data field; findings back as DataFrames.
 >>> found.violations            # one row per violation, the JSON output's fields
 >>> found.per_case              # case, rule, violations, next_actions: what pm4py and Declare4Py users read
 >>> found.conformance           # per case as pm4py's conformance_declare: deviations, dev_fitness, is_fit
+>>> found.constraints           # per case and declare rule as Declare4Py: activations, fulfilments, violations
 
 Rows are checked as the lines of a log are (a missing case, a naive or bad time, an unknown type, data
 outside the pack's declaration: rejected with the row number); a row's id is its ``id`` column, else
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import importlib
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .audit import audit
 from .events import Record, Rejected, event_from_obj
@@ -36,6 +37,8 @@ class FrameAudit:
     result: AuditResult
     rules: tuple[str, ...] = ()  # the pack's rules (the constraints of a Declare model)
     cases: tuple[str, ...] = ()  # every case of the frame, in order of first appearance
+    declare: tuple[str, ...] = ()  # the pack's declare rules (Declare's constraints)
+    complete: bool = False  # read as a finished log (cases_complete)
 
     @property
     def violations(self) -> Any:
@@ -71,6 +74,49 @@ class FrameAudit:
                 for case, rules in broken.items()]
         return _frame(rows, ["case", "no_constr_total", "deviations", "no_dev_total", "dev_fitness", "is_fit"])
 
+    @property
+    def constraints(self) -> Any:
+        """One row per case and declare rule, as Declare4Py's conformance checker reads a trace:
+        ``activations``, ``fulfilments``, ``violations``, ``pendings`` and ``state`` (see
+        :func:`constraint_counts`)."""
+        return _frame(constraint_counts(self.result, self.cases, self.declare, self.complete), CONSTRAINT_COLUMNS)
+
+
+CONSTRAINT_COLUMNS = ["case", "rule", "activations", "fulfilments", "violations", "pendings", "state"]
+
+
+def constraint_counts(result: AuditResult, cases: Iterable[str] | None, rules: Iterable[str], complete: bool
+                      ) -> list[dict[str, Any]]:
+    """Per case and declare rule (every pair, cases in the order given; ``cases`` None: the pairs activated, by
+    case and rule), Declare4Py's counts from an audit
+    made with ``held_by_case``: each activation is fulfilled (the rule held at it), violated or, at the end of
+    a case read live, pending (a next action); ``activations`` is their sum. For the templates that read both
+    ways (coexistence, the successions) a target that needs an activation counts as one, as Declare4Py sums
+    both halves; for a case's first or last event (init, last) and too few activations (existence, exactly)
+    the case's one judgement counts. ``state``: violated, possibly_violated (something pending), satisfied
+    (``complete``: a finished log) or possibly_satisfied."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for case, rule, n in result.held:
+        counts.setdefault((case, rule), [0, 0, 0])[0] += n
+    for v in result.violations:
+        counts.setdefault((v.case, v.rule), [0, 0, 0])[1] += 1
+    for a in result.next_actions:
+        counts.setdefault((a.case, a.rule), [0, 0, 0])[2] += 1
+    rules = list(rules)
+    if cases is None:
+        wanted = set(rules)
+        pairs = sorted(key for key in counts if key[1] in wanted)
+    else:
+        pairs = [(case, rule) for case in cases for rule in rules]
+    rows = []
+    for case, rule in pairs:
+        held, broken, waiting = counts.get((case, rule), (0, 0, 0))
+        state = ("violated" if broken else "possibly_violated" if waiting else
+                 "satisfied" if complete else "possibly_satisfied")
+        rows.append({"case": case, "rule": rule, "activations": held + broken + waiting, "fulfilments": held,
+                     "violations": broken, "pendings": waiting, "state": state})
+    return rows
+
 
 def audit_frame(frame: Any, pack: Pack, *, facts: Mapping[str, Any] | None = None, as_of: float | None = None,
                 columns: Mapping[str, str] | None = None, engine: str | None = None, cases_complete: bool = False,
@@ -82,9 +128,10 @@ def audit_frame(frame: Any, pack: Pack, *, facts: Mapping[str, Any] | None = Non
     rows = _rows(frame)
     names = dict(columns or _columns(rows[0] if rows else {}))
     result = audit(pack, _records(rows, names, pack), facts, as_of, engine=engine, cases_complete=cases_complete,
-                   lenient_data=lenient_data)
+                   lenient_data=lenient_data, held_by_case=True)
     cases = dict.fromkeys(str(c) for c in (_value(row.get(names["case"])) for row in rows) if c is not None)
-    return FrameAudit(result, tuple(r.id for r in pack.rules), tuple(cases))
+    return FrameAudit(result, tuple(r.id for r in pack.rules), tuple(cases),
+                      tuple(r.id for r in pack.rules if r.kind == "declare"), cases_complete)
 
 
 def _rows(frame: Any) -> list[dict[str, Any]]:
@@ -101,7 +148,7 @@ def _columns(row: Mapping[str, Any]) -> dict[str, str]:
 
 def _records(rows: list[dict[str, Any]], names: Mapping[str, str], pack: Pack) -> Iterator[Record]:
     envelope = set(names.values())
-    types = pack.events
+    types = pack.known_types
     for n, row in enumerate(rows, start=1):
         obj = {key: _value(row.get(column)) for key, column in names.items()}
         obj["data"] = {k: v for k, v in ((k, _value(v)) for k, v in row.items() if k not in envelope)

@@ -117,7 +117,7 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
              undecided: list[Undecided], rejected: Rejections | list[Rejected], passed: Mapping[str, int],
              skipped: Mapping[str, int], work: list[WorkItem],
              warnings: Sequence[InputWarning] = (), attainment: Attainment | None = None,
-             warns: Mapping[str, Warn] | None = None) -> AuditResult:
+             warns: Mapping[str, Warn] | None = None, held: Sequence[tuple[str, str, int]] = ()) -> AuditResult:
     """The result in its one order, whichever way (one process, workers, Spark) the findings were made;
     ``warns``: the rules' warning points, which make next actions at risk at as-of."""
     if not isinstance(rejected, Rejections):
@@ -136,4 +136,4 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
                        warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)),
                        rejected_more=rejected.counts(),
                        attainment=dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0]))),
-                       at_risk=risky)
+                       at_risk=risky, held=sorted(held))

@@ -21,7 +21,7 @@ from .limits import DEFAULT, Limits
 from .kinds import kind_of
 from .model import Pack, Rule
 from .pack import load_documents
-from .rulebase import public_rule
+from .rulebase import UNDECLARED, public_rule
 from .timeutil import format_time
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
@@ -293,7 +293,7 @@ def check_required_and_forbidden(pack: Pack) -> Iterator[Diagnostic]:
         if forbidden is None:
             continue
         for other, how, match in required:
-            common = forbidden.on & match.on
+            common = (forbidden.on & match.on) - {UNDECLARED}
             if not common or (other.sop == rule.sop and other.version != rule.version):
                 continue  # two versions of a SOP: a case is judged by one (check_versions)
             when = forbidden.when

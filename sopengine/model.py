@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from .kinds.precedence import PrecedenceRule as PrecedenceRule
 from .kinds.require_fields import RequireFieldsRule as RequireFieldsRule
 from .kinds.response import ResponseRule as ResponseRule
 from .rulebase import Effective as Effective
+from .rulebase import Completion as Completion
 from .rulebase import Match as Match
 from .rulebase import Rule as Rule
 from .rulebase import Source as Source
@@ -159,6 +161,14 @@ class CaseLink:
         return self.url.replace("{case}", quote(case_id, safe=""))
 
 
+class OpenVocabulary(dict[str, EventType]):
+    """The declared event types of a pack whose vocabulary is open: a reader accepts every type name (``in``
+    holds for any text), while ``get`` and iteration give the declarations, for the types that have one."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+
 @dataclass(frozen=True)
 class Pack:
     """A compiled, immutable pack. Compile once (:func:`sopengine.load_pack`), audit many times."""
@@ -183,6 +193,7 @@ class Pack:
     accountable: Expr | None = None  # who answers for a finding, over the case's state (pack.report.accountable)
     complete_when: Expr | None = None  # a case whose state after its last event holds it has ended (pack.complete)
     complete_idle: float | None = None  # a case with no event for this long has ended (pack.complete.idle)
+    open_vocabulary: bool = False  # pack.vocabulary: open: events of undeclared types are read and evaluated
     version: str | None = None  # pack.version, as the pack declares it
     reconcile: Reconcile | None = None  # pack.reconcile: SLA verdicts of the system of record
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # declared business calendars, expanded
@@ -192,9 +203,21 @@ class Pack:
         """Whether some SOP of the pack comes in versions (findings then name the version)."""
         return any(sop.versions for sop in self.sops.values())
 
+    @cached_property
+    def known_types(self) -> Mapping[str, EventType]:
+        """The event types a reader accepts (``in``), with their declarations (``get``, iteration): the declared
+        ones, or with an open vocabulary every name (:class:`OpenVocabulary`)."""
+        return OpenVocabulary(self.events) if self.open_vocabulary else self.events
+
     def case_url(self, case_id: str) -> str | None:
         """The link of a case id: the first of :attr:`links` that takes it, else None."""
         return next((url for link in self.links if (url := link.for_case(case_id)) is not None), None)
+
+    def completion_for(self, rule: Rule) -> Completion:
+        """When a case has ended for ``rule``: the rule's own ``complete``, else the pack's."""
+        if rule.complete is not None:
+            return rule.complete
+        return Completion(self.complete_when, self.complete_idle)
 
     def accountable_for(self, rule: Rule) -> Expr | None:
         """The expression naming who answers for ``rule``'s findings: the rule's own, else the pack's."""

@@ -32,9 +32,10 @@ from .kinds.response import warn_points
 from .kinds import KINDS
 from .limits import DEFAULT, Limits
 from .model import Effective, Match, Pack, Rule
+from .rulebase import UNDECLARED
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
-PLAN_VERSION = 5
+PLAN_VERSION = 6
 
 _native: Any = native_core
 
@@ -48,6 +49,7 @@ class _Emitter:
     def __init__(self, pack: Pack):
         self.pack = pack
         self.types = {name: i for i, name in enumerate(pack.events)}
+        self.types[UNDECLARED] = len(pack.events)  # one past the declared types (an open vocabulary)
         self.state = {var.name: i for i, var in enumerate(pack.state)}
         self.indexes = {name: i for i, name in enumerate(pack.indexes)}
         # (SOP, id(applies expr), version's range) -> slot: rules of a SOP (version) share one answer per event
@@ -90,7 +92,9 @@ class _Emitter:
     def rule(self, rule: Rule) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rule.id, "kind": rule.kind, "severity": rule.severity,
                                "applies": self.applies(rule), "message": self.template(rule.message),
-                               "accountable": self.expr(self.pack.accountable_for(rule))}
+                               "accountable": self.expr(self.pack.accountable_for(rule)),
+                               "complete": None if rule.complete is None else
+                               {"when": self.expr(rule.complete.when), "idle": rule.complete.idle}}
         out.update(KINDS[rule.kind].emit(self, rule))
         return out
 
@@ -118,6 +122,7 @@ class _Emitter:
             "rules": rules,
             "columns": [[name, self.expr(e)] for name, e in pack.columns.items()],
             "complete": {"when": self.expr(pack.complete_when), "idle": pack.complete_idle},
+            "open_vocabulary": pack.open_vocabulary,
             "calendars": [_calendar(c) for c in pack.calendars.values()],
         }
 
@@ -171,7 +176,7 @@ class NativeSession:
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
                  resident_cases: int | None = None, share: tuple[int, int] | None = None,
                  timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT,
-                 lenient_data: bool = False, cases_complete: bool = False):
+                 lenient_data: bool = False, cases_complete: bool = False, held_by_case: bool = False):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -183,6 +188,7 @@ class NativeSession:
         self._core.set_until(until)  # feed_file skips (and counts) events after it: an audit as of a time
         self._core.set_lenient_data(lenient_data)  # feed_file keeps events whose data breaks the pack's, noted
         self._core.set_cases_complete(cases_complete)  # every case ended at its last event (judging.judge)
+        self._core.set_held_by_case(held_by_case)  # per case, the times each declare rule held (AuditResult.held)
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()
@@ -198,7 +204,7 @@ class NativeSession:
 
     def feed(self, event: Event, seq: int | None = None) -> None:
         """Add one event (see :meth:`sopengine.Session.feed`)."""
-        if event.type not in self.pack.events:
+        if event.type not in self.pack.known_types:
             raise ValueError(f"unknown event type {event.type!r}")
         number = self._seq if seq is None else seq
         check_event(self._check, self.notes, self._lenient, event.type, event.data,
@@ -296,7 +302,7 @@ class NativeSession:
         sessions that evaluated the other shares of the log. ``last``: the session is done with (its
         memory is freed first; a later call finds nothing)."""
         self._replay()
-        as_of, events, cases, violations, actions, work, undecided, passed, attained = self._core.result(
+        as_of, events, cases, violations, actions, work, undecided, passed, attained, held = self._core.result(
             as_of, last, list(others), list(parts))
         for i, v in enumerate(violations):  # in place: each tuple is freed as its object is made
             violations[i] = Violation(*v)
@@ -306,7 +312,7 @@ class NativeSession:
             [WorkItem(rule, case, action, due, since, overdue, columns, ids, more, zone=zone)
              for rule, case, action, due, since, overdue, columns, ids, more, zone in work],
             self.warnings + self.notes.warnings(self._check),
-            {(rule, week, who): counts for rule, week, who, counts in attained}, warn_points(self.pack))
+            {(rule, week, who): counts for rule, week, who, counts in attained}, warn_points(self.pack), held)
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from .errors import Location
 from .expr import Expr, Template
 
+# In a pack with an open vocabulary (pack.vocabulary: open), the name ``on: any`` and ``{any_except: [...]}``
+# hold for the types the pack does not declare: events of those types share its plan. The schema refuses
+# control characters in a type's name, so no declared type is named so.
+UNDECLARED = "\x00undeclared"
+
 VERSION_MARK = "@"  # between a rule's id and its SOP's version in the rule's key: '<sop>/<rule>@<version>'
 
 
@@ -52,6 +57,18 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """When a case has ended (``complete``): a condition over its state after its last event, a time without
+    events; either may be None."""
+
+    when: Expr | None = None
+    idle: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.when is not None or self.idle is not None
+
+
+@dataclass(frozen=True)
 class Source:
     document: str
     step: str
@@ -75,6 +92,7 @@ class Rule:
     accountable: Expr | None = None  # who answers for its findings (over the case's state); else the pack's
     version: str | None = None  # its SOP's version, when the SOP is versioned
     effective: Effective | None = None  # when that version is in force, and at which time a case is judged
+    complete: Completion | None = None  # when a case has ended for this rule (its complete:); else the pack's
 
     @property
     def public_id(self) -> str:

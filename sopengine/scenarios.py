@@ -287,7 +287,7 @@ def scenario_events(sc: Mapping[str, Any], data: Mapping[str, Any], pack: Pack, 
         when = raw.get("time") if "time" in raw else format_time(_time(raw.get("at", "0s"), start, f"event {i}"))
         obj = {"id": raw.get("id", f"e{i}"), "case": raw.get("case", default_case), "time": when,
                "type": raw["type"], "actor": raw.get("actor"), "data": raw.get("data")}
-        made = event_from_obj(obj, f"e{i}", pack.events, i, lambda: list(pack.events))
+        made = event_from_obj(obj, f"e{i}", pack.known_types, i, lambda: list(pack.events))
         if isinstance(made, str):
             raise ValueError(f"event {i}: {made}")
         events.append(made)

@@ -68,6 +68,7 @@ class Partial:
     probes: list[Probe] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)
     attainment: Attainment = field(default_factory=dict)  # outcomes of obligations settled before as-of
+    held: list[tuple[str, str, int]] = field(default_factory=list)  # (case, declare rule, n), when asked
     rejected: Rejections = field(default_factory=Rejections)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> input records a mapping skipped
     kept: dict[str, list[Event]] = field(default_factory=dict)  # events of cases that may have findings (timelines)
@@ -87,6 +88,7 @@ class Partial:
         for rule, n in other.passed.items():
             self.passed[rule] = self.passed.get(rule, 0) + n
         add_counts(self.attainment, other.attainment)
+        self.held.extend(other.held)
         self.rejected.absorb(other.rejected)
         for reason, n in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -104,8 +106,11 @@ class Session:
     """
 
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
-                 limits: Limits = DEFAULT, lenient_data: bool = False, cases_complete: bool = False):
+                 limits: Limits = DEFAULT, lenient_data: bool = False, cases_complete: bool = False,
+                 held_by_case: bool = False):
         self.pack = pack
+        # Keep per case the times each declare rule held (AuditResult.held), for Declare's counts; else none.
+        self._held_rules = frozenset(r.id for r in pack.rules if r.kind == "declare") if held_by_case else None
         self.cases_complete = cases_complete  # every case ended at its last event: open obligations are violations
         self.limits = limits  # rejected-kept bounds the rejected records kept
         self._check = DataCheck(pack.events)  # declared data: a breaking event is refused (DataFault),
@@ -132,7 +137,7 @@ class Session:
         when given (it must grow with input order): a case's events with equal times
         are evaluated in that order.
         """
-        if event.type not in self._plan.types:
+        if event.type not in self.pack.known_types:
             raise ValueError(f"unknown event type {event.type!r}")
         # every refusal comes before anything is counted: a refused event is rejected, never also evaluated
         number = self._seq if seq is None else seq
@@ -196,9 +201,11 @@ class Session:
 
     def _found(self, case: _Case) -> Partial:
         run = self._settle(case)
+        kept = self._held_rules
+        held = [] if kept is None else [(run.case, rule, n) for rule, n in run.passed.items() if rule in kept]
         return Partial(violations=run.violations, pending=self._eval.pending(run),
                        undecided=list(run.undecided.values()), intervals=run.intervals, probes=run.probes,
-                       passed=run.passed, attainment=self._eval.settled(run))
+                       passed=run.passed, attainment=self._eval.settled(run), held=held)
 
     # -- output ----------------------------------------------------------------------
     @property
@@ -237,7 +244,8 @@ class Session:
             passed[rule_id] = passed.get(rule_id, 0) + n
         return assemble(as_of, total.events, total.cases, total.violations + violations + cross, actions,
                         total.undecided + cross_undecided, total.rejected, passed, total.skipped, work,
-                        total.warnings + total.notes.warnings(self._check), attainment, warn_points(self.pack))
+                        total.warnings + total.notes.warnings(self._check), attainment, warn_points(self.pack),
+                        total.held)
 
     def cross_case(self, probes: list[Probe], intervals: Iterable[Interval]
                    ) -> tuple[list[Violation], list[Undecided], dict[str, int]]:
@@ -346,7 +354,7 @@ def engine_name(engine: str | None = None) -> str:
 def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str | None = None,
                 *, keep_events: bool = True, resident_cases: int | None = None,
                 timelines: bool = True, limits: Limits = DEFAULT, lenient_data: bool = False,
-                cases_complete: bool = False) -> "Session | NativeSession":
+                cases_complete: bool = False, held_by_case: bool = False) -> "Session | NativeSession":
     """A session on the chosen engine (see :func:`engine_name`); both give the same findings.
 
     ``resident_cases`` bounds the cases the native engine keeps in memory (the rest wait on disk);
@@ -354,13 +362,14 @@ def new_session(pack: Pack, facts: Mapping[str, Any] | None = None, engine: str 
     of cases (:meth:`Session.add_timelines`), so the native engine keeps no Python copy of them.
     ``limits``: rejected-kept bounds the rejected records kept whole. ``lenient_data``: an event whose data
     breaks the pack's declaration is kept (and noted), not rejected. ``cases_complete``: the log is finished,
-    every case ended at its last event (see :func:`sopengine.judging.judge`).
+    every case ended at its last event (see :func:`sopengine.judging.judge`). ``held_by_case``: keep per case
+    how often each declare rule held (:attr:`AuditResult.held`: Declare's per-constraint counts).
     """
     if engine_name(engine) == "native":
         from .native import NativeSession
 
         return NativeSession(pack, facts, keep_events=keep_events, resident_cases=resident_cases,
                              timelines=timelines, limits=limits, lenient_data=lenient_data,
-                             cases_complete=cases_complete)
+                             cases_complete=cases_complete, held_by_case=held_by_case)
     return Session(pack, facts, keep_events=keep_events, limits=limits, lenient_data=lenient_data,
-                   cases_complete=cases_complete)
+                   cases_complete=cases_complete, held_by_case=held_by_case)

@@ -428,7 +428,8 @@ def audit_spark(spark: "SparkSession", events: "DataFrame | str | Sequence[str]"
     shipment = PackShipment.of(sops, params, limits)
     pack = load_pack(list(sops or []) or None, dict(params or {}), limits)  # fail here, on the driver, if broken
     facts = dict(facts or {})
-    types = dict(pack.events)  # names, and the declared data fields mapped text is converted to
+    # names, and the declared data fields mapped text is converted to (an open vocabulary: every name)
+    types = pack.known_types if pack.open_vocabulary else dict(pack.events)
     shares = partitions or max(2, spark.sparkContext.defaultParallelism * 4)
     parsed = _read(spark, events, types, limits).persist()
 

@@ -159,3 +159,73 @@ def test_the_pack_says_when_a_case_has_ended_by_its_state_or_by_inactivity(tmp_p
     assert {(a.case, a.rule) for a in result.next_actions} == {("K5", "cc/noted-hourly")}
     earlier = session.result(as_of=START + 100 * H)  # K4's 7 days have not passed yet: still open
     assert ("K4", "cc/replied") in {(a.case, a.rule) for a in earlier.next_actions}
+
+
+RULE_COMPLETE_PACK = COMPLETE_PACK.replace("  complete: {when: state.closed, idle: 7d}\n", "").replace(
+    """    expect: {on: t.reply}
+    within: 1d
+""", """    expect: {on: t.reply}
+    within: 1d
+    complete: {when: state.closed}
+""")
+DECLARE_RULE = """\
+  - id: replied-after-open
+    kind: declare
+    template: response
+    severity: error
+    description: an opened case is replied to (Declare's response)
+    source: {document: cc.txt, step: "4"}
+    activation: {on: t.open}
+    target: {on: t.reply}
+    message: no reply to the opening
+    complete: {idle: 7d}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_rule_says_when_a_case_has_ended_for_it_alone(tmp_path: Path, engine: str) -> None:
+    """replied-in-a-day ends a case when it is closed, replied-after-open after 7 idle days; the pack says
+    nothing, so replied stays a next action in every case. K1 is closed (a note); K1 and K4 have had no event
+    for over 7 days at the as-of time (K5's opening), K5 has."""
+    (tmp_path / "cc.yaml").write_text(RULE_COMPLETE_PACK + DECLARE_RULE)
+    pack = load_pack([tmp_path])
+    events = [("K1", 0, "t.open"), ("K1", 0.5, "t.note"), ("K4", 0, "t.open"), ("K5", 200, "t.open")]
+    session = new_session(pack, None, engine)
+    for i, (case, hours, etype) in enumerate(events):
+        session.feed(Event(f"e{i}", case, START + hours * H, etype, None, {}))
+    result = session.result()
+    ended = sorted((v.case, v.rule, (v.time - START) / H) for v in result.violations
+                   if v.message.endswith("[still open when the case ended]"))
+    assert ended == [("K1", "cc/replied-after-open", 0.5), ("K1", "cc/replied-in-a-day", 0.5),
+                     ("K4", "cc/replied-after-open", 0.0)]
+    actions = {(a.case, a.rule) for a in result.next_actions}
+    assert {("K1", "cc/replied"), ("K4", "cc/replied"), ("K5", "cc/replied"), ("K5", "cc/replied-after-open")} \
+        <= actions
+    assert not {("K1", "cc/replied-after-open"), ("K4", "cc/replied-after-open"), ("K1", "cc/replied-in-a-day")} \
+        & actions
+
+
+@pytest.mark.skipif(not available(), reason="the native core is not built")
+def test_a_rules_completion_gives_the_same_report_on_both_engines(tmp_path: Path) -> None:
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "cc.yaml").write_text(RULE_COMPLETE_PACK + DECLARE_RULE)
+    from sopengine.timeutil import format_time
+
+    log = write_jsonl(tmp_path / "log.jsonl", [{"id": f"e{i}", "case": c, "time": format_time(START + h * H),
+                                               "type": t} for i, (c, h, t) in enumerate(EVENTS)])
+    outputs = []
+    for engine in ("python", "native"):
+        result = CliRunner().invoke(cli, ["audit", str(log), "--sops", str(tmp_path / "pack"), "--format", "json",
+                                          "--engine", engine, "--as-of", format_time(START + 400 * H)])
+        assert result.exit_code == 1, result.output
+        outputs.append(result.stdout)
+    assert engine_blind(outputs[1]) == engine_blind(outputs[0])
+    assert "[still open when the case ended]" in outputs[0]
+
+
+def test_lint_takes_a_rules_completion_for_the_pack_s(tmp_path: Path) -> None:
+    from sopengine.lint import lint
+
+    (tmp_path / "cc.yaml").write_text(RULE_COMPLETE_PACK + DECLARE_RULE)
+    late = sorted(d.subject for d in lint([tmp_path]).diagnostics if d.code.value == "never-late")
+    assert late == ["cc/replied"]  # the two rules with their own complete are not noted

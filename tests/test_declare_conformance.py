@@ -398,3 +398,40 @@ def test_on_the_logs_pm4py_nonsuccession_and_nonchainsuccession_miss_standard_vi
     cs = [c for c in constraints(name) if c.template in ("not_succession", "not_chain_succession")]
     assert all(pm4py_found[c.rule] <= standard[c.rule] for c in cs)
     assert sum(len(standard[c.rule] - pm4py_found[c.rule]) for c in cs) >= 100
+
+
+# -- Declare4Py's per-constraint counts -------------------------------------------------------------------------
+BOTH_WAYS = {"coexistence", "succession", "alternate_succession", "chain_succession"}
+COUNTED = {"responded_existence", "response", "precedence", "alternate_response", "alternate_precedence",
+           "chain_response", "chain_precedence"} | BOTH_WAYS
+
+
+@pytest.mark.parametrize("engine", ["native", "python"])
+def test_activations_and_fulfilments_per_case_and_constraint_count_the_log_s_events(
+        logs: Callable[[str], Log], engine: str) -> None:
+    """Per case and constraint of the relation templates on BPI 2013: the activations are the trace's events of
+    the activation activity (and of the target too, for the templates read both ways), each one fulfilled or
+    violated (a finished log: nothing pending), and the state is violated exactly for the cases that violate it."""
+    if engine == "native" and not available():
+        pytest.skip("the native core is not built")
+    from sopengine.frames import constraint_counts
+
+    log, cs = logs("bpic2013"), constraints("bpic2013")
+    pack = load_pack([LOGS["bpic2013"][1]])
+    result = audit_paths(pack, [str(log.jsonl)], inputs=InputSpec(cases_complete=True), engine=engine, grouped=True,
+                         held_by_case=True)
+    rows = {(r["case"], r["rule"]): r for r in constraint_counts(result, log.traces, [c.rule for c in cs], True)}
+    violating = {(v.case, v.rule) for v in result.violations}
+    checked = 0
+    for c in cs:
+        if c.template not in COUNTED:
+            continue
+        act = c.b if c.template in PRECEDENCE_LIKE else c.a
+        for case, trace in log.traces.items():
+            row = rows[case, c.rule]
+            seen = Counter(trace)
+            assert row["activations"] == seen[act] + (seen[c.b] if c.template in BOTH_WAYS else 0), (c, case)
+            assert row["activations"] == row["fulfilments"] + row["violations"] and row["pendings"] == 0
+            assert (row["state"] == "violated") == ((case, c.rule) in violating)
+            checked += row["activations"]
+    assert checked > 100_000

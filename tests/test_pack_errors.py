@@ -274,7 +274,7 @@ def test_a_key_of_another_kind_is_one_error_listing_the_keys_of_this_one(tmp_pat
     assert problem.message.startswith(f"key '{foreign}' is not allowed here")
     allowed = set(problem.message.rsplit("allowed: ", 1)[1].split(", "))
     assert allowed == own | {"id", "kind", "severity", "description", "source", "message", "disabled", "accountable",
-                             "effective_at", "suppress"}
+                             "effective_at", "complete", "suppress"}
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

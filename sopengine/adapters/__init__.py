@@ -174,7 +174,7 @@ def read_inputs(pack: Pack, paths: Iterable[str | os.PathLike[str]], spec: Input
     keeps only a worker's share (see :mod:`sopengine.parallel`).
     """
     plan = _Plan(spec)
-    types = pack.events
+    types = pack.known_types
     depth = spec.limits.json_depth
     counter = counter if counter is not None else LineCounter()
     lookups: dict[int, Lookups] = {}

@@ -164,8 +164,9 @@ def check(ev: Evaluator, run: CaseRun, rule: DeclareRule, e: Event) -> None:
     if trace is None:
         trace = run.memory[rule.id] = _Trace(e)
     sh = rule.shape
-    is_act = e.type in rule.activation.on and bool(ev.test(run, rule, rule.activation.when, e))
-    is_tgt = rule.target is not None and e.type in rule.target.on
+    et = ev.plan.matched(e.type)
+    is_act = et in rule.activation.on and bool(ev.test(run, rule, rule.activation.when, e))
+    is_tgt = rule.target is not None and et in rule.target.on
     if rule.most is not None and (trace.wait_fwd or trace.wait_bwd):
         _expire(ev, run, rule, trace, e.time)
     if sh.counts and is_act:
@@ -262,7 +263,8 @@ def _forward(ev: Evaluator, run: CaseRun, rule: DeclareRule, trace: _Trace, e: E
             trace.wait_fwd.append(e)
     elif is_act:  # PREV
         p = trace.prev
-        if p is not None and rule.target is not None and p.type in rule.target.on and _pairs(ev, run, rule, e, p):
+        met = p is not None and rule.target is not None and ev.plan.matched(p.type) in rule.target.on
+        if met and p is not None and _pairs(ev, run, rule, e, p):
             ev.held(run, rule)
         else:
             _violate(ev, run, rule, e, (e.id,) if p is None else (e.id, p.id))
@@ -386,7 +388,7 @@ def pending(ev: Evaluator, run: CaseRun, rule: DeclareRule, columns: tuple[tuple
 
 
 def prepare(plan: Plan, rule: DeclareRule) -> None:
-    types = plan.pack.events if rule.shape.every_event else event_types(rule)
+    types = plan.types if rule.shape.every_event else event_types(rule)
     for t in types:
         plan.types[t].checks.append((check, rule))
     plan.open_ended.append(rule)
@@ -417,11 +419,11 @@ def notes(rule: DeclareRule, pack: Pack) -> Iterator[Diagnostic]:
     """Declare's traps: liveness that can never be late, and activations that are their own targets."""
     sh = rule.shape
     live = sh.at_least or sh.last or sh.forward in (LATER, ANYWHERE, NEXT) or sh.backward == ANYWHERE
-    if live and rule.most is None and pack.complete_when is None and pack.complete_idle is None:
+    if live and rule.most is None and not pack.completion_for(rule):
         yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} ({rule.template}) waits with no deadline (window.max) in "
-                         "a pack that does not say when a case has ended (pack.complete): what it waits for can only "
-                         "ever be a next action. Declare pack.complete, or audit a finished log with "
-                         "--cases-complete", rule.location, Severity.INFO, rule.id)
+                         "a pack that does not say when a case has ended (pack.complete, or the rule's complete): "
+                         "what it waits for can only ever be a next action. Declare pack.complete, or audit a "
+                         "finished log with --cases-complete", rule.location, Severity.INFO, rule.id)
     target = rule.target
     ordered = sh.forward in (LATER, EARLIER, NEXT, PREV) or sh.backward in (EARLIER, PREV)
     if target is None or not ordered or rule.activation.when is not None or target.when is not None:

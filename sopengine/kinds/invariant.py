@@ -91,7 +91,7 @@ def _reads(rule: InvariantRule) -> frozenset[str]:
 
 def settle(ev: Evaluator, run: CaseRun, rule: InvariantRule, e: Event, changed: frozenset[str] | set[str]) -> None:
     """Check the invariant with the state after ``e``, if ``e`` changed what it reads or is a type it names."""
-    if changed.isdisjoint(ev.plan.invariant_refs[rule.id]) and e.type not in rule.explicit_on:
+    if changed.isdisjoint(ev.plan.invariant_refs[rule.id]) and ev.plan.matched(e.type) not in rule.explicit_on:
         return
     if not gate(ev, run, rule, e, rule.when):
         # not applicable (any more): nothing is broken; past its grace, it was missed

@@ -318,7 +318,7 @@ def pause_clocks(ev: Evaluator, run: CaseRun, e: Event) -> None:
 
 
 def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
-    rule, et = ob.rule, e.type
+    rule, et = ob.rule, ev.plan.matched(e.type)
     if et in rule.expect.on:
         met = ev.test(run, rule, rule.expect.when, e, ob.trigger)
         if met is None:
@@ -341,7 +341,7 @@ def _outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> str:
 def _overdue_outcome(ev: Evaluator, run: CaseRun, ob: Obligation, e: Event) -> int | None:
     """LATE when ``e`` meets an overdue obligation, MISSED when it fails or cancels it, else None; tested
     quietly."""
-    rule, et = ob.rule, e.type
+    rule, et = ob.rule, ev.plan.matched(e.type)
 
     def holds(expr: Expr | None) -> bool:
         if expr is None:
@@ -482,7 +482,7 @@ SCHEMA: dict[str, Any] = {
 def notes(rule: ResponseRule, pack: Pack) -> Iterator[Diagnostic]:
     """An obligation with no deadline, no fail_on, in a pack that never says a case has ended, can only ever
     be a next action (Declare's liveness needs the case's end)."""
-    if rule.within is None and rule.within_expr is None and not rule.fail_on and pack.complete_when is None and pack.complete_idle is None:
+    if rule.within is None and rule.within_expr is None and not rule.fail_on and not pack.completion_for(rule):
         yield Diagnostic(Code.NEVER_LATE, f"rule {rule.id} has no deadline (within), no fail_on, and the pack does "
                          "not say when a case has ended (pack.complete): it can only ever be a next action. Fine "
                          "for a to-do; else declare pack.complete, or audit a finished log with --cases-complete",

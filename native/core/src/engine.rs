@@ -80,8 +80,11 @@ pub struct TypeSteps {
 }
 
 pub struct Engine {
+    /// The declared event types, then (an open vocabulary) "" for the undeclared ones.
     pub types: Vec<Str>,
     pub type_index: FxHashMap<Str, u32>,
+    /// The index the undeclared types share, when the pack's vocabulary is open.
+    pub undeclared: Option<u32>,
     pub fields: Vec<Str>,
     pub field_index: FxHashMap<Str, u32>,
     pub state: Vec<StateVar>,
@@ -188,7 +191,7 @@ impl Engine {
     }
 
     fn build(plan: Plan) -> Result<Engine, String> {
-        let types: Vec<Str> = plan
+        let mut types: Vec<Str> = plan
             .event_types
             .iter()
             .map(|t| Str::from(t.as_str()))
@@ -198,6 +201,13 @@ impl Engine {
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
+        if plan.event_data.len() != types.len() {
+            return Err("the plan's event_data does not match its event_types".into());
+        }
+        let undeclared = plan.open_vocabulary.then_some(types.len() as u32);
+        if undeclared.is_some() {
+            types.push(Str::from("")); // an event of an undeclared type carries its own name
+        }
         let fields: Vec<Str> = plan
             .data_fields
             .iter()
@@ -289,9 +299,6 @@ impl Engine {
             .iter()
             .map(|(n, e)| Ok((Str::from(n.as_str()), b.opt_expr(e)?)))
             .collect::<Result<Vec<_>, String>>()?;
-        if plan.event_data.len() != types.len() {
-            return Err("the plan's event_data does not match its event_types".into());
-        }
         let vocab = crate::vocab::Vocabulary::build(&plan.event_data, &fields, &field_index)?;
         let complete_when = b.opt_expr(&plan.complete.when)?;
         Ok(Engine {
@@ -301,6 +308,7 @@ impl Engine {
             vocab,
             types,
             type_index,
+            undeclared,
             fields,
             field_index,
             state,
@@ -345,6 +353,7 @@ impl Engine {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
+            undeclared: self.undeclared,
             max_line_bytes,
             ..Default::default()
         }

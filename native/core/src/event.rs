@@ -15,8 +15,11 @@ pub struct Event {
     pub case: Str,
     /// Epoch seconds (UTC), as the reference engine computes them.
     pub time: f64,
-    /// Index into the plan's event types.
+    /// Index into the plan's event types (for a type the pack does not declare, in a pack whose vocabulary
+    /// is open: the index all such types share, one past the declared ones).
     pub etype: u32,
+    /// The type's name when the pack does not declare it (an open vocabulary), else None.
+    pub undeclared: Option<Str>,
     pub actor: Option<Str>,
     /// The data fields some expression reads, by index into the plan's `data_fields`, sorted by index;
     /// absent, null and "" fields are left out ("not filled").

@@ -433,7 +433,10 @@ fn event_attr(env: &dyn Env, event: Option<&Event>, attr: EventAttr) -> Result<V
         EventAttr::Id => Value::Str(e.id.clone()),
         EventAttr::Case => Value::Str(e.case.clone()),
         EventAttr::Time => Value::Float(e.time),
-        EventAttr::Type => Value::str(env.type_name(e.etype)),
+        EventAttr::Type => match &e.undeclared {
+            Some(name) => Value::Str(name.clone()),
+            None => Value::str(env.type_name(e.etype)),
+        },
         EventAttr::Actor => e.actor.clone().map_or(Value::None, Value::Str),
     })
 }

@@ -342,6 +342,8 @@ pub struct Partial {
     pub passed: Vec<u64>,
     /// Outcomes of obligations with a deadline settled before the as-of judgement.
     pub attainment: Attainment,
+    /// (case, declare rule, times it held), when the session keeps them (`Session::held_by_case`).
+    pub held: Vec<(Str, u32, u64)>,
 }
 
 impl Partial {
@@ -374,6 +376,7 @@ impl Partial {
             self.passed[i] += n;
         }
         add_counts(&mut self.attainment, other.attainment);
+        self.held.extend(other.held);
     }
 }
 

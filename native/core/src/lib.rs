@@ -27,4 +27,4 @@ pub mod value;
 pub mod vocab;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
-pub const PLAN_VERSION: u32 = 5;
+pub const PLAN_VERSION: u32 = 6;

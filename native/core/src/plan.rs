@@ -19,6 +19,9 @@ pub struct Plan {
     pub columns: Vec<(String, Option<ExprSlot>)>,
     /// When a case has ended (`pack.complete`).
     pub complete: Complete,
+    /// Whether events of undeclared types are read (`pack.vocabulary: open`): they share the index
+    /// `event_types.len()`.
+    pub open_vocabulary: bool,
     /// The declared business calendars, expanded into working intervals.
     pub calendars: Vec<crate::calendar::CalendarPlan>,
 }

@@ -25,8 +25,11 @@ pub const MAX_DEPTH: u32 = 1024;
 /// What the reader is told by the plan and the limits.
 #[derive(Clone, Debug)]
 pub struct ReaderConfig {
-    /// Event type name -> index; any other type is rejected.
+    /// Event type name -> index; any other type is rejected, or with an open vocabulary read with
+    /// `undeclared` as its index.
     pub types: FxHashMap<String, u32>,
+    /// The index every undeclared type shares when the pack's vocabulary is open.
+    pub undeclared: Option<u32>,
     /// The data fields some expression reads -> index; other fields are skipped unbuilt.
     pub fields: FxHashMap<String, u32>,
     /// The line-bytes limit (`Limits.line_bytes`).
@@ -40,6 +43,7 @@ impl Default for ReaderConfig {
     fn default() -> Self {
         ReaderConfig {
             types: FxHashMap::default(),
+            undeclared: None,
             fields: FxHashMap::default(),
             max_line_bytes: 1_000_000,
             max_depth: 64,
@@ -448,6 +452,7 @@ pub fn line_record(
                 case: env.case,
                 time: env.time,
                 etype: env.etype,
+                undeclared: env.undeclared,
                 actor: env.actor,
                 data: env.data,
                 seq,
@@ -463,6 +468,7 @@ struct Envelope {
     case: Str,
     time: f64,
     etype: u32,
+    undeclared: Option<Str>,
     actor: Option<Str>,
     data: Vec<(u32, Value)>,
     others: Vec<Str>,
@@ -488,10 +494,14 @@ fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
     }
     let case = obj.case.text("case")?;
     let etype = obj.etype.text("type")?;
-    let Some(&etype_index) = cfg.types.get(etype) else {
-        return Err(Reason::UnknownType {
-            name: etype.to_owned(),
-        });
+    let (etype_index, undeclared) = match (cfg.types.get(etype), cfg.undeclared) {
+        (Some(&t), _) => (t, None),
+        (None, Some(t)) => (t, Some(Str::from(etype))),
+        (None, None) => {
+            return Err(Reason::UnknownType {
+                name: etype.to_owned(),
+            })
+        }
     };
     let time = match &obj.time {
         Field::Str(text) => parse_time(text).map_err(|_| Reason::Time {
@@ -529,6 +539,7 @@ fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
         case: case.into(),
         time,
         etype: etype_index,
+        undeclared,
         actor,
         data,
         others,
@@ -1020,6 +1031,7 @@ mod tests {
     fn config(limit: usize) -> ReaderConfig {
         ReaderConfig {
             types: [("a.b".to_owned(), 0)].into_iter().collect(),
+            undeclared: None,
             fields: [("x".to_owned(), 1), ("y".to_owned(), 0)]
                 .into_iter()
                 .collect(),

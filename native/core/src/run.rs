@@ -1027,6 +1027,25 @@ impl<'e> Runner<'e> {
             .collect()
     }
 
+    /// Whether the case has ended for a rule's pending items, and after how long without events: the rule's
+    /// `complete`, else the pack's (`pack`).
+    fn ended_for(
+        &mut self,
+        run: &CaseRun,
+        rule: u32,
+        pack: (bool, Option<f64>),
+    ) -> (bool, Option<f64>) {
+        match &self.engine.rules[rule as usize].complete {
+            None => pack,
+            Some(c) => (
+                c.when
+                    .as_ref()
+                    .is_some_and(|x| self.value(run, x, None, None).is_ok_and(|v| v.truthy())),
+                c.idle,
+            ),
+        }
+    }
+
     /// What is still open after the case's last event.
     pub fn pending(&mut self, run: &CaseRun) -> Vec<Pending> {
         let engine = self.engine;
@@ -1049,12 +1068,13 @@ impl<'e> Runner<'e> {
             Vec::new()
         });
         // When the pack says when a case has ended (`Evaluator._ended`): an unknown answer leaves it open.
-        let ended = engine
+        let pack_ended = engine
             .complete_when
             .as_ref()
             .is_some_and(|x| open && self.value(run, x, None, None).is_ok_and(|v| v.truthy()));
-        let idle = engine.complete_idle;
+        let pack_end = (pack_ended, engine.complete_idle);
         for ob in run.obligations.iter().filter(|ob| !ob.overdue) {
+            let (ended, idle) = self.ended_for(run, ob.rule, pack_end);
             let rule = &engine.rules[ob.rule as usize];
             let Kind::Response(k) = &rule.kind else {
                 continue;
@@ -1090,6 +1110,7 @@ impl<'e> Runner<'e> {
             });
         }
         for b in run.breaches.iter().filter(|b| !b.reported) {
+            let (ended, idle) = self.ended_for(run, b.rule, pack_end);
             let rule = &engine.rules[b.rule as usize];
             let Kind::Invariant(k) = &rule.kind else {
                 continue;
@@ -1121,6 +1142,7 @@ impl<'e> Runner<'e> {
             });
         }
         for (idx, k, waits) in waiting {
+            let (ended, idle) = self.ended_for(run, idx, pack_end);
             let rule = &engine.rules[idx as usize];
             for (subject, events, due) in waits {
                 let message = self.render(run, &rule.message, Some(&subject), None);

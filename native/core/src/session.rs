@@ -109,6 +109,9 @@ pub struct Session {
     finishing: bool,
     /// The log is finished: every case ended at its last event (`sopengine.judging.judge`).
     pub cases_complete: bool,
+    /// Keep, per case and declare rule, the times the rule held (`Partial::held`): asked for Declare's
+    /// per-constraint counts; else nothing per case is kept.
+    pub held_by_case: bool,
 }
 
 /// A judged result: what the reference `Session.result` assembles (sorting happens at output).
@@ -123,6 +126,8 @@ pub struct Judged {
     pub passed: Vec<u64>,
     /// Obligations with a deadline by (rule, week, accountable): `findings::OUTCOMES` counts.
     pub attainment: Attainment,
+    /// (case, declare rule, times it held), when the session keeps them (`held_by_case`).
+    pub held: Vec<(Str, u32, u64)>,
 }
 
 pub struct NextAction {
@@ -155,6 +160,7 @@ impl Session {
             share: (0, 1),
             finishing: false,
             cases_complete: false,
+            held_by_case: false,
         }
     }
 
@@ -318,7 +324,13 @@ impl Session {
         let Some(mut slot) = self.cases.remove(case) else {
             return;
         };
-        let found = found(&self.engine, &self.facts, &mut self.vars, &mut slot);
+        let found = found(
+            &self.engine,
+            &self.facts,
+            &mut self.vars,
+            self.held_by_case,
+            &mut slot,
+        );
         self.closed.absorb(found);
         self.closed.cases += 1;
         self.closed_ids.insert(Str::from(case));
@@ -374,14 +386,32 @@ impl Session {
                     Some(slot) => *slot,
                     None => self.spilled.take(&id).expect("listed"),
                 };
-                found(&self.engine, &self.facts, &mut self.vars, &mut slot)
+                found(
+                    &self.engine,
+                    &self.facts,
+                    &mut self.vars,
+                    self.held_by_case,
+                    &mut slot,
+                )
             } else {
                 match self.cases.get_mut(&id) {
-                    Some(slot) => found(&self.engine, &self.facts, &mut self.vars, slot),
+                    Some(slot) => found(
+                        &self.engine,
+                        &self.facts,
+                        &mut self.vars,
+                        self.held_by_case,
+                        slot,
+                    ),
                     None => {
                         // A copy, dropped once its findings are taken: the case stays on disk.
                         let mut slot = self.spilled.peek(&id).expect("listed");
-                        found(&self.engine, &self.facts, &mut self.vars, &mut slot)
+                        found(
+                            &self.engine,
+                            &self.facts,
+                            &mut self.vars,
+                            self.held_by_case,
+                            &mut slot,
+                        )
                     }
                 }
             };
@@ -493,6 +523,7 @@ impl Session {
             passed[r as usize] += n;
         }
         Judged {
+            held: total.held,
             as_of,
             events: total.events,
             cases: total.cases,
@@ -511,6 +542,7 @@ fn found(
     engine: &Arc<Engine>,
     facts: &Arc<Facts>,
     vars: &mut Scratch,
+    held_by_case: bool,
     slot: &mut CaseSlot,
 ) -> Partial {
     let mut runner = Runner::with_vars(engine, facts, std::mem::take(vars));
@@ -531,7 +563,23 @@ fn found(
     for &(r, n) in &run.passed {
         passed[r as usize] += n;
     }
+    let held = if held_by_case {
+        let declare = |r: u32| {
+            matches!(
+                engine.rules[r as usize].kind,
+                crate::kinds::Kind::Declare(_)
+            )
+        };
+        run.passed
+            .iter()
+            .filter(|(r, _)| declare(*r))
+            .map(|&(r, n)| (run.case.clone(), r, n))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Partial {
+        held,
         violations: run.violations.clone(),
         pending,
         undecided: run.undecided.clone(),

@@ -140,7 +140,9 @@ impl Vocabulary {
     /// rest), by field name, as `DataCheck.faults`.
     pub fn faults(&self, etype: u32, data: &[(u32, Value)], others: &[Str]) -> Vec<Fault> {
         let mut out = Vec::new();
-        let row = &self.declared[etype as usize];
+        let Some(row) = self.declared.get(etype as usize) else {
+            return out; // a type the pack does not declare (an open vocabulary): its data is not checked
+        };
         for (i, value) in data {
             let problem = match &row[*i as usize] {
                 None => Problem::Undeclared,

@@ -59,6 +59,7 @@ pub fn read_jsonl_records<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let cfg = ReaderConfig {
         types: types.iter().cloned().zip(0..).collect(),
+        undeclared: None,
         fields: fields.iter().cloned().zip(0..).collect(),
         max_line_bytes,
         max_depth,

@@ -79,6 +79,11 @@ impl NativeSession {
         self.inner.cases_complete = complete;
     }
 
+    /// Keep per case and declare rule the times it held (the result's tenth item).
+    fn set_held_by_case(&mut self, keep: bool) {
+        self.inner.held_by_case = keep;
+    }
+
     /// Skip, and count, the events of files later than `until` (`feed_file`, `replay_files`).
     fn set_until(&mut self, until: Option<f64>) {
         self.until = until;
@@ -201,10 +206,14 @@ impl NativeSession {
         line: u64,
     ) -> PyResult<Option<&'static str>> {
         let engine = self.inner.engine.clone();
-        let Some(&t) = engine.type_index.get(etype) else {
-            return Err(PyValueError::new_err(format!(
-                "unknown event type {etype:?}"
-            )));
+        let (t, undeclared) = match (engine.type_index.get(etype), engine.undeclared) {
+            (Some(&t), _) => (t, None),
+            (None, Some(t)) => (t, Some(Str::from(etype))),
+            (None, None) => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown event type {etype:?}"
+                )))
+            }
         };
         let json: serde_json::Value =
             serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -214,6 +223,7 @@ impl NativeSession {
             case: Str::from(case),
             time,
             etype: t,
+            undeclared,
             actor: actor.map(Str::from),
             data: sopengine_core::json::data_fields(&json, &lookup),
             seq,
@@ -459,6 +469,10 @@ impl NativeSession {
         for ((r, week, who), counts) in &judged.attainment {
             attainment.append((rule(*r), *week, who.as_deref(), counts.to_vec()))?;
         }
+        let held = PyList::empty(py);
+        for (case, r, n) in &judged.held {
+            held.append((case.as_ref(), rule(*r), *n))?;
+        }
         PyTuple::new(
             py,
             [
@@ -471,6 +485,7 @@ impl NativeSession {
                 undecided.into_any(),
                 passed.into_any(),
                 attainment.into_any(),
+                held.into_any(),
             ],
         )
     }

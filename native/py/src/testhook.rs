@@ -107,6 +107,7 @@ impl JsonEnv {
                 .and_then(Json::as_f64)
                 .ok_or("event: no time")?,
             etype,
+            undeclared: None,
             actor: j.get("actor").and_then(Json::as_str).map(Arc::from),
             data,
             seq: 0,

@@ -31,7 +31,15 @@ pub struct Rule {
     pub message: Template,
     /// Who answers for its findings: the rule's expression, else the pack's (over the case's state).
     pub accountable: Option<crate::engine::CExpr>,
+    /// When a case has ended for this rule (its `complete`), else None: the pack's.
+    pub complete: Option<Completion>,
     pub kind: Kind,
+}
+
+/// A rule's `complete`: a condition over the case's state after its last event, a time without events.
+pub struct Completion {
+    pub when: Option<crate::engine::CExpr>,
+    pub idle: Option<f64>,
 }
 
 pub enum Kind {
@@ -68,6 +76,13 @@ pub fn build(b: &Builder, raw: &Json) -> Result<Rule, String> {
         applies: field(raw, "applies")?,
         message: b.template(raw.get("message").unwrap_or(&Json::Null))?,
         accountable: b.opt_expr(&field(raw, "accountable")?)?,
+        complete: match field::<Option<crate::plan::Complete>>(raw, "complete")? {
+            None => None,
+            Some(c) => Some(Completion {
+                when: b.opt_expr(&c.when)?,
+                idle: c.idle,
+            }),
+        },
         kind,
     })
 }
