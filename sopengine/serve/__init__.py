@@ -13,6 +13,7 @@ from .live import Live as Live
 from .live import LiveConfig as LiveConfig
 from .store import SqliteStore as SqliteStore
 from .store import Store as Store
+from .store import open_store as open_store
 
 if TYPE_CHECKING:
     from .app import ServeConfig as ServeConfig
@@ -33,4 +34,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Live", "LiveConfig", "ServeConfig", "SqliteStore", "Store", "create_app"]
+__all__ = ["Live", "LiveConfig", "ServeConfig", "SqliteStore", "Store", "create_app", "open_store"]

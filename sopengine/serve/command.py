@@ -29,8 +29,9 @@ def _fail(exc: SopengineError) -> None:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a pack parameter (repeatable).")
 @click.option("--facts", "facts_files", multiple=True, type=click.Path(), metavar="[NAME=]FILE",
               help="Facts file (repeatable), as for audit.")
-@click.option("--db", "db", default="sopengine.db", show_default=True, metavar="FILE",
-              help="The SQLite store (WAL mode, one file plus its -wal and -shm while open); created if missing.")
+@click.option("--db", "db", default="sopengine.db", show_default=True, metavar="FILE|URL",
+              help="The store: a SQLite file (WAL mode, one file plus its -wal and -shm while open; created if "
+                   "missing), or a PostgreSQL database as a postgresql:// URL (its tables are created if missing).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token-file", "token_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -98,7 +99,7 @@ def _build(sops: tuple[str, ...], sets: tuple[str, ...], facts_files: tuple[str,
     from .auth import Tokens
     from .live import LiveConfig
     from .notify import Target
-    from .store import SqliteStore
+    from .store import open_store
 
     if dev_no_auth and not is_loopback(host):
         raise UsageError(f"--dev-no-auth lets requests in without a token: it serves loopback addresses only, "
@@ -130,7 +131,7 @@ def _build(sops: tuple[str, ...], sets: tuple[str, ...], facts_files: tuple[str,
         params[name.strip()] = value
     pack = load_pack(paths, params)
     facts = load_facts(list(facts_files) or (list(config.facts) if config else []), pack=pack)
-    store = SqliteStore(db)
+    store = open_store(db)
     return create_app(pack, facts, store, ServeConfig(
         tokens=tokens, dev_no_auth=dev_no_auth, public_health=public_health, max_body=max_body,
         live=LiveConfig(engine=engine, reorder_window=window), notify=[Target.parse(n) for n in notify],

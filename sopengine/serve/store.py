@@ -3,8 +3,9 @@ timers and the outbox of its notifications.
 
 The engine's state is not stored: it is a pure function of the stored events (event sourcing), so a case's
 state change commits with the event that makes it, and a restart rebuilds it by feeding the stored events
-again (:meth:`Store.events`). :class:`Store` is the small interface another backend (PostgreSQL) implements;
-:class:`SqliteStore` is the default, one file in WAL mode.
+again (:meth:`Store.events`). :class:`Store` is the small interface both backends implement:
+:class:`SqliteStore`, the default, one file in WAL mode, and :class:`~sopengine.serve.postgres.PostgresStore`
+for a ``postgresql://`` URL; :func:`open_store` picks one for ``--db``.
 """
 
 from __future__ import annotations
@@ -150,6 +151,21 @@ CREATE TABLE IF NOT EXISTS cases (
     open_items INTEGER NOT NULL
 );
 """
+
+
+def open_store(db: str) -> Store:
+    """The store ``--db`` names: a ``postgresql://`` (or ``postgres://``) URL is a PostgreSQL database (psycopg,
+    imported only then), anything else a SQLite file."""
+    if db.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:  # psycopg missing
+            from ..errors import UsageError
+
+            raise UsageError(f"--db {db.split('://')[0]}://...: the PostgreSQL store needs psycopg "
+                             f"(pip install 'sopengine[serve]'): {exc}") from None
+        return PostgresStore(db)
+    return SqliteStore(db)
 
 
 class SqliteStore:
