@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,9 +17,9 @@ from sopengine.model import Pack
 from sopengine.serve.auth import Tokens, add_token, token_hash
 from sopengine.serve.app import ServeConfig, create_app
 from sopengine.serve.live import LiveConfig
-from sopengine.serve.store import SqliteStore
+from sopengine.serve.store import open_store
 
-from .conftest import ROOT, write_jsonl
+from .conftest import ROOT, postgres_schema, stored_rows, write_jsonl
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -42,9 +41,9 @@ def pack() -> Pack:
     return load_pack([ROOT / "sops"])
 
 
-def client(pack: Pack, facts: Any, db: Path, config: ServeConfig | None = None,
+def client(pack: Pack, facts: Any, db: str | Path, config: ServeConfig | None = None,
            address: tuple[str, int] = LOOPBACK) -> TestClient:
-    app = create_app(pack, facts, SqliteStore(str(db)), config or ServeConfig(dev_no_auth=True))
+    app = create_app(pack, facts, open_store(str(db)), config or ServeConfig(dev_no_auth=True))
     return TestClient(app, client=address)
 
 
@@ -56,16 +55,23 @@ def batch(*args: str) -> dict[str, Any]:
     return doc
 
 
-def stored(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(db) as con:
-        return (con.execute("SELECT count(*) FROM events").fetchone()[0],
-                con.execute("SELECT count(*) FROM rejected").fetchone()[0])
+def stored(db: str | Path) -> tuple[int, int]:
+    [(events, rejected)] = stored_rows(str(db), "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejected)")
+    return events, rejected
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("serve") / "state.db")
+    else:
+        yield from postgres_schema()
 
 
 @pytest.fixture(scope="module")
-def loaded(pack: Pack, facts: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def loaded(pack: Pack, facts: Any, module_db: str) -> Iterator[TestClient]:
     """A service holding the example log, sent in chunks of 400 lines, one of them twice."""
-    db = tmp_path_factory.mktemp("serve") / "state.db"
+    db = module_db
     lines = EXAMPLE.read_bytes().splitlines(keepends=True)
     with client(pack, facts, db) as c:
         for start in range(0, len(lines), 400):
@@ -122,8 +128,7 @@ def test_health_readiness_metrics_page_and_openapi_answer(loaded: TestClient) ->
     assert routes == set(paths)
 
 
-def test_a_restart_rebuilds_the_same_state_from_the_store(pack: Pack, facts: Any, tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
+def test_a_restart_rebuilds_the_same_state_from_the_store(pack: Pack, facts: Any, db: str) -> None:
     with client(pack, facts, db) as c:
         c.post("/events", content=EXAMPLE.read_bytes(), headers=NDJSON)
         before = c.get("/findings").json()
@@ -133,14 +138,13 @@ def test_a_restart_rebuilds_the_same_state_from_the_store(pack: Pack, facts: Any
 
 
 def test_rejected_records_are_answered_as_the_batch_reader_words_them_and_kept(pack: Pack, facts: Any,
-                                                                                tmp_path: Path) -> None:
+                                                                                tmp_path: Path, db: str) -> None:
     bad = ['{"case": "C1", "time": "2024-05-06T09:00:00Z"}', "not json",
            '{"case": "C1", "time": "yesterday", "type": "case.created"}',
            '{"case": "C1", "time": "2024-05-06T09:00:00Z", "type": "case.createdd"}',
            '{"id": "ok-1", "case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged"}']
     log = write_jsonl(tmp_path / "bad.jsonl", bad)
     reasons = [r["error"] for r in batch("audit", str(log), "--format", "json", "--max-rejected", "100%")["rejected"]]
-    db = tmp_path / "s.db"
     with client(pack, facts, db) as c:
         r = c.post("/events", content="\n".join(bad).encode(), headers=NDJSON)
         assert r.status_code == 200
@@ -156,9 +160,9 @@ def test_rejected_records_are_answered_as_the_batch_reader_words_them_and_kept(p
         assert [x["error"] for x in only_bad.json()["records"]] == ["expected a JSON object, got int"] * 2
 
 
-def test_one_event_an_array_and_cloudevents_are_all_accepted(pack: Pack, facts: Any, tmp_path: Path) -> None:
+def test_one_event_an_array_and_cloudevents_are_all_accepted(pack: Pack, facts: Any, db: str) -> None:
     event = {"id": "e1", "case": "C1", "time": "2024-05-06T09:00:00Z", "type": "review.logged", "actor": "a"}
-    with client(pack, facts, tmp_path / "s.db") as c:
+    with client(pack, facts, db) as c:
         assert c.post("/events", json=event).json()["accepted"] == 1
         assert c.post("/events", json=[event, {**event, "id": "e2"}]).json()["accepted"] == 1
         cloud = {"specversion": "1.0", "id": "ce-3", "source": "crm", "type": "com.example.event",
@@ -175,13 +179,12 @@ def test_one_event_an_array_and_cloudevents_are_all_accepted(pack: Pack, facts: 
 
 
 def test_late_events_are_evaluated_in_order_within_the_window_and_refused_past_it(pack: Pack, facts: Any,
-                                                                                  tmp_path: Path) -> None:
+                                                                                  tmp_path: Path, db: str) -> None:
     rows = [json.loads(line) for line in EXAMPLE.read_text().splitlines()]
     case = rows[0]["case"]
     mine = [r for r in rows if r["case"] == case]
     shuffled = mine[1:] + mine[:1]  # its creation comes last, within a day of the rest
     log = write_jsonl(tmp_path / "case.jsonl", mine)
-    db = tmp_path / "s.db"
     config = ServeConfig(dev_no_auth=True, live=LiveConfig(reorder_window=7 * 86400))
     with client(pack, facts, db, config) as c:
         c.post("/events", json=shuffled)
@@ -193,8 +196,8 @@ def test_late_events_are_evaluated_in_order_within_the_window_and_refused_past_i
         assert r.status_code == 422
         assert "past the reorder window; kept for a batch re-audit" in r.json()["records"][0]["error"]
     assert stored(db) == (len(mine), 1)
-    with sqlite3.connect(db) as con:
-        assert json.loads(con.execute("SELECT body FROM rejected").fetchone()[0])["id"] == "too-old"
+    [(body,)] = stored_rows(db, "SELECT body FROM rejected")
+    assert json.loads(body)["id"] == "too-old"
 
 
 # -- security -----------------------------------------------------------------------------------------
@@ -313,13 +316,13 @@ def signed(secret: bytes, body: bytes) -> dict[str, str]:
 
 
 def test_jira_webhooks_signed_with_the_shared_secret_give_the_batch_audit_of_the_export(pack: Pack,
-                                                                                       tmp_path: Path) -> None:
+                                                                                       tmp_path: Path,
+                                                                                       db: str) -> None:
     secret = b"s3cret"
     facts = load_facts([JIRA / "facts.yaml"])
     issues = json.loads((JIRA / "issues.json").read_text())["issues"][:1]  # the other is malformed on purpose
     export = tmp_path / "issues.json"
     export.write_text(json.dumps({"issues": issues}))
-    db = tmp_path / "s.db"
     config = ServeConfig(webhook_secrets={"jira": secret})  # no token: the signature is the credential
     with client(pack, facts, db, config, address=("10.0.0.5", 4000)) as c:
         for issue in issues:
@@ -346,7 +349,7 @@ def test_jira_webhooks_signed_with_the_shared_secret_give_the_batch_audit_of_the
     assert served == expected
 
 
-def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, tmp_path: Path) -> None:
+def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, tmp_path: Path, db: str) -> None:
     import csv
 
     from sopengine.adapters import InputSpec
@@ -362,12 +365,10 @@ def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, 
     facts = load_facts([sf / "facts.yaml"])
     expected = [e.to_json() for e in read_records(pack, [export], inputs=InputSpec("salesforce").with_facts(facts))
                 if hasattr(e, "to_json") and hasattr(e, "case")]
-    db = tmp_path / "s.db"
     with client(pack, facts, db) as c:
         r = c.post("/webhooks/salesforce", json=payload)
         assert r.status_code == 200 and r.json()["accepted"] == len(expected) > 2, r.text
         assert c.post("/webhooks/salesforce", json=payload).json()["duplicate"] == len(expected)
         unknown = c.post("/webhooks/salesforse", json=payload)
         assert unknown.status_code == 404 and "did you mean 'salesforce'" in unknown.json()["error"]
-    with sqlite3.connect(db) as con:
-        assert [json.loads(b) for (b,) in con.execute("SELECT body FROM events ORDER BY seq")] == expected
+    assert [json.loads(b) for (b,) in stored_rows(db, "SELECT body FROM events ORDER BY seq")] == expected

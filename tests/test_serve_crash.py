@@ -38,9 +38,9 @@ def free_port() -> int:
 class Server:
     """``sopengine serve`` in a subprocess (the interpreter and PYTHONPATH of this test run)."""
 
-    def __init__(self, db: Path, token_file: Path, token: str, *extra: str):
+    def __init__(self, db: str, token_file: Path, token: str, *extra: str):
         self.args = [sys.executable, "-m", "sopengine", "serve", "--sops", str(ROOT / "sops"), "--facts", str(FACTS),
-                     "--db", str(db), "--token-file", str(token_file), *extra]
+                     "--db", db, "--token-file", str(token_file), *extra]
         self.token = token
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -82,10 +82,10 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, db: str) -> Iterator[Server]:
     token_file = tmp_path / "tokens.jsonl"
     token = add_token(token_file, "test", ["admin"])
-    s = Server(tmp_path / "state.db", token_file, token)
+    s = Server(db, token_file, token)
     try:
         yield s
     finally:

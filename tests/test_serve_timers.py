@@ -8,7 +8,6 @@ import threading
 import time
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from sopengine import load_pack
 from sopengine.serve.app import ServeConfig, create_app
 from sopengine.serve.notify import LATENCY, Target
-from sopengine.serve.store import SqliteStore
+from sopengine.serve.store import open_store
 from sopengine.timeutil import format_time
 
 from .conftest import PACKS
@@ -70,9 +69,9 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def service(db: Path, targets: list[Target], **config: Any) -> TestClient:
+def service(db: str, targets: list[Target], **config: Any) -> TestClient:
     pack = load_pack([PACKS / "serve"], {"answer_within": f"{WITHIN}s"})
-    app = create_app(pack, {}, SqliteStore(str(db)), ServeConfig(dev_no_auth=True, notify=targets, **config))
+    app = create_app(pack, {}, open_store(db), ServeConfig(dev_no_auth=True, notify=targets, **config))
     return TestClient(app, client=("127.0.0.1", 50000))
 
 
@@ -81,11 +80,11 @@ def opened(eid: str, at: float) -> dict[str, Any]:
 
 
 def test_an_item_turns_at_risk_then_overdue_with_no_event_and_each_is_notified_once_in_time(
-        tmp_path: Path, receiver: Receiver) -> None:
+        db: str, receiver: Receiver) -> None:
     start = time.time()
     targets = [Target(receiver.url + "/generic"), Target(receiver.url + "/slack", "slack"),
                Target(receiver.url + "/teams", "teams")]
-    with service(tmp_path / "s.db", targets) as c:
+    with service(db, targets) as c:
         assert c.post("/events", json=opened("o1", start)).json()["accepted"] == 1
         item = c.get("/next").json()["items"][0]
         assert (item["overdue"], item["at_risk"]) == (False, False)
@@ -110,13 +109,13 @@ def test_an_item_turns_at_risk_then_overdue_with_no_event_and_each_is_notified_o
     assert "sopengine_timer_latency_seconds_count 2" in metrics
 
 
-def test_a_restart_re_arms_the_timers_from_the_store(tmp_path: Path, receiver: Receiver) -> None:
+def test_a_restart_re_arms_the_timers_from_the_store(db: str, receiver: Receiver) -> None:
     start = time.time()
-    with service(tmp_path / "s.db", [Target(receiver.url)]) as c:
+    with service(db, [Target(receiver.url)]) as c:
         c.post("/events", json=opened("o1", start - WITHIN / 2 - 0.5))  # at risk already: notified now
         receiver.wait(1, LATENCY + 1)
     assert [b["kind"] for *_, b in receiver.got] == ["at_risk"]
-    with service(tmp_path / "s.db", [Target(receiver.url)]) as c:
+    with service(db, [Target(receiver.url)]) as c:
         receiver.wait(2, WITHIN + LATENCY + 1)
         time.sleep(0.3)
         assert c.get("/readyz").status_code == 200
@@ -124,9 +123,9 @@ def test_a_restart_re_arms_the_timers_from_the_store(tmp_path: Path, receiver: R
     assert receiver.got[1][0] <= start + WITHIN / 2 - 0.5 + LATENCY + 0.5  # armed again at start, not at the next event
 
 
-def test_a_violation_is_notified_once_when_its_event_comes(tmp_path: Path, receiver: Receiver) -> None:
+def test_a_violation_is_notified_once_when_its_event_comes(db: str, receiver: Receiver) -> None:
     answered = {"id": "a1", "case": "T-2", "time": format_time(time.time()), "type": "ticket.answered"}
-    with service(tmp_path / "s.db", [Target(receiver.url)]) as c:
+    with service(db, [Target(receiver.url)]) as c:
         c.post("/events", json=answered)
         c.post("/events", json=dict(answered, id="a2"))  # the case changes again; the first violation is known
         receiver.wait(2, 2)
@@ -137,10 +136,10 @@ def test_a_violation_is_notified_once_when_its_event_comes(tmp_path: Path, recei
 
 
 def test_a_failing_receiver_is_retried_with_the_same_key_and_a_dead_one_is_kept_as_a_dead_letter(
-        tmp_path: Path) -> None:
+        db: str) -> None:
     flaky = Receiver(failures=2)
     try:
-        with service(tmp_path / "s.db", [Target(flaky.url), Target("http://127.0.0.1:9/closed")],
+        with service(db, [Target(flaky.url), Target("http://127.0.0.1:9/closed")],
                      notify_backoff=0.1, notify_attempts=3) as c:
             c.post("/events", json={"id": "a1", "case": "T-3", "time": format_time(time.time()),
                                     "type": "ticket.answered"})
@@ -157,9 +156,9 @@ def test_a_failing_receiver_is_retried_with_the_same_key_and_a_dead_one_is_kept_
 
 
 def test_an_event_that_comes_past_its_deadline_is_notified_overdue_at_once_and_not_at_risk(
-        tmp_path: Path, receiver: Receiver) -> None:
+        db: str, receiver: Receiver) -> None:
     start = time.time()
-    with service(tmp_path / "s.db", [Target(receiver.url)]) as c:
+    with service(db, [Target(receiver.url)]) as c:
         c.post("/events", json=opened("late", start - WITHIN - 1))
         receiver.wait(1, LATENCY + 1)
         time.sleep(0.5)
