@@ -131,6 +131,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from postgres_schema()
 
 
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """A fresh schema of the test PostgreSQL server, as a store URL."""
+    yield from postgres_schema()
+
+
 def postgres_schema() -> Iterator[str]:
     import psycopg
     from psycopg import sql

@@ -10,7 +10,7 @@ services writing one store would each miss the other's events. The store takes a
 keyed on its ``events`` table at start and refuses to open while another process holds it; the server releases
 it when that process's connection ends, however the process ended. ``seq`` (the input order, which
 :meth:`events` follows) is numbered by the writer's insert as the next after the stored ones, so it is the
-commit order and has no gaps, as in SQLite.
+commit order.
 
 The tables go in the first schema of the connection's ``search_path``; a URL chooses another with libpq's
 ``options`` parameter (``?options=-csearch_path%3Dsop``).
@@ -72,10 +72,10 @@ CREATE TABLE IF NOT EXISTS cases (
 );
 """
 
-# A batch in one statement. seq is the next number after the stored ones, in the batch's order, as SQLite's
-# AUTOINCREMENT numbers them: without gaps (an identity column would skip the numbers of duplicates and of
-# rolled-back transactions, and the stored number is the line a batch re-audit names). max(seq) is safe with
-# one writer; a second one would fail on the primary key, not reorder the events.
+# A batch in one statement. seq is numbered by the writer, the next after the stored ones in the batch's order:
+# so the numbers follow commit order (a second writer would fail on the primary key rather than interleave), and
+# a rolled-back transaction leaves no gap among the rejected records' numbers, the lines a re-audit names (an
+# identity column's sequence is not transactional). max(seq) reads the primary key's index.
 _INSERT_EVENTS = """
 INSERT INTO events (seq, case_id, event_id, time, body, received)
 SELECT (SELECT coalesce(max(seq), 0) FROM events) + row_number() OVER (ORDER BY n), case_id, event_id, time, body, %s
