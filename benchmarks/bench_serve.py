@@ -2,6 +2,8 @@
 
     python benchmarks/bench_serve.py                       # 100k cases (the figures of docs/serve.md)
     python benchmarks/bench_serve.py --cases 10000         # a quick run
+    python benchmarks/bench_serve.py --cases 10000 --db 'postgresql://...?options=-csearch_path%3Dbench'
+                                                           # on PostgreSQL (an empty schema)
 
 It starts the real server (uvicorn, one process, a temporary SQLite file, the bundled pack and the example
 facts), then, from one client on loopback:
@@ -87,10 +89,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--singles", type=int, default=1000)
     parser.add_argument("--engine", default="auto", choices=["auto", "native", "python"])
+    parser.add_argument("--db", help="the store: a postgresql:// URL naming an empty schema (default: a temporary "
+                                     "SQLite file)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = f"{tmp}/bench.db"
+        db = args.db or f"{tmp}/bench.db"
         url, proc, _ = start(db, args.engine)
         try:
             rows = run(url, proc, args)

@@ -146,10 +146,10 @@ class Live:
         refused: list[tuple[str, int, str, bytes]] = []
         seen: set[tuple[str, str]] = set()
         latest: dict[str, float] = {}  # cases' latest times with this request's events
+        checked: list[tuple[int, Event | str, bytes]] = []  # (line, the event or why it is refused, body)
         for line, obj in records:
             if isinstance(obj, _Refused):
-                outcomes.append(Outcome(line, "rejected", error=obj.reason))
-                refused.append((source, line, obj.reason, obj.body))
+                checked.append((line, obj.reason, obj.body))
                 continue
             body = orjson.dumps(obj) if not isinstance(obj, bytes) else obj
             fallback = content_id(obj) if isinstance(obj, dict) else ""
@@ -162,12 +162,16 @@ class Live:
                                 (source, line))
                 except DataFault as exc:
                     reason = str(exc)
-            if reason is not None or not isinstance(made, Event):
-                outcomes.append(Outcome(line, "rejected", error=reason))
-                refused.append((source, line, reason or "", body))
+            checked.append((line, made if reason is None and isinstance(made, Event) else reason or "", body))
+        # the stored ones among the request's (case, id) pairs, in one look-up (a round trip to a server)
+        known = self.store.known([(made.case, made.id) for _, made, _ in checked if isinstance(made, Event)])
+        for line, made, body in checked:
+            if not isinstance(made, Event):
+                outcomes.append(Outcome(line, "rejected", error=made))
+                refused.append((source, line, made, body))
                 continue
             key = (made.case, made.id)
-            if key in seen or self.store.has(*key):
+            if key in seen or key in known:
                 outcomes.append(Outcome(line, "duplicate", made.id, made.case))
                 continue
             last = latest.get(made.case, self._latest.get(made.case))

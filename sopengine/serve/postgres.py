@@ -90,6 +90,10 @@ SELECT (SELECT coalesce(max(seq), 0) FROM rejected) + n, source, line, error, bo
 FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bytea[]) WITH ORDINALITY AS new (source, line, error, body, n)
 RETURNING seq
 """
+_INSERT_TIMERS = """
+INSERT INTO timers (case_id, rule, trigger, kind, due, text)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::text[])
+"""
 _LOCK_SPACE = 0x736F70 << 32  # "sop": the high half of the advisory lock key; the low half is the events table's oid
 _PAGE = 4096  # events read per query by events(): bounded memory, no cursor held open between pages
 
@@ -147,20 +151,23 @@ class PostgresStore:
             self._set_timers(cur, timers)
             self._enqueue(cur, outgoing)
             if open_items:
-                cur.executemany("INSERT INTO cases (case_id, open_items) VALUES (%s, %s) "
-                                "ON CONFLICT (case_id) DO UPDATE SET open_items = EXCLUDED.open_items",
-                                list(open_items.items()))
+                cur.execute("INSERT INTO cases (case_id, open_items) SELECT * FROM unnest(%s::text[], %s::int[]) "
+                            "ON CONFLICT (case_id) DO UPDATE SET open_items = EXCLUDED.open_items",
+                            (list(open_items), list(open_items.values())))
         return seqs, rejected_seqs
 
     @staticmethod
     def _set_timers(cur: psycopg.Cursor[Any], timers: dict[str, list[Timer]]) -> None:
-        for case, items in timers.items():
-            cur.execute("DELETE FROM timers WHERE case_id = %s", (case,))
-            if items:
-                cur.executemany("INSERT INTO timers (case_id, rule, trigger, kind, due, text) "
-                                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (case_id, rule, trigger, kind) "
-                                "DO UPDATE SET due = EXCLUDED.due, text = EXCLUDED.text",
-                                [(t.case, t.rule, t.trigger, t.kind, t.due, t.text) for t in items])
+        if not timers:
+            return
+        # two statements for the whole batch (a statement per case costs a round trip each); the last of a
+        # repeated key wins, as SQLite's INSERT OR REPLACE has it
+        rows = {(t.case, t.rule, t.trigger, t.kind): t for items in timers.values() for t in items}
+        cur.execute("DELETE FROM timers WHERE case_id = ANY(%s::text[])", (list(timers),))
+        if rows:
+            cur.execute(_INSERT_TIMERS, ([t.case for t in rows.values()], [t.rule for t in rows.values()],
+                                         [t.trigger for t in rows.values()], [t.kind for t in rows.values()],
+                                         [t.due for t in rows.values()], [t.text for t in rows.values()]))
 
     @staticmethod
     def _enqueue(cur: psycopg.Cursor[Any], outgoing: Iterable[tuple[str, str, bytes]]) -> None:
@@ -178,6 +185,14 @@ class PostgresStore:
     def has(self, case: str, event_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM events WHERE case_id = %s AND event_id = %s",
                                 (case, event_id)).fetchone() is not None
+
+    def known(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not keys:
+            return set()
+        rows = self._db.execute("SELECT case_id, event_id FROM events JOIN unnest(%s::text[], %s::text[]) AS "
+                                "asked (case_id, event_id) USING (case_id, event_id)",
+                                ([case for case, _ in keys], [event_id for _, event_id in keys])).fetchall()
+        return {(case, event_id) for case, event_id in rows}
 
     def events(self, case: str | None = None) -> Iterator[StoredEvent]:
         # by pages on seq rather than a server-side cursor, which would hold a transaction open across the

@@ -88,6 +88,10 @@ class Store(Protocol):
 
     def has(self, case: str, event_id: str) -> bool: ...
 
+    def known(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (case, id) pairs of ``keys`` that are stored (one look-up for a request's events)."""
+        ...
+
     def events(self, case: str | None = None) -> Iterator[StoredEvent]: ...
     def rejections(self) -> list[StoredRejection]: ...
     def counts(self) -> dict[str, int]: ...
@@ -227,6 +231,9 @@ class SqliteStore:
     def has(self, case: str, event_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM events WHERE case_id = ? AND event_id = ?",
                                 (case, event_id)).fetchone() is not None
+
+    def known(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {key for key in keys if self.has(*key)}  # in process: a look-up costs microseconds
 
     def events(self, case: str | None = None) -> Iterator[StoredEvent]:
         if case is None:
