@@ -54,8 +54,8 @@ def test_an_ingest_that_fails_part_way_stores_nothing_of_it(store: Store, db: st
 
 
 def test_timers_are_replaced_per_case_and_fire_once(store: Store) -> None:
-    store.add([], [], {"A": [timer("A", "at_risk", 2.0), timer("A", "overdue", 5.0)], "B": [timer("B", "overdue", 3.0)]},
-              open_items={"A": 1, "B": 1})
+    store.add([], [], {"A": [timer("A", "at_risk", 2.0), timer("A", "overdue", 5.0)],
+                       "B": [timer("B", "overdue", 3.0)]}, open_items={"A": 1, "B": 1})
     store.add([], [], {"A": [timer("A", "overdue", 6.0)]}, open_items={"A": 2})
     assert [(t.case, t.kind, t.due) for t in store.timers()] == [("B", "overdue", 3.0), ("A", "overdue", 6.0)]
     assert store.open_items() == (2, 3)
