@@ -75,6 +75,7 @@ class Notifier:
         self._wake = asyncio.Event()
         self._send = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.latency: list[float] = []  # seconds fired timers came after their due time (the last 1,000)
         self.fired = 0
         self.delivered = 0
@@ -100,12 +101,19 @@ class Notifier:
         self._tasks = [asyncio.create_task(self._schedule()), asyncio.create_task(self._deliver())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        """Stop firing timers, and let a delivery under way end and be recorded (for at most the request
+        timeout): one cut off after its receiver had it would be sent again at the next start."""
+        self._stopping = True
+        self._send.set()
+        schedule, deliver = self._tasks or (None, None)
+        if schedule is not None:
+            schedule.cancel()
+        for task, limit in ((schedule, None), (deliver, self.timeout)):
+            if task is None:
+                continue
             try:
-                await task
-            except asyncio.CancelledError:
+                await asyncio.wait_for(task, timeout=limit)
+            except (asyncio.CancelledError, asyncio.TimeoutError):
                 pass
 
     async def _schedule(self) -> None:
@@ -129,8 +137,10 @@ class Notifier:
         import httpx
 
         async with httpx.AsyncClient(timeout=self.timeout) as client:
-            while True:
+            while not self._stopping:
                 for item in self.store.outbox_due(_time.time()):
+                    if self._stopping:
+                        return
                     try:
                         response = await client.post(item.target, content=item.payload, headers={
                             "content-type": "application/json", "idempotency-key": item.key,
@@ -149,6 +159,8 @@ class Notifier:
                 upcoming = self.store.next_outgoing()
                 delay = 60.0 if upcoming is None else max(0.0, upcoming - _time.time())
                 self._send.clear()
+                if self._stopping:  # stop() set _send before it was cleared here
+                    return
                 try:
                     await asyncio.wait_for(self._send.wait(), timeout=min(delay, 60.0))
                 except asyncio.TimeoutError:
