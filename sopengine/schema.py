@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 from typing import Any, Iterator, Mapping, NamedTuple
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
@@ -34,6 +35,24 @@ def validator(name: str) -> Validator:
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
     return _Lenient(schema)
+
+
+@lru_cache(maxsize=None)
+def _fast(name: str) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs: it says whether a document is valid some 80 times faster
+    than the validator above, which alone says where and why it is not (every load and lint checks the whole
+    pack, so its cost is paid on every command)."""
+    return jsonschema_rs.validator_for(load_schema(name))
+
+
+def _valid_fast(data: Any, name: str) -> bool:
+    """Whether ``data`` is surely valid: jsonschema-rs accepts it. Its reading is the specification's, which
+    never accepts what the lenient reading here refuses (``tests/test_schema_fast.py``); a value it cannot take
+    (a YAML date, a key that is not text) leaves the answer to the full check."""
+    try:
+        return bool(_fast(name).is_valid(data))
+    except (ValueError, TypeError):
+        return False
 
 
 def _leaf_errors(error: ValidationError) -> list[ValidationError]:
@@ -153,6 +172,8 @@ def _message(error: ValidationError) -> tuple[str, Path, bool]:
 
 def check(doc: YamlDocument, schema_name: str = SOP_FILE) -> list[Diagnostic]:
     """Every schema violation in ``doc``, each located at the offending line."""
+    if _valid_fast(doc.data, schema_name):
+        return []
     checker = validator(schema_name)
     said = [(leaf, _said(leaf)) for error in checker.iter_errors(doc.data) for leaf in _leaf_errors(error)]
     # A misspelled required key is one mistake: said once, as the unknown key with its did-you-mean.

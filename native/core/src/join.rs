@@ -3,7 +3,7 @@
 //! open at a probe's position are those just before its event.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -79,14 +79,16 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
             seq: p.event.seq,
         };
         group.sort_by_key(|p| pos(p));
-        let mut active: Vec<usize> = Vec::new(); // indexes into ivs, in start order
+        // indexes into ivs, in start order (a set: the members of one key can be many, and each
+        // leaves when its interval ends)
+        let mut active: BTreeSet<usize> = BTreeSet::new();
         let mut ends: BinaryHeap<End> = BinaryHeap::new();
         let mut next = 0;
         for probe in group {
             let e = &probe.event;
             let at = pos(probe);
             while next < ivs.len() && ivs[next].start.cmp(&at) == Ordering::Less {
-                active.push(next);
+                active.insert(next);
                 if let Some(end) = &ivs[next].end {
                     ends.push(End(end, next));
                 }
@@ -98,7 +100,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                 }
                 let i = *i;
                 ends.pop();
-                active.retain(|&a| a != i);
+                active.remove(&i);
             }
             let rule = &engine.rules[probe.rule as usize];
             let Kind::CrossCase(cc) = &rule.kind else {

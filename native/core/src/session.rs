@@ -330,6 +330,7 @@ impl Session {
             &mut self.vars,
             self.held_by_case,
             &mut slot,
+            Slot::Dropped,
         );
         self.closed.absorb(found);
         self.closed.cases += 1;
@@ -392,6 +393,7 @@ impl Session {
                     &mut self.vars,
                     self.held_by_case,
                     &mut slot,
+                    Slot::Dropped,
                 )
             } else {
                 match self.cases.get_mut(&id) {
@@ -401,6 +403,7 @@ impl Session {
                         &mut self.vars,
                         self.held_by_case,
                         slot,
+                        Slot::Kept,
                     ),
                     None => {
                         // A copy, dropped once its findings are taken: the case stays on disk.
@@ -411,6 +414,7 @@ impl Session {
                             &mut self.vars,
                             self.held_by_case,
                             &mut slot,
+                            Slot::Dropped,
                         )
                     }
                 }
@@ -537,13 +541,23 @@ impl Session {
     }
 }
 
-/// What a case found so far (replayed in order first when an event came late); the case stays.
+/// What becomes of a case's slot once its findings are taken.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The case goes on: its findings are copied.
+    Kept,
+    /// The slot is dropped next: its findings are moved out, not copied.
+    Dropped,
+}
+
+/// What a case found so far (replayed in order first when an event came late).
 fn found(
     engine: &Arc<Engine>,
     facts: &Arc<Facts>,
     vars: &mut Scratch,
     held_by_case: bool,
     slot: &mut CaseSlot,
+    after: Slot,
 ) -> Partial {
     let mut runner = Runner::with_vars(engine, facts, std::mem::take(vars));
     if slot.dirty && !slot.events.is_empty() {
@@ -558,7 +572,7 @@ fn found(
     }
     let pending = runner.pending(&slot.run);
     *vars = runner.into_vars();
-    let run = &slot.run;
+    let run = &mut slot.run;
     let mut passed = vec![0; engine.rules.len()];
     for &(r, n) in &run.passed {
         passed[r as usize] += n;
@@ -578,13 +592,27 @@ fn found(
     } else {
         Vec::new()
     };
+    let (violations, undecided, intervals, probes) = match after {
+        Slot::Kept => (
+            run.violations.clone(),
+            run.undecided.clone(),
+            run.intervals.clone(),
+            run.probes.clone(),
+        ),
+        Slot::Dropped => (
+            std::mem::take(&mut run.violations),
+            std::mem::take(&mut run.undecided),
+            std::mem::take(&mut run.intervals),
+            std::mem::take(&mut run.probes),
+        ),
+    };
     Partial {
         held,
-        violations: run.violations.clone(),
+        violations,
         pending,
-        undecided: run.undecided.clone(),
-        intervals: run.intervals.clone(),
-        probes: run.probes.clone(),
+        undecided,
+        intervals,
+        probes,
         passed,
         attainment: run.settled(),
         ..Partial::default()
