@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
@@ -56,10 +57,11 @@ def cite(ids: Iterable[str]) -> tuple[tuple[str, ...], int]:
     return tuple(islice(distinct, MAX_EVIDENCE)), len(distinct) - MAX_EVIDENCE
 
 
+@lru_cache(maxsize=4096)
 def named(key: str) -> dict[str, str]:
     """A finding's rule as reports name it: ``{"rule": id}``, and ``"version"`` when its SOP is versioned (the
     key ``<sop>/<rule>@<version>`` split, :func:`sopengine.rulebase.rule_key`)."""
-    rule_id, version = public_rule(key)
+    rule_id, version = public_rule(key)  # (cached: a report names a few rules a million times; only read)
     return {"rule": rule_id} if version is None else {"rule": rule_id, "version": version}
 
 
