@@ -7,16 +7,21 @@ live engine (:mod:`.live`) is rebuilt from it; timers and notifications are :mod
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-from .live import Live as Live
-from .live import LiveConfig as LiveConfig
-from .store import SqliteStore as SqliteStore
-from .store import Store as Store
-from .store import open_store as open_store
 
 if TYPE_CHECKING:
     from .app import ServeConfig as ServeConfig
+    from .live import Live as Live
+    from .live import LiveConfig as LiveConfig
+    from .store import SqliteStore as SqliteStore
+    from .store import Store as Store
+    from .store import open_store as open_store
+
+# Imported when first used: the command line imports this package for ``sopengine serve``'s options, and an
+# audit should not carry the service's modules (sqlite3, the engine over a store: ~6 MB of its peak memory).
+_LAZY = {"Live": ".live", "LiveConfig": ".live", "SqliteStore": ".store", "Store": ".store",
+         "open_store": ".store", "ServeConfig": ".app"}
 
 
 def create_app(*args: Any, **kwargs: Any) -> Any:
@@ -27,10 +32,8 @@ def create_app(*args: Any, **kwargs: Any) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "ServeConfig":
-        from .app import ServeConfig
-
-        return ServeConfig
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(name)
 
 

@@ -61,7 +61,18 @@ pub struct IndexDef {
     pub member: CExpr,
     pub key: CExpr,
     pub attributes: Vec<(Str, CExpr)>,
+    /// The names of a member's attributes as `other` reads them: the declared ones, then `case` and
+    /// `since` where not declared (Python's `dict(attrs, case=..., since=...)`). An interval keeps the
+    /// values only, in this order.
+    pub names: Vec<Str>,
     pub reads: Vec<usize>,
+}
+
+impl IndexDef {
+    /// Where `name` is among a member's attributes.
+    pub fn place(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| &**n == name)
+    }
 }
 
 /// What to do for one event type, in the order the evaluator does it.
@@ -326,15 +337,23 @@ impl Engine {
 }
 
 fn build_index(b: &Builder, ix: &plan::Index) -> Result<IndexDef, String> {
+    let attributes = ix
+        .attributes
+        .iter()
+        .map(|(n, e)| Ok((Str::from(n.as_str()), b.expr(e)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut names: Vec<Str> = attributes.iter().map(|(n, _)| n.clone()).collect();
+    for extra in ["case", "since"] {
+        if !names.iter().any(|n| &**n == extra) {
+            names.push(Str::from(extra));
+        }
+    }
     Ok(IndexDef {
         name: Str::from(ix.name.as_str()),
         member: b.expr(&ix.member)?,
         key: b.expr(&ix.key)?,
-        attributes: ix
-            .attributes
-            .iter()
-            .map(|(n, e)| Ok((Str::from(n.as_str()), b.expr(e)?)))
-            .collect::<Result<Vec<_>, String>>()?,
+        attributes,
+        names,
         reads: ix.reads.clone(),
     })
 }

@@ -308,8 +308,9 @@ pub struct Interval {
     pub case: Str,
     pub start: Position,
     pub end: Option<Position>,
-    /// The index attributes, then `case` and `since`.
-    pub attrs: Arc<Vec<(Str, Value)>>,
+    /// The values of the index's attributes, then `case` and `since`, in the order of its `names`
+    /// ([`crate::engine::IndexDef::names`]: a join holds many intervals, the names once).
+    pub attrs: Arc<Vec<Value>>,
     pub event: Str,
 }
 

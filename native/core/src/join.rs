@@ -106,6 +106,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
             let Kind::CrossCase(cc) = &rule.kind else {
                 continue;
             };
+            let ix = &engine.indexes[probe.index as usize];
             let scope = |other| Scope {
                 engine,
                 facts,
@@ -125,7 +126,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                     hit = Some(iv);
                     break;
                 };
-                match m.expr.eval(&scope(Some(&iv.attrs))) {
+                match m.expr.eval(&scope(Some((&ix.names, &iv.attrs)))) {
                     Ok(v) if v.truthy() => {
                         hit = Some(iv);
                         break;
@@ -152,7 +153,7 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
                     None => out.passed.push((probe.rule, 1)),
                 },
                 Some(iv) => {
-                    let message = rule.message.render(&scope(Some(&iv.attrs)));
+                    let message = rule.message.render(&scope(Some((&ix.names, &iv.attrs))));
                     out.violations.push(Violation {
                         more_events: 0,
                         pauses: Vec::new(),

@@ -9,7 +9,7 @@
 //! 6. the case's place in each cross-case index is brought up to date;
 //! 7. invariants that read the changed state are checked.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -245,7 +245,8 @@ pub struct Scope<'a> {
     pub event: Option<&'a Event>,
     pub trigger: Option<&'a Event>,
     pub state: StateView<'a>,
-    pub other: Option<&'a [(Str, Value)]>,
+    /// A cross-case index member's attributes: their names, and its values in that order.
+    pub other: Option<(&'a [Str], &'a [Value])>,
 }
 
 impl Env for Scope<'_> {
@@ -269,8 +270,8 @@ impl Env for Scope<'_> {
         }
     }
     fn other(&self, attr: &str) -> Option<&Value> {
-        self.other
-            .and_then(|o| o.iter().find(|(k, _)| &**k == attr).map(|(_, v)| v))
+        let (names, values) = self.other?;
+        names.iter().position(|k| &**k == attr).map(|i| &values[i])
     }
     fn var(&self, name: &str) -> Option<&Value> {
         self.vars.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
@@ -978,24 +979,16 @@ impl<'e> Runner<'e> {
                 run.intervals[*at].end = Some(pos.clone());
             }
             let Some((key, attrs)) = member else { continue };
+            let since_at = ix.place("since").expect("every index has since");
             let since = match &prev {
-                Some((pk, _, at)) if pk.py_eq(&key) => run.intervals[*at]
-                    .attrs
-                    .iter()
-                    .find(|(n, _)| &**n == "since")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or(Value::Float(e.time)),
+                Some((pk, _, at)) if pk.py_eq(&key) => run.intervals[*at].attrs[since_at].clone(),
                 _ => Value::Float(e.time),
             };
-            let mut full: Vec<(Str, Value)> = Vec::with_capacity(ix.attributes.len() + 2);
-            full.extend(
-                ix.attributes
-                    .iter()
-                    .map(|(n, _)| n.clone())
-                    .zip(attrs.iter().cloned()),
-            );
-            set_attr(&mut full, &CASE, Value::Str(run.case.clone()));
-            set_attr(&mut full, &SINCE, since);
+            // dict(attrs, case=..., since=...): a declared `case` or `since` takes the new value in place
+            let mut full: Vec<Value> = attrs.clone();
+            full.resize(ix.names.len(), Value::None);
+            full[ix.place("case").expect("every index has case")] = Value::Str(run.case.clone());
+            full[since_at] = since;
             push_tight(
                 &mut run.intervals,
                 Interval {
@@ -1191,18 +1184,6 @@ pub fn keep<T>(list: Vec<T>) -> Vec<T> {
         Vec::new()
     } else {
         list
-    }
-}
-
-/// The names every interval adds to its attributes, made once and shared.
-static CASE: LazyLock<Str> = LazyLock::new(|| Str::from("case"));
-static SINCE: LazyLock<Str> = LazyLock::new(|| Str::from("since"));
-
-/// Python's `dict(attrs, name=value)`: an existing key keeps its place and takes the new value.
-fn set_attr(attrs: &mut Vec<(Str, Value)>, name: &Str, value: Value) {
-    match attrs.iter_mut().find(|(n, _)| n == name) {
-        Some(slot) => slot.1 = value,
-        None => attrs.push((name.clone(), value)),
     }
 }
 
