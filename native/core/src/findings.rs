@@ -270,35 +270,35 @@ impl Pending {
 }
 
 /// Where an event stands among all cases' events: time, then case, then input order.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Position {
+#[derive(Clone, Copy, Debug)]
+pub struct Position<'a> {
     pub time: f64,
-    pub case: Str,
+    pub case: &'a str,
     pub seq: u64,
 }
 
-impl Ord for Position {
-    fn cmp(&self, other: &Position) -> std::cmp::Ordering {
+impl Ord for Position<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.time
             .total_cmp(&other.time)
-            .then_with(|| self.case.cmp(&other.case))
+            .then_with(|| self.case.cmp(other.case))
             .then_with(|| self.seq.cmp(&other.seq))
     }
 }
 
-impl PartialOrd for Position {
-    fn partial_cmp(&self, other: &Position) -> Option<std::cmp::Ordering> {
+impl PartialOrd for Position<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Position {
-    fn eq(&self, other: &Position) -> bool {
+impl PartialEq for Position<'_> {
+    fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == std::cmp::Ordering::Equal
     }
 }
 
-impl Eq for Position {}
+impl Eq for Position<'_> {}
 
 /// A case's membership of a cross-case index under one key with one set of attributes.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -306,12 +306,25 @@ pub struct Interval {
     pub index: u32,
     pub key: Value,
     pub case: Str,
-    pub start: Position,
-    pub end: Option<Position>,
+    /// Time and input order of the event it began at (its case's: [`Interval::start`]).
+    pub from: (f64, u64),
+    /// Time and input order of the event it ended at, if one did.
+    pub until: Option<(f64, u64)>,
     /// The values of the index's attributes, then `case` and `since`, in the order of its `names`
     /// ([`crate::engine::IndexDef::names`]: a join holds many intervals, the names once).
     pub attrs: Arc<Vec<Value>>,
     pub event: Str,
+}
+
+impl Interval {
+    pub fn start(&self) -> Position<'_> {
+        let (time, seq) = self.from;
+        Position { time, case: &self.case, seq }
+    }
+
+    pub fn end(&self) -> Option<Position<'_>> {
+        self.until.map(|(time, seq)| Position { time, case: &self.case, seq })
+    }
 }
 
 /// A cross-case rule's question, asked at an event, answered once every case is known.

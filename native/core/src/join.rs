@@ -17,7 +17,7 @@ use crate::kinds::Kind;
 use crate::run::{Facts, Scope, StateView};
 use crate::value::Value;
 
-struct End<'a>(&'a Position, usize);
+struct End<'a>(Position<'a>, usize);
 
 impl PartialEq for End<'_> {
     fn eq(&self, other: &Self) -> bool {
@@ -33,7 +33,7 @@ impl PartialOrd for End<'_> {
 impl Ord for End<'_> {
     // reversed: BinaryHeap is a max-heap, the sweep wants the earliest end first
     fn cmp(&self, other: &Self) -> Ordering {
-        other.0.cmp(self.0).then_with(|| other.1.cmp(&self.1))
+        other.0.cmp(&self.0).then_with(|| other.1.cmp(&self.1))
     }
 }
 
@@ -42,6 +42,15 @@ pub struct Answers {
     pub violations: Vec<Violation>,
     pub undecided: Vec<Undecided>,
     pub passed: Vec<(u32, u64)>,
+}
+
+/// Where a probe's event stands among all cases' events.
+fn position(p: &Probe) -> Position<'_> {
+    Position {
+        time: p.event.time,
+        case: &p.event.case,
+        seq: p.event.seq,
+    }
 }
 
 pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Interval]) -> Answers {
@@ -72,13 +81,8 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
     for k in order {
         let mut group = groups.remove(&k).unwrap_or_default();
         let mut ivs = members.get(&k).unwrap_or(&empty).clone();
-        ivs.sort_by(|a, b| a.start.cmp(&b.start)); // stable, as Python's sort
-        let pos = |p: &Probe| Position {
-            time: p.event.time,
-            case: p.event.case.clone(),
-            seq: p.event.seq,
-        };
-        group.sort_by_key(|p| pos(p));
+        ivs.sort_by(|a, b| a.start().cmp(&b.start())); // stable, as Python's sort
+        group.sort_by(|a, b| position(a).cmp(&position(b)));
         // indexes into ivs, in start order (a set: the members of one key can be many, and each
         // leaves when its interval ends)
         let mut active: BTreeSet<usize> = BTreeSet::new();
@@ -86,16 +90,16 @@ pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Inter
         let mut next = 0;
         for probe in group {
             let e = &probe.event;
-            let at = pos(probe);
-            while next < ivs.len() && ivs[next].start.cmp(&at) == Ordering::Less {
+            let at = position(probe);
+            while next < ivs.len() && ivs[next].start().cmp(&at) == Ordering::Less {
                 active.insert(next);
-                if let Some(end) = &ivs[next].end {
+                if let Some(end) = ivs[next].end() {
                     ends.push(End(end, next));
                 }
                 next += 1;
             }
             while let Some(End(end, i)) = ends.peek() {
-                if (*end).cmp(&at) == Ordering::Greater {
+                if end.cmp(&at) == Ordering::Greater {
                     break;
                 }
                 let i = *i;

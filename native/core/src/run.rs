@@ -18,7 +18,7 @@ use crate::engine::{CExpr, Engine, Op, VarKind};
 use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
 use crate::findings::{
-    cite, missed_deadlines, tally, Attainment, Interval, Pending, Position, Probe, Undecided,
+    cite, missed_deadlines, tally, Attainment, Interval, Pending, Probe, Undecided,
     Violation, MISSED, ON_TIME,
 };
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
@@ -947,11 +947,7 @@ impl<'e> Runner<'e> {
     /// Bring the case's membership of each index that reads changed state up to date.
     fn index(&mut self, run: &mut CaseRun, e: &Arc<Event>, changed: &[usize]) {
         let engine = self.engine;
-        let pos = Position {
-            time: e.time,
-            case: run.case.clone(),
-            seq: e.seq,
-        };
+        let at = (e.time, e.seq);
         for (i, ix) in engine.indexes.iter().enumerate() {
             if !ix.reads.iter().any(|v| changed.contains(v)) {
                 continue;
@@ -975,8 +971,8 @@ impl<'e> Runner<'e> {
                     continue;
                 }
             }
-            if let Some((_, _, at)) = &prev {
-                run.intervals[*at].end = Some(pos.clone());
+            if let Some((_, _, place)) = &prev {
+                run.intervals[*place].until = Some(at);
             }
             let Some((key, attrs)) = member else { continue };
             let since_at = ix.place("since").expect("every index has since");
@@ -995,8 +991,8 @@ impl<'e> Runner<'e> {
                     index: i as u32,
                     key: key.clone(),
                     case: run.case.clone(),
-                    start: pos.clone(),
-                    end: None,
+                    from: at,
+                    until: None,
                     attrs: Arc::new(full),
                     event: e.id.clone(),
                 },
