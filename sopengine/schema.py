@@ -7,7 +7,6 @@ import re
 from functools import lru_cache
 from typing import Any, Iterator, Mapping, NamedTuple
 
-import jsonschema_rs
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
@@ -38,21 +37,22 @@ def validator(name: str) -> Validator:
 
 
 @lru_cache(maxsize=None)
-def _fast(name: str) -> jsonschema_rs.Validator:
-    """The same schema compiled by jsonschema-rs: it says whether a document is valid some 80 times faster
-    than the validator above, which alone says where and why it is not (every load and lint checks the whole
-    pack, so its cost is paid on every command)."""
-    return jsonschema_rs.validator_for(load_schema(name))
+def _fast(name: str) -> Any:
+    """The same schema compiled by the native module's ``SchemaCheck`` (the Rust jsonschema crate): it says
+    whether a document is valid some 80 times faster than the validator above, which alone says where and
+    why it is not (every load and lint checks the whole pack, so its cost is paid on every command). None
+    without the native module."""
+    from ._core import native
+
+    return None if native is None else native.SchemaCheck(json.dumps(load_schema(name)))
 
 
 def _valid_fast(data: Any, name: str) -> bool:
-    """Whether ``data`` is surely valid: jsonschema-rs accepts it. Its reading is the specification's, which
-    never accepts what the lenient reading here refuses (``tests/test_schema_fast.py``); a value it cannot take
-    (a YAML date, a key that is not text) leaves the answer to the full check."""
-    try:
-        return bool(_fast(name).is_valid(data))
-    except (ValueError, TypeError):
-        return False
+    """Whether ``data`` is surely valid: the fast check accepts it. Its reading is the specification's, which
+    never accepts what the lenient reading here refuses (``tests/test_schema_fast.py``); a value JSON has no
+    word for (a YAML date, a key that is not text) leaves the answer to the full check."""
+    checker = _fast(name)
+    return checker is not None and checker.is_valid(data) is True
 
 
 def _leaf_errors(error: ValidationError) -> list[ValidationError]:

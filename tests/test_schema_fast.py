@@ -1,4 +1,4 @@
-"""The schema check's fast path: jsonschema-rs's "valid" is trusted only because it never accepts a document
+"""The schema check's fast path: the native check's "valid" is trusted only because it never accepts a document
 the full, lenient check refuses. Shown on mutated copies of every SOP and scenario file of the project."""
 
 from __future__ import annotations

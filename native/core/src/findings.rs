@@ -319,11 +319,19 @@ pub struct Interval {
 impl Interval {
     pub fn start(&self) -> Position<'_> {
         let (time, seq) = self.from;
-        Position { time, case: &self.case, seq }
+        Position {
+            time,
+            case: &self.case,
+            seq,
+        }
     }
 
     pub fn end(&self) -> Option<Position<'_>> {
-        self.until.map(|(time, seq)| Position { time, case: &self.case, seq })
+        self.until.map(|(time, seq)| Position {
+            time,
+            case: &self.case,
+            seq,
+        })
     }
 }
 

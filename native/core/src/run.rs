@@ -18,8 +18,8 @@ use crate::engine::{CExpr, Engine, Op, VarKind};
 use crate::event::Event;
 use crate::expr::{Env, Raise, Template};
 use crate::findings::{
-    cite, missed_deadlines, tally, Attainment, Interval, Pending, Probe, Undecided,
-    Violation, MISSED, ON_TIME,
+    cite, missed_deadlines, tally, Attainment, Interval, Pending, Probe, Undecided, Violation,
+    MISSED, ON_TIME,
 };
 use crate::kinds::{invariant, precedence, response, Kind, Rule};
 use crate::value::{num_cmp, Num, Str, Value};

@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod convert;
 mod reader_hooks;
+mod schema;
 mod session;
 mod testhook;
 
@@ -62,6 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PLAN_VERSION", sopengine_core::PLAN_VERSION)?;
     m.add_class::<session::NativeSession>()?;
     m.add_class::<Regex>()?;
+    m.add_class::<schema::SchemaCheck>()?;
     m.add_function(wrap_pyfunction!(reader_hooks::read_jsonl_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader_hooks::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(eval_expression, m)?)?;
