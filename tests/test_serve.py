@@ -15,9 +15,10 @@ from sopengine.audit import load_facts
 from sopengine.cli import cli
 from sopengine.model import Pack
 from sopengine.serve.auth import Tokens, add_token, token_hash
-from sopengine.serve.app import ServeConfig, create_app
-from sopengine.serve.live import LiveConfig
+from sopengine.serve.app import ServeConfig, create_app, split_body
+from sopengine.serve.live import Live, LiveConfig
 from sopengine.serve.store import open_store
+from sopengine.timeutil import format_time
 
 from .conftest import ROOT, postgres_schema, stored_rows, write_jsonl
 
@@ -372,3 +373,40 @@ def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, 
         unknown = c.post("/webhooks/salesforse", json=payload)
         assert unknown.status_code == 404 and "did you mean 'salesforce'" in unknown.json()["error"]
     assert [json.loads(b) for (b,) in stored_rows(db, "SELECT body FROM events ORDER BY seq")] == expected
+
+
+# -- timers on both engines ---------------------------------------------------------------------------
+
+
+def test_both_engines_arm_the_same_timers_at_the_deadlines_of_the_batch_worklist(pack: Pack, facts: Any,
+                                                                                 tmp_path: Path) -> None:
+    """The example log sent in chunks (each case's events evaluated as they come, on a copy before the commit):
+    the same timers and open counts whichever engine serves, and an overdue timer at the deadline of every item
+    of the batch worklist that has one. (The live engine alone: the deadlines of 2024 are past, and the
+    service's scheduler would fire, and so delete, every timer at once.)"""
+    lines = EXAMPLE.read_bytes().splitlines(keepends=True)
+    timers: dict[str, list[tuple[Any, ...]]] = {}
+    opened: dict[str, list[tuple[Any, ...]]] = {}
+    for engine in ("python", "native"):
+        db = str(tmp_path / f"{engine}.db")
+        live = Live(pack, facts, open_store(db), LiveConfig(engine=engine))
+        assert live.engine == engine
+        live.rebuild()
+        for start in range(0, len(lines), 300):
+            outcomes, _ = live.ingest(split_body(b"".join(lines[start:start + 300]), NDJSON["content-type"]),
+                                      "POST /events")
+            assert all(o.status == "accepted" for o in outcomes)
+        live.store.close()
+        timers[engine] = stored_rows(db, "SELECT case_id, rule, trigger, kind, due, text FROM timers "
+                                         "ORDER BY case_id, rule, trigger, kind")
+        opened[engine] = stored_rows(db, "SELECT case_id, open_items FROM cases ORDER BY case_id")
+    assert timers["native"] == timers["python"] and opened["native"] == opened["python"]
+    as_of = "2024-06-12T20:56:34Z"  # the log's latest event
+    work = batch("next", str(EXAMPLE), "--format", "json", "--as-of", as_of)["items"]
+    overdue = {(case, rule, trigger, format_time(due)) for case, rule, trigger, kind, due, _ in timers["native"]
+               if kind == "overdue"}
+    repeating = {r.id for r in pack.rules if getattr(r, "every", None) is not None}  # arm no timer yet
+    dated = {(w["case"], w["rule"], w["events"][0], w["due"]) for w in work
+             if w["due"] and w["rule"] not in repeating}
+    assert len(dated) > 5 and dated <= overdue
+    assert sum(n for _, n in opened["native"]) >= len(work)

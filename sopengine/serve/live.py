@@ -1,10 +1,11 @@
 """The live engine: records in, acknowledged once committed; findings out, the batch audit's.
 
 Ingestion checks each record as the batch reader does (:func:`sopengine.events.event_from_obj`, the pack's
-data declarations), refuses a case's event that comes more than the reorder window after a later one, and
-commits the events, the refused records and the changed cases' timers in one transaction before it answers.
-Then the in-memory session (native where built, as the CLI chooses) is fed. The session is a cache: it is a
-pure function of the stored events and is rebuilt from them at start.
+data declarations), refuses a case's event that comes more than the reorder window after a later one, works
+out the changed cases' timers and notifications on copies of them that take the new events (the session's
+``preview``), and commits the events, the refused records, the timers and the notifications in one
+transaction before it answers. Then the in-memory session (native where built, as the CLI chooses) is fed.
+The session is a cache: it is a pure function of the stored events and is rebuilt from them at start.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import orjson
 
 from ..audit import audit
 from ..datacheck import DataCheck, DataFault, DataNotes, check_event
-from ..evaluator import CaseRun, Evaluator, Plan, Runtime
 from ..events import Event, Record, Rejected, event_from_obj
-from ..findings import AuditResult, Warn, risk_from
+from ..findings import AuditResult, Pending, Warn, risk_from
 from ..kinds.response import ResponseRule, warn_points
 from ..limits import DEFAULT, Limits
 from ..model import Pack
-from ..session import engine_name, index_facts, new_session
+from ..session import engine_name, new_session
 from ..timeutil import format_duration, format_time
 from .store import NewEvent, Store, Timer
 
@@ -96,8 +96,6 @@ class Live:
         self.tally = Tally()
         self._check = DataCheck(pack.events)
         self._type_names = sorted(pack.events)
-        self._plan = Plan(pack)
-        self._eval = Evaluator(self._plan, Runtime(index_facts(self.facts)))
         self._warns: Mapping[str, Warn] = warn_points(pack)
         self._responses = {r.id for r in pack.rules if isinstance(r, ResponseRule)}
         self._latest: dict[str, float] = {}  # case -> its latest event time
@@ -185,8 +183,12 @@ class Live:
                 latest[made.case] = made.time
             outcomes.append(Outcome(line, "accepted", made.id, made.case))
             new.append((made, orjson.dumps(made.to_json())))
-        cases = list(dict.fromkeys(e.case for e, _ in new))
-        timers, violations, open_items = self._case_timers(cases, [e for e, _ in new], outgoing is not None)
+        # Timers and notifications commit with the events that make them, so they are worked out before the
+        # commit, on a copy of each changed case that takes its new events (the session's preview): the session
+        # itself is fed only once the store has the events. Feeding it first would need the store's numbers
+        # (seq) before the insert assigns them, and a failed commit would leave it ahead of the store until a
+        # rebuild (seconds per 100k events); the copy costs each new event a second evaluation, microseconds.
+        timers, violations, open_items = self._case_timers([e for e, _ in new], outgoing is not None)
         notes = [o for key, item in violations for o in outgoing(key, item)] if outgoing is not None else []
         seqs, refused_seqs = self.store.add([NewEvent(e.case, e.id, e.time, b) for e, b in new], refused, timers,
                                             notes, open_items)
@@ -209,12 +211,11 @@ class Live:
         self.tally.duplicates += sum(o.status == "duplicate" for o in outcomes)
         return outcomes, [t for items in timers.values() for t in items]
 
-    def _case_timers(self, cases: Iterable[str], new: Sequence[Event], notify: bool
+    def _case_timers(self, new: Sequence[Event], notify: bool
                      ) -> tuple[dict[str, list[Timer]], list[tuple[str, dict[str, Any]]], dict[str, int]]:
-        """Each changed case evaluated alone on the reference evaluator: the moments its open items turn at
-        risk or overdue with no further event (the due-time index), its violations (for notifications) and
-        the number of items it has open. The deadlines are those the batch audit judges (engines are
-        byte-identical)."""
+        """For each case of ``new`` (events not yet fed), what the session would have with them: the moments
+        its open items turn at risk or overdue with no further event (the due-time index), its violations (for
+        notifications) and the number of items it has open. The deadlines are those the batch audit judges."""
         by_case: dict[str, list[Event]] = {}
         for e in new:
             by_case.setdefault(e.case, []).append(e)
@@ -222,33 +223,31 @@ class Live:
         found: list[tuple[str, dict[str, Any]]] = []
         counts: dict[str, int] = {}
         now = time.time()
-        for case in cases:
-            events = [self._decode(s.body, s.seq) for s in self.store.events(case)] if case in self._latest else []
-            events.extend(by_case.get(case, ()))
-            events.sort(key=lambda e: (e.time, e.seq if e.seq >= 0 else float("inf")))
-            run = CaseRun(case, self._plan)
-            for e in events:
-                self._eval.step(run, e)
-            items: dict[tuple[str, str, str], Timer] = {}
-            pending = self._eval.pending(run)
+        for case, events in by_case.items():
+            pending, case_violations = self._session.preview(case, events)
             counts[case] = len(pending)
-            for p in pending:
-                if p.due is None or p.paused or p.every is not None:
-                    continue
-                trigger = p.events[0] if p.events else ""
-                items[(p.rule, trigger, "overdue")] = Timer(p.due, case, p.rule, trigger, "overdue", p.action)
-                warn = self._warns.get(p.rule)
-                if warn is not None and p.due > now:  # past its deadline already: overdue says it
-                    items[(p.rule, trigger, "at_risk")] = Timer(risk_from(warn, p.due, p.since), case, p.rule,
-                                                                 trigger, "at_risk", p.action)
-            out[case] = list(items.values())
+            out[case] = self._timers(case, pending, now)
             if notify:
-                for v in run.violations:
+                for v in case_violations:
                     kind = "overdue" if v.rule in self._responses else "violation"
                     found.append((f"{case}|{v.rule}|{v.events[0] if v.events else ''}|{kind}",
                                   {"kind": kind, "case": case, "rule": v.rule, "severity": v.severity,
                                    "text": v.message, "time": format_time(v.time), "events": list(v.events)}))
         return out, found, counts
+
+    def _timers(self, case: str, pending: Iterable[Pending], now: float) -> list[Timer]:
+        """The moments a case's open items change with no event (a repeating obligation's arm none yet)."""
+        items: dict[tuple[str, str, str], Timer] = {}
+        for p in pending:
+            if p.due is None or p.paused or p.every is not None:
+                continue
+            trigger = p.events[0] if p.events else ""
+            items[(p.rule, trigger, "overdue")] = Timer(p.due, case, p.rule, trigger, "overdue", p.action)
+            warn = self._warns.get(p.rule)
+            if warn is not None and p.due > now:  # past its deadline already: overdue says it
+                items[(p.rule, trigger, "at_risk")] = Timer(risk_from(warn, p.due, p.since), case, p.rule,
+                                                             trigger, "at_risk", p.action)
+        return list(items.values())
 
     # -- read ----------------------------------------------------------------------------
     @property

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 use sopengine_core::engine::Engine;
 use sopengine_core::event::{Event, Origin};
-use sopengine_core::findings::Partial;
+use sopengine_core::findings::{Partial, Violation};
 use sopengine_core::reader::{DataFaults, Reason};
 use sopengine_core::run::Facts;
 use sopengine_core::session::{Refused, Session};
@@ -205,30 +206,7 @@ impl NativeSession {
         seq: u64,
         line: u64,
     ) -> PyResult<Option<&'static str>> {
-        let engine = self.inner.engine.clone();
-        let (t, undeclared) = match (engine.type_index.get(etype), engine.undeclared) {
-            (Some(&t), _) => (t, None),
-            (None, Some(t)) => (t, Some(Str::from(etype))),
-            (None, None) => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown event type {etype:?}"
-                )))
-            }
-        };
-        let json: serde_json::Value =
-            serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let lookup = |name: &str| engine.field_index.get(name).copied();
-        let event = Event {
-            id: Str::from(id),
-            case: Str::from(case),
-            time,
-            etype: t,
-            undeclared,
-            actor: actor.map(Str::from),
-            data: sopengine_core::json::data_fields(&json, &lookup),
-            seq,
-            origin: Origin { file: 0, line },
-        };
+        let event = self.event(id, case, time, etype, actor, data, seq, line)?;
         Ok(match self.inner.feed(event) {
             Ok(()) => None,
             Err(Refused::Closed) => Some("closed"),
@@ -238,6 +216,62 @@ impl NativeSession {
 
     fn close_case(&mut self, case: &str) {
         self.inner.close_case(case);
+    }
+
+    /// What `case` has open after its last event and the violations it found so far, as if `events`
+    /// (`(id, time, type, actor, data as JSON, seq)`, checked, after every event fed) were added to it;
+    /// the session is left as it was (`Session::preview`). Returns (pending, violations): tuples of the
+    /// fields of `sopengine.findings.Pending` and `Violation`, in their order.
+    #[allow(clippy::type_complexity)]
+    fn preview<'py>(
+        &mut self,
+        py: Python<'py>,
+        case: &str,
+        events: Vec<(String, f64, String, Option<String>, String, u64)>,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let events = events
+            .iter()
+            .map(|(id, time, etype, actor, data, seq)| {
+                self.event(id, case, *time, etype, actor.as_deref(), data, *seq, 0)
+            })
+            .collect::<PyResult<Vec<Event>>>()?;
+        let (pending, violations) = self.inner.preview(case, events);
+        let engine = self.inner.engine.clone();
+        let rule = |i: u32| PyString::new(py, &engine.rules[i as usize].id);
+        let severity = |i: u32| PyString::new(py, &engine.rules[i as usize].severity);
+        let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
+        let open = PyList::empty(py);
+        for p in &pending {
+            let fields = [
+                rule(p.rule).into_any(),
+                p.case.as_ref().into_bound_py_any(py)?,
+                severity(p.rule).into_any(),
+                p.action.as_str().into_bound_py_any(py)?,
+                p.message.as_str().into_bound_py_any(py)?,
+                p.since.into_bound_py_any(py)?,
+                p.start.into_bound_py_any(py)?,
+                p.due.into_bound_py_any(py)?,
+                p.every.into_bound_py_any(py)?,
+                PyTuple::new(py, ids(&p.events))?.into_any(),
+                columns_to_py(py, &columns, &p.columns)?.into_any(),
+                p.more_events.into_bound_py_any(py)?,
+                p.missed.into_bound_py_any(py)?,
+                p.accountable.as_deref().into_bound_py_any(py)?,
+                p.attained.into_bound_py_any(py)?,
+                p.last.into_bound_py_any(py)?,
+                p.ended.into_bound_py_any(py)?,
+                p.idle.into_bound_py_any(py)?,
+                p.zone.as_deref().into_bound_py_any(py)?,
+                PyTuple::new(py, &p.pauses)?.into_any(),
+            ];
+            open.append(PyTuple::new(py, fields)?)?;
+        }
+        let found = PyList::empty(py);
+        for v in violations {
+            let r = v.rule;
+            found.append(violation_to_py(py, v, rule(r), severity(r))?)?;
+        }
+        Ok((open, found))
     }
 
     /// Read and evaluate one JSON Lines file (plain or .gz) in the core.
@@ -398,21 +432,11 @@ impl NativeSession {
             .collect();
         let rule = |i: u32| rule_names[i as usize].clone();
         let severity = |i: u32| severities[i as usize].clone();
-        let ids = |v: &[Str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
         let violations = PyList::empty(py);
         // Taken, not borrowed: each violation's text is freed as soon as Python has its copy.
         for v in std::mem::take(&mut judged.violations) {
-            violations.append((
-                rule(v.rule),
-                v.case.as_ref(),
-                v.time,
-                severity(v.rule),
-                v.message.as_str(),
-                PyTuple::new(py, ids(&v.events))?,
-                v.more_events,
-                v.accountable.as_deref(),
-                PyTuple::new(py, &v.pauses)?,
-            ))?;
+            let r = v.rule;
+            violations.append(violation_to_py(py, v, rule(r), severity(r))?)?;
         }
         let actions = PyList::empty(py);
         for a in &judged.next_actions {
@@ -433,10 +457,7 @@ impl NativeSession {
         let work = PyList::empty(py);
         for w in &judged.work {
             let p = &w.pending;
-            let cols = PyList::empty(py);
-            for (name, value) in columns.iter().zip(p.columns.iter()) {
-                cols.append((*name, to_py(py, value)?))?;
-            }
+            let cols = columns_to_py(py, &columns, &p.columns)?;
             work.append((
                 rule(p.rule),
                 p.case.as_ref(),
@@ -444,7 +465,7 @@ impl NativeSession {
                 p.shown_due(),
                 p.since,
                 w.overdue,
-                PyTuple::new(py, cols)?,
+                cols,
                 PyTuple::new(py, ids(&p.events))?,
                 p.more_events,
                 p.zone.as_deref(),
@@ -610,7 +631,86 @@ pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -
     }
 }
 
+/// A finding's event ids as Python takes them.
+fn ids(v: &[Str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A violation as the fields of `sopengine.findings.Violation`, in their order (taken: its text is
+/// freed as soon as Python has its copy).
+fn violation_to_py<'py>(
+    py: Python<'py>,
+    v: Violation,
+    rule: Bound<'py, PyString>,
+    severity: Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    (
+        rule,
+        v.case.as_ref(),
+        v.time,
+        severity,
+        v.message.as_str(),
+        PyTuple::new(py, ids(&v.events))?,
+        v.more_events,
+        v.accountable.as_deref(),
+        PyTuple::new(py, &v.pauses)?,
+    )
+        .into_pyobject(py)
+}
+
+/// The pack's worklist columns of an open item: ((name, value), ...).
+fn columns_to_py<'py>(
+    py: Python<'py>,
+    names: &[&str],
+    values: &[sopengine_core::value::Value],
+) -> PyResult<Bound<'py, PyTuple>> {
+    let cols = PyList::empty(py);
+    for (name, value) in names.iter().zip(values.iter()) {
+        cols.append((*name, to_py(py, value)?))?;
+    }
+    PyTuple::new(py, cols)
+}
+
 impl NativeSession {
+    /// An event of `case` as the core takes it (its type by index, or undeclared in an open vocabulary).
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        id: &str,
+        case: &str,
+        time: f64,
+        etype: &str,
+        actor: Option<&str>,
+        data: &str,
+        seq: u64,
+        line: u64,
+    ) -> PyResult<Event> {
+        let engine = &self.inner.engine;
+        let (t, undeclared) = match (engine.type_index.get(etype), engine.undeclared) {
+            (Some(&t), _) => (t, None),
+            (None, Some(t)) => (t, Some(Str::from(etype))),
+            (None, None) => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown event type {etype:?}"
+                )))
+            }
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let lookup = |name: &str| engine.field_index.get(name).copied();
+        Ok(Event {
+            id: Str::from(id),
+            case: Str::from(case),
+            time,
+            etype: t,
+            undeclared,
+            actor: actor.map(Str::from),
+            data: sopengine_core::json::data_fields(&json, &lookup),
+            seq,
+            origin: Origin { file: 0, line },
+        })
+    }
+
     /// The faults of an event's data to note (maybe none), or why it is rejected (`check_event`).
     fn data_verdict(&self, event: &Event, others: &[Str]) -> Result<Vec<Fault>, Reason> {
         let vocab = &self.inner.engine.vocab;
