@@ -88,7 +88,7 @@ def start(db: str, engine: str, code: Path = ROOT) -> tuple[str, subprocess.Pope
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "sopengine", "serve", "--sops", str(ROOT / "sops"), "--facts",
                              str(FACTS), "--db", db, "--port", str(port), "--dev-no-auth", "--engine", engine],
-                            env=env, stderr=subprocess.DEVNULL)
+                            env=env, cwd=code, stderr=subprocess.DEVNULL)  # cwd: -m imports from it first
     deadline = time.monotonic() + 600
     while True:
         try:
