@@ -236,10 +236,13 @@ class Live:
         return out, found, counts
 
     def _timers(self, case: str, pending: Iterable[Pending], now: float) -> list[Timer]:
-        """The moments a case's open items change with no event (a repeating obligation's arm none yet)."""
+        """The moments a case's open items change with no event. An item's next deadline (``due``) is when the
+        batch audit first judges it overdue; a repeating obligation's later deadlines share its notification
+        key, so it is notified once, as its overdue violations are. A paused clock has no deadline until an
+        event of its case starts it again, and that event re-arms the case's timers."""
         items: dict[tuple[str, str, str], Timer] = {}
         for p in pending:
-            if p.due is None or p.paused or p.every is not None:
+            if p.due is None or p.paused:
                 continue
             trigger = p.events[0] if p.events else ""
             items[(p.rule, trigger, "overdue")] = Timer(p.due, case, p.rule, trigger, "overdue", p.action)
