@@ -14,7 +14,8 @@ facts), then, from one client on loopback:
    latency of each batch request;
 2. sends ``--singles`` more events one per request: p50/p99 latency of a single-event ingest;
    then ``--comments`` comments on the open cases in batches (events of cases the service already has);
-3. reads the server's resident memory (VmRSS) with every case open, and times GET /next and /metrics;
+3. reads the server's resident memory (VmRSS) with every case open, times GET /next and /metrics, and the
+   answers to GET /healthz asked while a GET /next is under way;
 4. restarts it on the same store and times until it is ready (the state rebuilt from the stored events).
 
 Every request is acknowledged only after its SQLite transaction committed (synchronous=FULL), so the figures
@@ -133,6 +134,24 @@ def main() -> None:
         print(f"| {k:<{width}} | {v} |")
 
 
+def beside(url: str, path: str) -> list[float]:
+    """The latencies of /healthz asked one after the other while ``path`` is being answered."""
+    import threading
+
+    done = threading.Event()
+    slow = threading.Thread(target=lambda: (httpx.get(f"{url}{path}", timeout=600), done.set()))
+    slow.start()
+    out: list[float] = []
+    with httpx.Client(timeout=600) as http:
+        time.sleep(0.05)  # let the slow request reach the server first
+        while not done.is_set():
+            t = time.perf_counter()
+            http.get(f"{url}/healthz")
+            out.append(time.perf_counter() - t)
+    slow.join()
+    return out or [0.0]
+
+
 def run(url: str, proc: subprocess.Popen[bytes], args: argparse.Namespace) -> list[tuple[str, str]]:
     idle = rss_mb(proc.pid)
     now = time.time()
@@ -185,6 +204,9 @@ def run(url: str, proc: subprocess.Popen[bytes], args: argparse.Namespace) -> li
             r = http.get(f"{url}{path}")
             rows.append((f"GET {path} with {open_cases:,} open cases", f"{(time.perf_counter() - t) * 1000:,.0f} ms "
                          f"({len(r.content) / 1e6:.1f} MB)"))
+        health = beside(url, "/next")
+        rows.append((f"GET /healthz during a GET /next ({open_cases:,} open cases)",
+                     f"{len(health)} answered; p50 {pct(health, 50) * 1000:,.0f} ms, max {max(health) * 1000:,.0f} ms"))
         ready = http.get(f"{url}/readyz").json()
     rows.append(("engine", ready["engine"]))
     return rows

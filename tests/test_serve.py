@@ -408,3 +408,52 @@ def test_both_engines_arm_the_same_timers_at_the_deadlines_of_the_batch_worklist
     dated = {(w["case"], w["rule"], w["events"][0], w["due"]) for w in work if w["due"]}
     assert len(dated) > 5 and dated <= overdue
     assert sum(n for _, n in opened["native"]) >= len(work)
+
+
+# -- judging off the event loop -----------------------------------------------------------------------
+
+
+def opened_ticket(case: str) -> dict[str, Any]:
+    """An event that opens obligations (a first response, an assignee) in the bundled pack."""
+    return {"id": f"{case}-1", "case": case, "time": "2024-05-06T09:00:00Z", "type": "ticket.created",
+            "data": {"reporter": "r@mail.example", "organization": "Bright Roofs", "channel": ["email"],
+                     "labels": [], "priority": "Medium", "request_type": "training"}}
+
+
+def test_health_and_metrics_answer_while_the_worklist_is_judged_and_an_ingest_waits_for_it(
+        pack: Pack, facts: Any, db: str) -> None:
+    """The judgement of /next is held (a test hook waits on an event) : /healthz and /metrics are answered
+    meanwhile; an ingest sent meanwhile waits until the judgement is done, so it is not in that worklist."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    as_of = {"as_of": "2024-05-07T00:00:00Z"}
+    with client(pack, facts, db) as c, ThreadPoolExecutor(4) as pool:
+        assert c.post("/events", json=opened_ticket("H1")).json()["accepted"] == 1
+        live = c.app.state.live  # type: ignore[attr-defined]
+        judging, release = threading.Event(), threading.Event()
+        judge = live.result
+
+        def held(at: float | None) -> Any:
+            judging.set()
+            release.wait(60)
+            return judge(at)
+
+        live.result = held
+        try:
+            worklist = pool.submit(c.get, "/next", params=as_of)
+            assert judging.wait(60)
+            health = pool.submit(c.get, "/healthz").result(60)  # a timeout here: the loop was held up
+            metrics = pool.submit(c.get, "/metrics").result(60)
+            ingest = pool.submit(c.post, "/events", json=opened_ticket("H2"))
+            assert pool.submit(c.get, "/healthz").result(60).status_code == 200
+            assert health.status_code == metrics.status_code == 200 and "sopengine_cases 1" in metrics.text
+            assert not worklist.done()
+        finally:
+            release.set()
+        held_items = worklist.result(60).json()["items"]
+        assert ingest.result(60).json()["accepted"] == 1
+        live.result = judge
+        items = c.get("/next", params=as_of).json()["items"]
+    assert {i["case"] for i in held_items} == {"H1"}  # judged before the ingest that waited for it
+    assert {i["case"] for i in items} == {"H1", "H2"}

@@ -26,7 +26,7 @@ from ..limits import DEFAULT, Limits
 from ..model import Pack
 from ..session import engine_name, new_session
 from ..timeutil import format_duration, format_time
-from .store import NewEvent, Store, Timer
+from .store import NewEvent, Reader, Store, Timer
 
 
 @dataclass(frozen=True)
@@ -258,24 +258,43 @@ class Live:
         latest: float | None = self._session.latest_time
         return latest
 
+    def is_live(self, as_of: float | None) -> bool:
+        """Whether the live session answers as of ``as_of`` (at or after the latest event), rather than a
+        batch audit of the stored events (:meth:`stored_result`)."""
+        latest = self.latest_time
+        return as_of is None or latest is None or as_of >= latest
+
     def result(self, as_of: float | None) -> AuditResult:
         """The audit's findings over the stored events as of ``as_of`` (None: the latest event time), as
         ``sopengine audit --as-of`` gives them over a log of these events (less provenance). An as-of before
         the latest event is answered by a batch audit of the stored events (later ones are skipped, as the
-        batch audit skips them); otherwise by the live session."""
-        latest = self.latest_time
-        if as_of is None or latest is None or as_of >= latest:
+        batch audit skips them); otherwise by the live session.
+
+        The session is one user's at a time: it may run on another thread than ingest's, never beside it
+        (the service holds its engine lock around both)."""
+        if self.is_live(as_of):
             result: AuditResult = self._session.result(as_of)
             return result
-        return audit(self.pack, self.records(), self.facts, as_of, engine=self.engine, limits=self.config.limits,
-                     lenient_data=self.config.lenient_data)
+        return self.stored_result(as_of)
 
-    def records(self, case: str | None = None) -> Iterator[Record]:
-        """The stored events in input order, then the refused records: a log of the service's input."""
-        for stored in self.store.events(case):
+    def stored_result(self, as_of: float | None) -> AuditResult:
+        """A batch audit of the stored events as of ``as_of``, read through a connection of its own (one
+        snapshot): it uses neither the session nor the service's connection, so it runs beside ingest."""
+        reader = self.store.reader()
+        try:
+            return audit(self.pack, self.records(reader=reader), self.facts, as_of, engine=self.engine,
+                         limits=self.config.limits, lenient_data=self.config.lenient_data)
+        finally:
+            reader.close()
+
+    def records(self, case: str | None = None, reader: Reader | None = None) -> Iterator[Record]:
+        """The stored events in input order, then the refused records: a log of the service's input (read
+        through ``reader``, else the store's own connection)."""
+        source: Reader | Store = reader if reader is not None else self.store
+        for stored in source.events(case):
             yield self._decode(stored.body, stored.seq)
         if case is None:
-            for r in self.store.rejections():
+            for r in source.rejections():
                 yield Rejected(r.source, r.seq, r.error)
 
     def open_counts(self) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import psycopg
 
 from ..errors import UsageError
-from .store import NewEvent, Outgoing, StoredEvent, StoredRejection, Timer
+from .store import NewEvent, Outgoing, Reader, StoredEvent, StoredRejection, Timer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -103,6 +103,7 @@ class PostgresStore:
     connection, used by one thread at a time (the service's event loop); one writer process per store."""
 
     def __init__(self, url: str, *, lock_wait: float = 10.0):
+        self._url = url
         try:
             self._db = psycopg.connect(url, autocommit=True, application_name="sopengine serve")
         except psycopg.Error as exc:
@@ -195,25 +196,13 @@ class PostgresStore:
         return {(case, event_id) for case, event_id in rows}
 
     def events(self, case: str | None = None) -> Iterator[StoredEvent]:
-        # by pages on seq rather than a server-side cursor, which would hold a transaction open across the
-        # caller's other calls on this connection (the service's single writer adds nothing while it reads)
-        after = 0
-        while True:
-            if case is None:
-                rows = self._db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE seq > %s "
-                                        "ORDER BY seq LIMIT %s", (after, _PAGE)).fetchall()
-            else:
-                rows = self._db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE case_id = %s "
-                                        "AND seq > %s ORDER BY seq LIMIT %s", (case, after, _PAGE)).fetchall()
-            for seq, case_id, event_id, at, body in rows:
-                yield StoredEvent(seq, case_id, event_id, at, bytes(body))
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+        return _events(self._db, case)
 
     def rejections(self) -> list[StoredRejection]:
-        return [StoredRejection(*row) for row in
-                self._db.execute("SELECT seq, source, line, error FROM rejected ORDER BY seq")]
+        return _rejections(self._db)
+
+    def reader(self) -> Reader:
+        return _PostgresReader(self._url)
 
     def rejected_body(self, seq: int) -> bytes | None:
         row = self._db.execute("SELECT body FROM rejected WHERE seq = %s", (seq,)).fetchone()
@@ -274,3 +263,44 @@ class PostgresStore:
 
     def close(self) -> None:
         self._db.close()  # ends the session: the server releases the writer's advisory lock
+
+
+def _events(db: psycopg.Connection[Any], case: str | None) -> Iterator[StoredEvent]:
+    # by pages on seq rather than a server-side cursor, which would hold a transaction open across the
+    # caller's other calls on the service's connection (its single writer adds nothing while it reads)
+    after = 0
+    while True:
+        if case is None:
+            rows = db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE seq > %s "
+                              "ORDER BY seq LIMIT %s", (after, _PAGE)).fetchall()
+        else:
+            rows = db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE case_id = %s "
+                              "AND seq > %s ORDER BY seq LIMIT %s", (case, after, _PAGE)).fetchall()
+        for seq, case_id, event_id, at, body in rows:
+            yield StoredEvent(seq, case_id, event_id, at, bytes(body))
+        if len(rows) < _PAGE:
+            return
+        after = rows[-1][0]
+
+
+def _rejections(db: psycopg.Connection[Any]) -> list[StoredRejection]:
+    return [StoredRejection(*row) for row in db.execute("SELECT seq, source, line, error FROM rejected ORDER BY seq")]
+
+
+class _PostgresReader:
+    """A connection of its own in one read-only REPEATABLE READ transaction: every page it reads is of one
+    snapshot, while the service's connection goes on committing."""
+
+    def __init__(self, url: str):
+        self._db = psycopg.connect(url, application_name="sopengine serve (reader)")
+        self._db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        self._db.read_only = True
+
+    def events(self, case: str | None = None) -> Iterator[StoredEvent]:
+        return _events(self._db, case)
+
+    def rejections(self) -> list[StoredRejection]:
+        return _rejections(self._db)
+
+    def close(self) -> None:
+        self._db.close()  # the transaction is rolled back: it wrote nothing

@@ -405,18 +405,25 @@ impl NativeSession {
         others: Vec<Bound<'py, PyBytes>>,
         parts: Vec<std::path::PathBuf>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        // Decoded one at a time as the merge takes them. They come from this core's own workers
-        // (`partial_bytes`): bytes that do not decode are a fault of the program, not of the input.
-        let others = others.iter().map(|b| {
-            Partial::from_bytes(b.as_bytes()).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
+        // Judged without the GIL, so that Python's other threads run meanwhile (a service's event loop
+        // answers while a worker thread judges 100k open cases). The workers' partials are read as
+        // byte slices: a bytes object is immutable, and `others` keeps each alive until this returns.
+        let others: Vec<&[u8]> = others.iter().map(|b| b.as_bytes()).collect();
+        let inner = &mut self.inner;
+        let mut judged = py.detach(move || {
+            // Decoded one at a time as the merge takes them. They come from this core's own workers
+            // (`partial_bytes`): bytes that do not decode are a fault of the program, not of the input.
+            let others = others.into_iter().map(|b| {
+                Partial::from_bytes(b).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
+            });
+            if last {
+                let (engine, facts) = (inner.engine.clone(), inner.facts.clone());
+                let done = std::mem::replace(inner, Session::new(engine, facts, false));
+                done.finish(as_of, others, parts)
+            } else {
+                inner.result(as_of, others, parts)
+            }
         });
-        let mut judged = if last {
-            let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
-            let done = std::mem::replace(&mut self.inner, Session::new(engine, facts, false));
-            done.finish(as_of, others, parts)
-        } else {
-            self.inner.result(as_of, others, parts)
-        };
         let engine = self.inner.engine.clone();
         // One Python string per rule and per severity, shared by every finding (a 5M-event audit has
         // ~600k of them), rather than two new strings for each.
