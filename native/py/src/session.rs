@@ -441,12 +441,15 @@ impl NativeSession {
         let severity = |i: u32| severities[i as usize].clone();
         let violations = PyList::empty(py);
         // Taken, not borrowed: each violation's text is freed as soon as Python has its copy.
+        let mut made = 0usize;
         for v in std::mem::take(&mut judged.violations) {
+            let_others_run(py, &mut made);
             let r = v.rule;
             violations.append(violation_to_py(py, v, rule(r), severity(r))?)?;
         }
         let actions = PyList::empty(py);
         for a in &judged.next_actions {
+            let_others_run(py, &mut made);
             let p = &a.pending;
             actions.append((
                 rule(p.rule),
@@ -463,6 +466,7 @@ impl NativeSession {
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
         let work = PyList::empty(py);
         for w in &judged.work {
+            let_others_run(py, &mut made);
             let p = &w.pending;
             let cols = columns_to_py(py, &columns, &p.columns)?;
             work.append((
@@ -635,6 +639,16 @@ pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -
     {
         Some(d) => pyo3::exceptions::PyOSError::new_err((DAMAGED, (d.damage.name(), d.line))),
         None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
+    }
+}
+
+/// Every 4,096 Python objects made, let the other Python threads run: Rust code holding the GIL is
+/// never asked to give it up (Python's switch interval works on bytecode), so a long conversion would
+/// hold up a service's event loop. Dropping the GIL hands it to a thread that asked for it.
+fn let_others_run(py: Python<'_>, made: &mut usize) {
+    *made += 1;
+    if *made % 4096 == 0 {
+        py.detach(|| ());
     }
 }
 
