@@ -457,3 +457,59 @@ def test_health_and_metrics_answer_while_the_worklist_is_judged_and_an_ingest_wa
         items = c.get("/next", params=as_of).json()["items"]
     assert {i["case"] for i in held_items} == {"H1"}  # judged before the ingest that waited for it
     assert {i["case"] for i in items} == {"H1", "H2"}
+
+
+# -- a lost store connection --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_lost_postgresql_connection_is_answered_503_and_the_next_request_connects_again(
+        pack: Pack, facts: Any, postgres_db: str) -> None:
+    import psycopg
+
+    from sopengine.serve.postgres import PostgresStore
+    from sopengine.errors import UsageError
+
+    with client(pack, facts, postgres_db) as c:
+        assert c.post("/events", json=opened_ticket("L1")).json()["accepted"] == 1
+        store = c.app.state.live.store  # type: ignore[attr-defined]
+        with psycopg.connect(postgres_db, autocommit=True) as admin:
+            pid = store._db.info.backend_pid
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+            lost = c.post("/events", json=[opened_ticket("L2"), opened_ticket("L3")])
+            assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
+            assert "send it again" in lost.json()["error"]
+            assert stored(postgres_db) == (1, 0)  # nothing of it
+            again = c.post("/events", json=[opened_ticket("L2"), opened_ticket("L3")])
+            assert again.status_code == 200 and again.json()["accepted"] == 2
+            assert store._db.info.backend_pid != pid
+        assert c.get("/findings").json()["summary"]["events"] == 3
+        assert c.get("/readyz").json()["events"] == 3
+        with pytest.raises(UsageError, match="another sopengine serve"):  # the writer's lock was taken again
+            PostgresStore(postgres_db, lock_wait=0)
+
+
+def test_a_commit_whose_answer_was_lost_is_answered_503_and_the_state_rebuilt_from_the_store(
+        pack: Pack, facts: Any, db: str) -> None:
+    """The store committed the events but the answer never came (the connection broke after COMMIT): the
+    session was not fed them, so it is rebuilt from the store before it is used again."""
+    from sopengine.serve.store import StoreUnavailable
+
+    with client(pack, facts, db) as c:
+        assert c.post("/events", json=opened_ticket("K1")).json()["accepted"] == 1
+        live = c.app.state.live  # type: ignore[attr-defined]
+        add = live.store.add
+
+        def committed_then_lost(*args: Any, **kwargs: Any) -> Any:
+            add(*args, **kwargs)
+            raise StoreUnavailable("the connection to the store was lost")
+
+        live.store.add = committed_then_lost
+        assert c.post("/events", json=opened_ticket("K2")).status_code == 503
+        live.store.add = add
+        assert stored(db) == (2, 0) and live.stale
+        assert c.get("/readyz").json()["events"] == 2  # the probe brought it back
+        assert not live.stale
+        assert {i["case"] for i in c.get("/next", params={"as_of": "2024-05-07T00:00:00Z"}).json()["items"]} == \
+            {"K1", "K2"}
+        assert c.post("/events", json=opened_ticket("K2")).json()["duplicate"] == 1

@@ -14,8 +14,8 @@ import pytest
 
 from sopengine import load_pack
 from sopengine.serve.app import ServeConfig, create_app
-from sopengine.serve.notify import LATENCY, Target
-from sopengine.serve.store import open_store
+from sopengine.serve.notify import LATENCY, RETRY, Target
+from sopengine.serve.store import StoreUnavailable, open_store
 from sopengine.timeutil import format_time
 
 from .conftest import PACKS, stored_rows
@@ -191,3 +191,27 @@ def test_a_repeating_obligation_turns_overdue_with_no_event_and_is_notified_once
         ("overdue", "desk/update-while-waiting", "T-4|desk/update-while-waiting|w1|overdue")]
     assert receiver.got[0][0] >= first  # at its deadline, not before
     assert [(kind, format_time(due)) for kind, due in armed] == [("overdue", format_time(first + EVERY))]
+
+
+def test_a_timer_and_a_delivery_that_find_the_store_unreachable_are_tried_again(db: str, receiver: Receiver) -> None:
+    """The scheduler and the deliverer outlive a lost store connection (:class:`StoreUnavailable`): the timer is
+    fired and its notification delivered once the store answers again."""
+    with service(db, [Target(receiver.url)]) as c:
+        store = c.app.state.notifier.store  # type: ignore[attr-defined]
+        fire, outbox_due = store.fire, store.outbox_due
+        failed: list[str] = []
+
+        def once(name: str, real: Any) -> Any:
+            def call(*args: Any) -> Any:
+                if name not in failed:
+                    failed.append(name)
+                    raise StoreUnavailable("the connection to the store was lost")
+                return real(*args)
+            return call
+
+        store.fire, store.outbox_due = once("fire", fire), once("outbox_due", outbox_due)
+        c.post("/events", json=opened("late", time.time() - WITHIN - 1))  # overdue at once
+        receiver.wait(1, 2 * RETRY + LATENCY + 2)
+        time.sleep(0.3)
+    assert sorted(failed) == ["fire", "outbox_due"]
+    assert [(b["kind"], b["trigger"]) for *_, b in receiver.got] == [("overdue", "late")]

@@ -37,7 +37,7 @@ from .auth import Tokens, allows, is_loopback, presented_token, signature_ok
 from .live import Live, LiveConfig, Outcome, refused
 from .notify import LATENCY, Notifier, Target
 from .openapi import openapi
-from .store import Store
+from .store import Store, StoreUnavailable
 
 MB = 1 << 20
 
@@ -130,8 +130,16 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         status = 422 if outcomes and counts["rejected"] == len(outcomes) else 200
         return JSONResponse({**counts, "records": [o.to_json() for o in outcomes]}, status_code=status)
 
+    def recovered() -> None:
+        """After a write whose outcome was lost with the store's connection: the session rebuilt from the store
+        and the timers armed again from it (that write's may be there), before the session is used again. On
+        the loop, under the engine lock (a rebuild reads every stored event: seconds per 100k)."""
+        if live.recover():
+            notifier.arm(store.timers())
+
     async def commit(records: list[tuple[int, Any]], source: str) -> list[Outcome]:
         async with engine:
+            recovered()
             outcomes, timers = live.ingest(records, source, notifier.outgoing if config.notify else None)
         notifier.arm(timers)
         if config.notify:
@@ -198,6 +206,7 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         """The findings as of ``as_of``, judged on a worker thread: by the session under the engine lock, or
         by a batch audit of the stored events (an as-of before the latest event), which needs no lock."""
         async with engine:
+            recovered()
             if live.is_live(as_of):
                 return await run_in_threadpool(live.result, as_of)
         return await run_in_threadpool(live.stored_result, as_of)
@@ -261,6 +270,8 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def readyz(_request: Request) -> Response:
+        async with engine:
+            recovered()  # a probe alone brings the service back after a lost connection
         if not live.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "events": store.counts()["events"], "engine": live.engine})
@@ -300,10 +311,17 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         Route("/openapi.json", guard("read", get_openapi), methods=["GET"]),
         Route("/admin/dead-letters", guard("admin", dead_letters), methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={StoreUnavailable: unavailable})
     app.state.live = live
     app.state.notifier = notifier
     return app
+
+
+async def unavailable(_request: Request, exc: Exception) -> Response:
+    """The store could not be reached: nothing of the request is half stored (its transaction was rolled back,
+    or committed whole with its answer lost), and a client sends it again (a stored event is then answered
+    ``duplicate``). The next request connects again."""
+    return _problem(503, f"{exc}; nothing of this request is half stored: send it again", {"retry-after": "1"})
 
 
 def _webhook_mappings(dirs: Sequence[str]) -> list[str]:

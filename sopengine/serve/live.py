@@ -26,7 +26,7 @@ from ..limits import DEFAULT, Limits
 from ..model import Pack
 from ..session import engine_name, new_session
 from ..timeutil import format_duration, format_time
-from .store import NewEvent, Reader, Store, Timer
+from .store import NewEvent, Reader, Store, StoreUnavailable, Timer
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class Live:
         self._latest: dict[str, float] = {}  # case -> its latest event time
         self._session = self._new_session()
         self.ready = False
+        self.stale = False  # the store may hold what the session was not fed (a commit's answer was lost)
 
     def _new_session(self) -> Any:
         return new_session(self.pack, self.facts, self.engine, timelines=False, limits=self.config.limits,
@@ -108,7 +109,9 @@ class Live:
 
     # -- start ---------------------------------------------------------------------------
     def rebuild(self) -> int:
-        """Feed the stored events to a new session (the state is a function of them); returns their number."""
+        """Feed the stored events to a new session (the state is a function of them); returns their number.
+        Until it has finished, the service is not ready (and :attr:`stale` stays set if it fails)."""
+        self.ready = False
         self._session = session = self._new_session()
         self._latest.clear()
         n = 0
@@ -120,7 +123,16 @@ class Live:
         for r in self.store.rejections():
             session.reject(Rejected(r.source, r.seq, r.error))
         self.ready = True
+        self.stale = False
         return n
+
+    def recover(self) -> bool:
+        """Rebuild the session if a write's outcome was lost with the store's connection (:attr:`stale`):
+        before the session is used again. True when it rebuilt."""
+        if not self.stale:
+            return False
+        self.rebuild()
+        return True
 
     def _decode(self, body: bytes, seq: int) -> Event:
         event = event_from_obj(orjson.loads(body), "", None, seq, max_depth=None)
@@ -190,8 +202,12 @@ class Live:
         # rebuild (seconds per 100k events); the copy costs each new event a second evaluation, microseconds.
         timers, violations, open_items = self._case_timers([e for e, _ in new], outgoing is not None)
         notes = [o for key, item in violations for o in outgoing(key, item)] if outgoing is not None else []
-        seqs, refused_seqs = self.store.add([NewEvent(e.case, e.id, e.time, b) for e, b in new], refused, timers,
-                                            notes, open_items)
+        try:
+            seqs, refused_seqs = self.store.add([NewEvent(e.case, e.id, e.time, b) for e, b in new], refused,
+                                                timers, notes, open_items)
+        except StoreUnavailable:  # its COMMIT may have happened: the session is rebuilt before it is used again
+            self.stale = True
+            raise
         # committed: from here on the records are acknowledged, and the session must follow the store
         try:
             for (event, _), seq in zip(new, seqs):

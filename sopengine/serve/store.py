@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol, Sequence
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (a server store's connection was lost): the request that finds it is
+    answered 503, the interrupted transaction stored nothing (or, its ``COMMIT`` sent and the answer lost, all of
+    it), and a later call tries again."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An acknowledged event: its place in the store (``seq``, the input order) and its canonical JSON."""
