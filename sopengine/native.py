@@ -26,7 +26,7 @@ from .errors import InputError
 from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Skipped, damaged_message,
                      render_native_reason)
 from .expr import Expr, Template, state_refs
-from .findings import AuditResult, NextAction, Undecided, Violation, WorkItem
+from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
 from .judging import assemble
 from .kinds.response import warn_points
 from .kinds import KINDS
@@ -221,6 +221,15 @@ class NativeSession:
             self._latest = event.time
         if self._keep:
             self._events.setdefault(event.case, []).append(event)
+
+    def preview(self, case: str, events: Sequence[Event] = ()) -> tuple[list[Pending], list[Violation]]:
+        """What ``case`` has open after its last event and the violations it found so far, as if ``events``
+        (of that case, already checked) came after every event fed; the session is left as it was (see
+        :meth:`sopengine.Session.preview`)."""
+        pending, violations = self._core.preview(case, [
+            (e.id, e.time, e.type, e.actor, orjson.dumps(e.data, default=str).decode(), self._seq + n)
+            for n, e in enumerate(events)])
+        return [Pending(*p) for p in pending], [Violation(*v) for v in violations]
 
     def feed_file(self, path: str, counter: LineCounter | None = None) -> None:
         """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core, under this session's

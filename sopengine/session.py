@@ -11,7 +11,7 @@ What is open at the end is judged, and cross-case rules answered, by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .datacheck import DataCheck, DataFault, DataNotes, check_event
 from .errors import InputError, StrictModeError, UsageError
@@ -189,6 +189,31 @@ class Session:
         self._closed.absorb(self._found(case))
         self._closed.cases += 1
         self._closed_ids.add(case_id)
+
+    def preview(self, case_id: str, events: Sequence[Event] = ()) -> tuple[list[Pending], list[Violation]]:
+        """What a case has open after its last event (:meth:`Evaluator.pending`) and the violations it found so
+        far, as if ``events`` (of that case, already checked) came after every event fed, in this order. The
+        session is left as it was, the events too, and nothing is noted or counted: a service computes a changed
+        case's timers from this before it commits the events, and feeds them once they are committed. An id the
+        case (or an earlier one of ``events``) has is left out, as :meth:`feed` refuses it; a closed case has
+        nothing open. The events a case is replayed from are its kept ones (``keep_events``)."""
+        case = self._cases.get(case_id)
+        if case is None and case_id in self._closed_ids:
+            return [], []
+        ids = set(case.ids) if case is not None else set()
+        extra: list[Event] = []
+        for n, e in enumerate(events):
+            if e.id not in ids:
+                ids.add(e.id)
+                extra.append(Event(e.id, e.case, e.time, e.type, e.actor, e.data, self._seq + n, e.origin))
+        if case is not None and not extra and not case.dirty:
+            run = case.run
+        else:  # the reference engine replays the case (a copy of its run would share its mutable parts)
+            run = CaseRun(case_id, self._plan)
+            kept = case.events if case is not None else []
+            for e in sorted([*kept, *extra], key=lambda ev: (ev.time, ev.seq)):
+                self._eval.step(run, e)
+        return self._eval.pending(run), list(run.violations)
 
     def _settle(self, case: _Case) -> CaseRun:
         if case.dirty:

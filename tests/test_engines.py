@@ -5,6 +5,7 @@ Every scenario of every pack, the example log, and hypothesis-generated packs an
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sopengine import audit, load_facts, load_pack, parse_time, read_records
+from sopengine import Event, audit, load_facts, load_pack, parse_time, read_records
 from sopengine.audit import new_session
-from sopengine.findings import AuditResult
+from sopengine.findings import AuditResult, Pending, Violation
 from sopengine.native import available
 from sopengine.scenarios import PackSource, load_scenario_file, run_scenario, scenario_files
 
@@ -105,6 +106,47 @@ def test_spilled_cases_an_event_came_late_for_are_replayed_from_the_files(bundle
     assert python.rejected and python.violations
     assert _json(native) == _json(python)
     assert [r.to_json() for r in native.rejected] == [r.to_json() for r in python.rejected]
+
+
+def _found(found: tuple[list[Pending], list[Violation]]) -> bytes:
+    """A case's preview (open items, violations), every field, as bytes."""
+    pending, violations = found
+    return orjson.dumps([[dataclasses.asdict(p) for p in pending], [dataclasses.asdict(v) for v in violations]],
+                        default=lambda o: sorted(o) if isinstance(o, (set, frozenset)) else str(o))
+
+
+@pytest.mark.parametrize("resident", [None, 1])
+def test_a_cases_preview_is_what_feeding_its_events_gives_on_both_engines_and_changes_nothing(
+        bundled: Any, resident: int | None) -> None:
+    """Every third event of the example log is held back and previewed per case: the same open items and
+    violations as a session fed them after the others, on both engines (spilling every idle case, with
+    ``resident`` 1), and the previewing session's findings are what they were."""
+    facts = load_facts([ROOT / "examples" / "facts.yaml"])
+    log = [str(ROOT / "examples" / "events.jsonl")]
+    previews: dict[str, dict[str, bytes]] = {}
+    for engine in ("python", "native"):
+        events = [r for r in read_records(bundled, log) if isinstance(r, Event)]
+        fed = [e for i, e in enumerate(events) if i % 3 != 2]
+        held: dict[str, list[Event]] = {}
+        for e in events[2::3]:
+            held.setdefault(e.case, []).append(e)
+        latest = {e.case: e.time for e in sorted(fed, key=lambda e: e.time)}
+        assert any(e.time < latest.get(e.case, e.time) for e in events[2::3]), "some held event comes late"
+        options: dict[str, Any] = {"timelines": False, **({"resident_cases": resident} if engine == "native" else {})}
+        before, after = new_session(bundled, facts, engine, **options), new_session(bundled, facts, engine, **options)
+        for e in fed:
+            before.feed(e)
+            after.feed(e)
+        for e in events[2::3]:
+            after.feed(Event(e.id, e.case, e.time, e.type, e.actor, e.data))
+        findings = _json(before.result())
+        cases = sorted({e.case for e in events})
+        previews[engine] = {case: _found(before.preview(case, held.get(case, []))) for case in cases}
+        assert previews[engine] == {case: _found(after.preview(case)) for case in cases}
+        assert _json(before.result()) == findings  # the previews changed nothing
+    assert previews["native"] == previews["python"]
+    found = [orjson.loads(f) for f in previews["native"].values()]
+    assert any(p["due"] for pending, _ in found for p in pending) and any(v for _, v in found)
 
 
 @budget(60)

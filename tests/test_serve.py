@@ -15,9 +15,10 @@ from sopengine.audit import load_facts
 from sopengine.cli import cli
 from sopengine.model import Pack
 from sopengine.serve.auth import Tokens, add_token, token_hash
-from sopengine.serve.app import ServeConfig, create_app
-from sopengine.serve.live import LiveConfig
+from sopengine.serve.app import ServeConfig, create_app, split_body
+from sopengine.serve.live import Live, LiveConfig
 from sopengine.serve.store import open_store
+from sopengine.timeutil import format_time
 
 from .conftest import ROOT, postgres_schema, stored_rows, write_jsonl
 
@@ -372,3 +373,143 @@ def test_salesforce_records_are_read_through_the_salesforce_mapping(pack: Pack, 
         unknown = c.post("/webhooks/salesforse", json=payload)
         assert unknown.status_code == 404 and "did you mean 'salesforce'" in unknown.json()["error"]
     assert [json.loads(b) for (b,) in stored_rows(db, "SELECT body FROM events ORDER BY seq")] == expected
+
+
+# -- timers on both engines ---------------------------------------------------------------------------
+
+
+def test_both_engines_arm_the_same_timers_at_the_deadlines_of_the_batch_worklist(pack: Pack, facts: Any,
+                                                                                 tmp_path: Path) -> None:
+    """The example log sent in chunks (each case's events evaluated as they come, on a copy before the commit):
+    the same timers and open counts whichever engine serves, and an overdue timer at the deadline of every item
+    of the batch worklist that has one. (The live engine alone: the deadlines of 2024 are past, and the
+    service's scheduler would fire, and so delete, every timer at once.)"""
+    lines = EXAMPLE.read_bytes().splitlines(keepends=True)
+    timers: dict[str, list[tuple[Any, ...]]] = {}
+    opened: dict[str, list[tuple[Any, ...]]] = {}
+    for engine in ("python", "native"):
+        db = str(tmp_path / f"{engine}.db")
+        live = Live(pack, facts, open_store(db), LiveConfig(engine=engine))
+        assert live.engine == engine
+        live.rebuild()
+        for start in range(0, len(lines), 300):
+            outcomes, _ = live.ingest(split_body(b"".join(lines[start:start + 300]), NDJSON["content-type"]),
+                                      "POST /events")
+            assert all(o.status == "accepted" for o in outcomes)
+        live.store.close()
+        timers[engine] = stored_rows(db, "SELECT case_id, rule, trigger, kind, due, text FROM timers "
+                                         "ORDER BY case_id, rule, trigger, kind")
+        opened[engine] = stored_rows(db, "SELECT case_id, open_items FROM cases ORDER BY case_id")
+    assert timers["native"] == timers["python"] and opened["native"] == opened["python"]
+    as_of = "2024-06-12T20:56:34Z"  # the log's latest event
+    work = batch("next", str(EXAMPLE), "--format", "json", "--as-of", as_of)["items"]
+    overdue = {(case, rule, trigger, format_time(due)) for case, rule, trigger, kind, due, _ in timers["native"]
+               if kind == "overdue"}
+    dated = {(w["case"], w["rule"], w["events"][0], w["due"]) for w in work if w["due"]}
+    assert len(dated) > 5 and dated <= overdue
+    assert sum(n for _, n in opened["native"]) >= len(work)
+
+
+# -- judging off the event loop -----------------------------------------------------------------------
+
+
+def opened_ticket(case: str) -> dict[str, Any]:
+    """An event that opens obligations (a first response, an assignee) in the bundled pack."""
+    return {"id": f"{case}-1", "case": case, "time": "2024-05-06T09:00:00Z", "type": "ticket.created",
+            "data": {"reporter": "r@mail.example", "organization": "Bright Roofs", "channel": ["email"],
+                     "labels": [], "priority": "Medium", "request_type": "training"}}
+
+
+def test_health_and_metrics_answer_while_the_worklist_is_judged_and_an_ingest_waits_for_it(
+        pack: Pack, facts: Any, db: str) -> None:
+    """The judgement of /next is held (a test hook waits on an event) : /healthz and /metrics are answered
+    meanwhile; an ingest sent meanwhile waits until the judgement is done, so it is not in that worklist."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    as_of = {"as_of": "2024-05-07T00:00:00Z"}
+    with client(pack, facts, db) as c, ThreadPoolExecutor(4) as pool:
+        assert c.post("/events", json=opened_ticket("H1")).json()["accepted"] == 1
+        live = c.app.state.live  # type: ignore[attr-defined]
+        judging, release = threading.Event(), threading.Event()
+        judge = live.result
+
+        def held(at: float | None) -> Any:
+            judging.set()
+            release.wait(60)
+            return judge(at)
+
+        live.result = held
+        try:
+            worklist = pool.submit(c.get, "/next", params=as_of)
+            assert judging.wait(60)
+            health = pool.submit(c.get, "/healthz").result(60)  # a timeout here: the loop was held up
+            metrics = pool.submit(c.get, "/metrics").result(60)
+            ingest = pool.submit(c.post, "/events", json=opened_ticket("H2"))
+            assert pool.submit(c.get, "/healthz").result(60).status_code == 200
+            assert health.status_code == metrics.status_code == 200 and "sopengine_cases 1" in metrics.text
+            assert not worklist.done()
+        finally:
+            release.set()
+        held_items = worklist.result(60).json()["items"]
+        assert ingest.result(60).json()["accepted"] == 1
+        live.result = judge
+        items = c.get("/next", params=as_of).json()["items"]
+    assert {i["case"] for i in held_items} == {"H1"}  # judged before the ingest that waited for it
+    assert {i["case"] for i in items} == {"H1", "H2"}
+
+
+# -- a lost store connection --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_lost_postgresql_connection_is_answered_503_and_the_next_request_connects_again(
+        pack: Pack, facts: Any, postgres_db: str) -> None:
+    import psycopg
+
+    from sopengine.serve.postgres import PostgresStore
+    from sopengine.errors import UsageError
+
+    with client(pack, facts, postgres_db) as c:
+        assert c.post("/events", json=opened_ticket("L1")).json()["accepted"] == 1
+        store = c.app.state.live.store  # type: ignore[attr-defined]
+        with psycopg.connect(postgres_db, autocommit=True) as admin:
+            pid = store._db.info.backend_pid
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+            lost = c.post("/events", json=[opened_ticket("L2"), opened_ticket("L3")])
+            assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
+            assert "send it again" in lost.json()["error"]
+            assert stored(postgres_db) == (1, 0)  # nothing of it
+            again = c.post("/events", json=[opened_ticket("L2"), opened_ticket("L3")])
+            assert again.status_code == 200 and again.json()["accepted"] == 2
+            assert store._db.info.backend_pid != pid
+        assert c.get("/findings").json()["summary"]["events"] == 3
+        assert c.get("/readyz").json()["events"] == 3
+        with pytest.raises(UsageError, match="another sopengine serve"):  # the writer's lock was taken again
+            PostgresStore(postgres_db, lock_wait=0)
+
+
+def test_a_commit_whose_answer_was_lost_is_answered_503_and_the_state_rebuilt_from_the_store(
+        pack: Pack, facts: Any, db: str) -> None:
+    """The store committed the events but the answer never came (the connection broke after COMMIT): the
+    session was not fed them, so it is rebuilt from the store before it is used again."""
+    from sopengine.serve.store import StoreUnavailable
+
+    with client(pack, facts, db) as c:
+        assert c.post("/events", json=opened_ticket("K1")).json()["accepted"] == 1
+        live = c.app.state.live  # type: ignore[attr-defined]
+        add = live.store.add
+
+        def committed_then_lost(*args: Any, **kwargs: Any) -> Any:
+            add(*args, **kwargs)
+            raise StoreUnavailable("the connection to the store was lost")
+
+        live.store.add = committed_then_lost
+        assert c.post("/events", json=opened_ticket("K2")).status_code == 503
+        live.store.add = add
+        assert stored(db) == (2, 0) and live.stale
+        assert c.get("/readyz").json()["events"] == 2  # the probe brought it back
+        assert not live.stale
+        assert {i["case"] for i in c.get("/next", params={"as_of": "2024-05-07T00:00:00Z"}).json()["items"]} == \
+            {"K1", "K2"}
+        assert c.post("/events", json=opened_ticket("K2")).json()["duplicate"] == 1

@@ -14,17 +14,18 @@ import pytest
 
 from sopengine import load_pack
 from sopengine.serve.app import ServeConfig, create_app
-from sopengine.serve.notify import LATENCY, Target
-from sopengine.serve.store import open_store
+from sopengine.serve.notify import LATENCY, RETRY, Target
+from sopengine.serve.store import StoreUnavailable, open_store
 from sopengine.timeutil import format_time
 
-from .conftest import PACKS
+from .conftest import PACKS, stored_rows
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 WITHIN = 3.0  # the deadline of desk/answer-in-time in these tests; at risk at half of it
+EVERY = 60.0  # the period of desk/update-while-waiting (the shortest a pack may give)
 
 
 class Receiver:
@@ -70,7 +71,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def service(db: str, targets: list[Target], **config: Any) -> TestClient:
-    pack = load_pack([PACKS / "serve"], {"answer_within": f"{WITHIN}s"})
+    pack = load_pack([PACKS / "serve"], {"answer_within": f"{WITHIN}s", "update_every": f"{EVERY}s"})
     app = create_app(pack, {}, open_store(db), ServeConfig(dev_no_auth=True, notify=targets, **config))
     return TestClient(app, client=("127.0.0.1", 50000))
 
@@ -164,3 +165,53 @@ def test_an_event_that_comes_past_its_deadline_is_notified_overdue_at_once_and_n
         time.sleep(0.5)
     assert [(b["kind"], b["trigger"]) for *_, b in receiver.got] == [("overdue", "late")]
     assert receiver.got[0][0] <= start + LATENCY + 1
+
+
+def test_a_repeating_obligation_turns_overdue_with_no_event_and_is_notified_once(db: str, receiver: Receiver) -> None:
+    first = time.time() + 3.0  # its first deadline: the event that opens it is dated one period before
+    waiting = {"id": "w1", "case": "T-4", "time": format_time(first - EVERY), "type": "ticket.waiting"}
+    with service(db, [Target(receiver.url)]) as c:
+        c.post("/events", json=waiting)
+        before = c.get("/next").json()["items"]
+        receiver.wait(1, first - time.time() + LATENCY + 2)
+        after = c.get("/next").json()["items"]
+        clocked = list(receiver.got)
+        # a later event of the case: the deadline passed is found again, as a violation (the same key), and the
+        # next one is armed
+        noted = {"id": "n1", "case": "T-4", "time": format_time(time.time()), "type": "ticket.noted"}
+        assert c.post("/events", json=noted).json()["accepted"] == 1
+        time.sleep(0.5)
+        missed = c.get("/findings", params={"as_of": format_time(time.time())}).json()["violations"]
+        armed = stored_rows(db, "SELECT kind, due FROM timers WHERE case_id = 'T-4'")
+    assert [(i["rule"], i["overdue"]) for i in before] == [("desk/update-while-waiting", False)]
+    assert [(i["rule"], i["overdue"]) for i in after] == [("desk/update-while-waiting", True)]  # by the clock alone
+    assert [b["kind"] for *_, b in clocked] == ["overdue"]  # notified with no event
+    assert [v["rule"] for v in missed] == ["desk/update-while-waiting"]
+    assert [(b["kind"], b["rule"], key) for _, _, key, b in receiver.got] == [
+        ("overdue", "desk/update-while-waiting", "T-4|desk/update-while-waiting|w1|overdue")]
+    assert receiver.got[0][0] >= first  # at its deadline, not before
+    assert [(kind, format_time(due)) for kind, due in armed] == [("overdue", format_time(first + EVERY))]
+
+
+def test_a_timer_and_a_delivery_that_find_the_store_unreachable_are_tried_again(db: str, receiver: Receiver) -> None:
+    """The scheduler and the deliverer outlive a lost store connection (:class:`StoreUnavailable`): the timer is
+    fired and its notification delivered once the store answers again."""
+    with service(db, [Target(receiver.url)]) as c:
+        store = c.app.state.notifier.store  # type: ignore[attr-defined]
+        fire, outbox_due = store.fire, store.outbox_due
+        failed: list[str] = []
+
+        def once(name: str, real: Any) -> Any:
+            def call(*args: Any) -> Any:
+                if name not in failed:
+                    failed.append(name)
+                    raise StoreUnavailable("the connection to the store was lost")
+                return real(*args)
+            return call
+
+        store.fire, store.outbox_due = once("fire", fire), once("outbox_due", outbox_due)
+        c.post("/events", json=opened("late", time.time() - WITHIN - 1))  # overdue at once
+        receiver.wait(1, 2 * RETRY + LATENCY + 2)
+        time.sleep(0.3)
+    assert sorted(failed) == ["fire", "outbox_due"]
+    assert [(b["kind"], b["trigger"]) for *_, b in receiver.got] == [("overdue", "late")]

@@ -1,12 +1,18 @@
 """The ASGI application: routes over a :class:`~sopengine.serve.live.Live` engine, with tokens and limits.
 
 :func:`create_app` takes everything it uses (pack, facts, store, config): there is no global state, so tests
-run several side by side. Handlers run on the event loop one at a time (the engine and the SQLite connection
-are used by one thread); an ingest answers only after its transaction committed.
+run several side by side. The store's connection is used on the event loop only; an ingest runs there and
+answers only after its transaction committed. Judging every open case (``/next``, ``/findings``) and a batch
+audit of the stored events run on worker threads, so that the loop goes on answering ``/healthz``,
+``/metrics`` and firing timers meanwhile. The engine's session is one user's at a time (the native core's
+session refuses a second caller while one runs): an asyncio lock serialises its users, so an ingest that
+comes while the session judges waits for it, without holding up the loop. A batch audit reads through a
+connection of its own (:meth:`Store.reader`) and takes no lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import os
@@ -16,6 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -30,7 +37,7 @@ from .auth import Tokens, allows, is_loopback, presented_token, signature_ok
 from .live import Live, LiveConfig, Outcome, refused
 from .notify import LATENCY, Notifier, Target
 from .openapi import openapi
-from .store import Store
+from .store import Store, StoreUnavailable
 
 MB = 1 << 20
 
@@ -74,6 +81,7 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
     notifier = Notifier(store, config.notify, backoff=config.notify_backoff, max_attempts=config.notify_attempts)
     started = _time.time()
     lag = {"seconds": 0.0}
+    engine = asyncio.Lock()  # the session's users: ingest (on the loop), judging (on a worker thread)
 
     def guard(scope: str, handler: Handler, *, health: bool = False, page: bool = False) -> Handler:
         async def guarded(request: Request) -> Response:
@@ -122,8 +130,17 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         status = 422 if outcomes and counts["rejected"] == len(outcomes) else 200
         return JSONResponse({**counts, "records": [o.to_json() for o in outcomes]}, status_code=status)
 
-    def commit(records: list[tuple[int, Any]], source: str) -> list[Outcome]:
-        outcomes, timers = live.ingest(records, source, notifier.outgoing if config.notify else None)
+    def recovered() -> None:
+        """After a write whose outcome was lost with the store's connection: the session rebuilt from the store
+        and the timers armed again from it (that write's may be there), before the session is used again. On
+        the loop, under the engine lock (a rebuild reads every stored event: seconds per 100k)."""
+        if live.recover():
+            notifier.arm(store.timers())
+
+    async def commit(records: list[tuple[int, Any]], source: str) -> list[Outcome]:
+        async with engine:
+            recovered()
+            outcomes, timers = live.ingest(records, source, notifier.outgoing if config.notify else None)
         notifier.arm(timers)
         if config.notify:
             notifier.poke()
@@ -135,7 +152,7 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
 
     async def post_events(request: Request) -> Response:
         body = await body_of(request)
-        return ingested(commit(split_body(body, request.headers.get("content-type", "")), "POST /events"))
+        return ingested(await commit(split_body(body, request.headers.get("content-type", "")), "POST /events"))
 
     async def post_webhook(request: Request) -> Response:
         from ..adapters.webhooks import webhook_records
@@ -152,13 +169,13 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return ingested(commit([(1, refused(json_reason(exc), body))], source))
+            return ingested(await commit([(1, refused(json_reason(exc), body))], source))
         records = webhook_records(pack, name, payload, dirs, live.facts)
         if records is None:
             return JSONResponse({"accepted": 0, "duplicate": 0, "rejected": 0, "records": [],
                                  "ignored": "a kind of webhook that makes no event"})
-        return ingested(commit([(n, r.to_json() if isinstance(r, Event) else refused(r.error, body))
-                                for n, r in enumerate(records, 1) if isinstance(r, (Event, Rejected))], source))
+        return ingested(await commit([(n, r.to_json() if isinstance(r, Event) else refused(r.error, body))
+                                      for n, r in enumerate(records, 1) if isinstance(r, (Event, Rejected))], source))
 
     async def webhook(request: Request) -> Response:
         """A webhook with a shared secret is let in by its signature (the sender has no token); others by an
@@ -185,49 +202,76 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         given = as_of_of(request)
         return given if given is not None else _time.time()
 
+    async def judged(as_of: float | None) -> AuditResult:
+        """The findings as of ``as_of``, judged on a worker thread: by the session under the engine lock, or
+        by a batch audit of the stored events (an as-of before the latest event), which needs no lock."""
+        async with engine:
+            recovered()
+            if live.is_live(as_of):
+                return await run_in_threadpool(live.result, as_of)
+        return await run_in_threadpool(live.stored_result, as_of)
+
+    def rendered(make: Callable[[], Any], **options: Any) -> Awaitable[bytes]:
+        """A large answer's JSON made off the loop (100k open items are tens of MB)."""
+        return run_in_threadpool(lambda: orjson.dumps(make(), **options))
+
     async def get_findings(request: Request) -> Response:
-        result = live.result(as_of_of(request))
-        return Response(orjson.dumps(result.to_json()), media_type="application/json")
+        result = await judged(as_of_of(request))
+        return Response(await rendered(result.to_json), media_type="application/json")
 
     async def get_case_findings(request: Request) -> Response:
         case = request.path_params["case"]
-        result = live.result(as_of_of(request))
-        doc = {"case": case, "as_of": format_time(result.as_of),
-               **{k: [f.to_json() for f in getattr(result, k) if f.case == case]
-                  for k in ("violations", "next_actions", "at_risk", "undecided")},
-               "work": [w.to_json() for w in result.work if w.case == case]}
-        return Response(orjson.dumps(doc), media_type="application/json")
+        result = await judged(as_of_of(request))
+
+        def doc() -> dict[str, Any]:
+            return {"case": case, "as_of": format_time(result.as_of),
+                    **{k: [f.to_json() for f in getattr(result, k) if f.case == case]
+                       for k in ("violations", "next_actions", "at_risk", "undecided")},
+                    "work": [w.to_json() for w in result.work if w.case == case]}
+        return Response(await rendered(doc), media_type="application/json")
 
     async def get_explain(request: Request) -> Response:
-        from ..explain import explain
+        from ..explain import Explanation, explain
 
-        case = request.path_params["case"]
+        case, as_of = request.path_params["case"], as_of_of(request)
+
+        def explained() -> Explanation:  # every stored event is read: through a connection of its own
+            reader = store.reader()
+            try:
+                return explain(pack, live.records(reader=reader), case, live.facts, as_of,
+                               limits=config.live.limits, lenient_data=config.live.lenient_data)
+            finally:
+                reader.close()
         try:
-            x = explain(pack, live.records(), case, live.facts, as_of_of(request), limits=config.live.limits,
-                        lenient_data=config.live.lenient_data)
+            x = await run_in_threadpool(explained)
         except UsageError as exc:
             raise _Refusal(404, str(exc)) from None
-        return Response(orjson.dumps(x.to_json(), default=str), media_type="application/json")
+        return Response(await rendered(x.to_json, default=str), media_type="application/json")
 
-    def worklist(request: Request) -> tuple[list[WorkItem], AuditResult]:
-        result = live.result(now_or(request))
-        return select_work(pack, result, request.query_params.getlist("sop"), request.query_params.getlist("rule"),
-                           request.query_params.getlist("where"), request.query_params.get("overdue")), result
+    async def worklist(request: Request) -> tuple[list[WorkItem], AuditResult]:
+        result = await judged(now_or(request))
+        items = await run_in_threadpool(select_work, pack, result, request.query_params.getlist("sop"),
+                                        request.query_params.getlist("rule"), request.query_params.getlist("where"),
+                                        request.query_params.get("overdue"))
+        return items, result
 
     async def get_next(request: Request) -> Response:
-        items, result = worklist(request)
-        return Response(orjson.dumps(worklist_doc(items, result)), media_type="application/json")
+        items, result = await worklist(request)
+        return Response(await rendered(lambda: worklist_doc(items, result)), media_type="application/json")
 
     async def get_page(request: Request) -> Response:
-        items, result = worklist(request)
+        items, result = await worklist(request)
         refresh = request.query_params.get("refresh", "30")
-        return HTMLResponse(worklist_page(items, result, list(pack.columns),
-                                          int(refresh) if refresh.isdigit() else 30))
+        page = await run_in_threadpool(worklist_page, items, result, list(pack.columns),
+                                       int(refresh) if refresh.isdigit() else 30)
+        return HTMLResponse(page)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def readyz(_request: Request) -> Response:
+        async with engine:
+            recovered()  # a probe alone brings the service back after a lost connection
         if not live.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "events": store.counts()["events"], "engine": live.engine})
@@ -267,10 +311,17 @@ def create_app(pack: Pack, facts: Mapping[str, Any] | None, store: Store, config
         Route("/openapi.json", guard("read", get_openapi), methods=["GET"]),
         Route("/admin/dead-letters", guard("admin", dead_letters), methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={StoreUnavailable: unavailable})
     app.state.live = live
     app.state.notifier = notifier
     return app
+
+
+async def unavailable(_request: Request, exc: Exception) -> Response:
+    """The store could not be reached: nothing of the request is half stored (its transaction was rolled back,
+    or committed whole with its answer lost), and a client sends it again (a stored event is then answered
+    ``duplicate``). The next request connects again."""
+    return _problem(503, f"{exc}; nothing of this request is half stored: send it again", {"retry-after": "1"})
 
 
 def _webhook_mappings(dirs: Sequence[str]) -> list[str]:

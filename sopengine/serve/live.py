@@ -1,10 +1,11 @@
 """The live engine: records in, acknowledged once committed; findings out, the batch audit's.
 
 Ingestion checks each record as the batch reader does (:func:`sopengine.events.event_from_obj`, the pack's
-data declarations), refuses a case's event that comes more than the reorder window after a later one, and
-commits the events, the refused records and the changed cases' timers in one transaction before it answers.
-Then the in-memory session (native where built, as the CLI chooses) is fed. The session is a cache: it is a
-pure function of the stored events and is rebuilt from them at start.
+data declarations), refuses a case's event that comes more than the reorder window after a later one, works
+out the changed cases' timers and notifications on copies of them that take the new events (the session's
+``preview``), and commits the events, the refused records, the timers and the notifications in one
+transaction before it answers. Then the in-memory session (native where built, as the CLI chooses) is fed.
+The session is a cache: it is a pure function of the stored events and is rebuilt from them at start.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ import orjson
 
 from ..audit import audit
 from ..datacheck import DataCheck, DataFault, DataNotes, check_event
-from ..evaluator import CaseRun, Evaluator, Plan, Runtime
 from ..events import Event, Record, Rejected, event_from_obj
-from ..findings import AuditResult, Warn, risk_from
+from ..findings import AuditResult, Pending, Warn, risk_from
 from ..kinds.response import ResponseRule, warn_points
 from ..limits import DEFAULT, Limits
 from ..model import Pack
-from ..session import engine_name, index_facts, new_session
+from ..session import engine_name, new_session
 from ..timeutil import format_duration, format_time
-from .store import NewEvent, Store, Timer
+from .store import NewEvent, Reader, Store, StoreUnavailable, Timer
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,12 @@ class Live:
         self.tally = Tally()
         self._check = DataCheck(pack.events)
         self._type_names = sorted(pack.events)
-        self._plan = Plan(pack)
-        self._eval = Evaluator(self._plan, Runtime(index_facts(self.facts)))
         self._warns: Mapping[str, Warn] = warn_points(pack)
         self._responses = {r.id for r in pack.rules if isinstance(r, ResponseRule)}
         self._latest: dict[str, float] = {}  # case -> its latest event time
         self._session = self._new_session()
         self.ready = False
+        self.stale = False  # the store may hold what the session was not fed (a commit's answer was lost)
 
     def _new_session(self) -> Any:
         return new_session(self.pack, self.facts, self.engine, timelines=False, limits=self.config.limits,
@@ -110,7 +109,9 @@ class Live:
 
     # -- start ---------------------------------------------------------------------------
     def rebuild(self) -> int:
-        """Feed the stored events to a new session (the state is a function of them); returns their number."""
+        """Feed the stored events to a new session (the state is a function of them); returns their number.
+        Until it has finished, the service is not ready (and :attr:`stale` stays set if it fails)."""
+        self.ready = False
         self._session = session = self._new_session()
         self._latest.clear()
         n = 0
@@ -122,7 +123,16 @@ class Live:
         for r in self.store.rejections():
             session.reject(Rejected(r.source, r.seq, r.error))
         self.ready = True
+        self.stale = False
         return n
+
+    def recover(self) -> bool:
+        """Rebuild the session if a write's outcome was lost with the store's connection (:attr:`stale`):
+        before the session is used again. True when it rebuilt."""
+        if not self.stale:
+            return False
+        self.rebuild()
+        return True
 
     def _decode(self, body: bytes, seq: int) -> Event:
         event = event_from_obj(orjson.loads(body), "", None, seq, max_depth=None)
@@ -185,11 +195,19 @@ class Live:
                 latest[made.case] = made.time
             outcomes.append(Outcome(line, "accepted", made.id, made.case))
             new.append((made, orjson.dumps(made.to_json())))
-        cases = list(dict.fromkeys(e.case for e, _ in new))
-        timers, violations, open_items = self._case_timers(cases, [e for e, _ in new], outgoing is not None)
+        # Timers and notifications commit with the events that make them, so they are worked out before the
+        # commit, on a copy of each changed case that takes its new events (the session's preview): the session
+        # itself is fed only once the store has the events. Feeding it first would need the store's numbers
+        # (seq) before the insert assigns them, and a failed commit would leave it ahead of the store until a
+        # rebuild (seconds per 100k events); the copy costs each new event a second evaluation, microseconds.
+        timers, violations, open_items = self._case_timers([e for e, _ in new], outgoing is not None)
         notes = [o for key, item in violations for o in outgoing(key, item)] if outgoing is not None else []
-        seqs, refused_seqs = self.store.add([NewEvent(e.case, e.id, e.time, b) for e, b in new], refused, timers,
-                                            notes, open_items)
+        try:
+            seqs, refused_seqs = self.store.add([NewEvent(e.case, e.id, e.time, b) for e, b in new], refused,
+                                                timers, notes, open_items)
+        except StoreUnavailable:  # its COMMIT may have happened: the session is rebuilt before it is used again
+            self.stale = True
+            raise
         # committed: from here on the records are acknowledged, and the session must follow the store
         try:
             for (event, _), seq in zip(new, seqs):
@@ -209,12 +227,11 @@ class Live:
         self.tally.duplicates += sum(o.status == "duplicate" for o in outcomes)
         return outcomes, [t for items in timers.values() for t in items]
 
-    def _case_timers(self, cases: Iterable[str], new: Sequence[Event], notify: bool
+    def _case_timers(self, new: Sequence[Event], notify: bool
                      ) -> tuple[dict[str, list[Timer]], list[tuple[str, dict[str, Any]]], dict[str, int]]:
-        """Each changed case evaluated alone on the reference evaluator: the moments its open items turn at
-        risk or overdue with no further event (the due-time index), its violations (for notifications) and
-        the number of items it has open. The deadlines are those the batch audit judges (engines are
-        byte-identical)."""
+        """For each case of ``new`` (events not yet fed), what the session would have with them: the moments
+        its open items turn at risk or overdue with no further event (the due-time index), its violations (for
+        notifications) and the number of items it has open. The deadlines are those the batch audit judges."""
         by_case: dict[str, list[Event]] = {}
         for e in new:
             by_case.setdefault(e.case, []).append(e)
@@ -222,33 +239,34 @@ class Live:
         found: list[tuple[str, dict[str, Any]]] = []
         counts: dict[str, int] = {}
         now = time.time()
-        for case in cases:
-            events = [self._decode(s.body, s.seq) for s in self.store.events(case)] if case in self._latest else []
-            events.extend(by_case.get(case, ()))
-            events.sort(key=lambda e: (e.time, e.seq if e.seq >= 0 else float("inf")))
-            run = CaseRun(case, self._plan)
-            for e in events:
-                self._eval.step(run, e)
-            items: dict[tuple[str, str, str], Timer] = {}
-            pending = self._eval.pending(run)
+        for case, events in by_case.items():
+            pending, case_violations = self._session.preview(case, events)
             counts[case] = len(pending)
-            for p in pending:
-                if p.due is None or p.paused or p.every is not None:
-                    continue
-                trigger = p.events[0] if p.events else ""
-                items[(p.rule, trigger, "overdue")] = Timer(p.due, case, p.rule, trigger, "overdue", p.action)
-                warn = self._warns.get(p.rule)
-                if warn is not None and p.due > now:  # past its deadline already: overdue says it
-                    items[(p.rule, trigger, "at_risk")] = Timer(risk_from(warn, p.due, p.since), case, p.rule,
-                                                                 trigger, "at_risk", p.action)
-            out[case] = list(items.values())
+            out[case] = self._timers(case, pending, now)
             if notify:
-                for v in run.violations:
+                for v in case_violations:
                     kind = "overdue" if v.rule in self._responses else "violation"
                     found.append((f"{case}|{v.rule}|{v.events[0] if v.events else ''}|{kind}",
                                   {"kind": kind, "case": case, "rule": v.rule, "severity": v.severity,
                                    "text": v.message, "time": format_time(v.time), "events": list(v.events)}))
         return out, found, counts
+
+    def _timers(self, case: str, pending: Iterable[Pending], now: float) -> list[Timer]:
+        """The moments a case's open items change with no event. An item's next deadline (``due``) is when the
+        batch audit first judges it overdue; a repeating obligation's later deadlines share its notification
+        key, so it is notified once, as its overdue violations are. A paused clock has no deadline until an
+        event of its case starts it again, and that event re-arms the case's timers."""
+        items: dict[tuple[str, str, str], Timer] = {}
+        for p in pending:
+            if p.due is None or p.paused:
+                continue
+            trigger = p.events[0] if p.events else ""
+            items[(p.rule, trigger, "overdue")] = Timer(p.due, case, p.rule, trigger, "overdue", p.action)
+            warn = self._warns.get(p.rule)
+            if warn is not None and p.due > now:  # past its deadline already: overdue says it
+                items[(p.rule, trigger, "at_risk")] = Timer(risk_from(warn, p.due, p.since), case, p.rule,
+                                                             trigger, "at_risk", p.action)
+        return list(items.values())
 
     # -- read ----------------------------------------------------------------------------
     @property
@@ -256,24 +274,43 @@ class Live:
         latest: float | None = self._session.latest_time
         return latest
 
+    def is_live(self, as_of: float | None) -> bool:
+        """Whether the live session answers as of ``as_of`` (at or after the latest event), rather than a
+        batch audit of the stored events (:meth:`stored_result`)."""
+        latest = self.latest_time
+        return as_of is None or latest is None or as_of >= latest
+
     def result(self, as_of: float | None) -> AuditResult:
         """The audit's findings over the stored events as of ``as_of`` (None: the latest event time), as
         ``sopengine audit --as-of`` gives them over a log of these events (less provenance). An as-of before
         the latest event is answered by a batch audit of the stored events (later ones are skipped, as the
-        batch audit skips them); otherwise by the live session."""
-        latest = self.latest_time
-        if as_of is None or latest is None or as_of >= latest:
+        batch audit skips them); otherwise by the live session.
+
+        The session is one user's at a time: it may run on another thread than ingest's, never beside it
+        (the service holds its engine lock around both)."""
+        if self.is_live(as_of):
             result: AuditResult = self._session.result(as_of)
             return result
-        return audit(self.pack, self.records(), self.facts, as_of, engine=self.engine, limits=self.config.limits,
-                     lenient_data=self.config.lenient_data)
+        return self.stored_result(as_of)
 
-    def records(self, case: str | None = None) -> Iterator[Record]:
-        """The stored events in input order, then the refused records: a log of the service's input."""
-        for stored in self.store.events(case):
+    def stored_result(self, as_of: float | None) -> AuditResult:
+        """A batch audit of the stored events as of ``as_of``, read through a connection of its own (one
+        snapshot): it uses neither the session nor the service's connection, so it runs beside ingest."""
+        reader = self.store.reader()
+        try:
+            return audit(self.pack, self.records(reader=reader), self.facts, as_of, engine=self.engine,
+                         limits=self.config.limits, lenient_data=self.config.lenient_data)
+        finally:
+            reader.close()
+
+    def records(self, case: str | None = None, reader: Reader | None = None) -> Iterator[Record]:
+        """The stored events in input order, then the refused records: a log of the service's input (read
+        through ``reader``, else the store's own connection)."""
+        source: Reader | Store = reader if reader is not None else self.store
+        for stored in source.events(case):
             yield self._decode(stored.body, stored.seq)
         if case is None:
-            for r in self.store.rejections():
+            for r in source.rejections():
                 yield Rejected(r.source, r.seq, r.error)
 
     def open_counts(self) -> tuple[int, int]:

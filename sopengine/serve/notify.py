@@ -19,9 +19,10 @@ from typing import Any, Iterable
 import orjson
 
 from ..timeutil import format_time
-from .store import Store, Timer
+from .store import Store, StoreUnavailable, Timer
 
 FORMATS = ("json", "slack", "teams")
+RETRY = 1.0  # seconds before the store is tried again after it could not be reached
 LATENCY = 1.0  # the stated bound: a timer fires within this many seconds of its due time (loop not starved)
 
 
@@ -119,14 +120,22 @@ class Notifier:
     async def _schedule(self) -> None:
         while True:
             now = _time.time()
+            unavailable = False
             while self._heap and self._heap[0][0] <= now:
-                _, _, timer, armed = heapq.heappop(self._heap)
-                if self.store.fire(timer, self.outgoing(timer.key, timer_item(timer))):
+                entry = heapq.heappop(self._heap)
+                _, _, timer, armed = entry
+                try:
+                    fired = self.store.fire(timer, self.outgoing(timer.key, timer_item(timer)))
+                except StoreUnavailable:  # tried again shortly (fired already, it is no longer stored then)
+                    heapq.heappush(self._heap, entry)
+                    unavailable = True
+                    break
+                if fired:
                     self.fired += 1
                     if armed < timer.due:  # a due time already past when armed (a late event) is no latency
                         self.latency = self.latency[-999:] + [max(0.0, now - timer.due)]
                     self._send.set()
-            delay = self._heap[0][0] - _time.time() if self._heap else 3600.0
+            delay = RETRY if unavailable else self._heap[0][0] - _time.time() if self._heap else 3600.0
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, delay))
@@ -138,25 +147,13 @@ class Notifier:
 
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             while not self._stopping:
-                for item in self.store.outbox_due(_time.time()):
-                    if self._stopping:
-                        return
-                    try:
-                        response = await client.post(item.target, content=item.payload, headers={
-                            "content-type": "application/json", "idempotency-key": item.key,
-                            "user-agent": "sopengine-notifier"})
-                        error = None if response.is_success else f"HTTP {response.status_code}"
-                    except httpx.HTTPError as exc:
-                        error = f"{type(exc).__name__}: {exc}"
-                    if error is None:
-                        self.store.delivered(item.key, item.target)
-                        self.delivered += 1
-                        continue
-                    self.failed += 1
-                    dead = item.attempts + 1 >= self.max_attempts
-                    wait = min(self.backoff * 2 ** item.attempts, self.backoff_cap)
-                    self.store.retry(item.key, item.target, _time.time() + wait, error, dead)
-                upcoming = self.store.next_outgoing()
+                try:
+                    await self._deliver_due(client)
+                    upcoming = self.store.next_outgoing()
+                except StoreUnavailable:  # tried again shortly; a delivery not recorded is sent again (at least once)
+                    upcoming = _time.time() + RETRY
+                if self._stopping:
+                    return
                 delay = 60.0 if upcoming is None else max(0.0, upcoming - _time.time())
                 self._send.clear()
                 if self._stopping:  # stop() set _send before it was cleared here
@@ -165,3 +162,26 @@ class Notifier:
                     await asyncio.wait_for(self._send.wait(), timeout=min(delay, 60.0))
                 except asyncio.TimeoutError:
                     pass
+
+    async def _deliver_due(self, client: Any) -> None:
+        """POST the notifications due now, recording each outcome."""
+        import httpx
+
+        for item in self.store.outbox_due(_time.time()):
+            if self._stopping:
+                return
+            try:
+                response = await client.post(item.target, content=item.payload, headers={
+                    "content-type": "application/json", "idempotency-key": item.key,
+                    "user-agent": "sopengine-notifier"})
+                error = None if response.is_success else f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if error is None:
+                self.store.delivered(item.key, item.target)
+                self.delivered += 1
+                continue
+            self.failed += 1
+            dead = item.attempts + 1 >= self.max_attempts
+            wait = min(self.backoff * 2 ** item.attempts, self.backoff_cap)
+            self.store.retry(item.key, item.target, _time.time() + wait, error, dead)

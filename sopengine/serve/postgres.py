@@ -18,13 +18,14 @@ The tables go in the first schema of the connection's ``search_path``; a URL cho
 
 from __future__ import annotations
 
+import contextlib
 import time as _time
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 
 import psycopg
 
 from ..errors import UsageError
-from .store import NewEvent, Outgoing, StoredEvent, StoredRejection, Timer
+from .store import NewEvent, Outgoing, Reader, StoredEvent, StoredRejection, StoreUnavailable, Timer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -100,35 +101,71 @@ _PAGE = 4096  # events read per query by events(): bounded memory, no cursor hel
 
 class PostgresStore:
     """The store in a PostgreSQL database (schema: the first of the connection's ``search_path``). One
-    connection, used by one thread at a time (the service's event loop); one writer process per store."""
+    connection, used by one thread at a time (the service's event loop); one writer process per store.
+
+    A lost connection (the server restarted, the backend was terminated, the network broke) is not fatal: the
+    call that finds it raises :class:`StoreUnavailable` (the service answers 503), the server has rolled back
+    the transaction it interrupted, and the next call connects again and takes the writer's lock again. A
+    ``COMMIT`` whose answer was lost may or may not have happened: the caller rebuilds what it keeps in memory
+    from the store (:meth:`Live.rebuild <sopengine.serve.live.Live.rebuild>`)."""
 
     def __init__(self, url: str, *, lock_wait: float = 10.0):
+        self._url = url
         try:
-            self._db = psycopg.connect(url, autocommit=True, application_name="sopengine serve")
+            self._db = self._connect(lock_wait)
         except psycopg.Error as exc:
             raise UsageError(f"--db: cannot connect to PostgreSQL: {str(exc).strip()}") from None
-        self._db.execute("SET synchronous_commit TO on")
-        with self._db.transaction():
-            # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one: a transaction-level lock
-            # serialises two services starting at once on an empty schema (the second then finds the lock held)
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SPACE,))
-            self._db.execute(_SCHEMA)
-        self._lock(lock_wait)
 
-    def _lock(self, wait: float) -> None:
+    def _connect(self, lock_wait: float) -> psycopg.Connection[Any]:
+        db = psycopg.connect(self._url, autocommit=True, application_name="sopengine serve")
+        try:
+            db.execute("SET synchronous_commit TO on")
+            with db.transaction():
+                # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one: a transaction-level lock
+                # serialises two services starting at once on an empty schema (the second then finds the lock held)
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_SPACE,))
+                db.execute(_SCHEMA)
+            self._lock(db, lock_wait)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _lock(db: psycopg.Connection[Any], wait: float) -> None:
         deadline = _time.monotonic() + wait
         while True:  # a killed writer's connection may take a moment to end on the server
-            got = self._one("SELECT pg_try_advisory_lock(%s + 'events'::regclass::oid::bigint)", (_LOCK_SPACE,))
-            if got:
+            row = db.execute("SELECT pg_try_advisory_lock(%s + 'events'::regclass::oid::bigint)",
+                             (_LOCK_SPACE,)).fetchone()
+            if row is not None and row[0]:
                 return
             if _time.monotonic() >= deadline:
-                self._db.close()
                 raise UsageError("--db: another sopengine serve is writing to this PostgreSQL store (it holds the "
                                  "store's advisory lock); one service per store")
             _time.sleep(0.2)
 
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection, made again first if the last one was lost; its loss while in use (or a failure to
+        make it again) is :class:`StoreUnavailable`."""
+        if self._db.closed:
+            try:
+                # one try for the writer's lock: the lost session's lock is released when the server ends it
+                self._db = self._connect(0.0)
+            except (psycopg.Error, UsageError) as exc:
+                raise StoreUnavailable(f"the PostgreSQL store cannot be reached again: {str(exc).strip()}") from exc
+        try:
+            yield self._db
+        except psycopg.Error as exc:
+            if self._db.closed or self._db.broken:
+                self._db.close()
+                raise StoreUnavailable(f"the connection to the PostgreSQL store was lost: {str(exc).strip()}") \
+                    from exc
+            raise
+
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self._db.execute(sql, params).fetchone()
+        with self._using() as db:
+            row = db.execute(sql, params).fetchone()
         assert row is not None
         return row[0]
 
@@ -138,7 +175,7 @@ class PostgresStore:
         now = _time.time()
         seqs: list[int | None] = []
         rejected_seqs: list[int] = []
-        with self._db.transaction(), self._db.cursor() as cur:
+        with self._using() as db, db.transaction(), db.cursor() as cur:
             if events:
                 cur.execute(_INSERT_EVENTS, (now, [e.case for e in events], [e.id for e in events],
                                              [e.time for e in events], [e.body for e in events]))
@@ -179,66 +216,64 @@ class PostgresStore:
 
     def set_timers(self, timers: dict[str, list[Timer]]) -> None:
         """Replace the timers of each case given (a rebuild at start)."""
-        with self._db.transaction(), self._db.cursor() as cur:
+        with self._using() as db, db.transaction(), db.cursor() as cur:
             self._set_timers(cur, timers)
 
     def has(self, case: str, event_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM events WHERE case_id = %s AND event_id = %s",
-                                (case, event_id)).fetchone() is not None
+        with self._using() as db:
+            return db.execute("SELECT 1 FROM events WHERE case_id = %s AND event_id = %s",
+                              (case, event_id)).fetchone() is not None
 
     def known(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         if not keys:
             return set()
-        rows = self._db.execute("SELECT case_id, event_id FROM events JOIN unnest(%s::text[], %s::text[]) AS "
-                                "asked (case_id, event_id) USING (case_id, event_id)",
-                                ([case for case, _ in keys], [event_id for _, event_id in keys])).fetchall()
+        with self._using() as db:
+            rows = db.execute("SELECT case_id, event_id FROM events JOIN unnest(%s::text[], %s::text[]) AS "
+                              "asked (case_id, event_id) USING (case_id, event_id)",
+                              ([case for case, _ in keys], [event_id for _, event_id in keys])).fetchall()
         return {(case, event_id) for case, event_id in rows}
 
     def events(self, case: str | None = None) -> Iterator[StoredEvent]:
-        # by pages on seq rather than a server-side cursor, which would hold a transaction open across the
-        # caller's other calls on this connection (the service's single writer adds nothing while it reads)
-        after = 0
-        while True:
-            if case is None:
-                rows = self._db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE seq > %s "
-                                        "ORDER BY seq LIMIT %s", (after, _PAGE)).fetchall()
-            else:
-                rows = self._db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE case_id = %s "
-                                        "AND seq > %s ORDER BY seq LIMIT %s", (case, after, _PAGE)).fetchall()
-            for seq, case_id, event_id, at, body in rows:
-                yield StoredEvent(seq, case_id, event_id, at, bytes(body))
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+        return _events(self._using, case)
 
     def rejections(self) -> list[StoredRejection]:
-        return [StoredRejection(*row) for row in
-                self._db.execute("SELECT seq, source, line, error FROM rejected ORDER BY seq")]
+        with self._using() as db:
+            return _rejections(db)
+
+    def reader(self) -> Reader:
+        try:
+            return _PostgresReader(self._url)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"the PostgreSQL store cannot be reached: {str(exc).strip()}") from exc
 
     def rejected_body(self, seq: int) -> bytes | None:
-        row = self._db.execute("SELECT body FROM rejected WHERE seq = %s", (seq,)).fetchone()
+        with self._using() as db:
+            row = db.execute("SELECT body FROM rejected WHERE seq = %s", (seq,)).fetchone()
         return bytes(row[0]) if row else None
 
     def counts(self) -> dict[str, int]:
-        row = self._db.execute(
-            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejected), (SELECT count(*) FROM timers), "
-            "count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivered'), "
-            "count(*) FILTER (WHERE state = 'dead') FROM outbox").fetchone()
+        with self._using() as db:
+            row = db.execute(
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejected), (SELECT count(*) FROM timers), "
+                "count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivered'), "
+                "count(*) FILTER (WHERE state = 'dead') FROM outbox").fetchone()
         assert row is not None
         names = ("events", "rejected", "timers", "outbox_pending", "outbox_delivered", "dead_letters")
         return dict(zip(names, (int(n) for n in row)))
 
     def open_items(self) -> tuple[int, int]:
-        row = self._db.execute("SELECT count(*), coalesce(sum(open_items), 0) FROM cases").fetchone()
+        with self._using() as db:
+            row = db.execute("SELECT count(*), coalesce(sum(open_items), 0) FROM cases").fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
 
     def timers(self) -> list[Timer]:
-        return [Timer(due, case, rule, trigger, kind, text) for case, rule, trigger, kind, due, text in
-                self._db.execute("SELECT case_id, rule, trigger, kind, due, text FROM timers ORDER BY due")]
+        with self._using() as db:
+            return [Timer(due, case, rule, trigger, kind, text) for case, rule, trigger, kind, due, text in
+                    db.execute("SELECT case_id, rule, trigger, kind, due, text FROM timers ORDER BY due")]
 
     def fire(self, timer: Timer, outgoing: Iterable[tuple[str, str, bytes]]) -> bool:
-        with self._db.transaction(), self._db.cursor() as cur:
+        with self._using() as db, db.transaction(), db.cursor() as cur:
             cur.execute("DELETE FROM timers WHERE case_id = %s AND rule = %s AND trigger = %s AND kind = %s "
                         "AND due = %s", (timer.case, timer.rule, timer.trigger, timer.kind, timer.due))
             fired = cur.rowcount > 0
@@ -247,30 +282,86 @@ class PostgresStore:
         return fired
 
     def enqueue(self, outgoing: Iterable[tuple[str, str, bytes]]) -> None:
-        with self._db.transaction(), self._db.cursor() as cur:
+        with self._using() as db, db.transaction(), db.cursor() as cur:
             self._enqueue(cur, outgoing)
 
     def outbox_due(self, now: float, limit: int = 100) -> list[Outgoing]:
-        return [Outgoing(key, target, bytes(payload), attempts, next_try) for key, target, payload, attempts, next_try
-                in self._db.execute("SELECT key, target, payload, attempts, next_try FROM outbox WHERE state = "
-                                    "'pending' AND next_try <= %s ORDER BY next_try LIMIT %s", (now, limit))]
+        with self._using() as db:
+            return [Outgoing(key, target, bytes(payload), attempts, next_try) for key, target, payload, attempts,
+                    next_try in db.execute("SELECT key, target, payload, attempts, next_try FROM outbox WHERE state = "
+                                           "'pending' AND next_try <= %s ORDER BY next_try LIMIT %s", (now, limit))]
 
     def next_outgoing(self) -> float | None:
         upcoming: float | None = self._one("SELECT min(next_try) FROM outbox WHERE state = 'pending'")
         return upcoming
 
     def delivered(self, key: str, target: str) -> None:
-        self._db.execute("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, error = NULL "
-                         "WHERE key = %s AND target = %s", (key, target))
+        with self._using() as db:
+            db.execute("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, error = NULL "
+                       "WHERE key = %s AND target = %s", (key, target))
 
     def retry(self, key: str, target: str, next_try: float, error: str, dead: bool) -> None:
-        self._db.execute("UPDATE outbox SET attempts = attempts + 1, next_try = %s, error = %s, state = %s "
-                         "WHERE key = %s AND target = %s",
-                         (next_try, error, "dead" if dead else "pending", key, target))
+        with self._using() as db:
+            db.execute("UPDATE outbox SET attempts = attempts + 1, next_try = %s, error = %s, state = %s "
+                       "WHERE key = %s AND target = %s", (next_try, error, "dead" if dead else "pending", key, target))
 
     def dead_letters(self) -> list[tuple[str, str, int, str]]:
-        return [(key, target, attempts, error) for key, target, attempts, error in self._db.execute(
-            "SELECT key, target, attempts, coalesce(error, '') FROM outbox WHERE state = 'dead' ORDER BY key")]
+        with self._using() as db:
+            return [(key, target, attempts, error) for key, target, attempts, error in db.execute(
+                "SELECT key, target, attempts, coalesce(error, '') FROM outbox WHERE state = 'dead' ORDER BY key")]
 
     def close(self) -> None:
         self._db.close()  # ends the session: the server releases the writer's advisory lock
+
+
+def _events(using: Callable[[], ContextManager[psycopg.Connection[Any]]], case: str | None) -> Iterator[StoredEvent]:
+    # by pages on seq rather than a server-side cursor, which would hold a transaction open across the
+    # caller's other calls on the service's connection (its single writer adds nothing while it reads)
+    after = 0
+    while True:
+        with using() as db:
+            if case is None:
+                rows = db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE seq > %s "
+                                  "ORDER BY seq LIMIT %s", (after, _PAGE)).fetchall()
+            else:
+                rows = db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE case_id = %s "
+                                  "AND seq > %s ORDER BY seq LIMIT %s", (case, after, _PAGE)).fetchall()
+        for seq, case_id, event_id, at, body in rows:
+            yield StoredEvent(seq, case_id, event_id, at, bytes(body))
+        if len(rows) < _PAGE:
+            return
+        after = rows[-1][0]
+
+
+def _rejections(db: psycopg.Connection[Any]) -> list[StoredRejection]:
+    return [StoredRejection(*row) for row in db.execute("SELECT seq, source, line, error FROM rejected ORDER BY seq")]
+
+
+class _PostgresReader:
+    """A connection of its own in one read-only REPEATABLE READ transaction: every page it reads is of one
+    snapshot, while the service's connection goes on committing."""
+
+    def __init__(self, url: str):
+        self._db = psycopg.connect(url, application_name="sopengine serve (reader)")
+        self._db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        self._db.read_only = True
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            yield self._db
+        except psycopg.OperationalError as exc:
+            if self._db.closed or self._db.broken:
+                raise StoreUnavailable(f"the connection to the PostgreSQL store was lost: {str(exc).strip()}") \
+                    from exc
+            raise
+
+    def events(self, case: str | None = None) -> Iterator[StoredEvent]:
+        return _events(self._using, case)
+
+    def rejections(self) -> list[StoredRejection]:
+        with self._using() as db:
+            return _rejections(db)
+
+    def close(self) -> None:
+        self._db.close()  # the transaction is rolled back: it wrote nothing

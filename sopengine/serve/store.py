@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol, Sequence
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (a server store's connection was lost): the request that finds it is
+    answered 503, the interrupted transaction stored nothing (or, its ``COMMIT`` sent and the answer lost, all of
+    it), and a later call tries again."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An acknowledged event: its place in the store (``seq``, the input order) and its canonical JSON."""
@@ -69,6 +75,15 @@ class NewEvent:
     body: bytes
 
 
+class Reader(Protocol):
+    """A connection of the store's own for one long read off the event loop (a batch audit of the stored events,
+    an explanation), beside the service's writes: it reads the store as one snapshot. Closed by its user."""
+
+    def events(self, case: str | None = None) -> Iterator[StoredEvent]: ...
+    def rejections(self) -> list[StoredRejection]: ...
+    def close(self) -> None: ...
+
+
 class Store(Protocol):
     """What the service needs of a durable store. Every method that writes commits before it returns:
     an answer to a client is sent only after its records are committed (ack = committed)."""
@@ -94,6 +109,11 @@ class Store(Protocol):
 
     def events(self, case: str | None = None) -> Iterator[StoredEvent]: ...
     def rejections(self) -> list[StoredRejection]: ...
+
+    def reader(self) -> Reader:
+        """A :class:`Reader` on a connection of its own (the store's connection is the event loop's)."""
+        ...
+
     def counts(self) -> dict[str, int]: ...
     def timers(self) -> list[Timer]: ...
     def set_timers(self, timers: dict[str, list[Timer]]) -> None: ...
@@ -236,18 +256,13 @@ class SqliteStore:
         return {key for key in keys if self.has(*key)}  # in process: a look-up costs microseconds
 
     def events(self, case: str | None = None) -> Iterator[StoredEvent]:
-        if case is None:
-            cur = self._db.execute("SELECT seq, case_id, event_id, time, body FROM events ORDER BY seq")
-        else:
-            cur = self._db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE case_id = ? "
-                                   "ORDER BY seq", (case,))
-        while rows := cur.fetchmany(4096):
-            for row in rows:
-                yield StoredEvent(*row)
+        return _sqlite_events(self._db, case)
 
     def rejections(self) -> list[StoredRejection]:
-        return [StoredRejection(*row) for row in
-                self._db.execute("SELECT seq, source, line, error FROM rejected ORDER BY seq")]
+        return _sqlite_rejections(self._db)
+
+    def reader(self) -> Reader:
+        return _SqliteReader(self.path)
 
     def rejected_body(self, seq: int) -> bytes | None:
         row = self._db.execute("SELECT body FROM rejected WHERE seq = ?", (seq,)).fetchone()
@@ -321,4 +336,38 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _sqlite_events(db: sqlite3.Connection, case: str | None) -> Iterator[StoredEvent]:
+    if case is None:
+        cur = db.execute("SELECT seq, case_id, event_id, time, body FROM events ORDER BY seq")
+    else:
+        cur = db.execute("SELECT seq, case_id, event_id, time, body FROM events WHERE case_id = ? ORDER BY seq",
+                         (case,))
+    while rows := cur.fetchmany(4096):
+        for row in rows:
+            yield StoredEvent(*row)
+
+
+def _sqlite_rejections(db: sqlite3.Connection) -> list[StoredRejection]:
+    return [StoredRejection(*row) for row in db.execute("SELECT seq, source, line, error FROM rejected ORDER BY seq")]
+
+
+class _SqliteReader:
+    """A second connection to the file, in one read transaction: WAL gives it the snapshot its first read saw,
+    while the service's connection goes on committing."""
+
+    def __init__(self, path: str):
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("BEGIN")
+
+    def events(self, case: str | None = None) -> Iterator[StoredEvent]:
+        return _sqlite_events(self._db, case)
+
+    def rejections(self) -> list[StoredRejection]:
+        return _sqlite_rejections(self._db)
+
+    def close(self) -> None:
+        self._db.close()  # the read transaction ends with it
 

@@ -118,8 +118,9 @@ pub struct Breach {
     pub zone: Option<Str>,
 }
 
-/// The evolving evaluation of one case (serialisable: an idle case can be spilled to disk).
-#[derive(serde::Serialize, serde::Deserialize)]
+/// The evolving evaluation of one case (serialisable: an idle case can be spilled to disk; cloned: a
+/// copy takes events that are not yet the session's, `Session::preview`).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct CaseRun {
     pub case: Str,
     pub state: Vec<Value>,

@@ -23,7 +23,7 @@ use crate::run::{CaseRun, Facts, Runner, Scratch};
 use crate::spill::Spill;
 use crate::value::Str;
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct CaseSlot {
     run: CaseRun,
     /// The case's events, kept only by a session that keeps events.
@@ -36,8 +36,39 @@ struct CaseSlot {
     touched: u64,
 }
 
+impl CaseSlot {
+    fn new(case: Str, engine: &Engine) -> CaseSlot {
+        CaseSlot {
+            run: CaseRun::new(case, engine),
+            events: Vec::new(),
+            dirty: false,
+            ids: IdSet::Few(Vec::new()),
+            touched: 0,
+        }
+    }
+
+    /// Evaluate one event of this case (or, once an event came late, keep it for a replay).
+    fn take(&mut self, runner: &mut Runner, event: Event, hash: u64, keep_events: bool) {
+        self.ids.insert(hash);
+        if !self.dirty && (event.time, event.seq) < self.run.last {
+            self.dirty = true;
+        }
+        if self.dirty {
+            if keep_events {
+                self.events.push(Arc::new(event));
+            }
+            return;
+        }
+        let event = Arc::new(event);
+        if keep_events {
+            self.events.push(event.clone());
+        }
+        runner.step(&mut self.run, &event);
+    }
+}
+
 /// A set of id hashes: a short list for the usual case of few events, a hash set for a long case.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum IdSet {
     Few(Vec<u64>),
     Many(FxHashSet<u64>),
@@ -246,35 +277,48 @@ impl Session {
             self.latest = Some(event.time);
         }
         let engine = self.engine.clone();
-        let slot = self.cases.entry(event.case.clone()).or_insert_with(|| {
-            Box::new(CaseSlot {
-                run: CaseRun::new(event.case.clone(), &engine),
-                events: Vec::new(),
-                dirty: false,
-                ids: IdSet::Few(Vec::new()),
-                touched: 0,
-            })
-        });
-        slot.ids.insert(hash);
+        let slot = self
+            .cases
+            .entry(event.case.clone())
+            .or_insert_with(|| Box::new(CaseSlot::new(event.case.clone(), &engine)));
         slot.touched = self.events;
-        if !slot.dirty && (event.time, event.seq) < slot.run.last {
-            slot.dirty = true;
-        }
-        if slot.dirty {
-            if self.keep_events {
-                slot.events.push(Arc::new(event));
-            }
-            return Ok(());
-        }
-        let event = Arc::new(event);
-        if self.keep_events {
-            slot.events.push(event.clone());
-        }
         let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
-        runner.step(&mut slot.run, &event);
+        slot.take(&mut runner, event, hash, self.keep_events);
         self.vars = runner.into_vars();
         self.spill_idle();
         Ok(())
+    }
+
+    /// What `case` has open after its last event and the violations it found, as if `events` came
+    /// after every event fed so far (in input order; their `seq`s only order them): a copy of the case
+    /// takes them, and the session is left as it was. An id the case (or an earlier one of `events`)
+    /// has is left out, as `feed` refuses it; a closed case has nothing open. Meant for a session
+    /// that keeps events (a late one is then replayed in the copy).
+    ///
+    /// The service computes a changed case's timers and notifications from this before it commits
+    /// the events, and feeds them only once they are committed.
+    pub fn preview(&mut self, case: &str, events: Vec<Event>) -> (Vec<Pending>, Vec<Violation>) {
+        if self.closed_ids.contains(case) {
+            return (Vec::new(), Vec::new());
+        }
+        let engine = self.engine.clone();
+        let mut slot = match self.cases.get(case) {
+            Some(slot) => (**slot).clone(),
+            None => self
+                .spilled
+                .peek(case)
+                .unwrap_or_else(|| CaseSlot::new(Str::from(case), &engine)),
+        };
+        let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
+        for event in events {
+            let hash = id_hash(&event.id);
+            if !slot.ids.contains(hash) {
+                slot.take(&mut runner, event, hash, self.keep_events);
+            }
+        }
+        self.vars = runner.into_vars();
+        let found = found(&self.engine, &self.facts, &mut self.vars, false, &mut slot);
+        (found.pending, found.violations)
     }
 
     /// Cases an event came late for, that only a replay of their events can settle (sorted).

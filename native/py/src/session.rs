@@ -7,10 +7,11 @@ use std::sync::Arc;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 use sopengine_core::engine::Engine;
 use sopengine_core::event::{Event, Origin};
-use sopengine_core::findings::Partial;
+use sopengine_core::findings::{Partial, Violation};
 use sopengine_core::reader::{DataFaults, Reason};
 use sopengine_core::run::Facts;
 use sopengine_core::session::{Refused, Session};
@@ -205,30 +206,7 @@ impl NativeSession {
         seq: u64,
         line: u64,
     ) -> PyResult<Option<&'static str>> {
-        let engine = self.inner.engine.clone();
-        let (t, undeclared) = match (engine.type_index.get(etype), engine.undeclared) {
-            (Some(&t), _) => (t, None),
-            (None, Some(t)) => (t, Some(Str::from(etype))),
-            (None, None) => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown event type {etype:?}"
-                )))
-            }
-        };
-        let json: serde_json::Value =
-            serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let lookup = |name: &str| engine.field_index.get(name).copied();
-        let event = Event {
-            id: Str::from(id),
-            case: Str::from(case),
-            time,
-            etype: t,
-            undeclared,
-            actor: actor.map(Str::from),
-            data: sopengine_core::json::data_fields(&json, &lookup),
-            seq,
-            origin: Origin { file: 0, line },
-        };
+        let event = self.event(id, case, time, etype, actor, data, seq, line)?;
         Ok(match self.inner.feed(event) {
             Ok(()) => None,
             Err(Refused::Closed) => Some("closed"),
@@ -238,6 +216,62 @@ impl NativeSession {
 
     fn close_case(&mut self, case: &str) {
         self.inner.close_case(case);
+    }
+
+    /// What `case` has open after its last event and the violations it found so far, as if `events`
+    /// (`(id, time, type, actor, data as JSON, seq)`, checked, after every event fed) were added to it;
+    /// the session is left as it was (`Session::preview`). Returns (pending, violations): tuples of the
+    /// fields of `sopengine.findings.Pending` and `Violation`, in their order.
+    #[allow(clippy::type_complexity)]
+    fn preview<'py>(
+        &mut self,
+        py: Python<'py>,
+        case: &str,
+        events: Vec<(String, f64, String, Option<String>, String, u64)>,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let events = events
+            .iter()
+            .map(|(id, time, etype, actor, data, seq)| {
+                self.event(id, case, *time, etype, actor.as_deref(), data, *seq, 0)
+            })
+            .collect::<PyResult<Vec<Event>>>()?;
+        let (pending, violations) = self.inner.preview(case, events);
+        let engine = self.inner.engine.clone();
+        let rule = |i: u32| PyString::new(py, &engine.rules[i as usize].id);
+        let severity = |i: u32| PyString::new(py, &engine.rules[i as usize].severity);
+        let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
+        let open = PyList::empty(py);
+        for p in &pending {
+            let fields = [
+                rule(p.rule).into_any(),
+                p.case.as_ref().into_bound_py_any(py)?,
+                severity(p.rule).into_any(),
+                p.action.as_str().into_bound_py_any(py)?,
+                p.message.as_str().into_bound_py_any(py)?,
+                p.since.into_bound_py_any(py)?,
+                p.start.into_bound_py_any(py)?,
+                p.due.into_bound_py_any(py)?,
+                p.every.into_bound_py_any(py)?,
+                PyTuple::new(py, ids(&p.events))?.into_any(),
+                columns_to_py(py, &columns, &p.columns)?.into_any(),
+                p.more_events.into_bound_py_any(py)?,
+                p.missed.into_bound_py_any(py)?,
+                p.accountable.as_deref().into_bound_py_any(py)?,
+                p.attained.into_bound_py_any(py)?,
+                p.last.into_bound_py_any(py)?,
+                p.ended.into_bound_py_any(py)?,
+                p.idle.into_bound_py_any(py)?,
+                p.zone.as_deref().into_bound_py_any(py)?,
+                PyTuple::new(py, &p.pauses)?.into_any(),
+            ];
+            open.append(PyTuple::new(py, fields)?)?;
+        }
+        let found = PyList::empty(py);
+        for v in violations {
+            let r = v.rule;
+            found.append(violation_to_py(py, v, rule(r), severity(r))?)?;
+        }
+        Ok((open, found))
     }
 
     /// Read and evaluate one JSON Lines file (plain or .gz) in the core.
@@ -371,18 +405,25 @@ impl NativeSession {
         others: Vec<Bound<'py, PyBytes>>,
         parts: Vec<std::path::PathBuf>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        // Decoded one at a time as the merge takes them. They come from this core's own workers
-        // (`partial_bytes`): bytes that do not decode are a fault of the program, not of the input.
-        let others = others.iter().map(|b| {
-            Partial::from_bytes(b.as_bytes()).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
+        // Judged without the GIL, so that Python's other threads run meanwhile (a service's event loop
+        // answers while a worker thread judges 100k open cases). The workers' partials are read as
+        // byte slices: a bytes object is immutable, and `others` keeps each alive until this returns.
+        let others: Vec<&[u8]> = others.iter().map(|b| b.as_bytes()).collect();
+        let inner = &mut self.inner;
+        let mut judged = py.detach(move || {
+            // Decoded one at a time as the merge takes them. They come from this core's own workers
+            // (`partial_bytes`): bytes that do not decode are a fault of the program, not of the input.
+            let others = others.into_iter().map(|b| {
+                Partial::from_bytes(b).unwrap_or_else(|e| panic!("a worker's partial: {e}"))
+            });
+            if last {
+                let (engine, facts) = (inner.engine.clone(), inner.facts.clone());
+                let done = std::mem::replace(inner, Session::new(engine, facts, false));
+                done.finish(as_of, others, parts)
+            } else {
+                inner.result(as_of, others, parts)
+            }
         });
-        let mut judged = if last {
-            let (engine, facts) = (self.inner.engine.clone(), self.inner.facts.clone());
-            let done = std::mem::replace(&mut self.inner, Session::new(engine, facts, false));
-            done.finish(as_of, others, parts)
-        } else {
-            self.inner.result(as_of, others, parts)
-        };
         let engine = self.inner.engine.clone();
         // One Python string per rule and per severity, shared by every finding (a 5M-event audit has
         // ~600k of them), rather than two new strings for each.
@@ -398,24 +439,17 @@ impl NativeSession {
             .collect();
         let rule = |i: u32| rule_names[i as usize].clone();
         let severity = |i: u32| severities[i as usize].clone();
-        let ids = |v: &[Str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
         let violations = PyList::empty(py);
         // Taken, not borrowed: each violation's text is freed as soon as Python has its copy.
+        let mut made = 0usize;
         for v in std::mem::take(&mut judged.violations) {
-            violations.append((
-                rule(v.rule),
-                v.case.as_ref(),
-                v.time,
-                severity(v.rule),
-                v.message.as_str(),
-                PyTuple::new(py, ids(&v.events))?,
-                v.more_events,
-                v.accountable.as_deref(),
-                PyTuple::new(py, &v.pauses)?,
-            ))?;
+            let_others_run(py, &mut made);
+            let r = v.rule;
+            violations.append(violation_to_py(py, v, rule(r), severity(r))?)?;
         }
         let actions = PyList::empty(py);
         for a in &judged.next_actions {
+            let_others_run(py, &mut made);
             let p = &a.pending;
             actions.append((
                 rule(p.rule),
@@ -432,11 +466,9 @@ impl NativeSession {
         let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
         let work = PyList::empty(py);
         for w in &judged.work {
+            let_others_run(py, &mut made);
             let p = &w.pending;
-            let cols = PyList::empty(py);
-            for (name, value) in columns.iter().zip(p.columns.iter()) {
-                cols.append((*name, to_py(py, value)?))?;
-            }
+            let cols = columns_to_py(py, &columns, &p.columns)?;
             work.append((
                 rule(p.rule),
                 p.case.as_ref(),
@@ -444,7 +476,7 @@ impl NativeSession {
                 p.shown_due(),
                 p.since,
                 w.overdue,
-                PyTuple::new(py, cols)?,
+                cols,
                 PyTuple::new(py, ids(&p.events))?,
                 p.more_events,
                 p.zone.as_deref(),
@@ -610,7 +642,96 @@ pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -
     }
 }
 
+/// Every 4,096 Python objects made, let the other Python threads run: Rust code holding the GIL is
+/// never asked to give it up (Python's switch interval works on bytecode), so a long conversion would
+/// hold up a service's event loop. Dropping the GIL hands it to a thread that asked for it.
+fn let_others_run(py: Python<'_>, made: &mut usize) {
+    *made += 1;
+    if *made % 4096 == 0 {
+        py.detach(|| ());
+    }
+}
+
+/// A finding's event ids as Python takes them.
+fn ids(v: &[Str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A violation as the fields of `sopengine.findings.Violation`, in their order (taken: its text is
+/// freed as soon as Python has its copy).
+fn violation_to_py<'py>(
+    py: Python<'py>,
+    v: Violation,
+    rule: Bound<'py, PyString>,
+    severity: Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    (
+        rule,
+        v.case.as_ref(),
+        v.time,
+        severity,
+        v.message.as_str(),
+        PyTuple::new(py, ids(&v.events))?,
+        v.more_events,
+        v.accountable.as_deref(),
+        PyTuple::new(py, &v.pauses)?,
+    )
+        .into_pyobject(py)
+}
+
+/// The pack's worklist columns of an open item: ((name, value), ...).
+fn columns_to_py<'py>(
+    py: Python<'py>,
+    names: &[&str],
+    values: &[sopengine_core::value::Value],
+) -> PyResult<Bound<'py, PyTuple>> {
+    let cols = PyList::empty(py);
+    for (name, value) in names.iter().zip(values.iter()) {
+        cols.append((*name, to_py(py, value)?))?;
+    }
+    PyTuple::new(py, cols)
+}
+
 impl NativeSession {
+    /// An event of `case` as the core takes it (its type by index, or undeclared in an open vocabulary).
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        id: &str,
+        case: &str,
+        time: f64,
+        etype: &str,
+        actor: Option<&str>,
+        data: &str,
+        seq: u64,
+        line: u64,
+    ) -> PyResult<Event> {
+        let engine = &self.inner.engine;
+        let (t, undeclared) = match (engine.type_index.get(etype), engine.undeclared) {
+            (Some(&t), _) => (t, None),
+            (None, Some(t)) => (t, Some(Str::from(etype))),
+            (None, None) => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown event type {etype:?}"
+                )))
+            }
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let lookup = |name: &str| engine.field_index.get(name).copied();
+        Ok(Event {
+            id: Str::from(id),
+            case: Str::from(case),
+            time,
+            etype: t,
+            undeclared,
+            actor: actor.map(Str::from),
+            data: sopengine_core::json::data_fields(&json, &lookup),
+            seq,
+            origin: Origin { file: 0, line },
+        })
+    }
+
     /// The faults of an event's data to note (maybe none), or why it is rejected (`check_event`).
     fn data_verdict(&self, event: &Event, others: &[Str]) -> Result<Vec<Fault>, Reason> {
         let vocab = &self.inner.engine.vocab;
