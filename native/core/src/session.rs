@@ -317,7 +317,14 @@ impl Session {
             }
         }
         self.vars = runner.into_vars();
-        let found = found(&self.engine, &self.facts, &mut self.vars, false, &mut slot);
+        let found = found(
+            &self.engine,
+            &self.facts,
+            &mut self.vars,
+            false,
+            &mut slot,
+            Slot::Dropped,
+        ); // a copy
         (found.pending, found.violations)
     }
 
