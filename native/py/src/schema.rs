@@ -51,17 +51,10 @@ fn json_of(obj: &Bound<'_, PyAny>) -> Option<Value> {
     if obj.is_exact_instance_of::<PyFloat>() {
         return Number::from_f64(obj.extract::<f64>().ok()?).map(Value::Number);
     }
-    if let Ok(list) = obj.cast::<PyList>() {
-        return list
-            .iter()
-            .map(|item| json_of(&item))
-            .collect::<Option<_>>()
-            .map(Value::Array);
-    }
-    if let Ok(tuple) = obj.cast::<PyTuple>() {
-        return tuple
-            .iter()
-            .map(|item| json_of(&item))
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let items = obj.try_iter().ok()?;
+        return items
+            .map(|item| json_of(&item.ok()?))
             .collect::<Option<_>>()
             .map(Value::Array);
     }
