@@ -17,10 +17,10 @@ use crate::value::{Str, Value};
 const DIGIT_ZEROS: [u32; 66] = [
     0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
     0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
-    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0,
-    0xff10, 0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0,
-    0x11650, 0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0,
-    0x16b50, 0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
+    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
+    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
+    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
 ];
 
 /// CPython refuses to read an int of more decimal digits than this (`sys.int_info.default_max_str_digits`).
@@ -47,7 +47,10 @@ fn ascii_number_text(text: &str) -> Option<String> {
             out.push((b'0' + decimal(c)?) as char);
         }
     }
-    Some(out.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned())
+    Some(
+        out.trim_matches(|c: char| c.is_ascii_whitespace())
+            .to_owned(),
+    )
 }
 
 /// The text without the underscores that stand between two digits; None when one does not.
@@ -200,8 +203,13 @@ mod tests {
         assert_eq!(int("\u{2003}-1_000\u{a0}").as_deref(), Some("-1000"));
         assert_eq!(int("\u{661}\u{662}").as_deref(), Some("12"));
         assert_eq!(int("-0").as_deref(), Some("0"));
-        assert_eq!(int("18446744073709551616").as_deref(), Some("18446744073709551616"));
-        for bad in ["", " ", "1.0", "_1", "1_", "1__0", "+ 1", "0x10", "\u{b2}", "1e5"] {
+        assert_eq!(
+            int("18446744073709551616").as_deref(),
+            Some("18446744073709551616")
+        );
+        for bad in [
+            "", " ", "1.0", "_1", "1_", "1__0", "+ 1", "0x10", "\u{b2}", "1e5",
+        ] {
             assert_eq!(int(bad), None, "{bad:?}");
         }
         assert_eq!(int(&"9".repeat(4301)), None);
@@ -224,7 +232,9 @@ mod tests {
         ] {
             assert_eq!(float(text).as_deref(), Some(want), "{text:?}");
         }
-        for bad in [".", "e5", "1e", "1._5", "in f", "1e+", "--1", "1.5.", "0x1p3", "infinit"] {
+        for bad in [
+            ".", "e5", "1e", "1._5", "in f", "1e+", "--1", "1.5.", "0x1p3", "infinit",
+        ] {
             assert_eq!(float(bad), None, "{bad:?}");
         }
     }
@@ -238,6 +248,9 @@ mod tests {
         assert_eq!(conv("10.0", TextKind::Number).as_deref(), Some("10.0"));
         assert_eq!(conv("1e3", TextKind::Number).as_deref(), Some("1000"));
         assert_eq!(conv("1e400", TextKind::Number).as_deref(), Some("inf"));
-        assert_eq!(conv(" a; ;b ", TextKind::List).as_deref(), Some("['a', 'b']"));
+        assert_eq!(
+            conv(" a; ;b ", TextKind::List).as_deref(),
+            Some("['a', 'b']")
+        );
     }
 }

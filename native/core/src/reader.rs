@@ -152,6 +152,10 @@ pub trait RecordSource: Iterator<Item = io::Result<Record>> {
     fn seq(&self) -> u64;
     /// The event as the session takes it, once its data has been checked (`others` still of it).
     fn settle(&self, _event: &mut Event) {}
+    /// The data fields a mapping left out since last asked, to be warned of.
+    fn take_notes(&mut self) -> Vec<crate::xes::mapping::Structured> {
+        Vec::new()
+    }
 }
 
 /// Open a log for reading; `.gz` is decompressed (see [`Gunzip`]).

@@ -265,7 +265,7 @@ pub struct XesReader<'c, R: BufRead> {
     ready: VecDeque<Record>,
     others: Vec<Str>,
     /// Named data fields that were left out, to be warned of.
-    pub notes: Vec<Structured>,
+    notes: Vec<Structured>,
 }
 
 impl<'c, R: BufRead> XesReader<'c, R> {
@@ -321,8 +321,8 @@ impl<'c, R: BufRead> XesReader<'c, R> {
         self.place = Place::Done;
     }
 
-    fn token_fault(&mut self, fault: syntax::Fault) {
-        let line = self.xml.get_ref().line_at(fault.at);
+    fn token_fault(&mut self, t: &[u8], fault: syntax::Fault) {
+        let line = self.xml.get_ref().line_at(t, fault.at);
         self.fault(fault.message, line);
     }
 
@@ -387,20 +387,34 @@ impl<'c, R: BufRead> XesReader<'c, R> {
         let short = |me: &mut Self| {
             if at_end {
                 let line = me.xml.get_ref().line_now();
-                if t.starts_with(b"<![CDATA[") && place == Place::Content {
+                if syntax::cut_in_char(t) {
+                    me.token_fault(
+                        t,
+                        syntax::Fault {
+                            message: syntax::PARTIAL_CHAR,
+                            at: 0,
+                        },
+                    );
+                } else if t.starts_with(b"<![CDATA[") && place == Place::Content {
                     me.fault(syntax::UNCLOSED_CDATA, line);
                 } else {
-                    me.token_fault(syntax::Fault {
-                        message: syntax::UNCLOSED,
-                        at: 0,
-                    });
+                    me.token_fault(
+                        t,
+                        syntax::Fault {
+                            message: syntax::UNCLOSED,
+                            at: 0,
+                        },
+                    );
                 }
             } else {
                 // quick-xml ended a token expat reads on: not seen in the differential tests
-                me.token_fault(syntax::Fault {
-                    message: syntax::INVALID,
-                    at: t.len(),
-                });
+                me.token_fault(
+                    t,
+                    syntax::Fault {
+                        message: syntax::INVALID,
+                        at: t.len(),
+                    },
+                );
             }
         };
         if place == Place::Prolog {
@@ -408,22 +422,25 @@ impl<'c, R: BufRead> XesReader<'c, R> {
         }
         if t.first() != Some(&b'<') {
             if place == Place::Epilog {
-                return {
-                    self.epilog_text(t);
-                    Ok(())
-                };
+                if let Some(fault) = syntax::after_root(t, at_end) {
+                    self.token_fault(t, fault);
+                }
+                return Ok(());
             }
             if let Scan::Bad(fault) = syntax::text(t, at_end) {
-                self.token_fault(fault);
+                self.token_fault(t, fault);
             }
             return Ok(());
         }
         match t.get(1) {
             None => short(self),
-            Some(b'/') if place == Place::Epilog => self.token_fault(syntax::Fault {
-                message: syntax::INVALID,
-                at: 1,
-            }),
+            Some(b'/') if place == Place::Epilog => self.token_fault(
+                t,
+                syntax::Fault {
+                    message: syntax::INVALID,
+                    at: 1,
+                },
+            ),
             Some(b'/') => match syntax::end_tag(t) {
                 Scan::Ok(name) => {
                     if self.open.last().is_some_and(|open| **open == *name) {
@@ -433,54 +450,63 @@ impl<'c, R: BufRead> XesReader<'c, R> {
                             self.place = Place::Epilog;
                         }
                     } else {
-                        self.token_fault(syntax::Fault {
-                            message: syntax::MISMATCHED,
-                            at: 2,
-                        });
+                        self.token_fault(
+                            t,
+                            syntax::Fault {
+                                message: syntax::MISMATCHED,
+                                at: 2,
+                            },
+                        );
                     }
                 }
-                Scan::Bad(fault) => self.token_fault(fault),
+                Scan::Bad(fault) => self.token_fault(t, fault),
                 Scan::Short => short(self),
             },
             Some(b'?') => match syntax::instruction(t) {
-                Scan::Ok((true, _)) => self.token_fault(syntax::Fault {
-                    message: syntax::MISPLACED_DECL,
-                    at: 0,
-                }),
-                Scan::Ok(_) => {}
-                Scan::Bad(fault) => self.token_fault(fault),
-                Scan::Short => short(self),
-            },
-            Some(b'!') => {
-                if place == Place::Epilog && !t.starts_with(b"<!--") {
-                    self.token_fault(syntax::Fault {
+                Scan::Ok((true, _)) if place == Place::Epilog => self.token_fault(
+                    t,
+                    syntax::Fault {
                         message: syntax::JUNK,
                         at: 0,
-                    });
-                    return Ok(());
-                }
-                match syntax::bang(t, true) {
-                    Scan::Ok(_) => {}
-                    Scan::Bad(fault) => self.token_fault(fault),
-                    Scan::Short => short(self),
-                }
-            }
-            Some(_) if place == Place::Epilog => self.token_fault(syntax::Fault {
-                message: syntax::JUNK,
-                at: 0,
-            }),
+                    },
+                ),
+                Scan::Ok((true, _)) => self.token_fault(
+                    t,
+                    syntax::Fault {
+                        message: syntax::MISPLACED_DECL,
+                        at: 0,
+                    },
+                ),
+                Scan::Ok(_) => {}
+                Scan::Bad(fault) => self.token_fault(t, fault),
+                Scan::Short => short(self),
+            },
+            Some(b'!') if place == Place::Epilog => match syntax::bang_after_root(t) {
+                Scan::Ok(()) => {}
+                Scan::Bad(fault) => self.token_fault(t, fault),
+                Scan::Short => short(self),
+            },
+            Some(b'!') => match syntax::bang(t, true) {
+                Scan::Ok(_) => {}
+                Scan::Bad(fault) => self.token_fault(t, fault),
+                Scan::Short => short(self),
+            },
+            Some(_) if place == Place::Epilog => match syntax::markup_after_root(t) {
+                Scan::Bad(fault) => self.token_fault(t, fault),
+                _ => short(self),
+            },
             Some(_) => match syntax::start_tag(t) {
                 Scan::Ok(tag) => {
-                    let line = self.xml.get_ref().line_at(0);
-                    let name = String::from_utf8_lossy(tag.name);
-                    self.handler.start(&name, &tag, line);
+                    let line = self.xml.get_ref().line_at(t, 0);
+                    let name = std::str::from_utf8(tag.name).unwrap_or_default();
+                    self.handler.start(name, &tag, line);
                     if tag.empty {
                         self.end_element();
                     } else {
                         self.open.push(tag.name.into());
                     }
                 }
-                Scan::Bad(fault) => self.token_fault(fault),
+                Scan::Bad(fault) => self.token_fault(t, fault),
                 Scan::Short => short(self),
             },
         }
@@ -510,30 +536,15 @@ impl<'c, R: BufRead> XesReader<'c, R> {
             Some(b'/') | None => Err(Self::not_plain("a malformed prolog")),
             Some(_) => match syntax::start_tag(t) {
                 Scan::Ok(tag) if !tag.empty => {
-                    let line = self.xml.get_ref().line_at(0);
-                    let name = String::from_utf8_lossy(tag.name);
-                    self.handler.start(&name, &tag, line);
+                    let line = self.xml.get_ref().line_at(t, 0);
+                    let name = std::str::from_utf8(tag.name).unwrap_or_default();
+                    self.handler.start(name, &tag, line);
                     self.open.push(tag.name.into());
                     self.place = Place::Content;
                     Ok(())
                 }
                 _ => Err(Self::not_plain("a root element the core does not read")),
             },
-        }
-    }
-
-    /// Text after the root element: white space only.
-    fn epilog_text(&mut self, t: &[u8]) {
-        let at = t
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-        if let Some(at) = at {
-            let name_start = match t[at] {
-                b if b.is_ascii_alphabetic() || b == b'_' || b == b':' => true,
-                b => b >= 0x80 && std::str::from_utf8(&t[at..]).is_ok(),
-            };
-            let message = if name_start { syntax::JUNK } else { syntax::INVALID };
-            self.token_fault(syntax::Fault { message, at });
         }
     }
 
@@ -597,6 +608,10 @@ impl<R: BufRead> RecordSource for XesReader<'_, R> {
 
     /// The reference path hands event data to the core as orjson writes it: a float that is not
     /// finite is null (so a field holding one is not filled).
+    fn take_notes(&mut self) -> Vec<Structured> {
+        std::mem::take(&mut self.notes)
+    }
+
     fn settle(&self, event: &mut Event) {
         event.data.retain_mut(|(_, v)| match v {
             Value::Float(f) => f.is_finite(),
@@ -647,7 +662,10 @@ pub fn prolog<R: BufRead>(src: R) -> io::Result<Result<(), &'static str>> {
     let mut reader = XesReader::new(src, &cfg, &mapper, 0, "", 0);
     while reader.place == Place::Prolog {
         if let Err(e) = reader.step() {
-            return match e.get_ref().and_then(|inner| inner.downcast_ref::<NotPlain>()) {
+            return match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<NotPlain>())
+            {
                 Some(NotPlain(why)) => Ok(Err(why)),
                 None => Err(e),
             };

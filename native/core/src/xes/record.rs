@@ -80,6 +80,9 @@ impl XValue {
 
     /// How deep lists and objects nest in the value (a scalar 0, `[]` 1), counted up to `cap + 1`.
     pub fn depth(&self, cap: usize) -> usize {
+        if matches!(self, XValue::Scalar(_) | XValue::Bad(_)) {
+            return 0;
+        }
         let mut deepest = 0;
         let mut stack: Vec<(XValue, usize)> = vec![(self.clone(), 0)];
         while let Some((v, level)) = stack.pop() {

@@ -105,10 +105,10 @@ impl<R: BufRead> Tape<R> {
         self.start = (self.breaks + 1, self.last_cr);
     }
 
-    /// The line of byte `at` of the token.
-    pub fn line_at(&self, at: usize) -> u64 {
-        let at = at.min(self.token.len());
-        self.start.0 + line_breaks(&self.token[..at], self.start.1)
+    /// The line of byte `at` of the token read last (its bytes: `token`, taken from the tape).
+    pub fn line_at(&self, token: &[u8], at: usize) -> u64 {
+        let at = at.min(token.len());
+        self.start.0 + line_breaks(&token[..at], self.start.1)
     }
 
     /// The line after everything taken (where the input ends, once it has).
@@ -218,6 +218,10 @@ fn is_name_char(c: char) -> bool {
         || (!c.is_ascii() && crate::pytext::decimal(c).is_some())
 }
 
+fn is_ascii_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'-')
+}
+
 /// The end of the name at `i` (whose first character must be a name start).
 fn name(t: &[u8], mut i: usize) -> Scan<usize> {
     match ch(t, i) {
@@ -226,12 +230,30 @@ fn name(t: &[u8], mut i: usize) -> Scan<usize> {
         _ => return bad(INVALID, i),
     }
     loop {
+        while t.get(i).is_some_and(|&b| is_ascii_name_char(b)) {
+            i += 1;
+        }
         match ch(t, i) {
             Ch::Char(c, n) if is_name_char(c) => i += n,
             Ch::End => return Scan::Short,
             _ => return Scan::Ok(i),
         }
     }
+}
+
+/// Past the plain characters from `i` (ASCII, no control but white space, not `<`, `&` or `stop`): the
+/// characters a value or text holds nearly always, read a byte at a time.
+fn plain(t: &[u8], i: usize, stop: u8) -> usize {
+    i + t[i..]
+        .iter()
+        .position(|&b| {
+            (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+                || b >= 0x80
+                || b == stop
+                || b == b'<'
+                || b == b'&'
+        })
+        .unwrap_or(t.len() - i)
 }
 
 /// Past white space from `i`.
@@ -370,6 +392,7 @@ pub fn start_tag(t: &[u8]) -> Scan<Tag<'_>> {
         i += 1;
         let value = i;
         loop {
+            i = plain(t, i, quote);
             match ch(t, i) {
                 Ch::End => return Scan::Short,
                 Ch::Bad => return bad(INVALID, i),
@@ -402,9 +425,12 @@ pub fn start_tag(t: &[u8]) -> Scan<Tag<'_>> {
 /// character a space (a `\r\n` one).
 fn attribute_value(t: &[u8], from: usize, to: usize) -> Scan<Cow<'_, str>> {
     let raw = &t[from..to];
-    if !raw.iter().any(|&b| matches!(b, b'&' | b'\t' | b'\n' | b'\r')) {
+    if !raw
+        .iter()
+        .any(|&b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
         // Checked as characters already: UTF-8.
-        return Scan::Ok(String::from_utf8_lossy(raw));
+        return Scan::Ok(Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default()));
     }
     let mut out = String::with_capacity(raw.len());
     let mut i = from;
@@ -441,7 +467,7 @@ fn attribute_value(t: &[u8], from: usize, to: usize) -> Scan<Cow<'_, str>> {
                     .iter()
                     .position(|&b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
                     .unwrap_or(to - i);
-                out.push_str(&String::from_utf8_lossy(&t[i..i + run]));
+                out.push_str(std::str::from_utf8(&t[i..i + run]).unwrap_or_default());
                 i += run;
             }
         }
@@ -482,6 +508,112 @@ pub fn bang(t: &[u8], cdata: bool) -> Scan<Bang> {
         Some(b'D') if !cdata => Scan::Ok(Bang::Declaration),
         Some(_) => bad(INVALID, 2),
     }
+}
+
+/// A `<!` token after the root element, where expat reads declarations: a comment is fine,
+/// another declaration junk.
+pub fn bang_after_root(t: &[u8]) -> Scan<()> {
+    match t.get(2) {
+        None => Scan::Short,
+        Some(b'-') => match t.get(3) {
+            None => Scan::Short,
+            Some(b'-') => comment(t),
+            Some(_) => bad(INVALID, 3),
+        },
+        Some(b'[') => bad(JUNK, 0),
+        Some(_) => {
+            // <!NAME: a declaration keyword, then what follows it
+            let end = next!(name(t, 2));
+            if &t[2..end] == b"DOCTYPE" {
+                bad(JUNK, 0)
+            } else {
+                bad(INVALID, end)
+            }
+        }
+    }
+}
+
+/// Text after the root element, read as expat's prolog tokenizer reads it: white space only; the
+/// first other token is junk (a name, a literal, a bracket, ...) or not well-formed, where expat
+/// says. `at_end`: nothing follows it in the input. (A literal is taken to end in this text.)
+pub fn after_root(t: &[u8], at_end: bool) -> Option<Fault> {
+    let i = spaces(t, 0);
+    let fault = |message, at| Some(Fault { message, at });
+    // Whether the token before `j` may stand there: the input ends, white space or a delimiter
+    // follows (not markup: this text ends at a `<`).
+    let stands = |j: usize| match t.get(j) {
+        None => at_end,
+        Some(&b) => matches!(b, b' ' | b'\t' | b'\n' | b'\r') || b">)*?+%|,[".contains(&b),
+    };
+    let name_at = |j: usize| matches!(ch(t, j), Ch::Char(c, _) if is_name_start(c));
+    let unclosed_or_invalid = |j: usize| {
+        if at_end {
+            fault(UNCLOSED, i)
+        } else {
+            fault(INVALID, j)
+        }
+    };
+    match ch(t, i) {
+        Ch::End if i == t.len() => None,
+        Ch::End if at_end => fault(PARTIAL_CHAR, i),
+        Ch::End | Ch::Bad => fault(INVALID, i),
+        Ch::Char(c, _) if is_name_char(c) => match name_chars(t, i) {
+            end if stands(end) => fault(JUNK, i),
+            end => fault(INVALID, end),
+        },
+        Ch::Char('#', _) if i + 1 == t.len() => unclosed_or_invalid(i + 1),
+        Ch::Char('#', _) if name_at(i + 1) => match name_chars(t, i + 1) {
+            end if stands(end) => fault(JUNK, i),
+            end => fault(INVALID, end),
+        },
+        Ch::Char('%', _) if i + 1 == t.len() => unclosed_or_invalid(i + 1),
+        Ch::Char('%', _) if matches!(t[i + 1], b' ' | b'\t' | b'\n' | b'\r') => fault(JUNK, i),
+        Ch::Char('%', _) if name_at(i + 1) => match name_chars(t, i + 1) {
+            end if end == t.len() => unclosed_or_invalid(end),
+            end if t[end] == b';' => fault(JUNK, i),
+            end => fault(INVALID, end),
+        },
+        Ch::Char(q @ ('"' | '\''), _) => match t[i + 1..].iter().position(|&b| b == q as u8) {
+            None => fault(UNCLOSED, i),
+            Some(len) if stands(i + len + 2) => fault(JUNK, i),
+            Some(len) => fault(INVALID, i + len + 2),
+        },
+        Ch::Char(')', _) => match t.get(i + 1) {
+            None if at_end => fault(JUNK, i),
+            Some(&b) if matches!(b, b' ' | b'\t' | b'\n' | b'\r') || b")*?+|,>".contains(&b) => {
+                fault(JUNK, i)
+            }
+            _ => fault(INVALID, i + 1),
+        },
+        Ch::Char('(' | ',' | '>' | '[' | ']' | '|', _) => fault(JUNK, i),
+        Ch::Char(..) => fault(INVALID, i),
+    }
+}
+
+/// A `<` token after the root element: an element is junk; `<` and no name not well-formed.
+pub fn markup_after_root(t: &[u8]) -> Scan<()> {
+    match ch(t, 1) {
+        Ch::End => Scan::Short,
+        Ch::Char(c, _) if is_name_start(c) => bad(JUNK, 0),
+        _ => bad(INVALID, 1),
+    }
+}
+
+/// Past the name characters from `i`.
+fn name_chars(t: &[u8], mut i: usize) -> usize {
+    while let Ch::Char(c, n) = ch(t, i) {
+        if !is_name_char(c) {
+            break;
+        }
+        i += n;
+    }
+    i
+}
+
+/// Whether the token ends inside a character (the input cut there).
+pub fn cut_in_char(t: &[u8]) -> bool {
+    let tail = t.len().saturating_sub(3);
+    (tail..t.len()).any(|i| t[i] >= 0xc0 && matches!(ch(t, i), Ch::End))
 }
 
 /// What a `<!` token is.
@@ -614,6 +746,7 @@ pub fn plain_declaration(t: &[u8], end: usize) -> bool {
 pub fn text(t: &[u8], at_end: bool) -> Scan<()> {
     let mut i = 0;
     loop {
+        i = plain(t, i, b']');
         match ch(t, i) {
             Ch::End if i < t.len() => {
                 // the input ends inside a character
@@ -688,10 +821,34 @@ mod tests {
         assert_eq!(fault(b"<a b=c/>"), Some((INVALID, 5)));
         assert_eq!(fault(b"< a/>"), Some((INVALID, 1)));
         assert_eq!(start_tag(b"<a b=\"1"), Scan::Short);
-        assert_eq!(text(b"ab ]]> ", false), Scan::Bad(Fault { message: INVALID, at: 5 }));
-        assert_eq!(text(b"&am", true), Scan::Bad(Fault { message: UNCLOSED, at: 0 }));
-        assert_eq!(text(b"&am", false), Scan::Bad(Fault { message: INVALID, at: 3 }));
-        assert_eq!(comment(b"<!-- a -- b -->"), Scan::Bad(Fault { message: INVALID, at: 9 }));
+        assert_eq!(
+            text(b"ab ]]> ", false),
+            Scan::Bad(Fault {
+                message: INVALID,
+                at: 5
+            })
+        );
+        assert_eq!(
+            text(b"&am", true),
+            Scan::Bad(Fault {
+                message: UNCLOSED,
+                at: 0
+            })
+        );
+        assert_eq!(
+            text(b"&am", false),
+            Scan::Bad(Fault {
+                message: INVALID,
+                at: 3
+            })
+        );
+        assert_eq!(
+            comment(b"<!-- a -- b -->"),
+            Scan::Bad(Fault {
+                message: INVALID,
+                at: 9
+            })
+        );
     }
 
     #[test]
