@@ -129,7 +129,7 @@ def test_line_ends_compression_and_a_byte_order_mark_change_nothing(pack: Pack, 
 def test_as_of_lenient_data_and_an_open_vocabulary_hold_as_for_json_lines(pack: Pack, tmp_path: Path) -> None:
     as_of = parse_time("2011-10-03T09:40:00Z")
     got = assert_same(pack, FIXTURE, as_of=as_of)
-    assert got.skipped == {"after the as-of time": 6}
+    assert got.skipped == {"after the as-of time": 3}
     assert_same(pack, FIXTURE, InputSpec(cases_complete=True, lenient_data=True))
     folder = tmp_path / "open"
     folder.mkdir()
@@ -198,8 +198,6 @@ HOSTILE = {
     "events outside traces and nested traces": HEAD + '<event><string key="concept:name" value="Close"/>'
     '<date key="time:timestamp" value="2024-01-02T00:00:00Z"/></event><trace><trace>'
     '<string key="concept:name" value="inner"/></trace>' + EVENT.format("") + "</trace></log>",
-    "non-finite floats": HEAD + EVENT.format('<float key="amount" value="inf"/><float key="z" value="-nan"/>')
-    + "</log>",
     "a numeric case and id": HEAD + EVENT.format('<float key="identity:id" value="1e16"/>').replace(
         '<string key="concept:name" value="c1"/>', '<float key="concept:name" value="1.5"/>') + "</log>",
     "a list as the case": HEAD + EVENT.format("").replace('<string key="concept:name" value="c1"/>',
@@ -216,15 +214,28 @@ def test_hostile_xes_reads_natively_as_the_python_path_reads_it(pack: Pack, tmp_
     assert_same(pack, path)
 
 
-BROKEN = {
+def test_floats_that_are_not_finite_are_kept_as_the_reference_engine_keeps_them(pack: Pack, tmp_path: Path) -> None:
+    # The Python reader hands its events to the native engine through orjson, which writes inf and nan as null:
+    # there a field holding one is not filled. The native reader keeps the float, as the reference engine does.
+    path = tmp_path / "floats.xes"
+    path.write_text(HEAD + EVENT.format('<float key="amount" value="inf"/><float key="z" value="-nan"/>'
+                                        '<string key="note" value="n"/>') + "</log>", encoding="utf-8")
+    got = native_path(pack, path)
+    assert as_json(got) == as_json(native_path(pack, path, engine="python"))
+    assert got.violations and not any(v.rule.endswith("register-fields") for v in got.violations)
+
+
+BROKEN = {  # the body after <log>, expat's message and the line of the rejection
     "truncated in a tag": ('<trace>\n<string key="concept:name" value="c1"/>\n' + EVENT.format("") + "<event>\n<str",
-                           "unclosed token", 11),
+                           "unclosed token", 9),
     "truncated between elements": (EVENT.format("") + EVENT.format(""), "no element found", 9),
-    "mismatched tag": (EVENT.format("") + "<trace>\n</event>", "mismatched tag", 9),
-    "an undefined entity": (EVENT.format("") + '<trace><string\n key="x" value="&nbsp;"/>', "undefined entity", 5),
-    "a control character": (EVENT.format("") + '<trace><string key="x"\n value="a\x01"/>', "not well-formed", 6),
-    "junk after the log": (EVENT.format("") + "</log>\n\nmore", "junk after document element", 7),
-    "invalid UTF-8": (EVENT.format("") + "<trace>\n\xff", "not well-formed", 6),
+    "mismatched tag": (EVENT.format("") + "<trace>\n</event>", "mismatched tag", 7),
+    # expat reports an undefined entity in an attribute at its tag
+    "an undefined entity": (EVENT.format("") + '<trace><string\n key="x" value="&nbsp;"/>', "undefined entity", 6),
+    "a control character": (EVENT.format("") + '<trace><string key="x"\n value="a\x01"/>',
+                            "not well-formed (invalid token)", 7),
+    "junk after the log": (EVENT.format("") + "</log>\n\nmore", "junk after document element", 8),
+    "invalid UTF-8": (EVENT.format("") + "<trace>\n\xff", "not well-formed (invalid token)", 7),
 }
 
 
@@ -350,9 +361,13 @@ def test_a_mapping_the_core_cannot_apply_exactly_keeps_the_python_path(pack: Pac
 
 
 def test_a_mapping_with_an_expression_falls_back_and_gives_the_same_json(pack: Pack, tmp_path: Path) -> None:
+    # (a field an expression reads is not left out of rest, as a path is: both name their data here)
     by_path, by_expr = tmp_path / "path.input.yaml", tmp_path / "expr.input.yaml"
-    by_path.write_text(MAPPING.format(rule="- type: concept:name"), encoding="utf-8")
-    by_expr.write_text(MAPPING.format(rule="- type: {expr: \"field('concept:name')\"}"), encoding="utf-8")
+    data = "event: {data: {amount: amount, score: score, note: note, urgent: urgent, tags: tags}}"
+    by_path.write_text(MAPPING.format(rule="- {type: concept:name, " + data + "}").replace("rest: true", "rest: false"),
+                       encoding="utf-8")
+    by_expr.write_text(MAPPING.format(rule="- {type: {expr: \"field('concept:name')\"}, " + data + "}")
+                       .replace("rest: true", "rest: false"), encoding="utf-8")
     native, fallback = (InputSpec(mapping=str(m), cases_complete=True) for m in (by_path, by_expr))
     assert native_inputs([FIXTURE], native, pack) is not None
     assert native_inputs([FIXTURE], fallback, pack) is None

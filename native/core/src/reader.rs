@@ -150,8 +150,6 @@ pub trait RecordSource: Iterator<Item = io::Result<Record>> {
     fn others(&self) -> &[Str];
     /// The records read so far in the input: the next file starts from here.
     fn seq(&self) -> u64;
-    /// The event as the session takes it, once its data has been checked (`others` still of it).
-    fn settle(&self, _event: &mut Event) {}
     /// The data fields a mapping left out since last asked, to be warned of.
     fn take_notes(&mut self) -> Vec<crate::xes::mapping::Structured> {
         Vec::new()

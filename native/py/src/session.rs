@@ -172,12 +172,11 @@ impl NativeSession {
                     py.check_signals()?;
                 }
                 let record = record.map_err(|e| read_error(display, e, &interrupted))?;
-                if let Record::Event(mut event) = record {
+                if let Record::Event(event) = record {
                     if dirty.contains(event.case.as_ref())
                         && self.until.is_none_or(|t| event.time <= t)
                         && self.data_verdict(&event, reader.others()).is_ok()
                     {
-                        reader.settle(&mut event);
                         by_case
                             .entry(event.case.to_string())
                             .or_default()
@@ -333,8 +332,6 @@ impl NativeSession {
                             continue;
                         }
                     }
-                    let mut event = event;
-                    reader.settle(&mut event);
                     let kind = match self.inner.feed(event) {
                         Ok(()) => continue,
                         Err(Refused::Closed) => "closed",

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use quick_xml::events::Event as XmlEvent;
 use rustc_hash::FxHashMap;
 
-use crate::event::{Event, Origin};
+use crate::event::Origin;
 use crate::pytext::{py_float, py_int, xes_boolean};
 use crate::reader::{ReaderConfig, Reason, Record, RecordSource};
 use crate::value::{Str, Value};
@@ -606,42 +606,8 @@ impl<R: BufRead> RecordSource for XesReader<'_, R> {
         self.seq
     }
 
-    /// The reference path hands event data to the core as orjson writes it: a float that is not
-    /// finite is null (so a field holding one is not filled).
     fn take_notes(&mut self) -> Vec<Structured> {
         std::mem::take(&mut self.notes)
-    }
-
-    fn settle(&self, event: &mut Event) {
-        event.data.retain_mut(|(_, v)| match v {
-            Value::Float(f) => f.is_finite(),
-            other => {
-                finite_floats(other);
-                true
-            }
-        });
-    }
-}
-
-fn finite_floats(v: &mut Value) {
-    if let Value::List(items) = v {
-        if items.iter().any(has_non_finite) {
-            let items = std::sync::Arc::make_mut(items);
-            for item in items.iter_mut() {
-                match item {
-                    Value::Float(f) if !f.is_finite() => *item = Value::None,
-                    other => finite_floats(other),
-                }
-            }
-        }
-    }
-}
-
-fn has_non_finite(v: &Value) -> bool {
-    match v {
-        Value::Float(f) => !f.is_finite(),
-        Value::List(items) => items.iter().any(has_non_finite),
-        _ => false,
     }
 }
 
