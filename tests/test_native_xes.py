@@ -381,7 +381,10 @@ def test_a_time_format_or_zone_keeps_the_python_path(pack: Pack) -> None:
 
 
 # --------------------------------------------------------------------------- the BPI Challenge logs
+# The Python path reads them in 10 s (2013) and 25 s (2012) of CPU, and each result has ~50 MB of JSON to
+# compare: slow, but in the normal suite (-m 'not slow' leaves them out).
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "bpic2013_incidents.xes.gz").exists(), reason="../shared/data is not here")
 def test_bpi_challenge_2013_reads_natively_as_the_python_path_reads_it() -> None:
     pack = load_pack([PACKS / "declare-bpic2013"])
@@ -391,6 +394,7 @@ def test_bpi_challenge_2013_reads_natively_as_the_python_path_reads_it() -> None
     assert native_inputs([DATA / "bpic2013_incidents.xes.gz"], lifecycle, pack) is None  # an expression
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "bpic2012.xes.gz").exists(), reason="../shared/data is not here")
 def test_bpi_challenge_2012_reads_natively_as_the_python_path_reads_it() -> None:
     pack = load_pack([PACKS / "declare-bpic2012"])
