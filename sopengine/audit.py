@@ -96,21 +96,23 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
                 *, strict: bool = False, grouped: bool = False, inputs: "InputSpec | None" = None,
                 counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None,
                 resident_cases: int | None = None, held_by_case: bool = False) -> AuditResult:
-    """Audit log files: on the native engine, JSON Lines files are read by the core itself (no Python
-    object per event; events after a given ``as_of`` skipped as :func:`until` does; the events of
-    ``timelines`` read again afterwards); every other input, and the Python engine, go through
-    :func:`read_records`."""
-    from .adapters import InputSpec, plain_jsonl
+    """Audit log files: on the native engine, JSON Lines files, and XES files whose mapping the core applies
+    exactly (:mod:`sopengine.adapters.native_xes`), are read by the core itself (no Python object per event;
+    events after a given ``as_of`` skipped as :func:`until` does; the events of ``timelines`` read again
+    afterwards); every other input, and the Python engine, go through :func:`read_records`."""
+    from .adapters import InputSpec
+    from .adapters.native_xes import native_inputs
 
     spec = inputs or InputSpec()
-    if engine_name(engine) == "native" and plain_jsonl(paths, spec):
+    native = native_inputs(paths, spec, pack) if engine_name(engine) == "native" else None
+    if native is not None:
         from .native import NativeSession
 
         session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of,
                                 limits=spec.limits, lenient_data=spec.lenient_data,
                                 cases_complete=spec.cases_complete, held_by_case=held_by_case)
-        for path in paths:
-            session.feed_file(path, counter)
+        for path, xes in native:
+            session.feed_file(path, counter, xes)
             first = session.rejected.first() if strict else None
             if first is not None:
                 raise StrictModeError(f"{first.file}:{first.line}: {first.error}")

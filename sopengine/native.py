@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import orjson
 
@@ -34,6 +34,9 @@ from .limits import DEFAULT, Limits
 from .model import Effective, Match, Pack, Rule
 from .rulebase import UNDECLARED
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
+
+if TYPE_CHECKING:
+    from .adapters.native_xes import NativeXes
 
 PLAN_VERSION = 6
 
@@ -192,7 +195,8 @@ class NativeSession:
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()
-        self._files: list[tuple[str, str]] = []  # read by the core: read again for cases an event came late for
+        # read by the core (path, display, XES spec): read again for cases an event came late for
+        self._files: list[tuple[str, str, str | None]] = []
         self.limits = limits  # how the core reads files (line-bytes, json-depth, gzip-ratio), rejected-kept
         self._seq = 0
         self._latest: float | None = None
@@ -231,13 +235,15 @@ class NativeSession:
             for n, e in enumerate(events)])
         return [Pending(*p) for p in pending], [Violation(*v) for v in violations]
 
-    def feed_file(self, path: str, counter: LineCounter | None = None) -> None:
+    def feed_file(self, path: str, counter: LineCounter | None = None, xes: "NativeXes | None" = None) -> None:
         """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core, under this session's
-        limits.
+        limits; with ``xes``, an XES file (plain or .gz) read through that mapping
+        (:mod:`sopengine.adapters.native_xes`).
 
-        The same events, rejections (worded by :mod:`sopengine.events`) and refusals as feeding the
-        records of :func:`sopengine.events.read_jsonl` one by one. The core lists the first
-        rejected-kept of them; the rest come in batches, each worded, counted by kind and let go.
+        The same events, rejections (worded by :mod:`sopengine.events` and the XES reader) and refusals
+        as feeding the records of :func:`sopengine.events.read_jsonl` (or of the XES mapping) one by one.
+        The core lists the first rejected-kept of them; the rest come in batches, each worded, counted by
+        kind and let go.
         """
         def progress(n: int, _lines: int) -> None:
             if counter is not None:
@@ -261,13 +267,19 @@ class NativeSession:
                 self.rejected.count(text)
 
         limits = self.limits
-        self._files.append((os.fspath(path), path))
+        spec = xes.spec if xes is not None else None
+        self._files.append((os.fspath(path), path, spec))
         try:
-            next_seq, rejected, refused, after, notes = self._core.feed_file(
+            next_seq, rejected, refused, after, notes, warnings = self._core.feed_file(
                 os.fspath(path), path, self._seq, limits.line_bytes, progress, limits.json_depth, limits.gzip_ratio,
-                limits.rejected_kept, overflow)
+                limits.rejected_kept, overflow, spec)
         except OSError as exc:
             raise _read_error(path, exc, limits) from None
+        if warnings and xes is not None:
+            from .adapters.native_xes import structured_warning
+
+            self.warnings.extend(InputWarning(path, line, structured_warning(xes.source, field, data_path, keys))
+                                 for line, field, data_path, keys in warnings)
         for line, reason in rejected:
             self.rejected.add(Rejected(path, line, self._reason(reason)))
         for line, kind, event_id, case in refused:
@@ -285,6 +297,16 @@ class NativeSession:
     def _reason(self, reason: tuple[Any, ...]) -> str:
         if reason[0] == "data":
             return self._check.reason(reason[1], reason[2])
+        if reason[0] == "mapped":  # the event check of an event an input mapping made, after its source
+            return f"{reason[1]}: {self._reason(reason[2])}"
+        if reason[0].startswith("xes_"):
+            from .adapters.readers import xes_malformed_reason, xes_value_reason
+
+            if reason[0] == "xes_value":
+                return xes_value_reason(*reason[1:])
+            if reason[0] == "xes_malformed":
+                return xes_malformed_reason(reason[1])
+            return str(reason[1])  # xes_bad: what the attribute __bad__ held
         names = list(self.pack.events)
         return render_native_reason(reason, self.limits.line_bytes, lambda: names, self.limits.json_depth)
 

@@ -547,6 +547,21 @@ def _xes_value(tag: str, raw: str | None) -> Any:
     return raw
 
 
+def xes_value_reason(key: str | None, value: str, tag: str) -> str:
+    """Why an XES event is rejected: an attribute of type ``tag`` (int, float) whose text is not of it."""
+    return f"attribute {key!r}: {value!r} is not a valid {tag}"
+
+
+def xes_malformed_reason(message: str) -> str:
+    """Why XES is rejected from where it stops being well-formed (``message``: the XML parser's words)."""
+    return f"not well-formed XES ({message}); the rest of the file cannot be read"
+
+
+def xes_refused_reason(refusal: object) -> str:
+    """Why an XES file declaring entities (or an external document type) is refused (defusedxml's words)."""
+    return f"refused: {refusal}; XES input may not declare entities or DTDs"
+
+
 def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawRecord]:
     """One record per XES event: its attributes, plus the trace's attributes under ``trace``.
 
@@ -554,6 +569,7 @@ def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawR
     the events of the chunk being parsed. Lists become lists of their values;
     event-scope ``<global>`` values fill attributes an event lacks. The 'line'
     is where the event starts. (Lists nest as deep as the file does; the event is refused past json-depth.)
+    The native core reads XES the same way itself where it can (:mod:`sopengine.adapters.native_xes`).
     """
     from xml.sax import SAXParseException
     from xml.sax.expatreader import ExpatLocator
@@ -602,7 +618,7 @@ def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawR
             except ValueError:
                 value = attrs.get("value")
                 if self.event is not None:
-                    self.event.setdefault("__bad__", f"attribute {key!r}: {value!r} is not a valid {local}")
+                    self.event.setdefault("__bad__", xes_value_reason(key, value, local))
             if self.lists and parent == "values":
                 self.lists[-1][1].append(value)
                 if local == "list":
@@ -666,11 +682,10 @@ def read_xes(path: str, display: str, limits: Limits = DEFAULT) -> Iterator[RawR
             out.clear()
     except SAXParseException as exc:
         yield from out
-        yield (f"not well-formed XES ({exc.getMessage()}); the rest of the file cannot be read",
-               exc.getLineNumber() or 0, None)
+        yield xes_malformed_reason(exc.getMessage()), exc.getLineNumber() or 0, None
     except DefusedXmlException as exc:
         yield from out
-        yield f"refused: {exc}; XES input may not declare entities or DTDs", 1, None
+        yield xes_refused_reason(exc), 1, None
     except OSError as exc:
         raise InputError(f"{display}: read failed ({exc})") from None
     finally:

@@ -17,6 +17,7 @@ pub mod kinds;
 pub mod ops;
 pub mod plan;
 pub mod pyfmt;
+pub mod pytext;
 pub mod reader;
 pub mod run;
 pub mod session;
@@ -25,6 +26,7 @@ pub mod time;
 pub mod tv;
 pub mod value;
 pub mod vocab;
+pub mod xes;
 
 /// The version of the plan format this core executes; a plan of another version is refused.
 pub const PLAN_VERSION: u32 = 6;

@@ -88,6 +88,35 @@ pub enum Reason {
     /// Declared data fields holding what their declaration refuses (`sopengine.datacheck`): the
     /// event type, and each field's name, problem and value. Decided by the session, not the reader.
     Data(DataFaults),
+    /// XES: a typed attribute whose value is not of its type (`int`, `float`): its key (None when
+    /// it has none) and its text.
+    XesValue {
+        key: Option<String>,
+        value: String,
+        tag: &'static str,
+    },
+    /// XES: an event whose attribute `__bad__` holds this (true) value; Python words it as `str()`.
+    XesBad(Held),
+    /// XES that is not well-formed from here on: the parser's message (expat's words).
+    Malformed {
+        message: &'static str,
+    },
+    /// A reason of the event check for an event made by an input mapping's source: Python words it
+    /// after the source's name.
+    Mapped {
+        source: Str,
+        reason: Box<Reason>,
+    },
+}
+
+/// A value a reason holds (equal as Python's `==`).
+#[derive(Clone, Debug)]
+pub struct Held(pub Value);
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.py_eq(&other.0)
+    }
 }
 
 /// The faults of [`Reason::Data`]: the event type, and each field's name, problem and value.
@@ -113,6 +142,18 @@ impl PartialEq for DataFaults {
 pub enum Record {
     Event(Event),
     Rejected { origin: Origin, reason: Reason },
+}
+
+/// A reader of one file's records, in file order (JSON Lines, XES): what `feed_file` consumes.
+pub trait RecordSource: Iterator<Item = io::Result<Record>> {
+    /// The filled data fields of the last event read that the config does not hold, by name.
+    fn others(&self) -> &[Str];
+    /// The records read so far in the input: the next file starts from here.
+    fn seq(&self) -> u64;
+    /// The data fields a mapping left out since last asked, to be warned of.
+    fn take_notes(&mut self) -> Vec<crate::xes::mapping::Structured> {
+        Vec::new()
+    }
 }
 
 /// Open a log for reading; `.gz` is decompressed (see [`Gunzip`]).
@@ -333,6 +374,15 @@ impl<'c, R: BufRead> JsonlReader<'c, R> {
     }
 }
 
+impl<R: BufRead> RecordSource for JsonlReader<'_, R> {
+    fn others(&self) -> &[Str] {
+        JsonlReader::others(self)
+    }
+    fn seq(&self) -> u64 {
+        JsonlReader::seq(self)
+    }
+}
+
 impl<R: BufRead> Iterator for JsonlReader<'_, R> {
     type Item = io::Result<Record>;
 
@@ -442,6 +492,19 @@ pub fn line_record(
     if nests_deeper(line, cfg.max_depth) {
         return reject(Reason::TooDeep);
     }
+    object_record(top, cfg, base, origin, seq, others)
+}
+
+/// An event object, checked as `event_from_obj` checks it after its nesting: an event (its id,
+/// when it has none, `"{base}:{line}"`) or why not.
+pub(crate) fn object_record(
+    top: Top<'_>,
+    cfg: &ReaderConfig,
+    base: &str,
+    origin: Origin,
+    seq: u64,
+    others: &mut Vec<Str>,
+) -> Record {
     match envelope(top, cfg) {
         Ok(env) => {
             *others = env.others;
@@ -459,7 +522,7 @@ pub fn line_record(
                 origin,
             })
         }
-        Err(reason) => reject(reason),
+        Err(reason) => Record::Rejected { origin, reason },
     }
 }
 
@@ -548,7 +611,7 @@ fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
 
 /// An envelope key's value: only strings are kept; of the rest, their Python type name.
 #[derive(Default)]
-enum Field<'de> {
+pub(crate) enum Field<'de> {
     #[default]
     Absent,
     Null,
@@ -595,7 +658,7 @@ impl Field<'_> {
 }
 
 #[derive(Default)]
-enum Data {
+pub(crate) enum Data {
     #[default]
     Absent,
     /// The fields read, last value of a repeated key, not yet cleaned or sorted; and the names of
@@ -605,16 +668,16 @@ enum Data {
 }
 
 #[derive(Default)]
-struct Object<'de> {
-    id: Field<'de>,
-    case: Field<'de>,
-    time: Field<'de>,
-    etype: Field<'de>,
-    actor: Field<'de>,
-    data: Data,
+pub(crate) struct Object<'de> {
+    pub id: Field<'de>,
+    pub case: Field<'de>,
+    pub time: Field<'de>,
+    pub etype: Field<'de>,
+    pub actor: Field<'de>,
+    pub data: Data,
 }
 
-enum Top<'de> {
+pub(crate) enum Top<'de> {
     Object(Object<'de>),
     Other(&'static str),
 }

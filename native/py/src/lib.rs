@@ -65,6 +65,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Regex>()?;
     m.add_class::<schema::SchemaCheck>()?;
     m.add_function(wrap_pyfunction!(reader_hooks::read_jsonl_records, m)?)?;
+    m.add_function(wrap_pyfunction!(reader_hooks::read_xes_records, m)?)?;
+    m.add_function(wrap_pyfunction!(reader_hooks::xes_prolog, m)?)?;
     m.add_function(wrap_pyfunction!(reader_hooks::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(eval_expression, m)?)?;
     m.add_function(wrap_pyfunction!(render_template, m)?)?;

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use sopengine_core::reader::{self, JsonlReader, ReaderConfig, Reason, Record};
+use sopengine_core::reader::{self, JsonlReader, ReaderConfig, Reason, Record, RecordSource};
+use sopengine_core::xes::mapping::{Mapper, Structured, XesSpec};
+use sopengine_core::xes::XesReader;
 
 use crate::convert::value_to_py;
 
@@ -39,6 +41,135 @@ pub fn reason_to_py<'py>(py: Python<'py>, reason: &Reason) -> PyResult<Bound<'py
             }
             ("data", &**etype, items).into_pyobject(py)?.into_any()
         }
+        Reason::XesValue { key, value, tag } => ("xes_value", key.as_deref(), value.as_str(), *tag)
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::XesBad(value) => ("xes_bad", value_to_py(py, &value.0)?)
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::Malformed { message } => ("xes_malformed", *message).into_pyobject(py)?.into_any(),
+        Reason::Mapped { source, reason } => ("mapped", &**source, reason_to_py(py, reason)?)
+            .into_pyobject(py)?
+            .into_any(),
+    })
+}
+
+/// The mapper of an XES mapping spec (JSON), or None for JSON Lines.
+pub fn xes_mapper(spec: Option<&str>) -> PyResult<Option<Mapper>> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let spec: XesSpec = serde_json::from_str(spec)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("the XES spec: {e}")))?;
+    Mapper::new(&spec)
+        .map(Some)
+        .map_err(pyo3::exceptions::PyValueError::new_err)
+}
+
+/// The records of one file: JSON Lines, or XES through `mapper`.
+pub fn records<'a, R: std::io::BufRead + 'a>(
+    src: R,
+    cfg: &'a ReaderConfig,
+    mapper: Option<&'a Mapper>,
+    display: &str,
+    seq: u64,
+) -> Box<dyn RecordSource + 'a> {
+    match mapper {
+        None => Box::new(JsonlReader::new(src, cfg, 0, display, seq)),
+        Some(mapper) => Box::new(XesReader::new(src, cfg, mapper, 0, display, seq)),
+    }
+}
+
+/// Data fields an XES mapping left out, as `(line, field, path, keys)` (`keys`: the object's, or
+/// None for a list of lists), worded by `sopengine.native`.
+pub fn warnings_to_py<'py>(
+    py: Python<'py>,
+    notes: Vec<Structured>,
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for n in notes {
+        let keys: Option<Vec<&str>> = n.keys.as_ref().map(|k| k.iter().map(|s| &**s).collect());
+        out.append((n.line, &*n.field, n.path.as_deref(), keys))?;
+    }
+    Ok(out)
+}
+
+/// Whether the core reads this XES file's prolog as expat does: None, or why the reference reader
+/// must read the file.
+#[pyfunction]
+#[pyo3(signature = (path, gzip_ratio=1000))]
+pub fn xes_prolog(path: &str, gzip_ratio: u64) -> PyResult<Option<&'static str>> {
+    let src = reader::open(Path::new(path), gzip_ratio)?;
+    match sopengine_core::xes::prolog(src) {
+        Ok(Ok(())) => Ok(None),
+        Ok(Err(why)) => Ok(Some(why)),
+        Err(_) => Ok(Some("the file cannot be read")), // the reference reader says why
+    }
+}
+
+/// Test hook: every record of one XES file read through a mapping spec (JSON), as
+/// `read_jsonl_records` gives them, then the warnings (`warnings_to_py`).
+#[pyfunction]
+#[pyo3(signature = (path, spec, types, fields, max_depth=64, gzip_ratio=1000))]
+pub fn read_xes_records<'py>(
+    py: Python<'py>,
+    path: &str,
+    spec: &str,
+    types: Vec<String>,
+    fields: Vec<String>,
+    max_depth: u32,
+    gzip_ratio: u64,
+) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+    let cfg = ReaderConfig {
+        types: types.iter().cloned().zip(0..).collect(),
+        undeclared: None,
+        fields: fields.iter().cloned().zip(0..).collect(),
+        max_line_bytes: usize::MAX,
+        max_depth,
+    };
+    let mapper = xes_mapper(Some(spec))?.expect("a spec");
+    let src = reader::open(Path::new(path), gzip_ratio)?;
+    let mut reader = XesReader::new(src, &cfg, &mapper, 0, path, 0);
+    let out = PyList::empty(py);
+    for record in reader.by_ref() {
+        let record =
+            record.map_err(|e| crate::session::read_error(path, e, &Default::default()))?;
+        out.append(record_to_py(py, record, &types, &fields)?)?;
+    }
+    let warnings = warnings_to_py(py, reader.take_notes())?;
+    Ok((out, warnings))
+}
+
+fn record_to_py<'py>(
+    py: Python<'py>,
+    record: Record,
+    types: &[String],
+    fields: &[String],
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match record {
+        Record::Event(e) => {
+            let data = PyDict::new(py);
+            for (field, value) in &e.data {
+                data.set_item(&fields[*field as usize], value_to_py(py, value)?)?;
+            }
+            let head = (
+                "event",
+                &*e.id,
+                &*e.case,
+                e.time,
+                &types[e.etype as usize],
+                e.actor.as_deref(),
+            );
+            let tail = (data, e.seq, e.origin.line);
+            let head = head.into_pyobject(py)?;
+            let tail = tail.into_pyobject(py)?;
+            head.as_sequence().concat(tail.as_sequence())?.into_any()
+        }
+        Record::Rejected { origin, reason } => {
+            ("rejected", origin.line, reason_to_py(py, &reason)?)
+                .into_pyobject(py)?
+                .into_any()
+        }
     })
 }
 
@@ -69,32 +200,7 @@ pub fn read_jsonl_records<'py>(
     for record in JsonlReader::new(src, &cfg, 0, path, 0) {
         let record =
             record.map_err(|e| crate::session::read_error(path, e, &Default::default()))?;
-        let item = match record {
-            Record::Event(e) => {
-                let data = PyDict::new(py);
-                for (field, value) in &e.data {
-                    data.set_item(&fields[*field as usize], value_to_py(py, value)?)?;
-                }
-                let head = (
-                    "event",
-                    &*e.id,
-                    &*e.case,
-                    e.time,
-                    &types[e.etype as usize],
-                    e.actor.as_deref(),
-                );
-                let tail = (data, e.seq, e.origin.line);
-                let head = head.into_pyobject(py)?;
-                let tail = tail.into_pyobject(py)?;
-                head.as_sequence().concat(tail.as_sequence())?.into_any()
-            }
-            Record::Rejected { origin, reason } => {
-                ("rejected", origin.line, reason_to_py(py, &reason)?)
-                    .into_pyobject(py)?
-                    .into_any()
-            }
-        };
-        out.append(item)?;
+        out.append(record_to_py(py, record, &types, &fields)?)?;
     }
     Ok(out)
 }

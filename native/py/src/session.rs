@@ -142,12 +142,12 @@ impl NativeSession {
     fn replay_files(
         &mut self,
         py: Python<'_>,
-        paths: Vec<(String, String)>,
+        paths: Vec<(String, String, Option<String>)>,
         max_line_bytes: usize,
         max_depth: u32,
         gzip_ratio: u64,
     ) -> PyResult<()> {
-        use sopengine_core::reader::{JsonlReader, Record};
+        use sopengine_core::reader::Record;
         let dirty: rustc_hash::FxHashSet<String> = self.dirty_cases().into_iter().collect();
         if dirty.is_empty() {
             return Ok(());
@@ -158,13 +158,14 @@ impl NativeSession {
         let mut by_case: rustc_hash::FxHashMap<String, Vec<Event>> =
             rustc_hash::FxHashMap::default();
         let mut seq = 0;
-        for (path, display) in &paths {
+        for (path, display, xes) in &paths {
             let interrupted: Interrupted = Rc::new(RefCell::new(None));
             let src = open_counted(path, Rc::new(Cell::new(0)), interrupted.clone(), gzip_ratio)
                 .map_err(|e| {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
-            let mut reader = JsonlReader::new(src, &cfg, 0, display, seq);
+            let mapper = crate::reader_hooks::xes_mapper(xes.as_deref())?;
+            let mut reader = crate::reader_hooks::records(src, &cfg, mapper.as_ref(), display, seq);
             let mut n = 0u64;
             while let Some(record) = reader.next() {
                 n += 1;
@@ -274,19 +275,21 @@ impl NativeSession {
         Ok((open, found))
     }
 
-    /// Read and evaluate one JSON Lines file (plain or .gz) in the core.
+    /// Read and evaluate one JSON Lines file (plain or .gz) in the core; with `xes` (a mapping spec,
+    /// `sopengine.adapters.native_xes`), an XES file read through that mapping.
     ///
-    /// Returns (next_seq, rejected, refused, after): `rejected` lists (line, reason) with reasons as
-    /// `sopengine.events.render_native_reason` takes them; `refused` lists (line, kind, event id, case)
+    /// Returns (next_seq, rejected, refused, after, notes, warnings): `rejected` lists (line, reason)
+    /// with reasons as `sopengine.events.render_native_reason` takes them; `refused` lists (line, kind, event id, case)
     /// for events the session refused ("duplicate", "closed"); `after` counts the events later than
     /// the cutoff (`set_until`), which are not evaluated (an audit as of that time). Of the rejected
     /// and refused, the first `keep` (by line) are listed; the rest go to `on_overflow` in batches of
     /// `("rejected", line, reason)` and `("refused", line, kind, id, case)`, so that a file of bad
-    /// lines never sits in memory. `on_progress(bytes, lines)` is called now and then; Ctrl-C is
-    /// honoured between lines.
+    /// lines never sits in memory. `warnings` lists the data fields an XES mapping left out
+    /// (`reader_hooks::warnings_to_py`). `on_progress(bytes, lines)` is called now and then;
+    /// Ctrl-C is honoured between lines.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (path, display, first_seq, max_line_bytes, on_progress=None, max_depth=64,
-                        gzip_ratio=1000, keep=usize::MAX, on_overflow=None))]
+                        gzip_ratio=1000, keep=usize::MAX, on_overflow=None, xes=None))]
     fn feed_file<'py>(
         &mut self,
         py: Python<'py>,
@@ -299,9 +302,10 @@ impl NativeSession {
         gzip_ratio: u64,
         keep: usize,
         on_overflow: Option<Bound<'py, PyAny>>,
+        xes: Option<&str>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let until = self.until;
-        use sopengine_core::reader::{JsonlReader, Record};
+        use sopengine_core::reader::Record;
         let engine = self.inner.engine.clone();
         let mut cfg = engine.reader_config(max_line_bytes);
         cfg.max_depth = max_depth;
@@ -311,7 +315,9 @@ impl NativeSession {
             open_counted(path, counter.clone(), interrupted.clone(), gzip_ratio).map_err(|e| {
                 pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
             })?;
-        let mut reader = JsonlReader::new(src, &cfg, 0, display, first_seq);
+        let mapper = crate::reader_hooks::xes_mapper(xes)?;
+        let mut reader =
+            crate::reader_hooks::records(src, &cfg, mapper.as_ref(), display, first_seq);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
         let mut overflow = Overflow::new(py, on_overflow);
@@ -379,6 +385,7 @@ impl NativeSession {
             cb.call1((counter.get() - reported, lines))?;
         }
         let notes = self.notes_to_py(py, notes)?;
+        let warnings = crate::reader_hooks::warnings_to_py(py, reader.take_notes())?;
         PyTuple::new(
             py,
             [
@@ -387,6 +394,7 @@ impl NativeSession {
                 refused.into_any(),
                 after.into_pyobject(py)?.into_any(),
                 notes.into_any(),
+                warnings.into_any(),
             ],
         )
     }
