@@ -177,6 +177,10 @@ HOSTILE = {
     "bad typed values": HEAD + EVENT.format('<int key="amount" value="1.5"/><float key="x" value="1,5"/>') + "</log>",
     "lists nested deeper than json-depth": HEAD + EVENT.format(
         '<list key="deep">' + "<values><list key='d'>" * 70 + "</list></values>" * 70 + "</list>") + "</log>",
+    "lists nested 100,000 deep, in an event and in its trace": HEAD + EVENT.format(
+        '<list key="deep">' + "<values><list key='d'>" * 100_000 + "</list></values>" * 100_000 + "</list>").replace(
+        "<event>", '<list key="t">' + "<values><list key='d'>" * 100_000 + "</list></values>" * 100_000
+        + "</list><event>") + "</log>",
     "meta-attributes": HEAD + EVENT.format(
         '<string key="amount" value="3"><int key="amount" value="4"><string key="x" value="y"/></int></string>'
         '<int key="tags" value="1"><list key="l"><values><string key="v" value="w"/></values></list></int>') + "</log>",
@@ -269,6 +273,7 @@ def test_a_file_declaring_entities_is_refused_by_the_python_reader_it_is_left_to
 
 
 @pytest.mark.parametrize("prolog", ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<!DOCTYPE log>",
+                                    '<?xml version="1:0"?>', '<?xml version="1.0" standalone="no" encoding="UTF-8"?>',
                                     '<?xml version="1.0"?>\n<?xml version="1.0"?>', "x"])
 def test_a_prolog_the_core_does_not_read_as_expat_does_is_left_to_the_python_reader(pack: Pack, tmp_path: Path,
                                                                                      prolog: str) -> None:
