@@ -31,8 +31,9 @@ from sopengine.model import Pack
 from sopengine.native import available
 from sopengine.timeutil import parse_time
 
-from .conftest import PACKS, ROOT
+from .conftest import PACKS, ROOT, SOPS
 from .fuzzing import budget
+from .test_inputs import _scenarios
 from .xes_util import to_xes
 
 pytestmark = pytest.mark.skipif(not available(), reason="the native core is not built")
@@ -150,6 +151,22 @@ def test_the_example_log_as_gzipped_xes_reads_natively(bundled: Pack, tmp_path: 
     facts = load_facts([ROOT / "examples" / "facts.yaml"])
     got = assert_same(bundled, path, InputSpec(), facts)
     assert got.read == 2511 and got.violations
+
+
+@pytest.mark.parametrize(("scenario_set", "index"), _scenarios())
+def test_every_bundled_scenario_as_xes_reads_natively_as_the_python_path_reads_it(scenario_set: Any, index: int,
+                                                                                  tmp_path: Path) -> None:
+    from sopengine.scenarios import DEFAULT_START, PackSource, _time, scenario_events
+
+    data = scenario_set.doc.data
+    sc = data["scenarios"][index]
+    bundled = PackSource([SOPS]).pack(sc.get("params"))
+    start = parse_time(sc.get("start") or data.get("start") or DEFAULT_START)
+    path = tmp_path / "s.xes"
+    path.write_text(to_xes([e.to_json() for e in scenario_events(sc, data, bundled, start)]), encoding="utf-8")
+    as_of = _time(sc["as_of"], start, "as_of") if "as_of" in sc else None
+    # (the engines are compared on every scenario by tests/test_engines.py)
+    assert_same(bundled, path, InputSpec(), sc.get("facts", data.get("facts")), as_of, python_engine=False)
 
 
 def test_decimal_digits_of_every_script_read_as_python_reads_them(pack: Pack, tmp_path: Path) -> None:
