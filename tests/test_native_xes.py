@@ -31,8 +31,9 @@ from sopengine.model import Pack
 from sopengine.native import available
 from sopengine.timeutil import parse_time
 
-from .conftest import PACKS, ROOT
+from .conftest import PACKS, ROOT, SOPS
 from .fuzzing import budget
+from .test_inputs import _scenarios
 from .xes_util import to_xes
 
 pytestmark = pytest.mark.skipif(not available(), reason="the native core is not built")
@@ -152,6 +153,22 @@ def test_the_example_log_as_gzipped_xes_reads_natively(bundled: Pack, tmp_path: 
     assert got.read == 2511 and got.violations
 
 
+@pytest.mark.parametrize(("scenario_set", "index"), _scenarios())
+def test_every_bundled_scenario_as_xes_reads_natively_as_the_python_path_reads_it(scenario_set: Any, index: int,
+                                                                                  tmp_path: Path) -> None:
+    from sopengine.scenarios import DEFAULT_START, PackSource, _time, scenario_events
+
+    data = scenario_set.doc.data
+    sc = data["scenarios"][index]
+    bundled = PackSource([SOPS]).pack(sc.get("params"))
+    start = parse_time(sc.get("start") or data.get("start") or DEFAULT_START)
+    path = tmp_path / "s.xes"
+    path.write_text(to_xes([e.to_json() for e in scenario_events(sc, data, bundled, start)]), encoding="utf-8")
+    as_of = _time(sc["as_of"], start, "as_of") if "as_of" in sc else None
+    # (the engines are compared on every scenario by tests/test_engines.py)
+    assert_same(bundled, path, InputSpec(), sc.get("facts", data.get("facts")), as_of, python_engine=False)
+
+
 def test_decimal_digits_of_every_script_read_as_python_reads_them(pack: Pack, tmp_path: Path) -> None:
     zeros = [c for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd" and unicodedata.decimal(chr(c)) == 0]
     events = [{"case": f"c{i}", "type": "Review", "time": "2024-01-01T00:00:00Z",
@@ -177,6 +194,10 @@ HOSTILE = {
     "bad typed values": HEAD + EVENT.format('<int key="amount" value="1.5"/><float key="x" value="1,5"/>') + "</log>",
     "lists nested deeper than json-depth": HEAD + EVENT.format(
         '<list key="deep">' + "<values><list key='d'>" * 70 + "</list></values>" * 70 + "</list>") + "</log>",
+    "lists nested 100,000 deep, in an event and in its trace": HEAD + EVENT.format(
+        '<list key="deep">' + "<values><list key='d'>" * 100_000 + "</list></values>" * 100_000 + "</list>").replace(
+        "<event>", '<list key="t">' + "<values><list key='d'>" * 100_000 + "</list></values>" * 100_000
+        + "</list><event>") + "</log>",
     "meta-attributes": HEAD + EVENT.format(
         '<string key="amount" value="3"><int key="amount" value="4"><string key="x" value="y"/></int></string>'
         '<int key="tags" value="1"><list key="l"><values><string key="v" value="w"/></values></list></int>') + "</log>",
@@ -269,6 +290,7 @@ def test_a_file_declaring_entities_is_refused_by_the_python_reader_it_is_left_to
 
 
 @pytest.mark.parametrize("prolog", ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<!DOCTYPE log>",
+                                    '<?xml version="1:0"?>', '<?xml version="1.0" standalone="no" encoding="UTF-8"?>',
                                     '<?xml version="1.0"?>\n<?xml version="1.0"?>', "x"])
 def test_a_prolog_the_core_does_not_read_as_expat_does_is_left_to_the_python_reader(pack: Pack, tmp_path: Path,
                                                                                      prolog: str) -> None:

@@ -728,7 +728,7 @@ pub fn plain_declaration(t: &[u8], end: usize) -> bool {
                 !value.is_empty()
                     && value
                         .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(b))
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(b))
             }
             (1, b"encoding") => value.eq_ignore_ascii_case(b"utf-8"),
             (1 | 2, b"standalone") => value == b"yes" || value == b"no",
