@@ -556,7 +556,7 @@ def audit_cmd(logs: tuple[str, ...], sops: tuple[str, ...], input_format: str, m
                 "next starts, so memory stays flat")
     if fail_on != "never":
         threshold = _SEVERITY_RANK[fail_on]
-        if any(_SEVERITY_RANK.get(v.severity, 2) >= threshold for v in result.violations):
+        if any(_SEVERITY_RANK.get(severity, 2) >= threshold for severity in result.severity_counts()):
             sys.exit(1)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .events import InputWarning, Rejected
 from .rulebase import public_rule
@@ -323,6 +324,20 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+FINDINGS = ("violations", "next_actions", "at_risk", "undecided")  # the audit JSON's lists of findings, in order
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An audit's findings of one kind whose JSON an engine writes itself (the native core keeps its findings
+    and writes them, :class:`sopengine.native.NativeResult`): ``count`` items, whose text ``batches(indent)``
+    gives in pieces, each item after a comma (but the first) and, with ``indent``, a new line and four spaces:
+    the bytes :mod:`sopengine.reporters.jsonfmt` writes for their ``to_json()``."""
+
+    count: int
+    batches: Callable[[bool], Iterator[str]]
+
+
 @dataclass
 class AuditResult:
     """Everything an audit found, plus the counts that must reconcile."""
@@ -364,28 +379,32 @@ class AuditResult:
         an event after the as-of time)."""
         return self.events + self.rejected_count + sum(self.skipped.values())
 
+    def count(self, kind: str) -> int:
+        """How many findings of ``kind`` (one of :data:`FINDINGS`) there are."""
+        return len(getattr(self, kind))
+
+    def by_rule(self, kind: str) -> Mapping[str, int]:
+        """Per rule key: how many findings of ``kind`` it has."""
+        return Counter(f.rule for f in getattr(self, kind))
+
+    def severity_counts(self) -> Mapping[str, int]:
+        """The violations by severity."""
+        return Counter(v.severity for v in self.violations)
+
     def summary(self) -> dict[str, Any]:
         return {"events": self.events, "cases": self.cases, "rejected": self.rejected_count,
-                "violations": len(self.violations), "next_actions": len(self.next_actions),
-                "at_risk": len(self.at_risk), "undecided": len(self.undecided), "skipped": sum(self.skipped.values()), "read": self.read,
-                "warnings": len(self.warnings)}
+                "violations": self.count("violations"), "next_actions": self.count("next_actions"),
+                "at_risk": self.count("at_risk"), "undecided": self.count("undecided"),
+                "skipped": sum(self.skipped.values()), "read": self.read, "warnings": len(self.warnings)}
 
     def rule_counts(self) -> dict[str, dict[str, int]]:
         """Per rule: checks that held (or obligations met), violations, next actions, undecided."""
         counts: dict[str, dict[str, int]] = {}
-
-        def bump(rule: str, key: str, n: int = 1) -> None:
-            entry = counts.setdefault(rule, {"passed": 0, "violations": 0, "next_actions": 0, "undecided": 0})
-            entry[key] += n
-
-        for rule, n in self.passed.items():
-            bump(rule, "passed", n)
-        for v in self.violations:
-            bump(v.rule, "violations")
-        for a in self.next_actions:
-            bump(a.rule, "next_actions")
-        for u in self.undecided:
-            bump(u.rule, "undecided")
+        for key, found in (("passed", self.passed), *((k, self.by_rule(k)) for k in
+                                                       ("violations", "next_actions", "undecided"))):
+            for rule, n in found.items():
+                entry = counts.setdefault(rule, {"passed": 0, "violations": 0, "next_actions": 0, "undecided": 0})
+                entry[key] += n
         return dict(sorted(counts.items()))
 
     def attainment_rows(self) -> list[dict[str, Any]]:
@@ -396,20 +415,24 @@ class AuditResult:
                          **dict(zip(OUTCOMES, counts))})
         return rows
 
+    def rendered(self, kind: str) -> "Rendered | None":
+        """The findings of ``kind`` as an engine renders their JSON itself, or None (see :class:`Rendered`)."""
+        return None
+
     def to_json(self, *, lazy: bool = False) -> dict[str, Any]:
-        """The JSON output as data; ``lazy``: the findings as iterators, rendered as they are read."""
-        def items(found: Iterable[Any]) -> Any:
-            rendered = (f.to_json() for f in found)
+        """The JSON output as data; ``lazy``: the findings as iterators, rendered as they are read, or as a
+        :class:`Rendered` where the engine writes their text itself."""
+        def items(kind: str) -> Any:
+            if lazy and (text := self.rendered(kind)) is not None:
+                return text
+            rendered = (f.to_json() for f in getattr(self, kind))
             return rendered if lazy else list(rendered)
 
         return {
             "summary": self.summary(),
             "as_of": format_time(self.as_of),
             **({"provenance": self.provenance.to_json()} if self.provenance else {}),
-            "violations": items(self.violations),
-            "next_actions": items(self.next_actions),
-            "at_risk": items(self.at_risk),
-            "undecided": items(self.undecided),
+            **{kind: items(kind) for kind in FINDINGS},
             "rejected": [r.to_json() for r in self.rejected],
             **({"rejected_more": [{"reason": k, "count": v} for k, v in self.rejected_more.items()]}
                if self.rejected_more else {}),

@@ -119,21 +119,32 @@ def assemble(as_of: float | None, events: int, cases: int, violations: list[Viol
              warnings: Sequence[InputWarning] = (), attainment: Attainment | None = None,
              warns: Mapping[str, Warn] | None = None, held: Sequence[tuple[str, str, int]] = ()) -> AuditResult:
     """The result in its one order, whichever way (one process, workers, Spark) the findings were made;
-    ``warns``: the rules' warning points, which make next actions at risk at as-of."""
-    if not isinstance(rejected, Rejections):
-        bounded = Rejections(max(len(rejected), 1))
-        for r in rejected:
-            bounded.add(r)
-        rejected = bounded
+    ``warns``: the rules' warning points, which make next actions at risk at as-of (the native core orders its
+    findings so itself: ``native/py/src/found.rs``)."""
     violations = sorted(violations, key=lambda v: (v.case, v.time, v.rule, v.events, v.message, v.more_events,
                                                    v.accountable or ""))
     actions = sorted(actions, key=lambda a: (a.due is None, a.due or 0.0, a.case, a.rule, a.events))
     undecided = sorted(undecided, key=lambda u: (u.rule, u.case, u.reason, u.event or ""))
     risky, work = at_risk(actions, work, warns or {}, as_of)
     work = sorted(work, key=lambda w: (not w.overdue, w.due is None, w.due or 0.0, w.case, w.rule))
-    return AuditResult(as_of, events, cases, violations, actions, undecided, rejected.kept(),
-                       passed=dict(sorted(passed.items())), skipped=dict(sorted(skipped.items())), work=work,
-                       warnings=sorted(warnings, key=lambda w: (w.file, w.line, w.message)),
-                       rejected_more=rejected.counts(),
-                       attainment=dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0]))),
-                       at_risk=risky, held=sorted(held))
+    return counted(AuditResult(as_of, events, cases, violations, actions, undecided, work=work, at_risk=risky),
+                   rejected, passed, skipped, warnings, attainment, held)
+
+
+def counted(result: AuditResult, rejected: Rejections | list[Rejected], passed: Mapping[str, int],
+            skipped: Mapping[str, int], warnings: Sequence[InputWarning] = (), attainment: Attainment | None = None,
+            held: Sequence[tuple[str, str, int]] = ()) -> AuditResult:
+    """``result`` (its findings in their order) with the rest of what an audit reports, in its one order."""
+    if not isinstance(rejected, Rejections):
+        bounded = Rejections(max(len(rejected), 1))
+        for r in rejected:
+            bounded.add(r)
+        rejected = bounded
+    result.rejected = rejected.kept()
+    result.rejected_more = rejected.counts()
+    result.passed = dict(sorted(passed.items()))
+    result.skipped = dict(sorted(skipped.items()))
+    result.warnings = sorted(warnings, key=lambda w: (w.file, w.line, w.message))
+    result.attainment = dict(sorted((attainment or {}).items(), key=lambda kv: attainment_order(kv[0])))
+    result.held = sorted(held)
+    return result

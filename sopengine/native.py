@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import orjson
 
@@ -26,8 +26,9 @@ from .errors import InputError
 from .events import (Event, InputWarning, LineCounter, Rejected, Rejections, Skipped, damaged_message,
                      render_native_reason)
 from .expr import Expr, Template, state_refs
-from .findings import AuditResult, NextAction, Pending, Undecided, Violation, WorkItem
-from .judging import assemble
+from .findings import (AtRisk, AuditResult, NextAction, Pending, Rendered, Undecided, Violation, WorkItem,
+                       named)
+from .judging import counted
 from .kinds.response import warn_points
 from .kinds import KINDS
 from .limits import DEFAULT, Limits
@@ -166,6 +167,88 @@ def resident_cases(memory_budget_mb: int) -> int:
     """The cases to keep in memory under a budget: 40% of it for the cases in play, the rest for the
     findings, the cross-case join's partition and the report (at least 1,000 cases)."""
     return max(1_000, memory_budget_mb * 2**20 * 4 // 10 // CASE_BYTES)
+
+
+_CLASSES: dict[str, Any] = {"violations": Violation, "next_actions": NextAction, "at_risk": AtRisk,
+                            "undecided": Undecided, "work": WorkItem}
+_BATCH = 1000  # findings rendered, or made into objects, at a time
+
+
+class NativeResult(AuditResult):
+    """An :class:`AuditResult` whose findings the core keeps (``_native.Findings``, in their one order) until
+    something reads them: the counts, the rule counts and the severities are the core's, the JSON reporter
+    has the core write the findings' text (:meth:`rendered`), and the lists (``violations``,
+    ``next_actions``, ``at_risk``, ``undecided``, ``work``) become Python objects the first time one is read.
+    A 1M-event audit has ~400k findings and as many worklist items: as objects they took seconds to make
+    and to render, and most of a large audit's peak memory."""
+
+    _found: Any = None
+
+    @classmethod
+    def holding(cls, found: Any, as_of: float | None, events: int, cases: int) -> NativeResult:
+        result = cls(as_of, events, cases)
+        for kind in _CLASSES:  # read through the properties below, from the core's findings
+            del result.__dict__[kind]
+        result._found = found
+        return result
+
+    def _held(self, kind: str) -> bool:
+        return kind not in self.__dict__ and self._found is not None
+
+    def count(self, kind: str) -> int:
+        return self._found.count(kind) if self._held(kind) else super().count(kind)
+
+    def by_rule(self, kind: str) -> Mapping[str, int]:
+        return self._found.by_rule(kind) if self._held(kind) else super().by_rule(kind)
+
+    def severity_counts(self) -> Mapping[str, int]:
+        return self._found.severities() if self._held("violations") else super().severity_counts()
+
+    def rendered(self, kind: str) -> Rendered | None:
+        if not self._held(kind):
+            return None
+        found = self._found
+        names = [(n["rule"], n.get("version")) for n in map(named, found.rule_keys())]
+        count = found.count(kind)
+
+        def batches(indent: bool) -> Iterator[str]:
+            def slow(kind: str, i: int) -> str:  # an item the core leaves to the reference rendering
+                from .reporters.jsonfmt import nested
+
+                return nested(_CLASSES[kind](*found.rows(kind, i, i + 1)[0]).to_json(), "    ", indent)
+
+            for start in range(0, count, _BATCH):
+                yield found.render(kind, start, start + _BATCH, indent, names, slow)
+
+        return Rendered(count, batches)
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled (a service's worker, a test): as plain lists
+        for kind in _CLASSES:
+            getattr(self, kind)
+        state = dict(self.__dict__)
+        state.pop("_found", None)
+        return state
+
+
+def _findings(kind: str) -> property:
+    """The property of a :class:`NativeResult` list: made from the core's findings when first read."""
+    make = _CLASSES[kind]
+
+    def get(self: NativeResult) -> list[Any]:
+        if self._held(kind):
+            self.__dict__[kind] = [make(*row) for start in range(0, self._found.count(kind), _BATCH)
+                                   for row in self._found.rows(kind, start, start + _BATCH)]
+        made: list[Any] = self.__dict__.setdefault(kind, [])
+        return made
+
+    def put(self: NativeResult, value: list[Any]) -> None:
+        self.__dict__[kind] = value
+
+    return property(get, put, doc=f"The result's {kind} (made from the core's findings when first read).")
+
+
+for _kind in _CLASSES:
+    setattr(NativeResult, _kind, _findings(_kind))
 
 
 class NativeSession:
@@ -333,17 +416,12 @@ class NativeSession:
         sessions that evaluated the other shares of the log. ``last``: the session is done with (its
         memory is freed first; a later call finds nothing)."""
         self._replay()
-        as_of, events, cases, violations, actions, work, undecided, passed, attained, held = self._core.result(
-            as_of, last, list(others), list(parts))
-        for i, v in enumerate(violations):  # in place: each tuple is freed as its object is made
-            violations[i] = Violation(*v)
-        return assemble(
-            as_of, events, cases, violations, [NextAction(*a) for a in actions],
-            [Undecided(*u) for u in undecided], self.rejected, passed, self.skipped,
-            [WorkItem(rule, case, action, due, since, overdue, columns, ids, more, zone=zone)
-             for rule, case, action, due, since, overdue, columns, ids, more, zone in work],
+        as_of, events, cases, found, passed, attained, held = self._core.result(
+            as_of, last, list(others), list(parts), warn_points(self.pack))
+        return counted(
+            NativeResult.holding(found, as_of, events, cases), self.rejected, passed, self.skipped,
             self.warnings + self.notes.warnings(self._check),
-            {(rule, week, who): counts for rule, week, who, counts in attained}, warn_points(self.pack), held)
+            {(rule, week, who): counts for rule, week, who, counts in attained}, held)
 
     def partial_bytes(self, parts: str | None = None) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with

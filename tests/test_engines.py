@@ -18,6 +18,7 @@ from sopengine import Event, audit, load_facts, load_pack, parse_time, read_reco
 from sopengine.audit import new_session
 from sopengine.findings import AuditResult, Pending, Violation
 from sopengine.native import available
+from sopengine.reporters.jsonfmt import JsonReporter
 from sopengine.scenarios import PackSource, load_scenario_file, run_scenario, scenario_files
 
 from .conftest import PACKS, ROOT, SOPS, engine_blind
@@ -28,9 +29,11 @@ pytestmark = pytest.mark.skipif(not available(), reason="the native core is not 
 
 
 def _json(result: AuditResult) -> bytes:
-    """Everything a report can show, as bytes: the JSON output and the worklist."""
-    return orjson.dumps({**result.to_json(), "work": [w.to_json() for w in result.work]},
-                        option=orjson.OPT_INDENT_2)
+    """Everything a report can show, as bytes: the JSON output as the reporter writes it, indented and compact
+    (the native core writes its findings' text itself), then the findings made into objects and the worklist."""
+    written = JsonReporter().audit(result) + JsonReporter(indent=False).audit(result)
+    return written.encode() + orjson.dumps({**result.to_json(), "work": [w.to_json() for w in result.work]},
+                                           option=orjson.OPT_INDENT_2)
 
 
 def _scenarios() -> list[Any]:
@@ -267,3 +270,31 @@ def test_timelines_read_again_after_the_core_are_the_events_the_audit_evaluated(
         assert {c: [e.to_json() for e in evs] for c, evs in native.timelines.items()} == \
             {c: [e.to_json() for e in evs] for c, evs in python.timelines.items()}
         assert native.actors == python.actors
+
+
+_ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8)  # every code point but surrogates
+
+
+@budget(60)
+@given(st.lists(st.tuples(_ANY_TEXT, _ANY_TEXT, st.booleans()), min_size=1, max_size=6, unique_by=lambda t: t[1]),
+       st.integers(0, 12))
+def test_any_text_of_case_and_event_ids_is_written_as_the_reference_writes_it(
+        ids: list[tuple[str, str, bool]], hours: int) -> None:
+    """The core writes its findings' JSON itself: quotes, backslashes, control characters, non-ASCII text and
+    U+2028 come out as orjson writes them for the Python engine (violations, next actions, pauses)."""
+    pack = _PAUSES.setdefault("pack", load_pack([PACKS / "pauses"]))
+    start = parse_time("2026-03-02T10:00:00Z")
+    events = []
+    for n, (case, event_id, pause) in enumerate(ids):
+        events.append(Event(event_id, case, start + n * 60, "request.opened", data={"tier": "basic"}))
+        if pause:
+            events.append(Event(event_id + "·", case, start + n * 60 + 30, "request.status_changed",
+                                data={"to": "Waiting for requester"}))
+    as_of = start + hours * 3600
+    python = audit(pack, events, as_of=as_of, engine="python")
+    native = audit(pack, events, as_of=as_of, engine="native")
+    assert python.violations or python.next_actions
+    assert _json(native) == _json(python)
+
+
+_PAUSES: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from ..findings import AuditResult
+from ..findings import AuditResult, Rendered
 from ..lint import LintReport
 from ..model import Pack
 from ..scenarios import TestReport
@@ -17,25 +17,31 @@ def _dump(data: Any, indent: bool) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0).decode() + "\n"
 
 
+def nested(value: Any, pad: str, indent: bool) -> str:
+    """orjson's text of a value one or two levels down in the document (``pad``: the indentation there)."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode().replace("\n", "\n" + pad) if indent else \
+        orjson.dumps(value).decode()
+
+
 def _stream(doc: dict[str, Any], indent: bool) -> Iterator[str]:
     """The text of ``_dump(doc)`` in pieces, where a value of ``doc`` may be an iterator of items: those
     are rendered one by one, so that a report with a million findings never exists as one tree of
-    dicts and one string at once. The bytes are those of one ``orjson.dumps`` of the whole."""
-    option = orjson.OPT_INDENT_2 if indent else 0
+    dicts and one string at once; or a :class:`Rendered`, whose text the engine writes. The bytes are
+    those of one ``orjson.dumps`` of the whole."""
     key_sep, item_pad, end_pad = (": ", "\n    ", "\n  ") if indent else (":", "", "")
-
-    def nested(value: Any, pad: str) -> str:  # orjson's text of a value one or two levels down
-        return orjson.dumps(value, option=option).decode().replace("\n", "\n" + pad) if indent else \
-            orjson.dumps(value).decode()
-
     for n, (key, value) in enumerate(doc.items()):
         head = ("{" if n == 0 else ",") + ("\n  " if indent else "") + orjson.dumps(key).decode() + key_sep
+        if isinstance(value, Rendered):  # written by the engine, as the lines below would write them
+            yield head + "["
+            yield from value.batches(indent)
+            yield "]" if not value.count else end_pad + "]"
+            continue
         if not isinstance(value, Iterator):
-            yield head + nested(value, "  ")
+            yield head + nested(value, "  ", indent)
             continue
         batch, empty = [head + "["], True
         for item in value:
-            batch.append(("" if empty else ",") + item_pad + nested(item, "    "))
+            batch.append(("" if empty else ",") + item_pad + nested(item, "    ", indent))
             empty = False
             if len(batch) >= 1000:
                 yield "".join(batch)

@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod convert;
+mod found;
 mod reader_hooks;
 mod schema;
 mod session;
@@ -62,6 +63,7 @@ impl Regex {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PLAN_VERSION", sopengine_core::PLAN_VERSION)?;
     m.add_class::<session::NativeSession>()?;
+    m.add_class::<found::Findings>()?;
     m.add_class::<Regex>()?;
     m.add_class::<schema::SchemaCheck>()?;
     m.add_function(wrap_pyfunction!(reader_hooks::read_jsonl_records, m)?)?;

@@ -19,6 +19,7 @@ use sopengine_core::value::Str;
 use sopengine_core::vocab::{self, Fault, Notes, Problem, Verdict};
 
 use crate::convert::value_to_py as to_py;
+use crate::found::{Findings, Warn};
 
 fn facts_from_json(text: &str) -> PyResult<Facts> {
     let raw: serde_json::Value =
@@ -399,12 +400,12 @@ impl NativeSession {
         )
     }
 
-    /// The judged result as plain tuples: (as_of, events, cases, violations, next_actions, work,
-    /// undecided, passed, attainment); the caller sorts and renders. `last`: no result is asked again, so the
-    /// session's cases are freed before the findings become Python objects.
-    /// `others`: the `partial_bytes` of sessions that evaluated the other shares of the log, and
-    /// `parts` the partition prefixes they wrote.
-    #[pyo3(signature = (as_of=None, last=false, others=Vec::new(), parts=Vec::new()))]
+    /// The judged result: (as_of, events, cases, findings, passed, attainment, held), the findings
+    /// in their one order and kept in the core (`found::Findings`). `last`: no result is asked again,
+    /// so the session's cases are freed as they are judged. `others`: the `partial_bytes` of
+    /// sessions that evaluated the other shares of the log, and `parts` the partition prefixes they
+    /// wrote. `warns`: the rules' warning points by rule key (`sopengine.findings.Warn`).
+    #[pyo3(signature = (as_of=None, last=false, others=Vec::new(), parts=Vec::new(), warns=std::collections::HashMap::new()))]
     fn result<'py>(
         &mut self,
         py: Python<'py>,
@@ -412,6 +413,7 @@ impl NativeSession {
         last: bool,
         others: Vec<Bound<'py, PyBytes>>,
         parts: Vec<std::path::PathBuf>,
+        warns: std::collections::HashMap<String, Warn>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         // Judged without the GIL, so that Python's other threads run meanwhile (a service's event loop
         // answers while a worker thread judges 100k open cases). The workers' partials are read as
@@ -433,72 +435,31 @@ impl NativeSession {
             }
         });
         let engine = self.inner.engine.clone();
-        // One Python string per rule and per severity, shared by every finding (a 5M-event audit has
-        // ~600k of them), rather than two new strings for each.
         let rule_names: Vec<Bound<'py, PyString>> = engine
             .rules
             .iter()
             .map(|r| PyString::new(py, &r.id))
             .collect();
-        let severities: Vec<Bound<'py, PyString>> = engine
+        let rule = |i: u32| rule_names[i as usize].clone();
+        let warns: Vec<_> = engine
             .rules
             .iter()
-            .map(|r| PyString::new(py, &r.severity))
+            .map(|r| warns.get(r.id.as_ref()).copied())
             .collect();
-        let rule = |i: u32| rule_names[i as usize].clone();
-        let severity = |i: u32| severities[i as usize].clone();
-        let violations = PyList::empty(py);
-        // Taken, not borrowed: each violation's text is freed as soon as Python has its copy.
-        let mut made = 0usize;
-        for v in std::mem::take(&mut judged.violations) {
-            let_others_run(py, &mut made);
-            let r = v.rule;
-            violations.append(violation_to_py(py, v, rule(r), severity(r))?)?;
-        }
-        let actions = PyList::empty(py);
-        for a in &judged.next_actions {
-            let_others_run(py, &mut made);
-            let p = &a.pending;
-            actions.append((
-                rule(p.rule),
-                p.case.as_ref(),
-                p.action.as_str(),
-                a.due,
-                p.since,
-                PyTuple::new(py, ids(&p.events))?,
-                p.more_events,
-                p.zone.as_deref(),
-                PyTuple::new(py, &p.pauses)?,
-            ))?;
-        }
-        let columns: Vec<&str> = engine.columns.iter().map(|(n, _)| n.as_ref()).collect();
-        let work = PyList::empty(py);
-        for w in &judged.work {
-            let_others_run(py, &mut made);
-            let p = &w.pending;
-            let cols = columns_to_py(py, &columns, &p.columns)?;
-            work.append((
-                rule(p.rule),
-                p.case.as_ref(),
-                p.action.as_str(),
-                p.shown_due(),
-                p.since,
-                w.overdue,
-                cols,
-                PyTuple::new(py, ids(&p.events))?,
-                p.more_events,
-                p.zone.as_deref(),
-            ))?;
-        }
-        let undecided = PyList::empty(py);
-        for u in &judged.undecided {
-            undecided.append((
-                rule(u.rule),
-                u.case.as_ref(),
-                u.event.as_deref(),
-                u.reason.as_str(),
-            ))?;
-        }
+        let found = Findings::new(
+            &mut judged,
+            engine
+                .rules
+                .iter()
+                .map(|r| (r.id.clone(), r.severity.clone()))
+                .collect(),
+            engine
+                .columns
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+            &warns,
+        );
         let passed = PyDict::new(py);
         for (i, n) in judged.passed.iter().enumerate() {
             if *n > 0 {
@@ -519,10 +480,7 @@ impl NativeSession {
                 judged.as_of.into_pyobject(py)?.into_any(),
                 judged.events.into_pyobject(py)?.into_any(),
                 judged.cases.into_pyobject(py)?.into_any(),
-                violations.into_any(),
-                actions.into_any(),
-                work.into_any(),
-                undecided.into_any(),
+                Bound::new(py, found)?.into_any(),
                 passed.into_any(),
                 attainment.into_any(),
                 held.into_any(),
@@ -647,16 +605,6 @@ pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -
     {
         Some(d) => pyo3::exceptions::PyOSError::new_err((DAMAGED, (d.damage.name(), d.line))),
         None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
-    }
-}
-
-/// Every 4,096 Python objects made, let the other Python threads run: Rust code holding the GIL is
-/// never asked to give it up (Python's switch interval works on bytecode), so a long conversion would
-/// hold up a service's event loop. Dropping the GIL hands it to a thread that asked for it.
-fn let_others_run(py: Python<'_>, made: &mut usize) {
-    *made += 1;
-    if *made % 4096 == 0 {
-        py.detach(|| ());
     }
 }
 
