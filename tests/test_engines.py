@@ -298,3 +298,39 @@ def test_any_text_of_case_and_event_ids_is_written_as_the_reference_writes_it(
 
 
 _PAUSES: dict[str, Any] = {}
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_fail_on_exits_1_by_the_severities_the_report_shows(engine: str, tmp_path: Path) -> None:
+    """--fail-on reads the violations' severities (on the native engine, from the findings the core keeps): a log
+    with warnings and no errors fails at ``warning`` and passes at ``error``."""
+    from click.testing import CliRunner
+
+    from sopengine.cli import cli
+
+    facts = str(ROOT / "examples" / "facts.yaml")
+
+    def run(log: Path, fail_on: str) -> tuple[int, list[str]]:
+        out = tmp_path / "out.json"
+        done = CliRunner().invoke(cli, ["audit", str(log), "--facts", facts, "--format", "json", "-o", str(out),
+                                        "--engine", engine, "--fail-on", fail_on])
+        assert done.exit_code in (0, 1), done.output
+        return done.exit_code, [v["severity"] for v in orjson.loads(out.read_bytes())["violations"]]
+
+    whole = ROOT / "examples" / "events.jsonl"
+    run(whole, "never")
+    report = orjson.loads((tmp_path / "out.json").read_bytes())
+    warned_only = {v["case"] for v in report["violations"]} - \
+        {v["case"] for v in report["violations"] if v["severity"] == "error"}
+    lines = [line for line in whole.read_bytes().splitlines() if orjson.loads(line)["case"] in warned_only]
+    some = tmp_path / "warned.jsonl"
+    some.write_bytes(b"\n".join(lines) + b"\n")
+    rank = {"info": 0, "warning": 1, "error": 2}
+    exits = {}
+    for log in (whole, some):
+        for fail_on in ("info", "warning", "error"):
+            code, severities = run(log, fail_on)
+            assert code == int(any(rank[s] >= rank[fail_on] for s in severities)), (log.name, fail_on)
+            exits[(log.name, fail_on)] = code
+    assert exits[(some.name, "warning")] == 1 and exits[(some.name, "error")] == 0
+    assert exits[(whole.name, "error")] == 1

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use sopengine_core::findings::{Undecided, Violation};
 use sopengine_core::pyfmt::format_time;
@@ -378,11 +378,17 @@ impl Findings {
 
     /// The violations by severity.
     fn severities<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = PyDict::new(py);
+        let mut counts: Vec<(&str, u64)> = Vec::new();
         for v in &self.violations {
-            let severity = PyString::new(py, &self.rules[v.rule as usize].1);
-            let n: u64 = out.get_item(&severity)?.map_or(Ok(0), |n| n.extract())?;
-            out.set_item(severity, n + 1)?;
+            let severity = self.rules[v.rule as usize].1.as_ref();
+            match counts.iter_mut().find(|(s, _)| *s == severity) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((severity, 1)),
+            }
+        }
+        let out = PyDict::new(py);
+        for (severity, n) in counts {
+            out.set_item(severity, n)?;
         }
         Ok(out)
     }
