@@ -154,6 +154,11 @@ pub trait RecordSource: Iterator<Item = io::Result<Record>> {
     fn take_notes(&mut self) -> Vec<crate::xes::mapping::Structured> {
         Vec::new()
     }
+    /// Whether the last record's line named a case this reader keeps ([`JsonlReader::keep_cases`]):
+    /// the line is then this reader's to report, even when it is rejected.
+    fn probed(&self) -> bool {
+        false
+    }
 }
 
 /// Open a log for reading; `.gz` is decompressed (see [`Gunzip`]).
@@ -295,6 +300,8 @@ pub struct JsonlReader<'c, R> {
     seq: u64,
     raw: Vec<u8>,
     others: Vec<Str>,
+    keep: Option<&'c dyn Fn(&str) -> bool>,
+    probed: bool,
 }
 
 impl<'c, R: BufRead> JsonlReader<'c, R> {
@@ -310,7 +317,19 @@ impl<'c, R: BufRead> JsonlReader<'c, R> {
             seq,
             raw: Vec::new(),
             others: Vec::new(),
+            keep: None,
+            probed: false,
         }
+    }
+
+    /// Decode only the lines of the cases `keep` takes, and those whose case cannot be told without
+    /// decoding them ([`probe_case`]); the others are skipped (their input order still counted).
+    /// `--jobs` workers read one log, each keeping a share of the cases: a line is then decoded by
+    /// one worker, not by all. A line [`probe_case`] reads is its case's worker's to report, even
+    /// when it is rejected ([`RecordSource::probed`]).
+    pub fn keep_cases(mut self, keep: &'c dyn Fn(&str) -> bool) -> Self {
+        self.keep = Some(keep);
+        self
     }
 
     /// The filled data fields of the last event read that the config does not hold, by name.
@@ -381,6 +400,9 @@ impl<R: BufRead> RecordSource for JsonlReader<'_, R> {
     fn seq(&self) -> u64 {
         JsonlReader::seq(self)
     }
+    fn probed(&self) -> bool {
+        self.probed
+    }
 }
 
 impl<R: BufRead> Iterator for JsonlReader<'_, R> {
@@ -415,11 +437,19 @@ impl<R: BufRead> Iterator for JsonlReader<'_, R> {
                     .rev()
                     .take_while(|&&c| c == b'\r' || c == b'\n')
                     .count();
+            self.probed = false;
             if too_long || content > self.cfg.max_line_bytes {
                 return Some(Ok(Record::Rejected {
                     origin,
                     reason: Reason::TooLong,
                 }));
+            }
+            if let Some(keep) = self.keep {
+                match probe_case(line) {
+                    Some(case) if !keep(&case) => continue,
+                    Some(_) => self.probed = true,
+                    None => {}
+                }
             }
             self.others.clear();
             return Some(Ok(line_record(
@@ -696,6 +726,21 @@ impl Top<'_> {
             }),
         }
     }
+}
+
+/// The case of a line that is a JSON object with one key `case`, holding a string, read without
+/// decoding the rest (no value is built); None for any other line, whose case only decoding it
+/// tells. Where the line is an event, its case is this one: the same key, unescaped alike.
+pub fn probe_case(line: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        case: Option<std::borrow::Cow<'a, str>>,
+    }
+    // serde's derive refuses a repeated `case` (the decoder keeps the last: decoding tells)
+    serde_json::from_str::<Probe>(std::str::from_utf8(line).ok()?)
+        .ok()?
+        .case
 }
 
 /// Parse a line as orjson would, or None where orjson refuses it.

@@ -99,6 +99,11 @@ impl IdSet {
     }
 }
 
+/// Whether share `(mine, of)` evaluates the events of `case` (by a hash the same in every process).
+pub fn owns_case(share: (u64, u64), case: &str) -> bool {
+    share.1 == 1 || id_hash(case) % share.1 == share.0
+}
+
 fn id_hash(id: &str) -> u64 {
     use std::hash::Hasher;
     let mut h = std::hash::DefaultHasher::new(); // SipHash with fixed keys: the same in every process
@@ -203,7 +208,12 @@ impl Session {
 
     /// Whether an event of `case` is this session's to evaluate.
     pub fn owns_case(&self, case: &str) -> bool {
-        self.share.1 == 1 || id_hash(case) % self.share.1 == self.share.0
+        owns_case(self.share, case)
+    }
+
+    /// This session's share of the cases, (mine, of).
+    pub fn share(&self) -> (u64, u64) {
+        self.share
     }
 
     /// Whether a line with no case (rejected) is this session's to report: shared out by number.

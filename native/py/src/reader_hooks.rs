@@ -73,10 +73,14 @@ pub fn records<'a, R: std::io::BufRead + 'a>(
     mapper: Option<&'a Mapper>,
     display: &str,
     seq: u64,
+    keep: Option<&'a dyn Fn(&str) -> bool>,
 ) -> Box<dyn RecordSource + 'a> {
-    match mapper {
-        None => Box::new(JsonlReader::new(src, cfg, 0, display, seq)),
-        Some(mapper) => Box::new(XesReader::new(src, cfg, mapper, 0, display, seq)),
+    match (mapper, keep) {
+        (None, None) => Box::new(JsonlReader::new(src, cfg, 0, display, seq)),
+        (None, Some(keep)) => {
+            Box::new(JsonlReader::new(src, cfg, 0, display, seq).keep_cases(keep))
+        }
+        (Some(mapper), _) => Box::new(XesReader::new(src, cfg, mapper, 0, display, seq)),
     }
 }
 

@@ -166,7 +166,15 @@ impl NativeSession {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
             let mapper = crate::reader_hooks::xes_mapper(xes.as_deref())?;
-            let mut reader = crate::reader_hooks::records(src, &cfg, mapper.as_ref(), display, seq);
+            let wanted = |case: &str| dirty.contains(case); // the other lines are not decoded
+            let mut reader = crate::reader_hooks::records(
+                src,
+                &cfg,
+                mapper.as_ref(),
+                display,
+                seq,
+                Some(&wanted),
+            );
             let mut n = 0u64;
             while let Some(record) = reader.next() {
                 n += 1;
@@ -317,8 +325,13 @@ impl NativeSession {
                 pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
             })?;
         let mapper = crate::reader_hooks::xes_mapper(xes)?;
+        // A worker of several decodes only the lines of its share of the cases (and those whose case
+        // only decoding tells), and reports those it decodes.
+        let share = self.inner.share();
+        let mine = move |case: &str| sopengine_core::session::owns_case(share, case);
+        let shared: Option<&dyn Fn(&str) -> bool> = (share.1 > 1).then_some(&mine);
         let mut reader =
-            crate::reader_hooks::records(src, &cfg, mapper.as_ref(), display, first_seq);
+            crate::reader_hooks::records(src, &cfg, mapper.as_ref(), display, first_seq, shared);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
         let mut overflow = Overflow::new(py, on_overflow);
@@ -336,7 +349,8 @@ impl NativeSession {
             }
             let listed = rejected.len() + refused.len() < keep;
             match record {
-                Record::Rejected { origin, .. } if !self.inner.owns_line(origin.line) => {}
+                Record::Rejected { origin, .. }
+                    if !(reader.probed() || self.inner.owns_line(origin.line)) => {}
                 Record::Event(event) if !self.inner.owns_case(&event.case) => {}
                 Record::Event(event) if until.is_some_and(|t| event.time > t) => after += 1,
                 Record::Rejected { origin, reason } => {
