@@ -100,8 +100,8 @@ impl Findings {
                 .then_with(|| a.message.cmp(&b.message))
                 .then_with(|| a.more_events.cmp(&b.more_events))
                 .then_with(|| {
-                    let who = |v: &Violation| v.accountable.clone().unwrap_or_default();
-                    who(a).cmp(&who(b))
+                    let (x, y) = (a.accountable.as_deref(), b.accountable.as_deref());
+                    x.unwrap_or("").cmp(y.unwrap_or(""))
                 })
         });
         let mut actions = std::mem::take(&mut judged.next_actions);
@@ -121,8 +121,8 @@ impl Findings {
                 .then_with(|| a.case.cmp(&b.case))
                 .then_with(|| a.reason.cmp(&b.reason))
                 .then_with(|| {
-                    let event = |u: &Undecided| u.event.clone().unwrap_or_default();
-                    event(a).cmp(&event(b))
+                    let (x, y) = (a.event.as_deref(), b.event.as_deref());
+                    x.unwrap_or("").cmp(y.unwrap_or(""))
                 })
         });
         let as_of = judged.as_of;
@@ -276,16 +276,17 @@ impl Findings {
     }
 
     /// Item `i`'s JSON text as `nested(item.to_json(), "    ")` of `sopengine.reporters.jsonfmt`
-    /// writes it, or None for one the core leaves to Python (pauses, whose seconds are a float in
-    /// orjson's notation; a time outside the years 1-9999).
+    /// writes it, onto `out`; None for one the core leaves to Python (pauses, whose seconds are a
+    /// float in orjson's notation; a time outside the years 1-9999), `out` then partly written.
     fn json(
         &self,
+        out: &mut String,
         kind: Kind,
         i: usize,
         names: &[(String, Option<String>)],
         indent: bool,
-    ) -> Option<String> {
-        let mut o = Obj::new(indent);
+    ) -> Option<()> {
+        let mut o = Obj::new(out, indent);
         let named = |o: &mut Obj, r: u32| {
             let (id, version) = &names[r as usize];
             o.str("rule", id);
@@ -344,7 +345,8 @@ impl Findings {
             }
             Kind::Work => return None, // not part of the audit JSON
         }
-        Some(o.end())
+        o.end();
+        Some(())
     }
 }
 
@@ -434,9 +436,10 @@ impl Findings {
             if indent {
                 out.push_str("\n    ");
             }
-            match self.json(kind, i, &names, indent) {
-                Some(text) => out.push_str(&text),
-                None => out.push_str(&slow.call1((kind_name(kind), i))?.extract::<String>()?),
+            let before = out.len();
+            if self.json(&mut out, kind, i, &names, indent).is_none() {
+                out.truncate(before);
+                out.push_str(&slow.call1((kind_name(kind), i))?.extract::<String>()?);
             }
         }
         Ok(out)
@@ -465,16 +468,17 @@ fn kind_name(kind: Kind) -> &'static str {
 
 /// One JSON object as orjson writes it, compact or with `OPT_INDENT_2` one level down (its keys
 /// six spaces in, as `jsonfmt.nested` pads an item of a list).
-struct Obj {
-    out: String,
+struct Obj<'a> {
+    out: &'a mut String,
     indent: bool,
     empty: bool,
 }
 
-impl Obj {
-    fn new(indent: bool) -> Obj {
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut String, indent: bool) -> Obj<'a> {
+        out.push('{');
         Obj {
-            out: String::from("{"),
+            out,
             indent,
             empty: true,
         }
@@ -488,13 +492,13 @@ impl Obj {
         if self.indent {
             self.out.push_str("\n      ");
         }
-        json_str(&mut self.out, key);
+        json_str(self.out, key);
         self.out.push_str(if self.indent { ": " } else { ":" });
     }
 
     fn str(&mut self, key: &str, value: &str) {
         self.key(key);
-        json_str(&mut self.out, value);
+        json_str(self.out, value);
     }
 
     fn null(&mut self, key: &str) {
@@ -516,7 +520,7 @@ impl Obj {
                 if self.indent {
                     self.out.push_str("\n        ");
                 }
-                json_str(&mut self.out, id);
+                json_str(self.out, id);
             }
             self.out
                 .push_str(if self.indent { "\n      ]" } else { "]" });
@@ -527,9 +531,8 @@ impl Obj {
         }
     }
 
-    fn end(mut self) -> String {
+    fn end(self) {
         self.out.push_str(if self.indent { "\n    }" } else { "}" });
-        self.out
     }
 }
 
@@ -537,6 +540,11 @@ impl Obj {
 /// `\b \t \n \f \r` or `\u00XX` (lower-case hex), everything else as it is (UTF-8).
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s); // most text: one copy
+        out.push('"');
+        return;
+    }
     let mut plain = 0;
     for (i, b) in s.bytes().enumerate() {
         let escaped = match b {
