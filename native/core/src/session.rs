@@ -21,7 +21,7 @@ use crate::findings::{tally, Attainment, Partial, Pending, Undecided, Violation,
 use crate::join::JoinInput;
 use crate::run::{CaseRun, Facts, Runner, Scratch};
 use crate::spill::Spill;
-use crate::value::{Str, Value};
+use crate::value::Str;
 
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct CaseSlot {
@@ -64,49 +64,6 @@ impl CaseSlot {
             self.events.push(event.clone());
         }
         runner.step(&mut self.run, &event);
-    }
-}
-
-/// A case as it is spilled: its slot without the state variables still at their initial value and
-/// without provenance (most of a spilled case's state: idle cases are mostly fresh), with those
-/// that differ listed beside it. Encoding and decoding then cost what the case did, not what the
-/// pack declares.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Spilled {
-    /// Its `run.state` and `run.prov` empty.
-    slot: CaseSlot,
-    /// (variable, its value when not the initial one, the event that last set it).
-    changed: Vec<(u32, Option<Value>, Option<Str>)>,
-}
-
-impl Spilled {
-    fn new(mut slot: CaseSlot, engine: &Engine) -> Spilled {
-        let state = std::mem::take(&mut slot.run.state);
-        let prov = std::mem::take(&mut slot.run.prov);
-        let changed = state
-            .into_iter()
-            .zip(prov)
-            .zip(&engine.state)
-            .enumerate()
-            .filter_map(|(i, ((value, prov), var))| {
-                let value = Some(value).filter(|v| !v.identical(&var.initial));
-                (value.is_some() || prov.is_some()).then_some((i as u32, value, prov))
-            })
-            .collect();
-        Spilled { slot, changed }
-    }
-
-    fn into_slot(self, engine: &Engine) -> CaseSlot {
-        let Spilled { mut slot, changed } = self;
-        slot.run.state = engine.state.iter().map(|v| v.initial.clone()).collect();
-        slot.run.prov = vec![None; engine.state.len()];
-        for (i, value, prov) in changed {
-            if let Some(value) = value {
-                slot.run.state[i as usize] = value;
-            }
-            slot.run.prov[i as usize] = prov;
-        }
-        slot
     }
 }
 
@@ -173,7 +130,7 @@ pub struct Session {
     latest: Option<f64>,
     vars: Scratch,
     keep_events: bool,
-    spilled: Spill<Spilled>,
+    spilled: Spill<CaseSlot>,
     resident_limit: usize,
     /// Why spilling stopped (the temporary file could not be written): cases then stay in memory.
     spill_error: Option<String>,
@@ -271,8 +228,7 @@ impl Session {
 
     /// Bring a spilled case back into memory.
     fn restore(&mut self, case: &str) {
-        if let Some(spilled) = self.spilled.take(case) {
-            let slot = spilled.into_slot(&self.engine);
+        if let Some(slot) = self.spilled.take(case) {
             self.cases.insert(slot.run.case.clone(), Box::new(slot));
         }
     }
@@ -295,9 +251,7 @@ impl Session {
             .collect();
         for case in idle {
             let slot = self.cases.remove(&case).expect("listed");
-            let (dirty, spilled) = (slot.dirty, Spilled::new(*slot, &self.engine));
-            if let Err(e) = self.spilled.put(case.clone(), &spilled, dirty) {
-                let slot = Box::new(spilled.into_slot(&self.engine));
+            if let Err(e) = self.spilled.put(case.clone(), &slot, slot.dirty) {
                 self.cases.insert(case, slot);
                 self.spill_error = Some(e.to_string());
                 self.resident_limit = usize::MAX;
@@ -353,7 +307,6 @@ impl Session {
             None => self
                 .spilled
                 .peek(case)
-                .map(|s| s.into_slot(&engine))
                 .unwrap_or_else(|| CaseSlot::new(Str::from(case), &engine)),
         };
         let mut runner = Runner::with_vars(&engine, &self.facts, std::mem::take(&mut self.vars));
@@ -483,7 +436,7 @@ impl Session {
                 // The last result: each case is dropped as soon as its findings are taken.
                 let mut slot = match self.cases.remove(&id) {
                     Some(slot) => *slot,
-                    None => self.spilled.take(&id).expect("listed").into_slot(&self.engine),
+                    None => self.spilled.take(&id).expect("listed"),
                 };
                 found(
                     &self.engine,
@@ -505,8 +458,7 @@ impl Session {
                     ),
                     None => {
                         // A copy, dropped once its findings are taken: the case stays on disk.
-                        let spilled = self.spilled.peek(&id).expect("listed");
-                        let mut slot = spilled.into_slot(&self.engine);
+                        let mut slot = self.spilled.peek(&id).expect("listed");
                         found(
                             &self.engine,
                             &self.facts,

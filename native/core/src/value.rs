@@ -197,35 +197,6 @@ impl Value {
         }
     }
 
-    /// The same value, variant for variant and bit for bit (not Python equality: 1, 1.0 and True
-    /// differ here): a copy of `other` would be indistinguishable from `self`.
-    pub fn identical(&self, other: &Value) -> bool {
-        let items = |a: &Arc<Vec<Value>>, b: &Arc<Vec<Value>>| {
-            Arc::ptr_eq(a, b)
-                || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.identical(y)))
-        };
-        match (self, other) {
-            (Value::None, Value::None) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Big(a), Value::Big(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
-            (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::List(a), Value::List(b))
-            | (Value::Tuple(a), Value::Tuple(b))
-            | (Value::Set(a), Value::Set(b))
-            | (Value::FrozenSet(a), Value::FrozenSet(b)) => items(a, b),
-            (Value::Dict(a), Value::Dict(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.len() == b.len()
-                        && a.iter()
-                            .zip(b.iter())
-                            .all(|((k, x), (l, y))| k == l && x.identical(y)))
-            }
-            _ => false,
-        }
-    }
-
     /// Python `==`.
     pub fn py_eq(&self, other: &Value) -> bool {
         if let (Some(a), Some(b)) = (self.num(), other.num()) {
