@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
@@ -185,6 +185,8 @@ pub enum JoinInput {
         files: Vec<BufWriter<File>>,
         /// Other processes' partition files, named `{prefix}{partition}`.
         others: Vec<PathBuf>,
+        /// Kept between records: one buffer to encode each into.
+        buf: Vec<u8>,
     },
 }
 
@@ -201,7 +203,11 @@ impl JoinInput {
             .map(|_| Ok(BufWriter::with_capacity(64 << 10, tempfile::tempfile()?)))
             .collect();
         match files {
-            Ok(files) => JoinInput::Partitioned { files, others },
+            Ok(files) => JoinInput::Partitioned {
+                files,
+                others,
+                buf: Vec::new(),
+            },
             Err(_) if others.is_empty() => JoinInput::Memory(Vec::new(), Vec::new()),
             Err(e) => panic!("cannot make the join's temporary files: {e}"),
         }
@@ -221,6 +227,7 @@ impl JoinInput {
         Ok(JoinInput::Partitioned {
             files,
             others: Vec::new(),
+            buf: Vec::new(),
         })
     }
 
@@ -240,22 +247,24 @@ impl JoinInput {
                 p.extend(probes);
                 i.extend(intervals);
             }
-            JoinInput::Partitioned { files, .. } => {
+            JoinInput::Partitioned { files, buf, .. } => {
                 let parts = probes
                     .into_iter()
-                    .map(|p| (p.index, partition_hash(&p.key), Part::Probe(p)))
-                    .chain(
-                        intervals
-                            .into_iter()
-                            .map(|i| (i.index, partition_hash(&i.key), Part::Interval(i))),
-                    );
-                for (index, hash, part) in parts {
+                    .map(|p| (p.index, Part::Probe(p)))
+                    .chain(intervals.into_iter().map(|i| (i.index, Part::Interval(i))));
+                for (index, part) in parts {
+                    let key = match &part {
+                        Part::Probe(p) => &p.key,
+                        Part::Interval(i) => &i.key,
+                    };
+                    let hash = partition_hash(key, buf);
                     let n = files.len() as u64;
                     let file = &mut files[((hash ^ index as u64) % n) as usize];
-                    let bytes = postcard::to_stdvec(&part).expect("encoding a join record");
-                    file.write_all(&(bytes.len() as u64).to_le_bytes())
-                        .and_then(|_| file.write_all(&bytes))
-                        .expect("writing a join partition");
+                    // Records follow one another with no length: postcard knows where each ends.
+                    buf.clear();
+                    *buf = postcard::to_extend(&part, std::mem::take(buf))
+                        .expect("encoding a join record");
+                    file.write_all(buf).expect("writing a join partition");
                 }
             }
         }
@@ -265,7 +274,7 @@ impl JoinInput {
     pub fn join(self, engine: &Engine, facts: &Facts) -> Answers {
         match self {
             JoinInput::Memory(probes, intervals) => join(engine, facts, &probes, &intervals),
-            JoinInput::Partitioned { files, others } => {
+            JoinInput::Partitioned { files, others, .. } => {
                 let mut out = Answers {
                     violations: Vec::new(),
                     undecided: Vec::new(),
@@ -304,30 +313,30 @@ fn part_path(prefix: &Path, k: usize) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn partition_hash(key: &Value) -> u64 {
+/// The hash that places a key's records in a partition (`scratch`: a buffer for its bytes, kept
+/// by the caller so that no record allocates one).
+fn partition_hash(key: &Value, scratch: &mut Vec<u8>) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key_bytes(key))
+    scratch.clear();
+    put_key(key, scratch);
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(&scratch[..])
 }
 
-/// A partition's records, read back onto `probes` and `intervals`. Its file is this program's own:
-/// failing to read it back is a failure of the machine, not of the input.
-fn read_partition(file: File, probes: &mut Vec<Probe>, intervals: &mut Vec<Interval>) {
-    let mut reader = BufReader::with_capacity(64 << 10, file);
-    let mut len = [0u8; 8];
-    let mut buf = Vec::new();
-    loop {
-        match reader.read_exact(&mut len) {
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            other => other.expect("reading a join partition"),
-        }
-        buf.resize(u64::from_le_bytes(len) as usize, 0);
-        reader
-            .read_exact(&mut buf)
-            .expect("reading a join partition");
-        match postcard::from_bytes(&buf).expect("decoding a join record") {
+/// A partition's records, read back onto `probes` and `intervals` (the file at once: a partition
+/// is a small share of the join). Its file is this program's own: failing to read it back is a
+/// failure of the machine, not of the input.
+fn read_partition(mut file: File, probes: &mut Vec<Probe>, intervals: &mut Vec<Interval>) {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .expect("reading a join partition");
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let (part, more) = postcard::take_from_bytes(rest).expect("decoding a join record");
+        match part {
             Part::Probe(p) => probes.push(p),
             Part::Interval(i) => intervals.push(i),
         }
+        rest = more;
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Spill<T> {
     end: u64,
     entries: FxHashMap<Str, Entry>,
     written: u64,
+    /// Kept between values: one buffer to encode into, one to read back into (no allocation per value).
+    encoded: Vec<u8>,
+    read: Vec<u8>,
     _value: std::marker::PhantomData<T>,
 }
 
@@ -37,6 +40,8 @@ impl<T> Default for Spill<T> {
             end: 0,
             entries: FxHashMap::default(),
             written: 0,
+            encoded: Vec::new(),
+            read: Vec::new(),
             _value: std::marker::PhantomData,
         }
     }
@@ -45,14 +50,17 @@ impl<T> Default for Spill<T> {
 impl<T: Serialize + DeserializeOwned> Spill<T> {
     /// Set `value` aside under `key` (which must not be held already).
     pub fn put(&mut self, key: Str, value: &T, flag: bool) -> io::Result<()> {
-        let bytes = postcard::to_stdvec(value).map_err(io::Error::other)?;
+        self.encoded.clear();
+        let bytes = postcard::to_extend(value, std::mem::take(&mut self.encoded));
+        self.encoded = bytes.map_err(io::Error::other)?;
+        let bytes = &self.encoded;
         let file = match &mut self.file {
             Some(file) => file,
             None => self
                 .file
                 .insert(BufWriter::with_capacity(1 << 20, tempfile::tempfile()?)),
         };
-        file.write_all(&bytes)?;
+        file.write_all(bytes)?;
         let len = bytes.len() as u64;
         self.entries.insert(
             key,
@@ -105,12 +113,16 @@ impl<T: Serialize + DeserializeOwned> Spill<T> {
         // The file is this process's own, unlinked: failing to read back what was just written is
         // a failure of the machine (disk, memory), not of the input, and nothing sound can follow.
         let file = self.file.as_mut().expect("a held value has a file");
-        file.flush().expect("flushing the spill file");
-        let mut buf = vec![0; len as usize];
+        // Only what is still in the writer's buffer needs writing out first: a batch of spilled
+        // cases is then read back without a write per case.
+        if offset + len > self.end - file.buffer().len() as u64 {
+            file.flush().expect("flushing the spill file");
+        }
+        self.read.resize(len as usize, 0);
         file.get_ref()
-            .read_exact_at(&mut buf, offset)
+            .read_exact_at(&mut self.read, offset)
             .expect("reading back the spill file");
-        postcard::from_bytes(&buf).expect("decoding a value this process encoded")
+        postcard::from_bytes(&self.read).expect("decoding a value this process encoded")
     }
 }
 
