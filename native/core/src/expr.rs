@@ -253,8 +253,8 @@ impl Expr {
                 then: sub("then")?,
                 orelse: sub("else")?,
             },
-            "tuple" => Expr::Tuple(list("items")?),
-            "set" => Expr::Set(list("items")?),
+            "tuple" => fold(Expr::Tuple(list("items")?)),
+            "set" => fold(Expr::Set(list("items")?)),
             "call" => {
                 let name = text_field(j, "fn")?;
                 let (func, min, max) =
@@ -432,6 +432,30 @@ impl Expr {
 }
 
 static NONE: Value = Value::None;
+
+/// A tuple or set literal of constants (`x in ("a", "b")`) as the constant it always evaluates to,
+/// rather than a new list built and dropped at every event. A set whose items cannot be one
+/// (unhashable) is left to raise when evaluated, as it does.
+fn fold(expr: Expr) -> Expr {
+    let (Expr::Tuple(items) | Expr::Set(items)) = &expr else {
+        return expr;
+    };
+    let consts: Option<Vec<Value>> = items
+        .iter()
+        .map(|e| match e {
+            Expr::Const(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    match (consts, &expr) {
+        (Some(values), Expr::Tuple(_)) => Expr::Const(Value::Tuple(Arc::new(values))),
+        (Some(values), Expr::Set(_)) => match unique(values) {
+            Ok(values) => Expr::Const(Value::Set(Arc::new(values))),
+            Err(_) => expr,
+        },
+        _ => expr,
+    }
+}
 
 fn eval_all(items: &[Expr], env: &dyn Env) -> Result<Vec<Value>, Raise> {
     items.iter().map(|e| e.eval(env)).collect()
