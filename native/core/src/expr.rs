@@ -43,6 +43,10 @@ pub trait Env {
     fn trigger(&self) -> Option<&Event>;
     /// The name of an event type (for `event.type`).
     fn type_name(&self, etype: u32) -> &str;
+    /// The same name as shared text (an environment that holds it as such gives it without a copy).
+    fn type_str(&self, etype: u32) -> Str {
+        Str::from(self.type_name(etype))
+    }
     /// `state[var]`.
     fn state(&self, var: usize) -> &Value;
     /// `other.get(attr)` of a cross-case index member.
@@ -249,8 +253,8 @@ impl Expr {
                 then: sub("then")?,
                 orelse: sub("else")?,
             },
-            "tuple" => Expr::Tuple(list("items")?),
-            "set" => Expr::Set(list("items")?),
+            "tuple" => fold(Expr::Tuple(list("items")?)),
+            "set" => fold(Expr::Set(list("items")?)),
             "call" => {
                 let name = text_field(j, "fn")?;
                 let (func, min, max) =
@@ -344,7 +348,13 @@ impl Expr {
             }
             Expr::Tuple(items) => Value::Tuple(Arc::new(eval_all(items, env)?)),
             Expr::Set(items) => Value::Set(Arc::new(unique(eval_all(items, env)?)?)),
-            Expr::Call(func, args) => func.call(&eval_all(args, env)?)?,
+            // Most calls take one or two arguments: those are passed without a Vec (and a lone
+            // argument the event or state holds, without a copy), evaluated in the same order.
+            Expr::Call(func, args) => match args.as_slice() {
+                [a] => func.call(std::slice::from_ref(&*a.eval_ref(env)?))?,
+                [a, b] => func.call(&[a.eval(env)?, b.eval(env)?])?,
+                _ => func.call(&eval_all(args, env)?)?,
+            },
             Expr::FindAll(p, arg) => p.findall(&*arg.eval_ref(env)?),
             Expr::Fact {
                 collection,
@@ -423,6 +433,30 @@ impl Expr {
 
 static NONE: Value = Value::None;
 
+/// A tuple or set literal of constants (`x in ("a", "b")`) as the constant it always evaluates to,
+/// rather than a new list built and dropped at every event. A set whose items cannot be one
+/// (unhashable) is left to raise when evaluated, as it does.
+fn fold(expr: Expr) -> Expr {
+    let (Expr::Tuple(items) | Expr::Set(items)) = &expr else {
+        return expr;
+    };
+    let consts: Option<Vec<Value>> = items
+        .iter()
+        .map(|e| match e {
+            Expr::Const(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    match (consts, &expr) {
+        (Some(values), Expr::Tuple(_)) => Expr::Const(Value::Tuple(Arc::new(values))),
+        (Some(values), Expr::Set(_)) => match unique(values) {
+            Ok(values) => Expr::Const(Value::Set(Arc::new(values))),
+            Err(_) => expr,
+        },
+        _ => expr,
+    }
+}
+
 fn eval_all(items: &[Expr], env: &dyn Env) -> Result<Vec<Value>, Raise> {
     items.iter().map(|e| e.eval(env)).collect()
 }
@@ -435,7 +469,7 @@ fn event_attr(env: &dyn Env, event: Option<&Event>, attr: EventAttr) -> Result<V
         EventAttr::Time => Value::Float(e.time),
         EventAttr::Type => match &e.undeclared {
             Some(name) => Value::Str(name.clone()),
-            None => Value::str(env.type_name(e.etype)),
+            None => Value::Str(env.type_str(e.etype)),
         },
         EventAttr::Actor => e.actor.clone().map_or(Value::None, Value::Str),
     })

@@ -290,6 +290,48 @@ impl<R: Read> Read for Gunzip<R> {
     }
 }
 
+/// Short strings a log repeats from event to event (actors, data values such as statuses and
+/// queues), shared instead of allocated (and freed) anew for every event: a direct-mapped cache of
+/// the last string seen per slot, so that its memory is bounded whatever the log holds. Case ids
+/// are left out: an interleaved log has too many at once (the session shares each case's one copy).
+#[derive(Default)]
+pub struct Interner {
+    /// Each slot's string with its hash, so that a miss is told without reading the string (a
+    /// cache miss of its own). Empty: nothing is cached (a one-off record, as the XES mapping makes).
+    slots: Vec<(u64, Option<Str>)>,
+}
+
+impl Interner {
+    /// Small enough to stay in the L1 cache (24 bytes a slot).
+    const SLOTS: usize = 1024;
+    /// Longer text (descriptions) seldom repeats and would only be hashed for nothing.
+    const MAX_LEN: usize = 48;
+
+    pub fn new() -> Interner {
+        Interner {
+            slots: vec![(0, None); Interner::SLOTS],
+        }
+    }
+
+    pub fn get(&mut self, s: &str) -> Str {
+        if s.len() > Interner::MAX_LEN || self.slots.is_empty() {
+            return Str::from(s);
+        }
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one(s.as_bytes());
+        // the high bits: FxHash mixes them best
+        let slot = &mut self.slots[(hash >> 54) as usize % Interner::SLOTS];
+        match slot {
+            (h, Some(held)) if *h == hash && **held == *s => held.clone(),
+            _ => {
+                let fresh = Str::from(s);
+                *slot = (hash, Some(fresh.clone()));
+                fresh
+            }
+        }
+    }
+}
+
 /// Yields a [`Record`] for every non-blank line of one file, in file order.
 pub struct JsonlReader<'c, R> {
     src: R,
@@ -302,6 +344,7 @@ pub struct JsonlReader<'c, R> {
     others: Vec<Str>,
     keep: Option<&'c dyn Fn(&str) -> bool>,
     probed: bool,
+    intern: Interner,
 }
 
 impl<'c, R: BufRead> JsonlReader<'c, R> {
@@ -319,6 +362,7 @@ impl<'c, R: BufRead> JsonlReader<'c, R> {
             others: Vec::new(),
             keep: None,
             probed: false,
+            intern: Interner::new(),
         }
     }
 
@@ -459,6 +503,7 @@ impl<R: BufRead> Iterator for JsonlReader<'_, R> {
                 origin,
                 self.seq,
                 &mut self.others,
+                &mut self.intern,
             )));
         }
     }
@@ -512,9 +557,10 @@ pub fn line_record(
     origin: Origin,
     seq: u64,
     others: &mut Vec<Str>,
+    intern: &mut Interner,
 ) -> Record {
     let reject = |reason| Record::Rejected { origin, reason };
-    let Some(top) = decode(line, &cfg.fields) else {
+    let Some(top) = decode(line, &cfg.fields, intern) else {
         return reject(Reason::Json {
             line: line.to_vec(),
         });
@@ -522,7 +568,7 @@ pub fn line_record(
     if nests_deeper(line, cfg.max_depth) {
         return reject(Reason::TooDeep);
     }
-    object_record(top, cfg, base, origin, seq, others)
+    object_record_interned(top, cfg, base, origin, seq, others, intern)
 }
 
 /// An event object, checked as `event_from_obj` checks it after its nesting: an event (its id,
@@ -535,7 +581,27 @@ pub(crate) fn object_record(
     seq: u64,
     others: &mut Vec<Str>,
 ) -> Record {
-    match envelope(top, cfg) {
+    object_record_interned(
+        top,
+        cfg,
+        base,
+        origin,
+        seq,
+        others,
+        &mut Interner::default(),
+    )
+}
+
+fn object_record_interned(
+    top: Top<'_>,
+    cfg: &ReaderConfig,
+    base: &str,
+    origin: Origin,
+    seq: u64,
+    others: &mut Vec<Str>,
+    intern: &mut Interner,
+) -> Record {
+    match envelope(top, cfg, intern) {
         Ok(env) => {
             *others = env.others;
             Record::Event(Event {
@@ -568,7 +634,7 @@ struct Envelope {
 }
 
 /// The checks of `event_from_obj`, in its order.
-fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
+fn envelope(top: Top<'_>, cfg: &ReaderConfig, intern: &mut Interner) -> Result<Envelope, Reason> {
     let obj = match top {
         Top::Object(obj) => obj,
         Top::Other(type_name) => return Err(Reason::NotObject { type_name }),
@@ -609,7 +675,7 @@ fn envelope(top: Top<'_>, cfg: &ReaderConfig) -> Result<Envelope, Reason> {
     let actor = match &obj.actor {
         Field::Absent | Field::Null => None,
         Field::Str(s) if s.is_empty() => None,
-        other => Some(other.text("actor")?.into()),
+        other => Some(intern.get(other.text("actor")?)),
     };
     let (data, others) = match obj.data {
         Data::Absent => (Vec::new(), Vec::new()),
@@ -744,21 +810,29 @@ pub fn probe_case(line: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// Parse a line as orjson would, or None where orjson refuses it.
-fn decode<'de>(line: &'de [u8], fields: &FxHashMap<String, u32>) -> Option<Top<'de>> {
+fn decode<'de>(
+    line: &'de [u8],
+    fields: &FxHashMap<String, u32>,
+    intern: &mut Interner,
+) -> Option<Top<'de>> {
     // Validated once here, so serde_json may skip its own UTF-8 checks (orjson refuses invalid
     // UTF-8 anywhere, in skipped fields too).
     let text = std::str::from_utf8(line).ok()?;
     match negative_zero_ints(line) {
-        None => parse(text, fields),
-        Some(fixed) => parse(&fixed, fields).map(Top::into_owned),
+        None => parse(text, fields, intern),
+        Some(fixed) => parse(&fixed, fields, intern).map(Top::into_owned),
     }
 }
 
-fn parse<'de>(text: &'de str, fields: &FxHashMap<String, u32>) -> Option<Top<'de>> {
+fn parse<'de>(
+    text: &'de str,
+    fields: &FxHashMap<String, u32>,
+    intern: &mut Interner,
+) -> Option<Top<'de>> {
     let mut de = serde_json::Deserializer::from_str(text);
     // The depth is counted (and limited as orjson does) by the seeds below.
     de.disable_recursion_limit();
-    let top = TopSeed { fields }.deserialize(&mut de).ok()?;
+    let top = TopSeed { fields, intern }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(top)
 }
@@ -832,6 +906,7 @@ macro_rules! scalar_names {
 
 struct TopSeed<'f> {
     fields: &'f FxHashMap<String, u32>,
+    intern: &'f mut Interner,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
@@ -864,7 +939,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
         let mut obj = Object::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
             match &*key {
                 "id" => obj.id = map.next_value_seed(FieldSeed)?,
                 "case" => obj.case = map.next_value_seed(FieldSeed)?,
@@ -874,6 +949,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                 "data" => {
                     obj.data = map.next_value_seed(DataSeed {
                         fields: self.fields,
+                        intern: &mut *self.intern,
                     })?
                 }
                 _ => {
@@ -926,6 +1002,7 @@ impl<'de> Visitor<'de> for FieldSeed {
 
 struct DataSeed<'f> {
     fields: &'f FxHashMap<String, u32>,
+    intern: &'f mut Interner,
 }
 
 impl DataSeed<'_> {
@@ -959,10 +1036,13 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
         let mut out: Vec<(u32, Value)> = Vec::new();
         let mut others: Vec<Str> = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
             match self.fields.get(&*key) {
                 Some(&index) => {
-                    let value = map.next_value_seed(ValueSeed { depth: 3 })?;
+                    let value = map.next_value_seed(ValueSeed {
+                        depth: 3,
+                        intern: Some(&mut *self.intern),
+                    })?;
                     match out.iter_mut().find(|(i, _)| *i == index) {
                         Some(slot) => slot.1 = value,
                         None => out.push((index, value)),
@@ -983,6 +1063,32 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
             }
         }
         Ok(Data::Object(out, others))
+    }
+}
+
+/// An object key, borrowed from the line where it has no escapes: `Cow<str>`'s own `Deserialize`
+/// always copies, an allocation per key of every line.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -1056,18 +1162,20 @@ impl<'de> Visitor<'de> for Skip {
 }
 
 /// Builds a data value as Python holds it (orjson's types).
-struct ValueSeed {
+struct ValueSeed<'i> {
     depth: u32,
+    /// Set for a data field's own value (its items and entries are not shared).
+    intern: Option<&'i mut Interner>,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed {
+impl<'de> Visitor<'de> for ValueSeed<'_> {
     type Value = Value;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(NOT_OBJECT)
@@ -1085,7 +1193,10 @@ impl<'de> Visitor<'de> for ValueSeed {
         Ok(Value::Float(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.into()))
+        Ok(Value::Str(match self.intern {
+            Some(intern) => intern.get(v),
+            None => v.into(),
+        }))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::None)
@@ -1095,6 +1206,7 @@ impl<'de> Visitor<'de> for ValueSeed {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(v) = seq.next_element_seed(ValueSeed {
             depth: self.depth + 1,
+            intern: None,
         })? {
             items.push(v);
         }
@@ -1105,9 +1217,10 @@ impl<'de> Visitor<'de> for ValueSeed {
         let mut items: Vec<(Str, Value)> = Vec::new();
         // A repeated key keeps its first place and takes the last value, as a Python dict does.
         let mut index: HashMap<Str, usize> = HashMap::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
             let value = map.next_value_seed(ValueSeed {
                 depth: self.depth + 1,
+                intern: None,
             })?;
             let found = if items.len() < 16 {
                 items.iter().position(|(k, _)| **k == *key)
@@ -1222,7 +1335,7 @@ mod tests {
         );
         assert_eq!(negative_zero_ints(br#""2024-05-06""#), None);
         assert!(matches!(
-            decode(b"-0", &FxHashMap::default()),
+            decode(b"-0", &FxHashMap::default(), &mut Interner::new()),
             Some(Top::Other("int"))
         ));
     }
@@ -1293,8 +1406,8 @@ mod tests {
     #[test]
     fn nesting_deeper_than_orjson_allows_is_refused() {
         let nest = |n: usize| [b"[".repeat(n), b"]".repeat(n)].concat();
-        assert!(decode(&nest(1024), &FxHashMap::default()).is_some());
-        assert!(decode(&nest(1025), &FxHashMap::default()).is_none());
+        assert!(decode(&nest(1024), &FxHashMap::default(), &mut Interner::new()).is_some());
+        assert!(decode(&nest(1025), &FxHashMap::default(), &mut Interner::new()).is_none());
     }
 
     mod properties {

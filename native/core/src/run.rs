@@ -260,6 +260,9 @@ impl Env for Scope<'_> {
     fn type_name(&self, etype: u32) -> &str {
         &self.engine.types[etype as usize]
     }
+    fn type_str(&self, etype: u32) -> Str {
+        self.engine.types[etype as usize].clone()
+    }
     fn state(&self, var: usize) -> &Value {
         match self.state {
             StateView::Full(s) => &s[var],
@@ -864,19 +867,20 @@ impl<'e> Runner<'e> {
             match (up.op, kind) {
                 (Op::Set, VarKind::Set) => {
                     let mut items: Vec<Value> = Vec::new();
-                    for item in value.as_items() {
+                    for item in value.items() {
                         let item = item.freeze();
                         if !items.iter().any(|x| x.py_eq(&item)) {
                             items.push(item);
                         }
                     }
-                    let new = Value::Set(Arc::new(items.clone()));
+                    let prov = items.iter().map(|i| (i.clone(), e.id.clone())).collect();
+                    let new = Value::Set(Arc::new(items));
                     if !run.state[var].py_eq(&new) {
                         run.state[var] = new;
                         mark(changed, var);
                     }
                     run.take_items(var);
-                    run.set_items(var, items.into_iter().map(|i| (i, e.id.clone())).collect());
+                    run.set_items(var, prov);
                 }
                 (Op::Set, _) => {
                     let value = match value {
@@ -899,7 +903,7 @@ impl<'e> Runner<'e> {
                         };
                     let mut prov = run.take_items(var);
                     let mut touched = false;
-                    for item in value.as_items() {
+                    for item in value.items() {
                         let item = item.freeze();
                         let at = items.iter().position(|x| x.py_eq(&item));
                         if op == Op::Add {

@@ -335,13 +335,14 @@ impl Value {
 
     /// `_as_items` of the evaluator: the non-None items of a list, tuple or set; `()` for None; else `(x,)`.
     pub fn as_items(&self) -> Vec<Value> {
-        match self {
-            Value::None => Vec::new(),
-            _ => match self.seq_items() {
-                Some(items) => items.iter().filter(|v| !v.is_none()).cloned().collect(),
-                None => vec![self.clone()],
-            },
-        }
+        self.items().cloned().collect()
+    }
+
+    /// [`Value::as_items`], borrowed: a state update adds each item once frozen, with no list between.
+    pub fn items(&self) -> impl Iterator<Item = &Value> {
+        // None is its own one item, then left out as the items of a container are
+        let items = self.seq_items().unwrap_or(std::slice::from_ref(self));
+        items.iter().filter(|v| !v.is_none())
     }
 
     /// `_filled` of the expression language: not None, not `""`, not an empty container.
