@@ -179,8 +179,8 @@ class NativeResult(AuditResult):
     something reads them: the counts, the rule counts and the severities are the core's, the JSON reporter
     has the core write the findings' text (:meth:`rendered`), and the lists (``violations``,
     ``next_actions``, ``at_risk``, ``undecided``, ``work``) become Python objects the first time one is read.
-    A 1M-event audit has ~400k findings and as many worklist items: as objects, made and rendered one by
-    one, they took seconds of its CPU."""
+    A 1M-event audit of the benchmark log has ~420k findings (106k violations, 312k undecided checks): as
+    objects, made and rendered one by one, they took seconds of its CPU."""
 
     _found: Any = None
 
