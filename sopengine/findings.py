@@ -400,8 +400,8 @@ class AuditResult:
     def rule_counts(self) -> dict[str, dict[str, int]]:
         """Per rule: checks that held (or obligations met), violations, next actions, undecided."""
         counts: dict[str, dict[str, int]] = {}
-        for key, found in (("passed", self.passed), *((k, self.by_rule(k)) for k in
-                                                       ("violations", "next_actions", "undecided"))):
+        per_rule = {"passed": self.passed, **{k: self.by_rule(k) for k in ("violations", "next_actions", "undecided")}}
+        for key, found in per_rule.items():
             for rule, n in found.items():
                 entry = counts.setdefault(rule, {"passed": 0, "violations": 0, "next_actions": 0, "undecided": 0})
                 entry[key] += n

@@ -425,7 +425,7 @@ impl Findings {
         names: Vec<(String, Option<String>)>,
         slow: &Bound<'_, PyAny>,
     ) -> PyResult<String> {
-        let kind = Kind::of(kind)?;
+        let (name, kind) = (kind, Kind::of(kind)?);
         if names.len() != self.rules.len() {
             return Err(PyValueError::new_err("render: one name per rule"));
         }
@@ -440,7 +440,7 @@ impl Findings {
             let before = out.len();
             if self.json(&mut out, kind, i, &names, indent).is_none() {
                 out.truncate(before);
-                out.push_str(&slow.call1((kind_name(kind), i))?.extract::<String>()?);
+                out.push_str(&slow.call1((name, i))?.extract::<String>()?);
             }
         }
         Ok(out)
@@ -454,16 +454,6 @@ fn let_others_run(py: Python<'_>, made: &mut usize) {
     *made += 1;
     if *made % 4096 == 0 {
         py.detach(|| ());
-    }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Violations => "violations",
-        Kind::NextActions => "next_actions",
-        Kind::AtRisk => "at_risk",
-        Kind::Undecided => "undecided",
-        Kind::Work => "work",
     }
 }
 
