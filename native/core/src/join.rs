@@ -2,20 +2,24 @@
 //! intervals during which cases were members are swept together in position order; the members
 //! open at a probe's position are those just before its event.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::hash::{BuildHasher, BuildHasherDefault};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::engine::Engine;
 use crate::expr::Raise;
 use crate::findings::{Interval, Position, Probe, Undecided, Violation};
 use crate::kinds::Kind;
 use crate::run::{Facts, Scope, StateView};
-use crate::value::Value;
+use crate::value::{Str, Value};
 
 struct End<'a>(Position<'a>, usize);
 
@@ -38,162 +42,454 @@ impl Ord for End<'_> {
 }
 
 /// What the join found: violations, undecided checks, and per rule the probes that found no match.
+#[derive(Default)]
 pub struct Answers {
     pub violations: Vec<Violation>,
     pub undecided: Vec<Undecided>,
     pub passed: Vec<(u32, u64)>,
 }
 
-/// Where a probe's event stands among all cases' events.
-fn position(p: &Probe) -> Position<'_> {
-    Position {
-        time: p.event.time,
-        case: &p.event.case,
-        seq: p.event.seq,
+impl Answers {
+    fn pass(&mut self, rule: u32, n: u64) {
+        match self.passed.iter_mut().find(|(r, _)| *r == rule) {
+            Some(slot) => slot.1 += n,
+            None => self.passed.push((rule, n)),
+        }
     }
 }
 
-pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Interval]) -> Answers {
-    let mut out = Answers {
-        violations: Vec::new(),
-        undecided: Vec::new(),
-        passed: Vec::new(),
-    };
-    let mut members: FxHashMap<(u32, Vec<u8>), Vec<&Interval>> = FxHashMap::default();
-    for iv in intervals {
-        members
-            .entry((iv.index, key_bytes(&iv.key)))
-            .or_default()
-            .push(iv);
-    }
-    let mut groups: FxHashMap<(u32, Vec<u8>), Vec<&Probe>> = FxHashMap::default();
-    let mut order: Vec<(u32, Vec<u8>)> = Vec::new();
-    for p in probes {
-        let k = (p.index, key_bytes(&p.key));
-        let group = groups.entry(k.clone()).or_default();
-        if group.is_empty() {
-            order.push(k);
+/// A probe as the sweep orders it: its key's group, its event's position, and where the probe
+/// itself is ([`Records::probe`]).
+struct ProbeAt {
+    group: u32,
+    time: f64,
+    case: Str,
+    seq: u64,
+    at: usize,
+}
+
+impl ProbeAt {
+    fn position(&self) -> Position<'_> {
+        Position {
+            time: self.time,
+            case: &self.case,
+            seq: self.seq,
         }
-        group.push(p);
     }
-    let empty: Vec<&Interval> = Vec::new();
+}
+
+/// An interval as the sweep orders it: its key's group, when it began and ended, its case, and
+/// where the interval itself is ([`Records::interval`]: its attributes are read only when a probe
+/// asks about it).
+struct IntervalAt {
+    group: u32,
+    from: (f64, u64),
+    until: Option<(f64, u64)>,
+    case: Str,
+    at: usize,
+}
+
+impl IntervalAt {
+    fn start(&self) -> Position<'_> {
+        Position {
+            time: self.from.0,
+            case: &self.case,
+            seq: self.from.1,
+        }
+    }
+
+    fn end(&self) -> Option<Position<'_>> {
+        self.until.map(|(time, seq)| Position {
+            time,
+            case: &self.case,
+            seq,
+        })
+    }
+}
+
+/// Where the probes and intervals the sweep places are: in memory, or in partition files.
+trait Records {
+    fn probe(&self, at: usize) -> Cow<'_, Probe>;
+    fn interval(&self, at: usize) -> Cow<'_, Interval>;
+}
+
+struct InMemory<'a> {
+    probes: &'a [Probe],
+    intervals: &'a [Interval],
+}
+
+impl Records for InMemory<'_> {
+    fn probe(&self, at: usize) -> Cow<'_, Probe> {
+        Cow::Borrowed(&self.probes[at])
+    }
+
+    fn interval(&self, at: usize) -> Cow<'_, Interval> {
+        Cow::Borrowed(&self.intervals[at])
+    }
+}
+
+/// Numbers for keys: records of one (index, key) share a group.
+#[derive(Default)]
+struct Groups(FxHashMap<Vec<u8>, u32>);
+
+impl Groups {
+    fn of(&mut self, key: &[u8]) -> u32 {
+        if let Some(&g) = self.0.get(key) {
+            return g;
+        }
+        let g = self.0.len() as u32;
+        self.0.insert(key.to_vec(), g);
+        g
+    }
+}
+
+/// The bytes that group a record: its index, then its key as [`put_key`] writes it.
+fn group_key(index: u32, key: &Value, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&index.to_le_bytes());
+    put_key(key, out);
+}
+
+pub fn join(engine: &Engine, facts: &Facts, probes: &[Probe], intervals: &[Interval]) -> Answers {
+    let mut groups = Groups::default();
+    let mut scratch = Vec::new();
+    let mut group = |index: u32, key: &Value| {
+        group_key(index, key, &mut scratch);
+        groups.of(&scratch)
+    };
+    let ivs = intervals
+        .iter()
+        .enumerate()
+        .map(|(at, iv)| IntervalAt {
+            group: group(iv.index, &iv.key),
+            from: iv.from,
+            until: iv.until,
+            case: iv.case.clone(),
+            at,
+        })
+        .collect();
+    let ps = probes
+        .iter()
+        .enumerate()
+        .map(|(at, p)| ProbeAt {
+            group: group(p.index, &p.key),
+            time: p.event.time,
+            case: p.event.case.clone(),
+            seq: p.event.seq,
+            at,
+        })
+        .collect();
+    let mut out = Answers::default();
+    sweep(
+        engine,
+        facts,
+        ps,
+        ivs,
+        &InMemory { probes, intervals },
+        &mut out,
+    );
+    out
+}
+
+/// Every group's probes, each against the intervals of its group open just before its event.
+fn sweep(
+    engine: &Engine,
+    facts: &Facts,
+    mut probes: Vec<ProbeAt>,
+    mut ivs: Vec<IntervalAt>,
+    records: &impl Records,
+    out: &mut Answers,
+) {
+    // stable, as Python's sort: equal positions keep the order the records came in
+    probes.sort_by(|a, b| {
+        a.group
+            .cmp(&b.group)
+            .then_with(|| a.position().cmp(&b.position()))
+    });
+    ivs.sort_by(|a, b| {
+        a.group
+            .cmp(&b.group)
+            .then_with(|| a.start().cmp(&b.start()))
+    });
+    let mut rest = &ivs[..];
+    for group in probes.chunk_by(|a, b| a.group == b.group) {
+        let g = group[0].group;
+        rest = &rest[rest.partition_point(|iv| iv.group < g)..];
+        let (mine, after) = rest.split_at(rest.partition_point(|iv| iv.group == g));
+        rest = after;
+        sweep_group(engine, facts, group, mine, records, out);
+    }
+}
+
+/// One group's probes in position order, its intervals in start order.
+fn sweep_group(
+    engine: &Engine,
+    facts: &Facts,
+    probes: &[ProbeAt],
+    ivs: &[IntervalAt],
+    records: &impl Records,
+    out: &mut Answers,
+) {
+    // indexes into ivs, in start order (a set: the members of one key can be many, and each
+    // leaves when its interval ends)
+    let mut active: BTreeSet<usize> = BTreeSet::new();
+    // the active intervals some probe has read, while they stay active
+    let mut read: FxHashMap<usize, Cow<Interval>> = FxHashMap::default();
+    let mut ends: BinaryHeap<End> = BinaryHeap::new();
+    let mut next = 0;
     let vars = Vec::new();
-    for k in order {
-        let mut group = groups.remove(&k).unwrap_or_default();
-        let mut ivs = members.get(&k).unwrap_or(&empty).clone();
-        ivs.sort_by(|a, b| a.start().cmp(&b.start())); // stable, as Python's sort
-        group.sort_by(|a, b| position(a).cmp(&position(b)));
-        // indexes into ivs, in start order (a set: the members of one key can be many, and each
-        // leaves when its interval ends)
-        let mut active: BTreeSet<usize> = BTreeSet::new();
-        let mut ends: BinaryHeap<End> = BinaryHeap::new();
-        let mut next = 0;
-        for probe in group {
-            let e = &probe.event;
-            let at = position(probe);
-            while next < ivs.len() && ivs[next].start().cmp(&at) == Ordering::Less {
-                active.insert(next);
-                if let Some(end) = ivs[next].end() {
-                    ends.push(End(end, next));
-                }
-                next += 1;
+    for at in probes {
+        let probe = records.probe(at.at);
+        let e = &probe.event;
+        let pos = at.position();
+        while next < ivs.len() && ivs[next].start().cmp(&pos) == Ordering::Less {
+            active.insert(next);
+            if let Some(end) = ivs[next].end() {
+                ends.push(End(end, next));
             }
-            while let Some(End(end, i)) = ends.peek() {
-                if end.cmp(&at) == Ordering::Greater {
-                    break;
-                }
-                let i = *i;
-                ends.pop();
-                active.remove(&i);
+            next += 1;
+        }
+        while let Some(End(end, i)) = ends.peek() {
+            if end.cmp(&pos) == Ordering::Greater {
+                break;
             }
-            let rule = &engine.rules[probe.rule as usize];
-            let Kind::CrossCase(cc) = &rule.kind else {
+            let i = *i;
+            ends.pop();
+            active.remove(&i);
+            read.remove(&i);
+        }
+        let rule = &engine.rules[probe.rule as usize];
+        let Kind::CrossCase(cc) = &rule.kind else {
+            continue;
+        };
+        let ix = &engine.indexes[probe.index as usize];
+        let probe_scope = Scope {
+            engine,
+            facts,
+            vars: &vars,
+            event: Some(&**e),
+            trigger: None,
+            state: StateView::Kept(&probe.state),
+            other: None,
+        };
+        let mut hit = None;
+        for &i in &active {
+            if ivs[i].case == e.case {
                 continue;
-            };
-            let ix = &engine.indexes[probe.index as usize];
-            let scope = |other| Scope {
-                engine,
-                facts,
-                vars: &vars,
-                event: Some(&**e),
-                trigger: None,
-                state: StateView::Kept(&probe.state),
-                other,
-            };
-            let mut hit = None;
-            for &i in &active {
-                let iv = ivs[i];
-                if iv.case == e.case {
-                    continue;
-                }
-                let Some(m) = &cc.matcher else {
-                    hit = Some(iv);
-                    break;
-                };
-                match m.expr.eval(&scope(Some((&ix.names, &iv.attrs)))) {
-                    Ok(v) if v.truthy() => {
-                        hit = Some(iv);
-                        break;
-                    }
-                    Ok(_) => {}
-                    Err(raise) => {
-                        let message = match raise {
-                            Raise::MissingFact(reason) => reason,
-                            Raise::Error { message, .. } => message,
-                        };
-                        out.undecided.push(Undecided {
-                            rule: probe.rule,
-                            case: e.case.clone(),
-                            event: Some(e.id.clone()),
-                            reason: format!("match could not be evaluated: {message}"),
-                        });
-                        break;
-                    }
-                }
             }
-            match hit {
-                None => match out.passed.iter_mut().find(|(r, _)| *r == probe.rule) {
-                    Some(slot) => slot.1 += 1,
-                    None => out.passed.push((probe.rule, 1)),
-                },
-                Some(iv) => {
-                    let message = rule.message.render(&scope(Some((&ix.names, &iv.attrs))));
-                    out.violations.push(Violation {
-                        more_events: 0,
-                        pauses: Vec::new(),
+            let Some(m) = &cc.matcher else {
+                hit = Some(i);
+                break;
+            };
+            let iv = read.entry(i).or_insert_with(|| records.interval(ivs[i].at));
+            match m.expr.eval(&against(&probe_scope, &ix.names, iv)) {
+                Ok(v) if v.truthy() => {
+                    hit = Some(i);
+                    break;
+                }
+                Ok(_) => {}
+                Err(raise) => {
+                    let message = match raise {
+                        Raise::MissingFact(reason) => reason,
+                        Raise::Error { message, .. } => message,
+                    };
+                    out.undecided.push(Undecided {
                         rule: probe.rule,
                         case: e.case.clone(),
-                        time: e.time,
-                        message,
-                        events: vec![e.id.clone(), iv.event.clone()],
-                        accountable: probe.accountable.clone(),
+                        event: Some(e.id.clone()),
+                        reason: format!("match could not be evaluated: {message}"),
                     });
+                    break;
                 }
             }
         }
+        match hit {
+            None => out.pass(probe.rule, 1),
+            Some(i) => {
+                let iv = read.entry(i).or_insert_with(|| records.interval(ivs[i].at));
+                let message = rule.message.render(&against(&probe_scope, &ix.names, iv));
+                out.violations.push(Violation {
+                    more_events: 0,
+                    pauses: Vec::new(),
+                    rule: probe.rule,
+                    case: e.case.clone(),
+                    time: e.time,
+                    message,
+                    events: vec![e.id.clone(), iv.event.clone()],
+                    accountable: probe.accountable.clone(),
+                });
+            }
+        }
     }
-    out
+}
+
+/// A probe's scope with an interval's attributes as `other`.
+fn against<'s>(probe: &Scope<'s>, names: &'s [Str], iv: &'s Interval) -> Scope<'s> {
+    Scope {
+        other: Some((names, &iv.attrs)),
+        ..*probe
+    }
 }
 
 /// The join's input: every probe and interval, held in memory, or, for a session that spills,
 /// partitioned by key into files, each joined alone (a grace hash join), so that the join needs
 /// memory for one partition, not for every case's. Partition files of other processes (the
 /// `--jobs` workers, see [`JoinInput::write_parts`]) join in beside this session's own.
+///
+/// A partition's records are read twice: once in order for what the sweep orders them by (a
+/// [`Head`]), then each where it lies in its file when the sweep gets to it. A busy queue's key
+/// can hold a large share of a log's probes and intervals, all in one partition: this way the
+/// join holds their heads, not the records (at 5M events, one partition's records decoded at once
+/// were ~370 MB).
 pub enum JoinInput {
     Memory(Vec<Probe>, Vec<Interval>),
     Partitioned {
         files: Vec<BufWriter<File>>,
         /// Other processes' partition files, named `{prefix}{partition}`.
         others: Vec<PathBuf>,
-        /// Kept between records: one buffer to encode each into.
+        /// Kept between records: one buffer to encode each into, one for its group key.
         buf: Vec<u8>,
+        key: Vec<u8>,
     },
 }
 
+/// What a partition record begins with: what the sweep orders it by. The probe or interval itself
+/// follows it.
 #[derive(serde::Serialize, serde::Deserialize)]
-enum Part {
-    Probe(Probe),
-    Interval(Interval),
+enum Head<'a> {
+    Probe {
+        #[serde(borrow)]
+        group: Bytes<'a>,
+        time: f64,
+        case: &'a str,
+        seq: u64,
+    },
+    Interval {
+        #[serde(borrow)]
+        group: Bytes<'a>,
+        from: (f64, u64),
+        until: Option<(f64, u64)>,
+        case: &'a str,
+    },
+}
+
+/// A byte string as postcard writes bytes (a length, then the bytes), read back borrowed.
+struct Bytes<'a>(&'a [u8]);
+
+impl serde::Serialize for Bytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Bytes<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'a [u8]>::deserialize(d).map(Bytes)
+    }
+}
+
+/// The records of one partition in its files: (file, offset, length) of each, by place.
+struct OnDisk {
+    files: Vec<File>,
+    places: Vec<(usize, u64, u32)>,
+    buf: RefCell<Vec<u8>>,
+}
+
+impl OnDisk {
+    /// The record at `at`, decoded past its head. Its file is this program's own: failing to read
+    /// it back is a failure of the machine, not of the input.
+    fn read<T: serde::de::DeserializeOwned>(&self, at: usize) -> T {
+        let (file, offset, len) = self.places[at];
+        let mut buf = self.buf.borrow_mut();
+        buf.resize(len as usize, 0);
+        self.files[file]
+            .read_exact_at(&mut buf, offset)
+            .expect("reading a join partition");
+        let (_, body) =
+            postcard::take_from_bytes::<Head>(&buf).expect("decoding a join record's head");
+        postcard::from_bytes(body).expect("decoding a join record")
+    }
+
+    /// Read the heads of `file`'s records onto `probes` and `intervals`.
+    fn add_file(
+        &mut self,
+        file: File,
+        groups: &mut Groups,
+        cases: &mut FxHashSet<Str>,
+        probes: &mut Vec<ProbeAt>,
+        intervals: &mut Vec<IntervalAt>,
+    ) {
+        let mut case = |name: &str| match cases.get(name) {
+            Some(c) => c.clone(),
+            None => {
+                let c: Str = name.into();
+                cases.insert(c.clone());
+                c
+            }
+        };
+        let index = self.files.len();
+        (&file)
+            .seek(SeekFrom::Start(0))
+            .expect("rewinding a join partition");
+        let mut reader = BufReader::with_capacity(1 << 20, &file);
+        let mut record = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let mut len = [0u8; 4];
+            match reader.read_exact(&mut len) {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                got => got.expect("reading a join partition"),
+            }
+            let len = u32::from_le_bytes(len);
+            record.resize(len as usize, 0);
+            reader
+                .read_exact(&mut record)
+                .expect("reading a join partition");
+            let at = self.places.len();
+            self.places.push((index, offset + 4, len));
+            offset += 4 + u64::from(len);
+            let (head, _) =
+                postcard::take_from_bytes::<Head>(&record).expect("decoding a join record's head");
+            match head {
+                Head::Probe {
+                    group,
+                    time,
+                    case: c,
+                    seq,
+                } => probes.push(ProbeAt {
+                    group: groups.of(group.0),
+                    time,
+                    case: case(c),
+                    seq,
+                    at,
+                }),
+                Head::Interval {
+                    group,
+                    from,
+                    until,
+                    case: c,
+                } => intervals.push(IntervalAt {
+                    group: groups.of(group.0),
+                    from,
+                    until,
+                    case: case(c),
+                    at,
+                }),
+            }
+        }
+        drop(reader);
+        self.files.push(file);
+    }
+}
+
+impl Records for OnDisk {
+    fn probe(&self, at: usize) -> Cow<'_, Probe> {
+        Cow::Owned(self.read(at))
+    }
+
+    fn interval(&self, at: usize) -> Cow<'_, Interval> {
+        Cow::Owned(self.read(at))
+    }
 }
 
 impl JoinInput {
@@ -207,6 +503,7 @@ impl JoinInput {
                 files,
                 others,
                 buf: Vec::new(),
+                key: Vec::new(),
             },
             Err(_) if others.is_empty() => JoinInput::Memory(Vec::new(), Vec::new()),
             Err(e) => panic!("cannot make the join's temporary files: {e}"),
@@ -228,6 +525,7 @@ impl JoinInput {
             files,
             others: Vec::new(),
             buf: Vec::new(),
+            key: Vec::new(),
         })
     }
 
@@ -247,24 +545,28 @@ impl JoinInput {
                 p.extend(probes);
                 i.extend(intervals);
             }
-            JoinInput::Partitioned { files, buf, .. } => {
-                let parts = probes
-                    .into_iter()
-                    .map(|p| (p.index, Part::Probe(p)))
-                    .chain(intervals.into_iter().map(|i| (i.index, Part::Interval(i))));
-                for (index, part) in parts {
-                    let key = match &part {
-                        Part::Probe(p) => &p.key,
-                        Part::Interval(i) => &i.key,
+            JoinInput::Partitioned {
+                files, buf, key, ..
+            } => {
+                for p in probes {
+                    group_key(p.index, &p.key, key);
+                    let head = Head::Probe {
+                        group: Bytes(key),
+                        time: p.event.time,
+                        case: &p.event.case,
+                        seq: p.event.seq,
                     };
-                    let hash = partition_hash(key, buf);
-                    let n = files.len() as u64;
-                    let file = &mut files[((hash ^ index as u64) % n) as usize];
-                    // Records follow one another with no length: postcard knows where each ends.
-                    buf.clear();
-                    *buf = postcard::to_extend(&part, std::mem::take(buf))
-                        .expect("encoding a join record");
-                    file.write_all(buf).expect("writing a join partition");
+                    put_record(files, buf, &head, &p);
+                }
+                for iv in intervals {
+                    group_key(iv.index, &iv.key, key);
+                    let head = Head::Interval {
+                        group: Bytes(key),
+                        from: iv.from,
+                        until: iv.until,
+                        case: &iv.case,
+                    };
+                    put_record(files, buf, &head, &iv);
                 }
             }
         }
@@ -275,31 +577,27 @@ impl JoinInput {
         match self {
             JoinInput::Memory(probes, intervals) => join(engine, facts, &probes, &intervals),
             JoinInput::Partitioned { files, others, .. } => {
-                let mut out = Answers {
-                    violations: Vec::new(),
-                    undecided: Vec::new(),
-                    passed: Vec::new(),
-                };
+                let mut out = Answers::default();
                 for (k, file) in files.into_iter().enumerate() {
-                    let mut file = file.into_inner().expect("flushing a join partition");
-                    file.seek(SeekFrom::Start(0))
-                        .expect("rewinding a join partition");
+                    let file = file.into_inner().expect("flushing a join partition");
+                    let mut disk = OnDisk {
+                        files: Vec::new(),
+                        places: Vec::new(),
+                        buf: RefCell::new(Vec::new()),
+                    };
+                    let (mut groups, mut cases) = (Groups::default(), FxHashSet::default());
                     let (mut probes, mut intervals) = (Vec::new(), Vec::new());
-                    read_partition(file, &mut probes, &mut intervals);
+                    let mut add = |disk: &mut OnDisk, file: File| {
+                        disk.add_file(file, &mut groups, &mut cases, &mut probes, &mut intervals)
+                    };
+                    add(&mut disk, file);
                     for prefix in &others {
                         let file = File::open(part_path(prefix, k))
                             .expect("opening a worker's join partition");
-                        read_partition(file, &mut probes, &mut intervals);
+                        add(&mut disk, file);
                     }
-                    let answers = join(engine, facts, &probes, &intervals);
-                    out.violations.extend(answers.violations);
-                    out.undecided.extend(answers.undecided);
-                    for (rule, n) in answers.passed {
-                        match out.passed.iter_mut().find(|(r, _)| *r == rule) {
-                            Some(slot) => slot.1 += n,
-                            None => out.passed.push((rule, n)),
-                        }
-                    }
+                    drop(cases);
+                    sweep(engine, facts, probes, intervals, &disk, &mut out);
                 }
                 out
             }
@@ -307,37 +605,30 @@ impl JoinInput {
     }
 }
 
+/// Write a record to the partition its group falls in: its length (4 bytes), its head, then the
+/// probe or interval itself (`buf`: kept by the caller, so that no record allocates one).
+fn put_record(
+    files: &mut [BufWriter<File>],
+    buf: &mut Vec<u8>,
+    head: &Head,
+    body: &impl serde::Serialize,
+) {
+    let (Head::Probe { group, .. } | Head::Interval { group, .. }) = head;
+    let hash = BuildHasherDefault::<FxHasher>::default().hash_one(group.0);
+    let file = &mut files[(hash % files.len() as u64) as usize];
+    buf.clear();
+    buf.extend_from_slice(&[0; 4]);
+    *buf = postcard::to_extend(head, std::mem::take(buf)).expect("encoding a join record");
+    *buf = postcard::to_extend(body, std::mem::take(buf)).expect("encoding a join record");
+    let len = u32::try_from(buf.len() - 4).expect("a join record under 4 GiB");
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    file.write_all(buf).expect("writing a join partition");
+}
+
 fn part_path(prefix: &Path, k: usize) -> PathBuf {
     let mut name = prefix.as_os_str().to_owned();
     name.push(k.to_string());
     PathBuf::from(name)
-}
-
-/// The hash that places a key's records in a partition (`scratch`: a buffer for its bytes, kept
-/// by the caller so that no record allocates one).
-fn partition_hash(key: &Value, scratch: &mut Vec<u8>) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    scratch.clear();
-    put_key(key, scratch);
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(&scratch[..])
-}
-
-/// A partition's records, read back onto `probes` and `intervals` (the file at once: a partition
-/// is a small share of the join). Its file is this program's own: failing to read it back is a
-/// failure of the machine, not of the input.
-fn read_partition(mut file: File, probes: &mut Vec<Probe>, intervals: &mut Vec<Interval>) {
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .expect("reading a join partition");
-    let mut rest = &bytes[..];
-    while !rest.is_empty() {
-        let (part, more) = postcard::take_from_bytes(rest).expect("decoding a join record");
-        match part {
-            Part::Probe(p) => probes.push(p),
-            Part::Interval(i) => intervals.push(i),
-        }
-        rest = more;
-    }
 }
 
 /// Bytes equal for keys Python treats as the same dict key (1, 1.0 and True; a tuple and its items).
