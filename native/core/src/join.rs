@@ -16,7 +16,7 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::engine::Engine;
 use crate::expr::Raise;
-use crate::findings::{Interval, Position, Probe, Undecided, Violation};
+use crate::findings::{Interval, Packed, Position, Probe, Undecided, Violation};
 use crate::kinds::Kind;
 use crate::run::{Facts, Scope, StateView};
 use crate::value::{Str, Value};
@@ -44,7 +44,7 @@ impl Ord for End<'_> {
 /// What the join found: violations, undecided checks, and per rule the probes that found no match.
 #[derive(Default)]
 pub struct Answers {
-    pub violations: Vec<Violation>,
+    pub violations: Packed,
     pub undecided: Vec<Undecided>,
     pub passed: Vec<(u32, u64)>,
 }
@@ -308,7 +308,7 @@ fn sweep_group(
             Some(i) => {
                 let iv = read.entry(i).or_insert_with(|| records.interval(ivs[i].at));
                 let message = rule.message.render(&against(&probe_scope, &ix.names, iv));
-                out.violations.push(Violation {
+                out.violations.push(&Violation {
                     more_events: 0,
                     pauses: Vec::new(),
                     rule: probe.rule,

@@ -17,7 +17,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::Engine;
 use crate::event::Event;
-use crate::findings::{tally, Attainment, Partial, Pending, Undecided, Violation, MISSED, OPEN};
+use crate::findings::{
+    tally, Attainment, Packed, Partial, Pending, Undecided, Violation, MISSED, OPEN,
+};
 use crate::join::JoinInput;
 use crate::run::{CaseRun, Facts, Runner, Scratch};
 use crate::spill::Spill;
@@ -155,7 +157,7 @@ pub struct Judged {
     pub as_of: Option<f64>,
     pub events: u64,
     pub cases: u64,
-    pub violations: Vec<Violation>,
+    pub violations: Packed,
     pub next_actions: Vec<NextAction>,
     pub work: Vec<WorkItem>,
     pub undecided: Vec<Undecided>,
@@ -335,7 +337,7 @@ impl Session {
             &mut slot,
             Slot::Dropped,
         ); // a copy
-        (found.pending, found.violations)
+        (found.pending, found.violations.iter().collect())
     }
 
     /// Cases an event came late for, that only a replay of their events can settle (sorted).
@@ -532,25 +534,26 @@ impl Session {
         let mut attainment = total.attainment;
         for p in total.pending {
             let p = Arc::new(p);
-            let before = violations.len();
+            let mut fresh = Vec::new();
             if p.has_ended(self.cases_complete, limit) {
-                p.judge(p.last.min(limit), &mut violations);
-                let ended_open = p.every.is_none() && violations.len() == before;
+                p.judge(p.last.min(limit), &mut fresh);
+                let ended_open = p.every.is_none() && fresh.is_empty();
                 if p.attained {
-                    let missed = violations[before..].iter().map(|v| v.time);
+                    let missed = fresh.iter().map(|v| v.time);
                     let end = p.due.filter(|_| ended_open);
                     for when in missed.chain(end).collect::<Vec<_>>() {
                         tally(&mut attainment, p.rule, when, p.accountable.clone(), MISSED);
                     }
                 }
                 if ended_open {
-                    violations.push(p.at_end());
+                    fresh.push(p.at_end());
                 }
+                violations.extend(fresh);
                 continue;
             }
-            let open = p.judge(limit, &mut violations);
+            let open = p.judge(limit, &mut fresh);
             if p.attained {
-                for v in &violations[before..] {
+                for v in &fresh {
                     tally(
                         &mut attainment,
                         p.rule,
@@ -565,6 +568,7 @@ impl Session {
                     tally(&mut attainment, p.rule, due, p.accountable.clone(), OPEN);
                 }
             }
+            violations.extend(fresh);
             if let Some(due) = open.filter(|_| p.start <= limit) {
                 next_actions.push(NextAction {
                     pending: p.clone(),
@@ -580,7 +584,7 @@ impl Session {
             }
         }
         let answers = join.join(&self.engine, &self.facts);
-        violations.extend(answers.violations);
+        violations.append(answers.violations);
         let mut undecided = total.undecided;
         undecided.extend(answers.undecided);
         let mut passed = total.passed;
@@ -669,7 +673,7 @@ fn found(
     };
     Partial {
         held,
-        violations,
+        violations: violations.into(),
         pending,
         undecided,
         intervals,

@@ -18,7 +18,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use sopengine_core::findings::{Undecided, Violation};
+use sopengine_core::findings::{Packed, Undecided, Violation};
 use sopengine_core::pyfmt::format_time;
 use sopengine_core::session::{Judged, NextAction, WorkItem};
 use sopengine_core::value::{Num, Str};
@@ -50,7 +50,9 @@ pub struct Findings {
     rules: Vec<(Str, Str)>,
     /// The pack's worklist column names.
     columns: Vec<Str>,
-    violations: Vec<Violation>,
+    /// Packed as the session left them; `order` lists them in `assemble`'s order.
+    violations: Packed,
+    order: Vec<u32>,
     actions: Vec<NextAction>,
     /// With whether each is at risk.
     work: Vec<(WorkItem, bool)>,
@@ -91,20 +93,31 @@ impl Findings {
         warns: &[Option<Warn>],
     ) -> Findings {
         let key = |r: u32| -> &str { &rules[r as usize].0 };
-        let mut violations = std::mem::take(&mut judged.violations);
-        violations.sort_by(|a, b| {
-            a.case
-                .cmp(&b.case)
-                .then_with(|| by_float(a.time, b.time))
-                .then_with(|| key(a.rule).cmp(key(b.rule)))
-                .then_with(|| a.events.cmp(&b.events))
-                .then_with(|| a.message.cmp(&b.message))
-                .then_with(|| a.more_events.cmp(&b.more_events))
-                .then_with(|| {
-                    let (x, y) = (a.accountable.as_deref(), b.accountable.as_deref());
-                    x.unwrap_or("").cmp(y.unwrap_or(""))
-                })
-        });
+        let violations = std::mem::take(&mut judged.violations);
+        let order = {
+            // by rule, case and time, read without decoding the rest; the rest only on a tie
+            let heads: Vec<_> = (0..violations.len()).map(|i| violations.head(i)).collect();
+            let mut order: Vec<u32> = (0..violations.len() as u32).collect();
+            order.sort_by(|&i, &j| {
+                let (a, b) = (&heads[i as usize], &heads[j as usize]);
+                a.case
+                    .cmp(b.case)
+                    .then_with(|| by_float(a.time, b.time))
+                    .then_with(|| key(a.rule).cmp(key(b.rule)))
+                    .then_with(|| {
+                        let (a, b) = (violations.get(i as usize), violations.get(j as usize));
+                        a.events
+                            .cmp(&b.events)
+                            .then_with(|| a.message.cmp(&b.message))
+                            .then_with(|| a.more_events.cmp(&b.more_events))
+                            .then_with(|| {
+                                let (x, y) = (a.accountable.as_deref(), b.accountable.as_deref());
+                                x.unwrap_or("").cmp(y.unwrap_or(""))
+                            })
+                    })
+            });
+            order
+        };
         let mut actions = std::mem::take(&mut judged.next_actions);
         actions.sort_by(|a, b| {
             a.due
@@ -164,11 +177,17 @@ impl Findings {
             rules,
             columns,
             violations,
+            order,
             actions,
             work,
             undecided,
             at_risk,
         }
+    }
+
+    /// Violation `i` in `assemble`'s order.
+    fn violation(&self, i: usize) -> Violation {
+        self.violations.get(self.order[i] as usize)
     }
 
     fn len(&self, kind: Kind) -> usize {
@@ -183,7 +202,7 @@ impl Findings {
 
     fn rule_of(&self, kind: Kind, i: usize) -> u32 {
         match kind {
-            Kind::Violations => self.violations[i].rule,
+            Kind::Violations => self.violations.head(self.order[i] as usize).rule,
             Kind::NextActions => self.actions[i].pending.rule,
             Kind::AtRisk => self.actions[self.at_risk[i].0].pending.rule,
             Kind::Undecided => self.undecided[i].rule,
@@ -197,7 +216,7 @@ impl Findings {
         let ids = |v: &[Str]| PyTuple::new(py, v.iter().map(|s| s.as_ref()));
         match kind {
             Kind::Violations => {
-                let v = &self.violations[i];
+                let v = &self.violation(i);
                 (
                     rule(v.rule),
                     v.case.as_ref(),
@@ -298,7 +317,7 @@ impl Findings {
         let time = |t: f64| format_time(Num::Float(t)).ok();
         match kind {
             Kind::Violations => {
-                let v = &self.violations[i];
+                let v = &self.violation(i);
                 if !v.pauses.is_empty() {
                     return None;
                 }
@@ -382,7 +401,8 @@ impl Findings {
     /// The violations by severity.
     fn severities<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let mut counts: Vec<(&str, u64)> = Vec::new();
-        for v in &self.violations {
+        for i in 0..self.violations.len() {
+            let v = self.violations.head(i);
             let severity = self.rules[v.rule as usize].1.as_ref();
             match counts.iter_mut().find(|(s, _)| *s == severity) {
                 Some((_, n)) => *n += 1,
