@@ -262,7 +262,8 @@ class NativeSession:
     def __init__(self, pack: Pack, facts: Mapping[str, Any] | None = None, *, keep_events: bool = True,
                  resident_cases: int | None = None, share: tuple[int, int] | None = None,
                  timelines: bool = True, until: float | None = None, limits: Limits = DEFAULT,
-                 lenient_data: bool = False, cases_complete: bool = False, held_by_case: bool = False):
+                 lenient_data: bool = False, cases_complete: bool = False, held_by_case: bool = False,
+                 join_threads: int = 1):
         if _native is None:
             raise RuntimeError("the native core (sopengine._native) is not built here; use engine='python'")
         self.pack = pack
@@ -275,6 +276,7 @@ class NativeSession:
         self._core.set_lenient_data(lenient_data)  # feed_file keeps events whose data breaks the pack's, noted
         self._core.set_cases_complete(cases_complete)  # every case ended at its last event (judging.judge)
         self._core.set_held_by_case(held_by_case)  # per case, the times each declare rule held (AuditResult.held)
+        self._core.set_join_threads(join_threads)  # partitions of the cross-case join joined at once
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()

@@ -193,8 +193,9 @@ def _run_workers(pack: Pack, pack_source: tuple[list[str], dict[str, str]], logs
     if native is not None:
         from .native import NativeSession
 
+        # the workers are done: their cores join the partitions of the cross-case join
         merged = NativeSession(pack, facts, keep_events=False, limits=(inputs or InputSpec()).limits,
-                               cases_complete=(inputs or InputSpec()).cases_complete)
+                               cases_complete=(inputs or InputSpec()).cases_complete, join_threads=jobs)
         for i in range(jobs):
             _, rejected, skipped, notes = partials[i][0]
             merged.rejected.absorb(rejected)

@@ -94,6 +94,21 @@ def test_the_native_engine_spilling_every_idle_case_gives_the_same_json(bundled:
     assert _json(native) == _json(python)
 
 
+def test_the_cross_case_join_gives_the_same_findings_on_several_threads(bundled: Any) -> None:
+    """Every case spilled, so the join reads its partitions from files; three threads join them at once."""
+    from sopengine.native import NativeSession
+
+    facts = load_facts([ROOT / "examples" / "facts.yaml"])
+    found = []
+    for threads in (1, 3):
+        session = NativeSession(bundled, facts, keep_events=False, resident_cases=1, join_threads=threads)
+        session.feed_file(str(ROOT / "examples" / "events.jsonl"))
+        found.append(session.result(None))
+    cross = {r.id for r in bundled.rules if r.kind == "cross_case"}
+    assert {v.rule for v in found[0].violations} & cross, "the example log breaks a cross-case rule"
+    assert _json(found[1]) == _json(found[0])
+
+
 def test_spilled_cases_an_event_came_late_for_are_replayed_from_the_files(bundled: Any, tmp_path: Path) -> None:
     """Shuffled lines and duplicates across two files read by the core, one case in memory at a time."""
     import random

@@ -11,6 +11,7 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
@@ -572,37 +573,81 @@ impl JoinInput {
         }
     }
 
-    /// Join every partition; the answers are the same as one join over everything.
-    pub fn join(self, engine: &Engine, facts: &Facts) -> Answers {
+    /// Join every partition, `threads` at a time; the answers are the same as one join over
+    /// everything.
+    pub fn join(self, engine: &Engine, facts: &Facts, threads: usize) -> Answers {
         match self {
             JoinInput::Memory(probes, intervals) => join(engine, facts, &probes, &intervals),
             JoinInput::Partitioned { files, others, .. } => {
-                let mut out = Answers::default();
-                for (k, file) in files.into_iter().enumerate() {
-                    let file = file.into_inner().expect("flushing a join partition");
-                    let mut disk = OnDisk {
-                        files: Vec::new(),
-                        places: Vec::new(),
-                        buf: RefCell::new(Vec::new()),
-                    };
-                    let (mut groups, mut cases) = (Groups::default(), FxHashSet::default());
-                    let (mut probes, mut intervals) = (Vec::new(), Vec::new());
-                    let mut add = |disk: &mut OnDisk, file: File| {
-                        disk.add_file(file, &mut groups, &mut cases, &mut probes, &mut intervals)
-                    };
-                    add(&mut disk, file);
-                    for prefix in &others {
-                        let file = File::open(part_path(prefix, k))
-                            .expect("opening a worker's join partition");
-                        add(&mut disk, file);
+                let files: Vec<File> = files
+                    .into_iter()
+                    .map(|f| f.into_inner().expect("flushing a join partition"))
+                    .collect();
+                let next = AtomicUsize::new(0);
+                let work = || {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, AtomicOrdering::Relaxed);
+                        let Some(file) = files.get(k) else {
+                            return done;
+                        };
+                        let file = file.try_clone().expect("opening a join partition again");
+                        done.push((k, join_partition(engine, facts, file, &others, k)));
                     }
-                    drop(cases);
-                    sweep(engine, facts, probes, intervals, &disk, &mut out);
+                };
+                let mut answers = std::thread::scope(|s| {
+                    let helpers: Vec<_> = (1..threads.clamp(1, files.len()))
+                        .map(|_| s.spawn(work))
+                        .collect();
+                    let mut all = work();
+                    for h in helpers {
+                        all.extend(h.join().expect("a join thread"));
+                    }
+                    all
+                });
+                // in partition order, whichever thread joined each
+                answers.sort_by_key(|(k, _)| *k);
+                let mut out = Answers::default();
+                for (_, a) in answers {
+                    out.violations.append(a.violations);
+                    out.undecided.extend(a.undecided);
+                    for (rule, n) in a.passed {
+                        out.pass(rule, n);
+                    }
                 }
                 out
             }
         }
     }
+}
+
+/// The answers of partition `k`: this session's `file` and the other processes' files of it.
+fn join_partition(
+    engine: &Engine,
+    facts: &Facts,
+    file: File,
+    others: &[PathBuf],
+    k: usize,
+) -> Answers {
+    let mut disk = OnDisk {
+        files: Vec::new(),
+        places: Vec::new(),
+        buf: RefCell::new(Vec::new()),
+    };
+    let (mut groups, mut cases) = (Groups::default(), FxHashSet::default());
+    let (mut probes, mut intervals) = (Vec::new(), Vec::new());
+    let mut add = |disk: &mut OnDisk, file: File| {
+        disk.add_file(file, &mut groups, &mut cases, &mut probes, &mut intervals)
+    };
+    add(&mut disk, file);
+    for prefix in others {
+        let file = File::open(part_path(prefix, k)).expect("opening a worker's join partition");
+        add(&mut disk, file);
+    }
+    drop(cases);
+    let mut out = Answers::default();
+    sweep(engine, facts, probes, intervals, &disk, &mut out);
+    out
 }
 
 /// Write a record to the partition its group falls in: its length (4 bytes), its head, then the

@@ -143,6 +143,8 @@ pub struct Session {
     spill_error: Option<String>,
     /// This session's share of the cases, (mine, of), when several sessions split one log.
     share: (u64, u64),
+    /// Partitions of the cross-case join joined at once (threads).
+    join_threads: usize,
     /// Set by [`Session::finish`]: cases are dropped as their findings are taken.
     finishing: bool,
     /// The log is finished: every case ended at its last event (`sopengine.judging.judge`).
@@ -196,6 +198,7 @@ impl Session {
             resident_limit: usize::MAX,
             spill_error: None,
             share: (0, 1),
+            join_threads: 1,
             finishing: false,
             cases_complete: false,
             held_by_case: false,
@@ -221,6 +224,13 @@ impl Session {
     /// Whether a line with no case (rejected) is this session's to report: shared out by number.
     pub fn owns_line(&self, line: u64) -> bool {
         line % self.share.1 == self.share.0
+    }
+
+    /// Join `threads` partitions of the cross-case join at once (at least one): the session that
+    /// merges `--jobs` workers' partials has their cores to itself once they are done. Each
+    /// holds one partition's heads, so the join's memory grows with it.
+    pub fn set_join_threads(&mut self, threads: usize) {
+        self.join_threads = threads.max(1);
     }
 
     /// Keep at most `limit` cases in memory (at least one); the rest are spilled to disk.
@@ -583,7 +593,7 @@ impl Session {
                 });
             }
         }
-        let answers = join.join(&self.engine, &self.facts);
+        let answers = join.join(&self.engine, &self.facts, self.join_threads);
         violations.append(answers.violations);
         let mut undecided = total.undecided;
         undecided.extend(answers.undecided);

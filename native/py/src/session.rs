@@ -96,6 +96,11 @@ impl NativeSession {
         self.inner.set_resident_limit(limit);
     }
 
+    /// Join this many partitions of the cross-case join at once (`Session::set_join_threads`).
+    fn set_join_threads(&mut self, threads: usize) {
+        self.inner.set_join_threads(threads);
+    }
+
     /// (cases spilled now, bytes written to the spill file, why spilling stopped or None).
     fn spill_stats(&self) -> (usize, u64, Option<String>) {
         let (cases, bytes, error) = self.inner.spill_stats();
