@@ -9,6 +9,7 @@ warnings, counts and findings; where the Python reader stops with an error, the 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from pathlib import Path
@@ -173,11 +174,29 @@ def test_the_example_log_as_csv_gives_the_python_paths_report(pack: Pack, facts:
     pytest.param(HEAD + "C1,2024-05-06T09:01:00Z,review.logged,u1,e1,\x00nul\n", id="nul"),
     pytest.param(HEAD + ROW.format(n=1, m=1).rstrip("\n"), id="no-final-newline"),
     pytest.param(HEAD, id="header-only"),
+    pytest.param('case,"time\nof day",type\nC1,2024-05-06T09:01:00Z,review.logged\n', id="header-over-two-lines"),
+    pytest.param(HEAD + ROW.format(n=1, m=5) + ROW.format(n=1, m=3) + ROW.format(n=2, m=1) + ROW.format(n=1, m=4),
+                 id="out-of-order-times"),
 ])
 def test_each_shape_of_csv_reads_natively_as_the_python_path_reads_it(pack: Pack, facts: Any, tmp_path: Path,
                                                                       text: str) -> None:
     assert_same(pack, write(tmp_path, text), facts)
     assert_same(pack, write(tmp_path, text, "log.csv.gz"), facts)
+
+
+def test_a_delimiter_given_on_the_command_line_is_the_python_readers_too(pack: Pack, facts: Any,
+                                                                         tmp_path: Path) -> None:
+    text = (HEAD + ROW.format(n=1, m=1)).replace(",", ";").replace("ok 1", "a,b")
+    assert_same(pack, write(tmp_path, text), facts, InputSpec(csv_delimiter=";"))
+    assert_same(pack, write(tmp_path, text), facts, InputSpec(csv_delimiter="|"))
+
+
+def test_a_damaged_gzip_file_stops_the_reading_as_the_python_reader_does(pack: Pack, facts: Any,
+                                                                        tmp_path: Path) -> None:
+    data = gzip.compress((HEAD + "".join(ROW.format(n=n % 7, m=n % 60) for n in range(5000))).encode())
+    path = tmp_path / "log.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    assert assert_same(pack, path, facts).startswith(b"InputError: ")
 
 
 def test_a_line_that_is_not_utf8_is_a_rejected_row(pack: Pack, facts: Any, tmp_path: Path) -> None:
@@ -299,13 +318,18 @@ def csv_texts(draw: st.DrawFn) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=1)
+def bundled() -> Pack:
+    """The bundled pack, outside the arguments hypothesis prints for a failing example."""
+    return load_pack([SOPS])
+
+
 @given(raw=csv_texts())
 @budget(300)
-def test_generated_csv_reads_natively_as_the_python_path_reads_it(pack: Pack, raw: bytes, tmp_path_factory: Any
-                                                                   ) -> None:
+def test_generated_csv_reads_natively_as_the_python_path_reads_it(raw: bytes, tmp_path_factory: Any) -> None:
     path = tmp_path_factory.mktemp("gen") / "log.csv"
     path.write_bytes(raw)
-    spec = InputSpec()
+    spec, pack = InputSpec(), bundled()
     native = native_inputs([path], spec, pack) is not None
     event("read natively" if native else "read by the Python reader")
     got = assert_same(pack, path, None, spec, native=native)

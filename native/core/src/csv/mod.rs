@@ -491,6 +491,64 @@ mod tests {
         out
     }
 
+    /// The records of a file through the default columns mapping: (line, case or the reason).
+    fn read(text: &[u8], skip: u64) -> Vec<io::Result<(u64, Result<Str, Reason>)>> {
+        let cfg = ReaderConfig {
+            types: [("A".to_owned(), 0)].into_iter().collect(),
+            ..ReaderConfig::default()
+        };
+        let spec: MappedSpec = serde_json::from_str(
+            r#"{"source": "row", "rest": true, "used": ["case", "time", "type"],
+                "values": {"case": {"path": "case"}, "type": {"path": "type"}, "time": {"path": "time"}},
+                "csv": {"delimiter": ";", "header": ["case", "time", "type"], "skip": 1, "field_limit": 50}}"#,
+        )
+        .unwrap();
+        let mapper = Mapper::new(&spec.mapping).unwrap();
+        let layout = CsvLayout {
+            skip,
+            ..spec.csv.unwrap()
+        };
+        CsvReader::new(text, &cfg, &layout, &mapper, 0, "f.csv", 0)
+            .map(|r| {
+                r.map(|record| match record {
+                    Record::Event(e) => (e.origin.line, Ok(e.case)),
+                    Record::Rejected { origin, reason } => (origin.line, Err(reason)),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_come_at_the_line_they_start_on_after_the_header() {
+        let text = b"sep=;\ncase;time;type\n\nc1;2024-01-01T00:00:00Z;A\n\"c\n2\";2024-01-01T00:00:00Z;A\nc3;x\nc\xff;2024-01-01T00:00:00Z;A\n";
+        let got: Vec<_> = read(text, 2).into_iter().map(Result::unwrap).collect();
+        assert_eq!(got[0], (4, Ok(Str::from("c1"))));
+        assert_eq!(got[1], (5, Ok(Str::from("c\n2"))));
+        assert_eq!(got[2], (7, Err(Reason::CsvWidth { got: 2, width: 3 })));
+        assert_eq!(got[3], (8, Err(Reason::CsvUndecodable)));
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn a_quote_open_past_its_first_line_stops_the_reading() {
+        let got = read(b"case;time;type\n\"open;x\n\nmore\n", 1);
+        let err = got.into_iter().next().unwrap().unwrap_err();
+        let unclosed = err.get_ref().unwrap().downcast_ref::<Unclosed>().unwrap();
+        assert_eq!((unclosed.start, unclosed.end, unclosed.ended), (2, 4, true));
+        let got = read(b"case;time;type\n\"open;x", 1);
+        assert!(matches!(
+            got[0].as_ref().unwrap(),
+            (
+                2,
+                Err(Reason::CsvMalformed {
+                    kind: "eof",
+                    ended: true,
+                    ..
+                })
+            )
+        ));
+    }
+
     fn ok(fields: &[&str]) -> Result<Vec<String>, Fault> {
         Ok(fields.iter().map(|f| f.to_string()).collect())
     }
