@@ -79,15 +79,15 @@ def native_spec(mapping: Mapping | None, pack: "Pack") -> NativeXes | None:
     return NativeXes(json.dumps(spec, ensure_ascii=False, allow_nan=False), spec["source"])
 
 
-def mapping_spec(mapping: Mapping, pack: "Pack", kinds: tuple[str, ...]) -> dict[str, Any] | None:
+def mapping_spec(mapping: Mapping, pack: "Pack", record_kinds: tuple[str, ...]) -> dict[str, Any] | None:
     """The spec (as data) of a mapping of one source that takes every record whose kind is None or one of
-    ``kinds``, with values the core computes (field paths and constants), no identities and no time format;
+    ``record_kinds``, with values the core computes (field paths and constants), no identities and no time format;
     None when ``mapping`` is not one. Field names are as the records spell them (a case-insensitive mapping's
     records are spelt by the caller)."""
     if len(mapping.sources) != 1 or mapping.times is not None or mapping.aliases:
         return None
     source = mapping.sources[0]
-    if source.columns or source.kind not in (None, *kinds) or source.key is not None or source.merge is not None:
+    if source.columns or source.kind not in (None, *record_kinds) or source.key is not None or source.merge is not None:
         return None
     rule = source.rules[0]
     if rule.when is not None or rule.skip is not None:
