@@ -29,6 +29,7 @@ from sopengine.findings import AuditResult
 from sopengine.limits import Limits
 from sopengine.model import Pack
 from sopengine.native import available
+from sopengine.timeutil import parse_time
 
 from .conftest import ROOT, SOPS
 from .fuzzing import budget
@@ -50,14 +51,14 @@ def facts() -> Any:
     return load_facts([ROOT / "examples" / "facts.yaml"])
 
 
-def python_path(pack: Pack, path: Path, spec: InputSpec, facts: Any) -> AuditResult:
+def python_path(pack: Pack, path: Path, spec: InputSpec, facts: Any, as_of: float | None = None) -> AuditResult:
     """The audit through the Python reader and mapping, on the native engine (the reference of this module)."""
-    return audit(pack, read_records(pack, [path], inputs=spec), facts, engine="native", limits=spec.limits,
+    return audit(pack, read_records(pack, [path], inputs=spec), facts, as_of, engine="native", limits=spec.limits,
                  lenient_data=spec.lenient_data, cases_complete=spec.cases_complete)
 
 
-def native_path(pack: Pack, path: Path, spec: InputSpec, facts: Any) -> AuditResult:
-    return audit_paths(pack, [str(path)], facts, inputs=spec, engine="native")
+def native_path(pack: Pack, path: Path, spec: InputSpec, facts: Any, as_of: float | None = None) -> AuditResult:
+    return audit_paths(pack, [str(path)], facts, as_of, inputs=spec, engine="native")
 
 
 def outcome(run: Any) -> bytes:
@@ -69,12 +70,12 @@ def outcome(run: Any) -> bytes:
 
 
 def assert_same(pack: Pack, path: Path, facts: Any = None, spec: InputSpec | None = None, *,
-                native: bool = True) -> bytes:
+                native: bool = True, as_of: float | None = None) -> bytes:
     """Both paths give the same report (or stop with the same error); ``native``: the core reads the file."""
     spec = spec or InputSpec()
     assert (native_inputs([path], spec, pack) is not None) is native
-    got = outcome(lambda: native_path(pack, path, spec, facts))
-    want = outcome(lambda: python_path(pack, path, spec, facts))
+    got = outcome(lambda: native_path(pack, path, spec, facts, as_of))
+    want = outcome(lambda: python_path(pack, path, spec, facts, as_of))
     assert got == want
     if not got.startswith(b"InputError"):
         summary = json.loads(got)["summary"]
@@ -137,6 +138,16 @@ def test_the_example_log_as_csv_gives_the_python_paths_report(pack: Pack, facts:
     assert out["summary"]["events"] > 100 and out["violations"]
     assert_same(pack, write(tmp_path, text, "log.csv.gz"), facts)
     assert_same(pack, write(tmp_path, text.replace("\n", "\r\n"), "crlf.csv"), facts)
+
+
+def test_as_of_lenient_data_and_complete_cases_hold_as_for_the_python_reader(pack: Pack, facts: Any,
+                                                                            tmp_path: Path) -> None:
+    path = write(tmp_path, example_csv().replace(",true,", ",maybe,"))
+    assert json.loads(assert_same(pack, path, facts, as_of=parse_time("2024-05-07T12:00:00Z")))["summary"]["skipped"]
+    out = json.loads(assert_same(pack, path, facts))
+    assert any("should be true or false" in r["error"] for r in out["rejected"])  # a declared boolean: "maybe"
+    lenient = json.loads(assert_same(pack, path, facts, InputSpec(lenient_data=True, cases_complete=True)))
+    assert lenient["summary"]["warnings"] and lenient["summary"]["events"] > out["summary"]["events"]
 
 
 @pytest.mark.parametrize("text", [
