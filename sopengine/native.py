@@ -278,7 +278,7 @@ class NativeSession:
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()
-        # read by the core (path, display, XES spec): read again for cases an event came late for
+        # read by the core (path, display, XES or CSV spec): read again for cases an event came late for
         self._files: list[tuple[str, str, str | None]] = []
         self.limits = limits  # how the core reads files (line-bytes, json-depth, gzip-ratio), rejected-kept
         self._seq = 0
