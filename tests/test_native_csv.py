@@ -213,6 +213,21 @@ def test_a_damaged_gzip_file_stops_the_reading_as_the_python_reader_does(pack: P
     assert assert_same(pack, path, facts).startswith(b"InputError: ")
 
 
+def test_several_files_csv_and_json_lines_read_natively_in_order(pack: Pack, facts: Any, tmp_path: Path) -> None:
+    first = write(tmp_path, HEAD + ROW.format(n=1, m=1) + ROW.format(n=2, m=2) + "C1,x\n", "a.csv")
+    second = write(tmp_path, (HEAD + ROW.format(n=1, m=1) + ROW.format(n=1, m=3)).replace(",", ";"), "b.csv.gz")
+    third = tmp_path / "c.jsonl"
+    third.write_text(json.dumps({"id": "e1-3", "case": "C1", "time": "2024-05-06T09:04:00Z",
+                                 "type": "review.logged"}) + "\n", encoding="utf-8")
+    paths = [first, second, third]
+    spec = InputSpec()
+    assert native_inputs(paths, spec, pack) is not None
+    got = audit_paths(pack, [str(p) for p in paths], facts, inputs=spec, engine="native")
+    want = audit(pack, read_records(pack, paths, inputs=spec), facts, engine="native")
+    assert orjson.dumps(got.to_json()) == orjson.dumps(want.to_json())
+    assert sum("duplicate event id" in r.error for r in got.rejected) == 2
+
+
 def test_a_line_that_is_not_utf8_is_a_rejected_row(pack: Pack, facts: Any, tmp_path: Path) -> None:
     raw = (HEAD + ROW.format(n=1, m=1)).encode() + b'C1,2024-05-06T09:02:00Z,review.logged,u\xff,e2,"a\n' \
         + b'b\xe9"\n' + ROW.format(n=1, m=3).encode() + b"C1,\xc3\n"
