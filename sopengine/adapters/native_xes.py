@@ -20,6 +20,9 @@ a merge, identities in use, a time format or zone, several sources) keeps the Py
 a file whose prolog (what comes before the root element) the core does not read exactly as expat does: a
 document type declaration (entities are refused there, as before), an encoding other than UTF-8, an XML
 declaration of another form, or stdin. Both ways give the same events, rejections and lines.
+
+The mapping's part of the spec (:func:`mapping_spec`) is the CSV reader's too (:mod:`.native_csv`), and
+:func:`native_inputs` decides for every input file, whatever its container.
 """
 
 from __future__ import annotations
