@@ -54,7 +54,8 @@ def audit_files(pack: Pack, paths: list[str], facts: dict[str, object] | None = 
                 inputs: InputSpec | None = None) -> AuditResult:
     """Audit log files against a pack (see :func:`audit`): JSON Lines, or ``inputs`` (format, mapping).
 
-    On the native engine JSON Lines files are read by the core itself.
+    On the native engine JSON Lines files, and XES and CSV files whose mapping the core applies exactly, are
+    read by the core itself.
     """
     return audit_paths(pack, [str(p) for p in paths], facts, as_of, strict=strict, grouped=grouped, inputs=inputs)
 

@@ -96,10 +96,11 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
                 *, strict: bool = False, grouped: bool = False, inputs: "InputSpec | None" = None,
                 counter: LineCounter | None = None, timelines: int = 0, engine: str | None = None,
                 resident_cases: int | None = None, held_by_case: bool = False) -> AuditResult:
-    """Audit log files: on the native engine, JSON Lines files, and XES files whose mapping the core applies
-    exactly (:mod:`sopengine.adapters.native_xes`), are read by the core itself (no Python object per event;
-    events after a given ``as_of`` skipped as :func:`until` does; the events of ``timelines`` read again
-    afterwards); every other input, and the Python engine, go through :func:`read_records`."""
+    """Audit log files: on the native engine, JSON Lines files, and XES and CSV files whose mapping the core
+    applies exactly (:mod:`sopengine.adapters.native_xes`, :mod:`sopengine.adapters.native_csv`), are read by the
+    core itself (no Python object per event; events after a given ``as_of`` skipped as :func:`until` does; the
+    events of ``timelines`` read again afterwards); every other input, and the Python engine, go through
+    :func:`read_records`."""
     from .adapters import InputSpec
     from .adapters.native_xes import native_inputs
 

@@ -280,7 +280,7 @@ class NativeSession:
         self._check = DataCheck(pack.events)  # feed checks here what feed_file's core checks itself
         self._lenient = lenient_data
         self.notes = DataNotes()
-        # read by the core (path, display, XES spec): read again for cases an event came late for
+        # read by the core (path, display, XES or CSV spec): read again for cases an event came late for
         self._files: list[tuple[str, str, str | None]] = []
         self.limits = limits  # how the core reads files (line-bytes, json-depth, gzip-ratio), rejected-kept
         self._seq = 0
@@ -322,8 +322,8 @@ class NativeSession:
 
     def feed_file(self, path: str, counter: LineCounter | None = None, xes: "NativeXes | None" = None) -> None:
         """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core, under this session's
-        limits; with ``xes``, an XES file (plain or .gz) read through that mapping
-        (:mod:`sopengine.adapters.native_xes`).
+        limits; with ``xes``, an XES or CSV file (plain or .gz) read through that mapping
+        (:mod:`sopengine.adapters.native_xes`, :mod:`sopengine.adapters.native_csv`).
 
         The same events, rejections (worded by :mod:`sopengine.events` and the XES reader) and refusals
         as feeding the records of :func:`sopengine.events.read_jsonl` (or of the XES mapping) one by one.
@@ -343,7 +343,8 @@ class NativeSession:
                     self.rejected.count(_refusal(*item[2:]))
                     continue
                 reason = item[2]
-                key = reason if reason[0] in ("json", "too_long", "too_deep", "unknown_type", "time") else None
+                key = reason if reason[0] in ("json", "too_long", "too_deep", "unknown_type", "time", "csv_malformed",
+                                              "csv_width", "csv_undecodable") else None
                 text = worded.get(key) if key is not None else None
                 if text is None:
                     text = self._reason(reason)
@@ -384,6 +385,14 @@ class NativeSession:
             return self._check.reason(reason[1], reason[2])
         if reason[0] == "mapped":  # the event check of an event an input mapping made, after its source
             return f"{reason[1]}: {self._reason(reason[2])}"
+        if reason[0].startswith("csv_"):
+            from .adapters.readers import csv_malformed_reason, csv_width_reason, undecodable_reason
+
+            if reason[0] == "csv_malformed":  # (kind, delimiter, ended)
+                return csv_malformed_reason(reason[1], reason[2], self.limits.line_bytes, reason[3])
+            if reason[0] == "csv_width":
+                return csv_width_reason(reason[1], reason[2])
+            return undecodable_reason("utf-8")
         if reason[0].startswith("xes_"):
             from .adapters.readers import xes_malformed_reason, xes_value_reason
 
@@ -461,7 +470,13 @@ def _read_error(display: str, exc: OSError, limits: Limits) -> InputError:
     if len(exc.args) == 2 and exc.args[0] == _DAMAGED:
         damage, line = exc.args[1]
         return InputError(damaged_message(display, damage, line, limits.gzip_ratio))
+    if len(exc.args) == 2 and exc.args[0] == _UNCLOSED:
+        from .adapters.readers import unclosed_quote
+
+        start, end, ended = exc.args[1]
+        return InputError(unclosed_quote(display, start, end, ended, limits.line_bytes))
     return InputError(str(exc))
 
 
 _DAMAGED = "sopengine.damaged"  # native/py/src/session.rs DAMAGED
+_UNCLOSED = "sopengine.unclosed"  # native/py/src/session.rs UNCLOSED: a CSV quote never closed

@@ -11,9 +11,9 @@ replaces the default mapping of any of them.
 Every record read is an event, a rejected record (file, line, reason) or a
 record the mapping skipped on purpose (counted by reason): nothing is lost.
 
-On the native engine the core reads JSON Lines, and XES whose mapping is made
-of field paths and constants (:mod:`.native_xes` decides), itself; these
-readers are then the reference it is tested against.
+On the native engine the core reads JSON Lines, and XES and CSV whose mapping
+is made of field paths and constants (:mod:`.native_xes` and :mod:`.native_csv`
+decide), itself; these readers are then the reference it is tested against.
 """
 
 from __future__ import annotations

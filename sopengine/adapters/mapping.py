@@ -247,10 +247,13 @@ class Mapping:
     def canonical(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record with its top-level field names spelt as the mapping spells them, when the mapping's
         field names are case-insensitive (``ID``, ``CaseNumber`` and ``casenumber`` are one field)."""
-        names = self.names
-        if names is None:
+        if self.names is None:
             return record
-        return {names.get(k.lower(), k) if isinstance(k, str) else k: v for k, v in record.items()}
+        return {self.spelt(k) if isinstance(k, str) else k: v for k, v in record.items()}
+
+    def spelt(self, name: str) -> str:
+        """A record field's name as the mapping spells it (:meth:`canonical`)."""
+        return name if self.names is None else self.names.get(name.lower(), name)
 
     def lookups(self) -> Lookups:
         return Lookups(self.tables, frozenset(s.name for s in self.sources if s.key))

@@ -20,6 +20,9 @@ a merge, identities in use, a time format or zone, several sources) keeps the Py
 a file whose prolog (what comes before the root element) the core does not read exactly as expat does: a
 document type declaration (entities are refused there, as before), an encoding other than UTF-8, an XML
 declaration of another form, or stdin. Both ways give the same events, rejections and lines.
+
+The mapping's part of the spec (:func:`mapping_spec`) is the CSV reader's too (:mod:`.native_csv`), and
+:func:`native_inputs` decides for every input file, whatever its container.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 @dataclass(frozen=True)
 class NativeXes:
-    """A mapping the core applies to XES records: its spec (JSON, for the core) and its source's name."""
+    """A mapping the core applies to the records of an XES (or CSV) file: its spec (JSON, for the core) and its
+    source's name."""
 
     spec: str
     source: str
@@ -70,12 +74,23 @@ def _value(value: Value) -> dict[str, Any] | None:
 def native_spec(mapping: Mapping | None, pack: "Pack") -> NativeXes | None:
     """The spec of ``mapping`` for the core's XES reader, or None when the core cannot apply it exactly (the
     module's docstring says which it can)."""
-    if mapping is None or mapping.reader != "xes" or len(mapping.sources) != 1:
+    if mapping is None or mapping.reader != "xes" or mapping.names is not None:
         return None
-    if mapping.names is not None or mapping.times is not None or mapping.aliases:
+    spec = mapping_spec(mapping, pack, ("event",))
+    if spec is None:
+        return None
+    return NativeXes(json.dumps(spec, ensure_ascii=False, allow_nan=False), spec["source"])
+
+
+def mapping_spec(mapping: Mapping, pack: "Pack", record_kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    """The spec (as data) of a mapping of one source that takes every record whose kind is None or one of
+    ``record_kinds``, with values the core computes (field paths and constants), no identities and no time format;
+    None when ``mapping`` is not one. Field names are as the records spell them (a case-insensitive mapping's
+    records are spelt by the caller)."""
+    if len(mapping.sources) != 1 or mapping.times is not None or mapping.aliases:
         return None
     source = mapping.sources[0]
-    if source.columns or source.kind not in (None, "event") or source.key is not None or source.merge is not None:
+    if source.columns or source.kind not in (None, *record_kinds) or source.key is not None or source.merge is not None:
         return None
     rule = source.rules[0]
     if rule.when is not None or rule.skip is not None:
@@ -96,18 +111,18 @@ def native_spec(mapping: Mapping | None, pack: "Pack") -> NativeXes | None:
         data.append((name, got))
     typed = {etype: kinds for etype, decl in pack.events.items()
              if (kinds := {f.name: f.type for f in decl.fields.values() if f.type in _TEXT_TYPES})}
-    spec = {"source": source.name, "values": values, "data": data, "rest": bool(fields.rest),
+    return {"source": source.name, "values": values, "data": data, "rest": bool(fields.rest),
             "used": sorted(fields.used), "typed": typed}
-    return NativeXes(json.dumps(spec, ensure_ascii=False, allow_nan=False), source.name)
 
 
 def native_inputs(paths: Iterable[str | os.PathLike[str]], spec: "InputSpec", pack: "Pack"
                   ) -> list[tuple[str, NativeXes | None]] | None:
     """How the native core reads each input itself: (path, None) for a JSON Lines file, (path, its mapping's
-    spec) for an XES file; None when some input needs the Python readers (then all go through them, so that
-    one session never mixes the two)."""
+    spec) for an XES or CSV file (:mod:`.native_csv`); None when some input needs the Python readers (then all
+    go through them, so that one session never mixes the two)."""
     from .._core import native as core
     from . import _Plan
+    from .native_csv import native_csv
 
     if core is None:
         return None
@@ -120,6 +135,12 @@ def native_inputs(paths: Iterable[str | os.PathLike[str]], spec: "InputSpec", pa
         container, mapping = plan.for_file(path)
         if container == "jsonl" and mapping is None:
             out.append((path, None))
+            continue
+        if container == "csv":
+            csv = native_csv(path, mapping, spec, pack)
+            if csv is None:
+                return None
+            out.append((path, csv))
             continue
         xes = native_spec(mapping, pack)
         if xes is None or core.xes_prolog(path, spec.limits.gzip_ratio) is not None:

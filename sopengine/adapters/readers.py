@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterable, Iterator
@@ -137,32 +138,18 @@ def read_csv(path: str, display: str, limits: Limits = DEFAULT, delimiter: str |
     is ``delimiter``, else an Excel ``sep=X`` first line, else sniffed from the header (, ; TAB |). A field
     is bounded by line-bytes, the whole file by the limit ``size_limit`` names, if any. A quote that is
     never closed stops the reading (:class:`InputError`): the rows after it cannot be told apart.
+    The native core reads the rows after the header the same way itself where it can
+    (:mod:`sopengine.adapters.native_csv`).
     """
     csv.field_size_limit(limits.line_bytes)  # the csv module's own setting (process-wide); set before each file
     fh = open_binary(path, display, limits.gzip_ratio)
     size = (size_limit, getattr(limits, size_limit.replace("-", "_"))) if size_limit else None
     try:
-        try:
-            lines = _Lines(fh, _encoding(fh, encoding, display), display, size)
-        except LookupError:
-            raise InputError(f"--encoding: unknown encoding {encoding!r}") from None
-        first = next(lines, None)
-        if first is None:
+        head = _csv_head(fh, display, delimiter, encoding, size)
+        if head is None:
             return
-        if not delimiter and first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
-            delimiter, first = first.strip()[4], next(lines, "")
-        lines.push_back(first)
-        reader = csv.reader(lines, strict=True, delimiter=delimiter or sniff_delimiter(first))
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise InputError(f"{display}:{lines.number}: cannot read the CSV header: {exc}") from None
-        if lines.bad:
-            raise InputError(f"{display}:{lines.number}: the header is {_undecodable(lines.encoding)}")
+        lines, reader, header = head
         width = len(header)
-        header = [h.strip() for h in header]
         start = lines.number + 1
         while True:
             try:
@@ -173,7 +160,8 @@ def read_csv(path: str, display: str, limits: Limits = DEFAULT, delimiter: str |
                 # An open quote that swallowed the lines after its row (to the end, or past the field limit):
                 # the rows after it cannot be told apart. On the last line it loses that row alone.
                 if lines.number > start and (lines.ended or "field limit" in str(exc)):
-                    raise InputError(_unclosed_quote(display, start, lines, limits.line_bytes)) from None
+                    raise InputError(unclosed_quote(display, start, lines.number, lines.ended,
+                                                    limits.line_bytes)) from None
                 yield f"malformed CSV: {exc}" + (" (a quote opened in this row is never closed)" if lines.ended
                                                  else ""), start, None
                 start = lines.number + 1
@@ -182,10 +170,10 @@ def read_csv(path: str, display: str, limits: Limits = DEFAULT, delimiter: str |
             if not row or row == [""]:
                 continue
             if any(n in lines.bad for n in range(line, start)):
-                yield _undecodable(lines.encoding), line, None
+                yield undecodable_reason(lines.encoding), line, None
                 continue
             if len(row) != width:
-                yield f"row has {len(row)} fields; the header has {width}", line, None
+                yield csv_width_reason(len(row), width), line, None
                 continue
             yield {k: v for k, v in zip(header, row) if v != ""}, line, None
     except OSError as exc:
@@ -195,11 +183,95 @@ def read_csv(path: str, display: str, limits: Limits = DEFAULT, delimiter: str |
             fh.close()
 
 
-def _unclosed_quote(display: str, start: int, lines: _Lines, limit: int) -> str:
-    """A quoted field that swallows the lines after it: where it starts and how much of the file it takes."""
-    span = lines.number - start + 1
-    if lines.ended:
-        return (f"{display}:{start}: a quoted field opened in this row is never closed: lines {start}-{lines.number}"
+def _csv_head(fh: BinaryIO, display: str, delimiter: str | None, encoding: str | None,
+              size: tuple[str, int] | None) -> tuple[_Lines, Any, list[str]] | None:
+    """The file's lines, its csv reader and its header (stripped), read up to the header's end; None for a file
+    without a header. Raises :class:`InputError` for a header that cannot be read."""
+    try:
+        lines = _Lines(fh, _encoding(fh, encoding, display), display, size)
+    except LookupError:
+        raise InputError(f"--encoding: unknown encoding {encoding!r}") from None
+    first = next(lines, None)
+    if first is None:
+        return None
+    if not delimiter and first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
+        delimiter, first = first.strip()[4], next(lines, "")
+    lines.push_back(first)
+    reader = csv.reader(lines, strict=True, delimiter=delimiter or sniff_delimiter(first))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise InputError(f"{display}:{lines.number}: cannot read the CSV header: {exc}") from None
+    if lines.bad:
+        raise InputError(f"{display}:{lines.number}: the header is {undecodable_reason(lines.encoding)}")
+    return lines, reader, [h.strip() for h in header]
+
+
+@dataclass(frozen=True)
+class CsvHead:
+    """How a UTF-8 CSV file's rows are read after its header: what the native core needs to read them itself."""
+
+    header: tuple[str, ...]  # stripped, as read_csv keys its records
+    delimiter: str
+    lines: int  # the lines read up to the header's end (an Excel sep= line, the header's own): the rows follow
+
+
+def csv_head(path: str, limits: Limits = DEFAULT, delimiter: str | None = None) -> CsvHead | None:
+    """The header of a CSV file as :func:`read_csv` reads it, when the file is UTF-8 (no byte-order mark other
+    than UTF-8's) and its header reads; else None (and :func:`read_csv` says what is wrong with it)."""
+    csv.field_size_limit(limits.line_bytes)
+    try:
+        fh = open_binary(path, path, limits.gzip_ratio)
+    except InputError:
+        return None
+    try:
+        head = _csv_head(fh, path, delimiter, None, None)
+        if head is None or head[0].encoding != "utf-8":
+            return None
+        lines, reader, header = head
+        return CsvHead(tuple(header), reader.dialect.delimiter, lines.number)
+    except (InputError, OSError):
+        return None
+    finally:
+        fh.close()
+
+
+def csv_width_reason(got: int, width: int) -> str:
+    """Why a CSV row is rejected: it has another number of fields than its header."""
+    return f"row has {got} fields; the header has {width}"
+
+
+def csv_malformed_reason(kind: str, delimiter: str, limit: int, ended: bool) -> str:
+    """Why a CSV row is rejected where the csv module (strict) stops reading it, in that module's own words:
+    ``kind`` is ``quote`` (text after a closing quote), ``newline`` (a carriage return inside an unquoted
+    field), ``eof`` (a quote never closed) or ``limit`` (a field longer than ``limit`` characters); ``ended``:
+    the file ended inside the row."""
+    return f"malformed CSV: {_csv_error(kind, delimiter, limit)}" + \
+        (" (a quote opened in this row is never closed)" if ended else "")
+
+
+@functools.lru_cache(maxsize=64)
+def _csv_error(kind: str, delimiter: str, limit: int) -> str:
+    """The csv module's message for one kind of fault, got by showing it a row with that fault."""
+    rows = {"quote": '"a"b', "newline": "a\rb", "eof": '"a', "limit": "ab"}[kind]
+    saved = csv.field_size_limit(1 if kind == "limit" else limit)
+    try:
+        list(csv.reader([rows], strict=True, delimiter=delimiter))
+    except csv.Error as exc:
+        return str(exc).replace("(1)", f"({limit})") if kind == "limit" else str(exc)
+    finally:
+        csv.field_size_limit(saved)
+    raise ValueError(f"the csv module reads a row of kind {kind!r}")
+
+
+def unclosed_quote(display: str, start: int, end: int, ended: bool, limit: int) -> str:
+    """A quoted field that swallows the lines after it: where it starts (``start``), the line it was read to
+    (``end``: the file's last when ``ended``), and how much of the file it takes."""
+    span = end - start + 1
+    if ended:
+        return (f"{display}:{start}: a quoted field opened in this row is never closed: lines {start}-{end}"
                 f" ({span} lines, to the end of the file) would be one field, so they are not audited; close "
                 "the quote (a quote inside a field is written twice: \"\")")
     return (f"{display}:{start}: a quoted field opened in this row runs over {span} lines and past {limit} bytes "
@@ -207,7 +279,7 @@ def _unclosed_quote(display: str, start: int, lines: _Lines, limit: int) -> str:
             "apart, so the file is not audited")
 
 
-def _undecodable(encoding: str) -> str:
+def undecodable_reason(encoding: str) -> str:
     hint = " (an export from Excel or an older tool may be Windows-1252: --encoding cp1252)"
     return f"not valid {encoding.upper()}" + (hint if encoding == "utf-8" else "")
 

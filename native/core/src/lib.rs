@@ -6,6 +6,7 @@
 //! findings. It knows no domain: every name comes from the plan.
 
 pub mod calendar;
+pub mod csv;
 pub mod engine;
 pub mod event;
 pub mod expr;

@@ -101,6 +101,20 @@ pub enum Reason {
     Malformed {
         message: &'static str,
     },
+    /// CSV: a row the csv module stops reading (`kind`: quote, newline, eof, limit; see
+    /// `crate::csv::Fault`), worded by the module itself in Python; `ended`: the file ended in it.
+    CsvMalformed {
+        kind: &'static str,
+        delimiter: char,
+        ended: bool,
+    },
+    /// CSV: a row with another number of fields than the header's.
+    CsvWidth {
+        got: usize,
+        width: usize,
+    },
+    /// CSV: a row on a line that is not UTF-8.
+    CsvUndecodable,
     /// A reason of the event check for an event made by an input mapping's source: Python words it
     /// after the source's name.
     Mapped {

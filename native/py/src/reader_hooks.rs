@@ -5,8 +5,9 @@ use std::path::Path;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
+use sopengine_core::csv::{CsvLayout, CsvReader, MappedSpec};
 use sopengine_core::reader::{self, JsonlReader, ReaderConfig, Reason, Record, RecordSource};
-use sopengine_core::xes::mapping::{Mapper, Structured, XesSpec};
+use sopengine_core::xes::mapping::{Mapper, Structured};
 use sopengine_core::xes::XesReader;
 
 use crate::convert::value_to_py;
@@ -48,39 +49,67 @@ pub fn reason_to_py<'py>(py: Python<'py>, reason: &Reason) -> PyResult<Bound<'py
             .into_pyobject(py)?
             .into_any(),
         Reason::Malformed { message } => ("xes_malformed", *message).into_pyobject(py)?.into_any(),
+        Reason::CsvMalformed {
+            kind,
+            delimiter,
+            ended,
+        } => ("csv_malformed", *kind, *delimiter, *ended)
+            .into_pyobject(py)?
+            .into_any(),
+        Reason::CsvWidth { got, width } => {
+            ("csv_width", *got, *width).into_pyobject(py)?.into_any()
+        }
+        Reason::CsvUndecodable => ("csv_undecodable",).into_pyobject(py)?.into_any(),
         Reason::Mapped { source, reason } => ("mapped", &**source, reason_to_py(py, reason)?)
             .into_pyobject(py)?
             .into_any(),
     })
 }
 
-/// The mapper of an XES mapping spec (JSON), or None for JSON Lines.
-pub fn xes_mapper(spec: Option<&str>) -> PyResult<Option<Mapper>> {
+/// A file's mapping as the core applies it: an XES file's, or a CSV file's with its layout.
+pub struct Mapped {
+    pub mapper: Mapper,
+    pub csv: Option<CsvLayout>,
+}
+
+/// The mapping of a spec (JSON), or None for JSON Lines.
+pub fn mapped(spec: Option<&str>) -> PyResult<Option<Mapped>> {
     let Some(spec) = spec else {
         return Ok(None);
     };
-    let spec: XesSpec = serde_json::from_str(spec)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("the XES spec: {e}")))?;
-    Mapper::new(&spec)
-        .map(Some)
-        .map_err(pyo3::exceptions::PyValueError::new_err)
+    let spec: MappedSpec = serde_json::from_str(spec)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("the mapping spec: {e}")))?;
+    let mapper = Mapper::new(&spec.mapping).map_err(pyo3::exceptions::PyValueError::new_err)?;
+    Ok(Some(Mapped {
+        mapper,
+        csv: spec.csv,
+    }))
 }
 
-/// The records of one file: JSON Lines, or XES through `mapper`.
+/// The records of one file: JSON Lines, or XES or CSV through its mapping.
 pub fn records<'a, R: std::io::BufRead + 'a>(
     src: R,
     cfg: &'a ReaderConfig,
-    mapper: Option<&'a Mapper>,
+    mapped: Option<&'a Mapped>,
     display: &str,
     seq: u64,
     keep: Option<&'a dyn Fn(&str) -> bool>,
 ) -> Box<dyn RecordSource + 'a> {
-    match (mapper, keep) {
+    match (mapped, keep) {
         (None, None) => Box::new(JsonlReader::new(src, cfg, 0, display, seq)),
         (None, Some(keep)) => {
             Box::new(JsonlReader::new(src, cfg, 0, display, seq).keep_cases(keep))
         }
-        (Some(mapper), _) => Box::new(XesReader::new(src, cfg, mapper, 0, display, seq)),
+        (
+            Some(Mapped {
+                mapper,
+                csv: Some(layout),
+            }),
+            _,
+        ) => Box::new(CsvReader::new(src, cfg, layout, mapper, 0, display, seq)),
+        (Some(Mapped { mapper, csv: None }), _) => {
+            Box::new(XesReader::new(src, cfg, mapper, 0, display, seq))
+        }
     }
 }
 
@@ -111,7 +140,7 @@ pub fn xes_prolog(path: &str, gzip_ratio: u64) -> PyResult<Option<&'static str>>
     }
 }
 
-/// Test hook: every record of one XES file read through a mapping spec (JSON), as
+/// Test hook: every record of one XES (or CSV) file read through a mapping spec (JSON), as
 /// `read_jsonl_records` gives them, then the warnings (`warnings_to_py`).
 #[pyfunction]
 #[pyo3(signature = (path, spec, types, fields, max_depth=64, gzip_ratio=1000))]
@@ -131,9 +160,9 @@ pub fn read_xes_records<'py>(
         max_line_bytes: usize::MAX,
         max_depth,
     };
-    let mapper = xes_mapper(Some(spec))?.expect("a spec");
+    let mapped = mapped(Some(spec))?.expect("a spec");
     let src = reader::open(Path::new(path), gzip_ratio)?;
-    let mut reader = XesReader::new(src, &cfg, &mapper, 0, path, 0);
+    let mut reader = records(src, &cfg, Some(&mapped), path, 0, None);
     let out = PyList::empty(py);
     for record in reader.by_ref() {
         let record =

@@ -170,12 +170,12 @@ impl NativeSession {
                 .map_err(|e| {
                     pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
                 })?;
-            let mapper = crate::reader_hooks::xes_mapper(xes.as_deref())?;
+            let mapped = crate::reader_hooks::mapped(xes.as_deref())?;
             let wanted = |case: &str| dirty.contains(case); // the other lines are not decoded
             let mut reader = crate::reader_hooks::records(
                 src,
                 &cfg,
-                mapper.as_ref(),
+                mapped.as_ref(),
                 display,
                 seq,
                 Some(&wanted),
@@ -290,7 +290,8 @@ impl NativeSession {
     }
 
     /// Read and evaluate one JSON Lines file (plain or .gz) in the core; with `xes` (a mapping spec,
-    /// `sopengine.adapters.native_xes`), an XES file read through that mapping.
+    /// `sopengine.adapters.native_xes`), an XES file read through that mapping, or a CSV file when
+    /// the spec gives its layout (`sopengine.adapters.native_csv`).
     ///
     /// Returns (next_seq, rejected, refused, after, notes, warnings): `rejected` lists (line, reason)
     /// with reasons as `sopengine.events.render_native_reason` takes them; `refused` lists (line, kind, event id, case)
@@ -329,14 +330,14 @@ impl NativeSession {
             open_counted(path, counter.clone(), interrupted.clone(), gzip_ratio).map_err(|e| {
                 pyo3::exceptions::PyOSError::new_err(format!("{display}: cannot read ({e})"))
             })?;
-        let mapper = crate::reader_hooks::xes_mapper(xes)?;
+        let mapped = crate::reader_hooks::mapped(xes)?;
         // A worker of several decodes only the lines of its share of the cases (and those whose case
         // only decoding tells), and reports those it decodes.
         let share = self.inner.share();
         let mine = move |case: &str| sopengine_core::session::owns_case(share, case);
         let shared: Option<&dyn Fn(&str) -> bool> = (share.1 > 1).then_some(&mine);
         let mut reader =
-            crate::reader_hooks::records(src, &cfg, mapper.as_ref(), display, first_seq, shared);
+            crate::reader_hooks::records(src, &cfg, mapped.as_ref(), display, first_seq, shared);
         let rejected = PyList::empty(py);
         let refused = PyList::empty(py);
         let mut overflow = Overflow::new(py, on_overflow);
@@ -613,6 +614,10 @@ fn open_counted(
 /// worded by `sopengine.events.damaged_message`.
 pub const DAMAGED: &str = "sopengine.damaged";
 
+/// The first argument of the `OSError` a CSV quote never closed raises: `(UNCLOSED, (start, end,
+/// ended))`, worded by `sopengine.native._read_error` as `read_csv` words it.
+pub const UNCLOSED: &str = "sopengine.unclosed";
+
 /// A read error as Python sees it: the signal handler's exception when a signal stopped the read.
 pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -> PyErr {
     if let Some(err) = interrupted.borrow_mut().take() {
@@ -623,7 +628,13 @@ pub fn read_error(display: &str, e: std::io::Error, interrupted: &Interrupted) -
         .and_then(|inner| inner.downcast_ref::<sopengine_core::reader::Damaged>())
     {
         Some(d) => pyo3::exceptions::PyOSError::new_err((DAMAGED, (d.damage.name(), d.line))),
-        None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
+        None => match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<sopengine_core::csv::Unclosed>())
+        {
+            Some(u) => pyo3::exceptions::PyOSError::new_err((UNCLOSED, (u.start, u.end, u.ended))),
+            None => pyo3::exceptions::PyOSError::new_err(format!("{display}: read failed ({e})")),
+        },
     }
 }
 
