@@ -385,7 +385,7 @@ pub struct Interval {
     pub index: u32,
     pub key: Value,
     pub case: Str,
-    /// Time and input order of the event it began at (its case's: [`Interval::start`]).
+    /// Time and input order of the event it began at (its case's).
     pub from: (f64, u64),
     /// Time and input order of the event it ended at, if one did.
     pub until: Option<(f64, u64)>,
@@ -393,25 +393,6 @@ pub struct Interval {
     /// ([`crate::engine::IndexDef::names`]: a join holds many intervals, the names once).
     pub attrs: Arc<Vec<Value>>,
     pub event: Str,
-}
-
-impl Interval {
-    pub fn start(&self) -> Position<'_> {
-        let (time, seq) = self.from;
-        Position {
-            time,
-            case: &self.case,
-            seq,
-        }
-    }
-
-    pub fn end(&self) -> Option<Position<'_>> {
-        self.until.map(|(time, seq)| Position {
-            time,
-            case: &self.case,
-            seq,
-        })
-    }
 }
 
 /// A cross-case rule's question, asked at an event, answered once every case is known.
