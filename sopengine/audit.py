@@ -112,8 +112,8 @@ def audit_paths(pack: Pack, paths: list[str], facts: Mapping[str, Any] | None = 
         session = NativeSession(pack, facts, keep_events=False, resident_cases=resident_cases, until=as_of,
                                 limits=spec.limits, lenient_data=spec.lenient_data,
                                 cases_complete=spec.cases_complete, held_by_case=held_by_case)
-        for path, xes in native:
-            session.feed_file(path, counter, xes)
+        for path, mapped in native:
+            session.feed_file(path, counter, mapped)
             first = session.rejected.first() if strict else None
             if first is not None:
                 raise StrictModeError(f"{first.file}:{first.line}: {first.error}")

@@ -37,7 +37,7 @@ from .rulebase import UNDECLARED
 from .session import CaseClosed, DuplicateEvent, attach_timelines, duplicate_reason, index_facts
 
 if TYPE_CHECKING:
-    from .adapters.native_xes import NativeXes
+    from .adapters.native_xes import NativeMapping
 
 PLAN_VERSION = 6
 
@@ -320,9 +320,10 @@ class NativeSession:
             for n, e in enumerate(events)])
         return [Pending(*p) for p in pending], [Violation(*v) for v in violations]
 
-    def feed_file(self, path: str, counter: LineCounter | None = None, xes: "NativeXes | None" = None) -> None:
+    def feed_file(self, path: str, counter: LineCounter | None = None, mapped: "NativeMapping | None" = None
+                  ) -> None:
         """Read and evaluate a JSON Lines file (plain or .gz) entirely in the core, under this session's
-        limits; with ``xes``, an XES or CSV file (plain or .gz) read through that mapping
+        limits; with ``mapped``, an XES or CSV file (plain or .gz) read through that mapping
         (:mod:`sopengine.adapters.native_xes`, :mod:`sopengine.adapters.native_csv`).
 
         The same events, rejections (worded by :mod:`sopengine.events` and the XES reader) and refusals
@@ -353,7 +354,7 @@ class NativeSession:
                 self.rejected.count(text)
 
         limits = self.limits
-        spec = xes.spec if xes is not None else None
+        spec = mapped.spec if mapped is not None else None
         self._files.append((os.fspath(path), path, spec))
         try:
             next_seq, rejected, refused, after, notes, warnings = self._core.feed_file(
@@ -361,10 +362,10 @@ class NativeSession:
                 limits.rejected_kept, overflow, spec)
         except OSError as exc:
             raise _read_error(path, exc, limits) from None
-        if warnings and xes is not None:
+        if warnings and mapped is not None:
             from .adapters.native_xes import structured_warning
 
-            self.warnings.extend(InputWarning(path, line, structured_warning(xes.source, field, data_path, keys))
+            self.warnings.extend(InputWarning(path, line, structured_warning(mapped.source, field, data_path, keys))
                                  for line, field, data_path, keys in warnings)
         for line, reason in rejected:
             self.rejected.add(Rejected(path, line, self._reason(reason)))

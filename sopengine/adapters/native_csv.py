@@ -38,7 +38,7 @@ import json
 from typing import TYPE_CHECKING
 
 from .mapping import Mapping
-from .native_xes import NativeXes, mapping_spec
+from .native_xes import NativeMapping, mapping_spec
 from .readers import DELIMITERS, csv_head
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from . import InputSpec
 
 
-def native_csv(path: str, mapping: Mapping | None, spec: "InputSpec", pack: "Pack") -> NativeXes | None:
+def native_csv(path: str, mapping: Mapping | None, spec: "InputSpec", pack: "Pack") -> NativeMapping | None:
     """The spec the core reads the CSV file ``path`` with, or None when the Python reader must read it (the
     module's docstring says when)."""
     if mapping is None or mapping.reader != "records" or spec.encoding is not None or path == "-":
@@ -59,4 +59,4 @@ def native_csv(path: str, mapping: Mapping | None, spec: "InputSpec", pack: "Pac
         return None
     base["csv"] = {"delimiter": head.delimiter, "header": [mapping.spelt(name) for name in head.header],
                    "skip": head.lines, "field_limit": spec.limits.line_bytes}
-    return NativeXes(json.dumps(base, ensure_ascii=False, allow_nan=False), base["source"])
+    return NativeMapping(json.dumps(base, ensure_ascii=False, allow_nan=False), base["source"])

@@ -44,7 +44,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
-class NativeXes:
+class NativeMapping:
     """A mapping the core applies to the records of an XES (or CSV) file: its spec (JSON, for the core) and its
     source's name."""
 
@@ -71,7 +71,7 @@ def _value(value: Value) -> dict[str, Any] | None:
     return None
 
 
-def native_spec(mapping: Mapping | None, pack: "Pack") -> NativeXes | None:
+def native_spec(mapping: Mapping | None, pack: "Pack") -> NativeMapping | None:
     """The spec of ``mapping`` for the core's XES reader, or None when the core cannot apply it exactly (the
     module's docstring says which it can)."""
     if mapping is None or mapping.reader != "xes" or mapping.names is not None:
@@ -79,7 +79,7 @@ def native_spec(mapping: Mapping | None, pack: "Pack") -> NativeXes | None:
     spec = mapping_spec(mapping, pack, ("event",))
     if spec is None:
         return None
-    return NativeXes(json.dumps(spec, ensure_ascii=False, allow_nan=False), spec["source"])
+    return NativeMapping(json.dumps(spec, ensure_ascii=False, allow_nan=False), spec["source"])
 
 
 def mapping_spec(mapping: Mapping, pack: "Pack", record_kinds: tuple[str, ...]) -> dict[str, Any] | None:
@@ -116,7 +116,7 @@ def mapping_spec(mapping: Mapping, pack: "Pack", record_kinds: tuple[str, ...]) 
 
 
 def native_inputs(paths: Iterable[str | os.PathLike[str]], spec: "InputSpec", pack: "Pack"
-                  ) -> list[tuple[str, NativeXes | None]] | None:
+                  ) -> list[tuple[str, NativeMapping | None]] | None:
     """How the native core reads each input itself: (path, None) for a JSON Lines file, (path, its mapping's
     spec) for an XES or CSV file (:mod:`.native_csv`); None when some input needs the Python readers (then all
     go through them, so that one session never mixes the two)."""
@@ -127,7 +127,7 @@ def native_inputs(paths: Iterable[str | os.PathLike[str]], spec: "InputSpec", pa
     if core is None:
         return None
     plan = _Plan(spec)
-    out: list[tuple[str, NativeXes | None]] = []
+    out: list[tuple[str, NativeMapping | None]] = []
     for raw in paths:
         path = os.fspath(raw)
         if path == "-":
