@@ -159,7 +159,9 @@ def facts_json(facts: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
                        for coll, records in facts.items()}, ensure_ascii=False, allow_nan=False)
 
 
-#: What one case in play costs the core in memory, rounded up from the benchmark logs' ~5.5 KB.
+#: What one case in play costs the core in memory, rounded up: the benchmark logs measured ~5.5 KB, and ~3.3 KB
+#: since the core's allocations per event fell (1M interleaved: RSS after feeding, 13k against 104k cases kept).
+#: Twice the cases in memory took ~12% less CPU but a 183 MB peak at 1M against 130 (docs/benchmarks.md).
 CASE_BYTES = 8 * 1024
 
 
