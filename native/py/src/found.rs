@@ -95,7 +95,7 @@ impl Findings {
         let key = |r: u32| -> &str { &rules[r as usize].0 };
         let violations = std::mem::take(&mut judged.violations);
         let order = {
-            // by rule, case and time, read without decoding the rest; the rest only on a tie
+            // by case, time and rule, read without decoding the rest; the rest only on a tie
             let heads: Vec<_> = (0..violations.len()).map(|i| violations.head(i)).collect();
             let mut order: Vec<u32> = (0..violations.len() as u32).collect();
             order.sort_by(|&i, &j| {
