@@ -437,12 +437,13 @@ class NativeSession:
             self.warnings + self.notes.warnings(self._check),
             {(rule, week, who): counts for rule, week, who, counts in attained}, held)
 
-    def partial_bytes(self, parts: str | None = None) -> bytes:
+    def partial_bytes(self, parts: str | None = None, last: bool = False) -> bytes:
         """What this session found (its share of the cases), for another's ``result(others=...)``; with
         ``parts``, its cross-case probes and intervals are written to files ``{parts}{k}`` instead, for
-        that session's ``result(parts=[...])``."""
+        that session's ``result(parts=[...])``. ``last`` (with ``parts``): nothing follows, and each case is
+        dropped as its findings are taken (a worker's end: less copying, less memory)."""
         self._replay()
-        return bytes(self._core.partial_bytes(parts))
+        return bytes(self._core.partial_bytes(parts, last))
 
     def _replay(self) -> None:
         """Cases an event came late for are evaluated again from their files' events, in order."""

@@ -110,7 +110,7 @@ def _native_share(pack: Pack, facts: Mapping[str, Any], logs: Sequence[str], str
         first = core.rejected.first() if strict else None
         if first is not None:
             raise StrictModeError(f"{first.file}:{first.line}: {first.error}")
-    return core.partial_bytes(parts), core.rejected, core.skipped, core.notes
+    return core.partial_bytes(parts, last=True), core.rejected, core.skipped, core.notes
 
 
 def _die_with_parent() -> None:

@@ -423,7 +423,10 @@ impl Session {
     /// [`Session::partial`] without its probes and intervals: those are written, partitioned by key,
     /// to files named `{prefix}{partition}`, which the session that merges this one joins from
     /// (`--jobs` workers: the parent never holds every case's probes and intervals at once).
-    pub fn partial_parts(&mut self, prefix: &Path) -> std::io::Result<Partial> {
+    /// `last`: nothing follows, so each case is dropped as its findings are taken (moved, not
+    /// copied; a spilled case read back once), as [`Session::finish`] does.
+    pub fn partial_parts(&mut self, prefix: &Path, last: bool) -> std::io::Result<Partial> {
+        self.finishing = last;
         let mut join = JoinInput::write_parts(JOIN_PARTITIONS, prefix)?;
         let out = self.partial_into(&mut join);
         join.finish()?;

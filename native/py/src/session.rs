@@ -115,16 +115,18 @@ impl NativeSession {
 
     /// Everything found so far, as bytes another session's `result(others=...)` merges; with
     /// `parts`, the probes and intervals go to partition files named `{parts}{k}` instead, which
-    /// that session's `result(parts=[...])` reads.
-    #[pyo3(signature = (parts=None))]
+    /// that session's `result(parts=[...])` reads. `last` (with `parts`): the session is done, and
+    /// its cases are dropped as their findings are taken (`Session::partial_parts`).
+    #[pyo3(signature = (parts=None, last=false))]
     fn partial_bytes<'py>(
         &mut self,
         py: Python<'py>,
         parts: Option<std::path::PathBuf>,
+        last: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let partial = match parts {
             None => self.inner.partial(),
-            Some(prefix) => self.inner.partial_parts(&prefix).map_err(|e| {
+            Some(prefix) => self.inner.partial_parts(&prefix, last).map_err(|e| {
                 pyo3::exceptions::PyOSError::new_err(format!(
                     "cannot write the join's partitions: {e}"
                 ))
